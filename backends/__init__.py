@@ -1,0 +1,1 @@
+"""Hypervisor backends, one sub-package each; reached only through `desktopvm.registry`."""

@@ -1,0 +1,100 @@
+"""`desktopvm-cli`: every DesktopVM operation for scripts and terminals, without Qt.
+
+Exit codes: 0 success, 1 the operation failed (or a spec has errors), 2 bad usage or an
+unreadable input file. Errors are one line on stderr; `--verbose` adds the details.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from desktopvm import __version__
+from desktopvm.cli import (
+    console_commands,
+    disk_commands,
+    machine_commands,
+    snapshot_commands,
+    spec_commands,
+)
+from desktopvm.cli.common import EXIT_FAILED, EXIT_USAGE, Context, UsageError
+from desktopvm.model import SpecFileError
+from desktopvm.model.catalog import CatalogError
+from desktopvm.protocol import BackendError, OperationCancelled
+from desktopvm.registry import Registry
+from desktopvm.settings import load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="desktopvm-cli",
+        description="Manage virtual machines of every hypervisor (QEMU, VirtualBox, Hyper-V).",
+        epilog="A VM is named by name or id; BACKEND:NAME picks one backend's machine. "
+        "State lives in $DESKTOPVM_HOME (default: the platform's user data folder).",
+    )
+    parser.add_argument("--version", action="version", version=f"DesktopVM {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="details with errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    machine_commands.add_parsers(sub)
+    spec_commands.add_parsers(sub)
+    snapshot_commands.add_parsers(sub)
+    disk_commands.add_parsers(sub)
+    console_commands.add_parsers(sub)
+    return parser
+
+
+def _report(err: TextIO, summary: str, details: str, verbose: bool) -> None:
+    print(f"error: {summary}", file=err)
+    if verbose and details:
+        print(details.rstrip(), file=err)
+
+
+def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None,  # noqa: PLR0911
+         out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run one command; returns the exit code."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
+    except SystemExit as exit_request:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exit_request.code or 0)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=err)
+    ctx = Context(args, registry or Registry(load_settings()), out, err)
+    try:
+        return int(args.handler(ctx))
+    except UsageError as error:
+        print(f"error: {error}", file=err)
+        return EXIT_USAGE
+    except SpecFileError as error:
+        print(f"error: {error}", file=err)
+        return EXIT_USAGE
+    except OperationCancelled as error:
+        print(f"cancelled: {error.details or 'nothing was left behind'}", file=err)
+        return EXIT_FAILED
+    except BackendError as error:
+        _report(err, error.summary, error.details, args.verbose)
+        hint = getattr(error, "install_hint", "")
+        if hint:
+            print(f"hint: {hint}", file=err)
+        return EXIT_FAILED
+    except CatalogError as error:
+        _report(err, "DesktopVM's OS catalog is damaged; reinstall DesktopVM", str(error),
+                args.verbose)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=err)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""Shared pieces of the CLI: the context, output helpers, sizes, progress bars, cancellable runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO, TypeVar
+
+from desktopvm.protocol import Backend, CancelToken, MachineSummary, OperationCancelled
+from desktopvm.registry import Registry, resolve_machine
+
+T = TypeVar("T")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:i?B)?\s*$", re.IGNORECASE)
+UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
+
+
+class UsageError(Exception):
+    """Bad command-line input: exit code 2."""
+
+
+@dataclass
+class Context:
+    """What every subcommand gets: parsed arguments, the registry, the output streams."""
+
+    args: argparse.Namespace
+    registry: Registry
+    out: TextIO = sys.stdout
+    err: TextIO = sys.stderr
+
+    def machine(self, reference: str) -> tuple[Backend, MachineSummary]:
+        """Resolve a machine reference (name, id, or BACKEND:NAME)."""
+        return resolve_machine(self.registry, reference)
+
+    def print(self, text: str = "") -> None:
+        """A line on stdout."""
+        print(text, file=self.out)
+
+    def print_json(self, data: Any) -> None:
+        """Data as pretty JSON on stdout."""
+        print(json.dumps(data, indent=2, ensure_ascii=False), file=self.out)
+
+
+def parse_size(text: str, default_unit: str) -> int:
+    """'4G', '4096M', '1.5T', '40' (in `default_unit`) -> bytes."""
+    match = SIZE_PATTERN.match(text)
+    if not match:
+        raise UsageError(f"not a size: {text!r} (examples: 4096M, 4G, 40G)")
+    number, unit = float(match.group(1)), (match.group(2) or default_unit).upper()
+    return int(number * UNITS[unit])
+
+
+def format_size(size: int) -> str:
+    """Bytes as a short human size."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" or value >= 100 else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
+    """A plain left-aligned text table."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+              for row in rows]
+    return "\n".join(lines)
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal's stderr; silent when stderr is not a TTY."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._enabled = stream.isatty()
+        self._lock = threading.Lock()
+        self._shown = False
+
+    def __call__(self, fraction: float | None, stage: str, /) -> None:
+        if not self._enabled:
+            return
+        width = 30
+        if fraction is None:
+            bar, percent = "?" * width, "   "
+        else:
+            filled = int(max(0.0, min(1.0, fraction)) * width)
+            bar, percent = "#" * filled + "-" * (width - filled), f"{int(fraction * 100):3d}"
+        with self._lock:
+            self._stream.write(f"\r[{bar}] {percent}% {stage[:40]:<40}")
+            self._stream.flush()
+            self._shown = True
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self._shown:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def run_cancellable(ctx: Context, work: Callable[[ProgressBar, CancelToken], T]) -> T:
+    """Run a long operation in a thread; Ctrl-C cancels it and waits for its clean-up."""
+    bar = ProgressBar(ctx.err)
+    token = CancelToken()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work(bar, token)
+        except BaseException as error:  # handed to the main thread below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="desktopvm-cli-operation", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except KeyboardInterrupt:
+        print("\ncancelling… (cleaning up)", file=ctx.err)
+        token.cancel()
+        thread.join()
+        if "error" not in outcome:
+            outcome["error"] = OperationCancelled()
+    finally:
+        bar.close()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]
+
+
+def confirm(ctx: Context, question: str) -> bool:
+    """Ask yes/no on the terminal; default no. Not a terminal: no."""
+    if not sys.stdin.isatty():
+        return False
+    ctx.err.write(f"{question} [y/N] ")
+    ctx.err.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")

@@ -1,0 +1,75 @@
+"""The shared hardware-config model: pure Python, no Qt, no processes."""
+
+from desktopvm.model.capabilities import Capabilities, LiveChange, generic_capabilities
+from desktopvm.model.catalog import OsCatalog, OsEntry, catalog, defaults_for
+from desktopvm.model.devices import (
+    ControllerKind,
+    Disk,
+    DiskFormat,
+    NetworkAdapter,
+    NetworkAttachment,
+    NicModel,
+    OpticalDrive,
+    PortForward,
+    StorageController,
+)
+from desktopvm.model.diff import changed_fields, changed_groups
+from desktopvm.model.machine import (
+    BootDevice,
+    CpuSpec,
+    DisplaySpec,
+    DynamicMemory,
+    Firmware,
+    FirmwareSpec,
+    MachineSpec,
+    MemorySpec,
+    SecureBootTemplate,
+    SerialMode,
+    SerialPort,
+    UsbSpec,
+    UsbVersion,
+)
+from desktopvm.model.specfile import SpecFileError, json_schema, load_spec, save_spec
+from desktopvm.model.validation import Problem, Severity, errors, validate
+
+__all__ = [
+    "BootDevice",
+    "Capabilities",
+    "ControllerKind",
+    "CpuSpec",
+    "Disk",
+    "DiskFormat",
+    "DisplaySpec",
+    "DynamicMemory",
+    "Firmware",
+    "FirmwareSpec",
+    "LiveChange",
+    "MachineSpec",
+    "MemorySpec",
+    "NetworkAdapter",
+    "NetworkAttachment",
+    "NicModel",
+    "OpticalDrive",
+    "OsCatalog",
+    "OsEntry",
+    "PortForward",
+    "Problem",
+    "SecureBootTemplate",
+    "SerialMode",
+    "SerialPort",
+    "Severity",
+    "SpecFileError",
+    "StorageController",
+    "UsbSpec",
+    "UsbVersion",
+    "catalog",
+    "changed_fields",
+    "changed_groups",
+    "defaults_for",
+    "errors",
+    "generic_capabilities",
+    "json_schema",
+    "load_spec",
+    "save_spec",
+    "validate",
+]

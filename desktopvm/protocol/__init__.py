@@ -1,0 +1,61 @@
+"""The backend protocol: the one synchronous, Qt-free interface every hypervisor implements."""
+
+from desktopvm.protocol.backend import Backend
+from desktopvm.protocol.errors import (
+    AuthenticationFailed,
+    BackendError,
+    BackendUnavailable,
+    CommandFailed,
+    ConnectionLost,
+    InvalidSpec,
+    InvalidState,
+    MachineNotFound,
+    OperationCancelled,
+    TimedOut,
+    UnsupportedOperation,
+)
+from desktopvm.protocol.progress import CancelToken, Progress, no_progress
+from desktopvm.protocol.types import (
+    ConsoleEndpoints,
+    DiskInfo,
+    HostInfo,
+    HostNetwork,
+    MachineInfo,
+    MachineSummary,
+    PowerState,
+    ProbeResult,
+    SerialEndpoint,
+    Snapshot,
+    StartMode,
+    VncEndpoint,
+)
+
+__all__ = [
+    "AuthenticationFailed",
+    "Backend",
+    "BackendError",
+    "BackendUnavailable",
+    "CancelToken",
+    "CommandFailed",
+    "ConnectionLost",
+    "ConsoleEndpoints",
+    "DiskInfo",
+    "HostInfo",
+    "HostNetwork",
+    "InvalidSpec",
+    "InvalidState",
+    "MachineInfo",
+    "MachineNotFound",
+    "MachineSummary",
+    "OperationCancelled",
+    "PowerState",
+    "ProbeResult",
+    "Progress",
+    "SerialEndpoint",
+    "Snapshot",
+    "StartMode",
+    "TimedOut",
+    "UnsupportedOperation",
+    "VncEndpoint",
+    "no_progress",
+]

@@ -1,0 +1,1 @@
+"""Build and packaging tooling for DesktopVM (not shipped)."""

@@ -1,0 +1,1 @@
+"""DesktopVM's test suite."""

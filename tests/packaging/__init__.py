@@ -1,0 +1,1 @@
+"""Tests of how DesktopVM is built and installed."""
