@@ -84,8 +84,20 @@ class Registry:
         return result
 
     def probe_all(self) -> list[ProbeResult]:
-        """Probe every known backend."""
+        """Probe every known backend (cheaply)."""
         return [self.probe(name) for name in self._known]
+
+    def probe_thoroughly(self, name: str) -> ProbeResult:
+        """Like probe(), and for a backend that is there, ask the backend itself (runs its
+        tool: version, permissions)."""
+        result = self.probe(name)
+        if not result.available:
+            return result
+        try:
+            return self.open(name).probe()
+        except BackendError as error:
+            return ProbeResult(name, False, reason=error.summary,
+                               install_hint=getattr(error, "install_hint", ""))
 
     def open(self, name: str) -> Backend:
         """The backend `name`, opened once; BackendUnavailable says why not and how to fix it."""

@@ -271,7 +271,13 @@ class QemuImg:
         return self.info(path)
 
     def resize(self, path: Path, size_bytes: int, *, cancel: CancelToken | None = None) -> DiskInfo:
-        """Grow the image's virtual size to `size_bytes`; never shrinks."""
+        """Grow the image's virtual size to `size_bytes`; never shrinks.
+
+        `cancel` is honoured before qemu-img starts, not during: killing an in-place resize
+        could leave the image half-changed (and growing takes a moment anyway).
+        """
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         before = self.info(path)
         if size_bytes < before.virtual_size:
             raise CommandFailed(
@@ -283,7 +289,7 @@ class QemuImg:
             return before
         qemu_fmt = str(before.details.get("format", ""))
         result = self._run(["resize", "-q", "-f", qemu_fmt, _arg(path), str(size_bytes)],
-                           timeout=self.timeout, cancel=cancel)
+                           timeout=self.timeout)
         if result.returncode != 0 and "does not support resize" in result.stderr:
             raise UnsupportedOperation(
                 f"qemu-img cannot resize {before.format} disks; convert {path} to qcow2 first",

@@ -85,7 +85,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def backends_command(ctx: Context) -> int:
     """`backends`: every known backend and whether it is usable, with the reason if not."""
-    results = ctx.registry.probe_all()
+    results = [ctx.registry.probe_thoroughly(name) for name in ctx.registry.names()]
     if ctx.args.json:
         ctx.print_json([asdict(r) for r in results])
         return EXIT_OK

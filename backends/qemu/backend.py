@@ -1,0 +1,374 @@
+"""QemuBackend: machines in a library folder, run by detached QEMU processes driven over QMP."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import shutil
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from desktopvm.model import (
+    Capabilities,
+    DiskFormat,
+    Firmware,
+    MachineSpec,
+    StorageController,
+    changed_groups,
+    errors,
+    validate,
+)
+from desktopvm.protocol import (
+    BackendUnavailable,
+    CancelToken,
+    ConsoleEndpoints,
+    DiskInfo,
+    HostInfo,
+    InvalidSpec,
+    InvalidState,
+    MachineInfo,
+    MachineSummary,
+    PowerState,
+    ProbeResult,
+    Progress,
+    SerialEndpoint,
+    Snapshot,
+    StartMode,
+    UnsupportedOperation,
+    VncEndpoint,
+)
+from desktopvm.settings import Settings
+from backends.qemu import copies, host, keys, process, qmp, snapshots
+from backends.qemu.firmware import find_firmware
+from backends.qemu.layout import MachineFiles
+from backends.qemu.lifecycle import Lifecycle
+from backends.qemu.qemu_img import QemuImg
+from backends.qemu.store import MachineStore
+
+log = logging.getLogger(__name__)
+
+OFFLINE_STATES = {PowerState.OFF, PowerState.ABORTED, PowerState.SAVED}
+
+
+def random_mac() -> str:
+    """A locally administered address in QEMU's 52:54:00 range."""
+    tail = secrets.token_bytes(3)
+    return "52:54:00:" + ":".join(f"{b:02X}" for b in tail)
+
+
+class QemuBackend:
+    """The QEMU backend (see the package docstring)."""
+
+    name = "qemu"
+    display_name = "QEMU"
+    host = "localhost"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.binary = process.find_qemu(settings.qemu_binary) or ""
+        self.store = MachineStore(settings.library())
+        self.qemu_img = QemuImg()
+        self.uefi, self.secure_uefi = find_firmware()
+        self._accel = ""
+        self.lifecycle = Lifecycle(self)
+
+    # -- discovery --------------------------------------------------------------------------
+    def probe(self) -> ProbeResult:
+        if not self.binary:
+            return ProbeResult(self.name, False, reason="qemu-system-x86_64 is not installed",
+                               install_hint=process.install_hint())
+        try:
+            version = process.qemu_version(self.binary)
+        except BackendUnavailable as error:
+            return ProbeResult(self.name, False, reason=error.summary,
+                               install_hint=error.install_hint)
+        tools = self.qemu_img.probe()
+        if not tools.available:
+            return ProbeResult(self.name, False, version=version, reason=tools.reason,
+                               install_hint=tools.install_hint)
+        return ProbeResult(self.name, True, version=version)
+
+    def capabilities(self) -> Capabilities:
+        return host.capabilities(self.uefi, self.secure_uefi, process.find_swtpm() is not None)
+
+    def host_info(self) -> HostInfo:
+        return host.host_info()
+
+    def accel(self) -> str:
+        """The accelerator to use: the override, else KVM/WHPX/HVF when usable, else TCG."""
+        if not self._accel:
+            wanted = self.settings.qemu_accel or process.accel_override()
+            if wanted:
+                self._accel = wanted
+            else:
+                available = process.accelerators(self.binary)
+                self._accel = next((a for a in ("kvm", "whpx", "hvf")
+                                    if a in available and process.accel_usable(a)), "tcg")
+        return self._accel
+
+    # -- inventory --------------------------------------------------------------------------
+    def _summary(self, files: MachineFiles, spec: MachineSpec) -> MachineSummary:
+        return MachineSummary(self.name, files.id, spec.name, self.store.state(files),
+                              os=spec.os, cpus=spec.cpu.count, memory_mib=spec.memory.size_mib)
+
+    def list_machines(self) -> list[MachineSummary]:
+        return [self._summary(files, spec) for files, spec in self.store.readable()]
+
+    def get_machine(self, machine_id: str) -> MachineInfo:
+        files = self.store.files(machine_id)
+        spec = self.store.spec(files)
+        book = snapshots.load(files)
+        disk_files = tuple(d.path for _, d in spec.all_disks())
+        return MachineInfo(self._summary(files, spec), spec, book.tree(), book.current,
+                           files=disk_files)
+
+    # -- create / update / delete -----------------------------------------------------------
+    def _check(self, spec: MachineSpec) -> None:
+        problems = errors(validate(spec, self.capabilities()))
+        if problems:
+            raise InvalidSpec(problems)
+
+    def create(self, spec: MachineSpec, *, progress: Progress, cancel: CancelToken) -> str:
+        self._check(spec)
+        cancel.raise_if_cancelled()
+        machine_id = str(uuid.uuid4())
+        files = MachineFiles(self.store.library / machine_id)
+        files.folder.mkdir(parents=True)
+        made: list[Path] = []
+        try:
+            progress(0.1, "Creating disks")
+            storage = self._make_disks(files, spec.storage, made, cancel)
+            network = tuple(n if n.mac else n.model_copy(update={"mac": random_mac()})
+                            for n in spec.network)
+            final = spec.model_copy(update={"id": machine_id, "storage": storage,
+                                            "network": network})
+            progress(0.8, "Writing the machine's settings")
+            self._ensure_nvram(files, final)
+            cancel.raise_if_cancelled()
+            self.store.save_spec(files, final)
+        except BaseException:
+            for path in made:
+                path.unlink(missing_ok=True)
+            shutil.rmtree(files.folder, ignore_errors=True)
+            raise
+        progress(1.0, "Created")
+        return machine_id
+
+    def _make_disks(self, files: MachineFiles, controllers: tuple[StorageController, ...],
+                    made: list[Path], cancel: CancelToken) -> tuple[StorageController, ...]:
+        """Create the disks a spec asks for; returns controllers with real, absolute paths."""
+        result = []
+        for controller in controllers:
+            disks = []
+            for disk in controller.disks:
+                cancel.raise_if_cancelled()
+                if disk.existing:
+                    path = Path(disk.path).expanduser().resolve()
+                else:
+                    index = len(list(files.folder.glob("disk*"))) + len(made)
+                    path = (Path(disk.path).expanduser().resolve() if disk.path
+                            else files.disk_path(index, disk.format.extension))
+                    self.qemu_img.create(path, disk.format, disk.size_bytes, cancel=cancel)
+                    made.append(path)
+                disks.append(disk.model_copy(update={"path": str(path), "existing": True}))
+            optical = tuple(o.model_copy(update={"iso": str(Path(o.iso).expanduser().resolve())})
+                            if o.iso else o for o in controller.optical)
+            result.append(controller.model_copy(update={"disks": tuple(disks),
+                                                        "optical": optical}))
+        return tuple(result)
+
+    def _ensure_nvram(self, files: MachineFiles, spec: MachineSpec) -> None:
+        """UEFI machines get their own copy of the firmware's variable store (as qcow2)."""
+        if spec.firmware.kind is not Firmware.UEFI or files.nvram.exists():
+            return
+        build = self.secure_uefi if spec.firmware.secure_boot else self.uefi
+        if build is None:
+            raise UnsupportedOperation("No UEFI firmware is installed (sudo apt-get install ovmf)")
+        self.qemu_img.convert(build.vars_template, files.nvram, DiskFormat.QCOW2)
+
+    def update(self, machine_id: str, old: MachineSpec, new: MachineSpec, *, progress: Progress,
+               cancel: CancelToken) -> None:
+        files = self.store.files(machine_id)
+        groups = changed_groups(old, new)
+        if not groups:
+            return
+        self._check(new)
+        state = self.store.state(files)
+        offline_only = groups - {"name", "notes"}
+        if state not in OFFLINE_STATES and offline_only:
+            raise InvalidState(f"Shut down {old.name} to change {', '.join(sorted(offline_only))}"
+                               "; only the name and notes can change while it runs")
+        current = self.store.spec(files)
+        made: list[Path] = []
+        try:
+            update: dict[str, object] = {g: getattr(new, g) for g in groups}
+            if "storage" in groups:
+                update["storage"] = self._make_disks(files, new.storage, made, cancel)
+            if "network" in groups:
+                update["network"] = tuple(n if n.mac else n.model_copy(update={"mac": random_mac()})
+                                          for n in new.network)
+            if "firmware" in groups and old.firmware.secure_boot != new.firmware.secure_boot:
+                files.nvram.unlink(missing_ok=True)  # Secure Boot needs the enrolled store
+            result = current.model_copy(update=update)
+            self._ensure_nvram(files, result)
+            self.store.save_spec(files, result)
+        except BaseException:
+            for path in made:
+                path.unlink(missing_ok=True)
+            raise
+
+    def delete(self, machine_id: str, *, delete_disks: bool, progress: Progress,
+               cancel: CancelToken) -> None:
+        files = self.store.files(machine_id)
+        state = self.store.state(files)
+        spec = self.store.spec(files)
+        if state not in OFFLINE_STATES:
+            raise InvalidState(f"{spec.name} is {state.value}; power it off before deleting it")
+        disks = [Path(d.path) for _, d in spec.all_disks()]
+        if delete_disks:
+            for path in disks:
+                path.unlink(missing_ok=True)
+            shutil.rmtree(files.folder, ignore_errors=True)
+            copies.collect_unused_bases(self.store, self.qemu_img)
+            return
+        keep = {p.resolve() for p in disks}
+        for entry in files.folder.iterdir():
+            if entry.resolve() in keep:
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            files.folder.rmdir()  # only when no kept disk lives in it
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self, machine_id: str, *, mode: StartMode = StartMode.HEADLESS) -> None:
+        self.lifecycle.start(self.store.files(machine_id))
+
+    def shutdown(self, machine_id: str) -> None:
+        self.lifecycle.command(self.store.files(machine_id), "system_powerdown",
+                               {PowerState.RUNNING}, "shut down")
+
+    def power_off(self, machine_id: str) -> None:
+        self.lifecycle.power_off(self.store.files(machine_id))
+
+    def reset(self, machine_id: str) -> None:
+        self.lifecycle.command(self.store.files(machine_id), "system_reset",
+                               {PowerState.RUNNING, PowerState.PAUSED}, "reset")
+
+    def pause(self, machine_id: str) -> None:
+        self.lifecycle.command(self.store.files(machine_id), "stop", {PowerState.RUNNING},
+                               "pause")
+
+    def resume(self, machine_id: str) -> None:
+        self.lifecycle.command(self.store.files(machine_id), "cont", {PowerState.PAUSED},
+                               "resume")
+
+    def save_state(self, machine_id: str, *, progress: Progress, cancel: CancelToken) -> None:
+        self.lifecycle.save_state(self.store.files(machine_id), progress, cancel)
+
+    # -- snapshots --------------------------------------------------------------------------
+    def list_snapshots(self, machine_id: str) -> tuple[tuple[Snapshot, ...], str]:
+        book = snapshots.load(self.store.files(machine_id))
+        return book.tree(), book.current
+
+    def take_snapshot(self, machine_id: str, name: str, *, description: str = "",
+                      include_memory: bool = True, progress: Progress,
+                      cancel: CancelToken) -> Snapshot:
+        files = self.store.files(machine_id)
+        return snapshots.take(self, files, name, description, include_memory)
+
+    def restore_snapshot(self, machine_id: str, snapshot_id: str, *, progress: Progress,
+                         cancel: CancelToken) -> None:
+        snapshots.restore(self, self.store.files(machine_id), snapshot_id)
+
+    def delete_snapshot(self, machine_id: str, snapshot_id: str, *, progress: Progress,
+                        cancel: CancelToken) -> None:
+        snapshots.delete(self, self.store.files(machine_id), snapshot_id)
+
+    # -- copies -----------------------------------------------------------------------------
+    def clone(self, machine_id: str, new_name: str, *, linked: bool = False,
+              snapshot_id: str = "", progress: Progress, cancel: CancelToken) -> str:
+        return copies.clone(self, self.store.files(machine_id), new_name, linked, snapshot_id,
+                            progress, cancel)
+
+    def export(self, machine_id: str, path: Path, *, progress: Progress,
+               cancel: CancelToken) -> None:
+        copies.export_ova(self, self.store.files(machine_id), path, progress, cancel)
+
+    def import_machine(self, path: Path, *, name: str = "", progress: Progress,
+                       cancel: CancelToken) -> str:
+        return copies.import_appliance(self, path, name, progress, cancel)
+
+    # -- disks ------------------------------------------------------------------------------
+    def disk_info(self, path: Path) -> DiskInfo:
+        return self.qemu_img.info(path)
+
+    def create_disk(self, path: Path, disk_format: DiskFormat, size_bytes: int, *,
+                    progress: Progress, cancel: CancelToken) -> DiskInfo:
+        return self.qemu_img.create(path, disk_format, size_bytes, cancel=cancel)
+
+    def resize_disk(self, path: Path, size_bytes: int, *, progress: Progress,
+                    cancel: CancelToken) -> DiskInfo:
+        return self.qemu_img.resize(path, size_bytes, cancel=cancel)
+
+    def convert_disk(self, source: Path, target: Path, disk_format: DiskFormat, *,
+                     progress: Progress, cancel: CancelToken) -> DiskInfo:
+        subformat = "streamOptimized" if disk_format is DiskFormat.VMDK else ""
+        return self.qemu_img.convert(source, target, disk_format, subformat=subformat,
+                                     progress=progress, cancel=cancel)
+
+    # -- consoles ---------------------------------------------------------------------------
+    def console(self, machine_id: str) -> ConsoleEndpoints:
+        files = self.store.files(machine_id)
+        runtime = self.store.running_runtime(files)
+        if runtime is None:
+            return ConsoleEndpoints()
+        run = self.lifecycle.run_files(runtime)
+        spec = self.store.spec(files)
+        serial = next((SerialEndpoint(unix_socket=str(run.serial(p.number)))
+                       for p in sorted(spec.serial, key=lambda p: p.number)
+                       if run.serial(p.number).exists()), None)
+        return ConsoleEndpoints(vnc=VncEndpoint(unix_socket=str(run.vnc),
+                                                password=runtime.vnc_password),
+                                serial=serial)
+
+    def screenshot(self, machine_id: str) -> bytes:
+        files = self.store.files(machine_id)
+        run = self.lifecycle.require_running(files, "take a screenshot of")
+        target = run.folder / f"screen-{secrets.token_hex(4)}.png"
+        try:
+            with qmp.connect(run.qmp) as session:
+                session.execute("screendump", {"filename": str(target), "format": "png"})
+            return target.read_bytes()
+        finally:
+            target.unlink(missing_ok=True)
+
+    def type_text(self, machine_id: str, text: str) -> None:
+        try:
+            combos = list(keys.text_to_combos(text))
+        except keys.UntypeableText as error:
+            raise UnsupportedOperation(str(error)) from error
+        self._send(machine_id, combos)
+
+    def send_keys(self, machine_id: str, combos: Sequence[str]) -> None:
+        try:
+            qcodes = [keys.combo_to_qcodes(c) for c in combos]
+        except keys.UntypeableText as error:
+            raise UnsupportedOperation(str(error)) from error
+        self._send(machine_id, qcodes)
+
+    def _send(self, machine_id: str, combos: list[list[str]]) -> None:
+        run = self.lifecycle.require_running(self.store.files(machine_id), "type into")
+        with qmp.connect(run.qmp) as session:
+            for combo in combos:
+                session.execute("send-key", {"keys": keys.qmp_keys(combo)})
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601."""
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,174 @@
+"""Copies of QEMU machines: full and linked clones, OVA export and OVF/OVA import."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from desktopvm.model import DiskFormat, MachineSpec, StorageController
+from desktopvm.protocol import (
+    BackendError,
+    CancelToken,
+    InvalidState,
+    PowerState,
+    Progress,
+    UnsupportedOperation,
+)
+from backends.qemu import snapshots
+from backends.qemu.layout import MachineFiles
+from backends.qemu.qemu_img import QemuImg
+from backends.qemu.store import MachineStore
+
+if TYPE_CHECKING:
+    from backends.qemu.backend import QemuBackend
+
+log = logging.getLogger(__name__)
+STOPPED = {PowerState.OFF, PowerState.ABORTED}
+
+
+def bases_dir(store: MachineStore) -> Path:
+    """Shared read-only images that linked clones are built on."""
+    return store.library / ".bases"
+
+
+def _stopped(backend: QemuBackend, files: MachineFiles, verb: str) -> MachineSpec:
+    spec = backend.store.spec(files)
+    state = backend.store.state(files)
+    if state not in STOPPED:
+        raise InvalidState(f"Shut down {spec.name} before you {verb} it (it is {state.value})")
+    return spec
+
+
+def _scaled(progress: Progress, start: float, span: float) -> Progress:
+    def report(fraction: float | None, stage: str, /) -> None:
+        progress(None if fraction is None else start + span * fraction, stage)
+    return report
+
+
+def _with_disks(spec: MachineSpec, paths: list[tuple[Path, DiskFormat]]) -> MachineSpec:
+    """The spec with its disks, in order, replaced by `paths`."""
+    remaining = iter(paths)
+    controllers: list[StorageController] = []
+    for controller in spec.storage:
+        disks = []
+        for disk in controller.disks:
+            path, fmt = next(remaining)
+            disks.append(disk.model_copy(update={"path": str(path), "format": fmt,
+                                                 "existing": True}))
+        controllers.append(controller.model_copy(update={"disks": tuple(disks)}))
+    return spec.model_copy(update={"storage": tuple(controllers)})
+
+
+def _fresh_identity(backend: QemuBackend, spec: MachineSpec, machine_id: str,
+                    name: str) -> MachineSpec:
+    from backends.qemu.backend import random_mac
+
+    network = tuple(n.model_copy(update={"mac": random_mac()}) for n in spec.network)
+    return spec.model_copy(update={"id": machine_id, "name": name, "network": network})
+
+
+def clone(backend: QemuBackend, files: MachineFiles, new_name: str, linked: bool,
+          snapshot_id: str, progress: Progress, cancel: CancelToken) -> str:
+    """A new machine with copies of (or, linked, copy-on-write overlays over) the disks."""
+    spec = _stopped(backend, files, "clone")
+    if snapshot_id:
+        raise UnsupportedOperation("The QEMU backend clones the current state only; restore "
+                                   "the snapshot first, then clone")
+    machine_id = str(uuid.uuid4())
+    target = MachineFiles(backend.store.library / machine_id)
+    target.folder.mkdir(parents=True)
+    try:
+        if linked:
+            paths = _link_disks(backend, files, spec, target)
+        else:
+            paths = _copy_disks(backend.qemu_img, spec, target, progress, cancel)
+        if files.nvram.exists():
+            backend.qemu_img.convert(files.nvram, target.nvram, DiskFormat.QCOW2)
+        if files.tpm_state.is_dir():
+            shutil.copytree(files.tpm_state, target.tpm_state)
+        cancel.raise_if_cancelled()
+        copy = _fresh_identity(backend, _with_disks(spec, paths), machine_id, new_name)
+        backend.store.save_spec(target, copy)
+    except BaseException:
+        shutil.rmtree(target.folder, ignore_errors=True)
+        raise
+    progress(1.0, "Cloned")
+    return machine_id
+
+
+def _copy_disks(qemu_img: QemuImg, spec: MachineSpec, target: MachineFiles,
+                progress: Progress, cancel: CancelToken) -> list[tuple[Path, DiskFormat]]:
+    disks = [d for _, d in spec.all_disks()]
+    paths = []
+    for index, disk in enumerate(disks):
+        path = target.disk_path(index, disk.format.extension)
+        share = 0.9 / max(1, len(disks))
+        qemu_img.convert(Path(disk.path), path, disk.format,
+                         progress=_scaled(progress, index * share, share), cancel=cancel)
+        paths.append((path, disk.format))
+    return paths
+
+
+def _link_disks(backend: QemuBackend, files: MachineFiles, spec: MachineSpec,
+                target: MachineFiles) -> list[tuple[Path, DiskFormat]]:
+    """Freeze each source disk as a shared base; source and clone each get an overlay.
+
+    A base inside the machine's folder moves to the library's .bases folder so that deleting
+    the source later cannot take the clone's data with it.
+    """
+    if snapshots.load(files).snapshots:
+        raise InvalidState(f"{spec.name} has snapshots; a linked clone needs a machine "
+                           "without them (delete them, or make a full clone)")
+    qemu_img = backend.qemu_img
+    source_paths: list[tuple[Path, DiskFormat]] = []
+    clone_paths: list[tuple[Path, DiskFormat]] = []
+    for index, (_, disk) in enumerate(spec.all_disks()):
+        original = Path(disk.path)
+        base = original
+        if files.folder in original.parents:
+            bases_dir(backend.store).mkdir(exist_ok=True)
+            base = bases_dir(backend.store) / f"{uuid.uuid4()}.{disk.format.extension}"
+            os.replace(original, base)
+        source_overlay = files.folder / f"disk{index}-{uuid.uuid4().hex[:8]}.qcow2"
+        clone_overlay = target.disk_path(index, "qcow2")
+        try:
+            qemu_img.create(source_overlay, DiskFormat.QCOW2, 0, backing_file=base,
+                            backing_format=disk.format)
+            qemu_img.create(clone_overlay, DiskFormat.QCOW2, 0, backing_file=base,
+                            backing_format=disk.format)
+        except BaseException:
+            source_overlay.unlink(missing_ok=True)
+            if base != original:
+                os.replace(base, original)
+            raise
+        source_paths.append((source_overlay, DiskFormat.QCOW2))
+        clone_paths.append((clone_overlay, DiskFormat.QCOW2))
+    backend.store.save_spec(files, _with_disks(spec, source_paths))
+    return clone_paths
+
+
+def collect_unused_bases(store: MachineStore, qemu_img: QemuImg) -> None:
+    """Delete shared bases that no machine's disk chain uses any more."""
+    folder = bases_dir(store)
+    if not folder.is_dir():
+        return
+    used: set[Path] = set()
+    for _, spec in store.readable():
+        for _, disk in spec.all_disks():
+            path: Path | None = Path(disk.path)
+            while path is not None and path not in used and path.exists():
+                used.add(path.resolve())
+                try:
+                    backing = qemu_img.info(path).backing_file
+                except BackendError as error:
+                    log.warning("cannot read %s, keeping every base: %s", path, error.summary)
+                    return
+                path = Path(backing) if backing else None
+    for base in folder.iterdir():
+        if base.resolve() not in used:
+            log.info("removing unused base image %s", base)
+            base.unlink(missing_ok=True)

@@ -1,0 +1,231 @@
+"""Starting and stopping QEMU machines, and saving/restoring their state over QMP migration."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import socket
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from desktopvm.model import Firmware, catalog
+from desktopvm.protocol import (
+    BackendError,
+    CancelToken,
+    CommandFailed,
+    InvalidState,
+    OperationCancelled,
+    PowerState,
+    Progress,
+    TimedOut,
+)
+from backends.qemu import process, qmp, snapshots
+from backends.qemu.argv import LaunchPlan, build_argv
+from backends.qemu.layout import MachineFiles, RunFiles
+from backends.qemu.records import Runtime
+
+if TYPE_CHECKING:
+    from backends.qemu.backend import QemuBackend
+
+log = logging.getLogger(__name__)
+
+STARTABLE = {PowerState.OFF, PowerState.SAVED, PowerState.ABORTED}
+EXIT_TIMEOUT = 30.0
+MIGRATION_TIMEOUT = 120.0
+
+
+class Lifecycle:
+    """Power operations of the QEMU backend."""
+
+    def __init__(self, backend: QemuBackend) -> None:
+        self.backend = backend
+        self.store = backend.store
+
+    @staticmethod
+    def run_files(runtime: Runtime) -> RunFiles:
+        return RunFiles(Path(runtime.run_dir))
+
+    def require_running(self, files: MachineFiles, verb: str) -> RunFiles:
+        """The run files of a machine whose QEMU is alive, else InvalidState."""
+        runtime = self.store.running_runtime(files)
+        if runtime is None:
+            name = self.store.spec(files).name
+            raise InvalidState(f"Cannot {verb} {name}: it is not running")
+        return self.run_files(runtime)
+
+    def _require(self, files: MachineFiles, allowed: set[PowerState], verb: str) -> RunFiles:
+        state = self.store.state(files)
+        if state not in allowed:
+            name = self.store.spec(files).name
+            raise InvalidState(f"Cannot {verb} {name}: it is {state.value}")
+        return self.require_running(files, verb)
+
+    def command(self, files: MachineFiles, command: str, allowed: set[PowerState],
+                verb: str) -> None:
+        """A one-shot QMP command on a machine in one of the `allowed` states."""
+        run = self._require(files, allowed, verb)
+        with qmp.connect(run.qmp) as session:
+            session.execute(command)
+
+    # -- start ------------------------------------------------------------------------------
+    def start(self, files: MachineFiles) -> None:
+        """Boot the machine (or resume its saved state) in a detached QEMU."""
+        backend = self.backend
+        state = self.store.state(files)
+        spec = self.store.spec(files)
+        if state not in STARTABLE:
+            raise InvalidState(f"Cannot start {spec.name}: it is {state.value}")
+        backend._check(spec)  # an ISO or disk may have gone since it was created
+        files.aborted_marker.unlink(missing_ok=True)
+        run = RunFiles(files.run_dir())
+        shutil.rmtree(run.folder, ignore_errors=True)
+        run.folder.mkdir(mode=0o700, parents=True)
+        uefi = None
+        if spec.firmware.kind is Firmware.UEFI:
+            uefi = backend.secure_uefi if spec.firmware.secure_boot else backend.uefi
+            backend._ensure_nvram(files, spec)
+        if spec.firmware.tpm:
+            process.start_swtpm(files.tpm_state, run.swtpm_socket, run.swtpm_pid,
+                                files.folder / "swtpm.log")
+        book = snapshots.load(files)
+        restoring = files.saved_state.exists()
+        entry = catalog().get(spec.os)
+        plan = LaunchPlan(
+            binary=backend.binary,
+            accel=backend.accel(),
+            machine_type=entry.backend_ids.get("qemu", "q35") if entry else "q35",
+            run=run,
+            nvram=files.nvram if uefi else None,
+            uefi=uefi,
+            tpm=spec.firmware.tpm,
+            incoming="defer" if restoring else "",
+            loadvm="" if restoring else book.pending_loadvm,
+        )
+        try:
+            process.launch(build_argv(spec, plan))
+            pid = int(run.pid.read_text().strip())
+        except BaseException:
+            self._kill_swtpm(run)
+            shutil.rmtree(run.folder, ignore_errors=True)
+            raise
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        Runtime(pid=pid, run_dir=str(run.folder), accel=plan.accel, started=started).save(
+            files.runtime)
+        if restoring:
+            self._restore_saved_state(files, run)
+        if book.pending_loadvm:
+            book.pending_loadvm = ""
+            book.save(files.snapshots)
+
+    @staticmethod
+    def _kill_swtpm(run: RunFiles) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            process.kill(int(run.swtpm_pid.read_text().strip()))
+
+    # -- stop -------------------------------------------------------------------------------
+    def power_off(self, files: MachineFiles) -> None:
+        """Pull the plug (a clean QEMU exit). On a saved machine, discard the saved state."""
+        state = self.store.state(files)
+        if state is PowerState.SAVED:
+            files.saved_state.unlink(missing_ok=True)
+            book = snapshots.load(files)
+            if book.pending_loadvm:
+                book.pending_loadvm = ""
+                book.save(files.snapshots)
+            return
+        runtime = self.store.running_runtime(files)
+        if runtime is None or state in (PowerState.OFF, PowerState.ABORTED):
+            raise InvalidState(f"Cannot power off {self.store.spec(files).name}: it is "
+                               f"{state.value}")
+        self._quit(files, runtime)
+
+    def _quit(self, files: MachineFiles, runtime: Runtime) -> None:
+        run = self.run_files(runtime)
+        try:
+            with qmp.connect(run.qmp) as session:
+                session.execute("quit")
+        except BackendError as error:  # QEMU may drop the line before answering quit
+            log.info("quit over QMP: %s", error.summary)
+        if not process.wait_for_exit(runtime.pid, EXIT_TIMEOUT):
+            process.kill(runtime.pid)
+            process.wait_for_exit(runtime.pid, EXIT_TIMEOUT)
+        self.store.forget_runtime(files, runtime, aborted=False)
+
+    # -- save / restore state ---------------------------------------------------------------
+    def save_state(self, files: MachineFiles, progress: Progress, cancel: CancelToken) -> None:
+        """Stop the CPUs, stream the machine's state to a file, and quit QEMU."""
+        run = self._require(files, {PowerState.RUNNING, PowerState.PAUSED}, "save")
+        runtime = self.store.running_runtime(files)
+        assert runtime is not None
+        partial = files.saved_state.with_name(files.saved_state.name + ".partial")
+        run.migration.unlink(missing_ok=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(run.migration))
+        listener.listen(1)
+        listener.settimeout(MIGRATION_TIMEOUT)
+        try:
+            with qmp.connect(run.qmp) as session:
+                was_running = session.execute("query-status").get("running", False)
+                session.execute("stop")
+                try:
+                    progress(None, "Saving memory")
+                    session.execute("migrate", {"uri": f"unix:{run.migration}"})
+                    connection, _ = listener.accept()
+                    with connection, partial.open("wb") as out:
+                        connection.settimeout(MIGRATION_TIMEOUT)
+                        while chunk := connection.recv(1 << 20):
+                            if cancel.cancelled:
+                                session.execute("migrate_cancel")
+                                raise OperationCancelled()
+                            out.write(chunk)
+                    self._wait_migration(session)
+                except BaseException:
+                    partial.unlink(missing_ok=True)
+                    if was_running:
+                        with contextlib.suppress(Exception):
+                            session.execute("cont")
+                    raise
+            partial.replace(files.saved_state)
+        except (TimeoutError, OSError) as error:
+            partial.unlink(missing_ok=True)
+            raise CommandFailed("Saving the machine's state failed", details=repr(error)) \
+                from error
+        finally:
+            listener.close()
+            run.migration.unlink(missing_ok=True)
+        progress(0.95, "Stopping QEMU")
+        self._quit(files, runtime)
+
+    @staticmethod
+    def _wait_migration(session: qmp.Qmp) -> None:
+        deadline = time.monotonic() + MIGRATION_TIMEOUT
+        while True:
+            status = session.execute("query-migrate").get("status", "")
+            if status == "completed":
+                return
+            if status in ("failed", "cancelled"):
+                raise CommandFailed(f"QEMU could not save the machine's state ({status})")
+            if time.monotonic() > deadline:
+                raise TimedOut("Saving the machine's state took too long")
+            time.sleep(0.05)
+
+    def _restore_saved_state(self, files: MachineFiles, run: RunFiles) -> None:
+        """Feed the saved state to a QEMU started with `-incoming defer`, then resume."""
+        with qmp.connect(run.qmp) as session:
+            session.execute("migrate-incoming", {"uri": f"unix:{run.migration}"})
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sender, \
+                    files.saved_state.open("rb") as state:
+                sender.settimeout(MIGRATION_TIMEOUT)
+                sender.connect(str(run.migration))
+                sender.sendfile(state)
+            deadline = time.monotonic() + MIGRATION_TIMEOUT
+            while session.execute("query-status").get("status") == "inmigrate":
+                if time.monotonic() > deadline:
+                    raise TimedOut("Restoring the machine's saved state took too long")
+                time.sleep(0.05)
+            if not session.execute("query-status").get("running", False):
+                session.execute("cont")
+        files.saved_state.unlink(missing_ok=True)

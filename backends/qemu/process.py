@@ -1,0 +1,159 @@
+"""The one door to `qemu-system-x86_64` and `swtpm`: find, probe, launch detached, signal."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from desktopvm.protocol import BackendUnavailable, CommandFailed, TimedOut
+
+log = logging.getLogger(__name__)
+
+QEMU_ENV = "DESKTOPVM_QEMU"
+ACCEL_ENV = "DESKTOPVM_QEMU_ACCEL"
+PROBE_TIMEOUT = 15.0
+LAUNCH_TIMEOUT = 60.0
+
+
+def install_hint() -> str:
+    """How to get QEMU on this OS."""
+    if sys.platform.startswith("linux"):
+        return ("sudo apt-get install qemu-system-x86 qemu-utils ovmf swtpm "
+                "(Debian/Ubuntu; dnf install qemu-kvm edk2-ovmf swtpm on Fedora)")
+    if sys.platform == "darwin":
+        return "brew install qemu"
+    return "install QEMU for Windows (qemu.org/download) and enable WHPX"
+
+
+def find_qemu(configured: str = "") -> str | None:
+    """The emulator binary: setting, then $DESKTOPVM_QEMU, then PATH."""
+    for candidate in (configured, os.environ.get(QEMU_ENV, "")):
+        if candidate:
+            return candidate if Path(candidate).is_file() else shutil.which(candidate)
+    return shutil.which("qemu-system-x86_64")
+
+
+def find_swtpm() -> str | None:
+    """The TPM emulator, if installed."""
+    return shutil.which("swtpm")
+
+
+def _run(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    log.debug("running %s", argv)
+    try:
+        return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
+                              check=False, env={**os.environ, "LC_ALL": "C"},
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError as error:
+        raise BackendUnavailable(f"{argv[0]} is not installed", str(error),
+                                 install_hint=install_hint()) from error
+    except subprocess.TimeoutExpired as error:
+        raise TimedOut(f"{Path(argv[0]).name} did not answer within {timeout:.0f} s",
+                       " ".join(argv)) from error
+
+
+def qemu_version(binary: str) -> str:
+    """'7.2.22' from `qemu-system-x86_64 --version`."""
+    result = _run([binary, "--version"], PROBE_TIMEOUT)
+    if result.returncode != 0:
+        raise CommandFailed("QEMU does not start", command=[binary, "--version"],
+                            exit_code=result.returncode, stderr=result.stderr)
+    first = result.stdout.splitlines()[0] if result.stdout else ""
+    words = first.split()
+    return words[words.index("version") + 1] if "version" in words else first
+
+
+def accelerators(binary: str) -> set[str]:
+    """Accelerators this QEMU was built with (`-accel help`)."""
+    result = _run([binary, "-accel", "help"], PROBE_TIMEOUT)
+    names = {line.strip() for line in result.stdout.splitlines()[1:] if line.strip()}
+    return names or {"tcg"}
+
+
+def launch(argv: Sequence[str], timeout: float = LAUNCH_TIMEOUT) -> None:
+    """Start QEMU with `-daemonize`: returns once the VM runs detached (it outlives us).
+
+    QEMU's foreground parent exits only after the machine is set up, with its error on
+    stderr and a non-zero code if anything in the command line or the images was wrong.
+    """
+    result = _run(argv, timeout)
+    if result.returncode != 0:
+        message = result.stderr.strip().splitlines()
+        summary = message[-1] if message else f"exit code {result.returncode}"
+        summary = summary.removeprefix(f"{argv[0]}: ")
+        raise CommandFailed(f"QEMU could not start the machine: {summary}", command=argv,
+                            exit_code=result.returncode, stderr=result.stderr)
+
+
+def start_swtpm(state_dir: Path, control_socket: Path, pid_file: Path, log_file: Path) -> None:
+    """A TPM 2.0 emulator for one VM, detached; it ends when QEMU closes the connection."""
+    binary = find_swtpm()
+    if binary is None:
+        raise BackendUnavailable("swtpm is not installed, so this machine's TPM cannot run",
+                                 install_hint="sudo apt-get install swtpm")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    argv = [binary, "socket", "--tpm2", "--tpmstate", f"dir={state_dir}",
+            "--ctrl", f"type=unixio,path={control_socket}", "--pid", f"file={pid_file}",
+            "--log", f"file={log_file}", "--terminate", "--daemon"]
+    result = _run(argv, PROBE_TIMEOUT)
+    if result.returncode != 0:
+        raise CommandFailed("The TPM emulator did not start", command=argv,
+                            exit_code=result.returncode, stderr=result.stderr)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether the process runs. A zombie counts as dead (some init systems never reap)."""
+    if pid <= 0:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    if status.parent.parent.is_dir() and Path("/proc/self").exists():
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return False
+        return fields[0] not in ("Z", "X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def kill(pid: int) -> None:
+    """Kill a process at once (SIGKILL where there is one)."""
+    try:
+        os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+    except ProcessLookupError:
+        pass
+
+
+def accel_override() -> str:
+    """`$DESKTOPVM_QEMU_ACCEL` (tests set `tcg`), or ''."""
+    return os.environ.get(ACCEL_ENV, "").strip()
+
+
+def accel_usable(accel: str) -> bool:
+    """Whether this user can use the accelerator (KVM needs read/write access to /dev/kvm)."""
+    if accel == "kvm":
+        return os.access("/dev/kvm", os.R_OK | os.W_OK)
+    return accel in ("whpx", "hvf")
+
+
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """Wait until the process is gone; True if it went within `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

@@ -1,0 +1,111 @@
+"""QMP through the official `qemu.qmp` client: asyncio on one private thread, a sync API here.
+
+Each operation opens its own short connection: a QMP socket serves one client at a time, so
+a long-lived connection held by the app would lock the CLI (and another app) out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from qemu.qmp import ConnectError, ExecuteError, QMPClient, QMPError
+
+from desktopvm.protocol import CommandFailed, ConnectionLost, TimedOut
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CONNECT_TIMEOUT = 5.0
+COMMAND_TIMEOUT = 30.0
+
+
+class _LoopThread:
+    """One event loop for every QMP connection of the process."""
+
+    _instance: _LoopThread | None = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=self.loop.run_forever, name="desktopvm-qmp", daemon=True)
+        thread.start()
+
+    @classmethod
+    def get(cls) -> _LoopThread:
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = _LoopThread()
+            return cls._instance
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
+        future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(coroutine, timeout), self.loop)
+        return future.result()
+
+
+class Qmp:
+    """A connected QMP session (use `connect`)."""
+
+    def __init__(self, client: QMPClient, loop: _LoopThread, socket: Path) -> None:
+        self._client = client
+        self._loop = loop
+        self._socket = socket
+
+    def execute(self, command: str, arguments: dict[str, Any] | None = None,
+                timeout: float = COMMAND_TIMEOUT) -> Any:
+        """Run one QMP command; QEMU's errors become CommandFailed."""
+        log.debug("qmp %s %s", command, arguments or "")
+        try:
+            return self._loop.run(self._client.execute(command, arguments), timeout)
+        except ExecuteError as error:
+            raise CommandFailed(f"QEMU refused {command}: {error.error.desc}",
+                                command=["qmp", command, str(arguments or "")],
+                                stderr=error.error.desc) from error
+        except TimeoutError as error:
+            raise TimedOut(f"QEMU did not answer {command} within {timeout:.0f} s",
+                           str(self._socket)) from error
+        except (QMPError, OSError, EOFError) as error:
+            raise ConnectionLost(f"Lost the connection to QEMU during {command}",
+                                 f"{self._socket}: {error!r}") from error
+
+    def human(self, command_line: str, timeout: float = COMMAND_TIMEOUT) -> str:
+        """A human-monitor command (for savevm/loadvm/delvm, which have no QMP form in 7.2).
+
+        HMP reports errors as text in the return value; any non-empty answer is a failure.
+        Callers never put user text in `command_line`.
+        """
+        answer = str(self.execute("human-monitor-command", {"command-line": command_line},
+                                  timeout))
+        if answer.strip():
+            raise CommandFailed(f"QEMU refused {command_line.split()[0]}: {answer.strip()}",
+                                command=["hmp", command_line], stderr=answer)
+        return answer
+
+
+
+@contextmanager
+def connect(socket: Path, timeout: float = CONNECT_TIMEOUT) -> Iterator[Qmp]:
+    """Open a QMP session on `socket` for the duration of the block."""
+    loop = _LoopThread.get()
+    client = QMPClient(f"qmp:{socket.name}")
+    try:
+        loop.run(client.connect(str(socket)), timeout)
+    except TimeoutError as error:
+        loop.run(client.disconnect(), CONNECT_TIMEOUT)
+        raise TimedOut("QEMU's control socket did not answer (is another program using it?)",
+                       str(socket)) from error
+    except (ConnectError, OSError) as error:
+        raise ConnectionLost("Cannot reach the machine's QEMU process", f"{socket}: {error}") \
+            from error
+    try:
+        yield Qmp(client, loop, socket)
+    finally:
+        try:
+            loop.run(client.disconnect(), CONNECT_TIMEOUT)
+        except (QMPError, OSError, TimeoutError, EOFError) as error:
+            log.debug("closing QMP on %s: %r", socket, error)

@@ -1,0 +1,98 @@
+"""What the QEMU backend remembers beside a machine's spec: runtime facts and the snapshot tree."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from desktopvm.paths import atomic_write_text
+from desktopvm.protocol import Snapshot
+
+log = logging.getLogger(__name__)
+
+
+class Record(BaseModel):
+    """Tolerant JSON records: unknown keys from newer versions are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    def save(self, path: Path) -> None:
+        atomic_write_text(path, self.model_dump_json(indent=2) + "\n")
+
+
+class Runtime(Record):
+    """Written when QEMU starts, removed when it is known to have stopped."""
+
+    pid: int
+    run_dir: str
+    accel: str
+    started: str
+    vnc_password: str = ""
+    paused_for_save: bool = False
+
+
+class SnapshotRecord(Record):
+    """One snapshot. `tag` is the internal qcow2 snapshot name (never user text)."""
+
+    id: str
+    tag: str
+    name: str
+    description: str = ""
+    created: str = ""
+    has_memory: bool = False
+    parent: str = ""
+
+
+class SnapshotBook(Record):
+    """The tree QEMU itself does not keep: parents, names, descriptions, the current one."""
+
+    current: str = ""
+    snapshots: list[SnapshotRecord] = []
+    pending_loadvm: str = ""  # a memory snapshot restored while off: start resumes from it
+
+    def find(self, snapshot_id: str) -> SnapshotRecord | None:
+        return next((s for s in self.snapshots if s.id == snapshot_id), None)
+
+    def tree(self) -> tuple[Snapshot, ...]:
+        def children(parent: str) -> tuple[Snapshot, ...]:
+            return tuple(Snapshot(s.id, s.name, s.description, s.created, s.has_memory,
+                                  children(s.id)) for s in self.snapshots if s.parent == parent)
+        return children("")
+
+    def remove(self, snapshot_id: str) -> None:
+        record = self.find(snapshot_id)
+        if record is None:
+            return
+        for other in self.snapshots:
+            if other.parent == snapshot_id:
+                other.parent = record.parent
+        self.snapshots = [s for s in self.snapshots if s.id != snapshot_id]
+        if self.current == snapshot_id:
+            self.current = record.parent
+        if self.pending_loadvm == record.tag:
+            self.pending_loadvm = ""
+
+
+def load_runtime(path: Path) -> Runtime | None:
+    """The runtime record, or None when absent or unreadable."""
+    try:
+        return Runtime.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, ValidationError) as error:
+        log.warning("ignoring unreadable %s: %s", path, error)
+        return None
+
+
+def load_book(path: Path) -> SnapshotBook:
+    """The snapshot tree (empty when the file is absent)."""
+    try:
+        return SnapshotBook.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return SnapshotBook()
+    except (OSError, ValueError, ValidationError) as error:
+        log.warning("snapshot records %s unreadable, starting empty: %s", path, error)
+        return SnapshotBook()

@@ -1,0 +1,154 @@
+"""Snapshots of QEMU machines: qcow2 internal snapshots, with the tree kept in our own records.
+
+Running machines snapshot through QMP (`savevm` with memory; `blockdev-snapshot-internal-sync`
+for disks only), because QEMU holds their images locked; stopped ones through qemu-img.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from desktopvm.model import DiskFormat, MachineSpec
+from desktopvm.protocol import (
+    InvalidState,
+    MachineNotFound,
+    PowerState,
+    Snapshot,
+    UnsupportedOperation,
+)
+from backends.qemu import qmp
+from backends.qemu.layout import MachineFiles
+from backends.qemu.records import SnapshotBook, SnapshotRecord, load_book
+
+if TYPE_CHECKING:
+    from backends.qemu.backend import QemuBackend
+
+ACTIVE = {PowerState.RUNNING, PowerState.PAUSED}
+SAVEVM_TIMEOUT = 600.0
+
+
+def load(files: MachineFiles) -> SnapshotBook:
+    """The machine's snapshot records."""
+    return load_book(files.snapshots)
+
+
+def _images(files: MachineFiles, spec: MachineSpec) -> list[Path]:
+    """Every writable image a snapshot must cover: the disks and the UEFI variable store."""
+    images = []
+    for index, (_, disk) in enumerate(spec.all_disks()):
+        if disk.format is not DiskFormat.QCOW2:
+            raise UnsupportedOperation(
+                f"Disk {index + 1} ({Path(disk.path).name}) is {disk.format.value.upper()}; "
+                "only qcow2 disks can hold snapshots. Convert it to qcow2 first.")
+        images.append(Path(disk.path))
+    if files.nvram.exists():
+        images.append(files.nvram)
+    if not images:
+        raise UnsupportedOperation("A machine without disks has nothing to snapshot")
+    return images
+
+
+def _tags(backend: QemuBackend, image: Path) -> set[str]:
+    return {str(s.get("name")) for s in backend.qemu_img.snapshot_list(image)}
+
+
+def _drive_ids(spec: MachineSpec) -> list[str]:
+    return [f"disk{ci}-{di}" for ci, c in enumerate(spec.storage) for di in range(len(c.disks))]
+
+
+def take(backend: QemuBackend, files: MachineFiles, name: str, description: str,
+         include_memory: bool) -> Snapshot:
+    """A new snapshot, child of the current one."""
+    spec = backend.store.spec(files)
+    images = _images(files, spec)
+    state = backend.store.state(files)
+    tag = f"dvm-{secrets.token_hex(4)}"
+    has_memory = False
+    if state in ACTIVE:
+        run = backend.lifecycle.require_running(files, "snapshot")
+        with qmp.connect(run.qmp) as session:
+            if include_memory:
+                session.human(f"savevm {tag}", timeout=SAVEVM_TIMEOUT)
+                has_memory = True
+            else:
+                for drive in _drive_ids(spec):
+                    session.execute("blockdev-snapshot-internal-sync",
+                                    {"device": drive, "name": tag})
+    elif state in (PowerState.STARTING, PowerState.STOPPING, PowerState.UNKNOWN):
+        raise InvalidState(f"Cannot snapshot {spec.name} while it is {state.value}")
+    else:
+        done: list[Path] = []
+        try:
+            for image in images:
+                backend.qemu_img.snapshot_create(image, tag)
+                done.append(image)
+        except BaseException:
+            for image in done:
+                backend.qemu_img.snapshot_delete(image, tag)
+            raise
+    book = load(files)
+    record = SnapshotRecord(id=str(uuid.uuid4()), tag=tag, name=name, description=description,
+                            created=datetime.now(UTC).isoformat(timespec="seconds"),
+                            has_memory=has_memory, parent=book.current)
+    book.snapshots.append(record)
+    book.current = record.id
+    book.save(files.snapshots)
+    return Snapshot(record.id, name, description, record.created, has_memory)
+
+
+def _record(files: MachineFiles, snapshot_id: str) -> tuple[SnapshotBook, SnapshotRecord]:
+    book = load(files)
+    record = book.find(snapshot_id)
+    if record is None:
+        raise MachineNotFound(f"No snapshot with id {snapshot_id!r}")
+    return book, record
+
+
+def restore(backend: QemuBackend, files: MachineFiles, snapshot_id: str) -> None:
+    """Go back to a snapshot. The current state is lost (the UI asks first)."""
+    book, record = _record(files, snapshot_id)
+    spec = backend.store.spec(files)
+    state = backend.store.state(files)
+    if state in ACTIVE:
+        if not record.has_memory:
+            raise InvalidState(f"Shut down {spec.name} to restore '{record.name}': it holds "
+                               "no memory, so the running machine cannot jump to it")
+        run = backend.lifecycle.require_running(files, "restore a snapshot of")
+        with qmp.connect(run.qmp) as session:
+            session.human(f"loadvm {record.tag}", timeout=SAVEVM_TIMEOUT)
+    elif state in (PowerState.OFF, PowerState.SAVED, PowerState.ABORTED):
+        for image in _images(files, spec):
+            # A disk-only snapshot of a running machine did not cover the variable store.
+            if image == files.nvram and record.tag not in _tags(backend, image):
+                continue
+            backend.qemu_img.snapshot_apply(image, record.tag)
+        files.saved_state.unlink(missing_ok=True)
+        files.aborted_marker.unlink(missing_ok=True)
+        book.pending_loadvm = record.tag if record.has_memory else ""
+    else:
+        raise InvalidState(f"Cannot restore {spec.name} while it is {state.value}")
+    book.current = record.id
+    book.save(files.snapshots)
+
+
+def delete(backend: QemuBackend, files: MachineFiles, snapshot_id: str) -> None:
+    """Remove a snapshot; its children hang from its parent afterwards."""
+    book, record = _record(files, snapshot_id)
+    spec = backend.store.spec(files)
+    state = backend.store.state(files)
+    if state in ACTIVE:
+        run = backend.lifecycle.require_running(files, "delete a snapshot of")
+        with qmp.connect(run.qmp) as session:
+            session.human(f"delvm {record.tag}", timeout=SAVEVM_TIMEOUT)
+    elif state in (PowerState.OFF, PowerState.SAVED, PowerState.ABORTED):
+        for image in _images(files, spec):
+            if record.tag in _tags(backend, image):
+                backend.qemu_img.snapshot_delete(image, record.tag)
+    else:
+        raise InvalidState(f"Cannot delete a snapshot of {spec.name} while it is {state.value}")
+    book.remove(snapshot_id)
+    book.save(files.snapshots)

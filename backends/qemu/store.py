@@ -1,0 +1,148 @@
+"""The machine library: VM folders with their specs, and each machine's power state.
+
+State comes from the runtime record, process liveness and QMP `query-status`. A QEMU that
+exits cleanly removes its sockets; one that died (killed, crashed) leaves them behind —
+that is how an unexpected death is told apart and shown as `aborted`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktopvm.model import MachineSpec, SpecFileError, load_spec, save_spec
+from desktopvm.protocol import (
+    BackendError,
+    MachineNotFound,
+    PowerState,
+)
+from backends.qemu import process, qmp
+from backends.qemu.layout import MachineFiles, RunFiles
+from backends.qemu.records import Runtime, load_book, load_runtime
+
+log = logging.getLogger(__name__)
+
+QMP_STATUS = {
+    "running": PowerState.RUNNING,
+    "paused": PowerState.PAUSED,
+    "suspended": PowerState.PAUSED,
+    "prelaunch": PowerState.STARTING,
+    "inmigrate": PowerState.STARTING,
+    "restore-vm": PowerState.STARTING,
+    "finish-migrate": PowerState.STOPPING,
+    "postmigrate": PowerState.STOPPING,
+    "save-vm": PowerState.RUNNING,
+    "shutdown": PowerState.STOPPING,
+    "internal-error": PowerState.ABORTED,
+    "guest-panicked": PowerState.ABORTED,
+    "io-error": PowerState.PAUSED,
+    "watchdog": PowerState.PAUSED,
+    "colo": PowerState.RUNNING,
+    "debug": PowerState.PAUSED,
+}
+STATUS_TIMEOUT = 2.0
+
+
+@dataclass
+class _Cached:
+    mtime_ns: int
+    spec: MachineSpec
+
+
+class MachineStore:
+    """Reads and writes machines in one library folder."""
+
+    def __init__(self, library: Path) -> None:
+        self.library = library
+        self._specs: dict[Path, _Cached] = {}
+
+    def files(self, machine_id: str) -> MachineFiles:
+        """The files of a machine that exists (MachineNotFound otherwise)."""
+        if not machine_id or "/" in machine_id or "\\" in machine_id or machine_id in (".", ".."):
+            raise MachineNotFound(f"No QEMU machine with id {machine_id!r}")
+        files = MachineFiles(self.library / machine_id)
+        if not files.spec.is_file():
+            raise MachineNotFound(f"No QEMU machine with id {machine_id!r}",
+                                  f"looked in {files.folder}")
+        return files
+
+    def all_files(self) -> list[MachineFiles]:
+        """Every machine folder in the library."""
+        if not self.library.is_dir():
+            return []
+        return [MachineFiles(p.parent) for p in sorted(self.library.glob("*/machine.json"))]
+
+    def spec(self, files: MachineFiles) -> MachineSpec:
+        """The machine's spec, re-read only when its file changed."""
+        stat = files.spec.stat()
+        cached = self._specs.get(files.spec)
+        if cached is None or cached.mtime_ns != stat.st_mtime_ns:
+            cached = _Cached(stat.st_mtime_ns, load_spec(files.spec))
+            self._specs[files.spec] = cached
+        return cached.spec
+
+    def save_spec(self, files: MachineFiles, spec: MachineSpec) -> None:
+        """Write the spec file (atomically)."""
+        save_spec(files.spec, spec)
+        self._specs.pop(files.spec, None)
+
+    def readable(self) -> list[tuple[MachineFiles, MachineSpec]]:
+        """Every machine whose spec file can be read; broken ones are logged and skipped."""
+        result = []
+        for files in self.all_files():
+            try:
+                result.append((files, self.spec(files)))
+            except (SpecFileError, OSError) as error:
+                log.warning("skipping machine folder %s: %s", files.folder, error)
+        return result
+
+    # -- state ------------------------------------------------------------------------------
+    def state(self, files: MachineFiles) -> PowerState:
+        """The machine's power state right now (cleans up after a dead QEMU)."""
+        runtime = load_runtime(files.runtime)
+        if runtime is not None:
+            run = RunFiles(Path(runtime.run_dir))
+            if process.pid_alive(runtime.pid):
+                return self._live_state(run)
+            died = run.qmp.exists()  # a clean exit removes the socket
+            self.forget_runtime(files, runtime, aborted=died)
+            if died:
+                log.warning("QEMU of machine %s (pid %d) died unexpectedly", files.id,
+                            runtime.pid)
+        if files.aborted_marker.exists():
+            return PowerState.ABORTED
+        if files.saved_state.exists() or load_book(files.snapshots).pending_loadvm:
+            return PowerState.SAVED
+        return PowerState.OFF
+
+    @staticmethod
+    def _live_state(run: RunFiles) -> PowerState:
+        try:
+            with qmp.connect(run.qmp, timeout=STATUS_TIMEOUT) as session:
+                status = session.execute("query-status", timeout=STATUS_TIMEOUT)
+        except BackendError as error:
+            log.info("no status from %s: %s", run.qmp, error.summary)
+            return PowerState.UNKNOWN
+        return QMP_STATUS.get(str(status.get("status")), PowerState.UNKNOWN)
+
+    @staticmethod
+    def forget_runtime(files: MachineFiles, runtime: Runtime, *, aborted: bool) -> None:
+        """QEMU is gone: remove its runtime record and sockets; remember an unexpected death."""
+        if aborted:
+            files.aborted_marker.write_text("QEMU exited unexpectedly\n", encoding="utf-8")
+        run = Path(runtime.run_dir)
+        swtpm_pid = RunFiles(run).swtpm_pid
+        with contextlib.suppress(OSError, ValueError):
+            process.kill(int(swtpm_pid.read_text().strip()))
+        shutil.rmtree(run, ignore_errors=True)
+        files.runtime.unlink(missing_ok=True)
+
+    def running_runtime(self, files: MachineFiles) -> Runtime | None:
+        """The runtime record of a machine whose QEMU is alive, else None."""
+        runtime = load_runtime(files.runtime)
+        if runtime is not None and process.pid_alive(runtime.pid):
+            return runtime
+        return None
