@@ -1,10 +1,12 @@
-"""Builds the `qemu-system-x86_64` argument list for a spec. Pure: no files touched, no processes."""
+"""Builds the `qemu-system-x86_64` argument list for a spec: pure, no files, no processes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backends.qemu.firmware import Firmware as FirmwareBuild
+from backends.qemu.layout import RunFiles
 from desktopvm.model import (
     BootDevice,
     ControllerKind,
@@ -18,8 +20,6 @@ from desktopvm.model import (
     SerialMode,
     UsbVersion,
 )
-from backends.qemu.firmware import Firmware as FirmwareBuild
-from backends.qemu.layout import RunFiles
 
 NIC_DEVICES = {
     NicModel.VIRTIO: "virtio-net-pci",
@@ -154,17 +154,18 @@ def _storage(spec: MachineSpec, machine: str, boot: _Boot) -> list[str]:
         for di, disk in enumerate(controller.disks):
             drive = f"disk{ci}-{di}"
             argv += _drive(drive, disk)
-            argv += ["-device", _attach(kind, bus, drive, disk.port, disk.device, "hd", machine)
-                     + boot.index(BootDevice.DISK)]
+            argv += ["-device", _attach(kind, bus, drive, disk.port, disk.device, media="hd",
+                                        machine=machine) + boot.index(BootDevice.DISK)]
         for oi, optical in enumerate(controller.optical):
             drive = f"cd{ci}-{oi}"
             argv += _cdrom(drive, optical)
-            argv += ["-device", _attach(kind, bus, drive, optical.port, optical.device, "cd",
-                                        machine) + boot.index(BootDevice.OPTICAL)]
+            argv += ["-device", _attach(kind, bus, drive, optical.port, optical.device,
+                                        media="cd", machine=machine)
+                     + boot.index(BootDevice.OPTICAL)]
     return argv
 
 
-def _attach(kind: ControllerKind, bus: str, drive: str, port: int, device: int, media: str,
+def _attach(kind: ControllerKind, bus: str, drive: str, port: int, device: int, *, media: str,
             machine: str) -> str:
     """The -device value that puts `drive` on a controller's port."""
     if kind is ControllerKind.IDE:

@@ -11,6 +11,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from backends.qemu import appliances, copies, host, keys, process, qmp, snapshots
+from backends.qemu.firmware import find_firmware
+from backends.qemu.layout import MachineFiles
+from backends.qemu.lifecycle import Lifecycle
+from backends.qemu.qemu_img import QemuImg
+from backends.qemu.store import MachineStore
 from desktopvm.model import (
     Capabilities,
     DiskFormat,
@@ -41,12 +47,6 @@ from desktopvm.protocol import (
     VncEndpoint,
 )
 from desktopvm.settings import Settings
-from backends.qemu import copies, host, keys, process, qmp, snapshots
-from backends.qemu.firmware import find_firmware
-from backends.qemu.layout import MachineFiles
-from backends.qemu.lifecycle import Lifecycle
-from backends.qemu.qemu_img import QemuImg
-from backends.qemu.store import MachineStore
 
 log = logging.getLogger(__name__)
 
@@ -293,16 +293,16 @@ class QemuBackend:
     # -- copies -----------------------------------------------------------------------------
     def clone(self, machine_id: str, new_name: str, *, linked: bool = False,
               snapshot_id: str = "", progress: Progress, cancel: CancelToken) -> str:
-        return copies.clone(self, self.store.files(machine_id), new_name, linked, snapshot_id,
-                            progress, cancel)
+        return copies.clone(self, self.store.files(machine_id), new_name, linked=linked,
+                            snapshot_id=snapshot_id, progress=progress, cancel=cancel)
 
     def export(self, machine_id: str, path: Path, *, progress: Progress,
                cancel: CancelToken) -> None:
-        copies.export_ova(self, self.store.files(machine_id), path, progress, cancel)
+        appliances.export_ova(self, self.store.files(machine_id), path, progress, cancel)
 
     def import_machine(self, path: Path, *, name: str = "", progress: Progress,
                        cancel: CancelToken) -> str:
-        return copies.import_appliance(self, path, name, progress, cancel)
+        return appliances.import_appliance(self, path, name, progress, cancel)
 
     # -- disks ------------------------------------------------------------------------------
     def disk_info(self, path: Path) -> DiskInfo:

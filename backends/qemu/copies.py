@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backends.qemu import snapshots
+from backends.qemu.layout import MachineFiles
+from backends.qemu.qemu_img import QemuImg
+from backends.qemu.store import MachineStore
 from desktopvm.model import DiskFormat, MachineSpec, StorageController
 from desktopvm.protocol import (
     BackendError,
@@ -18,10 +21,6 @@ from desktopvm.protocol import (
     Progress,
     UnsupportedOperation,
 )
-from backends.qemu import snapshots
-from backends.qemu.layout import MachineFiles
-from backends.qemu.qemu_img import QemuImg
-from backends.qemu.store import MachineStore
 
 if TYPE_CHECKING:
     from backends.qemu.backend import QemuBackend
@@ -71,7 +70,7 @@ def _fresh_identity(backend: QemuBackend, spec: MachineSpec, machine_id: str,
     return spec.model_copy(update={"id": machine_id, "name": name, "network": network})
 
 
-def clone(backend: QemuBackend, files: MachineFiles, new_name: str, linked: bool,
+def clone(backend: QemuBackend, files: MachineFiles, new_name: str, *, linked: bool,
           snapshot_id: str, progress: Progress, cancel: CancelToken) -> str:
     """A new machine with copies of (or, linked, copy-on-write overlays over) the disks."""
     spec = _stopped(backend, files, "clone")
@@ -132,7 +131,7 @@ def _link_disks(backend: QemuBackend, files: MachineFiles, spec: MachineSpec,
         if files.folder in original.parents:
             bases_dir(backend.store).mkdir(exist_ok=True)
             base = bases_dir(backend.store) / f"{uuid.uuid4()}.{disk.format.extension}"
-            os.replace(original, base)
+            original.replace(base)
         source_overlay = files.folder / f"disk{index}-{uuid.uuid4().hex[:8]}.qcow2"
         clone_overlay = target.disk_path(index, "qcow2")
         try:
@@ -143,7 +142,7 @@ def _link_disks(backend: QemuBackend, files: MachineFiles, spec: MachineSpec,
         except BaseException:
             source_overlay.unlink(missing_ok=True)
             if base != original:
-                os.replace(base, original)
+                base.replace(original)
             raise
         source_paths.append((source_overlay, DiskFormat.QCOW2))
         clone_paths.append((clone_overlay, DiskFormat.QCOW2))

@@ -6,6 +6,7 @@ import os
 import socket
 from pathlib import Path
 
+from backends.qemu.firmware import Firmware as FirmwareBuild
 from desktopvm.model import (
     Capabilities,
     ControllerKind,
@@ -18,7 +19,6 @@ from desktopvm.model import (
     SerialMode,
 )
 from desktopvm.protocol import HostInfo, HostNetwork
-from backends.qemu.firmware import Firmware as FirmwareBuild
 
 QEMU_MAX_CPUS = 255  # q35's limit without an IOMMU
 BRIDGE_CONF = Path("/etc/qemu/bridge.conf")

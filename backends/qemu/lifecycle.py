@@ -11,6 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backends.qemu import process, qmp, snapshots
+from backends.qemu.argv import LaunchPlan, build_argv
+from backends.qemu.layout import MachineFiles, RunFiles
+from backends.qemu.records import Runtime
 from desktopvm.model import Firmware, catalog
 from desktopvm.protocol import (
     BackendError,
@@ -22,10 +26,6 @@ from desktopvm.protocol import (
     Progress,
     TimedOut,
 )
-from backends.qemu import process, qmp, snapshots
-from backends.qemu.argv import LaunchPlan, build_argv
-from backends.qemu.layout import MachineFiles, RunFiles
-from backends.qemu.records import Runtime
 
 if TYPE_CHECKING:
     from backends.qemu.backend import QemuBackend

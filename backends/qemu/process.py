@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -129,10 +130,8 @@ def pid_alive(pid: int) -> bool:
 
 def kill(pid: int) -> None:
     """Kill a process at once (SIGKILL where there is one)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
-    except ProcessLookupError:
-        pass
 
 
 def accel_override() -> str:

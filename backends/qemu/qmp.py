@@ -63,9 +63,9 @@ class Qmp:
         try:
             return self._loop.run(self._client.execute(command, arguments), timeout)
         except ExecuteError as error:
-            raise CommandFailed(f"QEMU refused {command}: {error.error.desc}",
+            raise CommandFailed(f"QEMU refused {command}: {error}",
                                 command=["qmp", command, str(arguments or "")],
-                                stderr=error.error.desc) from error
+                                stderr=str(error)) from error
         except TimeoutError as error:
             raise TimedOut(f"QEMU did not answer {command} within {timeout:.0f} s",
                            str(self._socket)) from error
@@ -82,7 +82,8 @@ class Qmp:
         answer = str(self.execute("human-monitor-command", {"command-line": command_line},
                                   timeout))
         if answer.strip():
-            raise CommandFailed(f"QEMU refused {command_line.split()[0]}: {answer.strip()}",
+            verb = command_line.split(maxsplit=1)[0]
+            raise CommandFailed(f"QEMU refused {verb}: {answer.strip()}",
                                 command=["hmp", command_line], stderr=answer)
         return answer
 

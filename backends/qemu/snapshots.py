@@ -12,6 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backends.qemu import qmp
+from backends.qemu.layout import MachineFiles
+from backends.qemu.records import SnapshotBook, SnapshotRecord, load_book
 from desktopvm.model import DiskFormat, MachineSpec
 from desktopvm.protocol import (
     InvalidState,
@@ -20,9 +23,6 @@ from desktopvm.protocol import (
     Snapshot,
     UnsupportedOperation,
 )
-from backends.qemu import qmp
-from backends.qemu.layout import MachineFiles
-from backends.qemu.records import SnapshotBook, SnapshotRecord, load_book
 
 if TYPE_CHECKING:
     from backends.qemu.backend import QemuBackend

@@ -13,15 +13,15 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from backends.qemu import process, qmp
+from backends.qemu.layout import MachineFiles, RunFiles
+from backends.qemu.records import Runtime, load_book, load_runtime
 from desktopvm.model import MachineSpec, SpecFileError, load_spec, save_spec
 from desktopvm.protocol import (
     BackendError,
     MachineNotFound,
     PowerState,
 )
-from backends.qemu import process, qmp
-from backends.qemu.layout import MachineFiles, RunFiles
-from backends.qemu.records import Runtime, load_book, load_runtime
 
 log = logging.getLogger(__name__)
 

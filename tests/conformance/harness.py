@@ -56,7 +56,23 @@ def memory_harness(folder: Path) -> Iterator[Harness]:
     yield Harness(backend, make_spec, wait_until_guest_ready=lambda machine_id: None)
 
 
+@contextmanager
+def qemu_harness(folder: Path) -> Iterator[Harness]:
+    """Real QEMU (TCG) booting the test guest ISO."""
+    from backends.qemu.backend import QemuBackend
+    from desktopvm.settings import Settings
+    from tests.backends.qemu.guest import guest_spec, wait_until_ready
+    from tests.guest.build_iso import build_test_iso
+
+    iso = build_test_iso()
+    backend = QemuBackend(Settings(library_dir=str(folder / "library"), qemu_accel="tcg"))
+    yield Harness(backend, lambda name: guest_spec(name, iso),
+                  wait_until_guest_ready=lambda machine_id: wait_until_ready(backend, machine_id),
+                  state_timeout=60.0)
+
+
 # name -> (factory, marks). Backends add themselves here.
 HARNESSES: dict[str, tuple[HarnessFactory, list[pytest.MarkDecorator]]] = {
     "memory": (memory_harness, []),
+    "qemu": (qemu_harness, [pytest.mark.qemu, pytest.mark.slow]),
 }

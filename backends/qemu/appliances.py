@@ -1,0 +1,147 @@
+"""OVA export and OVF/OVA import for QEMU machines (the format mapping is `desktopvm.ovf`)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from backends.qemu.layout import MachineFiles
+from desktopvm.model import DiskFormat, MachineSpec, errors, validate
+from desktopvm.ovf import (
+    ExportDisk,
+    OvfError,
+    check_href,
+    extract_ova,
+    read_ovf,
+    write_ova,
+    write_ovf,
+)
+from desktopvm.protocol import (
+    BackendError,
+    CancelToken,
+    InvalidSpec,
+    InvalidState,
+    PowerState,
+    Progress,
+    UnsupportedOperation,
+)
+
+if TYPE_CHECKING:
+    from backends.qemu.backend import QemuBackend
+
+
+def _scaled(progress: Progress, start: float, span: float) -> Progress:
+    def report(fraction: float | None, stage: str, /) -> None:
+        progress(None if fraction is None else start + span * fraction, stage)
+    return report
+
+
+def _file_stem(name: str) -> str:
+    """A machine name as a portable file name stem."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "machine"
+
+
+def export_ova(backend: QemuBackend, files: MachineFiles, path: Path, progress: Progress,
+               cancel: CancelToken) -> None:
+    """Write the machine as an OVA: OVF 1.0, stream-optimized VMDKs, SHA256 manifest."""
+    spec = backend.store.spec(files)
+    state = backend.store.state(files)
+    if state not in (PowerState.OFF, PowerState.ABORTED):
+        raise InvalidState(f"Shut down {spec.name} before exporting it (it is {state.value})")
+    if path.suffix.lower() != ".ova":
+        raise UnsupportedOperation("The QEMU backend exports OVA files; name the file *.ova")
+    if path.exists():
+        raise InvalidState(f"{path} already exists; export will not overwrite it")
+    parts = path.parent / f".{path.name}.parts-{secrets.token_hex(4)}"
+    parts.mkdir(parents=True)
+    try:
+        disks = [d for _, d in spec.all_disks()]
+        vmdks: list[Path] = []
+        exported: list[ExportDisk] = []
+        for index, disk in enumerate(disks):
+            vmdk = parts / f"{_file_stem(spec.name)}-disk{index + 1}.vmdk"
+            share = 0.8 / max(1, len(disks))
+            backend.qemu_img.convert(Path(disk.path), vmdk, DiskFormat.VMDK,
+                                     subformat="streamOptimized",
+                                     progress=_scaled(progress, index * share, share),
+                                     cancel=cancel)
+            capacity = backend.qemu_img.info(Path(disk.path)).virtual_size
+            exported.append(ExportDisk(href=vmdk.name, capacity_bytes=capacity,
+                                       file_size=vmdk.stat().st_size))
+            vmdks.append(vmdk)
+        descriptor = write_ovf(spec, exported)
+        write_ova(path, f"{_file_stem(spec.name)}.ovf", descriptor, vmdks,
+                  progress=_scaled(progress, 0.8, 0.2), cancel=cancel)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+    progress(1.0, "Exported")
+
+
+def import_appliance(backend: QemuBackend, path: Path, name: str, progress: Progress,
+                     cancel: CancelToken) -> str:
+    """A new machine from an OVA or OVF: disks converted to qcow2 in the machine's folder."""
+    from backends.qemu.backend import random_mac
+
+    library = backend.store.library
+    library.mkdir(parents=True, exist_ok=True)
+    unpacked = library / f".import-{uuid.uuid4().hex[:12]}"
+    machine_id = str(uuid.uuid4())
+    target = MachineFiles(library / machine_id)
+    try:
+        if path.suffix.lower() == ".ova":
+            descriptor = extract_ova(path, unpacked, progress=_scaled(progress, 0, 0.3),
+                                     cancel=cancel)
+        else:
+            descriptor = path
+        appliance = read_ovf(descriptor.read_bytes(), str(descriptor))
+        target.folder.mkdir(parents=True)
+        converted: dict[tuple[int, int, int], Path] = {}
+        for index, disk in enumerate(appliance.disks):
+            source = descriptor.parent / check_href(disk.file_href, str(descriptor))
+            if not source.is_file():
+                raise OvfError(f"{descriptor}: the disk file {disk.file_href} is missing")
+            destination = target.disk_path(index, "qcow2")
+            share = 0.6 / max(1, len(appliance.disks))
+            backend.qemu_img.convert(source, destination, DiskFormat.QCOW2,
+                                     progress=_scaled(progress, 0.3 + index * share, share),
+                                     cancel=cancel)
+            converted[(disk.controller_index, disk.port, disk.device)] = destination
+        spec = _place_disks(appliance.spec, converted)
+        network = tuple(n.model_copy(update={"mac": random_mac()}) for n in spec.network)
+        spec = spec.model_copy(update={"id": machine_id, "name": name or spec.name,
+                                       "network": network})
+        problems = errors(validate(spec, backend.capabilities()))
+        if problems:
+            raise InvalidSpec(problems)
+        backend._ensure_nvram(target, spec)
+        cancel.raise_if_cancelled()
+        backend.store.save_spec(target, spec)
+    except OvfError as error:
+        shutil.rmtree(target.folder, ignore_errors=True)
+        raise BackendError(f"Cannot import {path.name}: {error}", str(error)) from error
+    except BaseException:
+        shutil.rmtree(target.folder, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(unpacked, ignore_errors=True)
+    progress(1.0, "Imported")
+    return machine_id
+
+
+def _place_disks(spec: MachineSpec, converted: dict[tuple[int, int, int], Path]) -> MachineSpec:
+    """Point the spec's disks at the converted files (by controller, port and device)."""
+    controllers = []
+    for ci, controller in enumerate(spec.storage):
+        disks = []
+        for disk in controller.disks:
+            path = converted.get((ci, disk.port, disk.device))
+            if path is None:
+                raise OvfError(f"no disk file for {controller.kind.value} port {disk.port}")
+            disks.append(disk.model_copy(update={"path": str(path), "format": DiskFormat.QCOW2,
+                                                 "existing": True, "size_bytes": 0}))
+        controllers.append(controller.model_copy(update={"disks": tuple(disks)}))
+    return spec.model_copy(update={"storage": tuple(controllers)})
