@@ -111,6 +111,9 @@ def import_appliance(backend: QemuBackend, path: Path, name: str, progress: Prog
                                      cancel=cancel)
             converted[(disk.controller_index, disk.port, disk.device)] = destination
         spec = _place_disks(appliance.spec, converted)
+        made: list[Path] = []
+        spec = spec.model_copy(update={"storage": backend._make_disks(target, spec.storage, made,
+                                                                      cancel)})
         network = tuple(n.model_copy(update={"mac": random_mac()}) for n in spec.network)
         spec = spec.model_copy(update={"id": machine_id, "name": name or spec.name,
                                        "network": network})
@@ -140,6 +143,9 @@ def _place_disks(spec: MachineSpec, converted: dict[tuple[int, int, int], Path])
         for disk in controller.disks:
             path = converted.get((ci, disk.port, disk.device))
             if path is None:
+                if not disk.existing:  # a blank disk the package describes: created below
+                    disks.append(disk)
+                    continue
                 raise OvfError(f"no disk file for {controller.kind.value} port {disk.port}")
             disks.append(disk.model_copy(update={"path": str(path), "format": DiskFormat.QCOW2,
                                                  "existing": True, "size_bytes": 0}))

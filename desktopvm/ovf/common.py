@@ -37,7 +37,7 @@ class OvfError(Exception):
     """An OVF descriptor or OVA package is malformed, unsafe, or cannot be written."""
 
 
-def check_href(href: str, where: str) -> str:
+def check_href(href: str, where: str, what: str = "file reference") -> str:
     """`href` if it is a safe relative file name inside the package, else OvfError.
 
     Refused: empty names, absolute paths, drive letters, URLs, backslashes, NUL and other
@@ -57,7 +57,7 @@ def check_href(href: str, where: str) -> str:
     elif any(part in ("", ".", "..") for part in href.split("/")):
         problem = "it has an empty, '.' or '..' path component"
     if problem:
-        raise OvfError(f"{where}: refusing file reference {href!r}: {problem}")
+        raise OvfError(f"{where}: refusing {what} {href!r}: {problem}")
     return href
 
 

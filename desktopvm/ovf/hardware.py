@@ -1,4 +1,4 @@
-"""Storage controllers, drives and network adapters of an OVF VirtualHardwareSection, in our model."""
+"""Storage controllers, drives and network adapters of an OVF hardware section, in our model."""
 
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ CIM_WINDOWS_8_1_64 = 117
 CIM_WINDOWS_SERVER_2016 = 118  # VirtualBox also writes it for 2019+: CIM has nothing newer
 CIM_WINDOWS_10_64 = 120  # VirtualBox also writes it for Windows 11, for the same reason
 
-_CIM_EXACT = {105: "windows7", 116: "windows8.1", 117: "windows8.1", 119: "windows10", 120: "windows10"}
+_CIM_EXACT = {105: "windows7", 116: "windows8.1", 117: "windows8.1", 119: "windows10",
+              120: "windows10"}
 _CIM_LINUX = {36, 79, 80, 82, 83, 84, 85, 87, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101,
               106, 107, 108, 109}  # fmt: skip
 _CIM_OPENBSD = {65}

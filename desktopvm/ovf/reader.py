@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from desktopvm.model import (
     CpuSpec,
+    DiskFormat,
     DisplaySpec,
     Firmware,
     FirmwareSpec,
@@ -41,7 +42,7 @@ class ApplianceDisk:
     """A disk file of the package and where it is attached in `Appliance.spec`."""
 
     file_href: str  # relative to the descriptor, checked safe
-    format: str  # a DiskFormat value: "vmdk" for (stream-optimized) VMDK
+    format: DiskFormat  # VMDK for (stream-optimized) VMDK; a StrEnum, so == "vmdk" holds
     capacity_bytes: int
     controller_index: int  # index into spec.storage
     port: int
@@ -106,6 +107,43 @@ class _Reader:
         hardware = Hardware(self.source, {
             disk_id: (d.href, d.capacity, disk_format(d.format_url, d.href or ""))
             for disk_id, d in disks.items()})
+        cpus, memory_mib, usb = self._scan(items, hardware, vbox_hw)
+        storage, placements = hardware.storage()
+        self.warnings.extend(hardware.warnings)
+
+        appliance_disks = []
+        for controller_index, port, device, disk_id in placements:
+            entry = disks[disk_id]
+            if entry.href is None:
+                continue
+            appliance_disks.append(ApplianceDisk(
+                file_href=entry.href, format=disk_format(entry.format_url, entry.href),
+                capacity_bytes=entry.capacity, controller_index=controller_index, port=port,
+                device=device, format_url=entry.format_url, file_size=entry.file_size))
+
+        if cpus <= 0:
+            self.warnings.append("The appliance names no CPU count; using 1.")
+        if memory_mib <= 0:
+            self.warnings.append("The appliance names no memory size; using 1024 MiB.")
+        os_id = self._guest_os(system, machine)
+        annotation = self._section(system, "AnnotationSection")
+        spec = MachineSpec(
+            name=self._name(system),
+            notes=text(child(annotation, "Annotation")) if annotation is not None else "",
+            os=os_id,
+            firmware=self._firmware(section, items, vbox_hw),
+            cpu=CpuSpec(count=max(cpus, 1)),
+            memory=MemorySpec(size_mib=memory_mib if memory_mib > 0 else 1024),
+            storage=tuple(storage),
+            network=tuple(hardware.adapters),
+            display=_display(vbox_hw),
+            usb=UsbSpec(version=usb) if usb else UsbSpec(version=None, tablet=False),
+        )
+        return Appliance(spec=spec, disks=appliance_disks, warnings=self.warnings)
+
+    def _scan(self, items: list[HardwareItem], hardware: Hardware,
+              vbox_hw: ET.Element | None) -> tuple[int, int, UsbVersion | None]:
+        """CPU count, memory MiB and USB version; storage and network items go to `hardware`."""
         cpus, memory_mib, serial_ports, usb = 0, 0, 0, None
         for item in items:
             kind = item.resource_type
@@ -127,37 +165,7 @@ class _Reader:
             # Their host side (pipe, socket, file) means nothing on this host.
             self.warnings.append(f"{serial_ports} serial port(s) are not imported; add them "
                                  "in the settings if the guest needs them.")
-        storage, placements = hardware.storage()
-        self.warnings.extend(hardware.warnings)
-
-        appliance_disks = []
-        for controller_index, port, device, disk_id in placements:
-            entry = disks[disk_id]
-            if entry.href is None:
-                continue
-            appliance_disks.append(ApplianceDisk(
-                file_href=entry.href, format=disk_format(entry.format_url, entry.href).value,
-                capacity_bytes=entry.capacity, controller_index=controller_index, port=port,
-                device=device, format_url=entry.format_url, file_size=entry.file_size))
-
-        if cpus <= 0:
-            self.warnings.append("The appliance names no CPU count; using 1.")
-        if memory_mib <= 0:
-            self.warnings.append("The appliance names no memory size; using 1024 MiB.")
-        os_id = self._guest_os(system, machine)
-        spec = MachineSpec(
-            name=self._name(system),
-            notes=text(child(self._section(system, "AnnotationSection") or system, "Annotation")),
-            os=os_id,
-            firmware=self._firmware(section, items, vbox_hw),
-            cpu=CpuSpec(count=max(cpus, 1)),
-            memory=MemorySpec(size_mib=memory_mib if memory_mib > 0 else 1024),
-            storage=tuple(storage),
-            network=tuple(hardware.adapters),
-            display=_display(vbox_hw),
-            usb=UsbSpec(version=usb) if usb else UsbSpec(version=None, tablet=False),
-        )
-        return Appliance(spec=spec, disks=appliance_disks, warnings=self.warnings)
+        return cpus, memory_mib, usb
 
     def _section(self, parent: ET.Element, name: str) -> ET.Element | None:
         """A section by element name or, in OVF 1.0 style, `<Section xsi:type="ovf:X_Type">`."""
@@ -176,7 +184,8 @@ class _Reader:
         for file in children(section, "File") if section is not None else []:
             file_id = attr(file, "id", self.ns) or ""
             href = check_href(attr(file, "href", self.ns) or "", f"{self.source}: file {file_id!r}")
-            if attr(file, "compression", self.ns) or attr(file, "chunkSize", self.ns):
+            compression = attr(file, "compression", self.ns) or "identity"
+            if compression != "identity" or attr(file, "chunkSize", self.ns):
                 raise self.fail(f"file {href!r} is compressed or split (ovf:compression / "
                                 "ovf:chunkSize), which DesktopVM cannot import")
             if file_id in refs:

@@ -1,0 +1,23 @@
+"""OVF/OVA import and export at the model level: descriptors <-> MachineSpec, safe OVA files."""
+
+from desktopvm.ovf.common import STREAM_OPTIMIZED_VMDK, OvfError, check_href
+from desktopvm.ovf.manifest import format_manifest, read_manifest
+from desktopvm.ovf.ova import extract_ova, write_ova
+from desktopvm.ovf.reader import Appliance, ApplianceDisk, read_ovf
+from desktopvm.ovf.writer import ExportDisk, export_warnings, write_ovf
+
+__all__ = [
+    "STREAM_OPTIMIZED_VMDK",
+    "Appliance",
+    "ApplianceDisk",
+    "ExportDisk",
+    "OvfError",
+    "check_href",
+    "export_warnings",
+    "extract_ova",
+    "format_manifest",
+    "read_manifest",
+    "read_ovf",
+    "write_ova",
+    "write_ovf",
+]

@@ -1,0 +1,1 @@
+"""Tests of OVF/OVA import and export (desktopvm.ovf)."""
