@@ -65,10 +65,11 @@ class Job(QObject):
     _ids = itertools.count(1)
 
     def __init__(self, title: str, work: Work, machine_key: Hashable | None,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, *, background: bool = False) -> None:
         super().__init__(parent)
         self.id = next(self._ids)
         self.title = title
+        self.background = background  # housekeeping (refresh, previews): not listed to users
         self.machine_key = machine_key
         self.state = JobState.QUEUED
         self.fraction: float | None = None
@@ -162,9 +163,13 @@ class JobRunner(QObject):
         self._waiting: dict[Hashable, deque[Job]] = {}
         self.jobs: list[Job] = []
 
-    def submit(self, title: str, work: Work, *, machine_key: Hashable | None = None) -> Job:
-        """Run `work(progress, cancel)` off the GUI thread; returns its Job at once."""
-        job = Job(title, work, machine_key, parent=self)
+    def submit(self, title: str, work: Work, *, machine_key: Hashable | None = None,
+               background: bool = False) -> Job:
+        """Run `work(progress, cancel)` off the GUI thread; returns its Job at once.
+
+        Background jobs (refreshes, previews) are not kept in `jobs` once they end.
+        """
+        job = Job(title, work, machine_key, parent=self, background=background)
         job.finished.connect(lambda: self._on_finished(job))
         self.jobs.append(job)
         self.job_added.emit(job)
@@ -195,6 +200,9 @@ class JobRunner(QObject):
         self._pool.start(_Runnable(job))
 
     def _on_finished(self, job: Job) -> None:
+        if job.background:
+            self.jobs.remove(job)
+            job.deleteLater()
         key = job.machine_key
         if key is None:
             return

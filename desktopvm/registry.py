@@ -58,6 +58,10 @@ class Registry:
         """Names of all known backends."""
         return list(self._known)
 
+    def known(self) -> list[KnownBackend]:
+        """All known backends, present in this build or not."""
+        return list(self._known.values())
+
     def _package(self, name: str) -> ModuleType | None:
         known = self._known[name]
         try:

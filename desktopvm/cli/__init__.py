@@ -54,7 +54,7 @@ def _report(err: TextIO, summary: str, details: str, verbose: bool) -> None:
         print(details.rstrip(), file=err)
 
 
-def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None,  # noqa: PLR0911
+def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None,
          out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run one command; returns the exit code."""
     out = out or sys.stdout

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO, TypeVar
 
+from desktopvm import units
 from desktopvm.protocol import Backend, CancelToken, MachineSummary, OperationCancelled
 from desktopvm.registry import Registry, resolve_machine
 
@@ -19,9 +19,6 @@ T = TypeVar("T")
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:i?B)?\s*$", re.IGNORECASE)
-UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
 
 
 class UsageError(Exception):
@@ -51,22 +48,14 @@ class Context:
 
 
 def parse_size(text: str, default_unit: str) -> int:
-    """'4G', '4096M', '1.5T', '40' (in `default_unit`) -> bytes."""
-    match = SIZE_PATTERN.match(text)
-    if not match:
+    """'4G', '4096M', '1.5T', '40' (in `default_unit`) -> bytes, or a usage error."""
+    size = units.parse_size(text, default_unit)
+    if size is None:
         raise UsageError(f"not a size: {text!r} (examples: 4096M, 4G, 40G)")
-    number, unit = float(match.group(1)), (match.group(2) or default_unit).upper()
-    return int(number * UNITS[unit])
+    return size
 
 
-def format_size(size: int) -> str:
-    """Bytes as a short human size."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" or value >= 100 else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
+format_size = units.format_size
 
 
 def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:

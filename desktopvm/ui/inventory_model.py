@@ -1,32 +1,103 @@
-"""The inventory item model: one row per machine, updated by diffs so views keep selection."""
+"""The inventory: a two-level tree (backend on a host -> its machines), updated by diffs.
+
+A refresh never resets the model: rows are inserted, removed and changed in place, so the
+views keep their selection, expansion and scroll position. A backend that fails to answer
+keeps its last known machines and shows the error in its own row.
+"""
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from desktopvm.protocol import MachineSummary
+from desktopvm.model import catalog
+from desktopvm.protocol import MachineSummary, PowerState
+from desktopvm.ui.icons import icon
 
-Key = tuple[str, str, str]
-COLUMNS = ("Name", "State", "Backend", "Host", "Guest OS", "CPUs", "Memory")
 AnyIndex = QModelIndex | QPersistentModelIndex
+GroupKey = tuple[str, str]  # (host, backend)
+COLUMNS = ("Name", "State", "Backend", "Host", "Guest OS", "CPUs", "Memory")
+NAME, STATE, BACKEND, HOST, OS, CPUS, MEMORY = range(len(COLUMNS))
+MachineRole = Qt.ItemDataRole.UserRole + 1
+SortRole = Qt.ItemDataRole.UserRole + 2
+STATE_ICONS = {
+    PowerState.RUNNING: "state-running", PowerState.OFF: "state-off",
+    PowerState.PAUSED: "state-paused", PowerState.SAVED: "state-saved",
+    PowerState.ABORTED: "state-aborted", PowerState.STARTING: "state-busy",
+    PowerState.STOPPING: "state-busy", PowerState.UNKNOWN: "state-unknown",
+}
+STATE_TEXT = {
+    PowerState.RUNNING: "Running", PowerState.OFF: "Powered off", PowerState.PAUSED: "Paused",
+    PowerState.SAVED: "Saved", PowerState.ABORTED: "Aborted", PowerState.STARTING: "Starting",
+    PowerState.STOPPING: "Stopping", PowerState.UNKNOWN: "Unknown",
+}
 
 
-class InventoryModel(QAbstractTableModel):
-    """Machines of every backend. `apply` turns a fresh listing into inserts, removes and
-    changed rows, never a reset, so selection and scroll position survive a refresh."""
+@dataclass
+class _Group:
+    uid: int
+    key: GroupKey
+    label: str
+    error: str = ""
+    machines: list[MachineSummary] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)  # machine id -> row
+
+    def reindex(self) -> None:
+        self.rows = {m.id: i for i, m in enumerate(self.machines)}
+
+
+def os_name(os_id: str) -> str:
+    """The catalog's display name for an OS id."""
+    entry = catalog().get(os_id)
+    return entry.name if entry else os_id
+
+
+def os_icon_name(os_id: str) -> str:
+    """The icon of an OS family."""
+    entry = catalog().get(os_id)
+    return f"os-{entry.family.value}" if entry else "os-other"
+
+
+class InventoryModel(QAbstractItemModel):
+    """Machines of every backend, grouped by backend and host."""
+
+    _uids = itertools.count(1)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[MachineSummary] = []
-        self._index: dict[Key, int] = {}
+        self._groups: list[_Group] = []
+        self._by_uid: dict[int, _Group] = {}
+
+    # -- structure -------------------------------------------------------------------------
+    def index(self, row: int, column: int, parent: AnyIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
+        if not self.hasIndex(row, column, parent):
+            return QModelIndex()
+        if not parent.isValid():
+            return self.createIndex(row, column, 0)
+        group = self._groups[parent.row()]
+        return self.createIndex(row, column, group.uid)
+
+    def parent(self, child: AnyIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+        if not child.isValid():
+            return QModelIndex()
+        uid = child.internalId()
+        if uid == 0:
+            return QModelIndex()
+        group = self._by_uid[uid]
+        return self.createIndex(self._groups.index(group), 0, 0)
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+        if not parent.isValid():
+            return len(self._groups)
+        if parent.internalId() == 0 and parent.column() == 0:
+            return len(self._groups[parent.row()].machines)
+        return 0
 
     def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
+        return len(COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -34,48 +105,158 @@ class InventoryModel(QAbstractTableModel):
             return self.tr(COLUMNS[section])
         return None
 
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._rows):
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        if index.internalId() == 0:
+            return Qt.ItemFlag.ItemIsEnabled
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    # -- data ------------------------------------------------------------------------------
+    def machine(self, index: AnyIndex) -> MachineSummary | None:
+        """The machine of a row, or None for a group row."""
+        if not index.isValid() or index.internalId() == 0:
             return None
-        machine = self._rows[index.row()]
+        group = self._by_uid[index.internalId()]
+        return group.machines[index.row()] if index.row() < len(group.machines) else None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        if index.internalId() == 0:
+            return self._group_data(self._groups[index.row()], index.column(), role)
+        machine = self.machine(index)
+        return None if machine is None else self._machine_data(machine, index.column(), role)
+
+    def _group_data(self, group: _Group, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(machine, index.column())
-        if role == Qt.ItemDataRole.UserRole:
-            return machine
+            if column == NAME:
+                count = len(group.machines)
+                return f"{group.label} ({count})"
+            if column == STATE and group.error:
+                return self.tr("Not answering: %1").replace("%1", group.error)
+            return None
+        if role == Qt.ItemDataRole.DecorationRole and column == NAME:
+            return icon("error") if group.error else icon(f"backend-{group.key[1]}")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return group.error or group.label
+        if role == SortRole:
+            return group.label.lower()
         return None
 
-    @staticmethod
-    def _text(machine: MachineSummary, column: int) -> str:
-        values = (machine.name, machine.state.value, machine.backend, machine.host, machine.os,
-                  str(machine.cpus), f"{machine.memory_mib} MiB")
-        return values[column]
+    def _machine_data(self, machine: MachineSummary, column: int, role: int) -> Any:
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return (machine.name, self.tr(STATE_TEXT[machine.state]), machine.backend,
+                    machine.host, os_name(machine.os), str(machine.cpus),
+                    f"{machine.memory_mib:,} MiB".replace(",", " "))[column]
+        if role == Qt.ItemDataRole.DecorationRole:
+            if column == NAME:
+                return icon(os_icon_name(machine.os))
+            if column == STATE:
+                return icon(STATE_ICONS[machine.state])
+        if role == MachineRole:
+            return machine
+        if role == SortRole:
+            if column == CPUS:
+                return machine.cpus
+            if column == MEMORY:
+                return machine.memory_mib
+            return str(self._machine_data(machine, column, Qt.ItemDataRole.DisplayRole)).lower()
+        if role == Qt.ItemDataRole.ToolTipRole and column == NAME:
+            return f"{machine.name}\n{machine.id}"
+        return None
 
-    def machine(self, row: int) -> MachineSummary:
-        """The machine shown in `row`."""
-        return self._rows[row]
+    # -- updates ---------------------------------------------------------------------------
+    def group_index(self, key: GroupKey) -> QModelIndex:
+        """The index of a backend's group row (invalid if absent)."""
+        for row, group in enumerate(self._groups):
+            if group.key == key:
+                return self.createIndex(row, 0, 0)
+        return QModelIndex()
 
-    def apply(self, machines: list[MachineSummary], backends: set[str] | None = None) -> None:
-        """Make the rows equal `machines`. With `backends`, only rows of those backends are
-        replaced (a backend that failed to answer keeps its last known rows)."""
-        fresh = {m.key: m for m in machines}
-        doomed = [i for i, m in enumerate(self._rows)
-                  if m.key not in fresh and (backends is None or m.backend in backends)]
-        for row in reversed(doomed):
-            self.beginRemoveRows(QModelIndex(), row, row)
-            del self._rows[row]
+    def index_of(self, summary_key: tuple[str, str, str]) -> QModelIndex:
+        """The index of a machine by (host, backend, id)."""
+        host, backend, machine_id = summary_key
+        for group in self._groups:
+            if group.key == (host, backend) and machine_id in group.rows:
+                return self.createIndex(group.rows[machine_id], 0, group.uid)
+        return QModelIndex()
+
+    def _group(self, key: GroupKey, label: str) -> tuple[int, _Group]:
+        for row, group in enumerate(self._groups):
+            if group.key == key:
+                return row, group
+        group = _Group(next(self._uids), key, label)
+        row = len(self._groups)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._groups.append(group)
+        self._by_uid[group.uid] = group
+        self.endInsertRows()
+        return row, group
+
+    def set_error(self, key: GroupKey, label: str, error: str) -> None:
+        """Mark a backend as not answering (its last known machines stay)."""
+        row, group = self._group(key, label)
+        if group.error != error:
+            group.error = error
+            self.dataChanged.emit(self.createIndex(row, 0, 0),
+                                  self.createIndex(row, len(COLUMNS) - 1, 0))
+
+    def apply(self, key: GroupKey, label: str, machines: list[MachineSummary]) -> None:
+        """Make one backend's rows equal `machines`: removes, in-place changes, appends."""
+        group_row, group = self._group(key, label)
+        parent = self.createIndex(group_row, 0, 0)
+        fresh = {m.id: m for m in machines}
+        doomed = [row for row, m in enumerate(group.machines) if m.id not in fresh]
+        for first, last in reversed(list(_ranges(doomed))):
+            self.beginRemoveRows(parent, first, last)
+            del group.machines[first:last + 1]
             self.endRemoveRows()
         if doomed:
-            self._index = {m.key: i for i, m in enumerate(self._rows)}
-        for key, machine in fresh.items():
-            known = self._index.get(key)
-            if known is not None and self._rows[known] != machine:
-                self._rows[known] = machine
-                self.dataChanged.emit(self.index(known, 0), self.index(known, len(COLUMNS) - 1))
-        added = [m for k, m in fresh.items() if k not in self._index]
+            group.reindex()
+        for row, old in enumerate(group.machines):
+            new = fresh[old.id]
+            if new != old:
+                group.machines[row] = new
+                self.dataChanged.emit(self.createIndex(row, 0, group.uid),
+                                      self.createIndex(row, len(COLUMNS) - 1, group.uid))
+        added = [m for m in machines if m.id not in group.rows]
         if added:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
-            self._rows.extend(added)
+            first = len(group.machines)
+            self.beginInsertRows(parent, first, first + len(added) - 1)
+            group.machines.extend(added)
             for offset, machine in enumerate(added):
-                self._index[machine.key] = first + offset
+                group.rows[machine.id] = first + offset
             self.endInsertRows()
+        if group.error or doomed or added:
+            group.error = ""
+            self.dataChanged.emit(parent, self.createIndex(group_row, len(COLUMNS) - 1, 0))
+
+    def remove_group(self, key: GroupKey) -> None:
+        """Drop a backend that is no longer available."""
+        for row, group in enumerate(self._groups):
+            if group.key == key:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._groups[row]
+                del self._by_uid[group.uid]
+                self.endRemoveRows()
+                return
+
+    def machine_count(self) -> int:
+        """Machines in all groups."""
+        return sum(len(g.machines) for g in self._groups)
+
+    def group_keys(self) -> list[GroupKey]:
+        """Keys of the groups shown."""
+        return [g.key for g in self._groups]
+
+
+def _ranges(rows: list[int]) -> list[tuple[int, int]]:
+    """Sorted rows as contiguous (first, last) ranges."""
+    result: list[tuple[int, int]] = []
+    for row in rows:
+        if result and result[-1][1] == row - 1:
+            result[-1] = (result[-1][0], row)
+        else:
+            result.append((row, row))
+    return result

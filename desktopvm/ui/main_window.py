@@ -1,97 +1,256 @@
-"""The main window: the inventory of every backend's machines, refreshed off the GUI thread."""
+"""The main window: inventory of every backend's machines, details, actions, jobs.
+
+Nothing here calls a backend: every call is a job on the runner, and results come back
+as signals. Refresh is a job too, and applies diffs to the inventory model.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSortFilterProxyModel, QTimer
+from PySide6.QtCore import (
+    QItemSelection,
+    QModelIndex,
+    QPoint,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDockWidget,
     QLabel,
+    QLineEdit,
     QMainWindow,
+    QMenu,
+    QSplitter,
     QStackedWidget,
-    QTableView,
     QToolBar,
+    QTreeView,
     QWidget,
 )
 
 from desktopvm.jobs import Job, JobRunner
-from desktopvm.protocol import BackendError, CancelToken, MachineSummary, ProbeResult, Progress
+from desktopvm.protocol import BackendError, CancelToken, MachineSummary, Progress
 from desktopvm.registry import Registry
-from desktopvm.ui.inventory_model import InventoryModel
+from desktopvm.settings import Settings
+from desktopvm.ui.actions import MACHINE_ACTIONS
+from desktopvm.ui.details_pane import DetailsPane
+from desktopvm.ui.facts import BackendFacts, gather_facts
+from desktopvm.ui.icons import icon
+from desktopvm.ui.inventory_model import NAME, InventoryModel, MachineRole, SortRole
+from desktopvm.ui.jobs_panel import JobsPanel
+from desktopvm.ui.operations import Operations
+
+PREVIEW_INTERVAL_MS = 3000
 
 
 class Listing:
-    """What one refresh found: machines, the backends that answered, and failures."""
+    """What one refresh found, per backend: machines, or the error it answered with."""
 
     def __init__(self) -> None:
-        self.machines: list[MachineSummary] = []
-        self.answered: set[str] = set()
+        self.facts: list[BackendFacts] = []
+        self.machines: dict[str, list[MachineSummary]] = {}
         self.failures: dict[str, str] = {}
-        self.probes: list[ProbeResult] = []
 
 
-def list_everything(registry: Registry, progress: Progress, cancel: CancelToken) -> Listing:
-    """Runs in a worker thread: probe and list every backend; one failing does not stop others."""
+def list_everything(registry: Registry, with_facts: bool, progress: Progress,
+                    cancel: CancelToken) -> Listing:
+    """Runs in a worker: (optionally) gather backend facts, then list every usable backend."""
     listing = Listing()
-    listing.probes = registry.probe_all()
-    for probe in listing.probes:
-        if not probe.available:
-            continue
+    if with_facts:
+        listing.facts = gather_facts(registry)
+    names = [f.name for f in listing.facts if f.available] if with_facts else \
+        [b.name for b in registry.available()]
+    for name in names:
         cancel.raise_if_cancelled()
         try:
-            listing.machines += registry.open(probe.name).list_machines()
-            listing.answered.add(probe.name)
+            listing.machines[name] = registry.open(name).list_machines()
         except BackendError as error:
-            listing.failures[probe.name] = error.summary
+            listing.failures[name] = error.summary
     return listing
 
 
+class MachineFilter(QSortFilterProxyModel):
+    """Filters machines by the search text; a group stays while any of its machines match."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setRecursiveFilteringEnabled(True)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setSortRole(SortRole)
+        self.setFilterKeyColumn(NAME)
+
+
 class MainWindow(QMainWindow):
-    """Inventory table, or an empty-state page that says what to install."""
+    """The app's main window."""
 
     def __init__(self, registry: Registry, runner: JobRunner,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.registry = registry
         self.runner = runner
-        self.setWindowTitle(self.tr("DesktopVM"))
-        self.resize(960, 600)
-        self.model = InventoryModel(self)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAccessibleName(self.tr("Virtual machines"))
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.empty = QLabel()
-        self.empty.setWordWrap(True)
-        self.empty.setMargin(24)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.table)
-        self.stack.addWidget(self.empty)
-        self.setCentralWidget(self.stack)
-        toolbar = QToolBar(self.tr("Main"))
-        toolbar.setObjectName("main-toolbar")
-        self.refresh_action = toolbar.addAction(self.tr("Refresh"), self.refresh)
-        self.addToolBar(toolbar)
-        self.statusBar().showMessage(self.tr("Looking for hypervisors…"))
+        self.facts: dict[str, BackendFacts] = {}
         self._refreshing: Job | None = None
+        self._details_job: Job | None = None
+        self._preview_job: Job | None = None
+        self._refresh_count = 0
+        self.pending_selection: tuple[str, str, str] | None = None
+        self.setWindowTitle(self.tr("DesktopVM"))
+        self.setWindowIcon(icon("app"))
+        self.resize(1200, 760)
+        self._build_views()
+        self.operations = Operations(self)
+        self._build_actions()
         self.timer = QTimer(self)
         self.timer.setInterval(int(registry.settings.refresh_interval_s * 1000))
         self.timer.timeout.connect(self.refresh)
+        self.preview_timer = QTimer(self)
+        self.preview_timer.setInterval(PREVIEW_INTERVAL_MS)
+        self.preview_timer.timeout.connect(self._refresh_preview)
 
+    # -- building ----------------------------------------------------------------------------
+    def _build_views(self) -> None:
+        self.model = InventoryModel(self)
+        self.proxy = MachineFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self.tree = QTreeView()
+        self.tree.setObjectName("inventory")
+        self.tree.setAccessibleName(self.tr("Virtual machines"))
+        self.tree.setModel(self.proxy)
+        self.tree.setSortingEnabled(True)
+        self.tree.sortByColumn(NAME, Qt.SortOrder.AscendingOrder)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.tree.setUniformRowHeights(True)  # no per-row size queries with 10,000 machines
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
+        self.tree.doubleClicked.connect(lambda _: self.operations.run("console"))
+        header = self.tree.header()
+        for column, width in enumerate((240, 120, 90, 90, 170, 50, 90)):
+            header.resizeSection(column, width)
+        self.tree.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.proxy.rowsInserted.connect(self._expand_groups)
+        self.details = DetailsPane()
+        self.empty = QLabel()
+        self.empty.setObjectName("empty-state")
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setMargin(48)
+        splitter = QSplitter()
+        splitter.addWidget(self.tree)
+        splitter.addWidget(self.details)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(splitter)
+        self.stack.addWidget(self.empty)
+        self.setCentralWidget(self.stack)
+        self.jobs_panel = JobsPanel(self.runner)
+        dock = QDockWidget(self.tr("Operations"), self)
+        dock.setObjectName("jobs-dock")
+        dock.setWidget(self.jobs_panel)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.jobs_dock = dock
+        self.runner.job_added.connect(self._job_added)
+        self.statusBar().showMessage(self.tr("Looking for hypervisors…"))
+
+    def _build_actions(self) -> None:
+        toolbar = QToolBar(self.tr("Machines"))
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+        self.addToolBar(toolbar)
+        menu_file = self.menuBar().addMenu(self.tr("&File"))
+        menu_machine = self.menuBar().addMenu(self.tr("&Machine"))
+        menu_view = self.menuBar().addMenu(self.tr("&View"))
+        self.new_action = self._action(self.tr("&New…"), "new", QKeySequence.StandardKey.New,
+                                       self.operations.new_machine)
+        self.import_action = self._action(self.tr("&Import…"), "import", "Ctrl+I",
+                                          self.operations.import_appliance)
+        self.refresh_action = self._action(self.tr("&Refresh"), "refresh",
+                                           QKeySequence.StandardKey.Refresh, self.refresh)
+        self.preferences_action = self._action(self.tr("&Preferences…"), "preferences",
+                                               QKeySequence.StandardKey.Preferences,
+                                               self.operations.preferences)
+        quit_action = self._action(self.tr("&Quit"), "", QKeySequence.StandardKey.Quit,
+                                   self.close)
+        for action in (self.new_action, self.import_action, self.preferences_action):
+            menu_file.addAction(action)
+        menu_file.addSeparator()
+        menu_file.addAction(quit_action)
+        menu_view.addAction(self.refresh_action)
+        menu_view.addAction(self.jobs_dock.toggleViewAction())
+        toolbar.addAction(self.new_action)
+        self.machine_actions: dict[str, QAction] = {}
+        for spec in MACHINE_ACTIONS:
+            action = self._action(self.tr(spec.text), spec.icon, spec.shortcut,
+                                  lambda _=False, key=spec.key: self.operations.run(key))
+            action.setToolTip(self.tr(spec.tip))
+            action.setObjectName(f"action-{spec.key}")
+            self.machine_actions[spec.key] = action
+            menu_machine.addAction(action)
+            if spec.key in ("start", "shutdown", "poweroff", "pause", "resume", "console",
+                            "snapshot", "settings", "delete"):
+                toolbar.addAction(action)
+        # Pause and Resume share Ctrl+P: only the enabled one may own it.
+        self.machine_actions["resume"].setShortcut(QKeySequence())
+        toolbar.addSeparator()
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText(self.tr("Search machines"))
+        self.search.setAccessibleName(self.tr("Search machines"))
+        self.search.setClearButtonEnabled(True)
+        self.search.setMaximumWidth(260)
+        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+        spacer = QWidget()
+        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
+                             spacer.sizePolicy().verticalPolicy())
+        toolbar.addWidget(spacer)
+        toolbar.addWidget(self.search)
+        toolbar.addAction(self.refresh_action)
+        find = QAction(self)
+        find.setShortcut(QKeySequence.StandardKey.Find)
+        find.triggered.connect(self.search.setFocus)
+        self.addAction(find)
+        self.details.notes_saved.connect(self.operations.save_notes)
+        self.details.snapshot_requested.connect(lambda: self.operations.run("snapshot"))
+        self.details.restore_requested.connect(self.operations.restore_snapshot)
+        self.details.delete_snapshot_requested.connect(self.operations.delete_snapshot)
+        self.update_actions()
+
+    def _action(self, text: str, icon_name: str, shortcut: object, slot: object) -> QAction:
+        action = QAction(icon(icon_name) if icon_name else QAction().icon(), text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))  # type: ignore[call-overload]
+        action.triggered.connect(slot)
+        return action
+
+    # -- lifetime ---------------------------------------------------------------------------
     def start(self) -> None:
-        """First refresh now, then on the timer."""
+        """First refresh now (with backend facts), then on the timer."""
         self.refresh()
         self.timer.start()
+        self.preview_timer.start()
 
-    def refresh(self) -> Job | None:
-        """Submit a refresh job unless one is running."""
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.timer.stop()
+        self.preview_timer.stop()
+        super().closeEvent(event)
+
+    # -- refresh ----------------------------------------------------------------------------
+    def refresh(self, *, with_facts: bool | None = None) -> Job | None:
+        """Submit a refresh job unless one is running. Facts are re-read every tenth time."""
         if self._refreshing is not None:
             return None
+        if with_facts is None:
+            with_facts = not self.facts or self._refresh_count % 10 == 0
+        self._refresh_count += 1
+        registry = self.registry
         job = self.runner.submit(self.tr("Refresh"),
-                                 lambda p, c: list_everything(self.registry, p, c))
+                                 lambda p, c: list_everything(registry, with_facts, p, c),
+                                 background=True)
         job.succeeded.connect(self._on_listing)
         job.failed.connect(lambda error: self.statusBar().showMessage(str(error)))
         job.finished.connect(self._on_refresh_finished)
@@ -102,18 +261,153 @@ class MainWindow(QMainWindow):
         self._refreshing = None
 
     def _on_listing(self, listing: Listing) -> None:
-        self.model.apply(listing.machines, listing.answered)
-        available = [p for p in listing.probes if p.available]
-        if not available:
-            lines = [self.tr("No hypervisor is available on this computer."), ""]
-            for probe in listing.probes:
-                hint = f" — {probe.install_hint}" if probe.install_hint else ""
-                lines.append(f"• {probe.name}: {probe.reason}{hint}")
-            self.empty.setText("\n".join(lines))
-            self.stack.setCurrentWidget(self.empty)
-        else:
-            self.stack.setCurrentWidget(self.table)
-        failed = "; ".join(f"{name}: {text}" for name, text in listing.failures.items())
-        count = self.model.rowCount()
+        if listing.facts:
+            self.facts = {f.name: f for f in listing.facts}
+        for name, machines in listing.machines.items():
+            facts = self.facts.get(name)
+            label = f"{facts.display_name if facts else name} · {facts.host if facts else ''}"
+            self.model.apply(((facts.host if facts else "localhost"), name), label, machines)
+        for name, error in listing.failures.items():
+            facts = self.facts.get(name)
+            label = f"{facts.display_name if facts else name} · localhost"
+            self.model.set_error(("localhost", name), label, error)
+        for key in self.model.group_keys():
+            facts = self.facts.get(key[1])
+            if facts is not None and not facts.available:
+                self.model.remove_group(key)
+        self._show_empty_state()
+        count = self.model.machine_count()
+        failed = "; ".join(f"{n}: {e}" for n, e in listing.failures.items())
         status = self.tr("%n machine(s)", "", count)
-        self.statusBar().showMessage(f"{status}" + (f" — {failed}" if failed else ""))
+        self.statusBar().showMessage(status + (f" — {failed}" if failed else ""))
+        if self.pending_selection is not None and \
+                self.model.index_of(self.pending_selection).isValid():
+            self.select(self.pending_selection)
+            self.pending_selection = None
+        self.update_actions()
+        self.load_details()
+
+    def apply_settings(self, settings: Settings) -> None:
+        """New preferences: reopen backends with them and refresh everything."""
+        self.registry = Registry(settings)
+        self.timer.setInterval(int(settings.refresh_interval_s * 1000))
+        self.refresh(with_facts=True)
+
+    def _show_empty_state(self) -> None:
+        if any(f.available for f in self.facts.values()):
+            self.stack.setCurrentIndex(0)
+            self.new_action.setEnabled(True)
+            self.import_action.setEnabled(True)
+            return
+        title = self.tr("No hypervisor is available on this computer")
+        intro = self.tr("DesktopVM manages machines of QEMU, VirtualBox and Hyper-V. "
+                        "Install one of them, then press Refresh:")
+        lines = [f"<h2>{title}</h2>", f"<p>{intro}</p><ul>"]
+        for facts in self.facts.values():
+            hint = f"<br><code>{facts.probe.install_hint}</code>" if facts.probe.install_hint \
+                else ""
+            lines.append(f"<li><b>{facts.display_name}</b>: {facts.probe.reason}{hint}</li>")
+        lines.append("</ul>")
+        self.empty.setText("".join(lines))
+        self.stack.setCurrentIndex(1)
+        self.new_action.setEnabled(False)
+        self.import_action.setEnabled(False)
+
+    def _expand_groups(self, parent: QModelIndex, first: int, last: int) -> None:
+        if not parent.isValid():
+            for row in range(first, last + 1):
+                self.tree.expand(self.proxy.index(row, 0))
+
+    # -- selection and details --------------------------------------------------------------
+    def selected_machines(self) -> list[MachineSummary]:
+        """The machines selected in the inventory."""
+        rows = self.tree.selectionModel().selectedRows(NAME)
+        machines = [index.data(MachineRole) for index in rows]
+        return [m for m in machines if isinstance(m, MachineSummary)]
+
+    def current_machine(self) -> MachineSummary | None:
+        """The machine shown in the details pane (the only selected one)."""
+        machines = self.selected_machines()
+        return machines[0] if len(machines) == 1 else None
+
+    def select(self, key: tuple[str, str, str]) -> None:
+        """Select one machine by (host, backend, id)."""
+        index = self.proxy.mapFromSource(self.model.index_of(key))
+        if index.isValid():
+            self.tree.setCurrentIndex(index)
+
+    def _selection_changed(self, selected: QItemSelection, deselected: QItemSelection) -> None:
+        self.update_actions()
+        self.load_details()
+
+    def update_actions(self) -> None:
+        """Enable each machine action from the selection's states and backends' capabilities."""
+        selection = [(m, self.facts[m.backend].capabilities if m.backend in self.facts else None)
+                     for m in self.selected_machines()]
+        enabled = {spec.key: spec.enabled(selection) for spec in MACHINE_ACTIONS}
+        # Pause and Resume share one place; set visibility first (an invisible QAction
+        # reports itself disabled).
+        paused = enabled["resume"]
+        self.machine_actions["pause"].setVisible(not paused)
+        self.machine_actions["resume"].setVisible(paused)
+        self.machine_actions["resume"].setShortcut(QKeySequence("Ctrl+P") if paused
+                                                   else QKeySequence())
+        self.machine_actions["pause"].setShortcut(QKeySequence() if paused
+                                                  else QKeySequence("Ctrl+P"))
+        for key, value in enabled.items():
+            self.machine_actions[key].setEnabled(value)
+
+    def load_details(self) -> None:
+        """Read the current machine's details in a job and show them."""
+        machine = self.current_machine()
+        if machine is None:
+            count = len(self.selected_machines())
+            self.details.show_nothing(self.tr("%n machines selected", "", count) if count
+                                      else "")
+            return
+        if self._details_job is not None:
+            return
+        registry = self.registry
+        job = self.runner.submit(self.tr("Read %1").replace("%1", machine.name),
+                                 lambda p, c: registry.open(machine.backend).get_machine(
+                                     machine.id), background=True)
+        self._details_job = job
+
+        def shown(info: object) -> None:
+            current = self.current_machine()
+            if current is not None and current.key == machine.key:
+                self.details.show_machine(info)  # type: ignore[arg-type]
+
+        job.succeeded.connect(shown)
+        job.finished.connect(self._details_finished)
+
+    def _details_finished(self) -> None:
+        self._details_job = None
+
+    def _refresh_preview(self) -> None:
+        machine = self.current_machine()
+        caps = self.facts[machine.backend].capabilities if machine and machine.backend in \
+            self.facts else None
+        if machine is None or caps is None or not caps.screenshot or \
+                not machine.state.is_active or self._preview_job is not None:
+            return
+        registry = self.registry
+        job = self.runner.submit(self.tr("Preview"), lambda p, c: registry.open(
+            machine.backend).screenshot(machine.id), background=True)
+        self._preview_job = job
+        job.succeeded.connect(self.details.show_preview)
+        job.finished.connect(lambda: setattr(self, "_preview_job", None))
+
+    def _job_added(self, job: Job) -> None:
+        if not job.background:
+            self.statusBar().showMessage(job.title + "…")
+
+    def _context_menu(self, position: QPoint) -> None:
+        menu = QMenu(self)
+        for spec in MACHINE_ACTIONS:
+            action = self.machine_actions[spec.key]
+            if action.isVisible():
+                menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.new_action)
+        menu.popup(self.tree.viewport().mapToGlobal(position))

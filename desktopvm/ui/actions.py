@@ -1,0 +1,78 @@
+"""The machine actions: which exist, their shortcuts and icons, and when each is enabled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from desktopvm.model import Capabilities
+from desktopvm.protocol import MachineSummary, PowerState
+
+P = PowerState
+STOPPED = frozenset({P.OFF, P.ABORTED})
+STARTABLE = frozenset({P.OFF, P.SAVED, P.ABORTED})
+ACTIVE = frozenset({P.RUNNING, P.PAUSED})
+SETTLED = frozenset({P.OFF, P.ABORTED, P.SAVED, P.RUNNING, P.PAUSED})
+
+Rule = Callable[[list[tuple[MachineSummary, Capabilities | None]]], bool]
+
+
+def _each(states: frozenset[PowerState],
+          needs: Callable[[Capabilities], bool] = lambda caps: True) -> Rule:
+    """Enabled when at least one machine is selected and every one qualifies."""
+    def rule(selection: list[tuple[MachineSummary, Capabilities | None]]) -> bool:
+        return bool(selection) and all(
+            m.state in states and caps is not None and needs(caps) for m, caps in selection)
+    return rule
+
+
+def _one(states: frozenset[PowerState],
+         needs: Callable[[Capabilities], bool] = lambda caps: True) -> Rule:
+    """Enabled for exactly one qualifying machine."""
+    each = _each(states, needs)
+    return lambda selection: len(selection) == 1 and each(selection)
+
+
+@dataclass(frozen=True)
+class MachineAction:
+    """A machine action as the toolbar, menus and context menu show it."""
+
+    key: str
+    text: str
+    icon: str
+    shortcut: str
+    enabled: Rule
+    tip: str = ""
+
+
+MACHINE_ACTIONS = (
+    MachineAction("start", "&Start", "start", "Ctrl+R", _each(STARTABLE),
+                  "Start the selected machines"),
+    MachineAction("shutdown", "Shut &down", "shutdown", "Ctrl+H", _each(frozenset({P.RUNNING})),
+                  "Ask the guest to shut down (ACPI power button)"),
+    MachineAction("poweroff", "Power o&ff", "poweroff", "Ctrl+Shift+H", _each(ACTIVE),
+                  "Turn the machine off at once; unsaved work in the guest is lost"),
+    MachineAction("pause", "&Pause", "pause", "Ctrl+P",
+                  _each(frozenset({P.RUNNING}), lambda c: c.pause), "Freeze the machine"),
+    MachineAction("resume", "Res&ume", "resume", "Ctrl+P",
+                  _each(frozenset({P.PAUSED}), lambda c: c.pause), "Let it run again"),
+    MachineAction("save", "Sa&ve state", "save-state", "Ctrl+Shift+S",
+                  _each(ACTIVE, lambda c: c.save_state),
+                  "Save the machine's memory to disk and stop it"),
+    MachineAction("reset", "R&eset", "reset", "Ctrl+Shift+R", _each(ACTIVE),
+                  "Restart at once, like the reset button"),
+    MachineAction("console", "&Console", "console", "Ctrl+O",
+                  _one(ACTIVE, lambda c: c.screenshot or c.vnc_console),
+                  "Show the machine's screen"),
+    MachineAction("snapshot", "Take s&napshot…", "snapshot", "Ctrl+T", _one(SETTLED),
+                  "Save the current state to go back to later"),
+    MachineAction("clone", "C&lone…", "clone", "Ctrl+Shift+C", _one(STOPPED),
+                  "Make a copy of the machine"),
+    MachineAction("export", "&Export…", "export", "Ctrl+Shift+E",
+                  _one(STOPPED, lambda c: bool(c.export_formats)),
+                  "Export as an appliance (OVA)"),
+    MachineAction("delete", "&Delete…", "delete", "Del", _each(STARTABLE),
+                  "Delete the selected machines (asks first)"),
+    MachineAction("settings", "Se&ttings…", "settings", "Ctrl+E", _one(SETTLED),
+                  "Change the machine's hardware"),
+)

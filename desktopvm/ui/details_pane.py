@@ -1,0 +1,237 @@
+"""The details pane: hardware summary, editable notes, snapshot tree, live preview."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal, SignalInstance
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktopvm.model import MachineSpec
+from desktopvm.protocol import MachineInfo, Snapshot
+from desktopvm.ui.icons import icon
+from desktopvm.ui.inventory_model import STATE_TEXT, os_name
+from desktopvm.units import format_size
+
+SnapshotIdRole = Qt.ItemDataRole.UserRole + 1
+
+
+def hardware_lines(spec: MachineSpec) -> list[tuple[str, str]]:
+    """(label, value) rows describing a spec for people."""
+    fw = spec.firmware
+    firmware = fw.kind.value.upper()
+    if fw.secure_boot:
+        firmware += ", Secure Boot"
+    if fw.tpm:
+        firmware += ", TPM 2.0"
+    memory = f"{spec.memory.size_mib} MiB"
+    if spec.memory.dynamic:
+        memory += f" (dynamic {spec.memory.dynamic.minimum_mib}–{spec.memory.dynamic.maximum_mib})"
+    rows = [("Guest OS", os_name(spec.os)), ("Firmware", firmware),
+            ("CPUs", str(spec.cpu.count)), ("Memory", memory)]
+    for controller in spec.storage:
+        bus = controller.kind.value.upper()
+        for disk in controller.disks:
+            rows.append(("Disk", f"{format_size(disk.size_bytes) + ' ' if disk.size_bytes else ''}"
+                                 f"{disk.format.value} on {bus} — {disk.path}"))
+        for drive in controller.optical:
+            rows.append(("Optical", f"{drive.iso or 'empty'} on {bus}"))
+    for nic in spec.network:
+        target = f" ({nic.network})" if nic.network else ""
+        model = f", {nic.model.value}" if nic.model else ""
+        rows.append(("Network", f"{nic.attachment.value}{target}{model} {nic.mac}".strip()))
+    if not spec.network:
+        rows.append(("Network", "not connected"))
+    rows.append(("Display", f"{spec.display.video_memory_mib} MiB video memory"))
+    return rows
+
+
+class DetailsPane(QTabWidget):
+    """Shows one machine. Edits are requested through signals; the window runs the jobs.
+
+    Signals:
+        notes_saved(str)            -- new notes text
+        snapshot_requested()        -- take one
+        restore_requested(str)      -- snapshot id
+        delete_snapshot_requested(str)
+    """
+
+    notes_saved = Signal(str)
+    snapshot_requested = Signal()
+    restore_requested = Signal(str)
+    delete_snapshot_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("details")
+        self.info: MachineInfo | None = None
+        self._summary = QWidget()
+        self.title = QLabel()
+        self.title.setObjectName("details-title")
+        self.title.setStyleSheet("font-size: 16pt; font-weight: 600;")
+        self.state = QLabel()
+        self.preview = QLabel()
+        self.preview.setObjectName("preview")
+        self.preview.setFixedSize(320, 200)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setStyleSheet("background: #111827; color: #9ca3af; border-radius: 6px;")
+        self.hardware = QFormLayout()
+        self.notes = QPlainTextEdit()
+        self.notes.setObjectName("notes")
+        self.notes.setAccessibleName(self.tr("Notes"))
+        self.notes.setPlaceholderText(self.tr("Notes about this machine"))
+        self.notes.setMaximumHeight(110)
+        self.save_notes = QPushButton(self.tr("Save notes"))
+        self.save_notes.setObjectName("save-notes")
+        self.save_notes.setEnabled(False)
+        self.notes.textChanged.connect(self._notes_edited)
+        self.save_notes.clicked.connect(lambda: self.notes_saved.emit(self.notes.toPlainText()))
+        header = QHBoxLayout()
+        titles = QVBoxLayout()
+        titles.addWidget(self.title)
+        titles.addWidget(self.state)
+        titles.addStretch(1)
+        header.addLayout(titles, 1)
+        header.addWidget(self.preview)
+        layout = QVBoxLayout(self._summary)
+        layout.addLayout(header)
+        layout.addLayout(self.hardware)
+        layout.addWidget(QLabel(self.tr("Notes")))
+        layout.addWidget(self.notes)
+        notes_row = QHBoxLayout()
+        notes_row.addStretch(1)
+        notes_row.addWidget(self.save_notes)
+        layout.addLayout(notes_row)
+        layout.addStretch(1)
+        self.addTab(self._summary, self.tr("Summary"))
+        self.addTab(self._snapshots_tab(), self.tr("Snapshots"))
+        self.show_nothing()
+
+    def _snapshots_tab(self) -> QWidget:
+        tab = QWidget()
+        self.snapshot_tree = QTreeWidget()
+        self.snapshot_tree.setObjectName("snapshot-tree")
+        self.snapshot_tree.setAccessibleName(self.tr("Snapshots"))
+        self.snapshot_tree.setHeaderLabels([self.tr("Snapshot"), self.tr("Taken"),
+                                            self.tr("Description")])
+        self.take_button = QPushButton(icon("snapshot"), self.tr("Take…"))
+        self.restore_button = QPushButton(icon("restore"), self.tr("Restore…"))
+        self.delete_button = QPushButton(icon("delete"), self.tr("Delete…"))
+        self.take_button.clicked.connect(self.snapshot_requested)
+        self.restore_button.clicked.connect(
+            lambda: self._emit_selected(self.restore_requested))
+        self.delete_button.clicked.connect(
+            lambda: self._emit_selected(self.delete_snapshot_requested))
+        self.snapshot_tree.itemSelectionChanged.connect(self._snapshot_buttons)
+        buttons = QHBoxLayout()
+        for button in (self.take_button, self.restore_button, self.delete_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(tab)
+        layout.addWidget(self.snapshot_tree)
+        layout.addLayout(buttons)
+        return tab
+
+    def _emit_selected(self, signal: SignalInstance) -> None:
+        items = self.snapshot_tree.selectedItems()
+        if items:
+            signal.emit(items[0].data(0, SnapshotIdRole))
+
+    def _snapshot_buttons(self) -> None:
+        chosen = bool(self.snapshot_tree.selectedItems())
+        self.restore_button.setEnabled(chosen)
+        self.delete_button.setEnabled(chosen)
+
+    def _notes_edited(self) -> None:
+        self.save_notes.setEnabled(self.info is not None
+                                   and self.notes.toPlainText() != self.info.spec.notes)
+
+    def show_nothing(self, text: str = "") -> None:
+        """No machine selected."""
+        self.info = None
+        self.title.setText(text or self.tr("No machine selected"))
+        self.state.clear()
+        self._fill_hardware([])
+        self.notes.blockSignals(True)
+        self.notes.clear()
+        self.notes.blockSignals(False)
+        self.notes.setEnabled(False)
+        self.save_notes.setEnabled(False)
+        self.snapshot_tree.clear()
+        self.take_button.setEnabled(False)
+        self._snapshot_buttons()
+        self.preview.clear()
+        self.preview.setText(self.tr("No preview"))
+
+    def show_machine(self, info: MachineInfo) -> None:
+        """Fill the pane from a freshly read machine (keeps unsaved notes of the same one)."""
+        same = self.info is not None and self.info.summary.key == info.summary.key
+        editing = same and self.save_notes.isEnabled()
+        self.info = info
+        self.title.setText(info.summary.name)
+        self.state.setText(f"{self.tr(STATE_TEXT[info.state])} · {info.summary.backend}"
+                           f" on {info.summary.host}")
+        self._fill_hardware(hardware_lines(info.spec))
+        if not editing:
+            self.notes.blockSignals(True)
+            self.notes.setPlainText(info.spec.notes)
+            self.notes.blockSignals(False)
+        self.notes.setEnabled(True)
+        self._notes_edited()
+        self._fill_snapshots(info.snapshots, info.current_snapshot)
+        self.take_button.setEnabled(True)
+        if not info.state.is_active:
+            self.preview.clear()
+            self.preview.setText(self.tr("Not running"))
+
+    def show_preview(self, png: bytes) -> None:
+        """A fresh screenshot for the thumbnail."""
+        pixmap = QPixmap()
+        if pixmap.loadFromData(png, "PNG"):
+            self.preview.setPixmap(pixmap.scaled(
+                self.preview.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation))
+
+    def _fill_hardware(self, rows: list[tuple[str, str]]) -> None:
+        while self.hardware.rowCount():
+            self.hardware.removeRow(0)
+        for label, value in rows:
+            text = QLabel(value)
+            text.setWordWrap(True)
+            text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.hardware.addRow(self.tr(label) + ":", text)
+
+    def _fill_snapshots(self, roots: tuple[Snapshot, ...], current: str) -> None:
+        selected = [i.data(0, SnapshotIdRole) for i in self.snapshot_tree.selectedItems()]
+        self.snapshot_tree.clear()
+
+        def add(parent: QTreeWidget | QTreeWidgetItem, snapshot: Snapshot) -> None:
+            marks = " ●" if snapshot.id == current else ""
+            item = QTreeWidgetItem([snapshot.name + marks, snapshot.created.replace("T", " "),
+                                    snapshot.description])
+            item.setData(0, SnapshotIdRole, snapshot.id)
+            item.setIcon(0, icon("snapshot"))
+            if snapshot.id == current:
+                item.setToolTip(0, self.tr("The current state derives from this snapshot"))
+            if isinstance(parent, QTreeWidget):
+                parent.addTopLevelItem(item)
+            else:
+                parent.addChild(item)
+            item.setSelected(snapshot.id in selected)
+            for child in snapshot.children:
+                add(item, child)
+
+        for root in roots:
+            add(self.snapshot_tree, root)
+        self.snapshot_tree.expandAll()
+        self._snapshot_buttons()

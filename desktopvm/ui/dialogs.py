@@ -1,0 +1,122 @@
+"""Small dialogs that ask before acting: delete, clone, take snapshot, confirm."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktopvm.protocol import MachineSummary
+
+
+class DeleteDialog(QDialog):
+    """Asks before deleting; disks are kept unless the user ticks the box (which names them)."""
+
+    def __init__(self, machines: list[MachineSummary], disk_files: list[str],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("delete-dialog")
+        self.setWindowTitle(self.tr("Delete machines") if len(machines) > 1
+                            else self.tr("Delete machine"))
+        names = ", ".join(m.name for m in machines)
+        question = QLabel(self.tr("Delete %1? The machine's settings and snapshots are removed.")
+                          .replace("%1", names))
+        question.setWordWrap(True)
+        self.delete_disks = QCheckBox(self.tr("Also delete the disk files"))
+        self.delete_disks.setObjectName("delete-disks")
+        self.delete_disks.setChecked(False)
+        files = QLabel("\n".join(disk_files) if disk_files else self.tr("(no disk files)"))
+        files.setObjectName("disk-files")
+        files.setTextInteractionFlags(files.textInteractionFlags())
+        files.setEnabled(False)
+        self.delete_disks.toggled.connect(files.setEnabled)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.delete_button = buttons.addButton(self.tr("Delete"),
+                                               QDialogButtonBox.ButtonRole.DestructiveRole)
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setDefault(True)
+        self.delete_button.clicked.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(question)
+        layout.addWidget(self.delete_disks)
+        layout.addWidget(files)
+        layout.addWidget(buttons)
+
+
+class CloneDialog(QDialog):
+    """New name and full/linked for a clone."""
+
+    def __init__(self, machine: MachineSummary, linked_possible: bool,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("clone-dialog")
+        self.setWindowTitle(self.tr("Clone %1").replace("%1", machine.name))
+        self.name = QLineEdit(self.tr("%1 (copy)").replace("%1", machine.name))
+        self.name.setAccessibleName(self.tr("Name of the copy"))
+        self.linked = QCheckBox(self.tr("Linked clone (shares the original's disks; fast, small)"))
+        self.linked.setEnabled(linked_possible)
+        if not linked_possible:
+            self.linked.setToolTip(self.tr("This hypervisor cannot make linked clones"))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.name.textChanged.connect(lambda text: buttons.button(
+            QDialogButtonBox.StandardButton.Ok).setEnabled(bool(text.strip())))
+        form = QFormLayout(self)
+        form.addRow(self.tr("Name:"), self.name)
+        form.addRow(self.linked)
+        form.addRow(buttons)
+
+
+class SnapshotDialog(QDialog):
+    """Name, description and 'include memory' for a new snapshot."""
+
+    def __init__(self, machine: MachineSummary, running: bool, memory_possible: bool,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("snapshot-dialog")
+        self.setWindowTitle(self.tr("Take snapshot of %1").replace("%1", machine.name))
+        self.name = QLineEdit(self.tr("Snapshot"))
+        self.name.setAccessibleName(self.tr("Snapshot name"))
+        self.description = QPlainTextEdit()
+        self.description.setAccessibleName(self.tr("Description"))
+        self.description.setMaximumHeight(90)
+        self.memory = QCheckBox(self.tr("Include the running machine's memory"))
+        self.memory.setChecked(running and memory_possible)
+        self.memory.setEnabled(running and memory_possible)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow(self.tr("Name:"), self.name)
+        form.addRow(self.tr("Description:"), self.description)
+        form.addRow(self.memory)
+        form.addRow(buttons)
+
+
+def confirm(parent: QWidget, title: str, text: str, action: str,
+            on_yes: Callable[[], None]) -> QMessageBox:
+    """Ask window-modally without blocking; the default answer is Cancel."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.NoButton,
+                      parent)
+    box.setObjectName("confirm-dialog")
+    yes = box.addButton(action, QMessageBox.ButtonRole.AcceptRole)
+    no = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(no)
+    box.setEscapeButton(no)
+    box.buttonClicked.connect(lambda button: on_yes() if button is yes else None)
+    box.open()
+    return box

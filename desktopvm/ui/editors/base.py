@@ -1,0 +1,130 @@
+"""`SpecEditor`, the base of every hardware editor, and `FieldScope`, the fields one owns."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
+
+from desktopvm.model import Capabilities, LiveChange, MachineSpec, Problem
+from desktopvm.protocol import HostInfo
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+@dataclass(frozen=True)
+class FieldScope:
+    """Problem fields an editor answers for: prefixes like 'firmware' or 'storage[].optical'.
+
+    Indexes in a field are ignored ('network[2].mac' is under 'network[].mac'); a prefix
+    covers itself and everything below it.
+    """
+
+    include: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+
+    def covers(self, field: str) -> bool:
+        """Whether a problem on `field` belongs to this scope."""
+        shape = _INDEX.sub("[]", field)
+        return (any(_under(shape, p) for p in self.include)
+                and not any(_under(shape, p) for p in self.exclude))
+
+
+def _under(shape: str, prefix: str) -> bool:
+    return not prefix or shape == prefix or shape.startswith((prefix + ".", prefix + "["))
+
+
+EVERYTHING = FieldScope(("",))  # the empty prefix covers every field
+
+
+class SpecEditor(QWidget):
+    """Edits one part of a MachineSpec.
+
+    `set_spec` loads the editor without emitting `changed`; `apply(spec)` returns an edited
+    copy of `spec` with this editor's part replaced, or `spec` itself while the user has
+    touched nothing (so a settings dialog never sends a change nobody made). While the
+    machine runs (`set_running`), controls the backend cannot change live are disabled.
+
+    Signals:
+        changed()  -- the user changed something
+    """
+
+    changed = Signal()
+    scope = FieldScope(())
+
+    def __init__(self, capabilities: Capabilities, host_info: HostInfo | None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.capabilities = capabilities
+        self.host_info = host_info
+        self._loading = False
+        self._running = False
+        self._locked: set[QWidget] = set()
+        self.touched = False
+
+    # -- for users of an editor ------------------------------------------------------------
+    def set_spec(self, spec: MachineSpec) -> None:
+        """Show `spec` (without emitting `changed`)."""
+        self._loading = True
+        try:
+            self._load(spec)
+        finally:
+            self._loading = False
+        self.touched = False
+        self._refresh()
+
+    def apply(self, spec: MachineSpec) -> MachineSpec:
+        """A copy of `spec` with this editor's fields as the user set them."""
+        return self._apply(spec) if self.touched else spec
+
+    def input_problems(self) -> list[Problem]:
+        """Problems with what was typed that cannot reach the model (e.g. a half-typed MAC)."""
+        return []
+
+    def set_running(self, running: bool) -> None:
+        """Disable what needs the machine off (fields in `live_changes` stay editable)."""
+        self._running = running
+        self._refresh()
+
+    def set_guest_os(self, os_id: str) -> None:
+        """The guest OS changed elsewhere: update hints that depend on it."""
+
+    def needs_shutdown(self) -> bool:
+        """Whether any of this editor's controls is locked because the machine runs."""
+        return bool(self._locked)
+
+    # -- for subclasses ----------------------------------------------------------------------
+    def _load(self, spec: MachineSpec) -> None:
+        raise NotImplementedError
+
+    def _apply(self, spec: MachineSpec) -> MachineSpec:
+        raise NotImplementedError
+
+    def _refresh(self) -> None:
+        """Recompute enabled states and hints from the controls' values."""
+
+    def _user_changed(self) -> None:
+        """Connect controls' change signals here."""
+        if self._loading:
+            return
+        self.touched = True
+        self._refresh()
+        self.changed.emit()
+
+    def editable(self, live: LiveChange | None) -> bool:
+        """Whether a field may change now: the machine is off, or the backend changes it live."""
+        return not self._running or (live is not None and live in self.capabilities.live_changes)
+
+    def _offer(self, widget: QWidget, possible: bool, reason: str,
+               live: LiveChange | None = None) -> None:
+        """Enable `widget` when `possible` and editable now; the tooltip says why not."""
+        if not self.editable(live):
+            self._locked.add(widget)
+            widget.setEnabled(False)
+            widget.setToolTip(self.tr("Shut down the machine to change this setting."))
+        else:
+            self._locked.discard(widget)
+            widget.setEnabled(possible)
+            widget.setToolTip("" if possible else reason)

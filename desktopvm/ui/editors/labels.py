@@ -1,0 +1,155 @@
+"""Human names and orderings for the model's enums, as the editors show them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeVar
+
+from PySide6.QtCore import QCoreApplication
+
+from desktopvm.model import (
+    ControllerKind,
+    DiskFormat,
+    Firmware,
+    NetworkAttachment,
+    NicModel,
+    SecureBootTemplate,
+)
+
+E = TypeVar("E")
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("labels", text)
+
+
+# Most common first: the order choices appear in combo boxes.
+ATTACHMENT_ORDER = (
+    NetworkAttachment.NAT, NetworkAttachment.BRIDGED, NetworkAttachment.SWITCH,
+    NetworkAttachment.HOST_ONLY, NetworkAttachment.INTERNAL, NetworkAttachment.NONE,
+)
+FORMAT_ORDER = (
+    DiskFormat.QCOW2, DiskFormat.VDI, DiskFormat.VHDX, DiskFormat.VMDK, DiskFormat.VHD,
+    DiskFormat.RAW,
+)
+CONTROLLER_ORDER = (
+    ControllerKind.VIRTIO, ControllerKind.NVME, ControllerKind.SATA, ControllerKind.SCSI,
+    ControllerKind.IDE,
+)
+NIC_ORDER = (
+    NicModel.VIRTIO, NicModel.SYNTHETIC, NicModel.E1000E, NicModel.E1000, NicModel.VMXNET3,
+    NicModel.RTL8139, NicModel.PCNET,
+)
+
+
+def ordered(choices: Iterable[E], order: tuple[E, ...]) -> list[E]:
+    """`choices` in the preferred display `order` (unknown ones last)."""
+    present = set(choices)
+    return [c for c in order if c in present] + sorted(present - set(order), key=str)
+
+
+def firmware_name(kind: Firmware) -> str:
+    """'UEFI' / 'BIOS (legacy)'."""
+    return _tr("UEFI") if kind is Firmware.UEFI else _tr("BIOS (legacy)")
+
+
+def template_name(template: SecureBootTemplate) -> str:
+    """Which keys a Secure Boot template trusts, in words."""
+    return {
+        SecureBootTemplate.MICROSOFT_WINDOWS: _tr("Microsoft Windows"),
+        SecureBootTemplate.MICROSOFT_UEFI_CA: _tr("Microsoft UEFI CA (most Linux distributions)"),
+        SecureBootTemplate.OPEN_SOURCE_SHIELDED_VM: _tr("Open Source Shielded VM"),
+    }[template]
+
+
+def disk_format_name(disk_format: DiskFormat) -> str:
+    """A disk format with the hypervisor it comes from."""
+    return {
+        DiskFormat.QCOW2: _tr("QCOW2 (QEMU copy-on-write)"),
+        DiskFormat.VDI: _tr("VDI (VirtualBox)"),
+        DiskFormat.VHDX: _tr("VHDX (Hyper-V)"),
+        DiskFormat.VHD: _tr("VHD (Virtual PC, older Hyper-V)"),
+        DiskFormat.VMDK: _tr("VMDK (VMware)"),
+        DiskFormat.RAW: _tr("Raw image"),
+    }[disk_format]
+
+
+def controller_name(kind: ControllerKind) -> str:
+    """The bus name as people write it."""
+    return {
+        ControllerKind.IDE: "IDE", ControllerKind.SATA: "SATA", ControllerKind.SCSI: "SCSI",
+        ControllerKind.NVME: "NVMe", ControllerKind.VIRTIO: "VirtIO",
+    }[kind]
+
+
+def controller_hint(kind: ControllerKind) -> str:
+    """When to pick this bus."""
+    return {
+        ControllerKind.IDE: _tr("Oldest and slowest; for very old guests only."),
+        ControllerKind.SATA: _tr("Works with every guest, including installers without extra "
+                                 "drivers."),
+        ControllerKind.SCSI: _tr("Many disks on one controller; needs guest drivers."),
+        ControllerKind.NVME: _tr("Fast; supported by Windows 10, 11 and current Linux."),
+        ControllerKind.VIRTIO: _tr("Fastest; Linux has the driver, Windows needs the VirtIO "
+                                   "drivers."),
+    }[kind]
+
+
+def attachment_name(attachment: NetworkAttachment) -> str:
+    """What an adapter is plugged into."""
+    return {
+        NetworkAttachment.NAT: _tr("NAT (share the host's connection)"),
+        NetworkAttachment.BRIDGED: _tr("Bridged to a host interface"),
+        NetworkAttachment.SWITCH: _tr("Virtual switch"),
+        NetworkAttachment.HOST_ONLY: _tr("Host-only network"),
+        NetworkAttachment.INTERNAL: _tr("Internal network"),
+        NetworkAttachment.NONE: _tr("Not connected"),
+    }[attachment]
+
+
+def attachment_short_name(attachment: NetworkAttachment) -> str:
+    """A one-word attachment name for lists and summaries."""
+    return {
+        NetworkAttachment.NAT: _tr("NAT"), NetworkAttachment.BRIDGED: _tr("Bridged"),
+        NetworkAttachment.SWITCH: _tr("Switch"), NetworkAttachment.HOST_ONLY: _tr("Host-only"),
+        NetworkAttachment.INTERNAL: _tr("Internal"), NetworkAttachment.NONE: _tr("Not connected"),
+    }[attachment]
+
+
+def attachment_hint(attachment: NetworkAttachment) -> str:
+    """What the choice means for the guest."""
+    return {
+        NetworkAttachment.NAT: _tr("The machine reaches the network through the host; other "
+                                   "computers cannot reach it."),
+        NetworkAttachment.BRIDGED: _tr("The machine appears on the host's network as a computer "
+                                       "of its own."),
+        NetworkAttachment.SWITCH: _tr("The machine plugs into a virtual switch of the host."),
+        NetworkAttachment.HOST_ONLY: _tr("The machine can talk to the host and to other "
+                                         "host-only machines, not beyond."),
+        NetworkAttachment.INTERNAL: _tr("The machine can talk only to machines on the same "
+                                        "internal network."),
+        NetworkAttachment.NONE: _tr("The adapter is there but no cable is plugged in."),
+    }[attachment]
+
+
+def network_field_label(attachment: NetworkAttachment) -> str:
+    """The label of the field naming what the adapter plugs into."""
+    return {
+        NetworkAttachment.BRIDGED: _tr("Host interface:"),
+        NetworkAttachment.SWITCH: _tr("Switch:"),
+        NetworkAttachment.HOST_ONLY: _tr("Host-only network:"),
+        NetworkAttachment.INTERNAL: _tr("Network name:"),
+    }.get(attachment, _tr("Network:"))
+
+
+def nic_model_name(model: NicModel) -> str:
+    """The emulated card by its product name."""
+    return {
+        NicModel.VIRTIO: _tr("VirtIO (paravirtual, fastest)"),
+        NicModel.E1000E: _tr("Intel 82574L (e1000e)"),
+        NicModel.E1000: _tr("Intel PRO/1000 (e1000)"),
+        NicModel.RTL8139: _tr("Realtek RTL8139"),
+        NicModel.PCNET: _tr("AMD PCnet"),
+        NicModel.VMXNET3: _tr("VMware vmxnet3"),
+        NicModel.SYNTHETIC: _tr("Hyper-V synthetic adapter"),
+    }[model]

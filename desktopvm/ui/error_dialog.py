@@ -1,0 +1,38 @@
+"""Error dialogs: a one-line summary, the details behind a button, and always a log line."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from desktopvm.protocol import BackendError
+
+log = logging.getLogger(__name__)
+
+
+def describe(error: BaseException) -> tuple[str, str]:
+    """(summary, details) of any exception: BackendErrors carry both; bugs get a traceback."""
+    if isinstance(error, BackendError):
+        return error.summary, error.details
+    details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return f"Unexpected error: {error}", details
+
+
+def show_error(parent: QWidget | None, title: str, error: BaseException | str,
+               details: str = "") -> QMessageBox:
+    """Log the error and show it window-modally without blocking the event loop."""
+    if isinstance(error, BaseException):
+        summary, details = describe(error)
+    else:
+        summary = error
+    log.error("%s: %s%s", title, summary, f"\n{details}" if details else "")
+    box = QMessageBox(QMessageBox.Icon.Critical, title, summary, QMessageBox.StandardButton.Ok,
+                      parent)
+    box.setObjectName("error-dialog")
+    if details:
+        box.setDetailedText(details)
+    box.setAccessibleName(title)
+    box.open()
+    return box

@@ -1,0 +1,172 @@
+"""The jobs panel: every operation with its progress, stage and outcome, and Cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktopvm.jobs import Job, JobRunner, JobState
+from desktopvm.ui.error_dialog import describe, show_error
+from desktopvm.ui.icons import icon
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+COLUMNS = ("Operation", "Status", "Progress", "Details")
+OPERATION, STATUS, PROGRESS, DETAILS = range(4)
+STATUS_TEXT = {JobState.QUEUED: "Waiting", JobState.RUNNING: "Running",
+               JobState.SUCCEEDED: "Done", JobState.FAILED: "Failed",
+               JobState.CANCELLED: "Cancelled"}
+MAX_FINISHED = 200  # keep the panel bounded in a long session
+
+
+class JobsModel(QAbstractTableModel):
+    """One row per job, newest last."""
+
+    def __init__(self, runner: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs: list[Job] = []
+        runner.job_added.connect(self._add)
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._jobs)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.tr(COLUMNS[section])
+        return None
+
+    def job(self, row: int) -> Job:
+        """The job in `row`."""
+        return self._jobs[row]
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        job = self._jobs[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == OPERATION:
+                return job.title
+            if column == STATUS:
+                return self.tr(STATUS_TEXT[job.state])
+            if column == PROGRESS:
+                return None if job.fraction is None else int(job.fraction * 100)
+            if job.error is not None:
+                return describe(job.error)[0]
+            return job.stage
+        if role == Qt.ItemDataRole.DecorationRole and column == STATUS:
+            return {JobState.FAILED: icon("error"), JobState.CANCELLED: icon("cancel"),
+                    JobState.RUNNING: icon("state-busy")}.get(job.state)
+        if role == Qt.ItemDataRole.ToolTipRole and job.error is not None:
+            summary, details = describe(job.error)
+            return f"{summary}\n\n{details}" if details else summary
+        return None
+
+    def _add(self, job: Job) -> None:
+        if job.background:
+            return
+        if len(self._jobs) >= MAX_FINISHED:
+            done = next((i for i, j in enumerate(self._jobs) if j.state.is_done), None)
+            if done is not None:
+                self.beginRemoveRows(QModelIndex(), done, done)
+                del self._jobs[done]
+                self.endRemoveRows()
+        row = len(self._jobs)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._jobs.append(job)
+        self.endInsertRows()
+        job.changed.connect(lambda: self._changed(job))
+
+    def _changed(self, job: Job) -> None:
+        if job in self._jobs:
+            row = self._jobs.index(job)
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws the progress column as a progress bar (no per-row widgets)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        value = index.data(Qt.ItemDataRole.DisplayRole)
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(2, 3, -2, -3)
+        bar.minimum, bar.maximum = 0, 100 if value is not None else 0
+        bar.progress = value or 0
+        bar.textVisible = value is not None
+        bar.text = f"{value}%" if value is not None else ""
+        style = QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+
+
+class JobsPanel(QWidget):
+    """The jobs list with Cancel and Details buttons."""
+
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = JobsModel(runner, self)
+        self.view = QTableView()
+        self.view.setObjectName("jobs-view")
+        self.view.setAccessibleName(self.tr("Operations"))
+        self.view.setModel(self.model)
+        self.view.setItemDelegateForColumn(PROGRESS, ProgressDelegate(self.view))
+        self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.view.verticalHeader().hide()
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(OPERATION, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(OPERATION, 260)
+        header.resizeSection(STATUS, 110)
+        header.resizeSection(PROGRESS, 160)
+        header.setStretchLastSection(True)
+        self.cancel_button = QPushButton(icon("cancel"), self.tr("Cancel"))
+        self.cancel_button.setObjectName("cancel-job")
+        self.cancel_button.clicked.connect(self._cancel_selected)
+        self.details_button = QPushButton(self.tr("Error details…"))
+        self.details_button.clicked.connect(self._show_selected_error)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.details_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        layout.addLayout(buttons)
+        self.view.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.model.dataChanged.connect(self._update_buttons)
+        self._update_buttons()
+
+    def _selected(self) -> Job | None:
+        rows = self.view.selectionModel().selectedRows()
+        return self.model.job(rows[0].row()) if rows else None
+
+    def _update_buttons(self) -> None:
+        job = self._selected()
+        self.cancel_button.setEnabled(job is not None and not job.state.is_done)
+        self.details_button.setEnabled(job is not None and job.state is JobState.FAILED)
+
+    def _cancel_selected(self) -> None:
+        job = self._selected()
+        if job is not None:
+            job.cancel()
+
+    def _show_selected_error(self) -> None:
+        job = self._selected()
+        if job is not None and job.error is not None:
+            show_error(self, job.title, job.error)

@@ -1,0 +1,277 @@
+"""What the main window's actions do: ask when needed, then run the backend call as a job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtWidgets import QDialog, QFileDialog
+
+from desktopvm.jobs import Job
+from desktopvm.protocol import (
+    Backend,
+    CancelToken,
+    MachineInfo,
+    MachineSummary,
+    PowerState,
+    Progress,
+    StartMode,
+)
+from desktopvm.ui.dialogs import CloneDialog, DeleteDialog, SnapshotDialog, confirm
+from desktopvm.ui.error_dialog import show_error
+
+if TYPE_CHECKING:
+    from desktopvm.ui.main_window import MainWindow
+
+Work = Callable[[Backend, Progress, CancelToken], Any]
+MachineCall = Callable[[Backend, str, Progress, CancelToken], Any]
+
+
+class Operations:
+    """The action handlers of one main window."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.tr = window.tr
+        # Hooks that tests replace: the file dialogs are the only blocking prompts.
+        self.ask_save_path: Callable[[str], str] = lambda name: QFileDialog.getSaveFileName(
+            window, self.tr("Export %1").replace("%1", name), f"{name}.ova",
+            self.tr("Appliances (*.ova)"))[0]
+        self.ask_open_path: Callable[[], str] = lambda: QFileDialog.getOpenFileName(
+            window, self.tr("Import appliance"), "", self.tr("Appliances (*.ova *.ovf)"))[0]
+        self.open_dialogs: list[QDialog] = []
+
+    def _backend(self, name: str) -> Backend:
+        return self.window.registry.open(name)
+
+    def submit(self, title: str, machine: MachineSummary | None, work: Work,
+               backend_name: str = "") -> Job:
+        """Run `work(backend, progress, cancel)` as a job; errors show a dialog; refresh after."""
+        name = backend_name or (machine.backend if machine else "")
+        registry = self.window.registry
+        job = self.window.runner.submit(
+            title, lambda p, c: work(registry.open(name), p, c),
+            machine_key=machine.key if machine else None)
+        job.failed.connect(lambda error: self._failed(title, error))
+        job.finished.connect(lambda: self.window.refresh(with_facts=False))
+        return job
+
+    def _failed(self, title: str, error: object) -> None:
+        from desktopvm.protocol import OperationCancelled
+
+        if isinstance(error, OperationCancelled):
+            self.window.statusBar().showMessage(self.tr("%1: cancelled").replace("%1", title))
+        elif isinstance(error, BaseException):
+            show_error(self.window, title, error)
+
+    def _keep(self, dialog: QDialog) -> QDialog:
+        """Hold a reference to a non-blocking dialog until it closes."""
+        self.open_dialogs.append(dialog)
+        dialog.finished.connect(lambda _: self.open_dialogs.remove(dialog))
+        dialog.open()
+        return dialog
+
+    # -- dispatch ---------------------------------------------------------------------------
+    def run(self, key: str) -> None:
+        """Run machine action `key` on the selection (if the action is enabled)."""
+        if not self.window.machine_actions[key].isEnabled():
+            return
+        machines = self.window.selected_machines()
+        handler = getattr(self, f"do_{key}")
+        handler(machines)
+
+    def each(self, machines: list[MachineSummary], title: str, call: MachineCall) -> None:
+        """One job per machine: `call(backend, machine_id, progress, cancel)`."""
+        for machine in machines:
+            self._one(machine, self.tr(title).replace("%1", machine.name), call)
+
+    def _one(self, machine: MachineSummary, title: str, call: MachineCall) -> None:
+        self.submit(title, machine, lambda b, p, c: call(b, machine.id, p, c))
+
+    def do_start(self, machines: list[MachineSummary]) -> None:
+        self.each(machines, "Start %1",
+                  lambda b, machine_id, p, c: b.start(machine_id, mode=StartMode.HEADLESS))
+
+    def do_shutdown(self, machines: list[MachineSummary]) -> None:
+        self.each(machines, "Shut down %1", lambda b, machine_id, p, c: b.shutdown(machine_id))
+
+    def _simple(self, machines: list[MachineSummary], title: str, method: str) -> None:
+        self.each(machines, title,
+                  lambda b, machine_id, p, c: getattr(b, method)(machine_id))
+
+    def do_poweroff(self, machines: list[MachineSummary]) -> None:
+        names = ", ".join(m.name for m in machines)
+        confirm(self.window, self.tr("Power off"),
+                self.tr("Power off %1 at once? Anything unsaved in the guest is lost.")
+                .replace("%1", names), self.tr("Power off"),
+                lambda: self._simple(machines, "Power off %1", "power_off"))
+
+    def do_reset(self, machines: list[MachineSummary]) -> None:
+        names = ", ".join(m.name for m in machines)
+        confirm(self.window, self.tr("Reset"),
+                self.tr("Reset %1 at once? Anything unsaved in the guest is lost.")
+                .replace("%1", names), self.tr("Reset"),
+                lambda: self._simple(machines, "Reset %1", "reset"))
+
+    def do_pause(self, machines: list[MachineSummary]) -> None:
+        self._simple(machines, "Pause %1", "pause")
+
+    def do_resume(self, machines: list[MachineSummary]) -> None:
+        self._simple(machines, "Resume %1", "resume")
+
+    def do_save(self, machines: list[MachineSummary]) -> None:
+        self.each(machines, "Save state of %1",
+                  lambda b, machine_id, p, c: b.save_state(machine_id, progress=p, cancel=c))
+
+    def do_console(self, machines: list[MachineSummary]) -> None:
+        from desktopvm.ui.console_window import open_console
+
+        open_console(self.window, machines[0])
+
+    def do_snapshot(self, machines: list[MachineSummary]) -> None:
+        m = machines[0]
+        caps = self.window.facts[m.backend].capabilities if m.backend in self.window.facts \
+            else None
+        running = m.state in (PowerState.RUNNING, PowerState.PAUSED)
+        dialog = SnapshotDialog(m, running, bool(caps and caps.live_snapshot_with_memory),
+                                self.window)
+
+        def take() -> None:
+            name = dialog.name.text().strip() or self.tr("Snapshot")
+            description = dialog.description.toPlainText()
+            memory = dialog.memory.isChecked()
+            self.submit(self.tr("Snapshot %1").replace("%1", m.name), m,
+                        lambda b, p, c: b.take_snapshot(m.id, name, description=description,
+                                                        include_memory=memory, progress=p,
+                                                        cancel=c))
+        dialog.accepted.connect(take)
+        self._keep(dialog)
+
+    def restore_snapshot(self, snapshot_id: str) -> None:
+        m = self.window.current_machine()
+        if m is None:
+            return
+        confirm(self.window, self.tr("Restore snapshot"),
+                self.tr("Go back to this snapshot? The current state of %1 is lost unless you "
+                        "take a snapshot of it first.").replace("%1", m.name),
+                self.tr("Restore"),
+                lambda: self.each([m], "Restore snapshot of %1", lambda b, machine_id, p, c:
+                                  b.restore_snapshot(machine_id, snapshot_id, progress=p,
+                                                     cancel=c)))
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        m = self.window.current_machine()
+        if m is None:
+            return
+        confirm(self.window, self.tr("Delete snapshot"),
+                self.tr("Delete this snapshot of %1? The current state is kept.")
+                .replace("%1", m.name), self.tr("Delete"),
+                lambda: self.each([m], "Delete snapshot of %1", lambda b, machine_id, p, c:
+                                  b.delete_snapshot(machine_id, snapshot_id, progress=p,
+                                                    cancel=c)))
+
+    def do_clone(self, machines: list[MachineSummary]) -> None:
+        m = machines[0]
+        caps = self.window.facts[m.backend].capabilities if m.backend in self.window.facts \
+            else None
+        dialog = CloneDialog(m, bool(caps and caps.linked_clone), self.window)
+
+        def clone() -> None:
+            name, linked = dialog.name.text().strip(), dialog.linked.isChecked()
+            self.submit(self.tr("Clone %1").replace("%1", m.name), m,
+                        lambda b, p, c: b.clone(m.id, name, linked=linked, progress=p,
+                                                cancel=c))
+        dialog.accepted.connect(clone)
+        self._keep(dialog)
+
+    def do_export(self, machines: list[MachineSummary]) -> None:
+        m = machines[0]
+        path = self.ask_save_path(m.name)
+        if path:
+            self.submit(self.tr("Export %1").replace("%1", m.name), m,
+                        lambda b, p, c: b.export(m.id, Path(path), progress=p, cancel=c))
+
+    def import_appliance(self) -> None:
+        path = self.ask_open_path()
+        available = [f for f in self.window.facts.values()
+                     if f.available and f.capabilities and f.capabilities.export_formats]
+        if not path or not available:
+            return
+        backend = available[0].name
+        self.submit(self.tr("Import %1").replace("%1", Path(path).name), None,
+                    lambda b, p, c: b.import_machine(Path(path), progress=p, cancel=c),
+                    backend_name=backend)
+
+    def do_delete(self, machines: list[MachineSummary]) -> None:
+        """Read the machines' disk files first (a job), then ask with the files named."""
+        registry = self.window.registry
+        job = self.window.runner.submit(
+            self.tr("Read disks"),
+            lambda p, c: [registry.open(m.backend).get_machine(m.id) for m in machines],
+            background=True)
+        job.succeeded.connect(lambda infos: self._ask_delete(machines, infos))
+        job.failed.connect(lambda error: show_error(self.window, self.tr("Delete"), error))
+
+    def _ask_delete(self, machines: list[MachineSummary], infos: list[MachineInfo]) -> None:
+        files = [path for info in infos for path in info.files]
+        dialog = DeleteDialog(machines, files, self.window)
+
+        def delete() -> None:
+            disks = dialog.delete_disks.isChecked()
+            self.each(machines, "Delete %1", lambda b, machine_id, p, c: b.delete(
+                machine_id, delete_disks=disks, progress=p, cancel=c))
+        dialog.accepted.connect(delete)
+        self._keep(dialog)
+
+    def do_settings(self, machines: list[MachineSummary]) -> None:
+        m = machines[0]
+        registry = self.window.registry
+        job = self.window.runner.submit(self.tr("Read %1").replace("%1", m.name),
+                                        lambda p, c: registry.open(m.backend).get_machine(m.id),
+                                        background=True)
+        job.succeeded.connect(self._open_settings)
+        job.failed.connect(lambda error: show_error(self.window, self.tr("Settings"), error))
+
+    def _open_settings(self, info: MachineInfo) -> None:
+        from desktopvm.ui.settings_dialog import SettingsDialog
+
+        facts = self.window.facts.get(info.summary.backend)
+        if facts is None:
+            return
+        dialog = SettingsDialog(facts, info, self.window.runner, self._backend, self.window)
+        dialog.applied.connect(lambda _: self.window.refresh(with_facts=False))
+        self._keep(dialog)
+
+    def save_notes(self, notes: str) -> None:
+        info = self.window.details.info
+        if info is None:
+            return
+        m = info.summary
+        old = info.spec
+        new = old.model_copy(update={"notes": notes})
+        job = self.submit(self.tr("Save notes of %1").replace("%1", m.name), m,
+                          lambda b, p, c: b.update(m.id, old, new, progress=p, cancel=c))
+        job.succeeded.connect(lambda _: self.window.load_details())
+
+    def new_machine(self) -> None:
+        from desktopvm.ui.wizard import NewVmWizard
+
+        facts = list(self.window.facts.values())
+        wizard = NewVmWizard(facts, self.window.runner, self._backend, self.window)
+
+        def created(backend: str, machine_id: str) -> None:
+            facts = self.window.facts.get(backend)
+            host = facts.host if facts else "localhost"
+            self.window.pending_selection = (host, backend, machine_id)
+            self.window.refresh(with_facts=False)
+        wizard.created.connect(created)
+        self._keep(wizard)
+
+    def preferences(self) -> None:
+        from desktopvm.ui.preferences_dialog import PreferencesDialog
+
+        dialog = PreferencesDialog(self.window.registry.settings,
+                                   list(self.window.facts.values()), self.window)
+        dialog.saved.connect(self.window.apply_settings)
+        self._keep(dialog)

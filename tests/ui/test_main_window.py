@@ -1,0 +1,219 @@
+"""The main window against the in-memory backend: refresh, actions, errors, hangs, delete."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
+
+from desktopvm.jobs import JobRunner, JobState
+from desktopvm.model import defaults_for
+from desktopvm.protocol import CancelToken, CommandFailed, PowerState, TimedOut, no_progress
+from desktopvm.registry import KnownBackend, Registry
+from desktopvm.settings import Settings
+from desktopvm.ui.dialogs import DeleteDialog
+from desktopvm.ui.main_window import MainWindow
+
+MEMORY = KnownBackend("memory", "Memory", "tests.doubles.memory_plugin")
+ABSENT = KnownBackend("absent", "Absent", "tests.doubles.no_such_backend")
+
+
+@pytest.fixture
+def runner(qtbot):
+    runner = JobRunner()
+    yield runner
+    runner.cancel_all()
+    runner.wait_for_done(10_000)
+
+
+@pytest.fixture
+def window(qtbot, runner, tmp_path: Path):
+    registry = Registry(Settings(library_dir=str(tmp_path / "lib"), refresh_interval_s=3600),
+                        known=(MEMORY, ABSENT))
+    window = MainWindow(registry, runner)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def backend(window):
+    return window.registry.open("memory")
+
+
+def add(window, name: str, os_id: str = "debian12", start: bool = False) -> str:
+    mem = backend(window)
+    machine_id = mem.create(defaults_for(os_id, mem.capabilities(), name=name),
+                            progress=no_progress, cancel=CancelToken())
+    if start:
+        mem.start(machine_id)
+    return machine_id
+
+
+def refreshed(qtbot, window, count: int) -> None:
+    window.refresh(with_facts=True)
+    qtbot.waitUntil(lambda: window.model.machine_count() == count and
+                    window._refreshing is None, timeout=5000)
+
+
+def select(qtbot, window, machine_id: str) -> None:
+    window.select(("localhost", "memory", machine_id))
+    qtbot.waitUntil(lambda: window.current_machine() is not None and
+                    window.current_machine().id == machine_id, timeout=2000)
+
+
+def test_lists_machines_and_keeps_the_selection_over_refreshes(qtbot, window):
+    first = add(window, "alpha")
+    add(window, "beta", start=True)
+    refreshed(qtbot, window, 2)
+    select(qtbot, window, first)
+    backend(window).start(first)
+    add(window, "gamma")
+    refreshed(qtbot, window, 3)
+    assert window.current_machine().id == first
+    assert window.current_machine().state is PowerState.RUNNING
+    qtbot.waitUntil(lambda: window.details.title.text() == "alpha", timeout=3000)
+
+
+def test_actions_follow_state(qtbot, window):
+    machine_id = add(window, "states")
+    refreshed(qtbot, window, 1)
+    select(qtbot, window, machine_id)
+    actions = window.machine_actions
+    assert actions["start"].isEnabled() and not actions["shutdown"].isEnabled()
+    assert actions["delete"].isEnabled() and actions["clone"].isEnabled()
+    with qtbot.waitSignal(window.runner.job_added, timeout=2000) as started:
+        actions["start"].trigger()
+    qtbot.waitUntil(lambda: started.args[0].state.is_done, timeout=5000)
+    qtbot.waitUntil(lambda: window.current_machine() is not None and
+                    window.current_machine().state is PowerState.RUNNING, timeout=5000)
+    assert actions["shutdown"].isEnabled() and actions["pause"].isEnabled()
+    assert not actions["start"].isEnabled() and not actions["delete"].isEnabled()
+    backend(window).pause(machine_id)
+    refreshed(qtbot, window, 1)
+    assert actions["resume"].isEnabled() and actions["resume"].isVisible()
+    assert not actions["pause"].isVisible()
+
+
+def test_search_filters_as_you_type(qtbot, window):
+    add(window, "web server")
+    add(window, "database")
+    refreshed(qtbot, window, 2)
+    qtbot.keyClicks(window.search, "web")
+    group = window.proxy.index(0, 0)
+    assert window.proxy.rowCount(group) == 1
+    assert window.proxy.index(0, 0, group).data() == "web server"
+
+
+def test_a_failing_backend_shows_its_error_row_and_the_window_keeps_working(qtbot, window):
+    add(window, "survivor")
+    refreshed(qtbot, window, 1)
+    backend(window).fail_next = CommandFailed("VBoxManage is stuck", exit_code=1)
+    window.refresh(with_facts=False)
+    group = window.model.index(0, 1)
+    qtbot.waitUntil(lambda: "VBoxManage is stuck" in str(group.data()), timeout=5000)
+    assert window.model.machine_count() == 1  # last known machines stay
+    refreshed(qtbot, window, 1)
+    assert window.model.index(0, 1).data() is None
+
+
+def test_an_operation_that_fails_opens_an_error_dialog(qtbot, window):
+    machine_id = add(window, "broken")
+    refreshed(qtbot, window, 1)
+    select(qtbot, window, machine_id)
+    mem = backend(window)
+
+    def fail(machine_id, mode=None):
+        raise CommandFailed("QEMU could not start the machine: no such file",
+                            command=["qemu-system-x86_64"], exit_code=1, stderr="boom")
+    mem.start = fail
+    window.machine_actions["start"].trigger()
+    qtbot.waitUntil(lambda: any(w.objectName() == "error-dialog" and w.isVisible()
+                                for w in QApplication.topLevelWidgets()), timeout=5000)
+    box = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "error-dialog")
+    assert isinstance(box, QMessageBox)
+    assert box.text() == "QEMU could not start the machine: no such file"
+    assert "exit code: 1" in box.detailedText() and "boom" in box.detailedText()
+    box.close()
+
+
+def test_a_hanging_backend_never_freezes_the_window(qtbot, window):
+    machine_id = add(window, "slow")
+    refreshed(qtbot, window, 1)
+    select(qtbot, window, machine_id)
+    mem = backend(window)
+    mem.gate = threading.Event()
+    original = mem.start
+
+    def start_that_times_out(machine_id, mode=None):
+        if not mem.gate.wait(10):
+            raise TimedOut("The hypervisor did not answer within 10 s")
+        original(machine_id)
+    mem.start = start_that_times_out
+    with qtbot.waitSignal(window.runner.job_added, timeout=2000) as added:
+        window.machine_actions["start"].trigger()
+    job = added.args[0]
+    assert job.state is JobState.RUNNING
+    timer = QTimer()  # the event loop still runs while the backend blocks
+    timer.setSingleShot(True)
+    with qtbot.waitSignal(timer.timeout, timeout=2000):
+        timer.start(10)
+    add(window, "meanwhile")
+    refreshed(qtbot, window, 2)  # the list keeps working
+    mem.gate.set()
+    qtbot.waitUntil(lambda: job.state.is_done, timeout=15_000)
+
+
+def test_cancelled_job_shows_cancelled(qtbot, window):
+    machine_id = add(window, "to cancel")
+    refreshed(qtbot, window, 1)
+    mem = backend(window)
+    release = threading.Event()
+
+    def save_state(machine_id, *, progress, cancel):
+        release.wait(10)
+        cancel.raise_if_cancelled()
+    mem.save_state = save_state
+    mem.start(machine_id)
+    refreshed(qtbot, window, 1)
+    select(qtbot, window, machine_id)
+    with qtbot.waitSignal(window.runner.job_added, timeout=2000) as added:
+        window.machine_actions["save"].trigger()
+    job = added.args[0]
+    job.cancel()
+    release.set()
+    qtbot.waitUntil(lambda: job.state is JobState.CANCELLED, timeout=5000)
+    model = window.jobs_panel.model
+    row = next(r for r in range(model.rowCount()) if model.job(r) is job)
+    assert model.index(row, 1).data() == "Cancelled"
+
+
+def test_delete_asks_and_keeps_disks_unless_ticked(qtbot, window):
+    keep_id = add(window, "keep")
+    refreshed(qtbot, window, 1)
+    files = [Path(p) for p in backend(window).get_machine(keep_id).files]
+    select(qtbot, window, keep_id)
+    window.machine_actions["delete"].trigger()
+    qtbot.waitUntil(lambda: any(isinstance(d, DeleteDialog) for d in
+                                window.operations.open_dialogs), timeout=5000)
+    dialog = next(d for d in window.operations.open_dialogs if isinstance(d, DeleteDialog))
+    assert not dialog.delete_disks.isChecked()
+    listed = dialog.findChild(QLabel, "disk-files")
+    assert listed is not None and str(files[0]) in listed.text()
+    dialog.delete_button.click()
+    qtbot.waitUntil(lambda: window.model.machine_count() == 0, timeout=5000)
+    assert files and all(p.exists() for p in files)
+
+
+def test_no_backend_shows_what_to_install(qtbot, runner, tmp_path):
+    registry = Registry(Settings(library_dir=str(tmp_path)), known=(ABSENT,))
+    window = MainWindow(registry, runner)
+    qtbot.addWidget(window)
+    window.show()
+    window.refresh(with_facts=True)
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.empty, timeout=5000)
+    assert "No hypervisor is available" in window.empty.text()
+    assert "not part of this build" in window.empty.text()
+    assert not window.new_action.isEnabled()
