@@ -1,44 +1,78 @@
-"""The app's settings (config.json under the state root): read tolerantly, written atomically."""
+"""The app's settings (config.json under the state root): read tolerantly, written atomically.
+
+A plain dataclass rather than a pydantic model: the GUI reads settings before its first
+paint, and keeping pydantic out of that path keeps start-up fast.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from desktopvm import paths
 
 log = logging.getLogger(__name__)
 
+REFRESH_RANGE = (1.0, 3600.0)
 
-class Settings(BaseModel):
+
+@dataclass(frozen=True)
+class Settings:
     """User preferences. Every field has a default, so a missing file means defaults."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
     library_dir: str = ""  # empty: <state root>/machines
     qemu_binary: str = ""  # empty: qemu-system-x86_64 on PATH
     qemu_accel: str = ""  # empty: best available; "tcg", "kvm", "whpx", "hvf"
     vboxmanage_path: str = ""  # empty: search the usual places
     powershell_path: str = ""  # empty: powershell.exe / pwsh
-    refresh_interval_s: Annotated[float, Field(ge=1, le=3600)] = 5.0
+    refresh_interval_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        low, high = REFRESH_RANGE
+        if not low <= self.refresh_interval_s <= high:
+            raise ValueError(f"refresh_interval_s must be between {low} and {high} seconds")
 
     def library(self) -> Path:
         """The folder QEMU machines live in."""
         return Path(self.library_dir).expanduser() if self.library_dir else paths.machines_dir()
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def settings_from_data(data: object) -> Settings:
+    """Settings from parsed JSON: unknown keys ignored, wrong types refused."""
+    if not isinstance(data, dict):
+        raise ValueError("the settings file must hold a JSON object")
+    known = {f.name: f.type for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            continue
+        if key == "refresh_interval_s":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{key} must be a number")
+            values[key] = float(value)
+        elif isinstance(value, str):
+            values[key] = value
+        else:
+            raise ValueError(f"{key} must be text")
+    return Settings(**values)
 
 
 def load_settings(path: Path | None = None) -> Settings:
     """Read settings; a missing or broken file gives defaults and a logged warning, no crash."""
     path = path or paths.config_file()
     try:
-        return Settings.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        return settings_from_data(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         return Settings()
-    except (OSError, ValueError, ValidationError) as error:
+    except (OSError, ValueError) as error:
         log.warning("ignoring unreadable settings file %s: %s", path, error)
         return Settings()
 
@@ -46,4 +80,4 @@ def load_settings(path: Path | None = None) -> Settings:
 def save_settings(settings: Settings, path: Path | None = None) -> None:
     """Write settings atomically."""
     path = path or paths.config_file()
-    paths.atomic_write_text(path, settings.model_dump_json(indent=2) + "\n")
+    paths.atomic_write_text(path, json.dumps(dataclasses.asdict(settings), indent=2) + "\n")

@@ -14,4 +14,6 @@ class Value(BaseModel):
         use_enum_values=False,
         validate_default=True,
         str_strip_whitespace=False,
+        # Build validators on first use, not at import: keeps the app's start-up fast.
+        defer_build=True,
     )

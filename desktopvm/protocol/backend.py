@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from desktopvm.model.capabilities import Capabilities
-from desktopvm.model.devices import DiskFormat
-from desktopvm.model.machine import MachineSpec
 from desktopvm.protocol.progress import CancelToken, Progress
 from desktopvm.protocol.types import (
     ConsoleEndpoints,
@@ -20,6 +17,11 @@ from desktopvm.protocol.types import (
     Snapshot,
     StartMode,
 )
+
+if TYPE_CHECKING:
+    from desktopvm.model.capabilities import Capabilities
+    from desktopvm.model.devices import DiskFormat
+    from desktopvm.model.machine import MachineSpec
 
 
 @runtime_checkable

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from desktopvm.model.machine import MachineSpec
+if TYPE_CHECKING:
+    from desktopvm.model.machine import MachineSpec
 
 
 class PowerState(StrEnum):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from desktopvm.model import Capabilities
 from desktopvm.protocol import MachineSummary, PowerState
+
+if TYPE_CHECKING:
+    from desktopvm.model import Capabilities
 
 P = PowerState
 STOPPED = frozenset({P.OFF, P.ABORTED})
@@ -14,7 +17,7 @@ STARTABLE = frozenset({P.OFF, P.SAVED, P.ABORTED})
 ACTIVE = frozenset({P.RUNNING, P.PAUSED})
 SETTLED = frozenset({P.OFF, P.ABORTED, P.SAVED, P.RUNNING, P.PAUSED})
 
-Rule = Callable[[list[tuple[MachineSummary, Capabilities | None]]], bool]
+Rule = Callable[[list[tuple[MachineSummary, "Capabilities | None"]]], bool]
 
 
 def _each(states: frozenset[PowerState],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal, SignalInstance
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
@@ -17,11 +19,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktopvm.model import MachineSpec
 from desktopvm.protocol import MachineInfo, Snapshot
 from desktopvm.ui.icons import icon
 from desktopvm.ui.inventory_model import STATE_TEXT, os_name
 from desktopvm.units import format_size
+
+if TYPE_CHECKING:
+    from desktopvm.model import MachineSpec
 
 SnapshotIdRole = Qt.ItemDataRole.UserRole + 1
 

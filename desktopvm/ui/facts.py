@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from desktopvm.model import Capabilities
 from desktopvm.protocol import BackendError, HostInfo, ProbeResult
 from desktopvm.registry import Registry
+
+if TYPE_CHECKING:
+    from desktopvm.model import Capabilities
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ keeps its last known machines and shows the error in its own row.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from desktopvm.model import catalog
 from desktopvm.protocol import MachineSummary, PowerState
 from desktopvm.ui.icons import icon
 
@@ -49,14 +49,20 @@ class _Group:
         self.rows = {m.id: i for i, m in enumerate(self.machines)}
 
 
+@functools.cache
 def os_name(os_id: str) -> str:
     """The catalog's display name for an OS id."""
+    from desktopvm.model import catalog  # not at import: the catalog is not needed to paint
+
     entry = catalog().get(os_id)
     return entry.name if entry else os_id
 
 
+@functools.cache
 def os_icon_name(os_id: str) -> str:
     """The icon of an OS family."""
+    from desktopvm.model import catalog
+
     entry = catalog().get(os_id)
     return f"os-{entry.family.value}" if entry else "os-other"
 
@@ -218,8 +224,11 @@ class InventoryModel(QAbstractItemModel):
             new = fresh[old.id]
             if new != old:
                 group.machines[row] = new
-                self.dataChanged.emit(self.createIndex(row, 0, group.uid),
-                                      self.createIndex(row, len(COLUMNS) - 1, group.uid))
+                # Only the columns that changed: a sorted proxy re-sorts a row only when
+                # its sort column is in the range, which keeps a refresh of 10,000 cheap.
+                columns = _changed_columns(old, new)
+                self.dataChanged.emit(self.createIndex(row, columns[0], group.uid),
+                                      self.createIndex(row, columns[-1], group.uid))
         added = [m for m in machines if m.id not in group.rows]
         if added:
             first = len(group.machines)
@@ -249,6 +258,14 @@ class InventoryModel(QAbstractItemModel):
     def group_keys(self) -> list[GroupKey]:
         """Keys of the groups shown."""
         return [g.key for g in self._groups]
+
+
+def _changed_columns(old: MachineSummary, new: MachineSummary) -> list[int]:
+    """The columns whose text differs between two versions of a row (all if unsure)."""
+    columns = [column for column, field in ((NAME, "name"), (STATE, "state"), (OS, "os"),
+                                            (CPUS, "cpus"), (MEMORY, "memory_mib"))
+               if getattr(old, field) != getattr(new, field)]
+    return columns or list(range(len(COLUMNS)))
 
 
 def _ranges(rows: list[int]) -> list[tuple[int, int]]:

@@ -75,10 +75,15 @@ class MachineFilter(QSortFilterProxyModel):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setRecursiveFilteringEnabled(True)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setSortRole(SortRole)
         self.setFilterKeyColumn(NAME)
+
+    def search(self, text: str) -> None:
+        """Filter by `text`. Recursive filtering (which re-checks a group whenever one of its
+        machines changes) is on only while there is something to search for."""
+        self.setRecursiveFilteringEnabled(bool(text))
+        self.setFilterFixedString(text)
 
 
 class MainWindow(QMainWindow):
@@ -203,7 +208,7 @@ class MainWindow(QMainWindow):
         self.search.setAccessibleName(self.tr("Search machines"))
         self.search.setClearButtonEnabled(True)
         self.search.setMaximumWidth(260)
-        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+        self.search.textChanged.connect(self.proxy.search)
         spacer = QWidget()
         spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
                              spacer.sizePolicy().verticalPolicy())

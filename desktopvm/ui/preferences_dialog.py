@@ -80,7 +80,7 @@ class PreferencesDialog(QDialog):
 
     def edited(self) -> Settings:
         """The settings as edited."""
-        return self.settings.model_copy(update={
+        return self.settings.replace(**{
             "library_dir": self.library.text().strip(),
             "qemu_binary": self.qemu.text().strip(),
             "qemu_accel": self.accel.currentData(),

@@ -43,7 +43,7 @@ def backend(window):
     return window.registry.open("memory")
 
 
-def add(window, name: str, os_id: str = "debian12", start: bool = False) -> str:
+def add(window, name: str, os_id: str = "debian12", start: bool = False):
     mem = backend(window)
     machine_id = mem.create(defaults_for(os_id, mem.capabilities(), name=name),
                             progress=no_progress, cancel=CancelToken())

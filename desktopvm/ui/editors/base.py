@@ -79,8 +79,8 @@ class SpecEditor(QWidget):
         """A copy of `spec` with this editor's fields as the user set them."""
         return self._apply(spec) if self.touched else spec
 
-    def input_problems(self) -> list[Problem]:
-        """Problems with what was typed that cannot reach the model (e.g. a half-typed MAC)."""
+    def own_problems(self) -> list[Problem]:
+        """What the model cannot check: half-typed input (a MAC), host-specific advice."""
         return []
 
     def set_running(self, running: bool) -> None:
@@ -117,7 +117,7 @@ class SpecEditor(QWidget):
         """Whether a field may change now: the machine is off, or the backend changes it live."""
         return not self._running or (live is not None and live in self.capabilities.live_changes)
 
-    def _offer(self, widget: QWidget, possible: bool, reason: str,
+    def offer(self, widget: QWidget, possible: bool, reason: str,
                live: LiveChange | None = None) -> None:
         """Enable `widget` when `possible` and editable now; the tooltip says why not."""
         if not self.editable(live):

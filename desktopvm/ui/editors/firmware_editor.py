@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QButtonGroup,
     QCheckBox,
     QComboBox,
@@ -23,8 +24,8 @@ from desktopvm.model import (
 )
 from desktopvm.protocol import HostInfo
 from desktopvm.ui.editors.base import FieldScope, SpecEditor
-from desktopvm.ui.editors.labels import firmware_name, template_name
-from desktopvm.ui.editors.widgets import caption, note
+from desktopvm.ui.editors.labels import firmware_name, template_hint, template_name
+from desktopvm.ui.editors.widgets import caption, chosen_enum, note
 
 
 class FirmwareEditor(SpecEditor):
@@ -57,25 +58,33 @@ class FirmwareEditor(SpecEditor):
         self.template.addItem(self.tr("Default of %s") % backend, None)
         for template in sorted(capabilities.secure_boot_templates, key=str):
             self.template.addItem(template_name(template), template)
+        self.template_hint = caption()
         self.tpm = QCheckBox(self.tr("Add a TPM 2.0 (Trusted Platform Module)"))
         self.tpm.setObjectName("tpm")
         self.tpm.setAccessibleName(self.tr("TPM 2.0"))
         self.tpm_reason = caption(self._tpm_reason())
         self.tpm_reason.setObjectName("tpm-reason")
         self._secure_boot_wanted = False
+        self._lay_out()
+        self._kinds.buttonToggled.connect(self._kind_toggled)
+        self.secure_boot.toggled.connect(self._user_changed)
+        self.template.currentIndexChanged.connect(self._user_changed)
+        self.tpm.toggled.connect(self._user_changed)
 
+    def _lay_out(self) -> None:
         kinds = QHBoxLayout()
         kinds.addWidget(self.uefi)
         kinds.addWidget(self.bios)
         kinds.addStretch(1)
-        form = QFormLayout()
+        form = self._form = QFormLayout()
         form.addRow(self.tr("Firmware:"), kinds)
         form.addRow("", caption(self.tr("UEFI is what current systems expect; choose BIOS for "
                                         "old ones or installers that do not boot with UEFI.")))
         form.addRow(self.tr("Secure Boot:"), self.secure_boot)
         form.addRow("", self.secure_boot_reason)
-        if capabilities.secure_boot_templates:
+        if self.capabilities.secure_boot_templates:
             form.addRow(self.tr("Trusted keys:"), self.template)
+            form.addRow("", self.template_hint)
         form.addRow(self.tr("TPM:"), self.tpm)
         form.addRow("", self.tpm_reason)
         layout = QVBoxLayout(self)
@@ -83,11 +92,6 @@ class FirmwareEditor(SpecEditor):
         layout.addWidget(self.requirements)
         layout.addLayout(form)
         layout.addStretch(1)
-
-        self._kinds.buttonToggled.connect(self._kind_toggled)
-        self.secure_boot.toggled.connect(self._user_changed)
-        self.template.currentIndexChanged.connect(self._user_changed)
-        self.tpm.toggled.connect(self._user_changed)
 
     def _tpm_reason(self) -> str:
         caps = self.capabilities
@@ -129,7 +133,9 @@ class FirmwareEditor(SpecEditor):
                                           "without them.") % (entry.name, joined))
         self.requirements.show()
 
-    def _kind_toggled(self) -> None:
+    def _kind_toggled(self, _button: QAbstractButton, checked: bool) -> None:
+        if not checked:  # the other button's toggle follows: act once per choice
+            return
         # Secure Boot exists only under UEFI: put it aside on BIOS and bring it back on UEFI.
         if not self._loading:
             if self.bios.isChecked():
@@ -142,7 +148,7 @@ class FirmwareEditor(SpecEditor):
     def _refresh(self) -> None:
         caps = self.capabilities
         for button, kind in ((self.uefi, Firmware.UEFI), (self.bios, Firmware.BIOS)):
-            self._offer(button, kind in caps.firmware or button.isChecked(),
+            self.offer(button, kind in caps.firmware or button.isChecked(),
                         self.tr("%s cannot use %s firmware.") % (caps.backend, kind.value.upper()))
         uefi = self.uefi.isChecked()
         if not uefi:
@@ -152,18 +158,20 @@ class FirmwareEditor(SpecEditor):
         else:
             reason = ""
         # A checked box stays enabled so a setting the backend cannot honour can be removed.
-        self._offer(self.secure_boot, not reason or self.secure_boot.isChecked(), reason)
+        self.offer(self.secure_boot, not reason or self.secure_boot.isChecked(), reason)
         self.secure_boot_reason.setText(reason)
-        self.secure_boot_reason.setVisible(bool(reason))
-        self._offer(self.template, self.secure_boot.isChecked(),
+        # Whole rows, so a hidden caption leaves no gap behind.
+        self._form.setRowVisible(self.secure_boot_reason, bool(reason))
+        self.offer(self.template, self.secure_boot.isChecked(),
                     self.tr("Choose the keys after enabling Secure Boot."))
-        self._offer(self.tpm, caps.tpm or self.tpm.isChecked(), self._tpm_reason())
-        self.tpm_reason.setVisible(not caps.tpm)
+        self.template_hint.setText(template_hint(chosen_enum(self.template, SecureBootTemplate)))
+        self.offer(self.tpm, caps.tpm or self.tpm.isChecked(), self._tpm_reason())
+        self._form.setRowVisible(self.tpm_reason, not caps.tpm)
 
     def _apply(self, spec: MachineSpec) -> MachineSpec:
         uefi = self.uefi.isChecked()
         secure_boot = uefi and self.secure_boot.isChecked()
-        template: SecureBootTemplate | None = self.template.currentData() if secure_boot else None
+        template = chosen_enum(self.template, SecureBootTemplate) if secure_boot else None
         firmware = FirmwareSpec(kind=Firmware.UEFI if uefi else Firmware.BIOS,
                                 secure_boot=secure_boot, secure_boot_template=template,
                                 tpm=self.tpm.isChecked())

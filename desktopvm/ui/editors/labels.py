@@ -57,8 +57,20 @@ def template_name(template: SecureBootTemplate) -> str:
     """Which keys a Secure Boot template trusts, in words."""
     return {
         SecureBootTemplate.MICROSOFT_WINDOWS: _tr("Microsoft Windows"),
-        SecureBootTemplate.MICROSOFT_UEFI_CA: _tr("Microsoft UEFI CA (most Linux distributions)"),
+        SecureBootTemplate.MICROSOFT_UEFI_CA: _tr("Microsoft UEFI CA"),
         SecureBootTemplate.OPEN_SOURCE_SHIELDED_VM: _tr("Open Source Shielded VM"),
+    }[template]
+
+
+def template_hint(template: SecureBootTemplate | None) -> str:
+    """Which guests boot with a template's keys."""
+    if template is None:
+        return _tr("The hypervisor's usual keys.")
+    return {
+        SecureBootTemplate.MICROSOFT_WINDOWS: _tr("Boots Windows only."),
+        SecureBootTemplate.MICROSOFT_UEFI_CA: _tr("Boots Windows and most Linux distributions "
+                                                  "(their shim is signed by Microsoft)."),
+        SecureBootTemplate.OPEN_SOURCE_SHIELDED_VM: _tr("Boots Linux in shielded machines."),
     }[template]
 
 

@@ -20,13 +20,16 @@ class ProblemsView(QWidget):
     """A list of problems, each an icon and a sentence; hidden while there are none.
 
     Only problems whose field one of `scopes` covers are shown, so each page or tab shows
-    what its own controls can fix. The text of each row is also its accessible name,
-    prefixed with "Error:" or "Warning:" for screen readers, which cannot see colour.
+    what its own controls can fix; `name_adapters` prefixes network problems with the
+    adapter's number, for views of several adapters. The text of each row is also its
+    accessible name, prefixed with "Error:" or "Warning:" for screen readers, which cannot
+    see colour.
     """
 
     def __init__(self, scopes: Iterable[FieldScope] = (EVERYTHING,),
-                 parent: QWidget | None = None) -> None:
+                 name_adapters: bool = False, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.name_adapters = name_adapters
         self.setObjectName("problems")
         self.setAccessibleName(self.tr("Problems"))
         self.scopes = tuple(scopes)
@@ -87,6 +90,6 @@ class ProblemsView(QWidget):
     def _message(self, problem: Problem) -> str:
         # With several adapters a bare "Choose the switch." does not say which one.
         match = _ADAPTER.match(problem.field)
-        if match:
+        if match and self.name_adapters:
             return self.tr("Network adapter %s: %s") % (int(match.group(1)) + 1, problem.message)
         return problem.message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
-from PySide6.QtWidgets import QHBoxLayout, QSlider, QSpinBox, QWidget
+from PySide6.QtWidgets import QGridLayout, QSlider, QSpinBox, QWidget
 
 from desktopvm.model import Severity
 from desktopvm.ui.editors.widgets import is_dark, severity_color
@@ -19,17 +19,24 @@ class SliderSpin(QWidget):
 
     value_changed = Signal(int)
 
-    def __init__(self, suffix: str = "", parent: QWidget | None = None) -> None:
+    def __init__(self, suffix: str = "", zones: bool = False,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.spin = QSpinBox()
         self.spin.setSuffix(suffix)
         self.spin.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.spin.setMinimumWidth(self.spin.fontMetrics().horizontalAdvance("0000000" + suffix))
-        layout = QHBoxLayout(self)
+        self.zones = ZoneBar()
+        layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.slider, 1)
-        layout.addWidget(self.spin)
+        layout.setVerticalSpacing(0)
+        layout.addWidget(self.slider, 0, 0)
+        layout.addWidget(self.spin, 0, 1)
+        # Under the slider only, so the zones line up with the values they mark.
+        layout.addWidget(self.zones, 1, 0)
+        layout.setColumnStretch(0, 1)
+        self.zones.setVisible(zones)
         self.slider.valueChanged.connect(self.spin.setValue)
         self.spin.valueChanged.connect(self._spin_changed)
 
@@ -89,11 +96,11 @@ class ZoneBar(QWidget):
             value = max(lowest, min(highest, value))
             return inset + width * (value - lowest) / (highest - lowest)
 
-        green = QColor("#57e389" if is_dark(self.palette()) else "#2ec27e")
+        dark = is_dark(self.palette())
+        # Brighter than the warning text colour: a bar needs no contrast with text.
         zones = (
-            (lowest, self._warn_from, green),
-            (self._warn_from, self._error_from,
-             severity_color(Severity.WARNING, self.palette())),
+            (lowest, self._warn_from, QColor("#57e389" if dark else "#2ec27e")),
+            (self._warn_from, self._error_from, QColor("#f8e45c" if dark else "#e5a50a")),
             (self._error_from, highest, severity_color(Severity.ERROR, self.palette())),
         )
         painter = QPainter(self)

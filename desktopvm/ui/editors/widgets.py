@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor, QIcon, QPalette
+from enum import StrEnum
+from typing import TypeVar
+
+from PySide6.QtCore import QSize, Signal
+from PySide6.QtGui import QColor, QIcon, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -19,6 +23,13 @@ from desktopvm.paths import resources_dir
 from desktopvm.ui.icons import icon
 
 GIB_IN_MIB = 1024
+E = TypeVar("E", bound=StrEnum)
+
+
+def chosen_enum(combo: QComboBox, enum: type[E]) -> E | None:
+    """The combo's current item data as `enum` (Qt hands string enums back as plain str)."""
+    data = combo.currentData()
+    return None if data is None else enum(data)
 
 
 def optional_icon(name: str) -> QIcon:
@@ -45,18 +56,42 @@ def severity_color(severity: Severity, palette: QPalette) -> QColor:
     return QColor("#e3b341" if dark else "#8a5a00")
 
 
+class WrappingLabel(QLabel):
+    """A word-wrapped label whose size hint is as tall as its text at its current width.
+
+    QFormLayout sizes rows by size hints, and a wrapped QLabel's hint assumes a narrow
+    width, which leaves one-line captions in two- or three-line boxes with gaps around.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        if self.width() > 0:
+            return QSize(hint.width(), self.heightForWidth(self.width()))
+        return hint
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(super().minimumSizeHint().width(), self.sizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self.updateGeometry()  # the height for the new width differs: ask again
+
+
 def caption(text: str = "", parent: QWidget | None = None) -> QLabel:
     """A secondary, word-wrapped explanation under a control, in the palette's muted colour."""
-    label = QLabel(text, parent)
-    label.setWordWrap(True)
+    label = WrappingLabel(text, parent)
     label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
     return label
 
 
 def note(text: str = "", parent: QWidget | None = None) -> QLabel:
     """A framed, word-wrapped note for things the user should read before going on."""
-    label = QLabel(text, parent)
-    label.setWordWrap(True)
+    label = WrappingLabel(text, parent)
     label.setFrameShape(QFrame.Shape.StyledPanel)
     label.setMargin(8)
     label.setAutoFillBackground(True)
@@ -107,7 +142,8 @@ class PathField(QWidget):
 
     def set_path(self, path: str) -> None:
         """Show `path` (emits path_changed when it differs)."""
-        self.edit.setText(path)
+        if path != self.edit.text():  # setText moves the cursor even when nothing changes
+            self.edit.setText(path)
 
     def _browse(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(self, self._dialog_title, self.path(),

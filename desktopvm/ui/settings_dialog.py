@@ -1,0 +1,256 @@
+"""`SettingsDialog`: edits an existing machine with the wizard's editors; sends only changes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QIcon
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QStyle,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktopvm.jobs import Job, JobRunner
+from desktopvm.model import MachineSpec, Problem, Severity, changed_groups, validate
+from desktopvm.protocol import Backend, CancelToken, MachineInfo, OperationCancelled, Progress
+from desktopvm.ui.editors import (
+    FirmwareEditor,
+    IdentityEditor,
+    NetworkEditor,
+    NotesEditor,
+    ProblemsView,
+    ResourcesEditor,
+    SpecEditor,
+    StorageEditor,
+)
+from desktopvm.ui.editors.widgets import note
+from desktopvm.ui.error_dialog import show_error
+from desktopvm.ui.facts import BackendFacts
+
+
+def group_of(field: str) -> str:
+    """The spec group a problem field belongs to: 'network[1].mac' -> 'network'."""
+    return re.split(r"[.\[]", field, maxsplit=1)[0]
+
+
+class SettingsDialog(QDialog):
+    """Tabs of editors for one machine; OK sends one `update` job with the changes only.
+
+    Problems in parts the user did not touch are shown but do not block OK: a missing ISO
+    should not stop anyone from editing the notes.
+
+    Signals:
+        applied(machine_id: str)
+    """
+
+    applied = Signal(str)
+
+    def __init__(self, facts: BackendFacts, info: MachineInfo, runner: JobRunner,
+                 open_backend: Callable[[str], Backend], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        assert facts.capabilities is not None, "settings need a usable backend"
+        self.setObjectName("settings-dialog")
+        self.setWindowTitle(self.tr("%s: Settings") % info.spec.name)
+        self.facts = facts
+        self.info = info
+        self.runner = runner
+        self.open_backend = open_backend
+        self.job: Job | None = None
+        self._cancel_requested = False
+        caps, host = facts.capabilities, facts.host_info
+        self.check_paths = facts.host == "localhost"
+        self.identity = IdentityEditor(caps, host)
+        self.notes = NotesEditor(caps, host)
+        self.firmware = FirmwareEditor(caps, host)
+        self.resources = ResourcesEditor(caps, host)
+        self.storage = StorageEditor(caps, host, check_paths=self.check_paths)
+        self.network = NetworkEditor(caps, host, multiple=True)
+        self.editors: list[SpecEditor] = [self.identity, self.notes, self.firmware,
+                                          self.resources, self.storage, self.network]
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("settings-tabs")
+        self.tabs.setIconSize(QSize(16, 16))
+        self.tab_problems: list[ProblemsView] = []
+        self._add_tab(self.tr("General"), [self.identity, QLabel(self.tr("Notes:")), self.notes])
+        self._add_tab(self.tr("System"), [self.firmware])
+        self._add_tab(self.tr("CPU && memory"), [self.resources])
+        self._add_tab(self.tr("Storage"), [self.storage])
+        self._add_tab(self.tr("Network"), [self.network])
+        self._lay_out()
+        self.identity.os_changed.connect(self._guest_os_changed)
+
+        running = info.state.is_active
+        for editor in self.editors:
+            editor.set_spec(info.spec)
+            editor.set_running(running)
+            editor.changed.connect(self.revalidate)
+        self.banner.setText(self.tr("<b>%s is running.</b> Shut down the machine to change "
+                                    "these settings; the greyed-out ones cannot change while "
+                                    "it runs.") % info.spec.name.replace("<", "&lt;"))
+        self.banner.setVisible(running and any(e.needs_shutdown() for e in self.editors))
+        self._set_busy(False)
+        self.resize(760, 580)
+        self.revalidate()
+
+    def _lay_out(self) -> None:
+        self.banner = note()
+        self.banner.setObjectName("shutdown-banner")
+        self.banner.setTextFormat(Qt.TextFormat.RichText)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("apply-progress")
+        self.progress.setAccessibleName(self.tr("Applying the changes"))
+        self.progress.setRange(0, 0)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumWidth(160)
+        self.stage = QLabel()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.progress)
+        bottom.addWidget(self.stage, 1)
+        bottom.addWidget(self.buttons)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(bottom)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+    def _add_tab(self, title: str, widgets: list[QWidget]) -> None:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        editors = [w for w in widgets if isinstance(w, SpecEditor)]
+        for widget in widgets:
+            # Only the notes and lists deserve the tab's spare height.
+            grows = isinstance(widget, NotesEditor | StorageEditor | NetworkEditor)
+            layout.addWidget(widget, 1 if grows else 0)
+        problems = ProblemsView([e.scope for e in editors], name_adapters=True)
+        layout.addWidget(problems)
+        if not any(isinstance(e, NotesEditor | StorageEditor | NetworkEditor) for e in editors):
+            layout.addStretch(1)
+        self.tab_problems.append(problems)
+        self.tabs.addTab(page, title)
+
+    def _guest_os_changed(self, os_id: str) -> None:
+        for editor in self.editors:
+            editor.set_guest_os(os_id)
+
+    # -- the edit ----------------------------------------------------------------------------
+    def edited_spec(self) -> MachineSpec:
+        """The machine's spec with every editor's changes."""
+        spec = self.info.spec
+        for editor in self.editors:
+            spec = editor.apply(spec)
+        return spec
+
+    def changed_groups(self) -> set[str]:
+        """The spec groups the user changed (what `update` will apply)."""
+        return changed_groups(self.info.spec, self.edited_spec())
+
+    def problems(self) -> list[Problem]:
+        """Everything wrong with the edited spec, and with what was typed."""
+        caps = self.facts.capabilities
+        assert caps is not None
+        own = [p for editor in self.editors for p in editor.own_problems()]
+        return [*validate(self.edited_spec(), caps, check_paths=self.check_paths), *own]
+
+    def blocking_problems(self) -> list[Problem]:
+        """Errors in what the user changed, and in what they typed."""
+        changed = self.changed_groups()
+        own = [p for editor in self.editors for p in editor.own_problems()]
+        model = [p for p in self.problems() if p not in own]
+        return [p for p in own if p.severity is Severity.ERROR] + [
+            p for p in model if p.severity is Severity.ERROR and group_of(p.field) in changed]
+
+    def revalidate(self) -> None:
+        """Show each tab's problems, mark tabs that have some, and enable OK."""
+        problems = self.problems()
+        style = self.style()
+        for index, view in enumerate(self.tab_problems):
+            view.show_problems(problems)
+            mark = QIcon()
+            if view.problems:
+                kind = (QStyle.StandardPixmap.SP_MessageBoxCritical if view.has_errors
+                        else QStyle.StandardPixmap.SP_MessageBoxWarning)
+                mark = style.standardIcon(kind)
+            self.tabs.setTabIcon(index, mark)
+        self._update_ok()
+
+    def _update_ok(self) -> None:
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(self.job is None and not self.blocking_problems())
+
+    # -- applying ----------------------------------------------------------------------------
+    def accept(self) -> None:
+        """OK: close if nothing changed, else apply the changes in one job."""
+        if self.job is not None:
+            return
+        new = self.edited_spec()
+        if not changed_groups(self.info.spec, new):
+            super().accept()
+            return
+        if self.blocking_problems():
+            return
+        old, machine_id = self.info.spec, self.info.summary.id
+        name, open_backend = self.facts.name, self.open_backend
+
+        def update(progress: Progress, cancel: CancelToken) -> None:
+            open_backend(name).update(machine_id, old, new, progress=progress, cancel=cancel)
+
+        self._cancel_requested = False
+        self.job = self.runner.submit(self.tr("Change settings of %s") % old.name, update,
+                                      machine_key=self.info.summary.key)
+        self.job.progress.connect(lambda _fraction, stage: self.stage.setText(stage))
+        self.job.succeeded.connect(self._applied)
+        self.job.failed.connect(self._failed)
+        self._set_busy(True)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.tabs.setEnabled(not busy)
+        self.progress.setVisible(busy)
+        self.stage.setText(self.tr("Applying the changes…") if busy else "")
+        cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        cancel.setEnabled(not (busy and self._cancel_requested))
+        self._update_ok()
+
+    def _applied(self) -> None:
+        self.job = None
+        self._set_busy(False)
+        self.applied.emit(self.info.summary.id)
+        super().accept()
+
+    def _failed(self, error: object) -> None:
+        self.job = None
+        self._set_busy(False)
+        if self._cancel_requested or isinstance(error, OperationCancelled):
+            super().reject()
+            return
+        assert isinstance(error, BaseException)
+        show_error(self, self.tr("Could not change the settings of %s") % self.info.spec.name,
+                   error)
+
+    def reject(self) -> None:
+        """Cancel: at once when idle; while applying, cancel the job and close when it ends."""
+        if self.job is None:
+            super().reject()
+            return
+        self._cancel_requested = True
+        self.stage.setText(self.tr("Cancelling…"))
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setEnabled(False)
+        self.job.cancel()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.job is not None:
+            event.ignore()
+            self.reject()
+            return
+        super().closeEvent(event)

@@ -1,0 +1,84 @@
+"""The wizard's first page: which hypervisor (on which host) runs the new machine."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QButtonGroup, QRadioButton, QVBoxLayout, QWizardPage
+
+from desktopvm.ui.editors.widgets import caption, format_mib, note, optional_icon
+from desktopvm.ui.facts import BackendFacts
+
+if TYPE_CHECKING:
+    from desktopvm.ui.wizard.wizard import NewVmWizard
+
+
+class BackendPage(QWizardPage):
+    """One choice per backend; unusable ones are greyed with their reason and install hint."""
+
+    def __init__(self, wizard: NewVmWizard) -> None:
+        super().__init__()
+        self.vm_wizard = wizard
+        self.setTitle(self.tr("Choose a hypervisor"))
+        self.setSubTitle(self.tr("The hypervisor runs the new machine. Those that cannot run "
+                                 "here say why and how to get them."))
+        self.choices = QButtonGroup(self)
+        self.buttons: dict[str, QRadioButton] = {}
+        layout = QVBoxLayout(self)
+        for facts in wizard.facts:
+            button = QRadioButton(self._title(facts))
+            button.setObjectName(f"backend-{facts.name}")
+            button.setIcon(optional_icon(f"backend-{facts.name}"))
+            button.setAccessibleName(facts.display_name)
+            details = caption(self._details(facts))
+            details.setObjectName(f"backend-{facts.name}-details")
+            details.setContentsMargins(26, 0, 0, 10)
+            if not facts.available:
+                button.setEnabled(False)
+                button.setToolTip(facts.probe.reason)
+                button.setAccessibleDescription(self._details(facts))
+            self.choices.addButton(button)
+            self.buttons[facts.name] = button
+            layout.addWidget(button)
+            layout.addWidget(details)
+        self.none_available = note(self.tr(
+            "No hypervisor can run machines on this computer yet. Install one of those above, "
+            "then open this wizard again."))
+        self.none_available.setObjectName("no-backend")
+        self.none_available.setVisible(not any(f.available for f in wizard.facts))
+        layout.addWidget(self.none_available)
+        layout.addStretch(1)
+        first = next((f for f in wizard.facts if f.available), None)
+        if first is not None:
+            self.buttons[first.name].setChecked(True)
+        self.choices.buttonToggled.connect(self.completeChanged)
+
+    def _title(self, facts: BackendFacts) -> str:
+        version = f" {facts.probe.version}" if facts.probe.version else ""
+        return f"{facts.display_name}{version}"
+
+    def _details(self, facts: BackendFacts) -> str:
+        if not facts.available:
+            lines = [self.tr("Not available: %s") % (facts.probe.reason or self.tr("unknown"))]
+            if facts.probe.install_hint:
+                lines.append(facts.probe.install_hint)
+            return "\n".join(lines)
+        host = facts.host_info
+        if host is None:
+            return self.tr("On %s") % facts.host
+        return self.tr("On %s: %d CPUs, %s of memory") % (host.hostname or facts.host,
+                                                          host.cpus, format_mib(host.memory_mib))
+
+    def selected(self) -> str | None:
+        """The chosen backend's name."""
+        return next((name for name, b in self.buttons.items() if b.isChecked()), None)
+
+    def isComplete(self) -> bool:
+        return self.selected() is not None
+
+    def validatePage(self) -> bool:
+        name = self.selected()
+        if name is None:
+            return False
+        self.vm_wizard.choose_backend(name)
+        return True

@@ -1,0 +1,94 @@
+"""The wizard's name page: the machine's name, its guest OS and the installation ISO."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QLabel
+
+from desktopvm.model import Capabilities, catalog
+from desktopvm.model.catalog import default_name
+from desktopvm.protocol import HostInfo
+from desktopvm.ui.editors import IdentityEditor, OpticalEditor, SpecEditor
+from desktopvm.ui.editors.widgets import caption, format_mib
+from desktopvm.ui.wizard.os_guess import guess_os
+from desktopvm.ui.wizard.spec_page import SpecPage
+
+if TYPE_CHECKING:
+    from desktopvm.ui.wizard.wizard import NewVmWizard
+
+
+class IdentityPage(SpecPage):
+    """Name, guest OS (choosing one applies its defaults) and the installer ISO.
+
+    Until the user types a name of their own, the name follows the OS; until they pick an
+    OS themselves, choosing an ISO picks the OS its file name suggests.
+    """
+
+    def __init__(self, wizard: NewVmWizard) -> None:
+        super().__init__(wizard, self.tr("Name and operating system"), self.tr(
+            "Name the machine and choose the system you will install; the next pages start "
+            "from what it needs."))
+        self.identity: IdentityEditor | None = None
+        self.optical: OpticalEditor | None = None
+        self.os_hint = caption()
+        self.name_follows_os = True
+        self.os_chosen_by_user = False
+
+    def make_editors(self, capabilities: Capabilities,
+                     host_info: HostInfo | None) -> list[SpecEditor]:
+        self.identity = IdentityEditor(capabilities, host_info)
+        self.optical = OpticalEditor(capabilities, host_info)
+        # A new label with each build: the old one goes with the old editor's form.
+        self.os_hint = caption()
+        self.os_hint.setObjectName("os-hint")
+        heading = QLabel(self.tr("Installation disc"))
+        font = QFont(heading.font())
+        font.setBold(True)
+        heading.setFont(font)
+        heading.setBuddy(self.optical.iso.edit)
+        self.identity.form.addRow("", self.os_hint)
+        for widget in (self.identity, heading, self.optical):
+            self.editor_area.addWidget(widget)
+        self.editor_area.insertSpacing(1, 12)
+        self.editor_area.addStretch(1)
+        self.identity.os_changed.connect(self._os_picked)
+        return [self.identity, self.optical]
+
+    def load(self) -> None:
+        super().load()
+        self._update_hint(detected=False)
+
+    def editor_changed(self, editor: SpecEditor) -> None:
+        before = self.vm_wizard.spec
+        super().editor_changed(editor)
+        spec = self.vm_wizard.spec
+        if editor is self.identity and spec.name != before.name:
+            entry = catalog().get(spec.os)
+            self.name_follows_os = entry is not None and spec.name == default_name(entry)
+        if editor is self.optical and not self.os_chosen_by_user:
+            guessed = guess_os(self.optical.path())
+            if guessed is not None and guessed != spec.os:
+                self._switch_os(guessed)
+                self._update_hint(detected=True)
+
+    def _os_picked(self, os_id: str) -> None:
+        self.os_chosen_by_user = True
+        self._switch_os(os_id)
+        self._update_hint(detected=False)
+
+    def _switch_os(self, os_id: str) -> None:
+        self.vm_wizard.choose_os(os_id, keep_name=not self.name_follows_os)
+        self.load()
+
+    def _update_hint(self, detected: bool) -> None:
+        entry = catalog().get(self.vm_wizard.spec.os)
+        if entry is None:
+            self.os_hint.setText("")
+            return
+        text = self.tr("Detected from the disc's file name. ") if detected else ""
+        cpus = self.tr("1 CPU") if entry.cpus == 1 else self.tr("%d CPUs") % entry.cpus
+        text += self.tr("Defaults for %s: %s, %s of memory and a %d GiB disk.") % (
+            entry.name, cpus, format_mib(entry.memory_mib), entry.disk_gib)
+        self.os_hint.setText(text)
