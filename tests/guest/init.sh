@@ -40,8 +40,9 @@ watch_power_button() {
                 dd if="/dev/input/${event##*/}" of=/dev/null bs=24 count=1 2>/dev/null || exit
                 say POWER-BUTTON
                 # Setting the (unchanged) speed is a tcsetattr(TCSADRAIN): it returns once the
-                # line above has left the UART, so poweroff cannot cut it off.
-                stty -F /dev/ttyS0 115200 2>/dev/null
+                # line above has left the UART, so poweroff cannot cut it off. Bounded, because
+                # a serial client that stops reading stalls QEMU's UART (and so the drain).
+                timeout 2 stty -F /dev/ttyS0 115200 2>/dev/null
                 poweroff -f
             ) &
         done
@@ -71,6 +72,18 @@ wait_for_nvme() {
     done
 }
 
+# virtio-scsi advertises 256 targets and scanning them all takes ~10 s under TCG, so scsi_mod is
+# loaded with scan=manual and only targets 0-7 (all LUNs) of virtio-scsi hosts are scanned.
+# libata (IDE, AHCI) adds its disks itself and needs no host scan.
+scan_virtio_scsi() {
+    for host in /sys/class/scsi_host/host*; do
+        [ "$(cat "$host/proc_name" 2>/dev/null)" = virtio_scsi ] || continue
+        for target in 0 1 2 3 4 5 6 7; do
+            echo "0 $target -" >"$host/scan" 2>/dev/null
+        done
+    done
+}
+
 list_disks() {
     for dev in /sys/block/*; do
         [ -e "$dev" ] || continue # no match: the glob stays literal
@@ -90,6 +103,7 @@ list_nics() {
 load_modules
 watch_power_button
 tick_on_vga &
+scan_virtio_scsi
 wait_for_nvme
 
 # Unquoted $(...) on purpose: it trims the trailing separator space.
