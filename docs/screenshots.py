@@ -1,0 +1,175 @@
+"""Takes the README/docs screenshots under Xvfb with real QEMU machines in several states.
+
+Run: .venv/bin/python docs/screenshots.py [OUT_DIR]   (default: docs/screenshots)
+Needs Xvfb, QEMU and the test guest ISO's build tools (`.ci/setup` installs them). Machines
+are created in a throwaway DESKTOPVM_HOME and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def start_xvfb() -> subprocess.Popen[bytes]:
+    """A private X server; DISPLAY points at it."""
+    read, write = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1400x900x24",
+                               "-nolisten", "tcp"], pass_fds=(write,))
+    os.close(write)
+    display = os.read(read, 16).decode().strip()
+    os.close(read)
+    os.environ["DISPLAY"] = f":{display}"
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    return server
+
+
+def main() -> None:  # noqa: PLR0915 - one linear story of screens
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="dvm-shots-"))
+    os.environ["DESKTOPVM_HOME"] = str(home)
+    os.environ["DESKTOPVM_QEMU_ACCEL"] = "tcg"
+    xvfb = start_xvfb()
+    try:
+        take_screenshots(out, home)
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+
+
+def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    from backends.qemu.backend import QemuBackend
+    from desktopvm.jobs import JobRunner
+    from desktopvm.model import FirmwareSpec
+    from desktopvm.protocol import CancelToken, no_progress
+    from desktopvm.registry import KNOWN_BACKENDS, Registry
+    from desktopvm.settings import Settings
+    from desktopvm.ui.main_window import MainWindow
+    from desktopvm.ui.wizard import NewVmWizard, PageId
+    from tests.backends.qemu.guest import READY, SerialReader, guest_spec
+    from tests.guest.build_iso import build_test_iso
+
+    app = QApplication([])
+    app.setStyle("Fusion")
+    iso = build_test_iso()
+    settings = Settings(library_dir=str(home / "machines"), qemu_accel="tcg",
+                        refresh_interval_s=2)
+    qemu = QemuBackend(settings)
+    made: list[str] = []
+
+    def machine(name: str, os_id: str, memory: int) -> str:
+        spec = guest_spec(name, iso).model_copy(update={"os": os_id})
+        spec = spec.model_copy(update={"memory": spec.memory.model_copy(
+            update={"size_mib": memory}), "notes": f"{name}: part of the demo lab"})
+        machine_id = qemu.create(spec, progress=no_progress, cancel=CancelToken())
+        made.append(machine_id)
+        return machine_id
+
+    def wait(ms: int) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def wait_until(check: Callable[[], bool], seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while not check():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the screen never got ready")
+            wait(100)
+
+    def shot(widget: QWidget, name: str) -> None:
+        wait(300)
+        widget.grab().save(str(out / f"{name}.png"))
+        print("wrote", out / f"{name}.png")
+
+    web = machine("web-frontend", "debian12", 512)
+    machine("build-runner", "ubuntu24.04", 768)
+    db = machine("database", "rocky9", 384)
+    win = machine("windows-lab", "windows11", 256)
+    qemu.start(web)
+    reader = SerialReader(qemu, web)
+    reader.wait_for(READY, poke=True)
+    reader.run("echo 'hello from DesktopVM'; uname -sr; echo SHOWN-$((40+2))", b"SHOWN-42")
+    reader.close()
+    qemu.start(db)
+    qemu.pause(db)
+    qemu.start(win)
+    qemu.save_state(win, progress=no_progress, cancel=CancelToken())
+
+    qemu_known = next(k for k in KNOWN_BACKENDS if k.name == "qemu")
+    registry = Registry(settings, known=KNOWN_BACKENDS)
+    del qemu_known
+    runner = JobRunner()
+    window = MainWindow(registry, runner)
+    window.resize(1280, 800)
+    window.show()
+    window.start()
+    wait_until(lambda: window.model.machine_count() == 4)
+    window.select(("localhost", "qemu", web))
+    wait_until(lambda: window.details.preview.pixmap() is not None and
+               not window.details.preview.pixmap().isNull(), 30)
+    shot(window, "main-window")
+
+    wizard = NewVmWizard(list(window.facts.values()), runner, registry.open, window)
+    wizard.show()
+    names = {PageId.BACKEND: "wizard-1-backend", PageId.IDENTITY: "wizard-2-name-os",
+             PageId.FIRMWARE: "wizard-3-firmware", PageId.RESOURCES: "wizard-4-cpu-memory",
+             PageId.DISK: "wizard-5-disk", PageId.NETWORK: "wizard-6-network",
+             PageId.SUMMARY: "wizard-7-summary"}
+    for page, name in names.items():
+        if page == PageId.IDENTITY:
+            from desktopvm.ui.editors import IdentityEditor
+            identity = next(e for e in wizard.currentPage().editors  # type: ignore[attr-defined]
+                            if isinstance(e, IdentityEditor))
+            identity.os.set_os_id("windows11")
+            identity.name.setText("windows-11-desktop")
+        shot(wizard, name)
+        if page != PageId.SUMMARY:
+            wizard.next()
+    wizard.reject()
+
+    from desktopvm.ui.settings_dialog import SettingsDialog
+    dialog = SettingsDialog(window.facts["qemu"], registry.open("qemu").get_machine(db), runner,
+                            registry.open, window)
+    dialog.show()
+    shot(dialog, "settings-dialog")
+    dialog.reject()
+
+    from desktopvm.protocol import CommandFailed
+    from desktopvm.ui.error_dialog import show_error
+    error = CommandFailed("QEMU could not start the machine: Could not open "
+                          "'/srv/isos/missing.iso': No such file or directory",
+                          command=["qemu-system-x86_64", "-name", "guest=build-runner", "…"],
+                          exit_code=1, stderr="qemu-system-x86_64: -drive if=none,id=cd1-0,"
+                          "media=cdrom,readonly=on,file=/srv/isos/missing.iso: Could not open "
+                          "'/srv/isos/missing.iso': No such file or directory")
+    box = show_error(window, "Start build-runner", error)
+    shot(box, "error-dialog")
+    box.close()
+    del FirmwareSpec
+
+    window.close()
+    runner.cancel_all()
+    runner.wait_for_done(30_000)
+    for machine_id in made:
+        info = qemu.get_machine(machine_id)
+        if info.state.value in ("running", "paused", "saved"):
+            qemu.power_off(machine_id)
+        qemu.delete(machine_id, delete_disks=True, progress=no_progress, cancel=CancelToken())
+
+
+if __name__ == "__main__":
+    main()
+    os._exit(0)  # skip PySide's teardown: nothing is left to save
