@@ -30,6 +30,7 @@ class Settings:
     vboxmanage_path: str = ""  # empty: search the usual places
     powershell_path: str = ""  # empty: powershell.exe / pwsh
     refresh_interval_s: float = 5.0
+    vnc_password: bool = False  # QEMU: protect each machine's VNC console with a random password
 
     def __post_init__(self) -> None:
         low, high = REFRESH_RANGE
@@ -58,6 +59,10 @@ def settings_from_data(data: object) -> Settings:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"{key} must be a number")
             values[key] = float(value)
+        elif known[key] in ("bool", bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"{key} must be true or false")
+            values[key] = value
         elif isinstance(value, str):
             values[key] = value
         else:

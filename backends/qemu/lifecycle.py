@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import shutil
 import socket
 import time
@@ -103,6 +104,7 @@ class Lifecycle:
             tpm=spec.firmware.tpm,
             incoming="defer" if restoring else "",
             loadvm="" if restoring else book.pending_loadvm,
+            vnc_password=backend.settings.vnc_password,
         )
         try:
             process.launch(build_argv(spec, plan))
@@ -112,8 +114,13 @@ class Lifecycle:
             shutil.rmtree(run.folder, ignore_errors=True)
             raise
         started = datetime.now(UTC).isoformat(timespec="seconds")
-        Runtime(pid=pid, run_dir=str(run.folder), accel=plan.accel, started=started).save(
-            files.runtime)
+        # VNC passwords are at most 8 characters; a new one each start.
+        password = secrets.token_urlsafe(6)[:8] if plan.vnc_password else ""
+        Runtime(pid=pid, run_dir=str(run.folder), accel=plan.accel, started=started,
+                vnc_password=password).save(files.runtime)
+        if password:
+            with qmp.connect(run.qmp) as session:
+                session.execute("set_password", {"protocol": "vnc", "password": password})
         if restoring:
             self._restore_saved_state(files, run)
         if book.pending_loadvm:

@@ -216,3 +216,46 @@ def test_import_of_a_package_without_its_disks_fails_cleanly(qemu, tmp_path, sha
         qemu.import_machine(descriptor, progress=no_progress, cancel=CancelToken())
     assert qemu.list_machines() == []
     assert [p.name for p in qemu.store.library.iterdir()] == []
+
+
+def rfb_security_types(path: str) -> list[int]:
+    """The security types a VNC server offers (RFB 3.8 handshake up to that point)."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(path)
+        assert sock.recv(12).startswith(b"RFB 003.")
+        sock.sendall(b"RFB 003.008\n")
+        count = sock.recv(1)[0]
+        return list(sock.recv(count))
+
+
+def test_vnc_console_is_a_local_socket_optionally_with_a_password(qemu, guest_iso, tmp_path):
+    machine_id = create(qemu, guest_spec("vnc", guest_iso))
+    qemu.start(machine_id)
+    vnc = qemu.console(machine_id).vnc
+    assert vnc is not None and vnc.unix_socket and not vnc.port and not vnc.password
+    assert rfb_security_types(vnc.unix_socket) == [1]  # None: only this user can reach it
+    qemu.power_off(machine_id)
+    guarded = QemuBackend(qemu.settings.replace(vnc_password=True))
+    guarded.start(machine_id)
+    vnc = guarded.console(machine_id).vnc
+    assert vnc is not None and len(vnc.password) == 8
+    assert rfb_security_types(vnc.unix_socket) == [2]  # VNC Authentication
+    guarded.power_off(machine_id)
+
+
+def test_typed_keys_reach_the_guest_keyboard(qemu, guest_iso):
+    machine_id = create(qemu, guest_spec("keys", guest_iso))
+    reader = boot(qemu, machine_id)
+    # Find the PS/2 keyboard's event device and record what it reports.
+    reader.run("for d in /sys/class/input/event*; do grep -q 'AT Translated' $d/device/name "
+               "&& K=/dev/input/${d##*/}; done; dd if=$K of=/tmp/keys bs=24 count=8 2>/dev/null "
+               "& echo LISTENING-$((5*5))", b"LISTENING-25")
+    qemu.type_text(machine_id, "ab")
+    qemu.send_keys(machine_id, ["ctrl-alt-f2"])
+    out = reader.run("sleep 1; wc -c < /tmp/keys; echo COUNTED-$((6*6))", b"COUNTED-36")
+    counted = [int(word) for word in out.split() if word.isdigit()]
+    assert counted and counted[0] >= 24 * 4, out  # press and release events arrived
+    reader.close()
