@@ -28,16 +28,12 @@ from desktopvm.protocol import (
     PowerState,
     Progress,
     UnsupportedOperation,
+    scaled_progress,
 )
 
 if TYPE_CHECKING:
     from backends.qemu.backend import QemuBackend
 
-
-def _scaled(progress: Progress, start: float, span: float) -> Progress:
-    def report(fraction: float | None, stage: str, /) -> None:
-        progress(None if fraction is None else start + span * fraction, stage)
-    return report
 
 
 def _file_stem(name: str) -> str:
@@ -67,7 +63,7 @@ def export_ova(backend: QemuBackend, files: MachineFiles, path: Path, progress: 
             share = 0.8 / max(1, len(disks))
             backend.qemu_img.convert(Path(disk.path), vmdk, DiskFormat.VMDK,
                                      subformat="streamOptimized",
-                                     progress=_scaled(progress, index * share, share),
+                                     progress=scaled_progress(progress, index * share, share),
                                      cancel=cancel)
             capacity = backend.qemu_img.info(Path(disk.path)).virtual_size
             exported.append(ExportDisk(href=vmdk.name, capacity_bytes=capacity,
@@ -75,7 +71,7 @@ def export_ova(backend: QemuBackend, files: MachineFiles, path: Path, progress: 
             vmdks.append(vmdk)
         descriptor = write_ovf(spec, exported)
         write_ova(path, f"{_file_stem(spec.name)}.ovf", descriptor, vmdks,
-                  progress=_scaled(progress, 0.8, 0.2), cancel=cancel)
+                  progress=scaled_progress(progress, 0.8, 0.2), cancel=cancel)
     finally:
         shutil.rmtree(parts, ignore_errors=True)
     progress(1.0, "Exported")
@@ -93,7 +89,7 @@ def import_appliance(backend: QemuBackend, path: Path, name: str, progress: Prog
     target = MachineFiles(library / machine_id)
     try:
         if path.suffix.lower() == ".ova":
-            descriptor = extract_ova(path, unpacked, progress=_scaled(progress, 0, 0.3),
+            descriptor = extract_ova(path, unpacked, progress=scaled_progress(progress, 0, 0.3),
                                      cancel=cancel)
         else:
             descriptor = path
@@ -107,7 +103,7 @@ def import_appliance(backend: QemuBackend, path: Path, name: str, progress: Prog
             destination = target.disk_path(index, "qcow2")
             share = 0.6 / max(1, len(appliance.disks))
             backend.qemu_img.convert(source, destination, DiskFormat.QCOW2,
-                                     progress=_scaled(progress, 0.3 + index * share, share),
+                                     progress=scaled_progress(progress, 0.3 + index * share, share),
                                      cancel=cancel)
             converted[(disk.controller_index, disk.port, disk.device)] = destination
         spec = _place_disks(appliance.spec, converted)

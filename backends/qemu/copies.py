@@ -20,6 +20,7 @@ from desktopvm.protocol import (
     PowerState,
     Progress,
     UnsupportedOperation,
+    scaled_progress,
 )
 
 if TYPE_CHECKING:
@@ -41,11 +42,6 @@ def _stopped(backend: QemuBackend, files: MachineFiles, verb: str) -> MachineSpe
         raise InvalidState(f"Shut down {spec.name} before you {verb} it (it is {state.value})")
     return spec
 
-
-def _scaled(progress: Progress, start: float, span: float) -> Progress:
-    def report(fraction: float | None, stage: str, /) -> None:
-        progress(None if fraction is None else start + span * fraction, stage)
-    return report
 
 
 def _with_disks(spec: MachineSpec, paths: list[tuple[Path, DiskFormat]]) -> MachineSpec:
@@ -107,7 +103,7 @@ def _copy_disks(qemu_img: QemuImg, spec: MachineSpec, target: MachineFiles,
         path = target.disk_path(index, disk.format.extension)
         share = 0.9 / max(1, len(disks))
         qemu_img.convert(Path(disk.path), path, disk.format,
-                         progress=_scaled(progress, index * share, share), cancel=cancel)
+                         progress=scaled_progress(progress, index * share, share), cancel=cancel)
         paths.append((path, disk.format))
     return paths
 

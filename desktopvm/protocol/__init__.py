@@ -14,7 +14,7 @@ from desktopvm.protocol.errors import (
     TimedOut,
     UnsupportedOperation,
 )
-from desktopvm.protocol.progress import CancelToken, Progress, no_progress
+from desktopvm.protocol.progress import CancelToken, Progress, no_progress, scaled_progress
 from desktopvm.protocol.types import (
     ConsoleEndpoints,
     DiskInfo,
@@ -58,4 +58,5 @@ __all__ = [
     "UnsupportedOperation",
     "VncEndpoint",
     "no_progress",
+    "scaled_progress",
 ]

@@ -68,3 +68,10 @@ class CancelToken:
         with self._lock:
             if callback in self._callbacks:
                 self._callbacks.remove(callback)
+
+
+def scaled_progress(progress: Progress, start: float, span: float) -> Progress:
+    """Report a sub-step's 0..1 progress as `start`..`start + span` of the whole operation."""
+    def report(fraction: float | None, stage: str, /) -> None:
+        progress(None if fraction is None else start + span * fraction, stage)
+    return report
