@@ -71,8 +71,18 @@ def qemu_harness(folder: Path) -> Iterator[Harness]:
                   state_timeout=60.0)
 
 
+@contextmanager
+def hyperv_replay_harness(folder: Path) -> Iterator[Harness]:
+    """Hyper-V over the PowerShell double (replay mode)."""
+    from tests.backends.hyperv.harness import hyperv_replay_harness as factory
+
+    with factory(folder) as harness:
+        yield harness
+
+
 # name -> (factory, marks). Backends add themselves here.
 HARNESSES: dict[str, tuple[HarnessFactory, list[pytest.MarkDecorator]]] = {
     "memory": (memory_harness, []),
     "qemu": (qemu_harness, [pytest.mark.qemu, pytest.mark.slow]),
+    "hyperv-replay": (hyperv_replay_harness, []),
 }

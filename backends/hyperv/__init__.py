@@ -1,0 +1,46 @@
+"""The Hyper-V backend: one long-lived PowerShell session per host, locally or over WinRM.
+
+Every operation is a `.ps1` file shipped in `scripts/`; requests carry only the script's
+name and its arguments as JSON, so nothing the user types ever becomes PowerShell code.
+This `__init__` stays light: `detect()` only looks for a PowerShell executable; the
+backend's own `probe()` asks that PowerShell whether Hyper-V is there and usable.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from desktopvm.protocol import ProbeResult
+from desktopvm.settings import Settings
+
+if TYPE_CHECKING:
+    from backends.hyperv.backend import HyperVBackend
+    from backends.hyperv.winrm_transport import WinRMConfig
+
+
+def detect(settings: Settings) -> ProbeResult:
+    """Is there a PowerShell to ask? (Starts nothing; `probe()` asks it about Hyper-V.)"""
+    from backends.hyperv.locate import find_powershell, install_hint
+
+    if find_powershell(settings.powershell_path) is None:
+        return ProbeResult("hyperv", False, reason="Hyper-V needs Windows PowerShell on a "
+                           "Windows host", install_hint=install_hint())
+    return ProbeResult("hyperv", True)
+
+
+def open_backend(settings: Settings) -> HyperVBackend:
+    """Hyper-V on this computer, through one local PowerShell session."""
+    from backends.hyperv.backend import HyperVBackend
+    from backends.hyperv.locate import find_powershell
+    from backends.hyperv.session import LocalProcessChannel
+
+    executable = find_powershell(settings.powershell_path) or "powershell.exe"
+    return HyperVBackend(lambda: LocalProcessChannel(executable), host="localhost", local=True)
+
+
+def open_remote(config: WinRMConfig) -> HyperVBackend:
+    """Hyper-V on a remote Windows host, through one WinRM shell running PowerShell."""
+    from backends.hyperv.backend import HyperVBackend
+    from backends.hyperv.winrm_transport import WinRMChannel
+
+    return HyperVBackend(lambda: WinRMChannel(config), host=config.host, local=False)

@@ -1,0 +1,25 @@
+# Facts about the Hyper-V host: CPUs, memory, default folders, switches and optional features.
+[CmdletBinding()]
+param()
+$ErrorActionPreference = 'Stop'
+$vmHost = Hyper-V\Get-VMHost
+$switches = @(Hyper-V\Get-VMSwitch | Select-Object `
+    @{ n = 'Name'; e = { [string]$_.Name } },
+    @{ n = 'Id'; e = { $_.Id.ToString() } },
+    @{ n = 'SwitchType'; e = { $_.SwitchType.ToString() } },
+    @{ n = 'NetAdapterInterfaceDescription'; e = { [string]$_.NetAdapterInterfaceDescription } })
+$build = [System.Environment]::OSVersion.Version.Build
+$templates = @('MicrosoftWindows', 'MicrosoftUEFICertificateAuthority')
+if ($build -ge 14393) { $templates += 'OpenSourceShieldedVM' }
+[ordered]@{
+    ComputerName          = [string]$vmHost.ComputerName
+    LogicalProcessorCount = [int]$vmHost.LogicalProcessorCount
+    MemoryCapacity        = [int64]$vmHost.MemoryCapacity
+    VirtualMachinePath    = [string]$vmHost.VirtualMachinePath
+    VirtualHardDiskPath   = [string]$vmHost.VirtualHardDiskPath
+    OsVersion             = [System.Environment]::OSVersion.Version.ToString()
+    Switches              = $switches
+    TpmSupported          = [bool](Get-Command Hyper-V\Enable-VMTPM -ErrorAction SilentlyContinue)
+    NestedSupported       = (Get-Command Hyper-V\Set-VMProcessor).Parameters.ContainsKey('ExposeVirtualizationExtensions')
+    SecureBootTemplates   = $templates
+}

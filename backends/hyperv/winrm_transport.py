@@ -1,0 +1,268 @@
+"""Remote Hyper-V hosts over WinRM (pywinrm): one shell running one PowerShell, same framing.
+
+The shell's single command is the same `powershell.exe -EncodedCommand <bootstrap>` a local
+session runs; requests go in with `send_command_input` and replies come back through
+`get_command_output_raw`, so there is no process per call and no command-line length limit.
+Transports: HTTPS with certificate validation (a custom CA file allowed), NTLM/Kerberos with
+message encryption over HTTP, CredSSP. Basic auth is accepted over HTTPS only. Passwords
+come from the OS keyring and are never logged or stored in settings.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import html
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from backends.hyperv import scripts
+from backends.hyperv.session import ChannelClosed
+from desktopvm.protocol import AuthenticationFailed, BackendUnavailable, ConnectionLost
+
+log = logging.getLogger(__name__)
+
+AUTH_METHODS = ("ntlm", "kerberos", "credssp", "basic", "certificate")
+ENCRYPTING = ("ntlm", "kerberos", "credssp")  # can seal messages themselves over HTTP
+KEYRING_SERVICE = "DesktopVM WinRM"
+UTF8_CODEPAGE = 65001
+INSTALL_HINT = "Install DesktopVM's WinRM support: pip install 'desktopvm[winrm]'"
+
+
+def clixml_text(stderr: bytes) -> str:
+    """Readable text from PowerShell's CLIXML error stream (what WinRM hands back on stderr)."""
+    text = stderr.decode("utf-8", errors="replace")
+    if not text.startswith("#< CLIXML"):
+        return text
+    parts = re.findall(r'<S S="Error">(.*?)</S>', text, flags=re.DOTALL)
+    decoded = "".join(html.unescape(part) for part in parts)
+    decoded = re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), decoded)
+    return decoded.replace("\r\n", "\n").strip()
+
+
+class InsecureTransport(BackendUnavailable):
+    """A WinRM configuration DesktopVM refuses because it would expose credentials or data."""
+
+
+@dataclass(frozen=True)
+class WinRMConfig:
+    """How to reach one remote Hyper-V host. Holds no secret: the password is in the keyring."""
+
+    host: str
+    username: str = ""
+    auth: str = "ntlm"
+    https: bool = True
+    port: int = 0
+    ca_file: str = ""  # PEM file of the CA that signed the host's certificate
+    cert_pem: str = ""  # client certificate (auth="certificate")
+    cert_key_pem: str = ""
+    executable: str = "powershell.exe"
+    operation_timeout: int = 20
+    read_timeout: int = 30
+    keyring_service: str = KEYRING_SERVICE
+
+    @property
+    def endpoint(self) -> str:
+        """https://host:5986/wsman or http://host:5985/wsman (or the configured port)."""
+        scheme = "https" if self.https else "http"
+        port = self.port or (5986 if self.https else 5985)
+        return f"{scheme}://{self.host}:{port}/wsman"
+
+    @property
+    def keyring_user(self) -> str:
+        """The keyring entry's user name for this host's credentials."""
+        return f"{self.username}@{self.host}"
+
+    def check(self) -> None:
+        """InsecureTransport for combinations that would send secrets or data in the clear."""
+        if self.auth not in AUTH_METHODS:
+            raise InsecureTransport(f"Unknown WinRM authentication {self.auth!r}; use one of "
+                                    f"{', '.join(AUTH_METHODS)}")
+        if not self.https and self.auth not in ENCRYPTING:
+            raise InsecureTransport(
+                f"{self.auth.capitalize()} authentication over plain HTTP would expose the "
+                f"password and every command to the network; use HTTPS for {self.host}, or "
+                "NTLM/Kerberos/CredSSP (which encrypt each message)")
+
+    def protocol_options(self, password: str) -> dict[str, Any]:
+        """Keyword arguments for winrm.protocol.Protocol (validated; certificates verified)."""
+        self.check()
+        return {
+            "endpoint": self.endpoint,
+            "transport": self.auth,
+            "username": self.username or None,
+            "password": password,
+            "server_cert_validation": "validate",
+            "ca_trust_path": self.ca_file or None,
+            "cert_pem": self.cert_pem or None,
+            "cert_key_pem": self.cert_key_pem or None,
+            "message_encryption": "auto" if self.https else "always",
+            "operation_timeout_sec": self.operation_timeout,
+            "read_timeout_sec": self.read_timeout,
+            "proxy": None,
+        }
+
+
+def keyring_password(config: WinRMConfig) -> str:
+    """The password stored for this host in the OS keyring (AuthenticationFailed if none)."""
+    if config.auth == "certificate":
+        return ""
+    try:
+        import keyring
+    except ImportError as error:
+        raise BackendUnavailable("The keyring package is missing", str(error),
+                                 install_hint=INSTALL_HINT) from error
+    password = keyring.get_password(config.keyring_service, config.keyring_user)
+    if password is None:
+        raise AuthenticationFailed(f"No password for {config.username} on {config.host} in the "
+                                   "system keyring; add it in DesktopVM's host settings")
+    return str(password)
+
+
+def store_password(config: WinRMConfig, password: str) -> None:
+    """Keep the password for this host in the OS keyring (never in DesktopVM's settings)."""
+    import keyring
+
+    keyring.set_password(config.keyring_service, config.keyring_user, password)
+
+
+class WinRMChannel:
+    """One WinRM shell with one PowerShell command in it, used as a line channel."""
+
+    def __init__(self, config: WinRMConfig,
+                 password: Callable[[WinRMConfig], str] = keyring_password) -> None:
+        self.config = config
+        self.description = f"WinRM shell on {config.host}"
+        self._password = password
+        self._protocol: Any = None
+        self._shell_id = ""
+        self._command_id = ""
+        self._buffer = b""
+        self._done = False
+        self._stderr: collections.deque[str] = collections.deque(maxlen=40)
+        self._lock = threading.Lock()
+        self._busy = False  # a WS-Man call is in flight (on the requesting thread)
+        self._abort = False  # close() was asked for meanwhile (a cancel from another thread)
+
+    def _call(self, method: Callable[..., Any], *args: Any) -> Any:
+        """Run one WS-Man call; a close() that came meanwhile is carried out afterwards."""
+        with self._lock:
+            if self._protocol is None or self._abort:
+                raise ChannelClosed("the shell is closed")
+            self._busy = True
+        try:
+            return method(*args)
+        finally:
+            with self._lock:
+                self._busy = False
+                abort = self._abort
+            if abort:
+                self._close_now()
+
+    def open(self) -> None:
+        """Authenticate, open the shell and start PowerShell in it."""
+        try:
+            from winrm.exceptions import InvalidCredentialsError
+            from winrm.protocol import Protocol
+        except ImportError as error:
+            raise BackendUnavailable("pywinrm is not installed", str(error),
+                                     install_hint=INSTALL_HINT) from error
+        options = self.config.protocol_options(self._password(self.config))
+        try:
+            self._protocol = Protocol(**options)
+            self._shell_id = self._protocol.open_shell(codepage=UTF8_CODEPAGE, noprofile=True)
+            self._command_id = self._protocol.run_command(
+                self._shell_id, self.config.executable, scripts.powershell_arguments(),
+                skip_cmd_shell=True)
+        except InvalidCredentialsError as error:
+            self.close()
+            raise AuthenticationFailed(f"{self.config.host} refused the credentials of "
+                                       f"{self.config.username or 'this account'}",
+                                       type(error).__name__) from error
+        except Exception as error:  # requests/ssl/WinRM faults: all mean "cannot reach it"
+            self.close()
+            raise self._connect_error(error) from error
+        self.description = f"WinRM shell {self._shell_id} on {self.config.host}"
+
+    def _connect_error(self, error: Exception) -> Exception:
+        text = f"{type(error).__name__}: {error}"
+        if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text:
+            return BackendUnavailable(
+                f"The WinRM certificate of {self.config.host} is not trusted", text,
+                install_hint="Give DesktopVM the CA certificate (PEM) that signed the host's "
+                "WinRM certificate, or one the system already trusts")
+        return ConnectionLost(f"Cannot reach WinRM on {self.config.host}", text)
+
+    def send(self, data: bytes) -> None:
+        """Write to PowerShell's stdin."""
+        if self._done:
+            raise ChannelClosed("the shell is closed")
+        try:
+            self._call(self._protocol.send_command_input, self._shell_id, self._command_id, data)
+        except ChannelClosed:
+            raise
+        except Exception as error:
+            raise ChannelClosed(f"sending failed: {type(error).__name__}: {error}") from error
+
+    def receive(self, timeout: float) -> list[bytes]:
+        """Complete lines from one WS-Man Receive (which waits up to the operation timeout)."""
+        if self._done and not self._buffer:
+            raise ChannelClosed(f"PowerShell on {self.config.host} exited")
+        if self._protocol is None:
+            raise ChannelClosed("the shell is closed")
+        if not self._done:
+            from winrm.exceptions import WinRMOperationTimeoutError
+
+            try:
+                stdout, stderr, _code, done = self._call(
+                    self._protocol.get_command_output_raw, self._shell_id, self._command_id)
+            except WinRMOperationTimeoutError:
+                return []
+            except ChannelClosed:
+                raise
+            except Exception as error:
+                raise ChannelClosed(f"receiving failed: {type(error).__name__}: {error}") \
+                    from error
+            self._buffer += stdout
+            if stderr:
+                self._stderr.append(clixml_text(stderr))
+            self._done = done
+        *lines, self._buffer = self._buffer.split(b"\n")
+        if self._done and self._buffer:
+            lines.append(self._buffer)
+            self._buffer = b""
+        return [line + b"\n" for line in lines]
+
+    def close(self) -> None:
+        """Stop the command and close the shell (best effort: the host may be gone).
+
+        From another thread while a call is in flight (a cancel), the close happens as soon
+        as that call returns, so two WS-Man messages never cross on one security context.
+        """
+        with self._lock:
+            if self._busy:
+                self._abort = True
+                return
+        self._close_now()
+
+    def _close_now(self) -> None:
+        with self._lock:
+            protocol, self._protocol = self._protocol, None
+        if protocol is None:
+            return
+        with contextlib.suppress(Exception):
+            if self._command_id:
+                protocol.cleanup_command(self._shell_id, self._command_id)
+        with contextlib.suppress(Exception):
+            if self._shell_id:
+                protocol.close_shell(self._shell_id)
+        with contextlib.suppress(Exception):
+            protocol.transport.close_session()
+
+    def diagnostics(self) -> str:
+        """What PowerShell wrote to stderr (CLIXML as it came)."""
+        return "\n".join(self._stderr)

@@ -1,0 +1,1 @@
+"""Tests of the Hyper-V backend against a process-boundary PowerShell double and a WinRM server."""

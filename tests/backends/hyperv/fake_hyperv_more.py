@@ -1,0 +1,244 @@
+"""The fake Hyper-V's lifecycle, checkpoints, copies, disks and console operations."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.backends.hyperv.fake_hyperv import (
+    HARDWARE,
+    Args,
+    State,
+    assert_state,
+    fail,
+    get_vm,
+    read_vhd,
+    write_vhd,
+)
+
+
+# -- lifecycle ----------------------------------------------------------------------------------
+def _transition(state: State, args: Args, allowed: tuple[str, ...], action: str,
+                to: str) -> dict[str, Any]:
+    vm = get_vm(state, args["Id"])
+    assert_state(vm, allowed, action)
+    vm["State"] = to
+    return vm
+
+
+def op_start_vm(state: State, args: Args) -> Any:
+    vm = _transition(state, args, ("Off", "Saved"), "start", "Running")
+    for index, nic in enumerate(vm["NetworkAdapters"]):
+        nic["IPAddresses"] = [f"172.20.0.{10 + index}", "fe80::215:5dff:fe00:1"] \
+            if nic["SwitchName"] else []
+
+
+def op_shutdown_vm(state: State, args: Args) -> Any:
+    vm = _transition(state, args, ("Running",), "shut down", "Stopping")
+    vm["SettleAt"], vm["SettleTo"] = time.time() + 0.2, "Off"
+
+
+def op_stop_vm(state: State, args: Args) -> Any:
+    _transition(state, args, ("Running", "Paused", "Saved", "Starting", "Stopping"),
+                "power off", "Off")
+
+
+def op_restart_vm(state: State, args: Args) -> Any:
+    _transition(state, args, ("Running", "Paused"), "reset", "Running")
+
+
+def op_suspend_vm(state: State, args: Args) -> Any:
+    _transition(state, args, ("Running",), "pause", "Paused")
+
+
+def op_resume_vm(state: State, args: Args) -> Any:
+    _transition(state, args, ("Paused",), "resume", "Running")
+
+
+def op_save_vm(state: State, args: Args) -> Any:
+    _transition(state, args, ("Running", "Paused"), "save its state", "Saved")
+
+
+# -- checkpoints --------------------------------------------------------------------------------
+def _checkpoint(vm: dict[str, Any], checkpoint_id: str) -> dict[str, Any]:
+    checkpoints: list[dict[str, Any]] = vm["Checkpoints"]
+    for checkpoint in checkpoints:
+        if checkpoint["Id"] == checkpoint_id:
+            return checkpoint
+    raise fail("DesktopVM.MachineNotFound", f"No checkpoint with id {checkpoint_id}",
+               "ObjectNotFound")
+
+
+def op_checkpoint_vm(state: State, args: Args) -> Any:
+    vm = get_vm(state, args["Id"])
+    checkpoint = {
+        "Id": str(uuid.uuid4()), "Name": args["Name"],
+        "ParentCheckpointId": vm["CurrentCheckpointId"],
+        "CreationTime": time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime()),
+        "SnapshotType": "Standard" if args.get("IncludeMemory", True) else "Production",
+        "State": vm["State"] if args.get("IncludeMemory", True) else "Off",
+        "Notes": args.get("Notes", ""),
+        "Hardware": {key: copy.deepcopy(vm[key]) for key in HARDWARE},
+    }
+    vm["Checkpoints"].append(checkpoint)
+    vm["CurrentCheckpointId"] = checkpoint["Id"]
+    return {k: v for k, v in checkpoint.items() if k != "Hardware"}
+
+
+def op_restore_checkpoint(state: State, args: Args) -> Any:
+    vm = get_vm(state, args["Id"])
+    assert_state(vm, ("Off", "Saved"), "restore a checkpoint")
+    checkpoint = _checkpoint(vm, args["CheckpointId"])
+    for key, value in checkpoint["Hardware"].items():
+        vm[key] = copy.deepcopy(value)
+    vm["ProcessorCount"] = vm["Processor"]["Count"]
+    vm["MemoryStartup"] = vm["Memory"]["Startup"]
+    vm["State"] = "Saved" if checkpoint["State"] in ("Running", "Paused") else "Off"
+    vm["CurrentCheckpointId"] = checkpoint["Id"]
+
+
+def op_remove_checkpoint(state: State, args: Args) -> Any:
+    vm = get_vm(state, args["Id"])
+    checkpoint = _checkpoint(vm, args["CheckpointId"])
+    for child in vm["Checkpoints"]:
+        if child["ParentCheckpointId"] == checkpoint["Id"]:
+            child["ParentCheckpointId"] = checkpoint["ParentCheckpointId"]
+    if vm["CurrentCheckpointId"] == checkpoint["Id"]:
+        vm["CurrentCheckpointId"] = checkpoint["ParentCheckpointId"]
+    vm["Checkpoints"].remove(checkpoint)
+
+
+# -- copies -------------------------------------------------------------------------------------
+def _export(vm: dict[str, Any], hardware: dict[str, Any], target: Path) -> Path:
+    folder: Path = target / vm["Name"]
+    (folder / "Virtual Machines").mkdir(parents=True)
+    drives = []
+    for drive in hardware["HardDrives"]:
+        copied = folder / "Virtual Hard Disks" / Path(drive["Path"]).name
+        copied.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(drive["Path"], copied)
+        drives.append({**drive, "Path": str(copied)})
+    exported = {**copy.deepcopy(vm), **copy.deepcopy(hardware), "HardDrives": drives,
+                "State": "Off", "Checkpoints": [], "CurrentCheckpointId": ""}
+    config = folder / "Virtual Machines" / f"{vm['Id'].upper()}.vmcx"
+    config.write_text(json.dumps(exported), encoding="utf-8")
+    return folder
+
+
+def _find_configuration(path: Path) -> Path:
+    if path.is_file():
+        return path
+    found = sorted(p for p in path.rglob("*.vmcx") if p.parent.name == "Virtual Machines")
+    if not found:
+        raise fail("DesktopVM.NotFound", f"No exported Hyper-V machine (.vmcx) in {path}",
+                   "ObjectNotFound")
+    return found[0]
+
+
+def _import(state: State, configuration: Path, folder: Path, name: str) -> dict[str, Any]:
+    vm = json.loads(configuration.read_text(encoding="utf-8"))
+    vm["Id"] = str(uuid.uuid4())
+    vm["Name"] = name or vm["Name"]
+    vm["Path"] = str(folder)
+    drives = []
+    for drive in vm["HardDrives"]:
+        copied = folder / "Virtual Hard Disks" / Path(drive["Path"]).name
+        copied.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(drive["Path"], copied)
+        drives.append({**drive, "Path": str(copied)})
+    vm["HardDrives"] = drives
+    state["vms"][vm["Id"]] = vm
+    return {"Id": vm["Id"], "Folder": str(folder)}
+
+
+def _hardware(vm: dict[str, Any], checkpoint_id: str) -> dict[str, Any]:
+    if checkpoint_id:
+        return dict(_checkpoint(vm, checkpoint_id)["Hardware"])
+    return {key: vm[key] for key in HARDWARE}
+
+
+def op_clone_vm(state: State, args: Args) -> Any:
+    vm = get_vm(state, args["Id"])
+    root = Path(state["host"]["VirtualMachinePath"])
+    work = root / (".desktopvm-" + args["WorkName"])
+    try:
+        exported = _export(vm, _hardware(vm, args.get("CheckpointId", "")), work)
+        return _import(state, _find_configuration(exported), root / args["FolderName"],
+                       args["Name"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def op_export_vm(state: State, args: Args) -> Any:
+    vm = get_vm(state, args["Id"])
+    folder = _export(vm, _hardware(vm, args.get("CheckpointId", "")), Path(args["Path"]))
+    return {"Folder": str(folder)}
+
+
+def op_import_vm(state: State, args: Args) -> Any:
+    root = Path(state["host"]["VirtualMachinePath"])
+    configuration = _find_configuration(Path(args["Path"]))
+    return _import(state, configuration, root / args["FolderName"], args.get("Name", ""))
+
+
+def op_remove_path(state: State, args: Args) -> Any:
+    target = Path(args["Path"])
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+
+
+# -- disks --------------------------------------------------------------------------------------
+def op_get_vhd(state: State, args: Args) -> Any:
+    return read_vhd(args["Path"])
+
+
+def op_new_vhd(state: State, args: Args) -> Any:
+    write_vhd(args["Path"], int(args["SizeBytes"]), "Fixed" if args.get("Fixed") else "Dynamic")
+    return read_vhd(args["Path"])
+
+
+def op_resize_vhd(state: State, args: Args) -> Any:
+    data = read_vhd(args["Path"])
+    Path(args["Path"]).unlink()
+    write_vhd(args["Path"], int(args["SizeBytes"]), data["VhdType"], data["ParentPath"])
+    return read_vhd(args["Path"])
+
+
+def op_optimize_vhd(state: State, args: Args) -> Any:
+    return read_vhd(args["Path"])
+
+
+def op_convert_vhd(state: State, args: Args) -> Any:
+    data = read_vhd(args["Path"])
+    write_vhd(args["DestinationPath"], data["Size"], args.get("VhdType", "Dynamic"))
+    return read_vhd(args["DestinationPath"])
+
+
+# -- console ------------------------------------------------------------------------------------
+def op_thumbnail(state: State, args: Args) -> Any:
+    vm = get_vm(state, args["Id"])
+    assert_state(vm, ("Running", "Paused"), "show its screen")
+    width, height = 4, 2  # red, green, blue, white / black, grey, yellow, cyan (RGB565 LE)
+    pixels = [0xF800, 0x07E0, 0x001F, 0xFFFF, 0x0000, 0x8410, 0xFFE0, 0x07FF]
+    raw = b"".join(p.to_bytes(2, "little") for p in pixels)
+    return {"Width": width, "Height": height, "ImageData": base64.b64encode(raw).decode()}
+
+
+def op_type_text(state: State, args: Args) -> Any:
+    vm = get_vm(state, args["Id"])
+    assert_state(vm, ("Running",), "type into it")
+    state["typed"].append({"Text": args["Text"]})
+
+
+def op_type_keys(state: State, args: Args) -> Any:
+    vm = get_vm(state, args["Id"])
+    assert_state(vm, ("Running",), "type into it")
+    state["typed"].extend(args.get("Combos", []))

@@ -1,0 +1,95 @@
+"""The shipped .ps1 files: ASCII, param() + Stop, module-qualified cmdlets, parseable, all used."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from backends.hyperv import scripts
+from backends.hyperv.scripts import INFRASTRUCTURE, operation_names, script_text
+
+ALL = [*INFRASTRUCTURE, *operation_names()]
+HYPERV_NOUNS = r"(VM|VHD|VMSnapshot|VMHost|VMSwitch|VMProcessor|VMMemory|VMFirmware|VMBios|" \
+               r"VMDvdDrive|VMHardDiskDrive|VMNetworkAdapter|VMComPort|VMScsiController|" \
+               r"VMKeyProtector|VMTPM|VMSecurity|VMSavedState)"
+HYPERV_CMDLET = re.compile(r"(?<![\w\\-])([A-Z][a-z]+-" + HYPERV_NOUNS + r")\b")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_each_script_is_ascii_with_param_and_stop(name: str):
+    text = script_text(name)
+    assert text.isascii(), f"{name}.ps1 must stay ASCII (no code page can garble it)"
+    assert re.search(r"^param\(", text, re.MULTILINE), f"{name}.ps1 has no param() block"
+    assert "$ErrorActionPreference = 'Stop'" in text
+    assert text.splitlines()[0].startswith("# "), f"{name}.ps1 starts with a one-line comment"
+
+
+@pytest.mark.parametrize("name", operation_names())
+def test_operations_bind_strictly(name: str):
+    """[CmdletBinding()] makes an unknown argument an error instead of a silent $args entry."""
+    assert "[CmdletBinding()]\nparam(" in script_text(name)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_hyperv_cmdlets_are_module_qualified(name: str):
+    code = "\n".join(line for line in script_text(name).splitlines()
+                     if not line.lstrip().startswith("#"))
+    bare = [m.group(1) for m in HYPERV_CMDLET.finditer(code)
+            if not m.group(1).startswith(("ConvertTo-Dvm", "Get-Dvm", "Add-Dvm", "Set-Dvm"))]
+    assert bare == [], f"{name}.ps1 calls {bare} without 'Hyper-V\\'"
+
+
+def test_json_is_written_with_an_explicit_depth():
+    for name in ALL:
+        for call in re.findall(r"ConvertTo-Json[^\n]*", script_text(name)):
+            assert "-Depth" in call, f"{name}.ps1: {call}"
+
+
+def test_the_bootstrap_fits_any_command_line():
+    """cmd.exe stops at 8191 characters; the encoded bootstrap is far below."""
+    command = " ".join(["powershell.exe", *scripts.powershell_arguments()])
+    assert len(command) < 2000
+    decoded = base64.b64decode(scripts.encoded_bootstrap()).decode("utf-16-le")
+    assert decoded == script_text("bootstrap")
+
+
+def test_scripts_parse_as_powershell():
+    """A PowerShell grammar (tree-sitter) finds no syntax error in any script.
+
+    Not PowerShell's own parser (there is none here), but it catches unbalanced braces,
+    unterminated strings and broken here-strings before a Windows host does.
+    """
+    tree_sitter = pytest.importorskip("tree_sitter")
+    grammar = pytest.importorskip("tree_sitter_powershell")
+    parser = tree_sitter.Parser(tree_sitter.Language(grammar.language()))
+
+    def errors(node: object, found: list[str]) -> list[str]:
+        if node.type == "ERROR" or node.is_missing:  # type: ignore[attr-defined]
+            found.append(f"{node.start_point}: {node.text[:60]!r}")  # type: ignore[attr-defined]
+        for child in node.children:  # type: ignore[attr-defined]
+            errors(child, found)
+        return found
+
+    for name in ALL:
+        tree = parser.parse(script_text(name).encode("ascii"))
+        assert errors(tree.root_node, []) == [], f"{name}.ps1 does not parse"
+
+
+def test_every_operation_the_backend_sends_exists():
+    import ast
+    from pathlib import Path
+
+    package = Path(scripts.__file__).parent
+    sent: set[str] = set()
+    for module in package.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Call"
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                sent.add(str(node.args[0].value))
+    sent |= {"start_vm", "shutdown_vm", "stop_vm", "restart_vm", "suspend_vm", "resume_vm",
+             "save_vm"}  # sent through _power(op, ...)
+    assert sent <= set(operation_names()), sent - set(operation_names())
+    unused = set(operation_names()) - sent
+    assert unused == set(), f"scripts nobody sends: {unused}"
