@@ -40,6 +40,7 @@ def capabilities(facts: HostFacts, *, local: bool) -> Capabilities:
         dynamic_memory=True,
         disk_formats=frozenset({DiskFormat.VHDX, DiskFormat.VHD}),
         controller_kinds=frozenset({ControllerKind.IDE, ControllerKind.SCSI}),
+        bios_only_controllers=frozenset({ControllerKind.IDE}),  # Generation 2 has SCSI only
         ports_per_controller={ControllerKind.IDE: 2, ControllerKind.SCSI: 64},
         devices_per_port={ControllerKind.IDE: 2, ControllerKind.SCSI: 1},
         max_disk_bytes=64 * 1024**4,  # VHDX; VHD stops at 2040 GiB

@@ -40,6 +40,7 @@ class Capabilities(Value):
     dynamic_memory: bool = False
     disk_formats: frozenset[DiskFormat] = frozenset()
     controller_kinds: frozenset[ControllerKind] = frozenset()
+    bios_only_controllers: frozenset[ControllerKind] = frozenset()  # e.g. IDE on Hyper-V Gen 2
     ports_per_controller: dict[ControllerKind, int] = Field(default_factory=dict)
     devices_per_port: dict[ControllerKind, int] = Field(default_factory=dict)
     max_disk_bytes: int = 2**44  # 16 TiB

@@ -183,7 +183,9 @@ def defaults_for(
         tpm=entry.tpm and capabilities.tpm,
     )
 
-    bus = _first_supported(entry.disk_buses, capabilities.controller_kinds, ControllerKind.SATA)
+    usable = capabilities.controller_kinds - (capabilities.bios_only_controllers if uefi
+                                              else frozenset())
+    bus = _first_supported(entry.disk_buses, usable, ControllerKind.SATA)
     disk_format = _first_supported(
         PREFERRED_DISK_FORMATS, capabilities.disk_formats, DiskFormat.QCOW2
     )
@@ -194,7 +196,7 @@ def defaults_for(
     if bus in (ControllerKind.NVME, ControllerKind.VIRTIO):
         optical_bus = _first_supported(
             (ControllerKind.SATA, ControllerKind.IDE, ControllerKind.SCSI),
-            capabilities.controller_kinds,
+            usable,
             ControllerKind.SATA,
         )
     optical = OpticalDrive(iso=iso, port=1 if optical_bus is bus else 0)

@@ -150,6 +150,11 @@ def _storage(spec: MachineSpec, caps: Capabilities, check_paths: bool) -> Iterat
         if controller.kind not in caps.controller_kinds:
             yield _error(f"{where}.kind", f"{caps.backend} has no "
                          f"{controller.kind.value.upper()} controller.")
+        elif controller.kind in caps.bios_only_controllers and \
+                spec.firmware.kind is Firmware.UEFI:
+            yield _error(f"{where}.kind", f"{caps.backend} offers "
+                         f"{controller.kind.value.upper()} only with BIOS firmware; use SCSI "
+                         "with UEFI.")
         yield from _ports(controller, where, caps)
         for i, disk in enumerate(controller.disks):
             yield from _disk(disk, f"{where}.disks[{i}]", caps, check_paths)

@@ -181,3 +181,17 @@ def test_unknown_os_is_a_warning_not_an_error():
     problems = validate(base(os="plan9"), TEST_CAPS)
     assert fields(problems, Severity.WARNING) == {"os"}
     assert errors(problems) == []
+
+
+def test_bios_only_controllers_are_refused_with_uefi_and_avoided_by_defaults():
+    caps = TEST_CAPS.model_copy(update={"bios_only_controllers": frozenset({ControllerKind.IDE}),
+                                        "controller_kinds": frozenset({ControllerKind.IDE,
+                                                                       ControllerKind.SCSI})})
+    spec = defaults_for("windows11", caps, name="w11")
+    assert {c.kind for c in spec.storage} == {ControllerKind.SCSI}
+    assert errors(validate(spec, caps)) == []
+    ide = spec.model_copy(update={"storage": (StorageController(kind=ControllerKind.IDE, disks=(
+        Disk(size_bytes=GIB),)),)})
+    assert "storage[0].kind" in fields(validate(ide, caps))
+    assert "storage[0].kind" not in fields(validate(ide.model_copy(update={
+        "firmware": FirmwareSpec(kind=Firmware.BIOS)}), caps))

@@ -86,9 +86,9 @@ def test_create_generation_1_bios_on_ide():
 
 
 def test_create_windows_11_defaults_generation_2():
-    """Catalog defaults: UEFI, Secure Boot (MicrosoftWindows), TPM; IDE moves onto SCSI."""
+    """Catalog defaults: UEFI, Secure Boot (MicrosoftWindows), TPM, and SCSI (Gen 2 has no IDE)."""
     spec = defaults_for("windows11", CAPS, name="Win 11", iso="C:\\ISO\\Win11_24H2.iso")
-    assert spec.storage[0].kind is ControllerKind.IDE  # the catalog prefers IDE for Windows
+    assert spec.storage[0].kind is ControllerKind.SCSI  # IDE is BIOS-only on Hyper-V
     call = plans.create(spec, FACTS.default_switch)
     assert call.args["Generation"] == 2
     assert call.args["SecureBootTemplate"] == "MicrosoftWindows" and call.args["Tpm"] is True
