@@ -32,7 +32,7 @@ def start_xvfb() -> subprocess.Popen[bytes]:
     return server
 
 
-def main() -> None:  # noqa: PLR0915 - one linear story of screens
+def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="dvm-shots-"))
@@ -52,7 +52,6 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
 
     from backends.qemu.backend import QemuBackend
     from desktopvm.jobs import JobRunner
-    from desktopvm.model import FirmwareSpec
     from desktopvm.protocol import CancelToken, no_progress
     from desktopvm.registry import KNOWN_BACKENDS, Registry
     from desktopvm.settings import Settings
@@ -108,9 +107,7 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
     qemu.start(win)
     qemu.save_state(win, progress=no_progress, cancel=CancelToken())
 
-    qemu_known = next(k for k in KNOWN_BACKENDS if k.name == "qemu")
     registry = Registry(settings, known=KNOWN_BACKENDS)
-    del qemu_known
     runner = JobRunner()
     window = MainWindow(registry, runner)
     window.resize(1280, 800)
@@ -158,7 +155,6 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
     box = show_error(window, "Start build-runner", error)
     shot(box, "error-dialog")
     box.close()
-    del FirmwareSpec
 
     window.close()
     runner.cancel_all()

@@ -73,10 +73,10 @@ def test_create_start_snapshot_shutdown_delete_through_the_window(qtbot, tmp_pat
         wizard.button(QWizard.WizardButton.FinishButton).click()
 
     qtbot.waitUntil(lambda: window.current_machine() is not None, timeout=30_000)
-    assert window.current_machine().name == "e2e guest"
+    machine = window.current_machine()
+    assert machine is not None and machine.name == "e2e guest"
     window.machine_actions["start"].trigger()
     qtbot.waitUntil(lambda: state_of(window) is PowerState.RUNNING, timeout=60_000)
-    machine = window.current_machine()
     reader = SerialReader(registry.open("qemu"), machine.id)
     reader.wait_for(PROMPT, poke=True)
     reader.close()
