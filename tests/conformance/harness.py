@@ -80,9 +80,19 @@ def hyperv_replay_harness(folder: Path) -> Iterator[Harness]:
         yield harness
 
 
+@contextmanager
+def virtualbox_replay_harness(folder: Path) -> Iterator[Harness]:
+    """VirtualBox over the VBoxManage double (replay mode)."""
+    from tests.backends.virtualbox.harness import virtualbox_replay_harness as factory
+
+    with factory(folder) as harness:
+        yield harness
+
+
 # name -> (factory, marks). Backends add themselves here.
 HARNESSES: dict[str, tuple[HarnessFactory, list[pytest.MarkDecorator]]] = {
     "memory": (memory_harness, []),
     "qemu": (qemu_harness, [pytest.mark.qemu, pytest.mark.slow]),
     "hyperv-replay": (hyperv_replay_harness, []),
+    "virtualbox-replay": (virtualbox_replay_harness, []),
 }

@@ -1,0 +1,93 @@
+"""Consoles: the native viewer's argv, the serial endpoint, screenshots and the keyboard."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from backends.virtualbox.keys import UntypeableText, check_typeable, chunks, combo_to_scancodes
+from backends.virtualbox.reader import MachineRecord
+from desktopvm.model import SerialMode
+from desktopvm.protocol import (
+    ConsoleEndpoints,
+    InvalidState,
+    PowerState,
+    SerialEndpoint,
+    UnsupportedOperation,
+)
+
+if TYPE_CHECKING:
+    from backends.virtualbox.backend import VirtualBoxBackend
+
+LIVE = {PowerState.RUNNING, PowerState.PAUSED}
+VIEWER_NAMES = ("VirtualBoxVM.exe",) if sys.platform == "win32" else ("VirtualBoxVM",)
+MACOS_VIEWER = "Resources/VirtualBoxVM.app/Contents/MacOS/VirtualBoxVM"
+
+
+def viewer_executable(vboxmanage: str) -> str:
+    """VirtualBoxVM: beside VBoxManage (Windows, Linux's /usr/lib/virtualbox), inside the
+    macOS bundle, or on PATH."""
+    if vboxmanage:
+        folder = Path(vboxmanage).resolve().parent
+        candidates = [folder / name for name in VIEWER_NAMES]
+        candidates.append(folder.parent / MACOS_VIEWER)
+        for candidate in candidates:
+            if candidate.is_file():
+                return str(candidate)
+    return shutil.which(VIEWER_NAMES[0]) or VIEWER_NAMES[0]
+
+
+def endpoints(backend: VirtualBoxBackend, record: MachineRecord) -> ConsoleEndpoints:
+    """The native window (`VirtualBoxVM --startvm <uuid> --separate`, which attaches to a
+    machine already running headless) and, while it runs, the first serial socket/pipe."""
+    viewer = (viewer_executable(backend.vbox.executable), "--startvm", record.uuid, "--separate")
+    serial = None
+    if record.state in LIVE:
+        for port in sorted(record.spec.serial, key=lambda p: p.number):
+            if port.mode is SerialMode.SOCKET and port.path:
+                serial = SerialEndpoint(unix_socket=port.path)
+                break
+            if port.mode is SerialMode.PIPE and port.path:
+                serial = SerialEndpoint(pipe=port.path)
+                break
+    return ConsoleEndpoints(serial=serial, native_viewer=viewer)
+
+
+def _require_live(record: MachineRecord, doing: str) -> None:
+    if record.state not in LIVE:
+        raise InvalidState(f"Cannot {doing} {record.spec.name}: it is {record.state.value}")
+
+
+def screenshot(backend: VirtualBoxBackend, record: MachineRecord) -> bytes:
+    """`controlvm screenshotpng` into a private temporary folder; returns the PNG."""
+    _require_live(record, "take a screenshot of")
+    with tempfile.TemporaryDirectory(prefix="desktopvm-screen-") as folder:
+        target = Path(folder) / "screen.png"
+        backend.vbox.run(["controlvm", record.uuid, "screenshotpng", str(target)])
+        return target.read_bytes()
+
+
+def type_text(backend: VirtualBoxBackend, record: MachineRecord, text: str) -> None:
+    """`keyboardputstring`, in pieces short enough for any command line."""
+    _require_live(record, "type into")
+    try:
+        checked = check_typeable(text)
+    except UntypeableText as error:
+        raise UnsupportedOperation(str(error)) from error
+    for piece in chunks(checked):
+        backend.vbox.run(["controlvm", record.uuid, "keyboardputstring", piece])
+
+
+def send_keys(backend: VirtualBoxBackend, record: MachineRecord, keys: Sequence[str]) -> None:
+    """All combinations in one `keyboardputscancode` call."""
+    _require_live(record, "send keys to")
+    try:
+        codes = [code for combo in keys for code in combo_to_scancodes(combo)]
+    except UntypeableText as error:
+        raise UnsupportedOperation(str(error)) from error
+    if codes:
+        backend.vbox.run(["controlvm", record.uuid, "keyboardputscancode", *codes])

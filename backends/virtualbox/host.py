@@ -1,0 +1,158 @@
+"""What VirtualBox can do on this host: capabilities per version, host facts and networks."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from backends.virtualbox.parse import first_number, parse_blocks, parse_pairs
+from backends.virtualbox.plans import Host
+from backends.virtualbox.versions import Dialect
+from desktopvm.model import (
+    Capabilities,
+    ControllerKind,
+    DiskFormat,
+    Firmware,
+    LiveChange,
+    NetworkAttachment,
+    NicModel,
+    SecureBootTemplate,
+    SerialMode,
+)
+from desktopvm.protocol import HostInfo, HostNetwork
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """`list hostinfo` and `list systemproperties`, the parts capabilities need."""
+
+    cpus: int = 1
+    memory_mib: int = 1024
+    os: str = ""
+    nested_virtualization: bool = False
+    max_guest_cpus: int = 64
+    min_guest_memory_mib: int = 4
+    max_guest_memory_mib: int = 2097152
+    max_video_memory_mib: int = 256
+    max_monitors: int = 64
+    default_machine_folder: str = ""
+
+    @classmethod
+    def from_outputs(cls, hostinfo: str, systemproperties: str) -> HostFacts:
+        """Parse both outputs (missing lines keep the defaults above)."""
+        host = parse_pairs(hostinfo)
+        system = parse_pairs(systemproperties)
+
+        def number(pairs: dict[str, str], key: str, default: int) -> int:
+            return first_number(pairs.get(key, ""), default)
+
+        return cls(
+            cpus=max(1, number(host, "Processor online count", number(host, "Processor count", 1))),
+            memory_mib=max(4, number(host, "Memory size", 1024)),
+            os=host.get("Operating system", ""),
+            nested_virtualization=host.get("Processor supports nested HW virtualization",
+                                           "").lower() == "yes",
+            max_guest_cpus=number(system, "Maximum guest CPU count", 64),
+            min_guest_memory_mib=number(system, "Minimum guest RAM size", 4),
+            max_guest_memory_mib=number(system, "Maximum guest RAM size", 2097152),
+            max_video_memory_mib=number(system, "Maximum video RAM size", 256),
+            max_monitors=number(system, "Maximum guest monitor count", 64),
+            default_machine_folder=system.get("Default machine folder", ""),
+        )
+
+
+def this_host() -> Host:
+    """The host the backend runs on, as plans need it."""
+    machine = platform.machine().lower()
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    return Host(windows=sys.platform == "win32", macos=sys.platform == "darwin",
+                arm=machine in ("arm64", "aarch64"),
+                runtime_dir=runtime if runtime and Path(runtime).is_dir() else "")
+
+
+def serial_modes(host: Host) -> frozenset[SerialMode]:
+    """A server pipe is a Unix socket on Linux/macOS and a named pipe on Windows."""
+    local = SerialMode.PIPE if host.windows else SerialMode.SOCKET
+    return frozenset({local, SerialMode.FILE, SerialMode.DISCONNECTED})
+
+
+def capabilities(dialect: Dialect, facts: HostFacts, host: Host) -> Capabilities:
+    """VirtualBox `dialect`'s capabilities on this host."""
+    no_tpm = "" if dialect.tpm else (f"VirtualBox {dialect.name} has no virtual TPM; TPM 2.0 "
+                                     "needs VirtualBox 7.0 or later")
+    return Capabilities(
+        backend=f"VirtualBox {dialect.name}",
+        firmware=frozenset({Firmware.BIOS, Firmware.UEFI}),
+        secure_boot=dialect.secure_boot,
+        # enrollmssignatures enrols Microsoft's KEK and db: the Windows PCA and the UEFI CA.
+        secure_boot_templates=frozenset({SecureBootTemplate.MICROSOFT_WINDOWS,
+                                         SecureBootTemplate.MICROSOFT_UEFI_CA})
+        if dialect.secure_boot else frozenset(),
+        tpm=dialect.tpm,
+        tpm_unavailable_reason=no_tpm,
+        nested_virtualization=facts.nested_virtualization,
+        min_cpus=1,
+        max_cpus=max(1, min(facts.max_guest_cpus, facts.cpus)),
+        min_memory_mib=max(4, facts.min_guest_memory_mib),
+        max_memory_mib=min(facts.max_guest_memory_mib, facts.memory_mib),
+        dynamic_memory=False,
+        disk_formats=frozenset({DiskFormat.VDI, DiskFormat.VMDK, DiskFormat.VHD}),
+        controller_kinds=frozenset(ControllerKind),
+        ports_per_controller={ControllerKind.IDE: 2, ControllerKind.SATA: 30,
+                              ControllerKind.SCSI: 16, ControllerKind.NVME: 255,
+                              ControllerKind.VIRTIO: 256},
+        devices_per_port={ControllerKind.IDE: 2},
+        max_disk_bytes=2 * 1024**4,  # VDI's limit as list systemproperties reports it (2 TiB)
+        network_attachments=frozenset({NetworkAttachment.NAT, NetworkAttachment.BRIDGED,
+                                       NetworkAttachment.INTERNAL, NetworkAttachment.HOST_ONLY,
+                                       NetworkAttachment.NONE}),
+        nic_models=frozenset({NicModel.E1000, NicModel.PCNET, NicModel.VIRTIO}),
+        max_network_adapters=8,
+        max_monitors=max(1, facts.max_monitors),
+        max_video_memory_mib=facts.max_video_memory_mib,
+        usb=True,
+        serial_modes=serial_modes(host),
+        max_serial_ports=4,
+        live_snapshot_with_memory=True,
+        linked_clone=True,
+        screenshot=True,
+        type_text=True,
+        vnc_console=False,
+        serial_console=True,
+        export_formats=frozenset({"ova", "ovf"}),
+        live_changes=frozenset({LiveChange.OPTICAL_MEDIA, LiveChange.NETWORK_ATTACHMENT}),
+        name_forbidden_characters="",
+        max_name_length=255,
+    )
+
+
+def networks_from(bridged: str, host_only: str, host_only_networks: str, nat_networks: str,
+                  internal: str) -> tuple[HostNetwork, ...]:
+    """What adapters can attach to, from the `list` outputs (any of them may be empty)."""
+    networks = [HostNetwork(NetworkAttachment.NAT.value, "", "VirtualBox's built-in NAT")]
+    networks += [HostNetwork(NetworkAttachment.NAT.value, b.get("NetworkName", ""),
+                             f"NAT network {b.get('Network', b.get('IP', ''))}".strip())
+                 for b in parse_blocks(nat_networks) if b.get("NetworkName")]
+    networks += [HostNetwork(NetworkAttachment.BRIDGED.value, b["Name"],
+                             f"{b.get('MediumType', '')} {b.get('IPAddress', '')} "
+                             f"{b.get('Status', '')}".strip())
+                 for b in parse_blocks(bridged) if b.get("Name")]
+    networks += [HostNetwork(NetworkAttachment.HOST_ONLY.value, b["Name"],
+                             f"host-only interface {b.get('IPAddress', '')}".strip())
+                 for b in parse_blocks(host_only) if b.get("Name")]
+    networks += [HostNetwork(NetworkAttachment.HOST_ONLY.value, b["Name"],
+                             f"host-only network {b.get('LowerIP', '')}-{b.get('UpperIP', '')}")
+                 for b in parse_blocks(host_only_networks) if b.get("Name")]
+    networks += [HostNetwork(NetworkAttachment.INTERNAL.value, b["Name"], "internal network")
+                 for b in parse_blocks(internal) if b.get("Name")]
+    return tuple(networks)
+
+
+def host_info(facts: HostFacts, networks: tuple[HostNetwork, ...]) -> HostInfo:
+    """This host as the protocol describes it."""
+    return HostInfo(hostname=socket.gethostname(), cpus=facts.cpus, memory_mib=facts.memory_mib,
+                    os=facts.os or platform.system(), networks=networks)

@@ -1,0 +1,1 @@
+"""Tests of the VirtualBox backend: parsers, plans, the door, and the backend over a double."""

@@ -1,0 +1,1 @@
+"""A stand-in for VBoxManage (stdlib only): keeps state like VirtualBox, records argv, replays."""

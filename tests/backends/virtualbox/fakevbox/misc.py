@@ -1,0 +1,234 @@
+"""The double's list, medium and appliance commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.backends.virtualbox.fakevbox import output
+from tests.backends.virtualbox.fakevbox.machines import Context
+from tests.backends.virtualbox.fakevbox.options import parse
+from tests.backends.virtualbox.fakevbox.state import (
+    UUID,
+    Fail,
+    error_lines,
+    new_mac,
+    new_uuid,
+    safe_file_name,
+    series,
+    syntax,
+    vm_ref,
+    write_settings_file,
+)
+
+HOSTINFO = """Host Information:
+
+Host time: 2025-01-01T00:00:00.000000000Z
+Processor online count: {cpus}
+Processor count: {cpus}
+Processor online core count: {cpus}
+Processor core count: {cpus}
+Processor supports HW virtualization: yes
+Processor supports PAE: yes
+Processor supports long mode: yes
+Processor supports nested paging: yes
+Processor supports unrestricted guest: yes
+Processor supports nested HW virtualization: yes
+Memory size: {memory} MByte
+Memory available: {memory} MByte
+Operating system: Linux
+Operating system version: 6.1.0-18-amd64
+"""
+SYSTEMPROPERTIES = """API version:                     {api}
+Minimum guest RAM size:          4 Megabytes
+Maximum guest RAM size:          2097152 Megabytes
+Minimum video RAM size:          0 Megabytes
+Maximum video RAM size:          256 Megabytes
+Maximum guest monitor count:     64
+Minimum guest CPU count:         1
+Maximum guest CPU count:         64
+Virtual disk limit (info):       2199022206976 Bytes
+Maximum Serial Port count:       4
+Default machine folder:          {folder}
+Default hard disk format:        VDI
+"""
+BRIDGED = """Name:            eth0
+GUID:            00000000-0000-0000-0000-000000000001
+DHCP:            Disabled
+IPAddress:       192.168.1.20
+NetworkMask:     255.255.255.0
+MediumType:      Ethernet
+Wireless:        No
+Status:          Up
+VBoxNetworkName: HostInterfaceNetworking-eth0
+"""
+FORMATS = {"VDI", "VMDK", "VHD", "RAW"}
+
+
+def lists(state: dict[str, Any], args: list[str], ctx: Context) -> None:
+    """list vms|runningvms|ostypes|hostinfo|systemproperties|bridgedifs|... (also --long)."""
+    what = [a for a in args if not a.startswith("--")]
+    kind = what[0] if what else ""
+    vms = list(state["vms"].values())
+    if kind == "vms":
+        ctx["out"] += output.vm_list(vms)
+    elif kind == "runningvms":
+        ctx["out"] += output.vm_list([v for v in vms if v["state"] in ("running", "paused")])
+    elif kind == "ostypes":
+        ctx["out"] += output.ostypes(state)
+    elif kind == "hostinfo":
+        ctx["out"] += HOSTINFO.format(**state["host"])
+    elif kind == "systemproperties":
+        ctx["out"] += SYSTEMPROPERTIES.format(api=state["version"][:3].replace(".", "_"),
+                                              folder=state["machine_folder"])
+    elif kind == "bridgedifs":
+        ctx["out"] += BRIDGED
+    elif kind == "hostonlynets" and series(state) < (7, 0):
+        raise syntax("Invalid parameter 'hostonlynets'")
+    elif kind in ("hostonlyifs", "hostonlynets", "natnets", "intnets", "dhcpservers"):
+        pass  # none configured in the double
+    elif kind == "hdds":
+        ctx["out"] += "\n".join(
+            f"UUID:           {m['uuid']}\nParent UUID:    {m['parent'] or 'base'}\n"
+            f"State:          created\nLocation:       {path}\nStorage format: {m['format']}\n"
+            f"Capacity:       {m['size_mb']} MBytes\n" for path, m in state["media"].items())
+    else:
+        raise syntax(f"Invalid parameter '{kind}'")
+
+
+def _medium(state: dict[str, Any], reference: str) -> tuple[str, dict[str, Any]]:
+    path = reference if UUID.match(reference) else str(Path(reference).resolve())
+    for location, record in state["media"].items():
+        if reference in (location, record["uuid"]) or path == location:
+            return location, record
+    raise Fail(error_lines(f"Could not find file for the medium '{path}' (VERR_FILE_NOT_FOUND)",
+                           "Details: code VBOX_E_FILE_ERROR (0x80bb0004), component "
+                           "MediumWrap, interface IMedium"))
+
+
+def createmedium(state: dict[str, Any], args: list[str], ctx: Context) -> None:
+    """createmedium [disk] --filename --size|--sizebyte --format [--variant]."""
+    parsed = parse([a for a in args if a not in ("disk", "dvd", "floppy")],
+                   {"--filename", "--size", "--sizebyte", "--format", "--variant"})
+    path = Path(parsed.get("--filename")).resolve()
+    disk_format = parsed.get("--format", "VDI").upper()
+    if disk_format not in FORMATS:
+        raise Fail(error_lines(f"Invalid medium format '{disk_format}'"))
+    if path.exists():
+        raise Fail(error_lines("Failed to create medium",
+                               f"Could not create the medium storage unit '{path}'.",
+                               "VBoxManage: error: VD: cannot create image, already exists "
+                               "(VERR_ALREADY_EXISTS)"))
+    size_mb = int(parsed.get("--size", "0")) or -(-int(parsed.get("--sizebyte", "0")) // 2**20)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"<<< Oracle VM VirtualBox Disk Image >>>\n")
+    try:
+        ctx["progress"]()
+    except KeyboardInterrupt:  # VirtualBox deletes the incomplete image when cancelled
+        path.unlink(missing_ok=True)
+        raise
+    record = {"uuid": new_uuid(), "format": disk_format, "size_mb": size_mb,
+              "parent": ""}
+    state["media"][str(path)] = record
+    ctx["out"] += f"Medium created. UUID: {record['uuid']}\n"
+
+
+def closemedium(state: dict[str, Any], args: list[str], ctx: Context) -> None:
+    """closemedium [disk] <file|uuid> [--delete]."""
+    parsed = parse([a for a in args if a not in ("disk", "dvd", "floppy")], {"--delete"},
+                   flags=frozenset({"--delete"}))
+    location, _ = _medium(state, parsed.positional[0])
+    del state["media"][location]
+    if parsed.has("--delete"):
+        Path(location).unlink(missing_ok=True)
+
+
+def showmediuminfo(state: dict[str, Any], args: list[str], ctx: Context) -> None:
+    """showmediuminfo [disk] <file|uuid>."""
+    location, record = _medium(state, next(a for a in args if a not in ("disk", "dvd")))
+    size_on_disk = max(1, Path(location).stat().st_size // 2**20) if Path(location).exists() \
+        else 0
+    ctx["out"] += (f"UUID:           {record['uuid']}\n"
+                   f"Parent UUID:    {record['parent'] or 'base'}\nState:          created\n"
+                   f"Type:           normal (base)\nLocation:       {location}\n"
+                   f"Storage format: {record['format']}\nFormat variant: dynamic default\n"
+                   f"Capacity:       {record['size_mb']} MBytes\n"
+                   f"Size on disk:   {size_on_disk} MBytes\nEncryption:     disabled\n")
+
+
+def modifymedium(state: dict[str, Any], args: list[str], ctx: Context) -> None:
+    """modifymedium [disk] <file> --resize|--resizebyte|--compact."""
+    parsed = parse([a for a in args if a not in ("disk", "dvd", "floppy")],
+                   {"--resize", "--resizebyte", "--compact"}, flags=frozenset({"--compact"}))
+    _, record = _medium(state, parsed.positional[0])
+    new_mb = int(parsed.get("--resize", "0")) or -(-int(parsed.get("--resizebyte", "0")) // 2**20)
+    if new_mb:
+        if new_mb < record["size_mb"]:
+            raise Fail(error_lines("Shrinking is not yet supported for medium"))
+        ctx["progress"]()
+        record["size_mb"] = new_mb
+
+
+def clonemedium(state: dict[str, Any], args: list[str], ctx: Context) -> None:
+    """clonemedium [disk] <source> <target> --format."""
+    parsed = parse([a for a in args if a not in ("disk", "dvd", "floppy")],
+                   {"--format", "--variant", "--existing"})
+    source, record = _medium(state, parsed.positional[0])
+    target = Path(parsed.positional[1]).resolve()
+    if target.exists():
+        raise Fail(error_lines(f"Cannot register the hard disk '{target}' because a hard disk "
+                               "with that location already exists"))
+    ctx["progress"]()
+    target.write_bytes(Path(source).read_bytes())
+    state["media"][str(target)] = {"uuid": new_uuid(), "size_mb": record["size_mb"],
+                                   "format": parsed.get("--format", "VDI").upper(), "parent": ""}
+    ctx["out"] += f"Clone medium created in format '{parsed.get('--format', 'VDI')}'. UUID: " \
+                  f"{state['media'][str(target)]['uuid']}\n"
+
+
+def export(state: dict[str, Any], args: list[str], ctx: Context) -> None:
+    """export <vm> --output=<file> [--manifest] [--ovf10|--ovf20]: the double writes JSON."""
+    vm = vm_ref(state, args[0], "VBoxManageAppliance.cpp")
+    parsed = parse(args[1:], {"--output", "--manifest", "--ovf10", "--ovf20", "--vsys"},
+                   flags=frozenset({"--manifest", "--ovf10", "--ovf20"}))
+    target = Path(parsed.get("--output"))
+    if target.exists():
+        raise Fail(error_lines(f"Appliance file '{target}' already exists"))
+    target.write_text(json.dumps({"fake-appliance": vm}), encoding="utf-8")
+    try:
+        ctx["progress"]()
+    except KeyboardInterrupt:
+        target.unlink(missing_ok=True)
+        raise
+    ctx["out"] += "Successfully exported 1 machine(s).\n"
+
+
+def import_(state: dict[str, Any], args: list[str], ctx: Context) -> None:
+    """import <file> [--vsys=0 --vmname=<name>]: reading progress, OK., copying progress."""
+    parsed = parse(args, {"--vsys", "--vmname", "--dry-run", "-n"})
+    source = Path(parsed.positional[0])
+    try:
+        vm = json.loads(source.read_text(encoding="utf-8"))["fake-appliance"]
+    except (OSError, ValueError, KeyError):
+        raise Fail(error_lines("Appliance read failed", f"Could not read '{source}'")) from None
+    ctx["progress"]()
+    ctx["out"] += f"Interpreting {source}...\nOK.\n"
+    name = parsed.get("--vmname") or vm["name"]
+    folder = Path(state["machine_folder"]) / safe_file_name(name)
+    vm.update(uuid=new_uuid(), name=name, folder=str(folder), snapshots=[], current="",
+              state="poweroff", cfg=str(folder / f"{safe_file_name(name)}.vbox"))
+    for nic in vm["nics"].values():
+        nic["mac"] = new_mac()
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, slot in enumerate([s for c in vm["controllers"] for s in c["attachments"].values()
+                                  if s["type"] == "hdd" and s["medium"]], start=1):
+        disk = folder / f"{safe_file_name(name)}-disk{index:03}.vdi"
+        disk.write_bytes(b"imported disk\n")
+        slot.update(medium=str(disk), uuid=new_uuid())
+        state["media"][str(disk)] = {"uuid": slot["uuid"], "format": "VDI", "size_mb": 1,
+                                     "parent": ""}
+    ctx["progress"]()
+    state["vms"][vm["uuid"]] = vm
+    write_settings_file(vm)
+    ctx["out"] += "Successfully imported the appliance.\n"

@@ -1,0 +1,216 @@
+"""The double's runtime commands: showvminfo, startvm, controlvm, snapshots, clonevm."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from tests.backends.virtualbox.fakevbox import output
+from tests.backends.virtualbox.fakevbox.machines import Context
+from tests.backends.virtualbox.fakevbox.options import parse
+from tests.backends.virtualbox.fakevbox.state import (
+    Fail,
+    error_lines,
+    locked,
+    new_mac,
+    new_uuid,
+    now_iso,
+    safe_file_name,
+    syntax,
+    vm_ref,
+    write_settings_file,
+)
+
+ACTIVE = ("running", "paused")
+NO_SNAPSHOTS = "This machine does not have any snapshots"
+
+
+def showvminfo(state: dict[str, Any], args: list[str], ctx: Context) -> None:
+    """showvminfo <vm> --machinereadable."""
+    parsed = parse(args, {"--machinereadable", "--details"},
+                   flags=frozenset({"--machinereadable", "--details"}))
+    if not parsed.positional:
+        raise syntax("VM name or UUID required")
+    vm = vm_ref(state, parsed.positional[0])
+    if not parsed.has("--machinereadable"):
+        raise syntax("this double prints only --machinereadable output")
+    ctx["out"] += output.showvminfo(vm, state)
+
+
+def _set_state(vm: dict[str, Any], new_state: str) -> None:
+    vm["state"] = new_state
+    vm["state_time"] = now_iso()
+    write_settings_file(vm)
+
+
+def startvm(state: dict[str, Any], args: list[str], ctx: Context) -> None:
+    """startvm <vm> --type=headless|gui|separate."""
+    parsed = parse(args, {"--type"})
+    vm = vm_ref(state, parsed.positional[0], "VBoxManageMisc.cpp")
+    if vm["state"] in ACTIVE:
+        raise locked(vm["name"])
+    if not vm["controllers"] and state.get("refuse_diskless_start"):
+        raise Fail(error_lines("No bootable medium found"))
+    ctx["out"] += f'Waiting for VM "{vm["name"]}" to power on...\n'
+    _set_state(vm, "running")
+    ctx["out"] += f'VM "{vm["name"]}" has been successfully started.\n'
+
+
+def controlvm(state: dict[str, Any], args: list[str], ctx: Context) -> None:  # noqa: PLR0912
+    """controlvm <vm> pause|resume|reset|poweroff|savestate|acpipowerbutton|screenshotpng|
+    keyboardputstring|keyboardputscancode|nicN."""
+    if len(args) < 2:
+        raise syntax("Not enough parameters")
+    vm = vm_ref(state, args[0], "VBoxManageControlVM.cpp")
+    command, rest = args[1], args[2:]
+    if vm["state"] not in ACTIVE:
+        raise Fail(error_lines(f"Machine '{vm['name']}' is not currently running"))
+    if command == "pause":
+        if vm["state"] != "running":
+            raise Fail(error_lines("Invalid machine state: Paused (must be Running)",
+                                   "Details: code VBOX_E_INVALID_VM_STATE (0x80bb0002), "
+                                   "component ConsoleWrap, interface IConsole"))
+        _set_state(vm, "paused")
+    elif command == "resume":
+        _set_state(vm, "running")
+    elif command == "reset":
+        pass
+    elif command in ("poweroff", "acpipowerbutton"):
+        if command == "poweroff":
+            ctx["progress"]()
+        _set_state(vm, "poweroff")
+    elif command == "savestate":
+        ctx["progress"]()
+        _set_state(vm, "saved")
+    elif command == "screenshotpng":
+        Path(rest[0]).write_bytes(b"\x89PNG\r\n\x1a\n" + vm["uuid"].encode())
+    elif command in ("keyboardputstring", "keyboardputscancode"):
+        if not rest:
+            raise syntax(f"Missing argument to '{command}'")
+    elif command.startswith("nic") and command[3:].isdigit():
+        nic = vm["nics"].setdefault(command[3:], {"type": "nat", "net": "", "nictype": "82540EM",
+                                                  "mac": new_mac(), "cable": True,
+                                                  "forwards": []})
+        nic["type"], nic["net"] = rest[0], rest[1] if len(rest) > 1 else ""
+    else:
+        raise syntax(f"Invalid parameter '{command}'")
+
+
+def discardstate(state: dict[str, Any], args: list[str], ctx: Context) -> None:
+    """discardstate <vm>: a saved machine becomes powered off."""
+    vm = vm_ref(state, args[0], "VBoxManageMisc.cpp")
+    if vm["state"] != "saved":
+        raise Fail(error_lines("Machine does not have a saved state",
+                               "Details: code VBOX_E_INVALID_VM_STATE (0x80bb0002), "
+                               "component MachineWrap, interface IMachine"))
+    _set_state(vm, "poweroff")
+
+
+def _snapshot(vm: dict[str, Any], reference: str) -> dict[str, Any]:
+    snapshots: list[dict[str, Any]] = vm["snapshots"]
+    for snap in snapshots:
+        if reference in (snap["uuid"], snap["name"]):
+            return snap
+    raise Fail(error_lines(f"Could not find a snapshot named '{reference}'",
+                           "Details: code VBOX_E_OBJECT_NOT_FOUND (0x80bb0001), component "
+                           "MachineWrap, interface IMachine",
+                           'Context: "FindSnapshot(Bstr(pszSnapshotName).raw(), '
+                           'pSnapshot.asOutParam())" at line 608 of file '
+                           "VBoxManageSnapshot.cpp"))
+
+
+def snapshot(state: dict[str, Any], args: list[str], ctx: Context) -> None:
+    """snapshot <vm> take <name> [--description=] [--live] | list | restore | delete."""
+    if len(args) < 2:
+        raise syntax("Not enough parameters")
+    vm = vm_ref(state, args[0], "VBoxManageSnapshot.cpp")
+    command = args[1]
+    if command == "list":
+        if not vm["snapshots"]:
+            ctx["out"] += NO_SNAPSHOTS + "\n"
+            ctx["exit"] = 1
+            return
+        ctx["out"] += "\n".join(output.snapshot_lines(vm)) + "\n"
+    elif command == "take":
+        parsed = parse(args[3:], {"--description", "--live", "--uniquename"},
+                       flags=frozenset({"--live"}))
+        taken = {"uuid": new_uuid(), "name": args[2], "parent": vm["current"],
+                 "description": parsed.get("--description"), "time": now_iso() + "Z",
+                 "state_file": "Snapshots/state.sav" if vm["state"] in ACTIVE else ""}
+        ctx["progress"]()
+        vm["snapshots"].append(taken)
+        vm["current"] = taken["uuid"]
+        write_settings_file(vm)
+        ctx["out"] += f"Snapshot taken. UUID: {taken['uuid']}\n"
+    elif command == "restore":
+        if vm["state"] in ACTIVE:
+            raise locked(vm["name"])
+        target = _snapshot(vm, args[2])
+        ctx["out"] += f"Restoring snapshot '{target['name']}' ({target['uuid']})\n"
+        ctx["progress"]()
+        vm["current"] = target["uuid"]
+        write_settings_file(vm)
+    elif command == "delete":
+        target = _snapshot(vm, args[2])
+        ctx["progress"]()
+        for child in vm["snapshots"]:
+            if child["parent"] == target["uuid"]:
+                child["parent"] = target["parent"]
+        vm["snapshots"].remove(target)
+        if vm["current"] == target["uuid"]:
+            vm["current"] = target["parent"]
+        write_settings_file(vm)
+    else:
+        raise syntax(f"Invalid parameter '{command}'")
+
+
+def clonevm(state: dict[str, Any], args: list[str], ctx: Context) -> None:
+    """clonevm <vm> --name --uuid --register [--snapshot] [--options=link] [--mode]."""
+    vm = vm_ref(state, args[0], "VBoxManageMisc.cpp")
+    parsed = parse(args[1:], {"--name", "--uuid", "--register", "--snapshot", "--options",
+                              "--mode", "--basefolder"}, flags=frozenset({"--register"}))
+    linked = "link" in parsed.get("--options").split(",")
+    if linked and not parsed.get("--snapshot"):
+        raise Fail(error_lines("Linked clones need a snapshot (--snapshot)"))
+    if parsed.get("--snapshot"):
+        _snapshot(vm, parsed.get("--snapshot"))
+    name = parsed.get("--name") or f"{vm['name']} Clone"
+    new_id = (parsed.get("--uuid") or new_uuid()).lower()
+    folder = Path(state["machine_folder"]) / safe_file_name(name)
+    clone = copy.deepcopy(vm)
+    clone.update(uuid=new_id, name=name, folder=str(folder), snapshots=[], current="",
+                 state="poweroff", cfg=str(folder / f"{safe_file_name(name)}.vbox"))
+    for nic in clone["nics"].values():
+        nic["mac"] = new_mac()
+    folder.mkdir(parents=True, exist_ok=True)
+    ctx["progress"]()
+    for index, slot in enumerate(
+            [s for c in clone["controllers"] for s in c["attachments"].values()
+             if s["type"] == "hdd" and s["medium"]], start=1):
+        source = slot["medium"]
+        disk_uuid = new_uuid()
+        if linked:
+            target = folder / "Snapshots" / f"{{{disk_uuid}}}.vdi"
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(b"differencing image\n")
+        else:
+            target = folder / f"{safe_file_name(name)}-disk{index:03}.vdi"
+            import shutil  # imported here: each call of the double pays for its imports
+
+            shutil.copyfile(source, target)
+        parent = state["media"].get(source, {}).get("uuid", "") if linked else ""
+        state["media"][str(target)] = {"uuid": disk_uuid, "format": "VDI", "parent": parent,
+                                       "size_mb": state["media"].get(source, {}).get("size_mb", 1)}
+        slot.update(medium=str(target), uuid=disk_uuid)
+    state["vms"][new_id] = clone
+    write_settings_file(clone)
+    ctx["out"] += f'Machine has been successfully cloned as "{name}"\n'
+
+
+def guestproperty(state: dict[str, Any], args: list[str], ctx: Context) -> None:
+    """guestproperty enumerate <vm> [--patterns ...] (no Guest Additions in the double)."""
+    if not args or args[0] != "enumerate":
+        raise syntax("Invalid parameter")
+    vm_ref(state, args[1], "VBoxManageGuestProp.cpp")
+    ctx["out"] += "No properties found.\n"
