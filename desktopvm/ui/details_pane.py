@@ -128,6 +128,8 @@ class DetailsPane(QTabWidget):
         self.snapshot_tree.setAccessibleName(self.tr("Snapshots"))
         self.snapshot_tree.setHeaderLabels([self.tr("Snapshot"), self.tr("Taken"),
                                             self.tr("Description")])
+        self.snapshot_tree.setColumnWidth(0, 240)
+        self.snapshot_tree.setColumnWidth(1, 130)
         self.take_button = QPushButton(icon("snapshot"), self.tr("Take…"))
         self.restore_button = QPushButton(icon("restore"), self.tr("Restore…"))
         self.delete_button = QPushButton(icon("delete"), self.tr("Delete…"))
@@ -221,8 +223,9 @@ class DetailsPane(QTabWidget):
 
         def add(parent: QTreeWidget | QTreeWidgetItem, snapshot: Snapshot) -> None:
             marks = " ●" if snapshot.id == current else ""
-            item = QTreeWidgetItem([snapshot.name + marks, snapshot.created.replace("T", " "),
-                                    snapshot.description])
+            taken = snapshot.created.replace("T", " ")[:16]  # to the minute
+            item = QTreeWidgetItem([snapshot.name + marks, taken, snapshot.description])
+            item.setToolTip(2, snapshot.description)
             item.setData(0, SnapshotIdRole, snapshot.id)
             item.setIcon(0, icon("snapshot"))
             if snapshot.id == current:

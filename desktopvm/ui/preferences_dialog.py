@@ -33,6 +33,7 @@ class PreferencesDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("preferences")
         self.setWindowTitle(self.tr("Preferences"))
+        self.setMinimumWidth(620)
         self.settings = settings
         self.library = QLineEdit(settings.library_dir)
         self.library.setPlaceholderText(str(settings.library()))
@@ -65,7 +66,7 @@ class PreferencesDialog(QDialog):
             else:
                 text += fact.probe.reason
                 if fact.probe.install_hint:
-                    text += f"<br><code>{fact.probe.install_hint}</code>"
+                    text += f"<br><small>{fact.probe.install_hint}</small>"
             label = QLabel(text)
             label.setWordWrap(True)
             status_layout.addWidget(label)

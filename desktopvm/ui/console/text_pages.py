@@ -1,0 +1,154 @@
+"""Console tabs without a frame stream: the serial terminal and the screenshot preview."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QHideEvent, QImage, QPixmap, QShowEvent
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from desktopvm.protocol import SerialEndpoint
+from desktopvm.serial_link import connect_serial
+from desktopvm.ui.console.display_page import ConsolePage
+from desktopvm.ui.console.terminal import TerminalView
+
+FAST_MS, SLOW_MS = 200, 3000
+
+
+class _SerialReader(QObject):
+    """Reads the serial socket continuously in a thread (the guest stalls otherwise)."""
+
+    data = Signal(bytes)
+    closed = Signal(str)
+
+    def __init__(self, endpoint: SerialEndpoint) -> None:
+        super().__init__()
+        self.endpoint = endpoint
+        self.sock: socket.socket | None = None
+        self.worker = threading.Thread(target=self._work, name="serial-reader", daemon=True)
+        self.worker.start()
+
+    def _work(self) -> None:
+        try:
+            self.sock = connect_serial(self.endpoint)
+            while chunk := self.sock.recv(65536):
+                self.data.emit(chunk)
+            message = "The serial console closed"
+        except Exception as error:  # any failure ends the session and is shown
+            message = str(error)
+        self.closed.emit(message)
+
+    def send(self, data: bytes) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.sendall(data)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+        self.worker.join(5)
+        if self.sock is not None:
+            self.sock.close()
+
+
+class SerialPage(ConsolePage):
+    """The guest's serial console in a terminal."""
+
+    kind = "serial"
+
+    def __init__(self, endpoint: SerialEndpoint, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("serial-page")
+        self.reader = _SerialReader(endpoint)
+        self.terminal = TerminalView(self.reader.send)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.terminal)
+        self._state = self.tr("Serial console connected")
+        self.reader.data.connect(self.terminal.feed)
+        self.reader.closed.connect(self._on_closed)
+
+    def _on_closed(self, message: str) -> None:
+        self._state = self.tr("Serial console closed: %1").replace("%1", message)
+        self.status_changed.emit(self.status())
+
+    def status(self) -> str:
+        screen = self.terminal.term
+        return f"{self._state} · {screen.columns}×{screen.lines}"
+
+    def picture(self) -> QImage:
+        return self.terminal.grab().toImage()
+
+    def close_page(self) -> None:
+        self.reader.closed.disconnect(self._on_closed)
+        self.reader.close()
+
+
+class PreviewPage(ConsolePage):
+    """Polls screenshots: fast while the picture changes, slow when idle, paused when hidden."""
+
+    kind = "preview"
+
+    def __init__(self, take: Callable[[Callable[[bytes], None]], None],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("preview-page")
+        self.take = take  # starts a screenshot job and calls back with PNG bytes
+        self.label = QLabel(self.tr("Preview: the screen is refreshed by screenshots"))
+        self.label.setObjectName("preview-label")
+        self.label.setStyleSheet("background: #fde68a; color: #1f2937; padding: 4px;")
+        self.picture_label = QLabel(self.tr("Waiting for the first screenshot…"))
+        self.picture_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture_label.setStyleSheet("background: #202020; color: #9ca3af;")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.picture_label, 1)
+        self.image = QImage()
+        self._last = b""
+        self._busy = False
+        self.timer = QTimer(self)
+        self.timer.setInterval(FAST_MS)
+        self.timer.timeout.connect(self._poll)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.timer.start()
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self.timer.stop()  # paused while the tab is hidden
+        super().hideEvent(event)
+
+    def _poll(self) -> None:
+        if not self._busy:
+            self._busy = True
+            self.take(self.show_png)
+
+    def show_png(self, png: bytes) -> None:
+        """A new screenshot arrived (empty bytes: the attempt failed)."""
+        self._busy = False
+        changed = bool(png) and png != self._last
+        self.timer.setInterval(FAST_MS if changed else min(SLOW_MS, self.timer.interval() * 2))
+        if changed and self.image.loadFromData(png, "PNG"):
+            self._last = png
+            self.picture_label.setPixmap(QPixmap.fromImage(self.image).scaled(
+                self.picture_label.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation))
+            self.status_changed.emit(self.status())
+
+    def status(self) -> str:
+        return self.tr("Preview (screenshots every %1 ms) · %2×%3").replace(
+            "%1", str(self.timer.interval())).replace("%2", str(self.image.width())).replace(
+            "%3", str(self.image.height()))
+
+    def picture(self) -> QImage:
+        return self.image
+
+    def close_page(self) -> None:
+        self.timer.stop()
+

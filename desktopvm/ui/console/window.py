@@ -1,0 +1,256 @@
+"""The console window: tabs of displays, serial consoles and previews, toolbar, status line."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import QProcess, Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QMainWindow,
+    QMenu,
+    QTabWidget,
+    QToolButton,
+    QWidget,
+)
+
+from desktopvm.protocol import ConsoleEndpoints, MachineSummary
+from desktopvm.ui.console.display_page import ConsolePage, DisplayPage
+from desktopvm.ui.console.text_pages import PreviewPage, SerialPage
+from desktopvm.ui.console.vnc_view import Scaling
+from desktopvm.ui.error_dialog import show_error
+from desktopvm.ui.icons import icon
+
+SEND_KEYS = [("Ctrl+Alt+Del", "ctrl-alt-delete"), ("Ctrl+Alt+Backspace", "ctrl-alt-backspace"),
+             *[(f"Ctrl+Alt+F{n}", f"ctrl-alt-f{n}") for n in range(1, 13)],
+             ("PrintScreen", "print"), ("Alt+SysRq", "alt-sysrq"), ("Escape", "esc")]
+
+
+class ConsoleWindow(QMainWindow):
+    """Console tabs for one or more machines; tabs can be torn off into their own window."""
+
+    def __init__(self, owner: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("console-window")
+        self.owner = owner  # the main window: .registry, .runner
+        self.setWindowTitle(self.tr("Consoles"))
+        self.setWindowIcon(icon("console"))
+        self.tabs = QTabWidget()
+        self.tabs.setTabsClosable(True)
+        self.tabs.setMovable(True)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+        self.tabs.currentChanged.connect(lambda _i: self._update_status())
+        self.tabs.tabBarDoubleClicked.connect(self.detach_tab)
+        self.setCentralWidget(self.tabs)
+        self.machines: dict[ConsolePage, MachineSummary] = {}
+        self._viewers: list[QProcess] = []
+        self._build_toolbar()
+        self.resize(900, 640)
+
+    def _build_toolbar(self) -> None:
+        bar = self.addToolBar(self.tr("Console"))
+        bar.setObjectName("console-toolbar")
+        group = QActionGroup(self)
+        for label, scaling in ((self.tr("Fit"), Scaling.FIT), (self.tr("1:1"), Scaling.ONE_TO_ONE),
+                               (self.tr("Fit width"), Scaling.FIT_WIDTH)):
+            action = QAction(label, self, checkable=True)
+            action.setChecked(scaling is Scaling.FIT)
+            action.triggered.connect(lambda _c=False, s=scaling: self.set_scaling(s))
+            group.addAction(action)
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addAction(self.tr("Full screen"), self.toggle_full_screen)
+        menu = QMenu(self)
+        for label, combo in SEND_KEYS:
+            action = menu.addAction(label)
+            action.triggered.connect(lambda _c=False, k=combo: self.send_combo(k))
+        send = QToolButton()
+        send.setText(self.tr("Send key"))
+        send.setObjectName("send-key")
+        send.setMenu(menu)
+        send.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        bar.addWidget(send)
+        bar.addAction(self.tr("Type clipboard"), self.type_clipboard)
+        bar.addAction(self.tr("Screenshot…"), self.save_screenshot)
+        bar.addAction(self.tr("Open native viewer"), self.open_native_viewer)
+        bar.addAction(self.tr("Detach tab"), lambda: self.detach_tab(self.tabs.currentIndex()))
+
+    # -- tabs ----------------------------------------------------------------------------------
+    def add_pages(self, machine: MachineSummary, endpoints: ConsoleEndpoints,
+                  capabilities: Any = None) -> list[ConsolePage]:
+        """Open the tabs a machine offers: display (or preview) and serial."""
+        pages: list[ConsolePage] = []
+        if endpoints.vnc is not None:
+            pages.append(DisplayPage(endpoints.vnc))
+        elif capabilities is None or getattr(capabilities, "screenshot", True):
+            pages.append(PreviewPage(partial(self._screenshot_job, machine)))
+        if endpoints.serial is not None:
+            pages.append(SerialPage(endpoints.serial))
+        for page in pages:
+            self.adopt(page, machine, endpoints)
+        return pages
+
+    def adopt(self, page: ConsolePage, machine: MachineSummary,
+              endpoints: ConsoleEndpoints | None = None) -> None:
+        """Show a page as a tab of this window."""
+        page.setProperty("native_viewer", list(endpoints.native_viewer) if endpoints else
+                         page.property("native_viewer"))
+        self.machines[page] = machine
+        label = {"display": self.tr("Display"), "serial": self.tr("Serial"),
+                 "preview": self.tr("Preview")}.get(page.kind, page.kind)
+        index = self.tabs.addTab(page, f"{machine.name} — {label}")
+        self.tabs.setCurrentIndex(index)
+        page.status_changed.connect(lambda _t, p=page: self._update_status(p))
+        self._update_status()
+
+    def page(self) -> ConsolePage | None:
+        """The current tab's page."""
+        widget = self.tabs.currentWidget()
+        return widget if isinstance(widget, ConsolePage) else None
+
+    def close_tab(self, index: int) -> None:
+        """Close a tab and its connection."""
+        page = self.tabs.widget(index)
+        if isinstance(page, ConsolePage):
+            page.close_page()
+            self.machines.pop(page, None)
+        self.tabs.removeTab(index)
+        if page is not None:
+            page.deleteLater()
+        if not self.tabs.count():
+            self.close()
+
+    def detach_tab(self, index: int) -> ConsoleWindow | None:
+        """Move a tab into a window of its own."""
+        page = self.tabs.widget(index)
+        if not isinstance(page, ConsolePage) or self.tabs.count() < 2:
+            return None
+        machine = self.machines.pop(page)
+        self.tabs.removeTab(index)
+        window = ConsoleWindow(self.owner)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.adopt(page, machine)
+        register(self.owner, window)
+        window.show()
+        return window
+
+    def set_scaling(self, scaling: Scaling) -> None:
+        """Change how the current tab's screen fits."""
+        page = self.page()
+        if page is not None:
+            page.set_scaling(scaling)
+
+    def _update_status(self, page: ConsolePage | None = None) -> None:
+        current = self.page()
+        if current is not None and (page is None or page is current):
+            self.statusBar().showMessage(current.status())
+            machine = self.machines.get(current)
+            if machine is not None:
+                self.setWindowTitle(self.tr("%1 — Console").replace("%1", machine.name))
+
+    # -- toolbar actions -----------------------------------------------------------------------
+    def toggle_full_screen(self) -> None:
+        """Full screen on and off."""
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def _backend_job(self, machine: MachineSummary, title: str, call: Any) -> Any:
+        registry = self.owner.registry
+        return self.owner.runner.submit(title, lambda _p, _c: call(registry.open(machine.backend)),
+                                        background=True)
+
+    def _screenshot_job(self, machine: MachineSummary, done: Any) -> None:
+        job = self._backend_job(machine, self.tr("Screen"), lambda b: b.screenshot(machine.id))
+        job.succeeded.connect(done)
+        job.failed.connect(lambda _e: done(b""))
+
+    def send_combo(self, combo: str) -> None:
+        """Send a key combination to the current tab's machine."""
+        page = self.page()
+        if page is None or page.send_combo(combo):
+            return
+        machine = self.machines[page]
+        job = self._backend_job(machine, self.tr("Send keys"),
+                                lambda b: b.send_keys(machine.id, [combo]))
+        job.failed.connect(lambda error: show_error(self, self.tr("Keys"), error))
+
+    def type_clipboard(self) -> None:
+        """Type the clipboard's text into the current tab's machine."""
+        page, text = self.page(), QApplication.clipboard().text()
+        if page is None or not text:
+            return
+        if isinstance(page, SerialPage):
+            page.terminal.paste()
+            return
+        machine = self.machines[page]
+        job = self._backend_job(machine, self.tr("Type clipboard"),
+                                lambda b: b.type_text(machine.id, text))
+        job.failed.connect(lambda error: show_error(self, self.tr("Typing"), error))
+
+    def save_screenshot(self, path: str = "") -> bool:
+        """Save what the current tab shows as a PNG."""
+        page = self.page()
+        image = page.picture() if page is not None else None
+        if image is None or image.isNull():
+            return False
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, self.tr("Save screenshot"),
+                                                  "screenshot.png", self.tr("PNG (*.png)"))
+        return bool(path) and image.save(path, b"PNG")
+
+    def open_native_viewer(self) -> None:
+        """Start the hypervisor's own viewer for the current tab's machine."""
+        page = self.page()
+        argv = list(page.property("native_viewer") or []) if page is not None else []
+        if not argv:
+            self.statusBar().showMessage(self.tr("This machine has no native viewer"))
+            return
+        process = QProcess(self)
+        process.setProgram(argv[0])
+        process.setArguments(argv[1:])
+        process.errorOccurred.connect(lambda _e: show_error(
+            self, self.tr("Native viewer"), RuntimeError(process.errorString())))
+        process.start()
+        self._viewers.append(process)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        for index in range(self.tabs.count()):
+            page = self.tabs.widget(index)
+            if isinstance(page, ConsolePage):
+                page.close_page()
+        self.machines.clear()
+        super().closeEvent(event)
+
+
+def register(owner: Any, window: ConsoleWindow) -> None:
+    """Remember a console window on the main window so it is found again."""
+    windows: list[ConsoleWindow] = owner.__dict__.setdefault("_console_windows", [])
+    windows.append(window)
+    window.destroyed.connect(lambda: windows.remove(window) if window in windows else None)
+
+
+def open_console(window: Any, machine: MachineSummary) -> ConsoleWindow:
+    """Open the console tabs of `machine` (or raise them) in the main window's console window."""
+    windows: list[ConsoleWindow] = window.__dict__.setdefault("_console_windows", [])
+    for console in windows:
+        for page, shown in console.machines.items():
+            if shown.key == machine.key:
+                console.tabs.setCurrentWidget(page)
+                console.show()
+                console.raise_()
+                return console
+    if windows:
+        console = windows[0]
+    else:
+        console = ConsoleWindow(window)
+        console.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        register(window, console)
+    facts = getattr(window, "facts", {}).get(machine.backend)
+    capabilities = getattr(facts, "capabilities", None)
+    endpoints = window.registry.open(machine.backend).console(machine.id)
+    console.add_pages(machine, endpoints, capabilities)
+    console.show()
+    console.raise_()
+    return console
