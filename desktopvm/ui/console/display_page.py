@@ -139,5 +139,8 @@ class DisplayPage(ConsolePage):
         return self.view.image.copy()
 
     def close_page(self) -> None:
+        if self.property("closed"):
+            return
+        self.setProperty("closed", True)
         self.session.disconnected.disconnect(self._on_disconnected)
         self.session.close()

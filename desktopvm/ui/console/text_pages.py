@@ -85,6 +85,9 @@ class SerialPage(ConsolePage):
         return self.terminal.grab().toImage()
 
     def close_page(self) -> None:
+        if self.property("closed"):
+            return
+        self.setProperty("closed", True)
         self.reader.closed.disconnect(self._on_closed)
         self.reader.close()
 

@@ -9,6 +9,7 @@ from PySide6.QtGui import (
     QColor,
     QCursor,
     QFocusEvent,
+    QGuiApplication,
     QImage,
     QKeyEvent,
     QMouseEvent,
@@ -142,10 +143,12 @@ class VncView(QWidget):
         if grab == self.grabbed:
             return
         self.grabbed = grab
-        if grab:
+        can_grab = QGuiApplication.platformName() not in ("offscreen", "minimal")
+        if grab and can_grab:
             self.grabKeyboard()
-        else:
-            self.releaseKeyboard()
+        elif not grab:
+            if can_grab:
+                self.releaseKeyboard()
             self.release_keys()
         self.grab_changed.emit(grab)
 

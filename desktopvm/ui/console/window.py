@@ -198,7 +198,7 @@ class ConsoleWindow(QMainWindow):
         if not path:
             path, _ = QFileDialog.getSaveFileName(self, self.tr("Save screenshot"),
                                                   "screenshot.png", self.tr("PNG (*.png)"))
-        return bool(path) and image.save(path, b"PNG")
+        return bool(path) and image.save(path)
 
     def open_native_viewer(self) -> None:
         """Start the hypervisor's own viewer for the current tab's machine."""

@@ -1,0 +1,1 @@
+"""Tests of the console window and its VNC, serial and screenshot views."""
