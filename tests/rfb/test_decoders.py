@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import zlib
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from desktopvm.rfb import DecodeError, Framebuffer, Rect
+from desktopvm.rfb import DecodeError, Framebuffer, Rect, decoders
 from desktopvm.rfb.decoders import cursor_to_bgra, decode_zrle, unpack_indices
 from tests.rfb.encoder import encode_tile, encode_zrle, expected_bgrx, pattern, run_length
 
@@ -119,3 +122,56 @@ def test_framebuffer_copy_rect_overlapping():
     fb.put(0, 0, 4, 1, b"".join(bytes((i, i, i, 255)) for i in range(4)))
     fb.copy_rect(0, 0, Rect(1, 0, 3, 1))
     assert fb.data[0::4] == bytes([0, 0, 1, 2])
+
+
+# -- the array-based palette-RLE parser against the plain loop ---------------------------------
+
+def prle_stream(tokens: list[tuple[int, int]]) -> bytes:
+    """Palette-RLE bytes for (index, run) tokens; run 0 means a single-pixel byte."""
+    out = bytearray()
+    for index, run in tokens:
+        if run == 0:
+            out.append(index)
+        else:
+            out.append(128 + index)
+            out += run_length(run)
+    return bytes(out)
+
+
+@given(st.lists(st.tuples(st.integers(0, 127), st.sampled_from([0, 0, 1, 2, 3, 8, 127, 128,
+                                                                 129, 254, 255, 256, 300, 511,
+                                                                 512, 600])),
+                min_size=1, max_size=300),
+       st.binary(max_size=8), st.integers(0, 9000))
+@settings(max_examples=300, deadline=None)
+def test_fast_palette_rle_parser_agrees_with_the_loop(tokens, trailer, hint):
+    count = sum(max(1, run) for _index, run in tokens)
+    data = b"\x07" + prle_stream(tokens) + trailer
+    expected, end = decoders._palette_rle(data, 1, count)
+    decoders._window_hint = hint  # any guess is correct; small ones make it widen the window
+    fast = decoders._palette_rle_fast(data, 1, count)
+    assert fast is not None  # valid streams never need the loop
+    indices, runs, fast_end = fast
+    assert fast_end == end
+    assert bytes(np.repeat(indices, runs).astype(np.uint8)) == expected
+
+
+@pytest.mark.parametrize("stream", [
+    prle_stream([(3, 10)])[:-1],  # the run's length is missing
+    prle_stream([(127, 300)])[:-1],  # a length chain of 255s that never ends
+    prle_stream([(1, 50), (2, 60)]),  # the second run passes the tile's end (count 100)
+])
+def test_fast_palette_rle_parser_leaves_bad_streams_to_the_loop(stream):
+    assert decoders._palette_rle_fast(stream, 0, 100) is None
+    with pytest.raises((DecodeError, IndexError)):
+        decoders._palette_rle(stream, 0, 100)
+
+
+def test_palette_rle_tile_with_127_colours_and_long_runs():
+    colours = [((i * 2) % 256, i, 255 - i) for i in range(127)]  # 127: the most ZRLE allows
+    pixels = [colours[126]] * 700 + [colours[0]] + [colours[125]] * 300 + \
+        [colours[i % 127] for i in range(4096 - 1001)]
+    image = [pixels[i:i + 64] for i in range(0, 4096, 64)]
+    assert decoded(image, "prle") == expected_bgrx(image)
+    tile = encode_tile(image, "prle")
+    assert tile[0] == 255 and 255 in tile[1 + 3 * 127:]  # run heads and length chains of 255s
