@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 def _file_stem(name: str) -> str:
     """A machine name as a portable file name stem."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "machine"
+    # OVA members are USTAR names of at most 99 bytes: keep room for "-diskNN.vmdk".
+    return (re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "machine")[:60]
 
 
 def export_ova(backend: QemuBackend, files: MachineFiles, path: Path, progress: Progress,
@@ -69,9 +70,12 @@ def export_ova(backend: QemuBackend, files: MachineFiles, path: Path, progress: 
             exported.append(ExportDisk(href=vmdk.name, capacity_bytes=capacity,
                                        file_size=vmdk.stat().st_size))
             vmdks.append(vmdk)
-        descriptor = write_ovf(spec, exported)
-        write_ova(path, f"{_file_stem(spec.name)}.ovf", descriptor, vmdks,
-                  progress=scaled_progress(progress, 0.8, 0.2), cancel=cancel)
+        try:
+            descriptor = write_ovf(spec, exported)
+            write_ova(path, f"{_file_stem(spec.name)}.ovf", descriptor, vmdks,
+                      progress=scaled_progress(progress, 0.8, 0.2), cancel=cancel)
+        except OvfError as error:
+            raise BackendError(f"Cannot export {spec.name}: {error}", str(error)) from error
     finally:
         shutil.rmtree(parts, ignore_errors=True)
     progress(1.0, "Exported")

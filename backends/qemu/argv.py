@@ -188,7 +188,8 @@ def _network(spec: MachineSpec, boot: _Boot) -> list[str]:
         netdev = f"net{index}"
         if nic.attachment is NetworkAttachment.NAT:
             forwards = "".join(
-                f",hostfwd={f.protocol.value}:{f.host_ip}:{f.host_port}-{f.guest_ip}:{f.guest_port}"
+                f",hostfwd={f.protocol.value}:{opt(f.host_ip)}:{f.host_port}-{opt(f.guest_ip)}:"
+                f"{f.guest_port}"
                 for f in nic.port_forwards)
             argv += ["-netdev", f"user,id={netdev}{forwards}"]
         elif nic.attachment is NetworkAttachment.BRIDGED:

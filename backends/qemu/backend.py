@@ -168,9 +168,8 @@ class QemuBackend:
                 if disk.existing:
                     path = Path(disk.path).expanduser().resolve()
                 else:
-                    index = len(list(files.folder.glob("disk*"))) + len(made)
                     path = (Path(disk.path).expanduser().resolve() if disk.path
-                            else files.disk_path(index, disk.format.extension))
+                            else files.free_disk_path(disk.format.extension, made))
                     self.qemu_img.create(path, disk.format, disk.size_bytes, cancel=cancel)
                     made.append(path)
                 disks.append(disk.model_copy(update={"path": str(path), "existing": True}))
@@ -196,11 +195,22 @@ class QemuBackend:
         if not groups:
             return
         self._check(new)
+        with self.store.locked(files):
+            self._update(files, old, new, groups, cancel)
+
+    def _update(self, files: MachineFiles, old: MachineSpec, new: MachineSpec,
+                groups: set[str], cancel: CancelToken) -> None:
         state = self.store.state(files)
         offline_only = groups - {"name", "notes"}
         if state not in OFFLINE_STATES and offline_only:
             raise InvalidState(f"Shut down {old.name} to change {', '.join(sorted(offline_only))}"
                                "; only the name and notes can change while it runs")
+        if state is PowerState.SAVED and offline_only:
+            # The saved memory belongs to the old hardware: resuming it on new hardware fails
+            # or corrupts disks.
+            raise InvalidState(f"{old.name} has a saved state; start it and shut it down (or "
+                               "discard the saved state with Power off) before changing "
+                               f"{', '.join(sorted(offline_only))}")
         current = self.store.spec(files)
         made: list[Path] = []
         try:
@@ -223,38 +233,50 @@ class QemuBackend:
     def delete(self, machine_id: str, *, delete_disks: bool, progress: Progress,
                cancel: CancelToken) -> None:
         files = self.store.files(machine_id)
-        state = self.store.state(files)
-        spec = self.store.spec(files)
-        if state not in OFFLINE_STATES:
-            raise InvalidState(f"{spec.name} is {state.value}; power it off before deleting it")
-        disks = [Path(d.path) for _, d in spec.all_disks()]
+        with self.store.locked(files):
+            state = self.store.state(files)
+            spec = self.store.spec(files)
+            if state not in OFFLINE_STATES:
+                raise InvalidState(f"{spec.name} is {state.value}; power it off before deleting "
+                                   "it")
+            if delete_disks:
+                shared = self._disks_of_other_machines(files)
+                for _, disk in spec.all_disks():
+                    if Path(disk.path).resolve() in shared:
+                        log.info("keeping %s: another machine uses it", disk.path)
+                        continue
+                    Path(disk.path).unlink(missing_ok=True)
+            # Only the backend's own files go; a disk the user detached earlier, or anything
+            # else someone put in the folder, stays.
+            for path in files.metadata():
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                files.folder.rmdir()  # only when nothing else is left in it
         if delete_disks:
-            for path in disks:
-                path.unlink(missing_ok=True)
-            shutil.rmtree(files.folder, ignore_errors=True)
-            copies.collect_unused_bases(self.store, self.qemu_img)
-            return
-        keep = {p.resolve() for p in disks}
-        for entry in files.folder.iterdir():
-            if entry.resolve() in keep:
-                continue
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            files.folder.rmdir()  # only when no kept disk lives in it
+            with self.store.library_locked():
+                copies.collect_unused_bases(self.store, self.qemu_img)
+
+    def _disks_of_other_machines(self, files: MachineFiles) -> set[Path]:
+        return {Path(d.path).resolve() for other, spec in self.store.readable()
+                if other.folder != files.folder for _, d in spec.all_disks()}
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, machine_id: str, *, mode: StartMode = StartMode.HEADLESS) -> None:
-        self.lifecycle.start(self.store.files(machine_id))
+        files = self.store.files(machine_id)
+        with self.store.locked(files):
+            self.lifecycle.start(files)
 
     def shutdown(self, machine_id: str) -> None:
         self.lifecycle.command(self.store.files(machine_id), "system_powerdown",
                                {PowerState.RUNNING}, "shut down")
 
     def power_off(self, machine_id: str) -> None:
-        self.lifecycle.power_off(self.store.files(machine_id))
+        files = self.store.files(machine_id)
+        with self.store.locked(files):
+            self.lifecycle.power_off(files)
 
     def reset(self, machine_id: str) -> None:
         self.lifecycle.command(self.store.files(machine_id), "system_reset",
@@ -269,7 +291,9 @@ class QemuBackend:
                                "resume")
 
     def save_state(self, machine_id: str, *, progress: Progress, cancel: CancelToken) -> None:
-        self.lifecycle.save_state(self.store.files(machine_id), progress, cancel)
+        files = self.store.files(machine_id)
+        with self.store.locked(files):
+            self.lifecycle.save_state(files, progress, cancel)
 
     # -- snapshots --------------------------------------------------------------------------
     def list_snapshots(self, machine_id: str) -> tuple[tuple[Snapshot, ...], str]:
@@ -280,25 +304,34 @@ class QemuBackend:
                       include_memory: bool = True, progress: Progress,
                       cancel: CancelToken) -> Snapshot:
         files = self.store.files(machine_id)
-        return snapshots.take(self, files, name, description, include_memory)
+        with self.store.locked(files):
+            return snapshots.take(self, files, name, description, include_memory)
 
     def restore_snapshot(self, machine_id: str, snapshot_id: str, *, progress: Progress,
                          cancel: CancelToken) -> None:
-        snapshots.restore(self, self.store.files(machine_id), snapshot_id)
+        files = self.store.files(machine_id)
+        with self.store.locked(files):
+            snapshots.restore(self, files, snapshot_id)
 
     def delete_snapshot(self, machine_id: str, snapshot_id: str, *, progress: Progress,
                         cancel: CancelToken) -> None:
-        snapshots.delete(self, self.store.files(machine_id), snapshot_id)
+        files = self.store.files(machine_id)
+        with self.store.locked(files):
+            snapshots.delete(self, files, snapshot_id)
 
     # -- copies -----------------------------------------------------------------------------
     def clone(self, machine_id: str, new_name: str, *, linked: bool = False,
               snapshot_id: str = "", progress: Progress, cancel: CancelToken) -> str:
-        return copies.clone(self, self.store.files(machine_id), new_name, linked=linked,
-                            snapshot_id=snapshot_id, progress=progress, cancel=cancel)
+        files = self.store.files(machine_id)
+        with self.store.locked(files), self.store.library_locked():
+            return copies.clone(self, files, new_name, linked=linked, snapshot_id=snapshot_id,
+                                progress=progress, cancel=cancel)
 
     def export(self, machine_id: str, path: Path, *, progress: Progress,
                cancel: CancelToken) -> None:
-        appliances.export_ova(self, self.store.files(machine_id), path, progress, cancel)
+        files = self.store.files(machine_id)
+        with self.store.locked(files):
+            appliances.export_ova(self, files, path, progress, cancel)
 
     def import_machine(self, path: Path, *, name: str = "", progress: Progress,
                        cancel: CancelToken) -> str:
@@ -328,7 +361,7 @@ class QemuBackend:
         runtime = self.store.running_runtime(files)
         if runtime is None:
             return ConsoleEndpoints()
-        run = self.lifecycle.run_files(runtime)
+        run = self.lifecycle.run_files(runtime, files)
         spec = self.store.spec(files)
         serial = next((SerialEndpoint(unix_socket=str(run.serial(p.number)))
                        for p in sorted(spec.serial, key=lambda p: p.number)

@@ -121,48 +121,62 @@ def _link_disks(backend: QemuBackend, files: MachineFiles, spec: MachineSpec,
     qemu_img = backend.qemu_img
     source_paths: list[tuple[Path, DiskFormat]] = []
     clone_paths: list[tuple[Path, DiskFormat]] = []
-    for index, (_, disk) in enumerate(spec.all_disks()):
-        original = Path(disk.path)
-        base = original
-        if files.folder in original.parents:
-            bases_dir(backend.store).mkdir(exist_ok=True)
-            base = bases_dir(backend.store) / f"{uuid.uuid4()}.{disk.format.extension}"
-            original.replace(base)
-        source_overlay = files.folder / f"disk{index}-{uuid.uuid4().hex[:8]}.qcow2"
-        clone_overlay = target.disk_path(index, "qcow2")
-        try:
-            qemu_img.create(source_overlay, DiskFormat.QCOW2, 0, backing_file=base,
-                            backing_format=disk.format)
-            qemu_img.create(clone_overlay, DiskFormat.QCOW2, 0, backing_file=base,
-                            backing_format=disk.format)
-        except BaseException:
-            source_overlay.unlink(missing_ok=True)
-            if base != original:
-                base.replace(original)
-            raise
-        source_paths.append((source_overlay, DiskFormat.QCOW2))
-        clone_paths.append((clone_overlay, DiskFormat.QCOW2))
-    backend.store.save_spec(files, _with_disks(spec, source_paths))
+    moved: list[tuple[Path, Path]] = []  # (original, base): undone if anything fails
+    made: list[Path] = []
+    folder = files.folder.resolve()
+    try:
+        for index, (_, disk) in enumerate(spec.all_disks()):
+            original = Path(disk.path)
+            base = original
+            if folder in original.resolve().parents:
+                bases_dir(backend.store).mkdir(exist_ok=True)
+                base = bases_dir(backend.store) / f"{uuid.uuid4()}.{disk.format.extension}"
+                original.replace(base)
+                moved.append((original, base))
+            source_overlay = files.folder / f"disk{index}-{uuid.uuid4().hex[:8]}.qcow2"
+            clone_overlay = target.disk_path(index, "qcow2")
+            for overlay in (source_overlay, clone_overlay):
+                qemu_img.create(overlay, DiskFormat.QCOW2, 0, backing_file=base,
+                                backing_format=disk.format)
+                made.append(overlay)
+            source_paths.append((source_overlay, DiskFormat.QCOW2))
+            clone_paths.append((clone_overlay, DiskFormat.QCOW2))
+        backend.store.save_spec(files, _with_disks(spec, source_paths))
+    except BaseException:
+        for overlay in made:
+            overlay.unlink(missing_ok=True)
+        for original, base in reversed(moved):
+            base.replace(original)
+        raise
     return clone_paths
 
 
 def collect_unused_bases(store: MachineStore, qemu_img: QemuImg) -> None:
-    """Delete shared bases that no machine's disk chain uses any more."""
+    """Delete shared bases that no image in the library leans on any more.
+
+    Every qcow2 in every machine folder counts (also disks kept from a deleted machine), and
+    nothing is deleted when a folder's spec cannot be read: its disks might need a base.
+    """
     folder = bases_dir(store)
     if not folder.is_dir():
         return
+    machine_folders = [p for p in store.library.iterdir() if p.is_dir() and p != folder]
+    if len(store.readable()) != len(store.all_files()):
+        log.warning("a machine's spec cannot be read; keeping every base image")
+        return
+    images = [i for f in machine_folders for i in f.glob("*.qcow2")]
+    images += [Path(d.path) for _, spec in store.readable() for _, d in spec.all_disks()]
     used: set[Path] = set()
-    for _, spec in store.readable():
-        for _, disk in spec.all_disks():
-            path: Path | None = Path(disk.path)
-            while path is not None and path not in used and path.exists():
-                used.add(path.resolve())
-                try:
-                    backing = qemu_img.info(path).backing_file
-                except BackendError as error:
-                    log.warning("cannot read %s, keeping every base: %s", path, error.summary)
-                    return
-                path = Path(backing) if backing else None
+    for image in images:
+        path: Path | None = image
+        while path is not None and path.resolve() not in used and path.exists():
+            used.add(path.resolve())
+            try:
+                backing = qemu_img.info(path).backing_file
+            except BackendError as error:
+                log.warning("cannot read %s, keeping every base: %s", path, error.summary)
+                return
+            path = Path(backing) if backing else None
     for base in folder.iterdir():
         if base.resolve() not in used:
             log.info("removing unused base image %s", base)

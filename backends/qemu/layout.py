@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+
+from desktopvm.protocol import BackendError
 
 
 @dataclass(frozen=True)
@@ -52,15 +56,56 @@ class MachineFiles:
     def log(self) -> Path:
         return self.folder / "qemu.log"
 
+    @property
+    def lock(self) -> Path:
+        return self.folder / ".lock"
+
+    def metadata(self) -> list[Path]:
+        """Everything the backend itself keeps in the folder (never a disk)."""
+        return [self.spec, self.snapshots, self.runtime, self.nvram, self.tpm_state,
+                self.saved_state, self.saved_state.with_name(self.saved_state.name + ".partial"),
+                self.aborted_marker, self.log, self.folder / "swtpm.log", self.lock]
+
     def disk_path(self, index: int, extension: str) -> Path:
         """A new disk's file in the folder."""
         return self.folder / f"disk{index}.{extension}"
 
+    def free_disk_path(self, extension: str, taken: Collection[Path] = ()) -> Path:
+        """The first diskN.ext that neither exists nor is about to be made."""
+        index = 0
+        while (path := self.disk_path(index, extension)).exists() or path in taken or any(
+                self.folder.glob(f"disk{index}.*")):
+            index += 1
+        return path
+
     def run_dir(self) -> Path:
         """A short runtime folder for sockets (unix socket paths are limited to ~107 bytes)."""
         digest = hashlib.sha256(str(self.folder).encode()).hexdigest()[:12]
+        return runtime_root() / digest
+
+
+def runtime_root() -> Path:
+    """This user's private folder for machine sockets: $XDG_RUNTIME_DIR, else one in /tmp.
+
+    A folder in a shared /tmp is created 0700 and refused when someone else owns it, so no
+    other user can put fake QMP or VNC sockets in our way.
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime and Path(runtime).is_dir():
+        root = Path(runtime) / "desktopvm"
+    else:
         user = os.getuid() if hasattr(os, "getuid") else os.getlogin()
-        return Path(tempfile.gettempdir()) / f"desktopvm-{user}" / digest
+        root = Path(tempfile.gettempdir()) / f"desktopvm-{user}"
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if hasattr(os, "getuid"):
+        info = root.lstat()
+        if not stat.S_ISLNK(info.st_mode) and info.st_uid == os.getuid() and \
+                info.st_mode & 0o077:
+            root.chmod(0o700)  # ours, made by an older version: make it private
+        elif stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid():
+            raise BackendError(f"{root} is not a private folder of this user; refusing to "
+                               "put machine sockets there")
+    return root
 
 
 @dataclass(frozen=True)

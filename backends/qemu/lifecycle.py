@@ -16,6 +16,7 @@ from backends.qemu import process, qmp, snapshots
 from backends.qemu.argv import LaunchPlan, build_argv
 from backends.qemu.layout import MachineFiles, RunFiles
 from backends.qemu.records import Runtime
+from backends.qemu.store import run_files as store_run_files
 from desktopvm.model import Firmware, catalog
 from desktopvm.protocol import (
     BackendError,
@@ -46,7 +47,9 @@ class Lifecycle:
         self.store = backend.store
 
     @staticmethod
-    def run_files(runtime: Runtime) -> RunFiles:
+    def run_files(runtime: Runtime, files: MachineFiles | None = None) -> RunFiles:
+        if files is not None:
+            return store_run_files(files, runtime)
         return RunFiles(Path(runtime.run_dir))
 
     def require_running(self, files: MachineFiles, verb: str) -> RunFiles:
@@ -55,7 +58,7 @@ class Lifecycle:
         if runtime is None:
             name = self.store.spec(files).name
             raise InvalidState(f"Cannot {verb} {name}: it is not running")
-        return self.run_files(runtime)
+        return self.run_files(runtime, files)
 
     def _require(self, files: MachineFiles, allowed: set[PowerState], verb: str) -> RunFiles:
         state = self.store.state(files)
@@ -130,15 +133,18 @@ class Lifecycle:
     @staticmethod
     def _kill_swtpm(run: RunFiles) -> None:
         with contextlib.suppress(OSError, ValueError):
-            process.kill(int(run.swtpm_pid.read_text().strip()))
+            process.kill_if_ours(int(run.swtpm_pid.read_text().strip()), str(run.swtpm_socket))
 
     # -- stop -------------------------------------------------------------------------------
     def power_off(self, files: MachineFiles) -> None:
         """Pull the plug (a clean QEMU exit). On a saved machine, discard the saved state."""
         state = self.store.state(files)
-        if state is PowerState.SAVED:
+        book = snapshots.load(files)
+        stale_state = files.saved_state.exists() or bool(book.pending_loadvm)
+        if state is PowerState.SAVED or (state is PowerState.ABORTED and stale_state):
+            # Discard the saved state (also one that failed to resume and left it aborted).
+            files.aborted_marker.unlink(missing_ok=True)
             files.saved_state.unlink(missing_ok=True)
-            book = snapshots.load(files)
             if book.pending_loadvm:
                 book.pending_loadvm = ""
                 book.save(files.snapshots)
@@ -150,15 +156,15 @@ class Lifecycle:
         self._quit(files, runtime)
 
     def _quit(self, files: MachineFiles, runtime: Runtime) -> None:
-        run = self.run_files(runtime)
+        run = self.run_files(runtime, files)
         try:
             with qmp.connect(run.qmp) as session:
                 session.execute("quit")
         except BackendError as error:  # QEMU may drop the line before answering quit
             log.info("quit over QMP: %s", error.summary)
-        if not process.wait_for_exit(runtime.pid, EXIT_TIMEOUT):
-            process.kill(runtime.pid)
-            process.wait_for_exit(runtime.pid, EXIT_TIMEOUT)
+        if not process.wait_for_exit(runtime.pid, EXIT_TIMEOUT, files.id):
+            process.kill_if_ours(runtime.pid, files.id)
+            process.wait_for_exit(runtime.pid, EXIT_TIMEOUT, files.id)
         self.store.forget_runtime(files, runtime, aborted=False)
 
     # -- save / restore state ---------------------------------------------------------------
@@ -221,6 +227,14 @@ class Lifecycle:
 
     def _restore_saved_state(self, files: MachineFiles, run: RunFiles) -> None:
         """Feed the saved state to a QEMU started with `-incoming defer`, then resume."""
+        try:
+            self._feed_saved_state(files, run)
+        except OSError as error:
+            raise CommandFailed("QEMU could not resume the saved state (it may not match the "
+                                "machine any more); Power off discards it",
+                                details=repr(error)) from error
+
+    def _feed_saved_state(self, files: MachineFiles, run: RunFiles) -> None:
         with qmp.connect(run.qmp) as session:
             session.execute("migrate-incoming", {"uri": f"unix:{run.migration}"})
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sender, \

@@ -108,8 +108,14 @@ def start_swtpm(state_dir: Path, control_socket: Path, pid_file: Path, log_file:
                             exit_code=result.returncode, stderr=result.stderr)
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether the process runs. A zombie counts as dead (some init systems never reap)."""
+def pid_alive(pid: int, marker: str = "") -> bool:
+    """Whether the process runs (and, with `marker`, is ours: its command line contains it).
+
+    A zombie counts as dead (some init systems never reap). The marker guards against a pid
+    reused by an unrelated process after a reboot or crash left a stale record behind.
+    """
+    if marker and not _command_line_has(pid, marker):
+        return False
     if pid <= 0:
         return False
     status = Path(f"/proc/{pid}/stat")
@@ -126,6 +132,22 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _command_line_has(pid: int, marker: str) -> bool:
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not Path("/proc/self/cmdline").exists():
+        return True  # no /proc (macOS, Windows): fall back to the pid alone
+    try:
+        return marker.encode() in cmdline.read_bytes()
+    except OSError:
+        return False
+
+
+def kill_if_ours(pid: int, marker: str) -> None:
+    """Kill the process only if its command line still carries `marker`."""
+    if pid_alive(pid, marker):
+        kill(pid)
 
 
 def kill(pid: int) -> None:
@@ -146,12 +168,12 @@ def accel_usable(accel: str) -> bool:
     return accel in ("whpx", "hvf")
 
 
-def wait_for_exit(pid: int, timeout: float) -> bool:
+def wait_for_exit(pid: int, timeout: float, marker: str = "") -> bool:
     """Wait until the process is gone; True if it went within `timeout` seconds."""
     import time
 
     deadline = time.monotonic() + timeout
-    while pid_alive(pid):
+    while pid_alive(pid, marker):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)

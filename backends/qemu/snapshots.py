@@ -121,10 +121,13 @@ def restore(backend: QemuBackend, files: MachineFiles, snapshot_id: str) -> None
         with qmp.connect(run.qmp) as session:
             session.human(f"loadvm {record.tag}", timeout=SAVEVM_TIMEOUT)
     elif state in (PowerState.OFF, PowerState.SAVED, PowerState.ABORTED):
-        for image in _images(files, spec):
-            # A disk-only snapshot of a running machine did not cover the variable store.
-            if image == files.nvram and record.tag not in _tags(backend, image):
-                continue
+        # Check every image first, so a restore either changes all of them or none.
+        images = [i for i in _images(files, spec) if record.tag in _tags(backend, i)]
+        missing = [i.name for i in _images(files, spec) if i not in images and i != files.nvram]
+        if missing:
+            raise InvalidState(f"'{record.name}' was taken before {', '.join(missing)} was "
+                               "added; detach it first to restore this snapshot")
+        for image in images:
             backend.qemu_img.snapshot_apply(image, record.tag)
         files.saved_state.unlink(missing_ok=True)
         files.aborted_marker.unlink(missing_ok=True)

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from backends.qemu import process, qmp
-from backends.qemu.layout import MachineFiles, RunFiles
+from backends.qemu.layout import MachineFiles, RunFiles, runtime_root
 from backends.qemu.records import Runtime, load_book, load_runtime
 from desktopvm.model import MachineSpec, SpecFileError, load_spec, save_spec
 from desktopvm.protocol import (
     BackendError,
+    InvalidState,
     MachineNotFound,
     PowerState,
 )
@@ -46,17 +52,49 @@ QMP_STATUS = {
 STATUS_TIMEOUT = 2.0
 
 
+LOCK_WAIT = 30.0
+
+
 @dataclass
 class _Cached:
-    mtime_ns: int
+    stamp: tuple[int, int, int]  # mtime, inode, size: an atomic replace changes the inode
     spec: MachineSpec
+
+
+@contextmanager
+def _flocked(path: Path, busy: str) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (other processes and other threads alike: each call
+    opens its own file description). Waits up to LOCK_WAIT, then InvalidState."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the per-process lock below is what we have
+        with _THREAD_LOCKS.setdefault(str(path), threading.Lock()):
+            yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise InvalidState(busy) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
 
 
 class MachineStore:
     """Reads and writes machines in one library folder."""
 
     def __init__(self, library: Path) -> None:
-        self.library = library
+        self.library = library.expanduser().resolve()  # disk paths are compared resolved
         self._specs: dict[Path, _Cached] = {}
 
     def files(self, machine_id: str) -> MachineFiles:
@@ -77,12 +115,24 @@ class MachineStore:
 
     def spec(self, files: MachineFiles) -> MachineSpec:
         """The machine's spec, re-read only when its file changed."""
-        stat = files.spec.stat()
+        info = files.spec.stat()
+        stamp = (info.st_mtime_ns, info.st_ino, info.st_size)
         cached = self._specs.get(files.spec)
-        if cached is None or cached.mtime_ns != stat.st_mtime_ns:
-            cached = _Cached(stat.st_mtime_ns, load_spec(files.spec))
+        if cached is None or cached.stamp != stamp:
+            cached = _Cached(stamp, load_spec(files.spec))
             self._specs[files.spec] = cached
         return cached.spec
+
+    def locked(self, files: MachineFiles) -> AbstractContextManager[None]:
+        """One changing operation at a time on a machine, across threads and processes."""
+        return _flocked(files.lock, "Another operation (in this app or another program) is "
+                        "still busy with this machine; try again when it has finished")
+
+    def library_locked(self) -> AbstractContextManager[None]:
+        """For what touches several machines' files at once: linked clones, base clean-up."""
+        self.library.mkdir(parents=True, exist_ok=True)
+        return _flocked(self.library / ".lock", "Another operation is changing the library's "
+                        "shared disk images; try again in a moment")
 
     def save_spec(self, files: MachineFiles, spec: MachineSpec) -> None:
         """Write the spec file (atomically)."""
@@ -104,8 +154,8 @@ class MachineStore:
         """The machine's power state right now (cleans up after a dead QEMU)."""
         runtime = load_runtime(files.runtime)
         if runtime is not None:
-            run = RunFiles(Path(runtime.run_dir))
-            if process.pid_alive(runtime.pid):
+            run = run_files(files, runtime)
+            if process.pid_alive(runtime.pid, files.id):
                 return self._live_state(run)
             died = run.qmp.exists()  # a clean exit removes the socket
             self.forget_runtime(files, runtime, aborted=died)
@@ -133,16 +183,24 @@ class MachineStore:
         """QEMU is gone: remove its runtime record and sockets; remember an unexpected death."""
         if aborted:
             files.aborted_marker.write_text("QEMU exited unexpectedly\n", encoding="utf-8")
-        run = Path(runtime.run_dir)
-        swtpm_pid = RunFiles(run).swtpm_pid
+        run = run_files(files, runtime)
         with contextlib.suppress(OSError, ValueError):
-            process.kill(int(swtpm_pid.read_text().strip()))
-        shutil.rmtree(run, ignore_errors=True)
+            process.kill_if_ours(int(run.swtpm_pid.read_text().strip()), str(run.swtpm_socket))
+        shutil.rmtree(run.folder, ignore_errors=True)
         files.runtime.unlink(missing_ok=True)
 
     def running_runtime(self, files: MachineFiles) -> Runtime | None:
         """The runtime record of a machine whose QEMU is alive, else None."""
         runtime = load_runtime(files.runtime)
-        if runtime is not None and process.pid_alive(runtime.pid):
+        if runtime is not None and process.pid_alive(runtime.pid, files.id):
             return runtime
         return None
+
+
+def run_files(files: MachineFiles, runtime: Runtime) -> RunFiles:
+    """The runtime folder a record names, if it is one of ours; else the machine's own."""
+    recorded = Path(runtime.run_dir)
+    if recorded.parent == runtime_root():
+        return RunFiles(recorded)
+    log.warning("ignoring run_dir %s of %s: not in the runtime folder", recorded, files.id)
+    return RunFiles(files.run_dir())

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -92,8 +93,27 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None,
     except KeyboardInterrupt:
         print("interrupted", file=err)
         return EXIT_FAILED
-    except BrokenPipeError:
+    except BrokenPipeError as error:
+        if error.filename is None and _is_our_output_gone(out):
+            return EXIT_FAILED  # e.g. `desktopvm-cli list | head`: nothing left to say
+        _report(err, f"connection lost: {error}", traceback.format_exc(), args.verbose)
         return EXIT_FAILED
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        _report(err, f"{error.strerror or error}{where}", traceback.format_exc(), args.verbose)
+        return EXIT_FAILED
+    except Exception as error:  # a bug: one clear line, the traceback with --verbose
+        _report(err, f"unexpected error: {error!r} (run with --verbose for details)",
+                traceback.format_exc(), args.verbose)
+        return EXIT_FAILED
+
+
+def _is_our_output_gone(out: TextIO) -> bool:
+    try:
+        out.flush()
+    except (BrokenPipeError, ValueError):
+        return True
+    return False
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from typing import Annotated
@@ -109,8 +110,16 @@ class PortForward(Value):
     protocol: Protocol = Protocol.TCP
     host_ip: str = "127.0.0.1"
     host_port: Annotated[int, Field(ge=1, le=65535)]
-    guest_ip: str = ""
+    guest_ip: str = ""  # empty: the guest's address on the NAT network
     guest_port: Annotated[int, Field(ge=1, le=65535)]
+
+    @field_validator("host_ip", "guest_ip")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        """Only IP addresses: these end up inside hypervisor option strings."""
+        if value:
+            ipaddress.ip_address(value)  # raises ValueError with a clear message
+        return value
 
 
 class NetworkAdapter(Value):

@@ -35,6 +35,7 @@ from desktopvm.registry import Registry
 from desktopvm.settings import Settings
 from desktopvm.ui.actions import MACHINE_ACTIONS
 from desktopvm.ui.details_pane import DetailsPane
+from desktopvm.ui.dialogs import confirm
 from desktopvm.ui.facts import BackendFacts, gather_facts
 from desktopvm.ui.icons import icon
 from desktopvm.ui.inventory_model import NAME, InventoryModel, MachineRole, SortRole
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         self._preview_job: Job | None = None
         self._refresh_count = 0
         self.pending_selection: tuple[str, str, str] | None = None
+        self._closing_confirmed = False
         self.setWindowTitle(self.tr("DesktopVM"))
         self.setWindowIcon(icon("app"))
         self.resize(1200, 760)
@@ -240,6 +242,19 @@ class MainWindow(QMainWindow):
         self.preview_timer.start()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        busy = [job for job in self.runner.active() if not job.background]
+        if busy and not self._closing_confirmed:
+            event.ignore()
+            names = ", ".join(job.title for job in busy[:3])
+
+            def close_anyway() -> None:
+                self._closing_confirmed = True
+                self.close()
+            confirm(self, self.tr("Operations still running"),
+                    self.tr("%1 still running. Quit anyway? They will be cancelled; what they "
+                            "made so far is cleaned up.").replace("%1", names),
+                    self.tr("Quit"), close_anyway)
+            return
         self.timer.stop()
         self.preview_timer.stop()
         super().closeEvent(event)
@@ -274,8 +289,9 @@ class MainWindow(QMainWindow):
             self.model.apply(((facts.host if facts else "localhost"), name), label, machines)
         for name, error in listing.failures.items():
             facts = self.facts.get(name)
-            label = f"{facts.display_name if facts else name} · localhost"
-            self.model.set_error(("localhost", name), label, error)
+            host = facts.host if facts else "localhost"
+            label = f"{facts.display_name if facts else name} · {host}"
+            self.model.set_error((host, name), label, error)
         for key in self.model.group_keys():
             facts = self.facts.get(key[1])
             if facts is not None and not facts.available:
