@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.qemu]
 MIB = 1024**2
 
 
-def create(qemu, spec) -> str:
+def create(qemu, spec):
     return qemu.create(spec, progress=no_progress, cancel=CancelToken())
 
 
