@@ -119,6 +119,14 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
                not window.details.preview.pixmap().isNull(), 30)
     shot(window, "main-window")
 
+    from desktopvm.ui.console_window import open_console
+    console = open_console(window, window.current_machine())
+    console.resize(900, 620)
+    console.tabs.setCurrentIndex(0)  # the graphical display
+    wait(4000)  # the VNC connection and the first full frame
+    shot(console, "console-window")
+    console.close()
+
     wizard = NewVmWizard(list(window.facts.values()), runner, registry.open, window)
     wizard.show()
     names = {PageId.BACKEND: "wizard-1-backend", PageId.IDENTITY: "wizard-2-name-os",
