@@ -120,7 +120,9 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
     shot(window, "main-window")
 
     from desktopvm.ui.console_window import open_console
-    console = open_console(window, window.current_machine())
+    shown = window.current_machine()
+    assert shown is not None
+    console = open_console(window, shown)
     console.resize(900, 620)
     console.tabs.setCurrentIndex(0)  # the graphical display
     wait(4000)  # the VNC connection and the first full frame

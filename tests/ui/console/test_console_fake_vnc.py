@@ -42,7 +42,7 @@ def test_frames_resize_keys_and_disconnect_banner(qtbot, window, server, tmp_pat
     server.fill(8, 4, 10, 6, b"\x00\x00\xff\x00")  # red
     qtbot.waitUntil(lambda: page.view.image.pixelColor(10, 5).red() == 255)
     assert page.view.image.pixelColor(0, 0).red() == 0
-    assert "64×48" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "64×48" in window.statusBar().currentMessage(), timeout=10_000)
     # DesktopSize: the guest changes resolution and the view follows
     server.resize(200, 120)
     qtbot.waitUntil(lambda: page.view.image.width() == 200)
@@ -59,7 +59,7 @@ def test_frames_resize_keys_and_disconnect_banner(qtbot, window, server, tmp_pat
     qtbot.mouseClick(page.view, Qt.MouseButton.LeftButton, pos=page.view.rect().center())
     qtbot.waitUntil(lambda: any(m[0] == "pointer" and m[1] == 1 for m in server.messages))
     assert page.view.grabbed
-    assert "grabbed" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "grabbed" in window.statusBar().currentMessage(), timeout=10_000)
     # screenshot
     assert window.save_screenshot(str(tmp_path / "shot.png"))
     # the VM dies: banner with Reconnect; reconnecting works

@@ -179,7 +179,7 @@ def test_vnc_password_right_connects_wrong_fails_clearly(qtbot, qemu, guest_iso)
     qtbot.waitUntil(page.banner.isVisible, timeout=30_000)
     assert "Authentication failed" in page.banner_text.text()
     assert not page.session.is_connected
-    assert "Disconnected" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "Disconnected" in window.statusBar().currentMessage(), timeout=10_000)
     window.close()
     window, page = display_window(qtbot, summary, replace(vnc, password=""))
     qtbot.waitUntil(page.banner.isVisible, timeout=30_000)
@@ -189,7 +189,9 @@ def test_vnc_password_right_connects_wrong_fails_clearly(qtbot, qemu, guest_iso)
     qtbot.waitUntil(lambda: page.session.is_connected, timeout=30_000)
     qtbot.waitUntil(lambda: page.view.image.width() >= 640, timeout=30_000)
     assert not page.banner.isVisible()
-    assert "Connected to" in window.statusBar().currentMessage()
+    # is_connected flips on the network thread; the status line follows a queued signal.
+    qtbot.waitUntil(lambda: "Connected to" in window.statusBar().currentMessage(),
+                    timeout=10_000)
     window.close()
     guarded.power_off(machine_id)
 
@@ -206,7 +208,7 @@ def test_killing_the_vm_shows_the_disconnect_banner(qtbot, qemu, guest_iso):
     process.kill(runtime.pid)
     qtbot.waitUntil(page.banner.isVisible, timeout=30_000)
     assert "Disconnected" in page.banner_text.text()
-    assert "Disconnected" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "Disconnected" in window.statusBar().currentMessage(), timeout=10_000)
     # Reconnecting to a dead VM fails clearly and keeps the banner up.
     page.reconnect_button.click()
     qtbot.waitUntil(lambda: "Could not connect" in page.banner_text.text()
