@@ -1,0 +1,1 @@
+"""Tests of the packaged installers (PyInstaller bundle, .deb, Windows setup under wine)."""
