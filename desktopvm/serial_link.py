@@ -13,7 +13,11 @@ def connect_serial(endpoint: SerialEndpoint, timeout: float = 5.0) -> socket.soc
         if endpoint.unix_socket:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(timeout)
-            sock.connect(endpoint.unix_socket)
+            try:
+                sock.connect(endpoint.unix_socket)
+            except OSError:
+                sock.close()
+                raise
         elif endpoint.port:
             sock = socket.create_connection((endpoint.host or "127.0.0.1", endpoint.port),
                                             timeout=timeout)

@@ -119,10 +119,13 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
                not window.details.preview.pixmap().isNull(), 30)
     shot(window, "main-window")
 
-    from desktopvm.ui.console_window import open_console
+    from desktopvm.ui.console_window import ConsoleWindow, open_console
     shown = window.current_machine()
     assert shown is not None
-    console = open_console(window, shown)
+    opened: list[ConsoleWindow] = []
+    open_console(window, shown, opened.append)
+    wait_until(lambda: bool(opened))
+    console = opened[0]
     console.resize(900, 620)
     console.tabs.setCurrentIndex(0)  # the graphical display
     wait(4000)  # the VNC connection and the first full frame

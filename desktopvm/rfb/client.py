@@ -14,8 +14,10 @@ from desktopvm.rfb.decoders import DecodeError, cursor_to_bgra, decode_zrle
 from desktopvm.rfb.framebuffer import BPP, Framebuffer, Rect
 
 RAW, COPYRECT, ZRLE = 0, 1, 16
-CURSOR, DESKTOP_SIZE, QEMU_EXT_KEY = -239, -223, -258
-ENCODINGS = (ZRLE, COPYRECT, RAW, DESKTOP_SIZE, CURSOR, QEMU_EXT_KEY)
+CURSOR, DESKTOP_SIZE, QEMU_POINTER_TYPE, QEMU_EXT_KEY = -239, -223, -257, -258
+ENCODINGS = (ZRLE, COPYRECT, RAW, DESKTOP_SIZE, CURSOR, QEMU_POINTER_TYPE, QEMU_EXT_KEY)
+# In QEMU's relative pointer mode a PointerEvent carries motion as an offset from this centre.
+RELATIVE_CENTRE = 0x7FFF
 SEC_NONE, SEC_VNC = 1, 2
 # 32 bits per pixel, depth 24, little endian, true colour, 8 bits per channel at R16 G8 B0.
 PIXEL_FORMAT = struct.pack(">BBBBHHHBBBxxx", 32, 24, 0, 1, 255, 255, 255, 16, 8, 0)
@@ -47,6 +49,9 @@ class RfbListener:
     def on_cut_text(self, text: str) -> None:
         """The guest's clipboard changed."""
 
+    def on_pointer_mode(self, absolute: bool) -> None:
+        """The guest's pointing device is now absolute (a tablet) or relative (a mouse)."""
+
 
 def open_socket(host: str = "", port: int = 0, unix_socket: str = "",
                 timeout: float = 10.0) -> socket.socket:
@@ -77,6 +82,9 @@ class RfbClient:
         self.framebuffer = Framebuffer(0, 0)
         self.lock = threading.Lock()  # held while the framebuffer changes
         self.ext_keys = False  # the server accepted QEMU's extended key events
+        # None until the server says (QEMU's pointer type change); servers that never say
+        # take absolute positions.
+        self.absolute_pointer: bool | None = None
         self._send_lock = threading.Lock()
         self._inflate = zlib.decompressobj()
         self._closed = False
@@ -205,6 +213,10 @@ class RfbClient:
             if encoding == QEMU_EXT_KEY:
                 self.ext_keys = True
                 continue
+            if encoding == QEMU_POINTER_TYPE:
+                self.absolute_pointer = bool(x)
+                self.listener.on_pointer_mode(bool(x))
+                continue
             if encoding == CURSOR:
                 pixels = self._read(w * h * BPP)
                 mask = self._read(((w + 7) // 8) * h)
@@ -258,6 +270,18 @@ class RfbClient:
         x = max(0, min(x, fb.width - 1))
         y = max(0, min(y, fb.height - 1))
         self.send(struct.pack(">BBHH", 5, buttons & 0xFF, x, y))
+
+    @property
+    def relative_pointer(self) -> bool:
+        """Whether the server wants pointer motion rather than positions."""
+        return self.absolute_pointer is False
+
+    def pointer_motion(self, dx: int, dy: int, buttons: int) -> None:
+        """Relative motion by (dx, dy) guest pixels with a button mask (relative mode only)."""
+        dx = max(-RELATIVE_CENTRE, min(dx, RELATIVE_CENTRE))
+        dy = max(-RELATIVE_CENTRE, min(dy, RELATIVE_CENTRE))
+        self.send(struct.pack(">BBHH", 5, buttons & 0xFF,
+                              RELATIVE_CENTRE + dx, RELATIVE_CENTRE + dy))
 
     def cut_text(self, text: str) -> None:
         """Offer text as the client's clipboard."""

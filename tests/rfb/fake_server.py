@@ -129,6 +129,10 @@ class FakeVncServer:
         self.width, self.height = width, height
         self.send_rects([(0, 0, width, height, -223, b"")])
 
+    def pointer_mode(self, absolute: bool) -> None:
+        """QEMU's pointer type change: the guest's pointer is now absolute or relative."""
+        self.send_rects([(int(absolute), 0, self.width, self.height, -257, b"")])
+
     def drop_client(self) -> None:
         """Close the current connection (as a dying VM would)."""
         if self.conn is not None:

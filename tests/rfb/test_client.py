@@ -34,6 +34,9 @@ class Recorder(RfbListener):
             self.cursors.append((hot_x, hot_y, w, h, bgra))
             self.changed.notify_all()
 
+    def on_pointer_mode(self, absolute) -> None:
+        self.sizes.append(("absolute" if absolute else "relative",))
+
 
 def wait_for(predicate, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
@@ -137,6 +140,29 @@ def test_keys_use_scancodes_after_the_server_acknowledges(server_factory):
                         ("key", True, 0xFFFF, 0xD3)]
     assert keys[3] == ("key", True, 0x61, 0)
     assert ("pointer", 1, 63, 0) in server.messages  # clamped to the screen
+    client.close()
+
+
+def test_pointer_type_change_and_relative_motion(server_factory):
+    server = server_factory()
+    client, recorder, _ = start(server)
+    wait_for(lambda: any(m[0] == "encodings" for m in server.messages))
+    encodings = next(m[1] for m in server.messages if m[0] == "encodings")
+    assert -257 in encodings  # we ask for QEMU's pointer type change
+    assert client.absolute_pointer is None and not client.relative_pointer
+    server.pointer_mode(absolute=False)
+    wait_for(lambda: client.relative_pointer)
+    assert recorder.sizes == [("relative",)]  # a pseudo-rectangle: no resize, no update
+    assert not recorder.updates
+    # QEMU reads relative motion as an offset from 0x7FFF on each axis
+    client.pointer_motion(5, -3, 0)
+    client.pointer_motion(-100_000, 100_000, 4)  # clamped to what 16 bits can say
+    wait_for(lambda: len([m for m in server.messages if m[0] == "pointer"]) == 2)
+    assert [m for m in server.messages if m[0] == "pointer"] == [
+        ("pointer", 0, 0x7FFF + 5, 0x7FFF - 3), ("pointer", 4, 0, 0xFFFE)]
+    server.pointer_mode(absolute=True)
+    wait_for(lambda: client.absolute_pointer)
+    assert recorder.sizes == [("relative",), ("absolute",)]
     client.close()
 
 

@@ -11,9 +11,18 @@ from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
 from desktopvm.jobs import JobRunner, JobState
 from desktopvm.model import defaults_for
-from desktopvm.protocol import CancelToken, CommandFailed, PowerState, TimedOut, no_progress
+from desktopvm.protocol import (
+    CancelToken,
+    CommandFailed,
+    ConsoleEndpoints,
+    PowerState,
+    SerialEndpoint,
+    TimedOut,
+    no_progress,
+)
 from desktopvm.registry import KnownBackend, Registry
 from desktopvm.settings import Settings
+from desktopvm.ui.console_window import open_console
 from desktopvm.ui.dialogs import DeleteDialog
 from desktopvm.ui.main_window import MainWindow
 
@@ -217,3 +226,49 @@ def test_no_backend_shows_what_to_install(qtbot, runner, tmp_path):
     assert "No hypervisor is available" in window.empty.text()
     assert "not part of this build" in window.empty.text()
     assert not window.new_action.isEnabled()
+
+
+def test_console_asks_the_backend_off_the_gui_thread(qtbot, window, tmp_path, find_error_dialogs):
+    machine_id = add(window, "console", start=True)
+    refreshed(qtbot, window, 1)
+    select(qtbot, window, machine_id)
+    mem = backend(window)
+    # a hypervisor that offers no console for it: a clear error, no empty window
+    assert not window.machine_actions["console"].isEnabled()
+    open_console(window, window.current_machine())
+    qtbot.waitUntil(lambda: bool(find_error_dialogs()), timeout=5000)
+    assert "has no console" in find_error_dialogs()[0].text()
+    assert not [w for w in window.__dict__.get("_console_windows", []) if w.isVisible()]
+    find_error_dialogs()[0].close()
+    # one with a serial console that takes its time to answer
+    capabilities = mem.capabilities().model_copy(update={"screenshot": True})
+    mem.capabilities = lambda: capabilities
+    refreshed(qtbot, window, 1)
+    gate = threading.Event()
+    serial = SerialEndpoint(unix_socket=str(tmp_path / "no-such.sock"))
+
+    def slow_console(machine_id):
+        assert threading.current_thread() is not threading.main_thread()
+        gate.wait(10)
+        return ConsoleEndpoints(serial=serial)
+
+    mem.console = slow_console
+    qtbot.waitUntil(window.machine_actions["console"].isEnabled, timeout=2000)
+    with qtbot.waitSignal(window.runner.job_added, timeout=2000) as added:
+        window.machine_actions["console"].trigger()
+    assert added.args[0].state is JobState.RUNNING
+    timer = QTimer()  # the event loop runs while the backend thinks
+    timer.setSingleShot(True)
+    with qtbot.waitSignal(timer.timeout, timeout=2000):
+        timer.start(10)
+    assert not [w for w in window._console_windows if w.isVisible()]
+    gate.set()
+    qtbot.waitUntil(lambda: any(w.isVisible() for w in window._console_windows), timeout=5000)
+    console = window._console_windows[-1]
+    assert [console.tabs.widget(i).kind for i in range(console.tabs.count())] == [
+        "preview", "serial"]
+    # opening it again raises the same tab without asking the backend
+    with qtbot.assertNotEmitted(window.runner.job_added, wait=100):
+        window.machine_actions["console"].trigger()
+    assert console.tabs.count() == 2
+    console.close()

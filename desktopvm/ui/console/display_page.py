@@ -82,12 +82,19 @@ class DisplayPage(ConsolePage):
         self.session.resized.connect(lambda _w, _h: self._relayout())
         self.session.disconnected.connect(self._on_disconnected)
         self.view.grab_changed.connect(lambda _g: self.status_changed.emit(self.status()))
+        self.view.pointer_mode_changed.connect(
+            lambda _r: self.status_changed.emit(self.status()))
         self.session.open()
 
     def status(self) -> str:
         image = self.view.image
-        grab = (self.tr("keyboard grabbed — press Ctrl+Alt to release") if self.view.grabbed
-                else self.tr("click the screen to grab the keyboard"))
+        if self.view.relative:
+            grab = (self.tr("mouse and keyboard grabbed — press Ctrl+Alt to release")
+                    if self.view.grabbed else
+                    self.tr("relative mouse — click the screen to grab mouse and keyboard"))
+        else:
+            grab = (self.tr("keyboard grabbed — press Ctrl+Alt to release") if self.view.grabbed
+                    else self.tr("click the screen to grab the keyboard"))
         if not self.session.is_connected:
             return self._state
         return f"{self._state} · {image.width()}×{image.height()} · {grab}"

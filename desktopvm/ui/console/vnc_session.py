@@ -16,13 +16,14 @@ class VncSession(QObject, RfbListener):
     """One connection to a VNC endpoint. Signals arrive queued on the GUI thread.
 
     connected(name, width, height); resized(width, height); changed() (call take_changes());
-    cursor(QImage, hot_x, hot_y); disconnected(message, auth_failed).
+    cursor(QImage, hot_x, hot_y); pointer_mode(absolute); disconnected(message, auth_failed).
     """
 
     connected = Signal(str, int, int)
     resized = Signal(int, int)
     changed = Signal()
     cursor = Signal(QImage, int, int)
+    pointer_mode = Signal(bool)
     disconnected = Signal(str, bool)
 
     def __init__(self, endpoint: VncEndpoint, parent: QObject | None = None) -> None:
@@ -96,6 +97,9 @@ class VncSession(QObject, RfbListener):
             image = QImage(bgra, w, h, w * 4, QImage.Format.Format_ARGB32).copy()
             self.cursor.emit(image, hot_x, hot_y)
 
+    def on_pointer_mode(self, absolute: bool) -> None:
+        self.pointer_mode.emit(absolute)
+
     # -- GUI thread -----------------------------------------------------------------------
     def take_changes(self) -> tuple[QRect, QImage] | None:
         """The changed region since the last call and its pixels (None when nothing changed)."""
@@ -119,6 +123,10 @@ class VncSession(QObject, RfbListener):
     def pointer(self, x: int, y: int, buttons: int) -> None:
         """Send the pointer position and buttons."""
         self._send(lambda c: c.pointer_event(x, y, buttons))
+
+    def motion(self, dx: int, dy: int, buttons: int) -> None:
+        """Send relative pointer motion and buttons (for a guest with a relative mouse)."""
+        self._send(lambda c: c.pointer_motion(dx, dy, buttons))
 
     def send_combo(self, combo: str) -> None:
         """Press the keys of a combination ("ctrl-alt-delete") and release them in reverse."""

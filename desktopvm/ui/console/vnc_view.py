@@ -39,10 +39,15 @@ class Scaling(StrEnum):
 class VncView(QWidget):
     """Shows a VncSession's framebuffer; repaints only what changed.
 
-    Signals: grab_changed(bool).
+    The pointer is absolute (guest coordinates; the guest has a tablet) until the server says
+    the guest's pointer is relative (a plain mouse): then a click grabs the host pointer, hides
+    it, and sends motion, keeping the host pointer at the view's centre. Ctrl+Alt releases.
+
+    Signals: grab_changed(bool), pointer_mode_changed(relative).
     """
 
     grab_changed = Signal(bool)
+    pointer_mode_changed = Signal(bool)
 
     def __init__(self, session: VncSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +59,10 @@ class VncView(QWidget):
         self.grabbed = False
         self._pressed: dict[int, int] = {}  # keysym -> scancode of keys held down in the guest
         self._buttons = 0
+        self.relative = False  # the guest wants pointer motion, not positions
+        self._last_position = QPointF()  # where the last absolute event was, in the view
+        self._anchor: QPointF | None = None  # global position the next motion is measured from
+        self._residue = (0.0, 0.0)  # motion below one guest pixel, kept for the next event
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -62,6 +71,7 @@ class VncView(QWidget):
         session.resized.connect(self._resize_image)
         session.changed.connect(self._apply_changes)
         session.cursor.connect(self._set_cursor)
+        session.pointer_mode.connect(self._set_pointer_mode)
 
     # -- geometry --------------------------------------------------------------------------
     def scale(self) -> float:
@@ -139,17 +149,26 @@ class VncView(QWidget):
 
     # -- keyboard ------------------------------------------------------------------------------
     def set_grab(self, grab: bool) -> None:
-        """Take (or give back) the keyboard: while grabbed every key goes to the guest."""
+        """Take (or give back) keyboard and, for a relative guest pointer, the mouse."""
         if grab == self.grabbed:
             return
         self.grabbed = grab
+        # Offscreen and minimal platforms have no real input to grab (tests run there).
         can_grab = QGuiApplication.platformName() not in ("offscreen", "minimal")
-        if grab and can_grab:
-            self.grabKeyboard()
-        elif not grab:
+        if grab:
+            if can_grab:
+                self.grabKeyboard()
+                if self.relative:
+                    self.grabMouse(QCursor(Qt.CursorShape.BlankCursor))
+            self._anchor, self._residue = None, (0.0, 0.0)
+            if self.relative and can_grab:
+                self._warp_to_centre()
+        else:
             if can_grab:
                 self.releaseKeyboard()
+                self.releaseMouse()
             self.release_keys()
+            self._release_buttons()
         self.grab_changed.emit(grab)
 
     def release_keys(self) -> None:
@@ -186,27 +205,81 @@ class VncView(QWidget):
         return False  # Tab belongs to the guest
 
     # -- pointer -------------------------------------------------------------------------------
-    def _pointer(self, event: QMouseEvent) -> None:
-        x, y = self.to_guest(event.position())
-        self.session.pointer(x, y, self._buttons)
+    def _set_pointer_mode(self, absolute: bool) -> None:
+        if self.relative == (not absolute):
+            return
+        self.set_grab(False)  # the next click grabs the way the new mode needs
+        self.relative = not absolute
+        self.pointer_mode_changed.emit(self.relative)
+
+    def _send_pointer(self, position: QPointF) -> None:
+        if self.relative:
+            self.session.motion(0, 0, self._buttons)
+        else:
+            self._last_position = position
+            x, y = self.to_guest(position)
+            self.session.pointer(x, y, self._buttons)
+
+    def _release_buttons(self) -> None:
+        if self._buttons:
+            self._buttons = 0
+            self._send_pointer(self._last_position)
+
+    def _warp_to_centre(self) -> None:
+        centre = self.mapToGlobal(self.rect().center())
+        QCursor.setPos(self.screen(), centre)
+        self._anchor = QPointF(centre)
+
+    def _relative_motion(self, event: QMouseEvent) -> None:
+        here = event.globalPosition()
+        if self._anchor is not None:
+            # Motion in guest pixels, so the guest's pointer travels as far as the hand did
+            # across the (scaled) picture; fractions carry over to the next event.
+            s = self.scale()
+            dx = (here.x() - self._anchor.x()) / s + self._residue[0]
+            dy = (here.y() - self._anchor.y()) / s + self._residue[1]
+            ix, iy = int(dx), int(dy)
+            self._residue = (dx - ix, dy - iy)
+            if ix or iy:
+                self.session.motion(ix, iy, self._buttons)
+        if QGuiApplication.platformName() in ("offscreen", "minimal"):
+            self._anchor = here
+        else:
+            self._warp_to_centre()  # keeps the hidden host pointer from reaching an edge
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         if not self.grabbed:
             self.set_grab(True)
+            if self.relative:
+                if self._anchor is None:  # no warp (offscreen): measure from the click
+                    self._anchor = event.globalPosition()
+                return  # the grabbing click is ours: the guest pointer is somewhere else
         self._buttons |= _BUTTONS.get(event.button(), 0)
-        self._pointer(event)
+        self._send_pointer(event.position())
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        self._buttons &= ~_BUTTONS.get(event.button(), 0)
-        self._pointer(event)
+        bit = _BUTTONS.get(event.button(), 0)
+        if not self._buttons & bit:
+            return  # the release of the grabbing click
+        self._buttons &= ~bit
+        self._send_pointer(event.position())
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        self._pointer(event)
+        if not self.relative:
+            self._send_pointer(event.position())
+        elif self.grabbed:
+            self._relative_motion(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
-        x, y = self.to_guest(event.position())
+        if self.relative and not self.grabbed:
+            return
         bit = 8 if event.angleDelta().y() > 0 else 16
+        if self.relative:
+            self.session.motion(0, 0, self._buttons | bit)
+            self.session.motion(0, 0, self._buttons)
+            return
+        x, y = self.to_guest(event.position())
         self.session.pointer(x, y, self._buttons | bit)
         self.session.pointer(x, y, self._buttons)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QProcess, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
@@ -17,12 +18,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktopvm.protocol import ConsoleEndpoints, MachineSummary
+from desktopvm.protocol import ConsoleEndpoints, MachineSummary, UnsupportedOperation
 from desktopvm.ui.console.display_page import ConsolePage, DisplayPage
 from desktopvm.ui.console.text_pages import PreviewPage, SerialPage
 from desktopvm.ui.console.vnc_view import Scaling
 from desktopvm.ui.error_dialog import show_error
 from desktopvm.ui.icons import icon
+
+if TYPE_CHECKING:
+    from desktopvm.jobs import Job
 
 SEND_KEYS = [("Ctrl+Alt+Del", "ctrl-alt-delete"), ("Ctrl+Alt+Backspace", "ctrl-alt-backspace"),
              *[(f"Ctrl+Alt+F{n}", f"ctrl-alt-f{n}") for n in range(1, 13)],
@@ -231,16 +235,25 @@ def register(owner: Any, window: ConsoleWindow) -> None:
     window.destroyed.connect(lambda: windows.remove(window) if window in windows else None)
 
 
-def open_console(window: Any, machine: MachineSummary) -> ConsoleWindow:
-    """Open the console tabs of `machine` (or raise them) in the main window's console window."""
-    windows: list[ConsoleWindow] = window.__dict__.setdefault("_console_windows", [])
-    for console in windows:
+def _shown_console(window: Any, machine: MachineSummary) -> ConsoleWindow | None:
+    """The console window already showing `machine`, raised to its tab."""
+    for console in window.__dict__.setdefault("_console_windows", []):
         for page, shown in console.machines.items():
             if shown.key == machine.key:
                 console.tabs.setCurrentWidget(page)
                 console.show()
                 console.raise_()
-                return console
+                return console  # type: ignore[no-any-return]
+    return None
+
+
+def show_console(window: Any, machine: MachineSummary,
+                 endpoints: ConsoleEndpoints) -> ConsoleWindow:
+    """Open `machine`'s tabs for known endpoints in the main window's console window."""
+    existing = _shown_console(window, machine)
+    if existing is not None:
+        return existing
+    windows: list[ConsoleWindow] = window.__dict__.setdefault("_console_windows", [])
     if windows:
         console = windows[0]
     else:
@@ -248,9 +261,43 @@ def open_console(window: Any, machine: MachineSummary) -> ConsoleWindow:
         console.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         register(window, console)
     facts = getattr(window, "facts", {}).get(machine.backend)
-    capabilities = getattr(facts, "capabilities", None)
-    endpoints = window.registry.open(machine.backend).console(machine.id)
-    console.add_pages(machine, endpoints, capabilities)
+    if not console.add_pages(machine, endpoints, getattr(facts, "capabilities", None)):
+        if not console.tabs.count():
+            console.close()
+        raise UnsupportedOperation(
+            f"{machine.name} has no console: its hypervisor offers no display, screenshot or "
+            "serial port for it")
     console.show()
     console.raise_()
     return console
+
+
+def open_console(window: Any, machine: MachineSummary,
+                 opened: Callable[[ConsoleWindow], None] | None = None) -> Job | None:
+    """Show `machine`'s consoles: at once if open, else after asking the backend in a job.
+
+    The backend call can take a round trip (Hyper-V asks PowerShell), so it never runs on the
+    GUI thread. `opened` gets the console window once it shows. Returns the job, if one ran.
+    """
+    existing = _shown_console(window, machine)
+    if existing is not None:
+        if opened is not None:
+            opened(existing)
+        return None
+    registry = window.registry
+    job: Job = window.runner.submit(
+        window.tr("Open console of %1").replace("%1", machine.name),
+        lambda _p, _c: registry.open(machine.backend).console(machine.id), background=True)
+
+    def show(endpoints: ConsoleEndpoints) -> None:
+        try:
+            console = show_console(window, machine, endpoints)
+        except UnsupportedOperation as error:
+            show_error(window, window.tr("Console"), error)
+            return
+        if opened is not None:
+            opened(console)
+
+    job.succeeded.connect(show)
+    job.failed.connect(lambda error: show_error(window, window.tr("Console"), error))
+    return job

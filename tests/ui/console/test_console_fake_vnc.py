@@ -5,11 +5,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 from desktopvm.protocol import ConsoleEndpoints, MachineSummary, PowerState, VncEndpoint
 from desktopvm.ui.console import ConsoleWindow
 from desktopvm.ui.console.display_page import DisplayPage
+from desktopvm.ui.console.vnc_view import Scaling
 from tests.rfb.fake_server import FakeVncServer
 
 MACHINE = MachineSummary(backend="fake", id="m1", name="fake-vm", state=PowerState.RUNNING)
@@ -78,6 +79,43 @@ def test_modifiers_are_released_on_focus_out(qtbot, window, server):
     qtbot.waitUntil(lambda: ("key", True, 0xFFE3, 0) in server.messages)
     page.view.release_keys()  # what focusOutEvent does
     qtbot.waitUntil(lambda: ("key", False, 0xFFE3, 0) in server.messages)
+
+
+def test_relative_pointer_grabs_and_sends_motion(qtbot, window, server):
+    page = window.page()
+    assert isinstance(page, DisplayPage)
+    view = page.view
+    page.set_scaling(Scaling.ONE_TO_ONE)  # one view pixel per guest pixel: motion is unscaled
+    assert not view.relative
+    server.pointer_mode(absolute=False)  # the guest has a mouse, not a tablet
+    qtbot.waitUntil(lambda: view.relative)
+    qtbot.waitUntil(lambda: "relative mouse" in window.statusBar().currentMessage())
+
+    def pointer_messages() -> list[tuple[object, ...]]:
+        return [m for m in server.messages if m[0] == "pointer"]
+
+    centre = view.rect().center()
+    qtbot.mouseMove(view, centre)  # not grabbed: the guest pointer does not follow
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=centre)  # grabs; not sent
+    assert view.grabbed
+    qtbot.waitUntil(lambda: "mouse and keyboard grabbed" in window.statusBar().currentMessage())
+    qtbot.mouseMove(view, centre + QPoint(22, -7))
+    qtbot.mousePress(view, Qt.MouseButton.RightButton, pos=centre + QPoint(22, -7))
+    qtbot.mouseRelease(view, Qt.MouseButton.RightButton, pos=centre + QPoint(22, -7))
+    qtbot.waitUntil(lambda: len(pointer_messages()) >= 3)
+    assert pointer_messages() == [("pointer", 0, 0x7FFF + 22, 0x7FFF - 7),
+                                  ("pointer", 4, 0x7FFF, 0x7FFF),
+                                  ("pointer", 0, 0x7FFF, 0x7FFF)]
+    # Ctrl+Alt gives mouse and keyboard back
+    qtbot.keyPress(view, Qt.Key.Key_Control)
+    qtbot.keyPress(view, Qt.Key.Key_Alt, Qt.KeyboardModifier.ControlModifier)
+    assert not view.grabbed
+    qtbot.mouseMove(view, centre + QPoint(40, 40))
+    server.pointer_mode(absolute=True)  # a tablet again: positions, no grab needed
+    qtbot.waitUntil(lambda: not view.relative)
+    qtbot.mouseMove(view, view.target().topLeft().toPoint() + QPoint(3, 4))
+    qtbot.waitUntil(lambda: pointer_messages()[-1] == ("pointer", 0, 3, 4))
+    assert len(pointer_messages()) == 4  # nothing was sent while released in relative mode
 
 
 def test_wrong_password_shows_authentication_failed(qtbot, tmp_path):
