@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import (
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QScrollArea,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QScrollArea, QVBoxLayout, QWidget
 
 from desktopvm.protocol import VncEndpoint
+from desktopvm.ui.console.banner import DisconnectBanner
 from desktopvm.ui.console.vnc_session import VncSession
 from desktopvm.ui.console.vnc_view import Scaling, VncView
 
@@ -59,19 +52,9 @@ class DisplayPage(ConsolePage):
         self.scroller.setStyleSheet("QScrollArea { background: #202020; border: none; }")
         self.scroller.setWidget(self.view)
         self.scroller.setWidgetResizable(True)
-        self.banner = QFrame()
-        self.banner.setObjectName("disconnect-banner")
-        self.banner.setStyleSheet("#disconnect-banner { background: #7f1d1d; color: white; }"
-                                  " QLabel { color: white; }")
-        self.banner_text = QLabel()
-        self.banner_text.setWordWrap(True)
-        self.reconnect_button = QPushButton(self.tr("Reconnect"))
-        self.reconnect_button.setObjectName("reconnect")
-        self.reconnect_button.clicked.connect(self.reconnect)
-        row = QHBoxLayout(self.banner)
-        row.addWidget(self.banner_text, 1)
-        row.addWidget(self.reconnect_button)
-        self.banner.hide()
+        self.banner = DisconnectBanner()
+        self.banner_text, self.reconnect_button = self.banner.text, self.banner.button
+        self.banner.reconnect.connect(self.reconnect)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -109,8 +92,7 @@ class DisplayPage(ConsolePage):
         self.view.set_grab(False)
         self._state = self.tr("Disconnected")
         title = self.tr("Authentication failed") if auth_failed else self.tr("Disconnected")
-        self.banner_text.setText(f"<b>{title}</b>: {message}")
-        self.banner.show()
+        self.banner.show_reason(title, message)
         self.status_changed.emit(self.status())
 
     def _relayout(self) -> None:

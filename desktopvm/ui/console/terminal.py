@@ -47,9 +47,13 @@ def colour(name: str, default: str) -> QColor:
 
 
 class TerminalView(QWidget):
-    """Renders a pyte screen and turns keys into bytes for `send`. Signals: resized(cols, rows)."""
+    """Renders a pyte screen and turns keys into bytes for `send`.
+
+    Signals: resized(cols, rows); history_changed(lines above the screen, history lines).
+    """
 
     resized = Signal(int, int)
+    history_changed = Signal(int, int)
 
     def __init__(self, send: Callable[[bytes], None], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,14 +71,35 @@ class TerminalView(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setMinimumSize(self.cell_w * 20, self.cell_h * 5)
         self.setCursor(Qt.CursorShape.IBeamCursor)
+        self._extent = (0, 0)
 
     def feed(self, data: bytes) -> None:
         """Show bytes from the guest."""
-        if self.term.history.position < self.term.history.size:  # back to the live screen
-            while self.term.history.bottom:
-                self.term.next_page()
+        if self.term.history.bottom:  # scrolled back: new output brings the live screen back
+            self.scroll_to(len(self.term.history.top) + len(self.term.history.bottom))
         self.stream.feed(data)
         self.update()
+        self._report_history()
+
+    def scroll_to(self, above: int) -> None:
+        """Scroll so about `above` history lines lie above the screen (pyte pages by halves)."""
+        history = self.term.history
+        while len(history.top) > above:
+            before = len(history.top)
+            self.term.prev_page()
+            if len(history.top) == before:
+                break
+        while len(history.top) < above and history.bottom:
+            self.term.next_page()
+        self.update()
+        self._report_history()
+
+    def _report_history(self) -> None:
+        history = self.term.history
+        extent = (len(history.top), len(history.top) + len(history.bottom))
+        if extent != self._extent:
+            self._extent = extent
+            self.history_changed.emit(*extent)
 
     def text(self) -> str:
         """The visible screen as text (trailing blanks removed)."""
@@ -206,3 +231,4 @@ class TerminalView(QWidget):
         else:
             self.term.next_page()
         self.update()
+        self._report_history()

@@ -9,10 +9,11 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QImage, QPixmap, QShowEvent
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollBar, QVBoxLayout, QWidget
 
 from desktopvm.protocol import SerialEndpoint
 from desktopvm.serial_link import connect_serial
+from desktopvm.ui.console.banner import DisconnectBanner
 from desktopvm.ui.console.display_page import ConsolePage
 from desktopvm.ui.console.terminal import TerminalView
 
@@ -22,6 +23,7 @@ FAST_MS, SLOW_MS = 200, 3000
 class _SerialReader(QObject):
     """Reads the serial socket continuously in a thread (the guest stalls otherwise)."""
 
+    connected = Signal()
     data = Signal(bytes)
     closed = Signal(str)
 
@@ -30,11 +32,15 @@ class _SerialReader(QObject):
         self.endpoint = endpoint
         self.sock: socket.socket | None = None
         self.worker = threading.Thread(target=self._work, name="serial-reader", daemon=True)
+
+    def start(self) -> None:
+        """Connect and read in the worker thread (connect the signals first)."""
         self.worker.start()
 
     def _work(self) -> None:
         try:
             self.sock = connect_serial(self.endpoint)
+            self.connected.emit()
             while chunk := self.sock.recv(65536):
                 self.data.emit(chunk)
             message = "The serial console closed"
@@ -51,31 +57,74 @@ class _SerialReader(QObject):
         if self.sock is not None:
             with contextlib.suppress(OSError):
                 self.sock.shutdown(socket.SHUT_RDWR)
-        self.worker.join(5)
+        if self.worker.is_alive():
+            self.worker.join(5)
         if self.sock is not None:
             self.sock.close()
 
 
 class SerialPage(ConsolePage):
-    """The guest's serial console in a terminal."""
+    """The guest's serial console in a terminal with a scroll-back bar and a reconnect banner."""
 
     kind = "serial"
 
     def __init__(self, endpoint: SerialEndpoint, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("serial-page")
-        self.reader = _SerialReader(endpoint)
-        self.terminal = TerminalView(self.reader.send)
+        self.endpoint = endpoint
+        self.terminal = TerminalView(self._send)
+        self.scrollbar = QScrollBar(Qt.Orientation.Vertical)
+        self.scrollbar.setRange(0, 0)
+        self.scrollbar.valueChanged.connect(self.terminal.scroll_to)
+        self.terminal.history_changed.connect(self._show_history)
+        self.banner = DisconnectBanner()
+        self.banner.reconnect.connect(self.reconnect)
+        row = QHBoxLayout()
+        row.setSpacing(0)
+        row.addWidget(self.terminal, 1)
+        row.addWidget(self.scrollbar)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.terminal)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addLayout(row, 1)
+        self.reader = self._open()
+
+    def _send(self, data: bytes) -> None:
+        self.reader.send(data)  # the current reader: reconnecting replaces it
+
+    def _open(self) -> _SerialReader:
+        self._state = self.tr("Connecting to the serial console…")
+        reader = _SerialReader(self.endpoint)
+        reader.connected.connect(self._on_connected)
+        reader.data.connect(self.terminal.feed)
+        reader.closed.connect(self._on_closed)
+        reader.start()
+        return reader
+
+    def _on_connected(self) -> None:
         self._state = self.tr("Serial console connected")
-        self.reader.data.connect(self.terminal.feed)
-        self.reader.closed.connect(self._on_closed)
+        self.status_changed.emit(self.status())
 
     def _on_closed(self, message: str) -> None:
-        self._state = self.tr("Serial console closed: %1").replace("%1", message)
+        self._state = self.tr("Serial console closed")
+        self.banner.show_reason(self.tr("Disconnected"), message)
         self.status_changed.emit(self.status())
+
+    def reconnect(self) -> None:
+        """Connect to the serial endpoint again (after the machine restarted, say)."""
+        self.banner.hide()
+        self.reader.closed.disconnect(self._on_closed)
+        self.reader.close()
+        self.reader = self._open()
+        self.status_changed.emit(self.status())
+
+    def _show_history(self, above: int, total: int) -> None:
+        self.scrollbar.blockSignals(True)  # a position we report is not a request to scroll
+        self.scrollbar.setRange(0, total)
+        self.scrollbar.setPageStep(max(1, self.terminal.term.lines))
+        self.scrollbar.setValue(above)
+        self.scrollbar.blockSignals(False)
 
     def status(self) -> str:
         screen = self.terminal.term
