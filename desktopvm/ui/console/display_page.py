@@ -30,6 +30,10 @@ class ConsolePage(QWidget):
         """What the page shows, for "Screenshot"."""
         return None
 
+    def scaling(self) -> Scaling | None:
+        """How the page's picture fits (None: the page has no scalable picture)."""
+        return None
+
     def set_scaling(self, scaling: Scaling) -> None:
         """Change the scaling (pages without a picture ignore it)."""
 
@@ -102,6 +106,9 @@ class DisplayPage(ConsolePage):
             self.view.resize(self.view.preferred_size().expandedTo(self.view.minimumSize()))
         self.view.update()
         self.status_changed.emit(self.status())
+
+    def scaling(self) -> Scaling:
+        return self.view.scaling
 
     def set_scaling(self, scaling: Scaling) -> None:
         self.view.set_scaling(scaling)

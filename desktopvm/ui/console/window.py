@@ -58,6 +58,7 @@ class ConsoleWindow(QMainWindow):
         bar = self.addToolBar(self.tr("Console"))
         bar.setObjectName("console-toolbar")
         group = QActionGroup(self)
+        self.scaling_actions: dict[Scaling, QAction] = {}
         for label, scaling in ((self.tr("Fit"), Scaling.FIT), (self.tr("1:1"), Scaling.ONE_TO_ONE),
                                (self.tr("Fit width"), Scaling.FIT_WIDTH)):
             action = QAction(label, self, checkable=True)
@@ -65,6 +66,7 @@ class ConsoleWindow(QMainWindow):
             action.triggered.connect(lambda _c=False, s=scaling: self.set_scaling(s))
             group.addAction(action)
             bar.addAction(action)
+            self.scaling_actions[scaling] = action
         bar.addSeparator()
         bar.addAction(self.tr("Full screen"), self.toggle_full_screen)
         menu = QMenu(self)
@@ -146,11 +148,16 @@ class ConsoleWindow(QMainWindow):
         page = self.page()
         if page is not None:
             page.set_scaling(scaling)
+        self.scaling_actions[scaling].setChecked(True)
 
     def _update_status(self, page: ConsolePage | None = None) -> None:
         current = self.page()
         if current is not None and (page is None or page is current):
             self.statusBar().showMessage(current.status())
+            scaling = current.scaling()
+            for mode, action in self.scaling_actions.items():
+                action.setEnabled(scaling is not None)  # only pictures scale
+                action.setChecked(mode is scaling)
             machine = self.machines.get(current)
             if machine is not None:
                 self.setWindowTitle(self.tr("%1 — Console").replace("%1", machine.name))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import sys
 import threading
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -82,7 +81,9 @@ def test_toolbar_actions(qtbot, tmp_path, runner, serial_listener):
     window.set_scaling(Scaling.ONE_TO_ONE)
     assert view.scale() == pytest.approx(1 / view.devicePixelRatioF())
     assert view.size().width() == 320
-    window.set_scaling(Scaling.FIT_WIDTH)
+    assert window.scaling_actions[Scaling.ONE_TO_ONE].isChecked()
+    window.scaling_actions[Scaling.FIT_WIDTH].trigger()
+    assert view.scaling is Scaling.FIT_WIDTH
     assert view.width() == display.scroller.viewport().width()
     assert view.scale() == pytest.approx(view.width() / 320)
 
@@ -92,6 +93,7 @@ def test_toolbar_actions(qtbot, tmp_path, runner, serial_listener):
     qtbot.waitUntil(lambda: backend.typed == [("m1", "echo hi", False)])
     # ... the serial tab pastes into its own connection, newline as Enter
     window.tabs.setCurrentWidget(serial)
+    assert not window.scaling_actions[Scaling.FIT].isEnabled()  # a terminal does not scale
     QApplication.clipboard().setText("uname\n")
     window.type_clipboard()
     conn.settimeout(10)
@@ -113,6 +115,7 @@ def test_toolbar_actions(qtbot, tmp_path, runner, serial_listener):
     conn.sendall(b"still here\r\n")
     qtbot.waitUntil(lambda: "still here" in serial.terminal.text())
     assert window.detach_tab(0) is None  # the last tab stays
+    assert window.scaling_actions[Scaling.FIT_WIDTH].isChecked()  # the display's own mode
     torn.close()
     window.close()
     conn.close()
