@@ -87,6 +87,7 @@ class RfbClient:
         self.absolute_pointer: bool | None = None
         self._send_lock = threading.Lock()
         self._inflate = zlib.decompressobj()
+        self._scratch = bytearray()
         self._closed = False
 
     # -- plumbing ------------------------------------------------------------------------
@@ -95,6 +96,23 @@ class RfbClient:
         if data is None or len(data) < count:
             raise RfbError("The VNC server closed the connection")
         return data
+
+    def _read_view(self, count: int) -> memoryview:
+        """`count` bytes read into a reused buffer (valid until the next call).
+
+        Raw rectangles are megabytes: a fresh bytes object for each costs an allocation and
+        its page faults, which at 1080p is more than the copy into the framebuffer.
+        """
+        if len(self._scratch) < count:
+            self._scratch = bytearray(count)
+        view = memoryview(self._scratch)[:count]
+        done = 0
+        while done < count:
+            got = self.stream.readinto(view[done:])  # type: ignore[attr-defined]
+            if not got:
+                raise RfbError("The VNC server closed the connection")
+            done += got
+        return view
 
     def _unpack(self, fmt: str) -> tuple[int, ...]:
         return struct.unpack(fmt, self._read(struct.calcsize(fmt)))
@@ -234,7 +252,7 @@ class RfbClient:
             raise DecodeError(f"rectangle {w}x{h}+{x}+{y} outside the "
                               f"{fb.width}x{fb.height} screen")
         if encoding == RAW:
-            pixels = self._read(w * h * BPP)
+            pixels = self._read_view(w * h * BPP)
             with self.lock:
                 fb.put(x, y, w, h, pixels)
         elif encoding == COPYRECT:
