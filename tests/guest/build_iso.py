@@ -59,10 +59,24 @@ GUEST_MODULES = (
     "nvme",
     "e1000",
     "e1000e",
+    # Pointer devices, so tests can see the guest receive pointer events: QEMU's PS/2 mouse
+    # (i8042 is built in) and its USB tablet on a qemu-xhci controller. Only the generic kernel
+    # has them; the cloud kernel has just hid_generic (it loads, to no effect: no USB).
+    "psmouse",
+    "xhci_pci",
+    "xhci_hcd",
+    "usbhid",
+    "hid_generic",
 )
 # No automatic SCSI host scans: a full virtio-scsi scan takes ~10 s under TCG, so init.sh scans
 # just the first targets itself. libata adds its disks directly, unaffected by this.
 MODULE_PARAMS = {"scsi_mod": "scan=manual"}
+# Drivers in the initramfs that are not loaded at boot: `load-driver NAME` loads one (with its
+# dependencies) from a shell. bochs is the DRM driver of QEMU's std VGA; it switches the
+# console from VGA text mode to a framebuffer with a larger resolution (generic kernel only).
+ON_DEMAND_DRIVERS = ("bochs",)
+# init.sh is also the guest's helper commands: these links to it run the function of their name.
+GUEST_COMMANDS = ("load-driver", "record-input", "dump-input")
 
 ISO_PREFIX = "desktopvm-test-guest-"
 BUILD_DIR_PREFIX = ".build-"
@@ -451,7 +465,7 @@ def _pad4(length: int) -> bytes:
 
 
 def build_initramfs(modules_dir: Path, init_script: bytes) -> bytes:
-    """gzip'd newc archive: busybox, /init, the guest's kernel modules and their load order."""
+    """gzip'd newc archive: busybox, /init and its commands, kernel modules and load orders."""
     archive = NewcArchive()
     for directory in (
         "bin", "dev", "etc", "lib", "lib/modules", "proc", "root", "sbin", "sys", "tmp",
@@ -463,11 +477,26 @@ def build_initramfs(modules_dir: Path, init_script: bytes) -> bytes:
     archive.file("bin/busybox", BUSYBOX.read_bytes(), mode=0o755)
     archive.symlink("bin/sh", "busybox")  # for init's #!/bin/sh
     archive.file("init", init_script, mode=0o755)
-    load_order = []
-    for name, data in resolve_modules(modules_dir, GUEST_MODULES):
-        archive.file(f"lib/modules/{name}.ko", data)
-        load_order.append(f"{name}.ko {MODULE_PARAMS.get(name, '')}".rstrip())
-    archive.file("lib/modules/load-order", "".join(f"{line}\n" for line in load_order).encode())
+    for command in GUEST_COMMANDS:
+        archive.symlink(f"bin/{command}", "/init")
+    archive.directory("lib/modules/on-demand")
+    stored: set[str] = set()
+
+    def load_order(path: str, modules: list[tuple[str, bytes]]) -> None:
+        # One "file.ko [params]" line per module, dependencies first; each file stored once.
+        lines = []
+        for name, data in modules:
+            if name not in stored:
+                archive.file(f"lib/modules/{name}.ko", data)
+                stored.add(name)
+            lines.append(f"{name}.ko {MODULE_PARAMS.get(name, '')}".rstrip() + "\n")
+        archive.file(path, "".join(lines).encode())
+
+    load_order("lib/modules/load-order", resolve_modules(modules_dir, GUEST_MODULES))
+    for driver in ON_DEMAND_DRIVERS:
+        modules = resolve_modules(modules_dir, (driver,))
+        if modules:  # not in this kernel (or built in): load-driver will say so
+            load_order(f"lib/modules/on-demand/{driver}", modules)
     return gzip.compress(archive.finish(), compresslevel=9, mtime=SOURCE_DATE_EPOCH)
 
 

@@ -1,9 +1,115 @@
 #!/bin/sh
 # PID 1 of the DesktopVM test guest (busybox sh): report what the VM looks like, then serve a
-# shell on the serial port. Lines starting with "DESKTOPVM-TEST-GUEST" are the contract with the
-# test suite (see README.md); keep them stable.
+# shell on the serial port and one on the VGA console. Lines starting with "DESKTOPVM-TEST-GUEST"
+# are the contract with the test suite (see README.md); keep them stable.
+#
+# This file is also the guest's helper commands: /bin/load-driver, /bin/record-input and
+# /bin/dump-input are links to it, and run the function of their name (see "Commands" below).
 
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+TAG=DESKTOPVM-TEST-GUEST
+EVENT_SIZE=24 # sizeof(struct input_event) on x86_64
+
+# --- Commands -------------------------------------------------------------------------------
+
+# Load the modules of a list written by build_iso.py: one "file.ko [params]" per line,
+# dependencies first. Modules already loaded are skipped (shared dependencies).
+load_module_list() {
+    status=0
+    while read -r ko params; do
+        [ -d "/sys/module/${ko%.ko}" ] && continue
+        # shellcheck disable=SC2086  # params must word-split into separate module arguments
+        insmod "/lib/modules/$ko" $params || {
+            echo "$TAG insmod-failed=$ko"
+            status=1
+        }
+    done <"$1"
+    return $status
+}
+
+# load-driver NAME: load an on-demand driver (one build_iso.py put in the initramfs without
+# loading it at boot) and its dependencies. Prints "$TAG load-driver ok|failed NAME ...".
+load_driver() {
+    list=/lib/modules/on-demand/$1
+    if [ -z "$1" ] || [ ! -f "$list" ]; then
+        have=$(ls /lib/modules/on-demand 2>/dev/null | tr '\n' ' ')
+        echo "$TAG load-driver failed $1: not in this guest (have: ${have% })"
+        return 1
+    fi
+    if load_module_list "$list"; then
+        echo "$TAG load-driver ok $1"
+    else
+        echo "$TAG load-driver failed $1: insmod failed"
+        return 1
+    fi
+}
+
+# record-input NAME [FILE [WAIT]]: copy the raw events (struct input_event) of the input device
+# called NAME (see /sys/class/input/input*/name) into FILE from now on, in the background. Waits
+# up to WAIT (30) s for the device: PS/2 and USB devices are probed in the background, after
+# boot. Prints "$TAG record-input ok eventN NAME" once the device is open, so no later event is
+# missed.
+record_input() {
+    name=$1 file=${2:-/tmp/input} wait=${3:-30} tries=0
+    while :; do
+        for input in /sys/class/input/input*; do
+            read -r found 2>/dev/null <"$input/name" && [ "$found" = "$name" ] || continue
+            for event in "$input"/event*; do
+                [ -e "$event" ] && record_from "/dev/input/${event##*/}" "$file" "$name" && return 0
+            done
+        done
+        if [ $tries -ge $((wait * 10)) ]; then
+            names=$(cat /sys/class/input/input*/name 2>/dev/null | tr '\n' ',')
+            echo "$TAG record-input failed $name: no such input device (have: ${names%,})"
+            return 1
+        fi
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+}
+
+# record_from DEVICE FILE NAME: record_input's background copy, started and confirmed.
+record_from() {
+    : >"$2"
+    # Appending, so that tests can empty the file (": >FILE") while cat keeps writing to it.
+    cat "$1" >>"$2" &
+    pid=$! tries=0
+    # cat's first file descriptor after stdio is the device.
+    until [ "$(readlink "/proc/$pid/fd/3" 2>/dev/null)" = "$1" ]; do
+        if ! kill -0 $pid 2>/dev/null || [ $tries -ge 100 ]; then
+            echo "$TAG record-input failed $3: cannot read $1"
+            return 1
+        fi
+        sleep 0.05
+        tries=$((tries + 1))
+    done
+    echo "$TAG record-input ok ${1##*/} $3"
+}
+
+# dump-input [FILE [COUNT]]: wait (up to 30 s) until FILE holds at least COUNT events, then
+# print it in hex (od -An -tx1 -v) between "$TAG dump-input begin" and "$TAG dump-input end".
+dump_input() {
+    file=${1:-/tmp/input} want=$((${2:-0} * EVENT_SIZE)) tries=0
+    while [ "$(wc -c <"$file")" -lt $want ] && [ $tries -lt 300 ]; do
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+    echo "$TAG dump-input begin $file"
+    od -An -tx1 -v "$file"
+    echo "$TAG dump-input end $file"
+}
+
+# Run as one of the commands: do its job, and exit with its status.
+case ${0##*/} in
+    load-driver) load_driver "$@"; exit ;;
+    record-input) record_input "$@"; exit ;;
+    dump-input) dump_input "$@"; exit ;;
+esac
+# Anywhere but PID 1 of the guest (say, run by mistake on a developer's machine): do nothing.
+[ "$$" = 1 ] || exit 1
+
+# --- Boot (PID 1) ---------------------------------------------------------------------------
+
 /bin/busybox --install -s
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -13,20 +119,10 @@ exec </dev/console >/dev/console 2>&1
 # Keep kernel chatter (module probes, ACPI) off the consoles so it cannot interleave with the shell.
 echo 1 >/proc/sys/kernel/printk
 
-TAG=DESKTOPVM-TEST-GUEST
-
 # Report on serial and on the VGA text console.
 say() {
     echo "$TAG $*"
     echo "$TAG $*" >/dev/tty0 2>/dev/null
-}
-
-load_modules() {
-    # load-order is written by build_iso.py: dependencies first, one "file.ko [params]" per line.
-    while read -r ko params; do
-        # shellcheck disable=SC2086  # params must word-split into separate module arguments
-        insmod "/lib/modules/$ko" $params || echo "$TAG insmod-failed=$ko"
-    done </lib/modules/load-order
 }
 
 # QEMU's system_powerdown presses the ACPI power button; acpi/button.ko turns it into a key event
@@ -49,12 +145,14 @@ watch_power_button() {
     done
 }
 
-# A counter on the VGA console only, so screenshots differ over time without cluttering serial.
+# A counter in the VGA console's top right corner, so screenshots differ over time without
+# cluttering serial. Saving and restoring the cursor around it (CSI s, CSI u) keeps it out of
+# the way of the VGA shell.
 tick_on_vga() {
     n=0
     while :; do
         n=$((n + 1))
-        echo "tick $n" >/dev/tty0 2>/dev/null
+        printf '\033[s\033[1;69H tick %-6d\033[u' $n >/dev/tty0 2>/dev/null
         sleep 1
     done
 }
@@ -100,7 +198,22 @@ list_nics() {
     done
 }
 
-load_modules
+# The serial console's shell; cttyhack makes ttyS0 its controlling terminal (job control).
+shell_on_serial() {
+    while :; do
+        setsid cttyhack sh
+    done
+}
+
+# A shell on tty1, the virtual terminal the VGA console shows, for tests that type into the
+# display. The pause only stops a busy loop if tty1 cannot be opened.
+shell_on_vga() {
+    while :; do
+        setsid -c sh </dev/tty1 >/dev/tty1 2>&1 || sleep 1
+    done
+}
+
+load_module_list /lib/modules/load-order
 watch_power_button
 tick_on_vga &
 scan_virtio_scsi
@@ -116,8 +229,8 @@ say READY
 mem_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
 say "cpus=$(nproc) mem_mib=$((mem_kib / 1024)) uptime=$(cut -d' ' -f1 /proc/uptime)"
 
-# PID 1 must never exit (that panics the kernel), so respawn the shell whenever it ends.
+# PID 1 must never exit (that panics the kernel): the loops respawn the shells whenever they
+# end. They run as a pipeline, not with "&": a background job of a shell without job control
+# ignores SIGINT for good, and Ctrl-C would then do nothing in the VGA shell.
 export PS1='guest# '
-while :; do
-    setsid cttyhack sh
-done
+shell_on_vga | shell_on_serial

@@ -18,6 +18,34 @@ from typing import Any
 
 import pytest
 
+from backends.qemu import keys
+from tests.backends.qemu.guest import (
+    ABS_X,
+    ABS_Y,
+    BTN_LEFT,
+    BTN_RIGHT,
+    DUMP_PATTERN,
+    EV_ABS,
+    EV_KEY,
+    EV_REL,
+    PS2_KEYBOARD,
+    PS2_MOUSE,
+    REL_X,
+    REL_Y,
+    TEXT_MODE_SIZE,
+    TYPED_ANSWER,
+    TYPED_COMMAND,
+    USB_TABLET,
+    InputEvent,
+    dump_input_command,
+    image_size,
+    load_driver_command,
+    parse_input_dump,
+    record_input_command,
+    result_pattern,
+    without_sync,
+)
+
 from .build_iso import build_test_iso
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
@@ -27,6 +55,9 @@ BOOT_TIMEOUT = 60.0
 POWERDOWN_TIMEOUT = 30.0
 TAG = "DESKTOPVM-TEST-GUEST"
 STATS = re.compile(rf"{TAG} cpus=(?P<cpus>\d+) mem_mib=(?P<mem>\d+) uptime=(?P<up>[\d.]+)")
+# What the QEMU backend adds for spec.usb.tablet (backends/qemu/argv.py).
+USB_TABLET_ARGS = ["-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0"]
+KEY_E, KEY_C, KEY_H, KEY_O = 18, 46, 35, 24
 
 
 class SerialConsole:
@@ -191,6 +222,28 @@ class GuestVM:
         self.console().wait_for(rf"{TAG} READY\r?\n", BOOT_TIMEOUT)
         return self.console().wait_for(STATS, BOOT_TIMEOUT)
 
+    def guest_command(self, command: str, timeout: float = 60) -> str:
+        """Run one of the guest's commands on the serial shell; its result line, if it is ok."""
+        self.console().send(command + "\n")
+        result = self.console().wait_for(result_pattern(command.split(maxsplit=1)[0]), timeout)
+        assert result[1] == "ok", result[0]
+        return result[2]
+
+    def input_events(self, file: str, count: int) -> list[InputEvent]:
+        """The events `record-input` wrote to `file`, once there are `count` (at most 30 s)."""
+        self.console().send(dump_input_command(file, count) + "\n")
+        return parse_input_dump(self.console().wait_for(DUMP_PATTERN, 60)[0])
+
+    def screen_size(self, directory: Path) -> tuple[int, int]:
+        """The display's size, from a QMP screendump (PPM)."""
+        return image_size(self.screendump(directory))
+
+    def screendump(self, directory: Path) -> bytes:
+        """The display's content as a binary PPM."""
+        target = directory / "screen.ppm"
+        self.monitor().execute("screendump", filename=str(target))
+        return target.read_bytes()
+
     def stderr_after_exit(self) -> str:
         """QEMU's stderr; only call once the process has ended."""
         assert self.process.stderr is not None
@@ -231,6 +284,21 @@ def guest_iso() -> Path:
     """The default (cloud kernel) guest ISO, built once and cached across sessions."""
     _require(QEMU, "qemu-system-x86")
     return build_test_iso()
+
+
+@pytest.fixture(scope="session")
+def generic_iso() -> Path:
+    """The generic-kernel guest ISO (more drivers, slower boot)."""
+    _require(QEMU, "qemu-system-x86")
+    return build_test_iso(flavour="generic")
+
+
+@pytest.fixture(scope="module")
+def generic_vm(generic_iso: Path) -> Iterator[GuestVM]:
+    """One booted generic-kernel guest with no USB controller (so a PS/2 mouse only)."""
+    with GuestVM(generic_iso) as vm:
+        vm.wait_until_ready()
+        yield vm
 
 
 @pytest.fixture(scope="module")
@@ -288,10 +356,9 @@ def test_guest_powers_off_on_acpi_powerdown(guest_iso: Path) -> None:
         assert returncode == 0, vm.stderr_after_exit()
 
 
-def test_generic_flavour_sees_ahci_disk_and_e1000e_nic(tmp_path: Path) -> None:
+def test_generic_flavour_sees_ahci_disk_and_e1000e_nic(generic_iso: Path, tmp_path: Path) -> None:
     """The cloud kernel lacks AHCI and e1000e; the generic flavour is there for such tests."""
-    _require(QEMU, "qemu-system-x86")
-    iso = build_test_iso(flavour="generic")
+    iso = generic_iso
     disk = _blank_qcow2(tmp_path)
     hardware = [
         "-machine", "q35",  # its built-in ICH9 AHCI controller takes if=ide drives
@@ -303,3 +370,106 @@ def test_generic_flavour_sees_ahci_disk_and_e1000e_nic(tmp_path: Path) -> None:
         nics = vm.console().wait_for(rf"{TAG} nics=(.*?)\r?\n", BOOT_TIMEOUT)
         assert disks[1].split() == ["sda"]
         assert nics[1].split() == ["eth0"]
+
+
+def _axes(kind: str, **values: int) -> list[dict[str, Any]]:
+    """QMP input-send-event events moving the pointer: kind "abs" (0..32767) or "rel"."""
+    return [{"type": kind, "data": {"axis": axis, "value": v}} for axis, v in values.items()]
+
+
+def _button(button: str, *, down: bool) -> list[dict[str, Any]]:
+    return [{"type": "btn", "data": {"button": button, "down": down}}]
+
+
+def _type_on_vga(vm: GuestVM, text: str) -> None:
+    """Type text on the guest's keyboard (so into the VGA console's shell), as send-key does."""
+    for combo in keys.text_to_combos(text):
+        vm.monitor().execute("send-key", keys=keys.qmp_keys(combo))
+
+
+def test_usb_tablet_events_reach_the_guest_driver(generic_iso: Path) -> None:
+    with GuestVM(generic_iso, USB_TABLET_ARGS) as vm:
+        vm.wait_until_ready()
+        assert vm.guest_command(record_input_command(USB_TABLET, "/tmp/tablet")).startswith("event")
+        qmp = vm.monitor()
+        qmp.execute("input-send-event", events=_axes("abs", x=1000, y=2000))
+        qmp.execute("input-send-event", events=_button("left", down=True))
+        qmp.execute("input-send-event", events=_button("left", down=False))
+        # 3 reports x (values, MSC_SCAN for the button, SYN_REPORT) = 9 events
+        events = vm.input_events("/tmp/tablet", 9)
+    assert without_sync(events) == [
+        (EV_ABS, ABS_X, 1000),
+        (EV_ABS, ABS_Y, 2000),
+        (EV_KEY, BTN_LEFT, 1),
+        (EV_KEY, BTN_LEFT, 0),
+    ], events
+
+
+def test_ps2_mouse_events_reach_the_guest_driver(generic_vm: GuestVM) -> None:
+    generic_vm.guest_command(record_input_command(PS2_MOUSE, "/tmp/mouse"))
+    qmp = generic_vm.monitor()
+    qmp.execute("input-send-event", events=_axes("rel", x=10, y=-5))
+    qmp.execute("input-send-event", events=_button("right", down=True))
+    qmp.execute("input-send-event", events=_button("right", down=False))
+    events = generic_vm.input_events("/tmp/mouse", 7)  # 3 packets: 2 + 1 + 1 values, 3 SYN
+    assert without_sync(events) == [
+        (EV_REL, REL_X, 10),
+        (EV_REL, REL_Y, -5),
+        (EV_KEY, BTN_RIGHT, 1),
+        (EV_KEY, BTN_RIGHT, 0),
+    ], events
+
+
+def test_record_input_names_the_devices_it_knows(ready_vm: tuple[GuestVM, re.Match[str]]) -> None:
+    vm, _ = ready_vm
+    vm.console().send(record_input_command("No Such Mouse", "/tmp/none", wait=0) + "\n")
+    result = vm.console().wait_for(result_pattern("record-input"), 60)
+    assert result[1] == "failed"
+    assert PS2_KEYBOARD in result[2]  # the list of devices the guest has
+
+
+def test_typing_on_the_vga_console_runs_shell_commands(
+    ready_vm: tuple[GuestVM, re.Match[str]],
+) -> None:
+    vm, _ = ready_vm
+    vm.guest_command(record_input_command(PS2_KEYBOARD, "/tmp/keys"))
+    _type_on_vga(vm, TYPED_COMMAND)
+    # Only the VGA console's shell sees these keys, and it writes the answer to the serial port.
+    vm.console().wait_for(TYPED_ANSWER.decode(), 30)
+    events = vm.input_events("/tmp/keys", 0)
+    presses = [code for kind, code, value in events if kind == EV_KEY and value == 1]
+    assert presses[:4] == [KEY_E, KEY_C, KEY_H, KEY_O], presses
+
+
+def test_ctrl_c_interrupts_a_command_on_the_vga_console(
+    ready_vm: tuple[GuestVM, re.Match[str]],
+) -> None:
+    vm, _ = ready_vm
+    _type_on_vga(vm, "echo SLEEPING-$((2*3)) >/dev/ttyS0; sleep 1000\n")
+    vm.console().wait_for("SLEEPING-6", 30)
+    vm.monitor().execute("send-key", keys=keys.qmp_keys(["ctrl", "c"]))
+    _type_on_vga(vm, TYPED_COMMAND)  # runs only once the sleep is gone
+    vm.console().wait_for(TYPED_ANSWER.decode(), 30)
+
+
+def test_load_driver_fails_for_drivers_the_guest_lacks(
+    ready_vm: tuple[GuestVM, re.Match[str]],
+) -> None:
+    vm, _ = ready_vm
+    vm.console().send(load_driver_command("bochs") + "\n")  # the cloud kernel has no bochs
+    result = vm.console().wait_for(result_pattern("load-driver"), 60)
+    assert (result[1], result[2]) == ("failed", "bochs: not in this guest (have: )")
+
+
+def test_load_driver_bochs_changes_the_screen_size(generic_vm: GuestVM, tmp_path: Path) -> None:
+    assert generic_vm.screen_size(tmp_path) == TEXT_MODE_SIZE
+    generic_vm.guest_command(load_driver_command("bochs"))
+    deadline = time.monotonic() + 30
+    while (size := generic_vm.screen_size(tmp_path)) == TEXT_MODE_SIZE:
+        assert time.monotonic() < deadline, "the display stayed in text mode"
+        time.sleep(0.2)
+    assert size[0] > TEXT_MODE_SIZE[0] and size[1] > TEXT_MODE_SIZE[1], size
+    # fbcon draws the console on the framebuffer: the guest's text is there, not a black screen.
+    pixels = generic_vm.screendump(tmp_path)[-size[0] * size[1] * 3 :]
+    assert sum(1 for red in pixels[::3] if red > 100) > 1000
+    generic_vm.guest_command(load_driver_command("bochs"))  # loaded: nothing left to do
