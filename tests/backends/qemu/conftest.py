@@ -18,6 +18,14 @@ def guest_iso() -> Path:
     return build_test_iso()
 
 
+@pytest.fixture(scope="session")
+def generic_iso() -> Path:
+    """The test guest on Debian's generic kernel: mouse, tablet and bochs drivers (boots slower)."""
+    from tests.guest.build_iso import build_test_iso
+
+    return build_test_iso(flavour="generic")
+
+
 @pytest.fixture
 def qemu(tmp_path: Path) -> Iterator[object]:
     from backends.qemu.backend import QemuBackend
