@@ -12,7 +12,7 @@ from PySide6.QtGui import QHideEvent, QImage, QPixmap, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollBar, QVBoxLayout, QWidget
 
 from desktopvm.protocol import SerialEndpoint
-from desktopvm.serial_link import connect_serial
+from desktopvm.serial_link import SerialConnection, connect_serial
 from desktopvm.ui.console.banner import DisconnectBanner
 from desktopvm.ui.console.display_page import ConsolePage
 from desktopvm.ui.console.terminal import TerminalView
@@ -30,7 +30,7 @@ class _SerialReader(QObject):
     def __init__(self, endpoint: SerialEndpoint) -> None:
         super().__init__()
         self.endpoint = endpoint
-        self.sock: socket.socket | None = None
+        self.sock: SerialConnection | None = None
         self.worker = threading.Thread(target=self._work, name="serial-reader", daemon=True)
 
     def start(self) -> None:

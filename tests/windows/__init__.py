@@ -1,0 +1,1 @@
+"""Windows-only code tested for real: a Windows CPython under wine."""
