@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from desktopvm import __version__, paths
 from desktopvm.jobs import JobRunner
@@ -39,6 +39,8 @@ def _install_error_hook(show_windows: bool) -> None:
         details = "".join(traceback.format_exception(kind, error, tb))
         log.error("unexpected error:\n%s", details)
         if show_windows and QApplication.instance() is not None:
+            from PySide6.QtWidgets import QMessageBox  # only on an error: keeps start-up lean
+
             box = QMessageBox(QMessageBox.Icon.Critical, "DesktopVM",
                               f"Something went wrong: {error}")
             box.setDetailedText(details)
@@ -69,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = app.exec()
     runner.cancel_all()
     runner.wait_for_done(5000)
+    window.close_backends()
     return code
 
 

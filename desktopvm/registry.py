@@ -54,6 +54,24 @@ class Registry:
         self._opened: dict[str, Backend] = {}
         self._lock = threading.Lock()
 
+    def with_settings(self, settings: Settings) -> Registry:
+        """A new registry of the same backends that opens them with `settings`."""
+        return Registry(settings, tuple(self._known.values()))
+
+    def close(self) -> None:
+        """Close the opened backends that hold something open (Hyper-V's PowerShell sessions)
+        and forget them all. May block: never call it on the GUI thread."""
+        with self._lock:
+            opened, self._opened = list(self._opened.values()), {}
+        for backend in opened:
+            close = getattr(backend, "close", None)  # optional: most backends hold nothing
+            if not callable(close):
+                continue
+            try:
+                close()
+            except Exception:  # one backend failing to close must not keep the others open
+                log.exception("closing the %s backend failed", backend.name)
+
     def names(self) -> list[str]:
         """Names of all known backends."""
         return list(self._known)

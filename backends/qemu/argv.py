@@ -52,6 +52,7 @@ class LaunchPlan:
     incoming: str = ""  # "defer" to restore a saved state
     loadvm: str = ""  # internal snapshot tag to start from
     vnc_password: bool = False
+    log: Path | None = None  # where QEMU writes its messages (-D), also once daemonized
     extra: tuple[str, ...] = field(default=())
 
 
@@ -91,6 +92,7 @@ def build_argv(spec: MachineSpec, plan: LaunchPlan) -> list[str]:
         "-vnc", f"unix:{opt(str(plan.run.vnc))}" + (",password=on" if plan.vnc_password else ""),
         "-pidfile", str(plan.run.pid),
         "-daemonize",
+        *_log(plan.log),
         "-device", "VGA,id=video0,vgamem_mb=" + str(_vga_memory(spec.display.video_memory_mib)),
     ]
     if spec.firmware.kind is Firmware.UEFI and plan.uefi is not None and plan.nvram is not None:
@@ -119,6 +121,17 @@ def build_argv(spec: MachineSpec, plan: LaunchPlan) -> list[str]:
         argv += ["-loadvm", plan.loadvm]
     argv += list(plan.extra)
     return argv
+
+
+def _log(log: Path | None) -> list[str]:
+    """`-D`: a daemonized QEMU sends stderr there instead of to /dev/null (timestamped).
+
+    QEMU reads a `%` in that path as a template and refuses to start, so such a path (a
+    library folder with a `%` in its name) gets no log rather than no machine.
+    """
+    if log is None or "%" in str(log):
+        return []
+    return ["-D", str(log), "-msg", "timestamp=on"]
 
 
 def _vga_memory(mib: int) -> int:

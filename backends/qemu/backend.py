@@ -123,7 +123,7 @@ class QemuBackend:
         book = snapshots.load(files)
         disk_files = tuple(d.path for _, d in spec.all_disks())
         return MachineInfo(self._summary(files, spec), spec, book.tree(), book.current,
-                           files=disk_files)
+                           files=disk_files, log=str(files.log) if files.log.exists() else "")
 
     # -- create / update / delete -----------------------------------------------------------
     def _check(self, spec: MachineSpec) -> None:

@@ -54,7 +54,13 @@ class MachineFiles:
 
     @property
     def log(self) -> Path:
+        """What QEMU said while this machine last ran (warnings, why it stopped)."""
         return self.folder / "qemu.log"
+
+    @property
+    def previous_log(self) -> Path:
+        """The run before's log (process.rotate_log)."""
+        return self.folder / "qemu.log.1"
 
     @property
     def lock(self) -> Path:
@@ -64,7 +70,8 @@ class MachineFiles:
         """Everything the backend itself keeps in the folder (never a disk)."""
         return [self.spec, self.snapshots, self.runtime, self.nvram, self.tpm_state,
                 self.saved_state, self.saved_state.with_name(self.saved_state.name + ".partial"),
-                self.aborted_marker, self.log, self.folder / "swtpm.log", self.lock]
+                self.aborted_marker, self.log, self.previous_log, self.folder / "swtpm.log",
+                self.lock]
 
     def disk_path(self, index: int, extension: str) -> Path:
         """A new disk's file in the folder."""

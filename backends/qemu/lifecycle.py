@@ -108,9 +108,10 @@ class Lifecycle:
             incoming="defer" if restoring else "",
             loadvm="" if restoring else book.pending_loadvm,
             vnc_password=backend.settings.vnc_password,
+            log=files.log,
         )
         try:
-            process.launch(build_argv(spec, plan))
+            process.launch(build_argv(spec, plan), log=files.log)
             pid = int(run.pid.read_text().strip())
         except BaseException:
             self._kill_swtpm(run)

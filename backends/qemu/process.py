@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,8 @@ QEMU_ENV = "DESKTOPVM_QEMU"
 ACCEL_ENV = "DESKTOPVM_QEMU_ACCEL"
 PROBE_TIMEOUT = 15.0
 LAUNCH_TIMEOUT = 60.0
+LOG_KEEP = 1 << 20  # bytes of the previous run's log kept in `<log>.1`
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z ")  # what `-msg timestamp=on` adds
 
 
 def install_hint() -> str:
@@ -77,19 +80,66 @@ def accelerators(binary: str) -> set[str]:
     return names or {"tcg"}
 
 
-def launch(argv: Sequence[str], timeout: float = LAUNCH_TIMEOUT) -> None:
+def launch(argv: Sequence[str], log: Path | None = None,
+           timeout: float = LAUNCH_TIMEOUT) -> None:
     """Start QEMU with `-daemonize`: returns once the VM runs detached (it outlives us).
 
-    QEMU's foreground parent exits only after the machine is set up, with its error on
-    stderr and a non-zero code if anything in the command line or the images was wrong.
+    QEMU's foreground parent exits only after the machine is set up, with a non-zero code if
+    anything in the command line or the images was wrong. Its message is on stderr, or — when
+    the command line names `log` with `-D` — in that log, where a daemonized QEMU also keeps
+    writing what it says later (which would otherwise go to /dev/null). QEMU truncates the log
+    when it opens it, so the previous run's log is kept first as `<log>.1`.
     """
+    if log is not None:
+        rotate_log(log)
     result = _run(argv, timeout)
     if result.returncode != 0:
-        message = result.stderr.strip().splitlines()
-        summary = message[-1] if message else f"exit code {result.returncode}"
-        summary = summary.removeprefix(f"{argv[0]}: ")
+        output = result.stderr
+        if log is not None:
+            output = "\n".join(part for part in (output.strip(), read_log_tail(log)) if part)
+        message = output.strip().splitlines()
+        summary = _message(message[-1], argv[0]) if message else \
+            f"exit code {result.returncode}"
         raise CommandFailed(f"QEMU could not start the machine: {summary}", command=argv,
-                            exit_code=result.returncode, stderr=result.stderr)
+                            exit_code=result.returncode, stderr=output,
+                            details=f"QEMU's log: {log}" if log is not None else "")
+
+
+def _message(line: str, binary: str) -> str:
+    """A QEMU message without its timestamp and program name."""
+    line = _TIMESTAMP.sub("", line)
+    for prefix in (f"{binary}: ", f"{Path(binary).name}: "):
+        line = line.removeprefix(prefix)
+    return line
+
+
+def rotate_log(log: Path, keep: int = LOG_KEEP) -> None:
+    """Move a non-empty `log` to `<log>.1`, keeping at most its last `keep` bytes."""
+    try:
+        size = log.stat().st_size
+    except FileNotFoundError:
+        return
+    if size == 0:
+        return
+    previous = log.with_name(log.name + ".1")
+    if size > keep:
+        with log.open("rb") as source:
+            source.seek(size - keep)
+            tail = source.read()
+        previous.write_bytes(tail[tail.find(b"\n") + 1:])  # start at a whole line
+        log.unlink()
+    else:
+        log.replace(previous)
+
+
+def read_log_tail(log: Path, size: int = 64 * 1024) -> str:
+    """The end of a log ('' when there is none)."""
+    try:
+        with log.open("rb") as source:
+            source.seek(max(source.seek(0, os.SEEK_END) - size, 0))
+            return source.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def start_swtpm(state_dir: Path, control_socket: Path, pid_file: Path, log_file: Path) -> None:

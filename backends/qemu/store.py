@@ -160,8 +160,8 @@ class MachineStore:
             died = run.qmp.exists()  # a clean exit removes the socket
             self.forget_runtime(files, runtime, aborted=died)
             if died:
-                log.warning("QEMU of machine %s (pid %d) died unexpectedly", files.id,
-                            runtime.pid)
+                log.warning("QEMU of machine %s (pid %d) died unexpectedly; what it said is in "
+                            "%s", files.id, runtime.pid, files.log)
         if files.aborted_marker.exists():
             return PowerState.ABORTED
         if files.saved_state.exists() or load_book(files.snapshots).pending_loadvm:
@@ -182,7 +182,8 @@ class MachineStore:
     def forget_runtime(files: MachineFiles, runtime: Runtime, *, aborted: bool) -> None:
         """QEMU is gone: remove its runtime record and sockets; remember an unexpected death."""
         if aborted:
-            files.aborted_marker.write_text("QEMU exited unexpectedly\n", encoding="utf-8")
+            files.aborted_marker.write_text(f"QEMU exited unexpectedly; see {files.log}\n",
+                                            encoding="utf-8")
         run = run_files(files, runtime)
         with contextlib.suppress(OSError, ValueError):
             process.kill_if_ours(int(run.swtpm_pid.read_text().strip()), str(run.swtpm_socket))

@@ -138,11 +138,14 @@ def show_command(ctx: Context) -> int:
             "current_snapshot": info.current_snapshot,
             "guest_addresses": list(info.guest_addresses),
             "files": list(info.files),
+            "log": info.log,
         })
         return EXIT_OK
     ctx.print(f"Backend:   {backend.display_name} on {info.summary.host}")
     ctx.print(f"Id:        {info.summary.id}")
     ctx.print(f"State:     {info.state.value}")
+    if info.log:
+        ctx.print(f"Log:       {info.log}")
     describe_spec(ctx, info.spec)
     for root in info.snapshots:
         for snapshot in root.walk():

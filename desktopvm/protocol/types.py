@@ -95,6 +95,7 @@ class MachineInfo:
     current_snapshot: str = ""  # id of the snapshot the current state derives from
     guest_addresses: tuple[str, ...] = ()
     files: tuple[str, ...] = ()  # the machine's files on disk (for "delete also removes …")
+    log: str = ""  # the hypervisor's own messages about this machine (why it stopped), if any
 
     @property
     def state(self) -> PowerState:

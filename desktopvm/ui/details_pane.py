@@ -167,6 +167,7 @@ class DetailsPane(QTabWidget):
         self.info = None
         self.title.setText(text or self.tr("No machine selected"))
         self.state.clear()
+        self.state.setToolTip("")
         self._fill_hardware([])
         self.notes.blockSignals(True)
         self.notes.clear()
@@ -187,6 +188,8 @@ class DetailsPane(QTabWidget):
         self.title.setText(info.summary.name)
         self.state.setText(f"{self.tr(STATE_TEXT[info.state])} · {info.summary.backend}"
                            f" on {info.summary.host}")
+        self.state.setToolTip(self.tr("The hypervisor's messages about this machine: %1")
+                              .replace("%1", info.log) if info.log else "")
         self._fill_hardware(hardware_lines(info.spec))
         if not editing:
             self.notes.blockSignals(True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import traceback
-
-from PySide6.QtWidgets import QMessageBox, QWidget
+from typing import TYPE_CHECKING
 
 from desktopvm.protocol import BackendError
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,9 @@ def describe(error: BaseException) -> tuple[str, str]:
 def show_error(parent: QWidget | None, title: str, error: BaseException | str,
                details: str = "") -> QMessageBox:
     """Log the error and show it window-modally without blocking the event loop."""
+    # Imported here: making QMessageBox's enums is a cost the first paint need not pay.
+    from PySide6.QtWidgets import QMessageBox
+
     if isinstance(error, BaseException):
         summary, details = describe(error)
     else:

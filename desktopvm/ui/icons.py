@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
@@ -22,7 +23,13 @@ NAMES = (
 @functools.cache
 def icon(name: str, fallback: str = "os-other") -> QIcon:
     """The named icon; `fallback` for names without a file (e.g. a backend from a plug-in)."""
-    path = resources_dir() / "icons" / f"{name}.svg"
+    path = _folder() / f"{name}.svg"
     if not path.is_file():
-        path = resources_dir() / "icons" / f"{fallback}.svg"
+        path = _folder() / f"{fallback}.svg"
     return QIcon(str(path))
+
+
+@functools.cache
+def _folder() -> Path:
+    """Found once: the toolbar alone asks for a dozen icons before the first paint."""
+    return resources_dir() / "icons"

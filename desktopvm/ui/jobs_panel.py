@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
     QHeaderView,
     QPushButton,
-    QStyle,
     QStyledItemDelegate,
-    QStyleOptionProgressBar,
-    QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -23,6 +19,10 @@ from PySide6.QtWidgets import (
 from desktopvm.jobs import Job, JobRunner, JobState
 from desktopvm.ui.error_dialog import describe, show_error
 from desktopvm.ui.icons import icon
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QPainter
+    from PySide6.QtWidgets import QStyleOptionViewItem
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Operation", "Status", "Progress", "Details")
@@ -105,6 +105,10 @@ class ProgressDelegate(QStyledItemDelegate):
     """Draws the progress column as a progress bar (no per-row widgets)."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        # Imported at the first job, not at start-up: QStyle and its options bring some
+        # twenty Python enums that PySide builds when the names are imported.
+        from PySide6.QtWidgets import QStyle, QStyleOptionProgressBar
+
         value = index.data(Qt.ItemDataRole.DisplayRole)
         bar = QStyleOptionProgressBar()
         bar.rect = option.rect.adjusted(2, 3, -2, -3)

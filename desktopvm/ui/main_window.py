@@ -35,7 +35,6 @@ from desktopvm.registry import Registry
 from desktopvm.settings import Settings
 from desktopvm.ui.actions import MACHINE_ACTIONS
 from desktopvm.ui.details_pane import DetailsPane
-from desktopvm.ui.dialogs import confirm
 from desktopvm.ui.facts import BackendFacts, gather_facts
 from desktopvm.ui.icons import icon
 from desktopvm.ui.inventory_model import NAME, InventoryModel, MachineRole, SortRole
@@ -100,6 +99,8 @@ class MainWindow(QMainWindow):
         self._details_job: Job | None = None
         self._preview_job: Job | None = None
         self._refresh_count = 0
+        self._refresh_again = False  # preferences changed while a refresh ran
+        self._retired: set[Registry] = set()  # replaced; their backends not closed yet
         self.pending_selection: tuple[str, str, str] | None = None
         self._closing_confirmed = False
         self.setWindowTitle(self.tr("DesktopVM"))
@@ -250,10 +251,11 @@ class MainWindow(QMainWindow):
             def close_anyway() -> None:
                 self._closing_confirmed = True
                 self.close()
-            confirm(self, self.tr("Operations still running"),
-                    self.tr("%1 still running. Quit anyway? They will be cancelled; what they "
-                            "made so far is cleaned up.").replace("%1", names),
-                    self.tr("Quit"), close_anyway)
+            self.operations.confirm(
+                self.tr("Operations still running"),
+                self.tr("%1 still running. Quit anyway? They will be cancelled; what they made "
+                        "so far is cleaned up.").replace("%1", names),
+                self.tr("Quit"), close_anyway)
             return
         self.timer.stop()
         self.preview_timer.stop()
@@ -279,6 +281,9 @@ class MainWindow(QMainWindow):
 
     def _on_refresh_finished(self) -> None:
         self._refreshing = None
+        if self._refresh_again:
+            self._refresh_again = False
+            self.refresh(with_facts=True)
 
     def _on_listing(self, listing: Listing) -> None:
         if listing.facts:
@@ -309,10 +314,48 @@ class MainWindow(QMainWindow):
         self.load_details()
 
     def apply_settings(self, settings: Settings) -> None:
-        """New preferences: reopen backends with them and refresh everything."""
-        self.registry = Registry(settings)
+        """New preferences: reopen backends with them and refresh everything.
+
+        The old backends are closed once no job that may use them is left (see _retire).
+        """
         self.timer.setInterval(int(settings.refresh_interval_s * 1000))
-        self.refresh(with_facts=True)
+        old = self.registry
+        if settings.replace(refresh_interval_s=old.settings.refresh_interval_s) == old.settings:
+            old.settings = settings  # only the refresh interval changed; no backend reads it
+            return
+        self.registry = old.with_settings(settings)
+        self._retire(old)
+        if self.refresh(with_facts=True) is None:  # a refresh on the old backends is running
+            self._refresh_again = True
+
+    def _retire(self, registry: Registry) -> None:
+        """Close a replaced registry's backends in a job (closing may block), after every job
+        queued or running now has ended: those may still use them. Jobs submitted later reach
+        the new registry (they read `self.registry` when submitted, or when they run)."""
+        self._retired.add(registry)
+        active = self.runner.active()
+        waiting = {job.id for job in active}
+
+        def close() -> None:
+            job = self.runner.submit(self.tr("Close backends"), lambda p, c: registry.close(),
+                                     background=True)
+            job.finished.connect(lambda: self._retired.discard(registry))
+
+        def ended(job_id: int) -> None:
+            waiting.discard(job_id)
+            if not waiting:
+                close()
+
+        for job in active:
+            job.finished.connect(lambda job_id=job.id: ended(job_id))
+        if not waiting:
+            close()
+
+    def close_backends(self) -> None:
+        """At exit, once the jobs have ended: close every registry's backends (blocks)."""
+        for registry in (*self._retired, self.registry):
+            registry.close()
+        self._retired.clear()
 
     def _show_empty_state(self) -> None:
         if any(f.available for f in self.facts.values()):

@@ -1,12 +1,14 @@
-"""What the main window's actions do: ask when needed, then run the backend call as a job."""
+"""What the main window's actions do: ask when needed, then run the backend call as a job.
+
+Dialogs are imported by the handlers that open them: none is needed for the window's first
+paint, and importing a Qt dialog class makes PySide build its Python enums.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from PySide6.QtWidgets import QDialog, QFileDialog
 
 from desktopvm.jobs import Job
 from desktopvm.protocol import (
@@ -18,10 +20,11 @@ from desktopvm.protocol import (
     Progress,
     StartMode,
 )
-from desktopvm.ui.dialogs import CloneDialog, DeleteDialog, SnapshotDialog, confirm
 from desktopvm.ui.error_dialog import show_error
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QDialog
+
     from desktopvm.ui.main_window import MainWindow
 
 Work = Callable[[Backend, Progress, CancelToken], Any]
@@ -35,12 +38,27 @@ class Operations:
         self.window = window
         self.tr = window.tr
         # Hooks that tests replace: the file dialogs are the only blocking prompts.
-        self.ask_save_path: Callable[[str], str] = lambda name: QFileDialog.getSaveFileName(
-            window, self.tr("Export %1").replace("%1", name), f"{name}.ova",
-            self.tr("Appliances (*.ova)"))[0]
-        self.ask_open_path: Callable[[], str] = lambda: QFileDialog.getOpenFileName(
-            window, self.tr("Import appliance"), "", self.tr("Appliances (*.ova *.ovf)"))[0]
+        self.ask_save_path: Callable[[str], str] = self._ask_save_path
+        self.ask_open_path: Callable[[], str] = self._ask_open_path
         self.open_dialogs: list[QDialog] = []
+
+    def _ask_save_path(self, name: str) -> str:
+        from PySide6.QtWidgets import QFileDialog
+
+        return QFileDialog.getSaveFileName(self.window, self.tr("Export %1").replace("%1", name),
+                                           f"{name}.ova", self.tr("Appliances (*.ova)"))[0]
+
+    def _ask_open_path(self) -> str:
+        from PySide6.QtWidgets import QFileDialog
+
+        return QFileDialog.getOpenFileName(self.window, self.tr("Import appliance"), "",
+                                           self.tr("Appliances (*.ova *.ovf)"))[0]
+
+    def confirm(self, title: str, text: str, action: str, on_yes: Callable[[], None]) -> None:
+        """Ask window-modally without blocking (dialogs.confirm); `on_yes` runs on yes."""
+        from desktopvm.ui.dialogs import confirm
+
+        confirm(self.window, title, text, action, on_yes)
 
     def _backend(self, name: str) -> Backend:
         return self.window.registry.open(name)
@@ -102,17 +120,17 @@ class Operations:
 
     def do_poweroff(self, machines: list[MachineSummary]) -> None:
         names = ", ".join(m.name for m in machines)
-        confirm(self.window, self.tr("Power off"),
-                self.tr("Power off %1 at once? Anything unsaved in the guest is lost.")
-                .replace("%1", names), self.tr("Power off"),
-                lambda: self._simple(machines, "Power off %1", "power_off"))
+        self.confirm(self.tr("Power off"),
+                     self.tr("Power off %1 at once? Anything unsaved in the guest is lost.")
+                     .replace("%1", names), self.tr("Power off"),
+                     lambda: self._simple(machines, "Power off %1", "power_off"))
 
     def do_reset(self, machines: list[MachineSummary]) -> None:
         names = ", ".join(m.name for m in machines)
-        confirm(self.window, self.tr("Reset"),
-                self.tr("Reset %1 at once? Anything unsaved in the guest is lost.")
-                .replace("%1", names), self.tr("Reset"),
-                lambda: self._simple(machines, "Reset %1", "reset"))
+        self.confirm(self.tr("Reset"),
+                     self.tr("Reset %1 at once? Anything unsaved in the guest is lost.")
+                     .replace("%1", names), self.tr("Reset"),
+                     lambda: self._simple(machines, "Reset %1", "reset"))
 
     def do_pause(self, machines: list[MachineSummary]) -> None:
         self._simple(machines, "Pause %1", "pause")
@@ -130,6 +148,8 @@ class Operations:
         open_console(self.window, machines[0])
 
     def do_snapshot(self, machines: list[MachineSummary]) -> None:
+        from desktopvm.ui.dialogs import SnapshotDialog
+
         m = machines[0]
         caps = self.window.facts[m.backend].capabilities if m.backend in self.window.facts \
             else None
@@ -152,26 +172,28 @@ class Operations:
         m = self.window.current_machine()
         if m is None:
             return
-        confirm(self.window, self.tr("Restore snapshot"),
-                self.tr("Go back to this snapshot? The current state of %1 is lost unless you "
-                        "take a snapshot of it first.").replace("%1", m.name),
-                self.tr("Restore"),
-                lambda: self.each([m], "Restore snapshot of %1", lambda b, machine_id, p, c:
-                                  b.restore_snapshot(machine_id, snapshot_id, progress=p,
-                                                     cancel=c)))
+        self.confirm(self.tr("Restore snapshot"),
+                     self.tr("Go back to this snapshot? The current state of %1 is lost "
+                             "unless you take a snapshot of it first.").replace("%1", m.name),
+                     self.tr("Restore"),
+                     lambda: self.each([m], "Restore snapshot of %1", lambda b, machine_id, p, c:
+                                       b.restore_snapshot(machine_id, snapshot_id, progress=p,
+                                                          cancel=c)))
 
     def delete_snapshot(self, snapshot_id: str) -> None:
         m = self.window.current_machine()
         if m is None:
             return
-        confirm(self.window, self.tr("Delete snapshot"),
-                self.tr("Delete this snapshot of %1? The current state is kept.")
-                .replace("%1", m.name), self.tr("Delete"),
-                lambda: self.each([m], "Delete snapshot of %1", lambda b, machine_id, p, c:
-                                  b.delete_snapshot(machine_id, snapshot_id, progress=p,
-                                                    cancel=c)))
+        self.confirm(self.tr("Delete snapshot"),
+                     self.tr("Delete this snapshot of %1? The current state is kept.")
+                     .replace("%1", m.name), self.tr("Delete"),
+                     lambda: self.each([m], "Delete snapshot of %1", lambda b, machine_id, p, c:
+                                       b.delete_snapshot(machine_id, snapshot_id, progress=p,
+                                                         cancel=c)))
 
     def do_clone(self, machines: list[MachineSummary]) -> None:
+        from desktopvm.ui.dialogs import CloneDialog
+
         m = machines[0]
         caps = self.window.facts[m.backend].capabilities if m.backend in self.window.facts \
             else None
@@ -214,6 +236,8 @@ class Operations:
         job.failed.connect(lambda error: show_error(self.window, self.tr("Delete"), error))
 
     def _ask_delete(self, machines: list[MachineSummary], infos: list[MachineInfo]) -> None:
+        from desktopvm.ui.dialogs import DeleteDialog
+
         files = [path for info in infos for path in info.files]
         dialog = DeleteDialog(machines, files, self.window)
 

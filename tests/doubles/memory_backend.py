@@ -86,6 +86,11 @@ class MemoryBackend:
         self.fail_next: Exception | None = None  # raised by the next list_machines()
         self.gate: threading.Event | None = None  # when set, start() waits on it (a "hang")
         self.calls: list[str] = []
+        self.closed_in: threading.Thread | None = None  # the thread close() ran on
+
+    def close(self) -> None:
+        """Like a backend holding a session (Hyper-V): remembers it was closed, and where."""
+        self.closed_in = threading.current_thread()
 
     # -- discovery ----------------------------------------------------------------------
     def probe(self) -> ProbeResult:

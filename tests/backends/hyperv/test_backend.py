@@ -317,6 +317,19 @@ def test_detect_and_open_through_the_registry(fake_host: FakeHost):
         backend.close()  # type: ignore[attr-defined]
 
 
+def test_closing_the_registry_stops_the_powershell_session(fake_host: FakeHost):
+    from desktopvm.registry import Registry
+
+    registry = Registry()
+    backend = registry.open("hyperv")
+    backend.list_machines()
+    session = backend.quick  # type: ignore[attr-defined]
+    assert session._channel is not None  # a PowerShell process runs
+    registry.close()
+    assert session._channel is None
+    assert registry.open("hyperv") is not backend  # a closed backend is never handed out
+
+
 def test_detect_without_powershell(monkeypatch: pytest.MonkeyPatch):
     from backends.hyperv import detect
     from desktopvm.settings import Settings

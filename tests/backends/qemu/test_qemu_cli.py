@@ -51,6 +51,8 @@ def test_create_boot_console_snapshot_clone_export_delete(guest_iso: Path, tmp_p
     cli("poweroff", name)
     cli("clone", name, "cli copy")
     info = json.loads(cli("show", name, "--json").stdout)
+    assert info["log"].endswith("qemu.log")  # where QEMU's own messages are
+    assert f"Log:       {info['log']}" in cli("show", name).stdout
     disks = info["files"]
     assert disks and all(Path(p).exists() for p in disks)
     assert cli("delete", name, check=False).returncode == 2  # not a terminal: refuses
