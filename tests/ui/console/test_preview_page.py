@@ -16,7 +16,7 @@ def png(colour: str, size: tuple[int, int] = (64, 40)) -> bytes:
     image.fill(QColor(colour))
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, b"PNG")
+    image.save(buffer, "PNG")  # type: ignore[call-overload]  # stubs say bytes; runtime wants str
     return bytes(buffer.data().data())
 
 
