@@ -29,10 +29,19 @@ from desktopvm.model.machine import (
     UsbSpec,
     UsbVersion,
 )
+from desktopvm.model.names import (
+    MAX_NAME_LENGTH,
+    fit_name,
+    name_key,
+    name_problems,
+    printable,
+    printable_lines,
+)
 from desktopvm.model.specfile import SpecFileError, json_schema, load_spec, save_spec
 from desktopvm.model.validation import Problem, Severity, errors, validate
 
 __all__ = [
+    "MAX_NAME_LENGTH",
     "BootDevice",
     "Capabilities",
     "ControllerKind",
@@ -67,9 +76,14 @@ __all__ = [
     "changed_groups",
     "defaults_for",
     "errors",
+    "fit_name",
     "generic_capabilities",
     "json_schema",
     "load_spec",
+    "name_key",
+    "name_problems",
+    "printable",
+    "printable_lines",
     "save_spec",
     "validate",
 ]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 from collections.abc import Iterator
-from enum import StrEnum
 from pathlib import Path
 
-from desktopvm.model.base import Value
 from desktopvm.model.capabilities import Capabilities
 from desktopvm.model.catalog import GIB, OsCatalog, catalog
 from desktopvm.model.devices import ControllerKind, Disk, NetworkAttachment, StorageController
 from desktopvm.model.machine import Firmware, MachineSpec
+from desktopvm.model.names import name_problems
+from desktopvm.model.problems import Problem, Severity, errors
+from desktopvm.model.problems import error as _error
+from desktopvm.model.problems import warning as _warning
+
+__all__ = ["Problem", "Severity", "errors", "validate"]  # Problem & co. live in problems.py
 
 NEEDS_NETWORK_NAME = {
     NetworkAttachment.BRIDGED: "the host interface to bridge to",
@@ -21,30 +24,6 @@ NEEDS_NETWORK_NAME = {
     NetworkAttachment.SWITCH: "the virtual switch",
 }
 NO_REMOVABLE_MEDIA = {ControllerKind.NVME, ControllerKind.VIRTIO}
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class Severity(StrEnum):
-    """Errors block creating/applying a spec; warnings are advice."""
-
-    ERROR = "error"
-    WARNING = "warning"
-
-
-class Problem(Value):
-    """One thing wrong with a spec: which field, how bad, and what to do about it."""
-
-    field: str
-    severity: Severity
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.severity.value}: {self.field}: {self.message}"
-
-
-def errors(problems: list[Problem]) -> list[Problem]:
-    """Only the blocking problems."""
-    return [p for p in problems if p.severity is Severity.ERROR]
 
 
 def validate(
@@ -71,29 +50,8 @@ def validate(
     return [problem for check in checks for problem in check]
 
 
-def _error(field: str, message: str) -> Problem:
-    return Problem(field=field, severity=Severity.ERROR, message=message)
-
-
-def _warning(field: str, message: str) -> Problem:
-    return Problem(field=field, severity=Severity.WARNING, message=message)
-
-
 def _name(spec: MachineSpec, caps: Capabilities) -> Iterator[Problem]:
-    name = spec.name
-    if not name.strip():
-        yield _error("name", "Give the machine a name.")
-        return
-    if name != name.strip():
-        yield _error("name", "The name must not begin or end with spaces.")
-    if CONTROL_CHARACTERS.search(name):
-        yield _error("name", "The name must not contain line breaks or control characters.")
-    bad = sorted({c for c in name if c in caps.name_forbidden_characters})
-    if bad:
-        shown = " ".join(repr(c) for c in bad)
-        yield _error("name", f"{caps.backend} does not accept these characters in a name: {shown}")
-    if len(name) > caps.max_name_length:
-        yield _error("name", f"The name is longer than {caps.max_name_length} characters.")
+    yield from name_problems(spec.name, caps)
 
 
 def _cpu_and_memory(spec: MachineSpec, caps: Capabilities) -> Iterator[Problem]:

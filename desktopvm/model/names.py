@@ -1,0 +1,107 @@
+"""The one rule for machine names, used by every operation that sets one, and how to show them.
+
+A name is valid when it is not empty, does not begin or end with white space, holds no
+control character (Unicode category Cc: C0, DEL and C1 such as U+0085 NEL and U+009B CSI), no
+line or paragraph separator (U+2028/2029), no bidirectional override (U+202A–202E,
+U+2066–2069: they make a name read differently from what it is), no unpaired surrogate, none of
+the backend's forbidden characters, and is at most `MAX_NAME_LENGTH` characters (or the
+backend's own, lower limit).
+
+Names are unique per host the way a person reads them: `name_key` compares them after Unicode
+NFKC normalisation and case folding, so "Web", "web" and "ｗｅｂ" are the same name (as they are
+to a file system on Windows or macOS, where VirtualBox keeps a folder per name).
+
+`printable(text)` is how the CLI and the GUI show a name (or any text that came from a user or
+a hypervisor): every character a terminal or a label would act on instead of showing is escaped
+as `\\n`, `\\x1b`, `\\u2028` …, so a name can never move the cursor or rewrite a terminal.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+
+from desktopvm.model.capabilities import Capabilities
+from desktopvm.model.problems import Problem, error
+
+MAX_NAME_LENGTH = 200
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def is_unsafe_character(char: str) -> bool:
+    """True for a character that acts instead of showing (control, separator, bidi, surrogate)."""
+    category = unicodedata.category(char)
+    return category in ("Cc", "Zl", "Zp", "Cs") or char in BIDI_CONTROLS
+
+
+def name_problems(name: str, capabilities: Capabilities | None = None, *,
+                  taken: Iterable[str] = ()) -> list[Problem]:
+    """Every reason `name` cannot name a machine (empty list: it can), all with field "name".
+
+    `capabilities` adds the backend's forbidden characters and its length limit when lower
+    than ours; `taken` are the names of the host's other machines (a rename leaves the
+    machine's own name out).
+    """
+    if not name.strip():
+        return [error("name", "Give the machine a name.")]
+    problems = []
+    if name != name.strip():
+        problems.append(error("name", "The name must not begin or end with spaces."))
+    unsafe = sorted({char for char in name if is_unsafe_character(char)})
+    if unsafe:
+        shown = " ".join(printable(char) for char in unsafe)
+        problems.append(error("name", "The name must not contain line breaks or control "
+                                      f"characters ({shown})."))
+    limit = MAX_NAME_LENGTH
+    if capabilities is not None:
+        forbidden = sorted({c for c in name if c in capabilities.name_forbidden_characters})
+        if forbidden:
+            shown = " ".join(repr(c) for c in forbidden)
+            problems.append(error("name", f"{capabilities.backend} does not accept these "
+                                          f"characters in a name: {shown}"))
+        limit = min(limit, capabilities.max_name_length)
+    if len(name) > limit:
+        problems.append(error("name", f"The name is longer than {limit} characters "
+                                      f"({len(name)})."))
+    key = name_key(name)
+    clash = next((other for other in taken if name_key(other) == key), None)
+    if clash is not None:
+        problems.append(error("name", f"Another machine here is already called "
+                                      f"{printable(clash)}; names differ by more than case."))
+    return problems
+
+
+def name_key(name: str) -> str:
+    """What two names must share to be the same name: NFKC-normalised and case-folded."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def printable(text: str) -> str:
+    """`text` with every control, separator, bidi and surrogate character escaped."""
+    if not any(is_unsafe_character(char) for char in text):
+        return text
+    return "".join(_escaped(char) if is_unsafe_character(char) else char for char in text)
+
+
+def printable_lines(text: str) -> str:
+    """Like `printable`, but line breaks stay line breaks (for multi-line output)."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def fit_name(base: str, suffix: str, limit: int = MAX_NAME_LENGTH) -> str:
+    """`base + suffix` cut so it stays within `limit` (the base is shortened, never the suffix).
+
+    E.g. the default name of a copy, "NAME (copy)", for a NAME already near the limit.
+    """
+    room = max(0, limit - len(suffix))
+    return (base[:room].rstrip() + suffix).strip()
+
+
+def _escaped(char: str) -> str:
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
