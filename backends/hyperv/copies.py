@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 from backends.hyperv import parsers, plans
 from backends.hyperv.layout import folder_name
 from backends.hyperv.plans import Call, random_suffix
-from desktopvm.model import DiskFormat
+from desktopvm.model import DiskFormat, name_problems
 from desktopvm.protocol import (
     BackendError,
     CancelToken,
     DiskInfo,
+    InvalidSpec,
     OperationCancelled,
     Progress,
     UnsupportedOperation,
@@ -28,6 +29,13 @@ if TYPE_CHECKING:
     from backends.hyperv.backend import HyperVBackend
 
 log = logging.getLogger(__name__)
+
+
+def require_name(backend: HyperVBackend, name: str) -> None:
+    """InvalidSpec unless `name` follows the naming rule (checked before anything is made)."""
+    problems = name_problems(name, backend.capabilities())
+    if problems:
+        raise InvalidSpec(problems)
 
 
 def discard(backend: HyperVBackend, vm_id: str, paths: list[str]) -> None:
@@ -48,6 +56,7 @@ def discard(backend: HyperVBackend, vm_id: str, paths: list[str]) -> None:
 def clone(backend: HyperVBackend, vm_id: str, new_name: str, *, snapshot_id: str,
           progress: Progress, cancel: CancelToken) -> str:
     """Export the VM (or a checkpoint) and import a copy with a new id under a new name."""
+    require_name(backend, new_name)
     cancel.raise_if_cancelled()
     progress(None, "Copying the machine (export and import)")
     call = Call("clone_vm", {"Id": vm_id, "Name": new_name,
@@ -95,6 +104,8 @@ def import_machine(backend: HyperVBackend, path: Path, name: str, progress: Prog
     if path.suffix.lower() in (".ova", ".ovf"):
         raise UnsupportedOperation("Hyper-V imports its own export format (a folder with a "
                                    ".vmcx file), not OVF/OVA")
+    if name:
+        require_name(backend, name)
     cancel.raise_if_cancelled()
     progress(None, "Importing the machine")
     stem = name or _stem(path)

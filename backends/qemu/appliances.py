@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backends.qemu.layout import MachineFiles
-from desktopvm.model import DiskFormat, MachineSpec, errors, validate
+from desktopvm.model import DiskFormat, MachineSpec, errors, name_problems, validate
 from desktopvm.ovf import (
     ExportDisk,
     OvfError,
@@ -86,6 +86,9 @@ def import_appliance(backend: QemuBackend, path: Path, name: str, progress: Prog
     """A new machine from an OVA or OVF: disks converted to qcow2 in the machine's folder."""
     from backends.qemu.backend import random_mac
 
+    problems = name_problems(name, backend.capabilities()) if name else []
+    if problems:
+        raise InvalidSpec(problems)  # before anything is made: the one naming rule
     library = backend.store.library
     library.mkdir(parents=True, exist_ok=True)
     unpacked = library / f".import-{uuid.uuid4().hex[:12]}"

@@ -12,10 +12,11 @@ from backends.qemu import snapshots
 from backends.qemu.layout import MachineFiles
 from backends.qemu.qemu_img import QemuImg
 from backends.qemu.store import MachineStore
-from desktopvm.model import DiskFormat, MachineSpec, StorageController
+from desktopvm.model import DiskFormat, MachineSpec, StorageController, name_problems
 from desktopvm.protocol import (
     BackendError,
     CancelToken,
+    InvalidSpec,
     InvalidState,
     PowerState,
     Progress,
@@ -69,6 +70,9 @@ def _fresh_identity(backend: QemuBackend, spec: MachineSpec, machine_id: str,
 def clone(backend: QemuBackend, files: MachineFiles, new_name: str, *, linked: bool,
           snapshot_id: str, progress: Progress, cancel: CancelToken) -> str:
     """A new machine with copies of (or, linked, copy-on-write overlays over) the disks."""
+    problems = name_problems(new_name, backend.capabilities())
+    if problems:
+        raise InvalidSpec(problems)  # before anything is made: the one naming rule
     spec = _stopped(backend, files, "clone")
     if snapshot_id:
         raise UnsupportedOperation("The QEMU backend clones the current state only; restore "

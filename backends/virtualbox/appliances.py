@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 from backends.virtualbox.execution import LONG_TIMEOUT, remove_machine
 from backends.virtualbox.parse import parse_vm_list
 from backends.virtualbox.snapshots import registered_ids
+from desktopvm.model import name_problems
 from desktopvm.protocol import (
     CancelToken,
     CommandFailed,
+    InvalidSpec,
     InvalidState,
     PowerState,
     Progress,
@@ -68,6 +70,9 @@ def import_appliance(backend: VirtualBoxBackend, path: Path, name: str, *,
     source = path.expanduser().resolve()
     if source.suffix.lower() not in FORMATS or not source.is_file():
         raise UnsupportedOperation(f"Not an .ova or .ovf file: {path}")
+    problems = name_problems(name, backend.capabilities()) if name else []
+    if problems:
+        raise InvalidSpec(problems)  # before anything is made: the one naming rule
     before = registered_ids(backend)
     argv = ["import", str(source)]
     if name:

@@ -19,9 +19,11 @@ from backends.virtualbox.parse import (
 )
 from backends.virtualbox.reader import with_settings_facts
 from backends.virtualbox.settingsfile import read_settings_file
+from desktopvm.model import name_problems
 from desktopvm.protocol import (
     CancelToken,
     CommandFailed,
+    InvalidSpec,
     InvalidState,
     MachineNotFound,
     PowerState,
@@ -112,6 +114,9 @@ def delete(backend: VirtualBoxBackend, machine_id: str, snapshot_id: str, *,
 def clone(backend: VirtualBoxBackend, machine_id: str, new_name: str, *, linked: bool,
           snapshot_id: str, progress: Progress, cancel: CancelToken) -> str:
     """`clonevm --register` with our UUID; linked clones hang from a snapshot."""
+    problems = name_problems(new_name, backend.capabilities())
+    if problems:
+        raise InvalidSpec(problems)  # before anything is made: the one naming rule
     record = backend.record(machine_id)
     base = snapshot_id
     if snapshot_id:
