@@ -1,4 +1,5 @@
-"""Suite-wide fixtures: an isolated DESKTOPVM_HOME per test, offscreen Qt, the fixtures folder."""
+"""Suite-wide fixtures: an isolated DESKTOPVM_HOME per test, offscreen Qt, the fixtures folder,
+and the options that alone let live tests (real hypervisors) run."""
 
 from __future__ import annotations
 
@@ -14,6 +15,44 @@ os.environ.setdefault("DESKTOPVM_QEMU_ACCEL", "tcg")
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 DATA = Path(__file__).resolve().parent / "data"
+
+# marker -> the option without which its tests are skipped (they create and delete machines in
+# the user's own hypervisor: never by accident, whatever -m selects).
+LIVE_OPTIONS = {"live_virtualbox": "--live-virtualbox", "live_hyperv": "--live-hyperv"}
+LIVE_WHERE = {"live_virtualbox": "this computer's VirtualBox",
+              "live_hyperv": "this computer's Hyper-V"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("live", "live tests (they create and delete machines in a real "
+                                    "hypervisor; see tests/conformance/live.py)")
+    group.addoption("--live-virtualbox", action="store_true", default=False,
+                    help="run the live_virtualbox tests (with -m live_virtualbox)")
+    group.addoption("--live-hyperv", action="store_true", default=False,
+                    help="run the live_hyperv tests (with -m live_hyperv)")
+    group.addoption("--live-prefix", default=None, metavar="PREFIX",
+                    help="the live tests name their machines PREFIX… (default dvmtest-) and "
+                         "delete only those they made; giving it also lets them run on a host "
+                         "that has other machines")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    prefix = config.getoption("--live-prefix")
+    if prefix is not None:
+        from tests.conformance.live import prefix_problem
+
+        problem = prefix_problem(str(prefix))
+        if problem:
+            raise pytest.UsageError(f"--live-prefix={prefix!r}: {problem}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker, option in LIVE_OPTIONS.items():
+            if item.get_closest_marker(marker) and not config.getoption(option):
+                item.add_marker(pytest.mark.skip(reason=(
+                    f"live test: it creates and deletes machines in {LIVE_WHERE[marker]}; "
+                    f"run it only on purpose, with {option} -m {marker}")))
 
 
 @pytest.fixture(autouse=True)

@@ -27,6 +27,13 @@ class Harness:
     make_spec: Callable[[str], MachineSpec]  # a spec this backend can create (and boot)
     wait_until_guest_ready: Callable[[str], None]  # the guest reacts to ACPI after this
     state_timeout: float = 30.0
+    # Every machine a test makes is named with this prefix (tests/conformance/live.py): a live
+    # run deletes only machines that carry it.
+    prefix: str = "dvmtest-"
+
+    def name(self, label: str) -> str:
+        """The name of a machine a test makes: the harness prefix, then `label`."""
+        return self.prefix + label
 
     def wait_for_state(self, machine_id: str, wanted: PowerState,
                        timeout: float | None = None) -> None:

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from desktopvm.model import CpuSpec, MemorySpec, errors, validate
+from desktopvm.model import MAX_NAME_LENGTH, CpuSpec, MemorySpec, errors, printable, validate
 from desktopvm.protocol import (
-    Backend,
     CancelToken,
     InvalidSpec,
     InvalidState,
     MachineNotFound,
     OperationCancelled,
     PowerState,
+    UnsupportedOperation,
     no_progress,
 )
 from tests.conformance.harness import HARNESSES, Harness
+from tests.conformance.live import remove_own
 
 NO_SUCH_ID = "00000000-dead-beef-0000-000000000000"
 
@@ -28,21 +28,16 @@ NO_SUCH_ID = "00000000-dead-beef-0000-000000000000"
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     factory, _ = HARNESSES[request.param]
     with factory(tmp_path) as harness:
+        before = {m.id for m in harness.backend.list_machines()}
         yield harness
-        _remove_all(harness.backend)
+        strays = [m.name for m in harness.backend.list_machines()
+                  if m.id not in before and not m.name.startswith(harness.prefix)]
+        remove_own(harness.backend, harness.prefix, before)
+        assert not strays, f"the test made machines without the harness prefix: {strays}"
 
 
-def _remove_all(backend: Backend) -> None:
-    for machine in backend.list_machines():
-        if machine.state.is_active or machine.state is PowerState.SAVED:
-            with contextlib.suppress(InvalidState):
-                backend.power_off(machine.id)
-        backend.delete(machine.id, delete_disks=True, progress=no_progress,
-                       cancel=CancelToken())
-
-
-def create(harness: Harness, name: str) -> str:
-    return harness.backend.create(harness.make_spec(name), progress=no_progress,
+def create(harness: Harness, label: str) -> str:
+    return harness.backend.create(harness.make_spec(harness.name(label)), progress=no_progress,
                                   cancel=CancelToken())
 
 
@@ -57,12 +52,12 @@ def test_probe_and_capabilities(harness: Harness):
     assert probe.available, probe.reason
     caps = backend.capabilities()
     assert caps.max_cpus >= 1 and caps.max_memory_mib >= caps.min_memory_mib
-    spec = harness.make_spec("probe-check")
+    spec = harness.make_spec(harness.name("probe-check"))
     assert errors(validate(spec, caps)) == []
 
 
 def test_create_lists_the_machine_off_with_its_hardware(harness: Harness):
-    spec = harness.make_spec("conformance create ‘quoted’ \"name\"")
+    spec = harness.make_spec(harness.name("conformance create ‘quoted’ \"name\""))
     machine_id = harness.backend.create(spec, progress=no_progress, cancel=CancelToken())
     [summary] = [m for m in harness.backend.list_machines() if m.id == machine_id]
     assert summary.name == spec.name
@@ -78,7 +73,7 @@ def test_create_lists_the_machine_off_with_its_hardware(harness: Harness):
 
 def test_invalid_spec_is_refused_and_nothing_is_created(harness: Harness):
     before = harness.backend.list_machines()
-    bad = harness.make_spec("bad").model_copy(update={"cpu": CpuSpec(count=0)})
+    bad = harness.make_spec(harness.name("bad")).model_copy(update={"cpu": CpuSpec(count=0)})
     with pytest.raises(InvalidSpec) as caught:
         harness.backend.create(bad, progress=no_progress, cancel=CancelToken())
     assert any(p.field == "cpu.count" for p in caught.value.problems)
@@ -90,7 +85,8 @@ def test_cancelled_create_leaves_nothing_behind(harness: Harness, tmp_path: Path
     token = CancelToken()
     token.cancel()
     with pytest.raises(OperationCancelled):
-        harness.backend.create(harness.make_spec("cancelled"), progress=no_progress, cancel=token)
+        harness.backend.create(harness.make_spec(harness.name("cancelled")), progress=no_progress,
+                               cancel=token)
     assert harness.backend.list_machines() == before
 
 
@@ -177,10 +173,11 @@ def test_snapshot_tree_take_restore_delete(harness: Harness):
 def test_full_clone_is_a_new_machine(harness: Harness):
     machine_id = create(harness, "original")
     backend = harness.backend
-    clone_id = backend.clone(machine_id, "the clone", progress=no_progress, cancel=CancelToken())
+    clone_id = backend.clone(machine_id, harness.name("the clone"), progress=no_progress,
+                             cancel=CancelToken())
     assert clone_id != machine_id
     clone = backend.get_machine(clone_id)
-    assert clone.summary.name == "the clone"
+    assert clone.summary.name == harness.name("the clone")
     assert clone.spec.cpu == backend.get_machine(machine_id).spec.cpu
     assert set(disk_paths(harness, clone_id)).isdisjoint(disk_paths(harness, machine_id))
 
@@ -190,9 +187,9 @@ def test_linked_clone_where_supported(harness: Harness):
     if not backend.capabilities().linked_clone:
         pytest.skip(f"{backend.display_name} declares no linked clones")
     machine_id = create(harness, "base")
-    clone_id = backend.clone(machine_id, "linked", linked=True, progress=no_progress,
+    clone_id = backend.clone(machine_id, harness.name("linked"), linked=True, progress=no_progress,
                              cancel=CancelToken())
-    assert backend.get_machine(clone_id).summary.name == "linked"
+    assert backend.get_machine(clone_id).summary.name == harness.name("linked")
 
 
 def test_delete_keeps_disks_unless_asked(harness: Harness):
@@ -216,3 +213,107 @@ def test_unknown_machine_is_machine_not_found(harness: Harness):
         backend.start(NO_SUCH_ID)
     with pytest.raises(MachineNotFound):
         backend.delete(NO_SUCH_ID, delete_disks=True, progress=no_progress, cancel=CancelToken())
+
+
+# -- the one naming rule (desktopvm.model.names), applied by every operation that sets a name --
+
+def name_limit(harness: Harness) -> int:
+    return min(MAX_NAME_LENGTH, harness.backend.capabilities().max_name_length)
+
+
+def bad_names(harness: Harness) -> list[str]:
+    """Names every backend must refuse (review D6/D9); all but the blank ones carry the prefix."""
+    return ["", "   ", "\t", " " + harness.name("lead"), harness.name("trail "),
+            harness.name("new\nline"), harness.name("cr\rname"), harness.name("tab\tname"),
+            harness.name("esc\x1b[2J"), harness.name("bell\x07"), harness.name("nel\x85"),
+            harness.name("csi\x9b31m"), harness.name("sep\u2028"),
+            harness.name("x" * name_limit(harness))]
+
+
+def name_at_limit(harness: Harness, fill: str) -> str:
+    return harness.name(fill * (name_limit(harness) - len(harness.prefix)))
+
+
+def assert_refused_for_its_name(caught: pytest.ExceptionInfo[InvalidSpec], name: str) -> None:
+    assert {p.field for p in caught.value.problems} == {"name"}, repr(name)
+    assert printable(str(caught.value)) == str(caught.value), "a raw control character"
+
+
+def test_create_refuses_every_name_the_rule_refuses(harness: Harness):
+    before = harness.backend.list_machines()
+    spec = harness.make_spec(harness.name("valid"))
+    for name in bad_names(harness):
+        with pytest.raises(InvalidSpec) as caught:
+            harness.backend.create(spec.model_copy(update={"name": name}),
+                                   progress=no_progress, cancel=CancelToken())
+        assert_refused_for_its_name(caught, name)
+    assert harness.backend.list_machines() == before
+
+
+def test_clone_refuses_every_name_the_rule_refuses_and_makes_nothing(harness: Harness):
+    backend = harness.backend
+    machine_id = create(harness, "name source")
+    before = backend.list_machines()
+    snapshots_before = backend.list_snapshots(machine_id)
+    for name in bad_names(harness):
+        for linked in [False, True] if backend.capabilities().linked_clone else [False]:
+            with pytest.raises(InvalidSpec) as caught:
+                backend.clone(machine_id, name, linked=linked, progress=no_progress,
+                              cancel=CancelToken())
+            assert_refused_for_its_name(caught, name)
+    assert backend.list_machines() == before
+    assert backend.list_snapshots(machine_id) == snapshots_before  # no "Base of …" snapshot
+    longest = name_at_limit(harness, "c")
+    clone_id = backend.clone(machine_id, longest, progress=no_progress, cancel=CancelToken())
+    assert backend.get_machine(clone_id).summary.name == longest
+
+
+def test_rename_refuses_every_name_the_rule_refuses(harness: Harness):
+    backend = harness.backend
+    machine_id = create(harness, "rename me")
+    old = backend.get_machine(machine_id).spec
+    for name in bad_names(harness):
+        with pytest.raises(InvalidSpec) as caught:
+            backend.update(machine_id, old, old.model_copy(update={"name": name}),
+                           progress=no_progress, cancel=CancelToken())
+        assert_refused_for_its_name(caught, name)
+    assert backend.get_machine(machine_id).spec.name == old.name
+    longest = name_at_limit(harness, "r")
+    backend.update(machine_id, old, old.model_copy(update={"name": longest}),
+                   progress=no_progress, cancel=CancelToken())
+    assert backend.get_machine(machine_id).summary.name == longest
+
+
+def exported(harness: Harness, machine_id: str, folder: Path) -> Path:
+    """The machine exported as an OVA, or in the backend's own format (a folder); or skip."""
+    backend = harness.backend
+    try:
+        backend.export(machine_id, folder / "appliance.ova", progress=no_progress,
+                       cancel=CancelToken())
+        return folder / "appliance.ova"
+    except UnsupportedOperation:
+        pass
+    try:
+        backend.export(machine_id, folder / "exported", progress=no_progress,
+                       cancel=CancelToken())
+    except UnsupportedOperation as error:
+        pytest.skip(f"{backend.display_name} cannot export: {error.summary}")
+    [export] = (folder / "exported").iterdir()
+    return export
+
+
+def test_import_refuses_every_name_the_rule_refuses_and_makes_nothing(harness: Harness,
+                                                                        tmp_path: Path):
+    backend = harness.backend
+    appliance = exported(harness, create(harness, "export me"), tmp_path)
+    before = backend.list_machines()
+    for name in bad_names(harness)[1:]:  # "" asks for the appliance's own name
+        with pytest.raises(InvalidSpec) as caught:
+            backend.import_machine(appliance, name=name, progress=no_progress,
+                                   cancel=CancelToken())
+        assert_refused_for_its_name(caught, name)
+    assert backend.list_machines() == before
+    longest = name_at_limit(harness, "i")
+    imported = backend.import_machine(appliance, name=longest, progress=no_progress,
+                                      cancel=CancelToken())
+    assert backend.get_machine(imported).summary.name == longest

@@ -161,6 +161,9 @@ class MemoryBackend:
 
     def update(self, machine_id: str, old: MachineSpec, new: MachineSpec, *, progress: Progress,
                cancel: CancelToken) -> None:
+        problems = errors(validate(new, CAPABILITIES))
+        if problems:
+            raise InvalidSpec(problems)
         with self._lock:
             machine = self._get(machine_id)
             groups = changed_groups(old, new)

@@ -1,15 +1,19 @@
 """Live tests on a real Hyper-V host (Windows, Hyper-V on, account in Hyper-V Administrators).
 
-Deselected by default; run on such a host with:  .venv/bin/python -m pytest -m live_hyperv
-tests/backends/hyperv. They create VMs named 'desktopvm-live-*' with small disks and remove
-them again. DESKTOPVM_RECORD_HYPERV=<folder> also saves the raw replies as new samples.
+Skipped without --live-hyperv whatever -m says (tests/conftest.py); run on such a host with:
+
+    .venv/bin/python -m pytest --live-hyperv -m live_hyperv tests/backends/hyperv
+
+They create VMs named with the prefix (--live-prefix, default dvmtest-) with small disks and
+delete only the VMs they made; a host with other VMs is refused unless --live-prefix says
+which prefix is the tests' (tests/conformance/live.py). DESKTOPVM_RECORD_HYPERV=<folder> also
+saves the raw replies as new samples.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +22,7 @@ from typing import Any
 import pytest
 
 from backends.hyperv.backend import HyperVBackend
-from backends.hyperv.locate import find_powershell
 from backends.hyperv.plans import Call
-from backends.hyperv.session import LocalProcessChannel
 from desktopvm.model import (
     ControllerKind,
     Disk,
@@ -33,27 +35,24 @@ from desktopvm.model import (
     UsbSpec,
 )
 from desktopvm.protocol import CancelToken, PowerState, no_progress
+from tests.backends.hyperv.harness import hyperv_live_harness
+from tests.conformance.harness import Harness
+from tests.conformance.live import live_options
 
 pytestmark = pytest.mark.live_hyperv
 
 
 @pytest.fixture
-def live() -> Iterator[HyperVBackend]:
-    if sys.platform != "win32" and not os.environ.get("DESKTOPVM_POWERSHELL"):
-        pytest.skip("needs Windows with Hyper-V")
-    executable = find_powershell()
-    assert executable, "no PowerShell found"
-    backend = HyperVBackend(lambda: LocalProcessChannel(executable))
-    probe = backend.probe()
-    assert probe.available, f"{probe.reason} ({probe.install_hint})"
-    yield backend
-    for machine in backend.list_machines():
-        if machine.name.startswith("desktopvm-live-"):
-            if machine.state is not PowerState.OFF:
-                backend.power_off(machine.id)
-            backend.delete(machine.id, delete_disks=True, progress=no_progress,
-                           cancel=CancelToken())
-    backend.close()
+def harness(pytestconfig: pytest.Config) -> Iterator[Harness]:
+    """The real host; only the VMs the test made are removed afterwards."""
+    with hyperv_live_harness(live_options(pytestconfig)) as live:
+        yield live
+
+
+@pytest.fixture
+def live(harness: Harness) -> HyperVBackend:
+    assert isinstance(harness.backend, HyperVBackend)
+    return harness.backend
 
 
 def record(name: str, value: Any) -> None:
@@ -63,10 +62,10 @@ def record(name: str, value: Any) -> None:
         (Path(folder) / f"{name}.json").write_text(json.dumps(value, indent=1), "utf-8")
 
 
-def tiny(name: str, firmware: Firmware) -> MachineSpec:
+def tiny(harness: Harness, name: str, firmware: Firmware) -> MachineSpec:
     kind = ControllerKind.SCSI if firmware is Firmware.UEFI else ControllerKind.IDE
     return MachineSpec(
-        name=f"desktopvm-live-{name}-{uuid.uuid4().hex[:6]}", os="other-linux",
+        name=harness.name(f"{name}-{uuid.uuid4().hex[:6]}"), os="other-linux",
         firmware=FirmwareSpec(kind=firmware), memory=MemorySpec(size_mib=512),
         usb=UsbSpec(version=None, tablet=False),
         storage=(StorageController(kind=kind, disks=(
@@ -80,8 +79,10 @@ def test_inventory_and_host_facts_record_real_replies(live: HyperVBackend):
 
 
 @pytest.mark.parametrize("firmware", [Firmware.BIOS, Firmware.UEFI])
-def test_create_read_back_and_delete(live: HyperVBackend, firmware: Firmware):
-    spec = tiny("gen", firmware).model_copy(update={"notes": "‘quotes’ $(x) `tick` ;\nline"})
+def test_create_read_back_and_delete(live: HyperVBackend, harness: Harness,
+                                     firmware: Firmware):
+    spec = tiny(harness, "gen", firmware).model_copy(
+        update={"notes": "‘quotes’ $(x) `tick` ;\nline"})
     vm_id = live.create(spec, progress=no_progress, cancel=CancelToken())
     info = live.get_machine(vm_id)
     record(f"get_vm_{firmware.value}", live._details(vm_id))
@@ -90,8 +91,9 @@ def test_create_read_back_and_delete(live: HyperVBackend, firmware: Firmware):
     assert len(info.spec.all_disks()) == 1
 
 
-def test_lifecycle_checkpoints_screenshot_and_clone(live: HyperVBackend):
-    vm_id = live.create(tiny("life", Firmware.UEFI), progress=no_progress, cancel=CancelToken())
+def test_lifecycle_checkpoints_screenshot_and_clone(live: HyperVBackend, harness: Harness):
+    vm_id = live.create(tiny(harness, "life", Firmware.UEFI), progress=no_progress,
+                        cancel=CancelToken())
     first = live.take_snapshot(vm_id, "first", description="the base", include_memory=False,
                                progress=no_progress, cancel=CancelToken())
     roots, current = live.list_snapshots(vm_id)
@@ -102,6 +104,6 @@ def test_lifecycle_checkpoints_screenshot_and_clone(live: HyperVBackend):
     live.pause(vm_id)
     live.resume(vm_id)
     live.power_off(vm_id)
-    clone_id = live.clone(vm_id, f"desktopvm-live-clone-{uuid.uuid4().hex[:6]}",
+    clone_id = live.clone(vm_id, harness.name(f"clone-{uuid.uuid4().hex[:6]}"),
                           progress=no_progress, cancel=CancelToken())
     assert live.get_machine(clone_id).state is PowerState.OFF

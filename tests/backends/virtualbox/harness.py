@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +27,9 @@ from desktopvm.model import (
 from tests.backends.virtualbox.double import FakeVBox
 
 if TYPE_CHECKING:  # imported lazily: tests/conformance/harness.py imports this module
+    from backends.virtualbox.backend import VirtualBoxBackend
     from tests.conformance.harness import Harness
+    from tests.conformance.live import LiveOptions
 
 MIB = 1024**2
 
@@ -60,22 +62,39 @@ def live_guest_spec(name: str, iso: Path) -> MachineSpec:
 
 
 @contextmanager
-def virtualbox_live_harness(folder: Path) -> Iterator[Harness]:
-    """A real VirtualBox on this machine (tests marked live_virtualbox)."""
+def virtualbox_live_harness(folder: Path, options: LiveOptions, *,
+                            backend: VirtualBoxBackend | None = None,
+                            make_spec: Callable[[str], MachineSpec] | None = None
+                            ) -> Iterator[Harness]:
+    """A real VirtualBox on this machine (tests marked live_virtualbox, run with
+    --live-virtualbox), guarded by tests/conformance/live.py: refused on a host with machines
+    the tests did not make unless --live-prefix names theirs; afterwards only the machines the
+    test made (named with the prefix) are removed.
+
+    `backend` and `make_spec` replace the real VirtualBox and the test guest (the guard's own
+    test points this harness at the VBoxManage double).
+    """
     from backends.virtualbox.backend import VirtualBoxBackend
     from desktopvm.settings import Settings
     from tests.backends.qemu.guest import READY, SerialReader
     from tests.conformance.harness import Harness
-    from tests.guest.build_iso import build_test_iso
+    from tests.conformance.live import live_session
 
-    backend = VirtualBoxBackend(Settings())
-    probe = backend.probe()
-    if not probe.available:
-        pytest.skip(f"no usable VirtualBox here: {probe.reason}")
-    iso = build_test_iso()
+    if backend is None:
+        backend = VirtualBoxBackend(Settings())
+        probe = backend.probe()
+        if not probe.available:
+            pytest.skip(f"no usable VirtualBox here: {probe.reason}")
+    live = backend
+
+    def guest_spec(name: str) -> MachineSpec:
+        from tests.guest.build_iso import build_test_iso
+
+        return live_guest_spec(name, build_test_iso())
 
     def wait_until_ready(machine_id: str) -> None:
-        SerialReader(backend, machine_id).wait_for(READY, timeout=180)
+        SerialReader(live, machine_id).wait_for(READY, timeout=180)
 
-    yield Harness(backend, lambda name: live_guest_spec(name, iso), wait_until_ready,
-                  state_timeout=120.0)
+    harness = Harness(live, make_spec or guest_spec, wait_until_ready, state_timeout=120.0)
+    with live_session(harness, options) as guarded:
+        yield guarded

@@ -1,7 +1,12 @@
-"""The conformance suite against a real VirtualBox: `pytest -m live_virtualbox` on a host with it.
+"""The conformance suite against a real VirtualBox, on a host with it:
 
-Deselected by default (pyproject's addopts). The suite's own test functions are collected
-here with this module's `harness` fixture, so nothing of tests/conformance is duplicated.
+    .venv/bin/python -m pytest --live-virtualbox -m live_virtualbox tests/backends/virtualbox
+
+Skipped without --live-virtualbox whatever -m says (tests/conftest.py). The tests name their
+machines with the prefix (--live-prefix, default dvmtest-) and delete only the machines they
+made; a host with other machines is refused unless --live-prefix says which prefix is the
+tests' (tests/conformance/live.py). The suite's own test functions are collected here with
+this module's `harness` fixture, so nothing of tests/conformance is duplicated.
 """
 
 from __future__ import annotations
@@ -14,16 +19,16 @@ import pytest
 from tests.backends.virtualbox.harness import virtualbox_live_harness
 from tests.conformance import test_conformance as suite
 from tests.conformance.harness import Harness
+from tests.conformance.live import live_options
 
 pytestmark = [pytest.mark.live_virtualbox, pytest.mark.slow]
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    """A real VirtualBox; every machine the test made is removed afterwards."""
-    with virtualbox_live_harness(tmp_path) as live:
+def harness(tmp_path: Path, pytestconfig: pytest.Config) -> Iterator[Harness]:
+    """A real VirtualBox; only the machines the test made are removed afterwards."""
+    with virtualbox_live_harness(tmp_path, live_options(pytestconfig)) as live:
         yield live
-        suite._remove_all(live.backend)
 
 
 globals().update({name: test for name, test in vars(suite).items()
