@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backends.qemu.layout import MachineFiles
+from desktopvm.images import UnsafeImage, check_package_disk, disk_format
 from desktopvm.model import DiskFormat, MachineSpec, errors, name_problems, validate
 from desktopvm.ovf import (
     ExportDisk,
@@ -100,16 +101,22 @@ def import_appliance(backend: QemuBackend, path: Path, name: str, progress: Prog
                                      cancel=cancel)
         else:
             descriptor = path
-        appliance = read_ovf(descriptor.read_bytes(), str(descriptor))
+        # Name the package and the member in messages, not our scratch folder.
+        where = descriptor.name if descriptor.parent == unpacked else str(descriptor)
+        appliance = read_ovf(descriptor.read_bytes(), where)
+        # Every disk is checked before qemu-img opens any: a package's disk must be its own
+        # self-contained file of the declared format (see desktopvm.images).
+        checked = [check_package_disk(descriptor.parent, check_href(disk.file_href, where),
+                                      disk.format)
+                   for disk in appliance.disks]
         target.folder.mkdir(parents=True)
         converted: dict[tuple[int, int, int], Path] = {}
-        for index, disk in enumerate(appliance.disks):
-            source = descriptor.parent / check_href(disk.file_href, str(descriptor))
-            if not source.is_file():
-                raise OvfError(f"{descriptor}: the disk file {disk.file_href} is missing")
+        for index, (disk, facts) in enumerate(zip(appliance.disks, checked, strict=True)):
+            source = descriptor.parent / disk.file_href
             destination = target.disk_path(index, "qcow2")
             share = 0.6 / max(1, len(appliance.disks))
             backend.qemu_img.convert(source, destination, DiskFormat.QCOW2,
+                                     source_format=disk_format(facts),
                                      progress=scaled_progress(progress, 0.3 + index * share, share),
                                      cancel=cancel)
             converted[(disk.controller_index, disk.port, disk.device)] = destination
@@ -126,7 +133,7 @@ def import_appliance(backend: QemuBackend, path: Path, name: str, progress: Prog
         backend._ensure_nvram(target, spec)
         cancel.raise_if_cancelled()
         backend.store.save_spec(target, spec)
-    except OvfError as error:
+    except (OvfError, UnsafeImage) as error:
         shutil.rmtree(target.folder, ignore_errors=True)
         raise BackendError(f"Cannot import {path.name}: {error}", str(error)) from error
     except BaseException:

@@ -149,7 +149,9 @@ def _drive(drive_id: str, disk: Disk) -> list[str]:
 
 
 def _cdrom(drive_id: str, optical: OpticalDrive) -> list[str]:
-    media = f",file={opt(optical.iso)}" if optical.iso else ""
+    # format=raw: never probed, so an "ISO" that is really a qcow2 with a backing file
+    # cannot hand the guest another file of this computer.
+    media = f",file={opt(optical.iso)},format=raw" if optical.iso else ""
     return ["-drive", f"if=none,id={drive_id},media=cdrom,readonly=on{media}"]
 
 

@@ -17,11 +17,20 @@ from backends.qemu.layout import MachineFiles
 from backends.qemu.lifecycle import Lifecycle
 from backends.qemu.qemu_img import QemuImg
 from backends.qemu.store import MachineStore
+from desktopvm.images import (
+    ImageFacts,
+    UnsafeImage,
+    check_untrusted,
+    disk_format,
+    inspect_image,
+)
 from desktopvm.model import (
     Capabilities,
     DiskFormat,
     Firmware,
     MachineSpec,
+    Problem,
+    Severity,
     StorageController,
     changed_groups,
     errors,
@@ -30,6 +39,7 @@ from desktopvm.model import (
 from desktopvm.protocol import (
     BackendUnavailable,
     CancelToken,
+    CommandFailed,
     ConsoleEndpoints,
     DiskInfo,
     HostInfo,
@@ -158,21 +168,31 @@ class QemuBackend:
         return machine_id
 
     def _make_disks(self, files: MachineFiles, controllers: tuple[StorageController, ...],
-                    made: list[Path], cancel: CancelToken) -> tuple[StorageController, ...]:
-        """Create the disks a spec asks for; returns controllers with real, absolute paths."""
+                    made: list[Path], cancel: CancelToken,
+                    own: frozenset[Path] = frozenset()) -> tuple[StorageController, ...]:
+        """Create the disks a spec asks for; returns controllers with real, absolute paths.
+
+        An existing disk that is not one of the machine's `own` comes from outside: its
+        headers are checked first (no backing file, data file or far extent; see
+        desktopvm.images) and its format is what its contents say, whatever it was called.
+        """
         result = []
         for controller in controllers:
             disks = []
             for disk in controller.disks:
                 cancel.raise_if_cancelled()
+                fmt = disk.format
                 if disk.existing:
                     path = Path(disk.path).expanduser().resolve()
+                    if path not in own:
+                        fmt = _outside_disk_format(path)
                 else:
                     path = (Path(disk.path).expanduser().resolve() if disk.path
                             else files.free_disk_path(disk.format.extension, made))
                     self.qemu_img.create(path, disk.format, disk.size_bytes, cancel=cancel)
                     made.append(path)
-                disks.append(disk.model_copy(update={"path": str(path), "existing": True}))
+                disks.append(disk.model_copy(update={"path": str(path), "existing": True,
+                                                     "format": fmt}))
             optical = tuple(o.model_copy(update={"iso": str(Path(o.iso).expanduser().resolve())})
                             if o.iso else o for o in controller.optical)
             result.append(controller.model_copy(update={"disks": tuple(disks),
@@ -216,7 +236,8 @@ class QemuBackend:
         try:
             update: dict[str, object] = {g: getattr(new, g) for g in groups}
             if "storage" in groups:
-                update["storage"] = self._make_disks(files, new.storage, made, cancel)
+                own = frozenset(Path(d.path).resolve() for _, d in current.all_disks())
+                update["storage"] = self._make_disks(files, new.storage, made, cancel, own)
             if "network" in groups:
                 update["network"] = tuple(n if n.mac else n.model_copy(update={"mac": random_mac()})
                                           for n in new.network)
@@ -339,7 +360,21 @@ class QemuBackend:
 
     # -- disks ------------------------------------------------------------------------------
     def disk_info(self, path: Path) -> DiskInfo:
-        return self.qemu_img.info(path)
+        facts = _inspected(path)
+        backing_only = facts.format == "qcow2" and facts.references == (
+            f"backing file {facts.backing_file!r}",)
+        if facts.self_contained or backing_only:
+            # The format is given, never probed, and a backing file is named, not opened.
+            return self.qemu_img.info(path, source_format=disk_format(facts))
+        try:  # VMware's split disks: extents beside the descriptor are fine
+            checked = check_untrusted(path, local_extents=True, label=path.name)
+        except UnsafeImage as refused:
+            # qemu-img would open the files it names; say what the headers say instead.
+            return DiskInfo(path=str(path), format=facts.format, virtual_size=facts.virtual_size,
+                            actual_size=_allocated(path), backing_file=facts.backing_file,
+                            details={"refers to": list(facts.references),
+                                     "refused": str(refused)})
+        return self.qemu_img.info(path, source_format=disk_format(checked))
 
     def create_disk(self, path: Path, disk_format: DiskFormat, size_bytes: int, *,
                     progress: Progress, cancel: CancelToken) -> DiskInfo:
@@ -352,8 +387,13 @@ class QemuBackend:
     def convert_disk(self, source: Path, target: Path, disk_format: DiskFormat, *,
                      progress: Progress, cancel: CancelToken) -> DiskInfo:
         subformat = "streamOptimized" if disk_format is DiskFormat.VMDK else ""
+        try:
+            source_format = checked_disk_format(source)
+        except UnsafeImage as error:
+            raise CommandFailed(f"Cannot convert {source.name}: {error}") from error
         return self.qemu_img.convert(source, target, disk_format, subformat=subformat,
-                                     progress=progress, cancel=cancel)
+                                     source_format=source_format, progress=progress,
+                                     cancel=cancel)
 
     # -- consoles ---------------------------------------------------------------------------
     def console(self, machine_id: str) -> ConsoleEndpoints:
@@ -400,6 +440,39 @@ class QemuBackend:
         with qmp.connect(run.qmp) as session:
             for combo in combos:
                 session.execute("send-key", {"keys": keys.qmp_keys(combo)})
+
+
+def _inspected(path: Path) -> ImageFacts:
+    """The headers' facts of an image, or the reason it cannot be read, as a backend error."""
+    try:
+        return inspect_image(path.expanduser().resolve(), name=path.name)
+    except OSError as error:
+        raise CommandFailed(f"Cannot read the disk image {path}: {error.strerror}") from error
+    except UnsafeImage as error:
+        raise CommandFailed(str(error)) from error
+
+
+def _allocated(path: Path) -> int:
+    """The bytes a file really takes on disk (sparse files take less than their size)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return 0
+    return getattr(info, "st_blocks", 0) * 512 or info.st_size
+
+
+def checked_disk_format(path: Path) -> DiskFormat:
+    """The format of a disk the user brings, from its headers; UnsafeImage if it reaches out."""
+    return disk_format(check_untrusted(path, local_extents=True, label=path.name))
+
+
+def _outside_disk_format(path: Path) -> DiskFormat:
+    """checked_disk_format, refusals as invalid machine settings."""
+    try:
+        return checked_disk_format(path)
+    except UnsafeImage as error:
+        raise InvalidSpec([Problem(field="storage", severity=Severity.ERROR,
+                                   message=str(error))]) from error
 
 
 def now_iso() -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from backends.qemu.img_progress import ProgressParser
 from desktopvm.model.devices import DiskFormat
 from desktopvm.protocol import (
     BackendUnavailable,
@@ -51,9 +52,7 @@ _DYNAMIC_SUBFORMAT = {DiskFormat.VHDX, DiskFormat.VHD}
 ENV_BINARY = "DESKTOPVM_QEMU_IMG"
 WINDOWS_DOWNLOAD = "https://qemu.weilnetz.de/w64/"
 
-_PROGRESS = re.compile(rb"\(\s*(\d+(?:\.\d+)?)/100%\)")
 _VERSION = re.compile(r"qemu-img version (\S+)")
-_SEGMENT_END = re.compile(rb"[\r\n]")
 _LOCKED = '"write" lock'
 _READ_CHUNK = 65536
 
@@ -118,39 +117,6 @@ def _remove_partial(path: Path) -> None:
         logger.warning("could not remove partial file %s: %s", path, error)
 
 
-class _ProgressParser:
-    """Turns qemu-img's `    (12.34/100%)\\r` stream into increasing progress reports."""
-
-    def __init__(self, progress: Progress, stage: str) -> None:
-        self._progress = progress
-        self._stage = stage
-        self._pending = b""
-        self.last = -1.0
-
-    def feed(self, chunk: bytes) -> None:
-        """Parse every complete segment of `chunk` (plus what was left over)."""
-        *segments, self._pending = _SEGMENT_END.split(self._pending + chunk)
-        for segment in segments:
-            self._parse(segment)
-
-    def finish(self) -> None:
-        """Parse what is left after the stream ended."""
-        self._parse(self._pending)
-        self._pending = b""
-
-    def report(self, fraction: float) -> None:
-        """Pass on `fraction` if it is ahead of the last report."""
-        fraction = min(max(fraction, 0.0), 1.0)
-        if fraction > self.last:
-            self.last = fraction
-            self._progress(fraction, self._stage)
-
-    def _parse(self, segment: bytes) -> None:
-        match = _PROGRESS.search(segment)
-        if match:
-            self.report(float(match.group(1)) / 100.0)
-
-
 class QemuImg:
     """Runs qemu-img: argument lists only, a time limit on every call, typed errors."""
 
@@ -199,15 +165,22 @@ class QemuImg:
                                install_hint=install_hint())
         return ProbeResult("qemu-img", True, version=version)
 
-    def info(self, path: Path, *, force_share: bool = False) -> DiskInfo:
-        """What the image at `path` is; retries with -U (shared) if a running QEMU holds it."""
+    def info(self, path: Path, *, force_share: bool = False,
+             source_format: DiskFormat | None = None) -> DiskInfo:
+        """What the image at `path` is; retries with -U (shared) if a running QEMU holds it.
+
+        `source_format` (for disks from outside, see `convert`) gives the format instead of
+        probing it; a qcow2's backing file is then named but not opened.
+        """
         args = ["info", "--output=json"]
         if force_share:
             args.append("-U")
-        result = self._run([*args, _arg(path)], timeout=self.timeout)
+        source = [_arg(path)] if source_format is None else _untrusted_source(path,
+                                                                              source_format)
+        result = self._run([*args, *source], timeout=self.timeout)
         if result.returncode != 0 and not force_share and _LOCKED in result.stderr:
             logger.debug("%s is locked by another process; reading it shared", path)
-            result = self._run([*args, "-U", _arg(path)], timeout=self.timeout)
+            result = self._run([*args, "-U", *source], timeout=self.timeout)
         self._check(result, f"Could not read the disk image {path}", image=path)
         try:
             data = json.loads(result.stdout)
@@ -305,6 +278,7 @@ class QemuImg:
         *,
         subformat: str = "",
         compress: bool = False,
+        source_format: DiskFormat | None = None,
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
     ) -> DiskInfo:
@@ -313,21 +287,30 @@ class QemuImg:
         `subformat` is qemu's (e.g. "streamOptimized" for vmdk; vhd and vhdx default to
         "dynamic"); `compress` writes compressed clusters (qcow2). A cancel or failure
         removes the partial target.
+
+        `source_format` is for disks from outside, already checked by `desktopvm.images`:
+        the format is then given, never probed, and a qcow2 is opened with its backing chain
+        cut (belt and braces: the check already refused backing files). Without it the
+        format is probed, which only our own disks may be.
         """
         fmt = DiskFormat(fmt)
         self._refuse_existing(target)
         if cancel is not None:
             cancel.raise_if_cancelled()
-        source_fmt = str(self.info(source).details.get("format", ""))
+        if source_format is None:
+            source_fmt = str(self.info(source).details.get("format", ""))
+            source_args = ["-f", source_fmt, _arg(source)]
+        else:
+            source_args = _untrusted_source(source, source_format)
         if not subformat and fmt in _DYNAMIC_SUBFORMAT:
             subformat = "dynamic"
-        args = ["convert", "-p", "-f", source_fmt, "-O", qemu_format(fmt)]
+        args = ["convert", "-p", "-O", qemu_format(fmt)]
         if subformat:
             args += ["-o", f"subformat={subformat}"]
         if compress:
             args.append("-c")
-        args += [_arg(source), _arg(target)]
-        parser = _ProgressParser(progress, "Converting") if progress is not None else None
+        args += [*source_args, _arg(target)]
+        parser = ProgressParser(progress, "Converting") if progress is not None else None
         self._create_file(
             target, args, timeout=self.convert_timeout, cancel=cancel,
             failure=f"Could not convert {source} to {target}", image=source,
@@ -563,6 +546,19 @@ def _arg(path: Path) -> str:
     Absolute paths never start with "-" and have no "proto:" prefix before their first "/".
     """
     return str(Path(path).absolute())
+
+
+def _untrusted_source(source: Path, fmt: DiskFormat) -> list[str]:
+    """The source arguments for a checked disk from outside: its format given, never probed.
+
+    A qcow2 goes in as a JSON node with `"backing": null`, so even a backing file the
+    header check missed could not be opened.
+    """
+    if DiskFormat(fmt) is DiskFormat.QCOW2:
+        node = {"driver": "qcow2", "backing": None,
+                "file": {"driver": "file", "filename": _arg(source)}}
+        return ["json:" + json.dumps(node)]
+    return ["-f", qemu_format(fmt), _arg(source)]
 
 
 def _pump(stream: IO[bytes], index: int, chunks: queue.Queue[tuple[int, bytes]]) -> None:

@@ -15,6 +15,7 @@ from backends.virtualbox.execution import LONG_TIMEOUT, remove_machine
 from backends.virtualbox.parse import parse_vm_list
 from backends.virtualbox.snapshots import registered_ids
 from desktopvm.model import name_problems
+from desktopvm.ovf import OvfError, check_appliance
 from desktopvm.protocol import (
     CancelToken,
     CommandFailed,
@@ -73,6 +74,12 @@ def import_appliance(backend: VirtualBoxBackend, path: Path, name: str, *,
     problems = name_problems(name, backend.capabilities()) if name else []
     if problems:
         raise InvalidSpec(problems)  # before anything is made: the one naming rule
+    try:
+        # VBoxManage reads the package's disks itself: each must first pass the rules for
+        # disks from outside (self-contained, the declared format, a member of the package).
+        check_appliance(source)
+    except OvfError as error:
+        raise CommandFailed(f"Cannot import {path.name}: {error}", details=str(error)) from error
     before = registered_ids(backend)
     argv = ["import", str(source)]
     if name:

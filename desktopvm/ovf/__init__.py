@@ -3,6 +3,7 @@
 from desktopvm.ovf.common import STREAM_OPTIMIZED_VMDK, OvfError, check_href
 from desktopvm.ovf.manifest import format_manifest, read_manifest
 from desktopvm.ovf.ova import extract_ova, write_ova
+from desktopvm.ovf.package import check_appliance
 from desktopvm.ovf.reader import Appliance, ApplianceDisk, read_ovf
 from desktopvm.ovf.writer import ExportDisk, export_warnings, write_ovf
 
@@ -12,6 +13,7 @@ __all__ = [
     "ApplianceDisk",
     "ExportDisk",
     "OvfError",
+    "check_appliance",
     "check_href",
     "export_warnings",
     "extract_ova",

@@ -41,10 +41,10 @@ def extract_ova(ova: Path, target_dir: Path, *, progress: Progress | None = None
     try:
         _make_dirs(target_dir, created)
         root = target_dir.resolve()
-        with _open_tar(ova) as tar:
-            members = _checked_members(tar, root, ova)
-            descriptor = _single(members, ".ovf", ova, required=True)
-            manifest_name = _single(members, ".mf", ova, required=False)
+        with open_ova(ova) as tar:
+            members = checked_members(tar, root, ova)
+            descriptor = single_member(members, ".ovf", ova, required=True)
+            manifest_name = single_member(members, ".mf", ova, required=False)
             manifest = _manifest(tar, members[manifest_name], ova) if manifest_name else None
             meter = _Meter(sum(m.size for m in members.values()), progress, cancel)
             _extract_all(tar, members, root, created=created, manifest=manifest,
@@ -184,14 +184,14 @@ def _hash_file(file: Path, meter: _Meter) -> str:
     return hasher.hexdigest()
 
 
-def _open_tar(ova: Path) -> tarfile.TarFile:
+def open_ova(ova: Path) -> tarfile.TarFile:
     try:
         return tarfile.open(ova, mode="r:")  # uncompressed only, as the OVF spec requires
     except tarfile.ReadError as error:
         raise OvfError(f"{ova} is not an OVA (an uncompressed tar archive): {error}") from error
 
 
-def _checked_members(tar: tarfile.TarFile, root: Path,
+def checked_members(tar: tarfile.TarFile, root: Path,
                      ova: Path) -> dict[str, tarfile.TarInfo]:
     """Regular-file members by name, after refusing anything unsafe in the whole archive."""
     members: dict[str, tarfile.TarInfo] = {}
@@ -235,7 +235,7 @@ def _data_filter(member: tarfile.TarInfo, root: Path, ova: Path) -> None:
         raise OvfError(f"{ova}: refusing archive member {member.name!r}: {error}") from error
 
 
-def _single(members: dict[str, tarfile.TarInfo], suffix: str, ova: Path, *,
+def single_member(members: dict[str, tarfile.TarInfo], suffix: str, ova: Path, *,
             required: bool) -> str:
     found = [n for n in members if "/" not in n and n.lower().endswith(suffix)]
     if len(found) > 1 or (required and not found):

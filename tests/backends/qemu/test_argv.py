@@ -101,7 +101,7 @@ def test_every_controller_kind_and_boot_order():
     assert "virtio-blk-pci,drive=disk4-0,bootindex=205" in devices
     assert any(d.startswith("if=none,id=disk4-0,file=/v.vhdx,format=vpc")
                for d in pairs(argv, "-drive"))
-    assert "if=none,id=cd1-0,media=cdrom,readonly=on,file=/i.iso" in pairs(argv, "-drive")
+    assert "if=none,id=cd1-0,media=cdrom,readonly=on,file=/i.iso,format=raw" in pairs(argv, "-drive")
 
 
 def test_ide_on_pc_uses_piix_buses():

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
+import tarfile
 from pathlib import Path
 from typing import Any
 
-from tests.backends.virtualbox.fakevbox import output
+from tests.backends.virtualbox.fakevbox import appliance, output
 from tests.backends.virtualbox.fakevbox.machines import Context
 from tests.backends.virtualbox.fakevbox.options import parse
 from tests.backends.virtualbox.fakevbox.state import (
@@ -195,7 +195,11 @@ def export(state: dict[str, Any], args: list[str], ctx: Context) -> None:
     target = Path(parsed.get("--output"))
     if target.exists():
         raise Fail(error_lines(f"Appliance file '{target}' already exists"))
-    target.write_text(json.dumps({"fake-appliance": vm}), encoding="utf-8")
+    sizes = [state["media"].get(slot["medium"], {}).get("size_mb", 1) * 1024 * 1024
+             for controller in vm["controllers"] for slot in controller["attachments"].values()
+             if slot["type"] == "hdd" and slot["medium"]]
+    manifest = any(option[0] == "--manifest" for option in parsed.options)
+    appliance.write_ova(target, vm, sizes, manifest=manifest)
     try:
         ctx["progress"]()
     except KeyboardInterrupt:
@@ -209,8 +213,8 @@ def import_(state: dict[str, Any], args: list[str], ctx: Context) -> None:
     parsed = parse(args, {"--vsys", "--vmname", "--dry-run", "-n"})
     source = Path(parsed.positional[0])
     try:
-        vm = json.loads(source.read_text(encoding="utf-8"))["fake-appliance"]
-    except (OSError, ValueError, KeyError):
+        vm = appliance.read_ova(source)
+    except (OSError, ValueError, KeyError, StopIteration, tarfile.TarError):
         raise Fail(error_lines("Appliance read failed", f"Could not read '{source}'")) from None
     ctx["progress"]()
     ctx["out"] += f"Interpreting {source}...\nOK.\n"
