@@ -306,12 +306,20 @@ def test_import_refuses_every_name_the_rule_refuses_and_makes_nothing(harness: H
                                                                         tmp_path: Path):
     backend = harness.backend
     appliance = exported(harness, create(harness, "export me"), tmp_path)
+    # A damaged appliance of the same kind: the name is refused before the appliance is read,
+    # so a name check that came only after unpacking or converting would be seen here.
+    junk = tmp_path / f"junk{appliance.suffix}"
+    if appliance.is_dir():
+        junk.mkdir()
+    else:
+        junk.write_bytes(b"not an appliance")
     before = backend.list_machines()
     for name in bad_names(harness)[1:]:  # "" asks for the appliance's own name
-        with pytest.raises(InvalidSpec) as caught:
-            backend.import_machine(appliance, name=name, progress=no_progress,
-                                   cancel=CancelToken())
-        assert_refused_for_its_name(caught, name)
+        for source in (appliance, junk):
+            with pytest.raises(InvalidSpec) as caught:
+                backend.import_machine(source, name=name, progress=no_progress,
+                                       cancel=CancelToken())
+            assert_refused_for_its_name(caught, name)
     assert backend.list_machines() == before
     longest = name_at_limit(harness, "i")
     imported = backend.import_machine(appliance, name=longest, progress=no_progress,
