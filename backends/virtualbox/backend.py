@@ -21,11 +21,14 @@ from backends.virtualbox.reader import MachineReader, MachineRecord, folder_of
 from backends.virtualbox.translate import OsTypes
 from backends.virtualbox.vboxmanage import VBoxManage, find_vboxmanage, install_hint
 from backends.virtualbox.versions import Dialect, dialect_for
+from desktopvm.images import new_outside_disks
 from desktopvm.model import (
     Capabilities,
     DiskFormat,
     MachineSpec,
     OsCatalog,
+    Problem,
+    Severity,
     catalog,
     errors,
     validate,
@@ -178,8 +181,11 @@ class VirtualBoxBackend:
                            record.current_snapshot, guest_addresses=addresses, files=files)
 
     # -- create / update / delete -----------------------------------------------------------
-    def _check(self, spec: MachineSpec) -> None:
+    def _check(self, spec: MachineSpec, old: MachineSpec | None = None) -> None:
         problems = errors(validate(spec, self.capabilities(), os_catalog=self.os_catalog))
+        # VBoxManage opens an attached file itself: a disk from outside is checked first.
+        problems += [Problem(field="storage", severity=Severity.ERROR, message=refusal)
+                     for refusal in new_outside_disks(spec, old)]
         if problems:
             raise InvalidSpec(problems)
 
@@ -225,7 +231,7 @@ class VirtualBoxBackend:
         record = self.record(machine_id)
         if old == new:
             return
-        self._check(new)
+        self._check(new, old)
         target = Target(record.uuid, record.folder, self.dialect(), self.host_traits)
         change, _ = update_plan(old, new, record.state, target,
                                 disk_index=next_disk_index(record.folder))

@@ -14,6 +14,7 @@ from desktopvm.images.policy import (
     check_untrusted,
     check_untrusted_file,
     disk_format,
+    new_outside_disks,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "check_untrusted_file",
     "disk_format",
     "inspect_image",
+    "new_outside_disks",
 ]

@@ -11,6 +11,7 @@ from typing import IO
 from desktopvm.images.detect import inspect_image
 from desktopvm.images.facts import ImageFacts, UnsafeImage
 from desktopvm.model.devices import DiskFormat
+from desktopvm.model.machine import MachineSpec
 
 _WHY = "a disk from outside must be self-contained, or it could copy this computer's files " \
        "(or a network resource) into the machine"
@@ -142,3 +143,24 @@ def _check_extents(descriptor: Path, facts: ImageFacts, label: str) -> ImageFact
                               "data; refused")
     remaining = tuple(r for r in facts.references if not r.startswith("extent "))
     return dataclasses.replace(facts, references=remaining)
+
+
+def new_outside_disks(new: MachineSpec, old: MachineSpec | None = None) -> list[str]:
+    """Refusals (one line each) for the existing disks `new` attaches that `old` did not have.
+
+    For backends whose tool opens the attached file itself (VBoxManage storageattach): each
+    disk brought from outside must pass `check_untrusted` (VMware split disks allowed).
+    """
+    own = {Path(d.path).expanduser().resolve() for _, d in old.all_disks()} if old else set()
+    refusals = []
+    for _, disk in new.all_disks():
+        if not disk.existing or not disk.path:
+            continue
+        path = Path(disk.path).expanduser()
+        if path.resolve() in own:
+            continue
+        try:
+            check_untrusted(path, local_extents=True, label=path.name)
+        except UnsafeImage as error:
+            refusals.append(str(error))
+    return refusals

@@ -302,3 +302,21 @@ def test_virtualbox_import_of_its_own_export_still_works(tmp_path: Path):
         assert len(appliance.disks) >= 1
         backend.import_machine(ova, name="again", progress=no_progress, cancel=CancelToken())
         assert "again" in [m.name for m in backend.list_machines()]
+
+
+@pytest.mark.parametrize("trick", sorted(TRICKS))
+def test_virtualbox_refuses_an_existing_disk_from_outside_before_createvm(world, trick: str):
+    from tests.backends.virtualbox.double import FakeVBox
+
+    host, downloads, _backend = world
+    fake = FakeVBox(downloads.parent / "vbox", "7.2")
+    backend = fake.backend()
+    build, _url = TRICKS[trick]
+    disk = build(downloads, host)
+    spec = defaults_for("debian12", backend.capabilities()).model_copy(update={"name": "x"})
+    controller = spec.storage[0]
+    spec = spec.model_copy(update={"storage": (controller.model_copy(update={
+        "disks": (Disk(path=str(disk), existing=True, format=DiskFormat.VDI),)}),)})
+    with pytest.raises(InvalidSpec, match=re.escape(disk.name)):
+        backend.create(spec, progress=no_progress, cancel=CancelToken())
+    assert not any(call[:1] == ["createvm"] for call in fake.calls())

@@ -237,9 +237,29 @@ function Find-DvmConfiguration {
     $found[0].FullName
 }
 
+function Assert-DvmPackageDisks {
+    # Every disk of an export must be its own: a differencing disk whose parent Hyper-V would
+    # find outside the export folder (or a linked disk) could hand the new machine another
+    # disk of this host. DesktopVM applies the same rule to every other import.
+    param([string]$Configuration)
+    $root = [System.IO.Path]::GetFullPath((Split-Path -Parent (Split-Path -Parent $Configuration)))
+    $root = $root.TrimEnd('\') + '\'
+    $disks = @(Get-ChildItem -LiteralPath $root -Recurse -File -Include '*.vhd', '*.vhdx', '*.avhd', '*.avhdx')
+    foreach ($disk in $disks) {
+        if ($disk.Attributes -band [System.IO.FileAttributes]::ReparsePoint) {
+            throw (New-DvmError 'DesktopVM.UnsafeImage' ('{0} is a link to another file; a package may contain only its own disks; refused' -f $disk.Name) 'SecurityError' $disk.FullName)
+        }
+        $parent = [string](Hyper-V\Get-VHD -Path $disk.FullName).ParentPath
+        if ($parent -and -not [System.IO.Path]::GetFullPath($parent).StartsWith($root, [System.StringComparison]::OrdinalIgnoreCase)) {
+            throw (New-DvmError 'DesktopVM.UnsafeImage' ('{0} refers to the parent disk {1} outside the package; a disk from outside must be self-contained; refused' -f $disk.Name, $parent) 'SecurityError' $disk.FullName)
+        }
+    }
+}
+
 function Import-DvmCopy {
     # Import a copy with a new id into its own folder; renamed when a name is given.
     param([string]$Configuration, [string]$Folder, [string]$Name)
+    Assert-DvmPackageDisks $Configuration
     $vm = Hyper-V\Import-VM -Path $Configuration -Copy -GenerateNewId -VirtualMachinePath $Folder `
         -VhdDestinationPath (Join-DvmPath $Folder 'Virtual Hard Disks') -SnapshotFilePath $Folder `
         -SmartPagingFilePath $Folder

@@ -141,7 +141,24 @@ def _find_configuration(path: Path) -> Path:
     return found[0]
 
 
+def _assert_package_disks(configuration: Path) -> None:
+    """common.ps1 Assert-DvmPackageDisks: every disk's parent lies inside the export."""
+    root = configuration.parent.parent.resolve()
+    for disk in sorted(root.rglob("*")):
+        if disk.suffix.lower() not in (".vhd", ".vhdx", ".avhd", ".avhdx"):
+            continue
+        if disk.is_symlink():
+            raise fail("DesktopVM.UnsafeImage", f"{disk.name} is a link to another file; a "
+                       "package may contain only its own disks; refused", "SecurityError")
+        parent = read_vhd(str(disk))["ParentPath"]
+        if parent and not Path(parent).resolve().is_relative_to(root):
+            raise fail("DesktopVM.UnsafeImage", f"{disk.name} refers to the parent disk "
+                       f"{parent} outside the package; a disk from outside must be "
+                       "self-contained; refused", "SecurityError")
+
+
 def _import(state: State, configuration: Path, folder: Path, name: str) -> dict[str, Any]:
+    _assert_package_disks(configuration)
     vm = json.loads(configuration.read_text(encoding="utf-8"))
     vm["Id"] = str(uuid.uuid4())
     vm["Name"] = name or vm["Name"]
