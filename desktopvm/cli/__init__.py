@@ -23,7 +23,7 @@ from desktopvm.cli import (
     spec_commands,
 )
 from desktopvm.cli.common import EXIT_FAILED, EXIT_USAGE, Context, UsageError
-from desktopvm.model import SpecFileError
+from desktopvm.model import SpecFileError, printable, printable_lines
 from desktopvm.model.catalog import CatalogError
 from desktopvm.protocol import BackendError, OperationCancelled
 from desktopvm.registry import Registry
@@ -50,9 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _report(err: TextIO, summary: str, details: str, verbose: bool) -> None:
-    print(f"error: {summary}", file=err)
+    # Messages may carry names (a refused one too): control characters are shown escaped.
+    print(f"error: {printable(summary)}", file=err)
     if verbose and details:
-        print(details.rstrip(), file=err)
+        print(printable_lines(details.rstrip()), file=err)
 
 
 def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None,
@@ -72,19 +73,19 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None,
     try:
         return int(args.handler(ctx))
     except UsageError as error:
-        print(f"error: {error}", file=err)
+        print(f"error: {printable(str(error))}", file=err)
         return EXIT_USAGE
     except SpecFileError as error:
-        print(f"error: {error}", file=err)
+        print(f"error: {printable_lines(str(error))}", file=err)
         return EXIT_USAGE
     except OperationCancelled as error:
-        print(f"cancelled: {error.details or 'nothing was left behind'}", file=err)
+        print(f"cancelled: {printable(error.details or 'nothing was left behind')}", file=err)
         return EXIT_FAILED
     except BackendError as error:
         _report(err, error.summary, error.details, args.verbose)
         hint = getattr(error, "install_hint", "")
         if hint:
-            print(f"hint: {hint}", file=err)
+            print(f"hint: {printable(hint)}", file=err)
         return EXIT_FAILED
     except CatalogError as error:
         _report(err, "DesktopVM's OS catalog is damaged; reinstall DesktopVM", str(error),

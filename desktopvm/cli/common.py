@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any, TextIO, TypeVar
 
 from desktopvm import units
-from desktopvm.protocol import Backend, CancelToken, MachineSummary, OperationCancelled
+from desktopvm.model import is_unsafe_character, name_problems, printable_lines
+from desktopvm.protocol import (
+    Backend,
+    CancelToken,
+    InvalidSpec,
+    MachineSummary,
+    OperationCancelled,
+)
 from desktopvm.registry import Registry, resolve_machine
 
 T = TypeVar("T")
@@ -39,12 +46,35 @@ class Context:
         return resolve_machine(self.registry, reference)
 
     def print(self, text: str = "") -> None:
-        """A line on stdout."""
-        print(text, file=self.out)
+        """A line on stdout; control characters escaped (names are `printable` already)."""
+        print(printable_lines(text), file=self.out)
 
     def print_json(self, data: Any) -> None:
         """Data as pretty JSON on stdout."""
-        print(json.dumps(data, indent=2, ensure_ascii=False), file=self.out)
+        print(json_text(data), file=self.out)
+
+
+def json_text(data: Any) -> str:
+    """Pretty JSON that no terminal acts on: C1 controls, DEL, separators and bidi overrides are
+    written as \\uXXXX escapes too (json.dumps leaves them raw; C0 it escapes itself)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if not any(_raw_in_json(char) for char in text):
+        return text
+    return "".join(f"\\u{ord(char):04x}" if _raw_in_json(char) else char for char in text)
+
+
+def _raw_in_json(char: str) -> bool:
+    return char > "\x7e" and is_unsafe_character(char)  # below: C0, escaped or layout
+
+
+def require_name(backend: Backend, name: str, *, renaming: str = "") -> None:
+    """InvalidSpec unless `name` is a valid name and no other machine of `backend` has it
+    (case-insensitively; `renaming` is the id of the machine that gets the name)."""
+    taken = [m.name for m in backend.list_machines() if m.id != renaming]
+    problems = name_problems(name, backend.capabilities(), taken=taken)
+    if problems:
+        raise InvalidSpec(problems)
+
 
 
 def parse_size(text: str, default_unit: str) -> int:

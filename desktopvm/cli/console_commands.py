@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from desktopvm.cli.common import EXIT_OK, Context, UsageError
+from desktopvm.model import printable
 from desktopvm.paths import atomic_write_bytes
 from desktopvm.serial_link import connect_serial
 
@@ -37,13 +38,13 @@ def console_command(ctx: Context) -> int:
     backend, summary = ctx.machine(ctx.args.vm)
     endpoint = backend.console(summary.id).serial
     if endpoint is None:
-        raise UsageError(f"{summary.name} has no serial console")
+        raise UsageError(f"{printable(summary.name)} has no serial console")
     sock = connect_serial(endpoint)
     stdin_fd, stdout_fd = sys.stdin.fileno(), sys.stdout.fileno()
     interactive = os.isatty(stdin_fd)
     restore_terminal = _raw_terminal(stdin_fd) if interactive else None
     if interactive:
-        print(f"Connected to {summary.name}'s serial console. Escape character is ^]\r",
+        print(f"Connected to {printable(summary.name)}'s serial console. Escape character is ^]\r",
               file=ctx.err)
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ)
@@ -92,5 +93,5 @@ def screenshot_command(ctx: Context) -> int:
     backend, summary = ctx.machine(ctx.args.vm)
     png = backend.screenshot(summary.id)
     atomic_write_bytes(ctx.args.out, png)
-    ctx.print(f"{summary.name}: screen saved to {ctx.args.out}")
+    ctx.print(f"{printable(summary.name)}: screen saved to {ctx.args.out}")
     return EXIT_OK

@@ -13,10 +13,12 @@ from desktopvm.cli.common import (
     Context,
     UsageError,
     confirm,
+    require_name,
     run_cancellable,
     table,
 )
 from desktopvm.cli.spec_commands import describe_spec
+from desktopvm.model import printable
 from desktopvm.model.specfile import spec_to_data
 from desktopvm.protocol import BackendError, MachineSummary, StartMode
 
@@ -113,14 +115,15 @@ def list_command(ctx: Context) -> int:
             machines += backend.list_machines()
         except BackendError as error:
             failed = True
-            print(f"error: {backend.display_name}: {error.summary}", file=ctx.err)
+            print(f"error: {backend.display_name}: {printable(error.summary)}", file=ctx.err)
     if ctx.args.json:
         ctx.print_json([_summary_data(m) for m in machines])
     elif not backends:
         print("No hypervisor backend is available here; `desktopvm-cli backends` says why.",
               file=ctx.err)
     elif machines:
-        rows = [(m.backend, m.name, m.state.value, m.os, str(m.cpus), f"{m.memory_mib} MiB", m.id)
+        rows = [(m.backend, printable(m.name), m.state.value, m.os, str(m.cpus),
+                 f"{m.memory_mib} MiB", m.id)
                 for m in sorted(machines, key=lambda m: (m.backend, m.name.lower()))]
         ctx.print(table(rows, ("BACKEND", "NAME", "STATE", "OS", "CPUS", "MEMORY", "ID")))
     return EXIT_FAILED if failed else EXIT_OK
@@ -150,7 +153,7 @@ def show_command(ctx: Context) -> int:
     for root in info.snapshots:
         for snapshot in root.walk():
             marker = " (current)" if snapshot.id == info.current_snapshot else ""
-            ctx.print(f"Snapshot:  {snapshot.name}{marker}")
+            ctx.print(f"Snapshot:  {printable(snapshot.name)}{marker}")
     return EXIT_OK
 
 
@@ -158,7 +161,7 @@ def start_command(ctx: Context) -> int:
     """`start VM [--headless]`."""
     backend, summary = ctx.machine(ctx.args.vm)
     backend.start(summary.id, mode=StartMode.HEADLESS if ctx.args.headless else StartMode.GUI)
-    ctx.print(f"{summary.name}: started")
+    ctx.print(f"{printable(summary.name)}: started")
     return EXIT_OK
 
 
@@ -167,7 +170,7 @@ def lifecycle_command(ctx: Context) -> int:
     method, done = LIFECYCLE[ctx.args.operation]
     backend, summary = ctx.machine(ctx.args.vm)
     getattr(backend, method)(summary.id)
-    ctx.print(f"{summary.name}: {done}")
+    ctx.print(f"{printable(summary.name)}: {done}")
     return EXIT_OK
 
 
@@ -175,7 +178,7 @@ def save_command(ctx: Context) -> int:
     """`save VM`."""
     backend, summary = ctx.machine(ctx.args.vm)
     run_cancellable(ctx, lambda p, c: backend.save_state(summary.id, progress=p, cancel=c))
-    ctx.print(f"{summary.name}: state saved")
+    ctx.print(f"{printable(summary.name)}: state saved")
     return EXIT_OK
 
 
@@ -184,23 +187,24 @@ def delete_command(ctx: Context) -> int:
     backend, summary = ctx.machine(ctx.args.vm)
     if not ctx.args.yes:
         what = "and its disk files " if ctx.args.delete_disks else ""
-        if not confirm(ctx, f"Delete {summary.name} {what}({backend.display_name})?"):
+        if not confirm(ctx, f"Delete {printable(summary.name)} {what}({backend.display_name})?"):
             print("not deleted (use --yes to skip this question)", file=ctx.err)
             return EXIT_USAGE
     run_cancellable(ctx, lambda p, c: backend.delete(
         summary.id, delete_disks=ctx.args.delete_disks, progress=p, cancel=c))
     kept = "" if ctx.args.delete_disks else " (disks kept)"
-    ctx.print(f"{summary.name}: deleted{kept}")
+    ctx.print(f"{printable(summary.name)}: deleted{kept}")
     return EXIT_OK
 
 
 def clone_command(ctx: Context) -> int:
     """`clone VM NEW [--linked]`."""
     backend, summary = ctx.machine(ctx.args.vm)
+    require_name(backend, ctx.args.new_name)
     new_id = run_cancellable(ctx, lambda p, c: backend.clone(
         summary.id, ctx.args.new_name, linked=ctx.args.linked, snapshot_id=ctx.args.snapshot,
         progress=p, cancel=c))
-    ctx.print(f"cloned {summary.name} to {ctx.args.new_name} ({new_id})")
+    ctx.print(f"cloned {printable(summary.name)} to {printable(ctx.args.new_name)} ({new_id})")
     return EXIT_OK
 
 
@@ -211,7 +215,7 @@ def export_command(ctx: Context) -> int:
         raise UsageError(f"{ctx.args.path} already exists; export will not overwrite it")
     run_cancellable(ctx, lambda p, c: backend.export(summary.id, ctx.args.path, progress=p,
                                                      cancel=c))
-    ctx.print(f"exported {summary.name} to {ctx.args.path}")
+    ctx.print(f"exported {printable(summary.name)} to {printable(str(ctx.args.path))}")
     return EXIT_OK
 
 
@@ -226,7 +230,9 @@ def import_command(ctx: Context) -> int:
         if not available:
             raise UsageError("no backend is available to import into")
         backend = available[0]
+    if ctx.args.name:
+        require_name(backend, ctx.args.name)
     new_id = run_cancellable(ctx, lambda p, c: backend.import_machine(
         ctx.args.path, name=ctx.args.name, progress=p, cancel=c))
-    ctx.print(f"imported {ctx.args.path} into {backend.name} ({new_id})")
+    ctx.print(f"imported {printable(str(ctx.args.path))} into {backend.name} ({new_id})")
     return EXIT_OK

@@ -6,6 +6,7 @@ import argparse
 from dataclasses import asdict
 
 from desktopvm.cli.common import EXIT_OK, Context, UsageError, run_cancellable
+from desktopvm.model import printable
 from desktopvm.protocol import Backend, Snapshot
 
 
@@ -56,9 +57,10 @@ def list_command(ctx: Context) -> int:
     def show(snapshot: Snapshot, depth: int) -> None:
         marks = (" [memory]" if snapshot.has_memory else "") + (
             " *current*" if snapshot.id == current else "")
-        ctx.print(f"{'  ' * depth}{snapshot.name}{marks}  ({snapshot.id}, {snapshot.created})")
+        ctx.print(f"{'  ' * depth}{printable(snapshot.name)}{marks}  ({snapshot.id}, "
+                  f"{snapshot.created})")
         if snapshot.description:
-            ctx.print(f"{'  ' * depth}  {snapshot.description}")
+            ctx.print(f"{'  ' * depth}  {printable(snapshot.description)}")
         for child in snapshot.children:
             show(child, depth + 1)
 
@@ -73,7 +75,8 @@ def take_command(ctx: Context) -> int:
     snapshot = run_cancellable(ctx, lambda p, c: backend.take_snapshot(
         summary.id, ctx.args.name, description=ctx.args.description,
         include_memory=not ctx.args.no_memory, progress=p, cancel=c))
-    ctx.print(f"{summary.name}: took snapshot {snapshot.name} ({snapshot.id})")
+    ctx.print(f"{printable(summary.name)}: took snapshot {printable(snapshot.name)} "
+              f"({snapshot.id})")
     return EXIT_OK
 
 
@@ -83,7 +86,7 @@ def restore_command(ctx: Context) -> int:
     snapshot = _find(backend, summary.id, ctx.args.name)
     run_cancellable(ctx, lambda p, c: backend.restore_snapshot(summary.id, snapshot.id,
                                                                progress=p, cancel=c))
-    ctx.print(f"{summary.name}: restored {snapshot.name}")
+    ctx.print(f"{printable(summary.name)}: restored {printable(snapshot.name)}")
     return EXIT_OK
 
 
@@ -93,5 +96,5 @@ def delete_command(ctx: Context) -> int:
     snapshot = _find(backend, summary.id, ctx.args.name)
     run_cancellable(ctx, lambda p, c: backend.delete_snapshot(summary.id, snapshot.id,
                                                               progress=p, cancel=c))
-    ctx.print(f"{summary.name}: deleted snapshot {snapshot.name}")
+    ctx.print(f"{printable(summary.name)}: deleted snapshot {printable(snapshot.name)}")
     return EXIT_OK

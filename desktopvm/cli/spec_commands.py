@@ -24,11 +24,14 @@ from desktopvm.model import (
     NetworkAttachment,
     Problem,
     catalog,
+    clash_problems,
     defaults_for,
     errors,
     generic_capabilities,
     json_schema,
     load_spec,
+    printable,
+    printable_lines,
     validate,
 )
 from desktopvm.model.specfile import spec_to_data
@@ -90,8 +93,8 @@ def capabilities_for(ctx: Context, backend_name: str | None) -> Capabilities:
 def print_problems(ctx: Context, problems: list[Problem], source: str) -> None:
     """One line per problem on stderr, errors first."""
     for problem in sorted(problems, key=lambda p: p.severity.value):
-        print(f"{source}: {problem.severity.value}: {problem.field}: {problem.message}",
-              file=ctx.err)
+        print(f"{printable(source)}: {problem.severity.value}: {problem.field}: "
+              f"{printable(problem.message)}", file=ctx.err)
 
 
 def validate_command(ctx: Context) -> int:
@@ -142,7 +145,7 @@ def describe_spec(ctx: Context, spec: MachineSpec) -> None:
     fw = spec.firmware
     firmware = fw.kind.value.upper() + (", Secure Boot" if fw.secure_boot else "") + (
         ", TPM 2.0" if fw.tpm else "")
-    ctx.print(f"Name:      {spec.name}")
+    ctx.print(f"Name:      {printable(spec.name)}")
     entry = catalog().get(spec.os)
     ctx.print(f"Guest OS:  {entry.name if entry else spec.os}")
     ctx.print(f"Firmware:  {firmware}")
@@ -160,7 +163,7 @@ def describe_spec(ctx: Context, spec: MachineSpec) -> None:
         ctx.print(f"Network:   {nic.attachment.value}{target}"
                   f"{' ' + nic.model.value if nic.model else ''}{' ' + nic.mac if nic.mac else ''}")
     if spec.notes:
-        ctx.print(f"Notes:     {spec.notes}")
+        ctx.print(f"Notes:     {printable_lines(spec.notes)}")
 
 
 def _network_option(text: str) -> tuple[NetworkAdapter, ...]:
@@ -182,7 +185,8 @@ def spec_from_options(ctx: Context, caps: Capabilities) -> MachineSpec:
         raise UsageError(f"unknown OS {args.os!r}; `desktopvm-cli spec os-list` lists them")
     spec = defaults_for(args.os, caps, name=args.name, iso=str(args.iso.resolve()) if args.iso
                         else "")
-    update: dict[str, object] = {"notes": args.notes}
+    # The name as given, even "": the naming rule refuses it rather than a default replacing it.
+    update: dict[str, object] = {"name": args.name, "notes": args.notes}
     if args.cpus is not None:
         update["cpu"] = spec.cpu.model_copy(update={"count": args.cpus})
     if args.memory is not None:
@@ -226,7 +230,8 @@ def create_command(ctx: Context) -> int:
     else:
         spec = spec_from_options(ctx, caps)
         source = spec.name
-    problems = validate(spec, caps)
+    problems = validate(spec, caps) + clash_problems(spec.name,
+                                                     [m.name for m in backend.list_machines()])
     print_problems(ctx, problems, source)
     if errors(problems):
         raise InvalidSpec(errors(problems))
@@ -237,6 +242,6 @@ def create_command(ctx: Context) -> int:
         ctx.print_json({"backend": backend.name, "id": machine_id, "name": info.summary.name,
                         "spec": spec_to_data(info.spec)})
     else:
-        ctx.print(f"created {backend.name}:{spec.name} ({machine_id})")
+        ctx.print(f"created {backend.name}:{printable(spec.name)} ({machine_id})")
     return EXIT_OK
 

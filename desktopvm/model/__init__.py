@@ -31,7 +31,9 @@ from desktopvm.model.machine import (
 )
 from desktopvm.model.names import (
     MAX_NAME_LENGTH,
+    clash_problems,
     fit_name,
+    is_unsafe_character,
     name_key,
     name_problems,
     printable,
@@ -74,10 +76,12 @@ __all__ = [
     "catalog",
     "changed_fields",
     "changed_groups",
+    "clash_problems",
     "defaults_for",
     "errors",
     "fit_name",
     "generic_capabilities",
+    "is_unsafe_character",
     "json_schema",
     "load_spec",
     "name_key",

@@ -64,12 +64,17 @@ def name_problems(name: str, capabilities: Capabilities | None = None, *,
     if len(name) > limit:
         problems.append(error("name", f"The name is longer than {limit} characters "
                                       f"({len(name)})."))
+    return problems + clash_problems(name, taken)
+
+
+def clash_problems(name: str, taken: Iterable[str]) -> list[Problem]:
+    """A problem when `name` is the same name (`name_key`) as one of `taken`."""
     key = name_key(name)
     clash = next((other for other in taken if name_key(other) == key), None)
-    if clash is not None:
-        problems.append(error("name", f"Another machine here is already called "
-                                      f"{printable(clash)}; names differ by more than case."))
-    return problems
+    if clash is None:
+        return []
+    return [error("name", f"Another machine here is already called {printable(clash)}; "
+                          "names must differ by more than case.")]
 
 
 def name_key(name: str) -> str:

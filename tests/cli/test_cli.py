@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from desktopvm.cli import main
+from desktopvm.model import defaults_for
+from desktopvm.protocol import CancelToken, no_progress
 from desktopvm.registry import KNOWN_BACKENDS, KnownBackend, Registry
 
 MEMORY = KnownBackend("memory", "Memory", "tests.doubles.memory_plugin")
@@ -150,8 +152,11 @@ def test_delete_asks_first_and_keeps_disks_by_default(cli: Run, desktopvm_home: 
 def test_unknown_and_ambiguous_machines(cli: Run):
     code, _, err = cli("start", "nobody")
     assert code == 1 and "No machine 'nobody'" in err
-    for _ in range(2):
-        assert cli("create", "--backend", "memory", "--name", "twin")[0] == 0
+    assert cli("create", "--backend", "memory", "--name", "twin")[0] == 0
+    # The CLI refuses a second "twin"; names still clash when made outside DesktopVM.
+    backend = cli.registry.open("memory")
+    backend.create(defaults_for("other-linux", backend.capabilities(), name="twin"),
+                   progress=no_progress, cancel=CancelToken())
     code, _, err = cli("start", "twin")
     assert code == 1 and "ambiguous" in err and "memory:" in err
     twin_id = err.split("memory:")[1].split(",")[0].strip()

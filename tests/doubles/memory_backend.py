@@ -129,6 +129,14 @@ class MemoryBackend:
             return MachineInfo(self._summary(machine_id, machine), machine.spec, roots, current,
                                files=tuple(str(p) for p in machine.disk_files))
 
+    def adopt(self, spec: MachineSpec) -> str:
+        """A machine made outside DesktopVM (in the hypervisor's own tools): not validated, so
+        its name may break every rule (tests of how such names are shown)."""
+        machine_id = str(uuid.uuid4())
+        with self._lock:
+            self._machines[machine_id] = _Machine(spec.model_copy(update={"id": machine_id}))
+        return machine_id
+
     def create(self, spec: MachineSpec, *, progress: Progress, cancel: CancelToken) -> str:
         problems = errors(validate(spec, CAPABILITIES))
         if problems:
