@@ -33,14 +33,12 @@ from desktopvm.model.names import (
     MAX_NAME_LENGTH,
     clash_problems,
     fit_name,
-    is_unsafe_character,
     name_key,
     name_problems,
-    printable,
-    printable_lines,
 )
 from desktopvm.model.specfile import SpecFileError, json_schema, load_spec, save_spec
 from desktopvm.model.validation import Problem, Severity, errors, validate
+from desktopvm.printable import is_unsafe_character, printable, printable_lines
 
 __all__ = [
     "MAX_NAME_LENGTH",

@@ -11,9 +11,9 @@ Names are unique per host the way a person reads them: `name_key` compares them 
 NFKC normalisation and case folding, so "Web", "web" and "ｗｅｂ" are the same name (as they are
 to a file system on Windows or macOS, where VirtualBox keeps a folder per name).
 
-`printable(text)` is how the CLI and the GUI show a name (or any text that came from a user or
-a hypervisor): every character a terminal or a label would act on instead of showing is escaped
-as `\\n`, `\\x1b`, `\\u2028` …, so a name can never move the cursor or rewrite a terminal.
+`desktopvm.printable.printable(text)` (re-exported here) is how the CLI and the GUI show a name
+or any text that came from a user or a hypervisor: every character a terminal or a label would
+act on instead of showing is escaped as `\\n`, `\\x1b`, `\\u2028` …
 """
 
 from __future__ import annotations
@@ -23,16 +23,9 @@ from collections.abc import Iterable
 
 from desktopvm.model.capabilities import Capabilities
 from desktopvm.model.problems import Problem, error
+from desktopvm.printable import is_unsafe_character, printable
 
 MAX_NAME_LENGTH = 200
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def is_unsafe_character(char: str) -> bool:
-    """True for a character that acts instead of showing (control, separator, bidi, surrogate)."""
-    category = unicodedata.category(char)
-    return category in ("Cc", "Zl", "Zp", "Cs") or char in BIDI_CONTROLS
 
 
 def name_problems(name: str, capabilities: Capabilities | None = None, *,
@@ -82,18 +75,6 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold()
 
 
-def printable(text: str) -> str:
-    """`text` with every control, separator, bidi and surrogate character escaped."""
-    if not any(is_unsafe_character(char) for char in text):
-        return text
-    return "".join(_escaped(char) if is_unsafe_character(char) else char for char in text)
-
-
-def printable_lines(text: str) -> str:
-    """Like `printable`, but line breaks stay line breaks (for multi-line output)."""
-    return "\n".join(printable(line) for line in text.split("\n"))
-
-
 def fit_name(base: str, suffix: str, limit: int = MAX_NAME_LENGTH) -> str:
     """`base + suffix` cut so it stays within `limit` (the base is shortened, never the suffix).
 
@@ -101,12 +82,3 @@ def fit_name(base: str, suffix: str, limit: int = MAX_NAME_LENGTH) -> str:
     """
     room = max(0, limit - len(suffix))
     return (base[:room].rstrip() + suffix).strip()
-
-
-def _escaped(char: str) -> str:
-    if char in _NAMED_ESCAPES:
-        return _NAMED_ESCAPES[char]
-    code = ord(char)
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}"
