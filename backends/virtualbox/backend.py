@@ -37,6 +37,7 @@ from desktopvm.protocol import (
     BackendError,
     BackendUnavailable,
     CancelToken,
+    CommandFailed,
     ConsoleEndpoints,
     DiskInfo,
     HostInfo,
@@ -61,6 +62,8 @@ ACTIVE = {PowerState.RUNNING, PowerState.PAUSED, PowerState.STARTING, PowerState
 STARTABLE = {PowerState.OFF, PowerState.SAVED, PowerState.ABORTED}
 DELETABLE = {PowerState.OFF, PowerState.SAVED, PowerState.ABORTED, PowerState.UNKNOWN}
 DISK_NAME = re.compile(r"^disk(\d+)\.")
+NO_DRIVER = ("VirtualBox's kernel driver (vboxdrv) is not loaded, so no machine can start on "
+             "this computer; creating and changing machines works")
 
 
 def machine_uuid(machine_id: str) -> str:
@@ -109,6 +112,9 @@ class VirtualBoxBackend:
         except BackendError as error:
             return ProbeResult(self.name, False, reason=error.summary,
                                install_hint=getattr(error, "install_hint", install_hint()))
+        if self.vbox.driver_warning:
+            return ProbeResult(self.name, True, version=version, reason=NO_DRIVER,
+                               install_hint=install_hint())
         return ProbeResult(self.name, True, version=version)
 
     def host_facts(self) -> HostFacts:
@@ -275,7 +281,16 @@ class VirtualBoxBackend:
         if record.state not in STARTABLE:
             raise InvalidState(f"{record.spec.name} is already {record.state.value}")
         kind = "gui" if mode is StartMode.GUI else "headless"
-        self.vbox.run(["startvm", record.uuid, f"--type={kind}"], timeout=START_TIMEOUT)
+        try:
+            self.vbox.run(["startvm", record.uuid, f"--type={kind}"], timeout=START_TIMEOUT)
+        except CommandFailed as error:
+            if not self.vbox.driver_warning:
+                raise
+            # VirtualBox's own words ("terminated unexpectedly during startup with exit code
+            # 1") do not say why; the launcher's warning does.
+            raise CommandFailed(f"Cannot start {record.spec.name}: {NO_DRIVER}",
+                                command=error.command, exit_code=error.exit_code,
+                                stderr=f"{self.vbox.driver_warning}\n{error.stderr}") from error
         self.inventory.forget(record.uuid)
 
     def shutdown(self, machine_id: str) -> None:

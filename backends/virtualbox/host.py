@@ -50,8 +50,11 @@ class HostFacts:
         def number(pairs: dict[str, str], key: str, default: int) -> int:
             return first_number(pairs.get(key, ""), default)
 
+        # Without its kernel driver VirtualBox counts 0 processors (real 7.2 on Linux);
+        # VBoxManage runs on this computer, so its own count stands in.
+        cpus = number(host, "Processor online count", number(host, "Processor count", 1))
         return cls(
-            cpus=max(1, number(host, "Processor online count", number(host, "Processor count", 1))),
+            cpus=cpus if cpus > 0 else max(1, os.cpu_count() or 1),
             memory_mib=max(4, number(host, "Memory size", 1024)),
             os=host.get("Operating system", ""),
             nested_virtualization=host.get("Processor supports nested HW virtualization",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backends.virtualbox.disksize import image_capacity
 from backends.virtualbox.execution import LONG_TIMEOUT, remove_media
 from backends.virtualbox.parse import megabytes_to_bytes, parse_pairs
 from backends.virtualbox.plans import FORMAT_NAMES, create_disk_step
@@ -28,10 +29,12 @@ def info(vbox: VBoxManage, path: Path) -> DiskInfo:
     result = vbox.run(["showmediuminfo", "disk", _absolute(path)])
     pairs = parse_pairs(result.stdout)
     parent = pairs.get("Parent UUID", "")
+    location = pairs.get("Location", _absolute(path))
     return DiskInfo(
-        path=pairs.get("Location", _absolute(path)),
+        path=location,
         format=pairs.get("Storage format", "").lower(),
-        virtual_size=megabytes_to_bytes(pairs.get("Capacity", "")),
+        # Exact from the image header; showmediuminfo rounds down to whole MBytes.
+        virtual_size=image_capacity(location) or megabytes_to_bytes(pairs.get("Capacity", "")),
         actual_size=megabytes_to_bytes(pairs.get("Size on disk", "")),
         backing_file="" if parent in ("", "base") else parent,
         details=dict(pairs),

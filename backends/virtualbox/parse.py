@@ -43,6 +43,31 @@ def normalise(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def split_driver_warning(text: str) -> tuple[str, str]:
+    """`text` without the launcher's kernel-driver WARNING block, and that block's first line.
+
+    VirtualBox's Linux launcher script (`/usr/bin/VBoxManage`, Oracle's and Debian's) prints
+    a block before every command when the driver is missing, on stdout, and the command still
+    works; only starting a machine cannot. Debian 7.2 says `WARNING: The character device
+    /dev/vboxdrv does not exist.`, Oracle's `WARNING: The vboxdrv kernel module is not loaded.`;
+    both end with `You will not be able to start VMs until this problem is fixed.`
+    """
+    lines = text.splitlines(keepends=True)
+    for start, line in enumerate(lines):
+        if not (line.startswith("WARNING:") and "vboxdrv" in line):
+            continue
+        end = start + 1
+        while end < len(lines) and (lines[end][:1] in (" ", "\t") or not lines[end].strip()):
+            last = "You will not be able to start VMs" in lines[end]
+            end += 1
+            if last:
+                break
+        if end < len(lines) and not lines[end].strip():
+            end += 1  # the blank line after the block
+        return "".join(lines[:start] + lines[end:]), line.strip()
+    return text, ""
+
+
 def unescape(text: str) -> str:
     """Undo VBoxManage's escaping of `"` and `\\` (other backslashes are literal)."""
     return ESCAPED.sub(r"\1", text)

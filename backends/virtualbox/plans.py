@@ -4,7 +4,8 @@ A plan is a list of `Step`s (an argv without the VBoxManage executable, plus a s
 progress). Plans are pure: they take the dialect of the installed version, the machine's UUID
 and folder, and return argument lists, so tests compare them with golden data per version.
 Options are passed as `--option=value`, which RTGetOpt accepts on every supported version and
-which keeps values beginning with `-` from being read as options.
+which keeps values beginning with `-` from being read as options; except storagectl's `--name`,
+which real VBoxManage needs as two arguments (see `name_option`).
 """
 
 from __future__ import annotations
@@ -226,8 +227,9 @@ def modify_all(spec: MachineSpec, os_family: str, target: Target) -> Step:
         argv.append(f"--description={spec.notes}")
     for number in range(1, MAX_ADAPTERS + 1):
         adapter = spec.network[number - 1] if number <= len(spec.network) else None
+        # None switches the slot off: createvm enables adapter 1 (NAT) on its own (real 7.2).
+        argv += adapter_options(number, adapter, target)
         if adapter is not None:
-            argv += adapter_options(number, adapter, target)
             argv += port_forward_options(number, None, adapter, dialect)
     ports = {p.number: p for p in spec.serial}
     for number in sorted(ports):
@@ -269,7 +271,7 @@ def os_marker_step(uuid: str, os_id: str) -> Step:
 def controller_step(uuid: str, controller: StorageController) -> Step:
     """storagectl --add for one controller (enough ports for what it carries)."""
     bus, chip = CONTROLLER_ADD[controller.kind]
-    argv = ["storagectl", uuid, f"--name={controller_name(controller)}", f"--add={bus}",
+    argv = ["storagectl", uuid, *name_option(controller_name(controller)), f"--add={bus}",
             f"--controller={chip}"]
     # Port counts start at SATA 30, NVMe 1, virtio-scsi 1 and are fixed for IDE (2) and SCSI
     # (16) (StorageController.cpp), so the buses that can grow get what they carry.
@@ -278,6 +280,13 @@ def controller_step(uuid: str, controller: StorageController) -> Step:
         argv.append(f"--portcount={max(used, default=0) + 1}")
     argv.append("--bootable=on")
     return Step(tuple(argv), "Adding storage controllers")
+
+
+def name_option(name: str) -> tuple[str, str]:
+    """storagectl's `--name X` as two arguments: real 7.2 counts arguments before parsing and
+    refuses `storagectl <vm> --name=X --remove` ("Too few parameters"); the value after
+    `--name` is taken as the name even when it starts with `-`."""
+    return ("--name", name)
 
 
 def controller_name(controller: StorageController) -> str:
@@ -341,7 +350,7 @@ def storage_diff(old: tuple[StorageController, ...], new: tuple[StorageControlle
     steps: list[Step] = []
     for name, controller in before.items():
         if all(controller_name(c) != name or c.kind is not controller.kind for c in new):
-            steps.append(Step(("storagectl", uuid, f"--name={name}", "--remove"),
+            steps.append(Step(("storagectl", uuid, *name_option(name), "--remove"),
                               "Removing storage controllers"))
     made = []
     index = first_disk_index
@@ -359,7 +368,7 @@ def storage_diff(old: tuple[StorageController, ...], new: tuple[StorageControlle
                       if new_slots.get(slot) != content]
             ports = [a for a in add.argv if a.startswith("--portcount=")]
             if ports and old_slots != new_slots:
-                steps.append(Step(("storagectl", uuid, f"--name={name}", *ports),
+                steps.append(Step(("storagectl", uuid, *name_option(name), *ports),
                                   "Adding storage controllers"))
         disks = []
         for disk in controller.disks:

@@ -7,6 +7,7 @@ import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from backends.virtualbox.disksize import image_capacity
 from backends.virtualbox.parse import MachineReadable, parse_machine_readable, parse_snapshot_tree
 from backends.virtualbox.settingsfile import SettingsFacts, read_settings_file
 from backends.virtualbox.translate import OsTypes, power_state, spec_from
@@ -68,6 +69,16 @@ def with_settings_facts(snapshots: tuple[Snapshot, ...],
     return tuple(enrich(s) for s in snapshots)
 
 
+def with_disk_sizes(spec: MachineSpec) -> MachineSpec:
+    """The spec with each disk's capacity read from its image header (showvminfo has none)."""
+    controllers = tuple(
+        controller.model_copy(update={"disks": tuple(
+            disk.model_copy(update={"size_bytes": image_capacity(disk.path)})
+            if disk.path and not disk.size_bytes else disk for disk in controller.disks)})
+        for controller in spec.storage)
+    return spec.model_copy(update={"storage": controllers})
+
+
 class MachineReader:
     """Turns showvminfo output into MachineRecords. One per backend."""
 
@@ -93,7 +104,7 @@ class MachineReader:
                                      host=self.host_name)
             return MachineRecord(uuid, info, SettingsFacts(), spec, summary, (), "")
         facts = read_settings_file(info.get("CfgFile"))
-        spec = spec_from(info, facts, self.os_types(), self.os_catalog)
+        spec = with_disk_sizes(spec_from(info, facts, self.os_types(), self.os_catalog))
         summary = MachineSummary(self.backend_name, uuid, spec.name,
                                  power_state(info.get("VMState")), host=self.host_name,
                                  os=spec.os, cpus=spec.cpu.count,

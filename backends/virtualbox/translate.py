@@ -97,9 +97,20 @@ class OsTypes:
 
     @classmethod
     def from_list_output(cls, text: str) -> OsTypes:
-        """From `VBoxManage list ostypes`."""
-        return cls({b["ID"]: b.get("Description", b["ID"]) for b in parse_blocks(text)
-                    if b.get("ID")})
+        """From `VBoxManage list ostypes`: `ID:` and `Description:` lines (up to 7.1, and 7.2's
+        `--long`), or 7.2's `ID / Description: Ubuntu_64 -- Ubuntu (64-bit)`."""
+        # 7.2 heads the list with "Supported guest OS types:", which would pass for the first
+        # key of one big record.
+        body = "\n".join(line for line in text.splitlines()
+                         if not line.startswith("Supported guest OS types"))
+        types = {}
+        for block in parse_blocks(body):
+            if block.get("ID"):
+                types[block["ID"]] = block.get("Description", block["ID"])
+            elif block.get("ID / Description"):
+                type_id, _, description = block["ID / Description"].partition(" -- ")
+                types[type_id.strip()] = description.strip() or type_id.strip()
+        return cls(types)
 
     def id_for(self, shown: str) -> str:
         """The type id for what showvminfo printed as `ostype` (a description, or an id)."""
@@ -118,15 +129,31 @@ class OsTypes:
         return (fallback or primary or "Other") if series_is_61 else (primary or "Other")
 
 
-def catalog_os(vbox_type: str, os_catalog: OsCatalog) -> str:
-    """The catalog entry for a VirtualBox type id (ambiguous ids give the generic entry)."""
+def _first_word(text: str) -> str:
+    match = re.match(r"[A-Za-z]+", text.strip())
+    return match.group(0).lower() if match else ""
+
+
+def catalog_os(vbox_type: str, os_catalog: OsCatalog, description: str = "") -> str:
+    """The catalog entry for a VirtualBox type id (ambiguous ids give the generic entry).
+
+    With the type's `description` (`list ostypes`), an entry of the OS it names wins: the
+    generic `Ubuntu_64` ("Ubuntu (64-bit)") is the fallback type of every Ubuntu release and
+    the primary type of Linux Mint, and a machine VirtualBox made as Ubuntu is Ubuntu (the
+    first such entry, the newest release).
+    """
     if not vbox_type:
         return "other"
     primary = [e for e in os_catalog.entries if e.backend_ids.get("virtualbox") == vbox_type]
+    fallback = [e for e in os_catalog.entries
+                if e.backend_ids.get("virtualbox_fallback") == vbox_type]
+    word = _first_word(description)
+    named = [e for e in primary + fallback if word and _first_word(e.name) == word]
+    if named:
+        return named[0].id
     if len(primary) == 1:
         return primary[0].id
-    matches = primary or [e for e in os_catalog.entries
-                          if e.backend_ids.get("virtualbox_fallback") == vbox_type]
+    matches = primary or fallback
     if not matches:
         return "other"
     generic = [e for e in matches if e.id.startswith("other")]
@@ -289,7 +316,7 @@ def spec_from(info: MachineReadable, facts: SettingsFacts, os_types: OsTypes,
         os_id = marker
     else:
         vbox_type = os_types.id_for(info.get("ostype")) or info.get("GuestOSType")
-        os_id = catalog_os(vbox_type, os_catalog)
+        os_id = catalog_os(vbox_type, os_catalog, os_types.descriptions.get(vbox_type, ""))
     boot = [BOOT_DEVICES[info.get(f"boot{i}")] for i in range(1, 5)
             if info.get(f"boot{i}") in BOOT_DEVICES]
     return MachineSpec(

@@ -31,7 +31,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from backends.virtualbox.parse import ProgressParser, VBoxError, normalise, parse_error
+from backends.virtualbox.parse import (
+    ProgressParser,
+    VBoxError,
+    normalise,
+    parse_error,
+    split_driver_warning,
+)
 from backends.virtualbox.versions import VBoxVersion, parse_version
 from desktopvm.protocol import (
     BackendError,
@@ -53,9 +59,9 @@ LOCK_RETRIES = 5
 LOCK_RETRY_DELAY = 0.5
 INTERRUPT_GRACE = 10.0
 STARTED_TEXT = "has been successfully started"
-# A failing call that says one of these is a broken installation, not a bad request.
-BROKEN_INSTALL_TEXT = ("vboxdrv kernel module is not loaded",
-                       "Failed to create the VirtualBox object")
+# A failing call that says this is a broken installation, not a bad request. (A missing
+# kernel driver is not: the launcher warns, and everything but starting machines works.)
+BROKEN_INSTALL_TEXT = ("Failed to create the VirtualBox object",)
 NOT_FOUND_CODES = {"VBOX_E_OBJECT_NOT_FOUND"}
 STATE_CODES = {"VBOX_E_INVALID_OBJECT_STATE", "VBOX_E_INVALID_VM_STATE",
                "VBOX_E_INVALID_SESSION_STATE"}
@@ -192,6 +198,15 @@ class VBoxManage:
         self.stats = CallStats()
         self._lock = threading.Lock()
         self._version: VBoxVersion | None = None
+        self.driver_warning = ""  # the launcher's "no kernel driver" warning, once seen
+
+    def _saw_driver_warning(self, line: str) -> None:
+        with self._lock:
+            first = not self.driver_warning
+            self.driver_warning = self.driver_warning or line
+        if first:
+            log.warning("VirtualBox machines cannot start on this computer: its kernel driver "
+                        "is missing (%s) Creating and changing machines still works.", line)
 
     def version(self) -> VBoxVersion:
         """The installed version, asked once."""
@@ -310,8 +325,12 @@ class VBoxManage:
         if timed_out.is_set():
             raise TimedOut(f"VBoxManage {' '.join(args[:1])} did not finish within "
                            f"{timeout:.0f} s", " ".join(argv))
-        stdout = normalise(b"".join(stdout_chunks).decode("utf-8", errors="replace"))
-        result = Result(tuple(argv), process.returncode, stdout, normalise("".join(stderr_text)),
+        stdout, warning = split_driver_warning(
+            normalise(b"".join(stdout_chunks).decode("utf-8", errors="replace")))
+        stderr, warned_on_stderr = split_driver_warning(normalise("".join(stderr_text)))
+        if warning or warned_on_stderr:
+            self._saw_driver_warning(warning or warned_on_stderr)
+        result = Result(tuple(argv), process.returncode, stdout, stderr,
                         time.monotonic() - started)
         if cancelled.is_set():
             raise OperationCancelled(details=f"command: {' '.join(argv)}\n{result.stderr}")

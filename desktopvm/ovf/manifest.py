@@ -10,7 +10,8 @@ from desktopvm.ovf.common import OvfError
 
 # Algorithms OVF exporters write (VMware: SHA1/SHA256/SHA512, VirtualBox: SHA1/SHA256).
 DIGEST_LENGTHS = {"sha1": 40, "sha256": 64, "sha512": 128}
-_LINE = re.compile(r"^(SHA1|SHA256|SHA512)\((.+)\)\s*=\s*([0-9A-Fa-f]+)\s*$")
+# `SHA256(name)= hex` (openssl, VMware) and `SHA1 (name) = hex` (VirtualBox 7.2 writes this).
+_LINE = re.compile(r"^(SHA1|SHA256|SHA512)\s*\((.+)\)\s*=\s*([0-9A-Fa-f]+)\s*$")
 MAX_MANIFEST_BYTES = 1024 * 1024
 
 
@@ -38,7 +39,8 @@ def read_manifest(text: str, source: str = "manifest") -> dict[str, tuple[str, s
 
 
 def format_manifest(digests: dict[str, str], algorithm: str = "sha256") -> str:
-    """Manifest text for name -> hex digest, in the form VirtualBox and VMware write."""
+    """Manifest text for name -> hex digest, in the form openssl and VMware write (VirtualBox
+    reads it; it writes the same with spaces around the name's parentheses)."""
     return "".join(f"{algorithm.upper()}({name})= {digest}\n" for name, digest in digests.items())
 
 

@@ -44,7 +44,9 @@ def test_chef_capture(shared_fixtures: Path):
     assert (nic.attachment, nic.mac, nic.model) == (NetworkAttachment.NAT, "08:00:27:E5:FA:8F",
                                                     NicModel.E1000)
     assert spec.boot_order == (BootDevice.DISK, BootDevice.OPTICAL)
-    assert spec.os == "linux-mint"  # "Ubuntu (64-bit)" is Ubuntu_64, the catalog's only primary
+    # "Ubuntu (64-bit)" is Ubuntu_64: Linux Mint's primary type, every Ubuntu's fallback; the
+    # description names Ubuntu, so the newest Ubuntu it is (not Linux Mint).
+    assert spec.os == "ubuntu24.04"
 
 
 def test_vbox70_capture_with_bios_and_an_empty_dvd(shared_fixtures: Path):

@@ -57,6 +57,10 @@ def createvm(state: dict[str, Any], args: list[str], ctx: Context) -> None:
     base = Path(parsed.get("--basefolder") or state["machine_folder"])
     folder = base / safe_file_name(name)
     vm = new_vm(name, parsed.get("--ostype", "Other"), uuid, folder)
+    # What a real createvm sets up (7.2.22, tests/data/virtualbox/7.2/showvminfo_ubuntu_made_by_
+    # virtualbox.txt): 1024 MB and adapter 1 on NAT.
+    vm["memory"] = 1024
+    _set_nic(vm, 1)
     if Path(vm["cfg"]).exists():
         raise Fail(error_lines(f"Machine settings file '{vm['cfg']}' already exists",
                                "Details: code VBOX_E_FILE_ERROR (0x80bb0004), component "
@@ -144,6 +148,8 @@ def _apply(vm: Vm, name: str, number: int, values: list[str]) -> None:  # noqa: 
 
 def storagectl(state: dict[str, Any], args: list[str], ctx: Context) -> None:
     """storagectl <vm> --name [--add --controller --portcount --bootable | --remove]."""
+    if len(args) < 4:  # real VBoxManage counts arguments first (7.2.22: `--name=X --remove`)
+        raise syntax("Too few parameters")
     vm = vm_ref(state, args[0], "VBoxManageStorageController.cpp")
     parsed = parse(args[1:], {"--name", "--add", "--controller", "--portcount", "--bootable",
                               "--remove", "--hostiocache"}, flags=frozenset({"--remove"}))
