@@ -75,10 +75,10 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold()
 
 
-def fit_name(base: str, suffix: str, limit: int = MAX_NAME_LENGTH) -> str:
-    """`base + suffix` cut so it stays within `limit` (the base is shortened, never the suffix).
+def fit_name(template: str, name: str, limit: int = MAX_NAME_LENGTH) -> str:
+    """`template` with "%1" replaced by `name`, the name cut so the result stays within `limit`.
 
-    E.g. the default name of a copy, "NAME (copy)", for a NAME already near the limit.
+    E.g. the proposed name of a copy, "%1 (copy)", for a name already near the limit.
     """
-    room = max(0, limit - len(suffix))
-    return (base[:room].rstrip() + suffix).strip()
+    room = max(0, limit - len(template.replace("%1", "")))
+    return template.replace("%1", name[:room].rstrip()).strip()

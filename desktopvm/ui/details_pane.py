@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktopvm.printable import printable, printable_lines
 from desktopvm.protocol import MachineInfo, Snapshot
 from desktopvm.ui.icons import icon
 from desktopvm.ui.inventory_model import STATE_TEXT, os_name
@@ -82,6 +83,7 @@ class DetailsPane(QTabWidget):
         self._summary = QWidget()
         self.title = QLabel()
         self.title.setObjectName("details-title")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a name is text, never markup
         self.title.setStyleSheet("font-size: 16pt; font-weight: 600;")
         self.state = QLabel()
         self.preview = QLabel()
@@ -185,7 +187,7 @@ class DetailsPane(QTabWidget):
         same = self.info is not None and self.info.summary.key == info.summary.key
         editing = same and self.save_notes.isEnabled()
         self.info = info
-        self.title.setText(info.summary.name)
+        self.title.setText(printable(info.summary.name))
         self.state.setText(f"{self.tr(STATE_TEXT[info.state])} · {info.summary.backend}"
                            f" on {info.summary.host}")
         self.state.setToolTip(self.tr("The hypervisor's messages about this machine: %1")
@@ -227,8 +229,9 @@ class DetailsPane(QTabWidget):
         def add(parent: QTreeWidget | QTreeWidgetItem, snapshot: Snapshot) -> None:
             marks = " ●" if snapshot.id == current else ""
             taken = snapshot.created.replace("T", " ")[:16]  # to the minute
-            item = QTreeWidgetItem([snapshot.name + marks, taken, snapshot.description])
-            item.setToolTip(2, snapshot.description)
+            item = QTreeWidgetItem([printable(snapshot.name) + marks, taken,
+                                    printable(snapshot.description)])
+            item.setToolTip(2, printable_lines(snapshot.description))
             item.setData(0, SnapshotIdRole, snapshot.id)
             item.setIcon(0, icon("snapshot"))
             if snapshot.id == current:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -17,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktopvm.model import MAX_NAME_LENGTH, Capabilities, fit_name, name_problems
+from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary
 
 
@@ -29,9 +32,10 @@ class DeleteDialog(QDialog):
         self.setObjectName("delete-dialog")
         self.setWindowTitle(self.tr("Delete machines") if len(machines) > 1
                             else self.tr("Delete machine"))
-        names = ", ".join(m.name for m in machines)
+        names = ", ".join(printable(m.name) for m in machines)
         question = QLabel(self.tr("Delete %1? The machine's settings and snapshots are removed.")
                           .replace("%1", names))
+        question.setTextFormat(Qt.TextFormat.PlainText)
         question.setWordWrap(True)
         self.delete_disks = QCheckBox(self.tr("Also delete the disk files"))
         self.delete_disks.setObjectName("delete-disks")
@@ -55,15 +59,27 @@ class DeleteDialog(QDialog):
 
 
 class CloneDialog(QDialog):
-    """New name and full/linked for a clone."""
+    """New name and full/linked for a clone. The name is checked as typed by the one naming rule
+    (and against the other machines' names); OK stays off, with the rule's message shown,
+    until it passes. The proposed "NAME (copy)" is cut to fit the length limit."""
 
     def __init__(self, machine: MachineSummary, linked_possible: bool,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, capabilities: Capabilities | None = None,
+                 taken: list[str] | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("clone-dialog")
-        self.setWindowTitle(self.tr("Clone %1").replace("%1", machine.name))
-        self.name = QLineEdit(self.tr("%1 (copy)").replace("%1", machine.name))
+        self.capabilities = capabilities
+        self.taken = list(taken or [])
+        self.setWindowTitle(self.tr("Clone %1").replace("%1", printable(machine.name)))
+        limit = min(MAX_NAME_LENGTH, capabilities.max_name_length if capabilities
+                    else MAX_NAME_LENGTH)
+        self.name = QLineEdit(fit_name(self.tr("%1 (copy)"), printable(machine.name), limit))
         self.name.setAccessibleName(self.tr("Name of the copy"))
+        self.problem = QLabel()
+        self.problem.setObjectName("clone-name-problem")
+        self.problem.setTextFormat(Qt.TextFormat.PlainText)
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #b00020;")
         self.linked = QCheckBox(self.tr("Linked clone (shares the original's disks; fast, small)"))
         self.linked.setEnabled(linked_possible)
         if not linked_possible:
@@ -72,12 +88,21 @@ class CloneDialog(QDialog):
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        self.name.textChanged.connect(lambda text: buttons.button(
-            QDialogButtonBox.StandardButton.Ok).setEnabled(bool(text.strip())))
+        self.ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.name.textChanged.connect(self.check_name)
         form = QFormLayout(self)
         form.addRow(self.tr("Name:"), self.name)
+        form.addRow(self.problem)
         form.addRow(self.linked)
         form.addRow(buttons)
+        self.check_name(self.name.text())
+
+    def check_name(self, text: str) -> None:
+        """Show the naming rule's first problem with `text` (if any); OK only when none."""
+        problems = name_problems(text, self.capabilities, taken=self.taken)
+        self.problem.setText(problems[0].message if problems else "")
+        self.problem.setVisible(bool(problems))
+        self.ok.setEnabled(not problems)
 
 
 class SnapshotDialog(QDialog):
@@ -87,7 +112,7 @@ class SnapshotDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("snapshot-dialog")
-        self.setWindowTitle(self.tr("Take snapshot of %1").replace("%1", machine.name))
+        self.setWindowTitle(self.tr("Take snapshot of %1").replace("%1", printable(machine.name)))
         self.name = QLineEdit(self.tr("Snapshot"))
         self.name.setAccessibleName(self.tr("Snapshot name"))
         self.description = QPlainTextEdit()
@@ -113,6 +138,7 @@ def confirm(parent: QWidget, title: str, text: str, action: str,
     box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.NoButton,
                       parent)
     box.setObjectName("confirm-dialog")
+    box.setTextFormat(Qt.TextFormat.PlainText)  # the text carries machine names
     yes = box.addButton(action, QMessageBox.ButtonRole.AcceptRole)
     no = box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(no)

@@ -6,6 +6,7 @@ import logging
 import traceback
 from typing import TYPE_CHECKING
 
+from desktopvm.printable import printable, printable_lines
 from desktopvm.protocol import BackendError
 
 if TYPE_CHECKING:
@@ -26,16 +27,20 @@ def show_error(parent: QWidget | None, title: str, error: BaseException | str,
                details: str = "") -> QMessageBox:
     """Log the error and show it window-modally without blocking the event loop."""
     # Imported here: making QMessageBox's enums is a cost the first paint need not pay.
+    from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QMessageBox
 
     if isinstance(error, BaseException):
         summary, details = describe(error)
     else:
         summary = error
+    # Titles and messages may carry names (a refused one too): logged and shown escaped.
+    title, summary, details = printable(title), printable(summary), printable_lines(details)
     log.error("%s: %s%s", title, summary, f"\n{details}" if details else "")
     box = QMessageBox(QMessageBox.Icon.Critical, title, summary, QMessageBox.StandardButton.Ok,
                       parent)
     box.setObjectName("error-dialog")
+    box.setTextFormat(Qt.TextFormat.PlainText)
     if details:
         box.setDetailedText(details)
     box.setAccessibleName(title)

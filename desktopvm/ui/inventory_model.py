@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
+from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary, PowerState
 from desktopvm.ui.icons import icon
 
@@ -152,7 +153,7 @@ class InventoryModel(QAbstractItemModel):
 
     def _machine_data(self, machine: MachineSummary, column: int, role: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            return (machine.name, self.tr(STATE_TEXT[machine.state]), machine.backend,
+            return (printable(machine.name), self.tr(STATE_TEXT[machine.state]), machine.backend,
                     machine.host, os_name(machine.os), str(machine.cpus),
                     f"{machine.memory_mib:,} MiB".replace(",", " "))[column]
         if role == Qt.ItemDataRole.DecorationRole:
@@ -169,7 +170,7 @@ class InventoryModel(QAbstractItemModel):
                 return machine.memory_mib
             return str(self._machine_data(machine, column, Qt.ItemDataRole.DisplayRole)).lower()
         if role == Qt.ItemDataRole.ToolTipRole and column == NAME:
-            return f"{machine.name}\n{machine.id}"
+            return f"{printable(machine.name)}\n{machine.id}"
         return None
 
     # -- updates ---------------------------------------------------------------------------
@@ -254,6 +255,11 @@ class InventoryModel(QAbstractItemModel):
     def machine_count(self) -> int:
         """Machines in all groups."""
         return sum(len(g.machines) for g in self._groups)
+
+    def machine_names(self, backend: str, host: str) -> list[str]:
+        """The names of one backend's machines on one host (the clone dialog's "taken")."""
+        return [m.name for g in self._groups for m in g.machines
+                if (m.backend, m.host) == (backend, host)]
 
     def group_keys(self) -> list[GroupKey]:
         """Keys of the groups shown."""

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktopvm.jobs import Job, JobRunner
+from desktopvm.printable import printable
 from desktopvm.protocol import BackendError, CancelToken, MachineSummary, Progress
 from desktopvm.registry import Registry
 from desktopvm.settings import Settings
@@ -432,7 +433,7 @@ class MainWindow(QMainWindow):
         if self._details_job is not None:
             return
         registry = self.registry
-        job = self.runner.submit(self.tr("Read %1").replace("%1", machine.name),
+        job = self.runner.submit(self.tr("Read %1").replace("%1", printable(machine.name)),
                                  lambda p, c: registry.open(machine.backend).get_machine(
                                      machine.id), background=True)
         self._details_job = job

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktopvm.jobs import Job
+from desktopvm.printable import printable
 from desktopvm.protocol import (
     Backend,
     CancelToken,
@@ -102,7 +103,7 @@ class Operations:
     def each(self, machines: list[MachineSummary], title: str, call: MachineCall) -> None:
         """One job per machine: `call(backend, machine_id, progress, cancel)`."""
         for machine in machines:
-            self._one(machine, self.tr(title).replace("%1", machine.name), call)
+            self._one(machine, self.tr(title).replace("%1", printable(machine.name)), call)
 
     def _one(self, machine: MachineSummary, title: str, call: MachineCall) -> None:
         self.submit(title, machine, lambda b, p, c: call(b, machine.id, p, c))
@@ -119,14 +120,14 @@ class Operations:
                   lambda b, machine_id, p, c: getattr(b, method)(machine_id))
 
     def do_poweroff(self, machines: list[MachineSummary]) -> None:
-        names = ", ".join(m.name for m in machines)
+        names = ", ".join(printable(m.name) for m in machines)
         self.confirm(self.tr("Power off"),
                      self.tr("Power off %1 at once? Anything unsaved in the guest is lost.")
                      .replace("%1", names), self.tr("Power off"),
                      lambda: self._simple(machines, "Power off %1", "power_off"))
 
     def do_reset(self, machines: list[MachineSummary]) -> None:
-        names = ", ".join(m.name for m in machines)
+        names = ", ".join(printable(m.name) for m in machines)
         self.confirm(self.tr("Reset"),
                      self.tr("Reset %1 at once? Anything unsaved in the guest is lost.")
                      .replace("%1", names), self.tr("Reset"),
@@ -161,7 +162,7 @@ class Operations:
             name = dialog.name.text().strip() or self.tr("Snapshot")
             description = dialog.description.toPlainText()
             memory = dialog.memory.isChecked()
-            self.submit(self.tr("Snapshot %1").replace("%1", m.name), m,
+            self.submit(self.tr("Snapshot %1").replace("%1", printable(m.name)), m,
                         lambda b, p, c: b.take_snapshot(m.id, name, description=description,
                                                         include_memory=memory, progress=p,
                                                         cancel=c))
@@ -174,7 +175,8 @@ class Operations:
             return
         self.confirm(self.tr("Restore snapshot"),
                      self.tr("Go back to this snapshot? The current state of %1 is lost "
-                             "unless you take a snapshot of it first.").replace("%1", m.name),
+                             "unless you take a snapshot of it first.")
+                     .replace("%1", printable(m.name)),
                      self.tr("Restore"),
                      lambda: self.each([m], "Restore snapshot of %1", lambda b, machine_id, p, c:
                                        b.restore_snapshot(machine_id, snapshot_id, progress=p,
@@ -186,7 +188,7 @@ class Operations:
             return
         self.confirm(self.tr("Delete snapshot"),
                      self.tr("Delete this snapshot of %1? The current state is kept.")
-                     .replace("%1", m.name), self.tr("Delete"),
+                     .replace("%1", printable(m.name)), self.tr("Delete"),
                      lambda: self.each([m], "Delete snapshot of %1", lambda b, machine_id, p, c:
                                        b.delete_snapshot(machine_id, snapshot_id, progress=p,
                                                          cancel=c)))
@@ -197,11 +199,12 @@ class Operations:
         m = machines[0]
         caps = self.window.facts[m.backend].capabilities if m.backend in self.window.facts \
             else None
-        dialog = CloneDialog(m, bool(caps and caps.linked_clone), self.window)
+        dialog = CloneDialog(m, bool(caps and caps.linked_clone), self.window, capabilities=caps,
+                             taken=self.window.model.machine_names(m.backend, m.host))
 
         def clone() -> None:
             name, linked = dialog.name.text().strip(), dialog.linked.isChecked()
-            self.submit(self.tr("Clone %1").replace("%1", m.name), m,
+            self.submit(self.tr("Clone %1").replace("%1", printable(m.name)), m,
                         lambda b, p, c: b.clone(m.id, name, linked=linked, progress=p,
                                                 cancel=c))
         dialog.accepted.connect(clone)
@@ -211,7 +214,7 @@ class Operations:
         m = machines[0]
         path = self.ask_save_path(m.name)
         if path:
-            self.submit(self.tr("Export %1").replace("%1", m.name), m,
+            self.submit(self.tr("Export %1").replace("%1", printable(m.name)), m,
                         lambda b, p, c: b.export(m.id, Path(path), progress=p, cancel=c))
 
     def import_appliance(self) -> None:
@@ -221,7 +224,7 @@ class Operations:
         if not path or not available:
             return
         backend = available[0].name
-        self.submit(self.tr("Import %1").replace("%1", Path(path).name), None,
+        self.submit(self.tr("Import %1").replace("%1", printable(Path(path).name)), None,
                     lambda b, p, c: b.import_machine(Path(path), progress=p, cancel=c),
                     backend_name=backend)
 
@@ -251,7 +254,7 @@ class Operations:
     def do_settings(self, machines: list[MachineSummary]) -> None:
         m = machines[0]
         registry = self.window.registry
-        job = self.window.runner.submit(self.tr("Read %1").replace("%1", m.name),
+        job = self.window.runner.submit(self.tr("Read %1").replace("%1", printable(m.name)),
                                         lambda p, c: registry.open(m.backend).get_machine(m.id),
                                         background=True)
         job.succeeded.connect(self._open_settings)
@@ -274,7 +277,7 @@ class Operations:
         m = info.summary
         old = info.spec
         new = old.model_copy(update={"notes": notes})
-        job = self.submit(self.tr("Save notes of %1").replace("%1", m.name), m,
+        job = self.submit(self.tr("Save notes of %1").replace("%1", printable(m.name)), m,
                           lambda b, p, c: b.update(m.id, old, new, progress=p, cancel=c))
         job.succeeded.connect(lambda _: self.window.load_details())
 

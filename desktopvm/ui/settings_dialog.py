@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from desktopvm.jobs import Job, JobRunner
 from desktopvm.model import MachineSpec, Problem, Severity, changed_groups, validate
+from desktopvm.printable import printable
 from desktopvm.protocol import Backend, CancelToken, MachineInfo, OperationCancelled, Progress
 from desktopvm.ui.editors import (
     FirmwareEditor,
@@ -59,7 +60,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         assert facts.capabilities is not None, "settings need a usable backend"
         self.setObjectName("settings-dialog")
-        self.setWindowTitle(self.tr("%s: Settings") % info.spec.name)
+        self.setWindowTitle(self.tr("%s: Settings") % printable(info.spec.name))
         self.facts = facts
         self.info = info
         self.runner = runner
@@ -95,7 +96,8 @@ class SettingsDialog(QDialog):
             editor.changed.connect(self.revalidate)
         self.banner.setText(self.tr("<b>%s is running.</b> Shut down the machine to change "
                                     "these settings; the greyed-out ones cannot change while "
-                                    "it runs.") % info.spec.name.replace("<", "&lt;"))
+                                    "it runs.") % printable(info.spec.name).replace("&", "&amp;")
+                            .replace("<", "&lt;"))
         self.banner.setVisible(running and any(e.needs_shutdown() for e in self.editors))
         self._set_busy(False)
         self.resize(760, 580)
@@ -207,8 +209,8 @@ class SettingsDialog(QDialog):
             open_backend(name).update(machine_id, old, new, progress=progress, cancel=cancel)
 
         self._cancel_requested = False
-        self.job = self.runner.submit(self.tr("Change settings of %s") % old.name, update,
-                                      machine_key=self.info.summary.key)
+        self.job = self.runner.submit(self.tr("Change settings of %s") % printable(old.name),
+                                      update, machine_key=self.info.summary.key)
         self.job.progress.connect(lambda _fraction, stage: self.stage.setText(stage))
         self.job.succeeded.connect(self._applied)
         self.job.failed.connect(self._failed)
@@ -235,8 +237,8 @@ class SettingsDialog(QDialog):
             super().reject()
             return
         assert isinstance(error, BaseException)
-        show_error(self, self.tr("Could not change the settings of %s") % self.info.spec.name,
-                   error)
+        show_error(self, self.tr("Could not change the settings of %s")
+                   % printable(self.info.spec.name), error)
 
     def reject(self) -> None:
         """Cancel: at once when idle; while applying, cancel the job and close when it ends."""

@@ -71,10 +71,11 @@ def test_printable_escapes_what_a_terminal_would_act_on() -> None:
     assert printable_lines("one\x1b\ntwo\x9b") == "one\\x1b\ntwo\\x9b"
 
 
-def test_fit_name_keeps_the_suffix_within_the_limit() -> None:
+def test_fit_name_keeps_the_template_within_the_limit() -> None:
     long = "n" * 195
-    fitted = fit_name(long, " (copy)")
-    assert len(fitted) == MAX_NAME_LENGTH and fitted.endswith(" (copy)")
+    fitted = fit_name("%1 (copy)", long)
+    assert len(fitted) == MAX_NAME_LENGTH and fitted.endswith("n (copy)")
     assert name_problems(fitted) == []
-    assert fit_name("web", " (copy)") == "web (copy)"
-    assert fit_name("ab" + " " * 198, " (copy)") == "ab (copy)"
+    assert fit_name("%1 (copy)", "web") == "web (copy)"
+    assert fit_name("%1 (copy)", "ab" + " " * 198) == "ab (copy)"  # no space before "("
+    assert fit_name("Kopie von %1", "x" * 300, 100) == "Kopie von " + "x" * 90

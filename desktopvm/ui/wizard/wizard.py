@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLabel, QWidget, QWizard
 
 from desktopvm.jobs import Job, JobRunner
 from desktopvm.model import Capabilities, MachineSpec, Problem, defaults_for, validate
+from desktopvm.printable import printable
 from desktopvm.protocol import Backend, CancelToken, OperationCancelled, Progress
 from desktopvm.ui.editors.storage_layout import first_optical
 from desktopvm.ui.error_dialog import show_error
@@ -149,7 +150,7 @@ class NewVmWizard(QWizard):
             return open_backend(name).create(spec, progress=progress, cancel=cancel)
 
         self._cancel_requested = False
-        self.job = self.runner.submit(self.tr("Create %s") % spec.name, create)
+        self.job = self.runner.submit(self.tr("Create %s") % printable(spec.name), create)
         self.job.progress.connect(self.summary_page.show_progress)
         self.job.succeeded.connect(self._created)
         self.job.failed.connect(self._failed)
@@ -178,7 +179,7 @@ class NewVmWizard(QWizard):
             super().reject()
             return
         assert isinstance(error, BaseException)
-        show_error(self, self.tr("Could not create %s") % self.spec.name, error)
+        show_error(self, self.tr("Could not create %s") % printable(self.spec.name), error)
 
     def is_creating(self) -> bool:
         """Whether the creation job is under way."""
