@@ -44,6 +44,7 @@ def test_the_details_pane_shows_name_and_snapshots_escaped(qtbot):
     assert pane.title.text() == SHOWN
     assert pane.title.textFormat() is Qt.TextFormat.PlainText
     item = pane.snapshot_tree.topLevelItem(0)
+    assert item is not None
     assert item.text(0).startswith(f"snap{SHOWN}")
     assert item.text(2) == "line one\\nline\\x1b two"
 
