@@ -137,3 +137,52 @@ def _xml(text: str):
     import defusedxml.ElementTree as SafeXml
 
     return SafeXml.fromstring(text)
+
+
+FAKE_SESSION = [  # what capture.py did to the "ubuntu" machine, in the same words
+    ["modifyvm", "ubuntu", "--description=two\nlines", "--nat-pf1=ssh,tcp,,2222,,22",
+     "--nic2=intnet", "--intnet2=lab", "--nic-type2=virtio", "--nic3=bridged",
+     "--bridge-adapter3=eth0", "--uart1", "0x3F8", "4", "--uart-mode1", "server", "COM1",
+     "--usb-xhci=on", "--mouse=usbtablet", "--boot1=dvd", "--boot2=disk", "--boot3=none"],
+    ["storagectl", "ubuntu", "--name", "SATA", "--add=sata", "--portcount=2"],
+    ["storageattach", "ubuntu", "--storagectl=SATA", "--port=1", "--device=0",
+     "--type=dvddrive", "--medium=emptydrive"],
+]
+
+
+def _keys(text: str) -> list[str]:
+    info = parse_machine_readable(split_driver_warning(text)[0])
+    return [key for key, _ in info.items]
+
+
+def test_the_stand_in_prints_showvminfo_as_the_real_72_does(tmp_path):
+    from tests.backends.virtualbox.double import FakeVBox
+
+    fake = FakeVBox(tmp_path / "vbox", "7.2")
+    runner = fake.runner()
+    runner.run(["createvm", "--name=ubuntu", "--ostype=Ubuntu_64", "--register"])
+    shown = runner.run(["showvminfo", "ubuntu", "--machinereadable"]).stdout
+    assert _keys(shown) == _keys(real("showvminfo_ubuntu_made_by_virtualbox.txt"))
+    real_info = parse_machine_readable(
+        split_driver_warning(real("showvminfo_ubuntu_made_by_virtualbox.txt"))[0])
+    fake_info = parse_machine_readable(shown)
+    for key in ("ostype", "memory", "nic1", "nictype1", "firmware", "cpus", "vram",
+                "graphicscontroller", "boot1", "boot2", "boot3", "audio", "hidpointing"):
+        assert fake_info.get(key) == real_info.get(key), key
+    for argv in FAKE_SESSION:
+        runner.run(argv)
+    configured = runner.run(["showvminfo", "ubuntu", "--machinereadable"]).stdout
+    assert _keys(configured) == _keys(real("showvminfo_ubuntu_configured.txt"))
+    real_configured = parse_machine_readable(
+        split_driver_warning(real("showvminfo_ubuntu_configured.txt"))[0])
+    for key in ("uart1", "Forwarding(0)", "nic2", "intnet2", "nictype2", "nic3",
+                "bridgeadapter3", "xhci", "hidpointing", "description", "SATA-1-0",
+                "storagecontrollerportcount0", "storagecontrollermaxportcount0"):
+        assert parse_machine_readable(configured).get(key) == real_configured.get(key), key
+
+
+def test_the_stand_ins_os_type_list_is_the_real_one(tmp_path):
+    from tests.backends.virtualbox.double import FakeVBox
+
+    listed = FakeVBox(tmp_path / "vbox", "7.2").runner().run(["list", "ostypes"]).stdout
+    assert listed == split_driver_warning(real("list_ostypes.txt"))[0]

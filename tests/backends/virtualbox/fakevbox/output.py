@@ -8,6 +8,7 @@ raw `Encryption:     disabled` line and `BIOS NVRAM File=`; 7.1+ prints `encrypt
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.backends.virtualbox.fakevbox.state import Vm, series
@@ -34,6 +35,7 @@ OS_DESCRIPTIONS = {
 NEWER_THAN_61 = {"Ubuntu22_LTS_64", "Ubuntu24_LTS_64", "Debian12_64", "Debian11_64",
                  "RedHat8_64", "RedHat9_64", "OpenSUSE_Leap_64", "OpenSUSE_Tumbleweed_64",
                  "Windows11_64", "Windows2022_64", "Windows2025_64", "Ubuntu20_LTS_64"}
+REAL_72_OSTYPES = Path(__file__).resolve().parents[3] / "data/virtualbox/7.2/list_ostypes.txt"
 STATE_NAMES = {"poweroff", "running", "paused", "saved", "aborted"}
 
 
@@ -49,7 +51,11 @@ def pair(key: str, value: str, *, quote_key: bool = False) -> str:
 
 
 def ostypes(state: dict[str, Any]) -> str:
-    """`list ostypes` (7.0 layout: ID, Description, Family ID, Family Desc, 64 bit)."""
+    """`list ostypes` (7.0 layout: ID, Description, Family ID, Family Desc, 64 bit); 7.2
+    prints the real 7.2.22 list (its own layout: `ID / Description: X -- Y`)."""
+    if series(state) >= (7, 2):
+        text = REAL_72_OSTYPES.read_text(encoding="utf-8")
+        return text[text.index("Supported guest OS types:"):]
     blocks = []
     for type_id, description in OS_DESCRIPTIONS.items():
         if series(state) < (7, 0) and type_id in NEWER_THAN_61:
@@ -127,7 +133,7 @@ def _storage_lines(vm: Vm) -> list[str]:
     return lines
 
 
-def _nic_lines(vm: Vm) -> list[str]:
+def _nic_lines(vm: Vm, version: tuple[int, int] = (7, 0)) -> list[str]:
     lines = []
     for number in range(1, 9):
         nic = vm["nics"].get(str(number))
@@ -149,13 +155,103 @@ def _nic_lines(vm: Vm) -> list[str]:
         if kind == "nat":
             lines += ['mtu="0"', 'sockSnd="64"', 'sockRcv="64"', 'tcpWndSnd="64"',
                       'tcpWndRcv="64"']
+            if version >= (7, 2):
+                lines += ['localhostReachable="0"', 'forwardBroadcast="0"', 'enableTFTP="0"']
             lines += [f'Forwarding({i})="{rule}"' for i, rule in enumerate(nic["forwards"])]
     return lines
+
+
+def _uart_lines(vm: Vm, version: tuple[int, int]) -> list[str]:
+    lines = []
+    for number in range(1, 5):
+        uart = vm["uarts"].get(str(number))
+        if uart is None:
+            lines.append(f'uart{number}="off"')
+            continue
+        io = f"0x{int(uart['io'], 16):04x}" if version >= (7, 2) else uart["io"].lower()
+        lines += [f'uart{number}="{io},{uart["irq"]}"',
+                  f'uartmode{number}="{uart["mode"]}"', f'uarttype{number}="16550A"']
+    return lines
+
+
+def real_72_descriptions() -> dict[str, str]:
+    """Type id -> description from the real 7.2 `list ostypes` capture."""
+    pairs = {}
+    for line in REAL_72_OSTYPES.read_text(encoding="utf-8").splitlines():
+        if line.startswith("ID / Description:"):
+            type_id, _, description = line.partition(":")[2].strip().partition(" -- ")
+            pairs[type_id] = description
+    return pairs
+
+
+def showvminfo_72(vm: Vm) -> str:
+    """7.2's layout, key for key as the real 7.2.22 prints it (tests/data/virtualbox/7.2:
+    showvminfo_ubuntu_made_by_virtualbox.txt, showvminfo_ubuntu_configured.txt,
+    showvminfo_win11_efi_secureboot_tpm.txt)."""
+    efi = vm["firmware"] != "BIOS"
+    lines = [pair("name", vm["name"]), 'encryption="disabled"', 'groups="/"',
+             'platformArchitecture="x86"',
+             pair("ostype", real_72_descriptions().get(vm["ostype"]) or str(vm["ostype"])),
+             f'UUID="{vm["uuid"]}"', pair("CfgFile", vm["cfg"]),
+             pair("SnapFldr", vm["folder"] + "/Snapshots"),
+             pair("LogFldr", vm["folder"] + "/Logs"),
+             f'hardwareuuid="{vm["uuid"]}"', f'memory={vm["memory"]}', 'pagefusion="off"',
+             f'vram={vm["vram"]}', "cpuexecutioncap=100", 'cpu-profile="host"',
+             'chipset="piix3"', f'firmware="{vm["firmware"]}"', f'cpus={vm["cpus"]}',
+             'hpet="off"', 'pae="off"', 'longmode="on"', 'triplefaultreset="off"', 'apic="on"',
+             'x2apic="on"', f'nested-hw-virt="{"on" if vm["nested"] else "off"}"',
+             'hwvirtex="on"', 'nestedpaging="on"', 'largepages="off"', 'vtxvpid="on"',
+             'vtxux="on"', 'virtvmsavevmload="on"', "cpuid-portability-level=0",
+             'bootmenu="messageandmenu"']
+    lines += [f'boot{i}="{dev}"' for i, dev in enumerate(vm["boot"], start=1)]
+    lines += ['acpi="on"', 'ioapic="on"', 'biosapic="apic"', "biossystemtimeoffset=0",
+              pair("NvramFile", vm["cfg"][:-len(".vbox")] + ".nvram")]
+    if efi:
+        lines.append(pair("SecureBoot", "on" if vm["secureboot"] else "off"))
+    lines += ['rtcuseutc="on"', 'iommu="none"', 'paravirtprovider="default"',
+              'effparavirtprovider="kvm"', f'VMState="{vm["state"]}"',
+              f'VMStateChangeTime="{vm["state_time"]}"']
+    if vm["state"] == "saved":
+        lines.append(pair("VMStateFile", vm["folder"] + "/Snapshots/saved.sav"))
+    lines += [f'graphicscontroller="{vm["graphics"]}"', f'monitorcount={vm["monitors"]}',
+              'accelerate3d="off"', 'teleporterenabled="off"', "teleporterport=0",
+              'teleporteraddress=""', 'teleporterpassword=""', 'tracing-enabled="off"',
+              'tracing-allow-vm-access="off"', 'tracing-config=""', 'autostart-enabled="off"',
+              "autostart-delay=0", 'defaultfrontend=""', 'vmprocpriority="default"']
+    lines += _storage_lines(vm)
+    lines += _nic_lines(vm, (7, 2))
+    lines += [f'hidpointing="{vm["mouse"]}"', 'hidkeyboard="ps2kbd"']
+    lines += _uart_lines(vm, (7, 2))
+    lines += ['lpt1="off"', 'lpt2="off"', 'audio="default"', 'audio_out="off"',
+              'audio_in="off"', 'clipboard="disabled"', 'clipboard_file_transfers="off"',
+              'draganddrop="disabled"']
+    if vm["state"] in ("running", "paused"):
+        lines += ['SessionName="headless"', 'VideoMode="720,400,0"@0,0 1']
+    lines += ['vrde="off"', f'usb="{"on" if vm["usb"]["ohci"] else "off"}"',
+              f'ehci="{"on" if vm["usb"]["ehci"] else "off"}"',
+              f'xhci="{"on" if vm["usb"]["xhci"] else "off"}"',
+              'recording_started="off"', 'recording_enabled="off"',
+              f"recording_screens={vm['monitors']}"]
+    for screen in range(vm["monitors"]):
+        lines += [f" rec_screen{screen}", f'rec_screen_enabled="{"on" if screen == 0 else "off"}"',
+                  f"rec_screen_id={screen}", 'rec_screen_video_enabled="on"',
+                  'rec_screen_audio_enabled="off"', 'rec_screen_dest="File"',
+                  pair("rec_screen_dest_filename", f"{vm['folder']}/{vm['name']}-screen{screen}"
+                       ".webm"), 'rec_screen_opts="ac_profile=med"',
+                  'rec_screen_video_res_xy="1024x768"', "rec_screen_video_rate_kbps=512",
+                  "rec_screen_video_fps=25"]
+    if vm["description"]:
+        lines.append(pair("description", vm["description"]))
+    lines += snapshot_lines(vm)
+    lines.append("GuestMemoryBalloon=0")
+    return "\n".join(lines) + "\n"
 
 
 def showvminfo(vm: Vm, state: dict[str, Any]) -> str:
     """`showvminfo --machinereadable` of `vm`."""
     version = series(state)
+    if version >= (7, 2):
+        return showvminfo_72(vm)
     lines = [pair("name", vm["name"])]
     if version == (7, 0):
         lines.append("Encryption:     disabled")
@@ -188,13 +284,7 @@ def showvminfo(vm: Vm, state: dict[str, Any]) -> str:
     lines += _storage_lines(vm)
     lines += _nic_lines(vm)
     lines += [f'hidpointing="{vm["mouse"]}"', 'hidkeyboard="ps2kbd"']
-    for number in range(1, 5):
-        uart = vm["uarts"].get(str(number))
-        if uart is None:
-            lines.append(f'uart{number}="off"')
-        else:
-            lines += [f'uart{number}="{uart["io"].lower()},{uart["irq"]}"',
-                      f'uartmode{number}="{uart["mode"]}"', f'uarttype{number}="16550A"']
+    lines += _uart_lines(vm, version)
     lines += ['lpt1="off"', 'lpt2="off"', 'audio="none"', 'audio_out="off"', 'audio_in="off"',
               'clipboard="disabled"', 'draganddrop="disabled"']
     if vm["state"] in ("running", "paused"):

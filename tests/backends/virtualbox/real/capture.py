@@ -63,6 +63,17 @@ def capture(vbox: RealVBox) -> None:
                              "--register"), errors=True)
     save("showvminfo_ubuntu_made_by_virtualbox.txt",
          raw(vbox, "showvminfo", "ubuntu", "--machinereadable"))
+    # The same machine with a bit of everything (what the stand-in's layout is checked with).
+    com1 = str(machines / "ubuntu" / "com1.sock")
+    raw(vbox, "modifyvm", "ubuntu", "--description=two\nlines", "--nat-pf1=ssh,tcp,,2222,,22",
+        "--nic2=intnet", "--intnet2=lab", "--nic-type2=virtio", "--nic3=bridged",
+        "--bridge-adapter3=eth0", "--uart1", "0x3F8", "4", "--uart-mode1", "server", com1,
+        "--usb-xhci=on", "--mouse=usbtablet", "--boot1=dvd", "--boot2=disk", "--boot3=none")
+    raw(vbox, "storagectl", "ubuntu", "--name", "SATA", "--add=sata", "--portcount=2")
+    raw(vbox, "storageattach", "ubuntu", "--storagectl=SATA", "--port=1", "--device=0",
+        "--type=dvddrive", "--medium=emptydrive")
+    save("showvminfo_ubuntu_configured.txt",
+         raw(vbox, "showvminfo", "ubuntu", "--machinereadable"))
     # Windows 11 as VirtualBox's own wizard would set it up: EFI, Secure Boot, TPM 2.0, NVMe.
     disk = str(machines / "win11" / "win11.vdi")
     for args in (["createvm", "--name=win11", "--ostype=Windows11_64", "--register"],

@@ -244,3 +244,60 @@ def test_storage_controllers_are_removed_and_grown_by_update(real_vbox: RealVBox
     assert shown["SATA-3-0"] == "emptydrive"
     got = real_backend.get_machine(machine_id).spec
     assert [(c.name, len(c.optical)) for c in got.storage] == [("SATA", 2)]
+
+
+def test_disk_tools_on_the_real_tool(real_vbox: RealVBox, real_backend: VirtualBoxBackend):
+    folder = real_vbox.folder / "disks"
+    folder.mkdir()
+    made = real_backend.create_disk(folder / "a.vdi", DiskFormat.VDI, 100 * MIB,
+                                    progress=no_progress, cancel=CancelToken())
+    assert (made.format, made.virtual_size) == ("vdi", 100 * MIB)
+    grown = real_backend.resize_disk(folder / "a.vdi", 100 * MIB + 512 * 1024,
+                                     progress=no_progress, cancel=CancelToken())
+    assert grown.virtual_size == 100 * MIB + 512 * 1024  # exact, not whole MBytes
+    copy = real_backend.convert_disk(folder / "a.vdi", folder / "b.vmdk", DiskFormat.VMDK,
+                                     progress=no_progress, cancel=CancelToken())
+    assert (copy.format, copy.virtual_size) == ("vmdk", grown.virtual_size)
+    shown = real_vbox.run("showmediuminfo", "disk", str(folder / "b.vmdk")).stdout
+    assert "Storage format: VMDK" in shown and "Capacity:       100 MBytes" in shown
+
+
+def test_export_opens_in_virtualbox_and_imports_back(real_vbox: RealVBox,
+                                                     real_backend: VirtualBoxBackend):
+    spec = MachineSpec(name="appliance", os="debian12", memory=MemorySpec(size_mib=256),
+                       cpu=CpuSpec(count=2), network=(), serial=(), storage=(
+                           StorageController(name="SATA", kind=ControllerKind.SATA, disks=(
+                               Disk(format=DiskFormat.VDI, size_bytes=32 * MIB),)),))
+    machine_id = create(real_backend, spec)
+    ova = real_vbox.folder / "appliance.ova"
+    real_backend.export(machine_id, ova, progress=no_progress, cancel=CancelToken())
+    dry_run = real_vbox.run("import", str(ova), "--dry-run")
+    assert "Warning" not in dry_run.stdout + dry_run.stderr, dry_run.stdout + dry_run.stderr
+    imported = real_backend.import_machine(ova, name="imported", progress=no_progress,
+                                           cancel=CancelToken())
+    got = real_backend.get_machine(imported).spec
+    assert (got.name, got.cpu.count, got.memory.size_mib) == ("imported", 2, 256)
+    [(_, disk)] = got.all_disks()
+    assert disk.size_bytes == 32 * MIB
+
+
+@pytest.mark.parametrize("ovf", ["--ovf10", "--ovf20"])
+def test_an_ova_virtualbox_exported_imports_into_qemu(ovf: str, real_vbox: RealVBox,
+                                                      real_backend: VirtualBoxBackend):
+    from backends.qemu.backend import QemuBackend
+    from desktopvm.settings import Settings
+
+    spec = MachineSpec(name="from virtualbox", os="debian12", memory=MemorySpec(size_mib=384),
+                       cpu=CpuSpec(count=2), network=(), serial=(), storage=(
+                           StorageController(name="SATA", kind=ControllerKind.SATA, disks=(
+                               Disk(format=DiskFormat.VDI, size_bytes=48 * MIB),)),))
+    machine_id = create(real_backend, spec)
+    ova = real_vbox.folder / "by-virtualbox.ova"
+    real_vbox.run("export", machine_id, f"--output={ova}", ovf, "--manifest")
+    qemu = QemuBackend(Settings(library_dir=str(real_vbox.folder / "qemu"), qemu_accel="tcg"))
+    imported = qemu.import_machine(ova, name="from vbox", progress=no_progress,
+                                   cancel=CancelToken())
+    got = qemu.get_machine(imported).spec
+    assert (got.cpu.count, got.memory.size_mib) == (2, 384)
+    [(_, disk)] = got.all_disks()
+    assert qemu.disk_info(Path(disk.path)).virtual_size == 48 * MIB
