@@ -42,6 +42,7 @@ from desktopvm.protocol import (
     StartMode,
     UnsupportedOperation,
 )
+from desktopvm.protocol.keys import UnknownKey
 
 log = logging.getLogger(__name__)
 FACTS_TTL = 60.0
@@ -316,7 +317,7 @@ class HyperVBackend:
         vm_id = self.machine_id(machine_id)
         try:
             parts = console.typeable(text)
-        except console.UnknownKey as error:
+        except UnknownKey as error:
             raise UnsupportedOperation(str(error)) from error
         for kind, value in parts:
             if kind == "text":
@@ -327,6 +328,6 @@ class HyperVBackend:
     def send_keys(self, machine_id: str, keys: Sequence[str]) -> None:
         try:
             combos = [console.combo(key) for key in keys]
-        except console.UnknownKey as error:
+        except UnknownKey as error:
             raise UnsupportedOperation(str(error)) from error
         self.run(Call("type_keys", {"Id": self.machine_id(machine_id), "Combos": combos}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backends.hyperv.console import SENDABLE
 from backends.hyperv.parsers import HostFacts
 from desktopvm.model import (
     BootDevice,
@@ -59,6 +60,7 @@ def capabilities(facts: HostFacts, *, local: bool) -> Capabilities:
         save_state=True,
         screenshot=True,
         type_text=True,
+        keys=SENDABLE,
         vnc_console=False,
         serial_console=local,
         export_formats=frozenset({"hyperv"}),

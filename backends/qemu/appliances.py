@@ -26,11 +26,12 @@ from desktopvm.protocol import (
     CancelToken,
     InvalidSpec,
     InvalidState,
-    PowerState,
     Progress,
     UnsupportedOperation,
     scaled_progress,
+    states,
 )
+from desktopvm.protocol.states import Operation
 
 if TYPE_CHECKING:
     from backends.qemu.backend import QemuBackend
@@ -48,8 +49,7 @@ def export_ova(backend: QemuBackend, files: MachineFiles, path: Path, progress: 
     """Write the machine as an OVA: OVF 1.0, stream-optimized VMDKs, SHA256 manifest."""
     spec = backend.store.spec(files)
     state = backend.store.state(files)
-    if state not in (PowerState.OFF, PowerState.ABORTED):
-        raise InvalidState(f"Shut down {spec.name} before exporting it (it is {state.value})")
+    states.require(Operation.EXPORT, state, spec.name)
     if path.suffix.lower() != ".ova":
         raise UnsupportedOperation("The QEMU backend exports OVA files; name the file *.ova")
     if path.exists():

@@ -33,8 +33,6 @@ from desktopvm.model import (
     Severity,
     StorageController,
     changed_groups,
-    errors,
-    validate,
 )
 from desktopvm.protocol import (
     BackendUnavailable,
@@ -44,10 +42,8 @@ from desktopvm.protocol import (
     DiskInfo,
     HostInfo,
     InvalidSpec,
-    InvalidState,
     MachineInfo,
     MachineSummary,
-    PowerState,
     ProbeResult,
     Progress,
     SerialEndpoint,
@@ -55,12 +51,15 @@ from desktopvm.protocol import (
     StartMode,
     UnsupportedOperation,
     VncEndpoint,
+    states,
 )
+from desktopvm.protocol.keys import UnknownKey
+from desktopvm.protocol.states import Operation
+from desktopvm.protocol.undo import Undo
+from desktopvm.protocol.validity import require_valid
 from desktopvm.settings import Settings
 
 log = logging.getLogger(__name__)
-
-OFFLINE_STATES = {PowerState.OFF, PowerState.ABORTED, PowerState.SAVED}
 
 
 def random_mac() -> str:
@@ -137,18 +136,18 @@ class QemuBackend:
 
     # -- create / update / delete -----------------------------------------------------------
     def _check(self, spec: MachineSpec) -> None:
-        problems = errors(validate(spec, self.capabilities()))
-        if problems:
-            raise InvalidSpec(problems)
+        require_valid(spec, self.capabilities())
 
     def create(self, spec: MachineSpec, *, progress: Progress, cancel: CancelToken) -> str:
         self._check(spec)
         cancel.raise_if_cancelled()
         machine_id = str(uuid.uuid4())
         files = MachineFiles(self.store.library / machine_id)
-        files.folder.mkdir(parents=True)
         made: list[Path] = []
-        try:
+        with Undo() as undo:
+            files.folder.mkdir(parents=True)
+            undo.remove_tree(files.folder)
+            undo.add("remove the new disks", lambda: remove_files(made))  # also outside it
             progress(0.1, "Creating disks")
             storage = self._make_disks(files, spec.storage, made, cancel)
             network = tuple(n if n.mac else n.model_copy(update={"mac": random_mac()})
@@ -159,11 +158,6 @@ class QemuBackend:
             self._ensure_nvram(files, final)
             cancel.raise_if_cancelled()
             self.store.save_spec(files, final)
-        except BaseException:
-            for path in made:
-                path.unlink(missing_ok=True)
-            shutil.rmtree(files.folder, ignore_errors=True)
-            raise
         progress(1.0, "Created")
         return machine_id
 
@@ -221,19 +215,13 @@ class QemuBackend:
     def _update(self, files: MachineFiles, old: MachineSpec, new: MachineSpec,
                 groups: set[str], cancel: CancelToken) -> None:
         state = self.store.state(files)
-        offline_only = groups - {"name", "notes"}
-        if state not in OFFLINE_STATES and offline_only:
-            raise InvalidState(f"Shut down {old.name} to change {', '.join(sorted(offline_only))}"
-                               "; only the name and notes can change while it runs")
-        if state is PowerState.SAVED and offline_only:
-            # The saved memory belongs to the old hardware: resuming it on new hardware fails
-            # or corrupts disks.
-            raise InvalidState(f"{old.name} has a saved state; start it and shut it down (or "
-                               "discard the saved state with Power off) before changing "
-                               f"{', '.join(sorted(offline_only))}")
+        hardware = groups - {"name", "notes"}
+        states.require(Operation.CHANGE_HARDWARE if hardware else Operation.CHANGE_NAME_NOTES,
+                       state, old.name)
         current = self.store.spec(files)
         made: list[Path] = []
-        try:
+        with Undo() as undo:
+            undo.add("remove the new disks", lambda: remove_files(made))
             update: dict[str, object] = {g: getattr(new, g) for g in groups}
             if "storage" in groups:
                 own = frozenset(Path(d.path).resolve() for _, d in current.all_disks())
@@ -246,20 +234,13 @@ class QemuBackend:
             result = current.model_copy(update=update)
             self._ensure_nvram(files, result)
             self.store.save_spec(files, result)
-        except BaseException:
-            for path in made:
-                path.unlink(missing_ok=True)
-            raise
 
     def delete(self, machine_id: str, *, delete_disks: bool, progress: Progress,
                cancel: CancelToken) -> None:
         files = self.store.files(machine_id)
         with self.store.locked(files):
-            state = self.store.state(files)
             spec = self.store.spec(files)
-            if state not in OFFLINE_STATES:
-                raise InvalidState(f"{spec.name} is {state.value}; power it off before deleting "
-                                   "it")
+            states.require(Operation.DELETE, self.store.state(files), spec.name)
             if delete_disks:
                 shared = self._disks_of_other_machines(files)
                 for _, disk in spec.all_disks():
@@ -292,7 +273,7 @@ class QemuBackend:
 
     def shutdown(self, machine_id: str) -> None:
         self.lifecycle.command(self.store.files(machine_id), "system_powerdown",
-                               {PowerState.RUNNING}, "shut down")
+                               Operation.SHUTDOWN)
 
     def power_off(self, machine_id: str) -> None:
         files = self.store.files(machine_id)
@@ -300,16 +281,13 @@ class QemuBackend:
             self.lifecycle.power_off(files)
 
     def reset(self, machine_id: str) -> None:
-        self.lifecycle.command(self.store.files(machine_id), "system_reset",
-                               {PowerState.RUNNING, PowerState.PAUSED}, "reset")
+        self.lifecycle.command(self.store.files(machine_id), "system_reset", Operation.RESET)
 
     def pause(self, machine_id: str) -> None:
-        self.lifecycle.command(self.store.files(machine_id), "stop", {PowerState.RUNNING},
-                               "pause")
+        self.lifecycle.command(self.store.files(machine_id), "stop", Operation.PAUSE)
 
     def resume(self, machine_id: str) -> None:
-        self.lifecycle.command(self.store.files(machine_id), "cont", {PowerState.PAUSED},
-                               "resume")
+        self.lifecycle.command(self.store.files(machine_id), "cont", Operation.RESUME)
 
     def save_state(self, machine_id: str, *, progress: Progress, cancel: CancelToken) -> None:
         files = self.store.files(machine_id)
@@ -423,15 +401,15 @@ class QemuBackend:
 
     def type_text(self, machine_id: str, text: str) -> None:
         try:
-            combos = list(keys.text_to_combos(text))
-        except keys.UntypeableText as error:
+            combos = keys.text_qcodes(text)
+        except UnknownKey as error:
             raise UnsupportedOperation(str(error)) from error
         self._send(machine_id, combos)
 
     def send_keys(self, machine_id: str, combos: Sequence[str]) -> None:
         try:
-            qcodes = [keys.combo_to_qcodes(c) for c in combos]
-        except keys.UntypeableText as error:
+            qcodes = [keys.combo_qcodes(c) for c in combos]
+        except UnknownKey as error:
             raise UnsupportedOperation(str(error)) from error
         self._send(machine_id, qcodes)
 
@@ -440,6 +418,12 @@ class QemuBackend:
         with qmp.connect(run.qmp) as session:
             for combo in combos:
                 session.execute("send-key", {"keys": keys.qmp_keys(combo)})
+
+
+def remove_files(paths: list[Path]) -> None:
+    """Delete each of `paths` (an undo step: the list may still grow until it runs)."""
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _inspected(path: Path) -> ImageFacts:

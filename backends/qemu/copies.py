@@ -18,17 +18,17 @@ from desktopvm.protocol import (
     CancelToken,
     InvalidSpec,
     InvalidState,
-    PowerState,
     Progress,
     UnsupportedOperation,
     scaled_progress,
+    states,
 )
+from desktopvm.protocol.states import Operation
 
 if TYPE_CHECKING:
     from backends.qemu.backend import QemuBackend
 
 log = logging.getLogger(__name__)
-STOPPED = {PowerState.OFF, PowerState.ABORTED}
 
 
 def bases_dir(store: MachineStore) -> Path:
@@ -36,11 +36,9 @@ def bases_dir(store: MachineStore) -> Path:
     return store.library / ".bases"
 
 
-def _stopped(backend: QemuBackend, files: MachineFiles, verb: str) -> MachineSpec:
+def _stopped(backend: QemuBackend, files: MachineFiles) -> MachineSpec:
     spec = backend.store.spec(files)
-    state = backend.store.state(files)
-    if state not in STOPPED:
-        raise InvalidState(f"Shut down {spec.name} before you {verb} it (it is {state.value})")
+    states.require(Operation.CLONE, backend.store.state(files), spec.name)
     return spec
 
 
@@ -73,7 +71,7 @@ def clone(backend: QemuBackend, files: MachineFiles, new_name: str, *, linked: b
     problems = name_problems(new_name, backend.capabilities())
     if problems:
         raise InvalidSpec(problems)  # before anything is made: the one naming rule
-    spec = _stopped(backend, files, "clone")
+    spec = _stopped(backend, files)
     if snapshot_id:
         raise UnsupportedOperation("The QEMU backend clones the current state only; restore "
                                    "the snapshot first, then clone")

@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 from backends.qemu.firmware import Firmware as FirmwareBuild
+from backends.qemu.keys import SENDABLE
 from desktopvm.model import (
     Capabilities,
     ControllerKind,
@@ -85,6 +86,7 @@ def capabilities(uefi: FirmwareBuild | None, secure: FirmwareBuild | None,
         linked_clone=True,
         screenshot=True,
         type_text=True,
+        keys=SENDABLE,
         vnc_console=True,
         serial_console=True,
         export_formats=frozenset({"ova"}),

@@ -27,14 +27,15 @@ from desktopvm.protocol import (
     PowerState,
     Progress,
     TimedOut,
+    states,
 )
+from desktopvm.protocol.states import Operation
 
 if TYPE_CHECKING:
     from backends.qemu.backend import QemuBackend
 
 log = logging.getLogger(__name__)
 
-STARTABLE = {PowerState.OFF, PowerState.SAVED, PowerState.ABORTED}
 EXIT_TIMEOUT = 30.0
 MIGRATION_TIMEOUT = 120.0
 
@@ -60,17 +61,13 @@ class Lifecycle:
             raise InvalidState(f"Cannot {verb} {name}: it is not running")
         return self.run_files(runtime, files)
 
-    def _require(self, files: MachineFiles, allowed: set[PowerState], verb: str) -> RunFiles:
-        state = self.store.state(files)
-        if state not in allowed:
-            name = self.store.spec(files).name
-            raise InvalidState(f"Cannot {verb} {name}: it is {state.value}")
-        return self.require_running(files, verb)
+    def _require(self, files: MachineFiles, operation: Operation) -> RunFiles:
+        states.require(operation, self.store.state(files), self.store.spec(files).name)
+        return self.require_running(files, operation.value)
 
-    def command(self, files: MachineFiles, command: str, allowed: set[PowerState],
-                verb: str) -> None:
-        """A one-shot QMP command on a machine in one of the `allowed` states."""
-        run = self._require(files, allowed, verb)
+    def command(self, files: MachineFiles, command: str, operation: Operation) -> None:
+        """A one-shot QMP command, if the machine's state allows `operation`."""
+        run = self._require(files, operation)
         with qmp.connect(run.qmp) as session:
             session.execute(command)
 
@@ -80,8 +77,7 @@ class Lifecycle:
         backend = self.backend
         state = self.store.state(files)
         spec = self.store.spec(files)
-        if state not in STARTABLE:
-            raise InvalidState(f"Cannot start {spec.name}: it is {state.value}")
+        states.require(Operation.START, state, spec.name)
         backend._check(spec)  # an ISO or disk may have gone since it was created
         files.aborted_marker.unlink(missing_ok=True)
         run = RunFiles(files.run_dir())
@@ -150,10 +146,11 @@ class Lifecycle:
                 book.pending_loadvm = ""
                 book.save(files.snapshots)
             return
+        states.require(Operation.POWER_OFF, state, self.store.spec(files).name)
         runtime = self.store.running_runtime(files)
-        if runtime is None or state in (PowerState.OFF, PowerState.ABORTED):
-            raise InvalidState(f"Cannot power off {self.store.spec(files).name}: it is "
-                               f"{state.value}")
+        if runtime is None:
+            raise InvalidState(f"Cannot power off {self.store.spec(files).name}: its QEMU "
+                               "has already ended")
         self._quit(files, runtime)
 
     def _quit(self, files: MachineFiles, runtime: Runtime) -> None:
@@ -171,7 +168,7 @@ class Lifecycle:
     # -- save / restore state ---------------------------------------------------------------
     def save_state(self, files: MachineFiles, progress: Progress, cancel: CancelToken) -> None:
         """Stop the CPUs, stream the machine's state to a file, and quit QEMU."""
-        run = self._require(files, {PowerState.RUNNING, PowerState.PAUSED}, "save")
+        run = self._require(files, Operation.SAVE_STATE)
         runtime = self.store.running_runtime(files)
         assert runtime is not None
         partial = files.saved_state.with_name(files.saved_state.name + ".partial")

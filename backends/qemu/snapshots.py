@@ -19,15 +19,15 @@ from desktopvm.model import DiskFormat, MachineSpec
 from desktopvm.protocol import (
     InvalidState,
     MachineNotFound,
-    PowerState,
     Snapshot,
     UnsupportedOperation,
+    states,
 )
+from desktopvm.protocol.states import Operation
 
 if TYPE_CHECKING:
     from backends.qemu.backend import QemuBackend
 
-ACTIVE = {PowerState.RUNNING, PowerState.PAUSED}
 SAVEVM_TIMEOUT = 600.0
 
 
@@ -68,7 +68,7 @@ def take(backend: QemuBackend, files: MachineFiles, name: str, description: str,
     state = backend.store.state(files)
     tag = f"dvm-{secrets.token_hex(4)}"
     has_memory = False
-    if state in ACTIVE:
+    if state in states.LIVE:
         run = backend.lifecycle.require_running(files, "snapshot")
         with qmp.connect(run.qmp) as session:
             if include_memory:
@@ -78,8 +78,8 @@ def take(backend: QemuBackend, files: MachineFiles, name: str, description: str,
                 for drive in _drive_ids(spec):
                     session.execute("blockdev-snapshot-internal-sync",
                                     {"device": drive, "name": tag})
-    elif state in (PowerState.STARTING, PowerState.STOPPING, PowerState.UNKNOWN):
-        raise InvalidState(f"Cannot snapshot {spec.name} while it is {state.value}")
+    elif not states.allowed(Operation.TAKE_SNAPSHOT, state):
+        states.require(Operation.TAKE_SNAPSHOT, state, spec.name)
     else:
         done: list[Path] = []
         try:
@@ -113,14 +113,14 @@ def restore(backend: QemuBackend, files: MachineFiles, snapshot_id: str) -> None
     book, record = _record(files, snapshot_id)
     spec = backend.store.spec(files)
     state = backend.store.state(files)
-    if state in ACTIVE:
+    if state in states.LIVE:
         if not record.has_memory:
             raise InvalidState(f"Shut down {spec.name} to restore '{record.name}': it holds "
                                "no memory, so the running machine cannot jump to it")
         run = backend.lifecycle.require_running(files, "restore a snapshot of")
         with qmp.connect(run.qmp) as session:
             session.human(f"loadvm {record.tag}", timeout=SAVEVM_TIMEOUT)
-    elif state in (PowerState.OFF, PowerState.SAVED, PowerState.ABORTED):
+    elif state in states.OFFLINE:
         # Check every image first, so a restore either changes all of them or none.
         images = [i for i in _images(files, spec) if record.tag in _tags(backend, i)]
         missing = [i.name for i in _images(files, spec) if i not in images and i != files.nvram]
@@ -133,7 +133,7 @@ def restore(backend: QemuBackend, files: MachineFiles, snapshot_id: str) -> None
         files.aborted_marker.unlink(missing_ok=True)
         book.pending_loadvm = record.tag if record.has_memory else ""
     else:
-        raise InvalidState(f"Cannot restore {spec.name} while it is {state.value}")
+        states.require(Operation.RESTORE_SNAPSHOT, state, spec.name)
     book.current = record.id
     book.save(files.snapshots)
 
@@ -143,15 +143,15 @@ def delete(backend: QemuBackend, files: MachineFiles, snapshot_id: str) -> None:
     book, record = _record(files, snapshot_id)
     spec = backend.store.spec(files)
     state = backend.store.state(files)
-    if state in ACTIVE:
+    if state in states.LIVE:
         run = backend.lifecycle.require_running(files, "delete a snapshot of")
         with qmp.connect(run.qmp) as session:
             session.human(f"delvm {record.tag}", timeout=SAVEVM_TIMEOUT)
-    elif state in (PowerState.OFF, PowerState.SAVED, PowerState.ABORTED):
+    elif state in states.OFFLINE:
         for image in _images(files, spec):
             if record.tag in _tags(backend, image):
                 backend.qemu_img.snapshot_delete(image, record.tag)
     else:
-        raise InvalidState(f"Cannot delete a snapshot of {spec.name} while it is {state.value}")
+        states.require(Operation.DELETE_SNAPSHOT, state, spec.name)
     book.remove(snapshot_id)
     book.save(files.snapshots)

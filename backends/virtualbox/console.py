@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backends.virtualbox.keys import UntypeableText, check_typeable, chunks, combo_to_scancodes
+from backends.virtualbox.keys import chunks, combo_to_scancodes, typeable
 from backends.virtualbox.reader import MachineRecord
 from desktopvm.model import SerialMode
 from desktopvm.protocol import (
@@ -19,6 +19,7 @@ from desktopvm.protocol import (
     SerialEndpoint,
     UnsupportedOperation,
 )
+from desktopvm.protocol.keys import UnknownKey
 
 if TYPE_CHECKING:
     from backends.virtualbox.backend import VirtualBoxBackend
@@ -75,8 +76,8 @@ def type_text(backend: VirtualBoxBackend, record: MachineRecord, text: str) -> N
     """`keyboardputstring`, in pieces short enough for any command line."""
     _require_live(record, "type into")
     try:
-        checked = check_typeable(text)
-    except UntypeableText as error:
+        checked = typeable(text)
+    except UnknownKey as error:
         raise UnsupportedOperation(str(error)) from error
     for piece in chunks(checked):
         backend.vbox.run(["controlvm", record.uuid, "keyboardputstring", piece])
@@ -87,7 +88,7 @@ def send_keys(backend: VirtualBoxBackend, record: MachineRecord, keys: Sequence[
     _require_live(record, "send keys to")
     try:
         codes = [code for combo in keys for code in combo_to_scancodes(combo)]
-    except UntypeableText as error:
+    except UnknownKey as error:
         raise UnsupportedOperation(str(error)) from error
     if codes:
         backend.vbox.run(["controlvm", record.uuid, "keyboardputscancode", *codes])

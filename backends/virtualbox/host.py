@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from backends.virtualbox.keys import SENDABLE
 from backends.virtualbox.parse import first_number, parse_blocks, parse_pairs
 from backends.virtualbox.plans import Host
 from backends.virtualbox.versions import Dialect
@@ -124,6 +125,7 @@ def capabilities(dialect: Dialect, facts: HostFacts, host: Host) -> Capabilities
         linked_clone=True,
         screenshot=True,
         type_text=True,
+        keys=SENDABLE,
         vnc_console=False,
         serial_console=True,
         export_formats=frozenset({"ova", "ovf"}),

@@ -59,6 +59,8 @@ class Capabilities(Value):
     save_state: bool = True
     screenshot: bool = False
     type_text: bool = False
+    # The keys send_keys can send, by their names in desktopvm.protocol.keys (empty: none).
+    keys: frozenset[str] = frozenset()
     vnc_console: bool = False
     serial_console: bool = False
     export_formats: frozenset[str] = frozenset()

@@ -6,33 +6,33 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from desktopvm.protocol import MachineSummary, PowerState
+from desktopvm.protocol import MachineSummary
+from desktopvm.protocol.states import ALLOWED, Operation
 
 if TYPE_CHECKING:
     from desktopvm.model import Capabilities
 
-P = PowerState
-STOPPED = frozenset({P.OFF, P.ABORTED})
-STARTABLE = frozenset({P.OFF, P.SAVED, P.ABORTED})
-ACTIVE = frozenset({P.RUNNING, P.PAUSED})
-SETTLED = frozenset({P.OFF, P.ABORTED, P.SAVED, P.RUNNING, P.PAUSED})
-
 Rule = Callable[[list[tuple[MachineSummary, "Capabilities | None"]]], bool]
 
 
-def _each(states: frozenset[PowerState],
+def _each(operation: Operation,
           needs: Callable[[Capabilities], bool] = lambda caps: True) -> Rule:
-    """Enabled when at least one machine is selected and every one qualifies."""
+    """Enabled when at least one machine is selected and every one qualifies.
+
+    The states come from the protocol's table, the one the backends enforce.
+    """
+    states = ALLOWED[operation]
+
     def rule(selection: list[tuple[MachineSummary, Capabilities | None]]) -> bool:
         return bool(selection) and all(
             m.state in states and caps is not None and needs(caps) for m, caps in selection)
     return rule
 
 
-def _one(states: frozenset[PowerState],
+def _one(operation: Operation,
          needs: Callable[[Capabilities], bool] = lambda caps: True) -> Rule:
     """Enabled for exactly one qualifying machine."""
-    each = _each(states, needs)
+    each = _each(operation, needs)
     return lambda selection: len(selection) == 1 and each(selection)
 
 
@@ -49,33 +49,34 @@ class MachineAction:
 
 
 MACHINE_ACTIONS = (
-    MachineAction("start", "&Start", "start", "Ctrl+R", _each(STARTABLE),
+    MachineAction("start", "&Start", "start", "Ctrl+R", _each(Operation.START),
                   "Start the selected machines"),
-    MachineAction("shutdown", "Shut &down", "shutdown", "Ctrl+H", _each(frozenset({P.RUNNING})),
+    MachineAction("shutdown", "Shut &down", "shutdown", "Ctrl+H", _each(Operation.SHUTDOWN),
                   "Ask the guest to shut down (ACPI power button)"),
-    MachineAction("poweroff", "Power o&ff", "poweroff", "Ctrl+Shift+H", _each(ACTIVE),
+    MachineAction("poweroff", "Power o&ff", "poweroff", "Ctrl+Shift+H", _each(Operation.POWER_OFF),
                   "Turn the machine off at once; unsaved work in the guest is lost"),
     MachineAction("pause", "&Pause", "pause", "Ctrl+P",
-                  _each(frozenset({P.RUNNING}), lambda c: c.pause), "Freeze the machine"),
+                  _each(Operation.PAUSE, lambda c: c.pause), "Freeze the machine"),
     MachineAction("resume", "Res&ume", "resume", "Ctrl+P",
-                  _each(frozenset({P.PAUSED}), lambda c: c.pause), "Let it run again"),
+                  _each(Operation.RESUME, lambda c: c.pause), "Let it run again"),
     MachineAction("save", "Sa&ve state", "save-state", "Ctrl+Shift+S",
-                  _each(ACTIVE, lambda c: c.save_state),
+                  _each(Operation.SAVE_STATE, lambda c: c.save_state),
                   "Save the machine's memory to disk and stop it"),
-    MachineAction("reset", "R&eset", "reset", "Ctrl+Shift+R", _each(ACTIVE),
+    MachineAction("reset", "R&eset", "reset", "Ctrl+Shift+R", _each(Operation.RESET),
                   "Restart at once, like the reset button"),
     MachineAction("console", "&Console", "console", "Ctrl+O",
-                  _one(ACTIVE, lambda c: c.screenshot or c.vnc_console),
+                  _one(Operation.CONSOLE, lambda c: c.screenshot or c.vnc_console),
                   "Show the machine's screen"),
-    MachineAction("snapshot", "Take s&napshot…", "snapshot", "Ctrl+T", _one(SETTLED),
+    MachineAction("snapshot", "Take s&napshot…", "snapshot", "Ctrl+T",
+                  _one(Operation.TAKE_SNAPSHOT),
                   "Save the current state to go back to later"),
-    MachineAction("clone", "C&lone…", "clone", "Ctrl+Shift+C", _one(STOPPED),
+    MachineAction("clone", "C&lone…", "clone", "Ctrl+Shift+C", _one(Operation.CLONE),
                   "Make a copy of the machine"),
     MachineAction("export", "&Export…", "export", "Ctrl+Shift+E",
-                  _one(STOPPED, lambda c: bool(c.export_formats)),
+                  _one(Operation.EXPORT, lambda c: bool(c.export_formats)),
                   "Export as an appliance (OVA)"),
-    MachineAction("delete", "&Delete…", "delete", "Del", _each(STARTABLE),
+    MachineAction("delete", "&Delete…", "delete", "Del", _each(Operation.DELETE),
                   "Delete the selected machines (asks first)"),
-    MachineAction("settings", "Se&ttings…", "settings", "Ctrl+E", _one(SETTLED),
+    MachineAction("settings", "Se&ttings…", "settings", "Ctrl+E", _one(Operation.CHANGE_NAME_NOTES),
                   "Change the machine's hardware"),
 )

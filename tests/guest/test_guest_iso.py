@@ -383,7 +383,7 @@ def _button(button: str, *, down: bool) -> list[dict[str, Any]]:
 
 def _type_on_vga(vm: GuestVM, text: str) -> None:
     """Type text on the guest's keyboard (so into the VGA console's shell), as send-key does."""
-    for combo in keys.text_to_combos(text):
+    for combo in keys.text_qcodes(text):
         vm.monitor().execute("send-key", keys=keys.qmp_keys(combo))
 
 
