@@ -259,6 +259,13 @@ class VirtualBoxBackend:
         cancel.raise_if_cancelled()
         progress(0.1, "Removing the machine")
         if delete_disks:
+            borrowed = media.borrowed_by_others(self.vbox, record.folder,
+                                                [d.path for _, d in record.spec.all_disks()])
+            if borrowed:
+                raise InvalidState(
+                    f"Cannot delete {record.spec.name} with its disks: linked clones use them "
+                    f"({', '.join(borrowed)}); delete those clones first, or delete "
+                    f"{record.spec.name} and keep its disks")
             self.vbox.run(["unregistervm", record.uuid, "--delete"], cancel=cancel)
         else:
             self.vbox.run(["unregistervm", record.uuid], cancel=cancel)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from backends.virtualbox.disksize import image_capacity
 from backends.virtualbox.execution import LONG_TIMEOUT, remove_media
-from backends.virtualbox.parse import megabytes_to_bytes, parse_pairs
+from backends.virtualbox.parse import megabytes_to_bytes, parse_blocks, parse_pairs
 from backends.virtualbox.plans import FORMAT_NAMES, create_disk_step
 from backends.virtualbox.vboxmanage import VBoxManage
 from desktopvm.model import DiskFormat
@@ -85,3 +85,27 @@ def convert(vbox: VBoxManage, source: Path, target: Path, disk_format: DiskForma
         remove_media(vbox, [destination])
         raise
     return info(vbox, Path(destination))
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Is `path` in `folder` (either path syntax)?"""
+    base = folder.rstrip("/\\")
+    return bool(base) and path.startswith(base) and path[len(base):len(base) + 1] in ("/", "\\")
+
+
+def borrowed_by_others(vbox: VBoxManage, folder: str, attached: list[str]) -> list[str]:
+    """Disk images of other machines that hang from this machine's disks (linked clones).
+
+    One `list hdds`. What `unregistervm --delete` deletes is the images in the machine's folder
+    (its disks and snapshot differencing images) and the ones it has attached from elsewhere;
+    a medium outside that set whose parent is in it belongs to a linked clone. (A linked
+    clone's own parents are the source's: deleting the clone does not touch them.) Real 7.2 refuses
+    `unregistervm --delete` then only after it has unregistered the machine and deleted part of
+    its files ("Cannot close medium ... because it has 1 child media").
+    """
+    media = {b["UUID"]: b for b in parse_blocks(vbox.run(["list", "hdds"]).stdout)
+             if b.get("UUID")}
+    own = {uuid for uuid, b in media.items()
+           if _inside(b.get("Location", ""), folder) or b.get("Location", "") in attached}
+    return sorted(b.get("Location", uuid) for uuid, b in media.items()
+                  if uuid not in own and b.get("Parent UUID") in own)

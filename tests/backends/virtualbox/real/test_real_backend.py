@@ -37,7 +37,7 @@ from desktopvm.model import (
     UsbVersion,
     defaults_for,
 )
-from desktopvm.protocol import CancelToken, CommandFailed, no_progress
+from desktopvm.protocol import CancelToken, CommandFailed, OperationCancelled, no_progress
 from tests.backends.virtualbox.real.realvbox import RealVBox
 
 GIB = 1024**3
@@ -301,3 +301,65 @@ def test_an_ova_virtualbox_exported_imports_into_qemu(ovf: str, real_vbox: RealV
     assert (got.cpu.count, got.memory.size_mib) == (2, 384)
     [(_, disk)] = got.all_disks()
     assert qemu.disk_info(Path(disk.path)).virtual_size == 48 * MIB
+
+
+def _hdds(real_vbox: RealVBox) -> set[str]:
+    """Every disk image VirtualBox's media registry knows (`list hdds`)."""
+    return {line.split(":", 1)[1].strip() for line in real_vbox.run("list", "hdds").stdout
+            .splitlines() if line.startswith("Location:")}
+
+
+def _small(name: str) -> MachineSpec:
+    return MachineSpec(name=name, os="other-linux", memory=MemorySpec(size_mib=64), network=(),
+                       serial=(), storage=(StorageController(
+                           name="SATA", kind=ControllerKind.SATA,
+                           disks=(Disk(format=DiskFormat.VDI, size_bytes=8 * MIB),)),))
+
+
+def test_linked_clones_and_the_media_registry(real_vbox: RealVBox,
+                                              real_backend: VirtualBoxBackend):
+    from desktopvm.protocol import InvalidState
+
+    base = create(real_backend, _small("base"))
+    [(_, base_disk)] = real_backend.get_machine(base).spec.all_disks()
+    real_backend.take_snapshot(base, "one", include_memory=False, progress=no_progress,
+                               cancel=CancelToken())
+    clone = real_backend.clone(base, "linked", linked=True, progress=no_progress,
+                               cancel=CancelToken())
+    registered = _hdds(real_vbox)
+    # Deleting the base with its disks would pull the clone's base away: refused, nothing done
+    # (real 7.2 would unregister the machine, delete half its files, then fail).
+    with pytest.raises(InvalidState, match="linked clones use them"):
+        real_backend.delete(base, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    assert {m.id for m in real_backend.list_machines()} == {base, clone}
+    assert _hdds(real_vbox) == registered
+    # Deleting the clone with its disks leaves the source and the shared base.
+    [(_, clone_disk)] = real_backend.get_machine(clone).spec.all_disks()
+    real_backend.delete(clone, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    assert not Path(clone_disk.path).exists() and Path(base_disk.path).exists()
+    assert _hdds(real_vbox) == registered - {clone_disk.path}
+    # Now the base goes with every disk it had, and the registry has no stale entry.
+    real_backend.delete(base, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    assert not Path(base_disk.path).exists()
+    assert _hdds(real_vbox) == set()
+
+
+def test_delete_keeping_disks_and_a_cancelled_create_leave_no_registry_entry(
+        real_vbox: RealVBox, real_backend: VirtualBoxBackend):
+    kept = create(real_backend, _small("kept"))
+    [(_, disk)] = real_backend.get_machine(kept).spec.all_disks()
+    real_backend.delete(kept, delete_disks=False, progress=no_progress, cancel=CancelToken())
+    assert Path(disk.path).exists() and _hdds(real_vbox) == set()
+    assert sorted(p.name for p in Path(disk.path).parent.iterdir()) == ["disk0.vdi"]
+    # A create cancelled half-way (a disk made, the machine registered) removes both.
+    token = CancelToken()
+
+    def cancel_once_a_disk_is_made(_fraction: float, stage: str) -> None:
+        if stage == "Attaching disks":
+            token.cancel()
+
+    with pytest.raises(OperationCancelled):
+        real_backend.create(_small("cancelled"), progress=cancel_once_a_disk_is_made,
+                            cancel=token)
+    assert real_backend.list_machines() == [] and _hdds(real_vbox) == set()
+    assert not list((real_vbox.machine_folder / "cancelled").glob("*.vdi"))
