@@ -354,7 +354,7 @@ def test_delete_keeping_disks_and_a_cancelled_create_leave_no_registry_entry(
     # A create cancelled half-way (a disk made, the machine registered) removes both.
     token = CancelToken()
 
-    def cancel_once_a_disk_is_made(_fraction: float, stage: str) -> None:
+    def cancel_once_a_disk_is_made(_fraction: float | None, stage: str) -> None:
         if stage == "Attaching disks":
             token.cancel()
 
