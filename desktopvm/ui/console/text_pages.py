@@ -2,76 +2,37 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QHideEvent, QImage, QPixmap, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollBar, QVBoxLayout, QWidget
 
 from desktopvm.protocol import SerialEndpoint
-from desktopvm.serial_link import SerialConnection, connect_serial
 from desktopvm.ui.console.banner import DisconnectBanner
 from desktopvm.ui.console.display_page import ConsolePage
+from desktopvm.ui.console.serial_log import SerialLog
 from desktopvm.ui.console.terminal import TerminalView
 
 FAST_MS, SLOW_MS = 200, 3000
 
 
-class _SerialReader(QObject):
-    """Reads the serial socket continuously in a thread (the guest stalls otherwise)."""
-
-    connected = Signal()
-    data = Signal(bytes)
-    closed = Signal(str)
-
-    def __init__(self, endpoint: SerialEndpoint) -> None:
-        super().__init__()
-        self.endpoint = endpoint
-        self.sock: SerialConnection | None = None
-        self.worker = threading.Thread(target=self._work, name="serial-reader", daemon=True)
-
-    def start(self) -> None:
-        """Connect and read in the worker thread (connect the signals first)."""
-        self.worker.start()
-
-    def _work(self) -> None:
-        try:
-            self.sock = connect_serial(self.endpoint)
-            self.connected.emit()
-            while chunk := self.sock.recv(65536):
-                self.data.emit(chunk)
-            message = "The serial console closed"
-        except Exception as error:  # any failure ends the session and is shown
-            message = str(error)
-        self.closed.emit(message)
-
-    def send(self, data: bytes) -> None:
-        if self.sock is not None:
-            with contextlib.suppress(OSError):
-                self.sock.sendall(data)
-
-    def close(self) -> None:
-        if self.sock is not None:
-            with contextlib.suppress(OSError):
-                self.sock.shutdown(socket.SHUT_RDWR)
-        if self.worker.is_alive():
-            self.worker.join(5)
-        if self.sock is not None:
-            self.sock.close()
-
-
 class SerialPage(ConsolePage):
-    """The guest's serial console in a terminal with a scroll-back bar and a reconnect banner."""
+    """The guest's serial console in a terminal with a scroll-back bar and a reconnect banner.
+
+    It shows a `SerialLog`: the machine's shared one (so it opens with what the guest printed
+    before), or, without one, a log of its own that ends with the page.
+    """
 
     kind = "serial"
 
-    def __init__(self, endpoint: SerialEndpoint, parent: QWidget | None = None) -> None:
+    def __init__(self, endpoint: SerialEndpoint, parent: QWidget | None = None,
+                 log: SerialLog | None = None, release: Callable[[SerialLog], None] | None = None,
+                 ) -> None:
         super().__init__(parent)
         self.setObjectName("serial-page")
         self.endpoint = endpoint
+        self.position = 0  # how far into the log's stream the terminal was fed
         self.terminal = TerminalView(self._send)
         self.scrollbar = QScrollBar(Qt.Orientation.Vertical)
         self.scrollbar.setRange(0, 0)
@@ -88,21 +49,25 @@ class SerialPage(ConsolePage):
         layout.setSpacing(0)
         layout.addWidget(self.banner)
         layout.addLayout(row, 1)
-        self.reader = self._open()
+        self._own_log = log is None
+        self.log = SerialLog(endpoint, self) if log is None else log
+        self._release = release
+        self._state = self.tr("Connecting to the serial console…")
+        self.log.connected.connect(self._on_connected)
+        self.log.closed.connect(self._on_closed)
+        if self.log.is_connected:
+            self._on_connected()
+        self.log.attach(self)
+
+    def feed_log(self, data: bytes) -> None:
+        """The log's next bytes (GUI thread, a slice per call)."""
+        self.terminal.feed(data)
 
     def _send(self, data: bytes) -> None:
-        self.reader.send(data)  # the current reader: reconnecting replaces it
-
-    def _open(self) -> _SerialReader:
-        self._state = self.tr("Connecting to the serial console…")
-        reader = _SerialReader(self.endpoint)
-        reader.connected.connect(self._on_connected)
-        reader.data.connect(self.terminal.feed)
-        reader.closed.connect(self._on_closed)
-        reader.start()
-        return reader
+        self.log.send(data)
 
     def _on_connected(self) -> None:
+        self.banner.hide()
         self._state = self.tr("Serial console connected")
         self.status_changed.emit(self.status())
 
@@ -114,9 +79,8 @@ class SerialPage(ConsolePage):
     def reconnect(self) -> None:
         """Connect to the serial endpoint again (after the machine restarted, say)."""
         self.banner.hide()
-        self.reader.closed.disconnect(self._on_closed)
-        self.reader.close()
-        self.reader = self._open()
+        self._state = self.tr("Connecting to the serial console…")
+        self.log.reconnect()
         self.status_changed.emit(self.status())
 
     def _show_history(self, above: int, total: int) -> None:
@@ -137,8 +101,13 @@ class SerialPage(ConsolePage):
         if self.property("closed"):
             return
         self.setProperty("closed", True)
-        self.reader.closed.disconnect(self._on_closed)
-        self.reader.close()
+        self.log.connected.disconnect(self._on_connected)
+        self.log.closed.disconnect(self._on_closed)
+        self.log.detach(self)
+        if self._own_log:
+            self.log.close()
+        elif self._release is not None:
+            self._release(self.log)  # the shared log stays while its machine runs
 
 
 class PreviewPage(ConsolePage):

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from desktopvm.protocol import ConsoleEndpoints, MachineSummary, UnsupportedOperation
 from desktopvm.ui.console.display_page import ConsolePage, DisplayPage
+from desktopvm.ui.console.serial_log import release, serial_log_for
 from desktopvm.ui.console.text_pages import PreviewPage, SerialPage
 from desktopvm.ui.console.vnc_view import Scaling
 from desktopvm.ui.error_dialog import show_error
@@ -94,9 +95,14 @@ class ConsoleWindow(QMainWindow):
         elif capabilities is None or getattr(capabilities, "screenshot", True):
             pages.append(PreviewPage(partial(self._screenshot_job, machine)))
         if endpoints.serial is not None:
-            pages.append(SerialPage(endpoints.serial))
+            # the machine's log outlives this tab: reopened, it shows what the guest printed
+            log = serial_log_for(self.owner, machine, endpoints.serial)
+            pages.append(SerialPage(endpoints.serial, log=log,
+                                    release=partial(release, self.owner)))
         for page in pages:
             self.adopt(page, machine, endpoints)
+        if pages:
+            self.tabs.setCurrentWidget(pages[0])  # the screen first, not the serial tab
         return pages
 
     def adopt(self, page: ConsolePage, machine: MachineSummary,
@@ -109,8 +115,14 @@ class ConsoleWindow(QMainWindow):
                  "preview": self.tr("Preview")}.get(page.kind, page.kind)
         index = self.tabs.addTab(page, f"{machine.name} — {label}")
         self.tabs.setCurrentIndex(index)
-        page.status_changed.connect(lambda _t, p=page: self._update_status(p))
+        # a bound method: Qt drops the connection with this window; detach drops it too
+        page.status_changed.connect(self._page_status)
         self._update_status()
+
+    def _page_status(self, _text: str) -> None:
+        page = self.sender()
+        if isinstance(page, ConsolePage):
+            self._update_status(page)
 
     def page(self) -> ConsolePage | None:
         """The current tab's page."""
@@ -136,6 +148,7 @@ class ConsoleWindow(QMainWindow):
             return None
         machine = self.machines.pop(page)
         self.tabs.removeTab(index)
+        page.status_changed.disconnect(self._page_status)
         window = ConsoleWindow(self.owner)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         window.adopt(page, machine)

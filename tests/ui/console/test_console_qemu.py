@@ -58,12 +58,12 @@ def test_display_and_serial_tabs_show_the_guest(qtbot, qemu, guest_iso, tmp_path
 
     def poke_until_prompt() -> bool:
         if "guest#" not in serial.terminal.text():
-            serial.reader.send(b"\n")
+            serial.log.send(b"\n")
             return False
         return True
 
     qtbot.waitUntil(poke_until_prompt, timeout=120_000)
-    serial.reader.send(b"echo HELLO-$((6*7)); printf '\\033[31mred\\033[0m\\n'\n")
+    serial.log.send(b"echo HELLO-$((6*7)); printf '\\033[31mred\\033[0m\\n'\n")
     qtbot.waitUntil(lambda: "HELLO-42" in serial.terminal.text(), timeout=30_000)
     term = serial.terminal.term
     reds = [ch for line in term.buffer.values() for ch in line.values()
