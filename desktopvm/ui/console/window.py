@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QProcess, Qt
+from PySide6.QtCore import QCoreApplication, QProcess, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -321,3 +321,20 @@ def open_console(window: Any, machine: MachineSummary,
     job.succeeded.connect(show)
     job.failed.connect(lambda error: show_error(window, window.tr("Console"), error))
     return job
+
+
+def follow_serial(window: Any, machine: MachineSummary) -> Job:
+    """Start keeping `machine`'s serial output now (call it once the machine runs), so that
+    its console, opened later, shows the boot. Asks the backend for the endpoint in a job."""
+    registry = window.registry
+    job: Job = window.runner.submit(
+        QCoreApplication.translate("Console", "Serial log of %1").replace("%1", machine.name),
+        lambda _p, _c: registry.open(machine.backend).console(machine.id), background=True)
+
+    def keep(endpoints: ConsoleEndpoints) -> None:
+        if endpoints.serial is not None:
+            serial_log_for(window, machine, endpoints.serial)
+
+    job.succeeded.connect(keep)
+    return job
+

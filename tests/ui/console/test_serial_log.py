@@ -21,7 +21,7 @@ from desktopvm.ui.console.display_page import DisplayPage
 from desktopvm.ui.console.handoff import Inbox
 from desktopvm.ui.console.serial_log import SerialLog
 from desktopvm.ui.console.text_pages import SerialPage
-from desktopvm.ui.console.window import ConsoleWindow, show_console
+from desktopvm.ui.console.window import ConsoleWindow, follow_serial, show_console
 from tests.rfb.fake_server import FakeVncServer
 
 MACHINE = MachineSummary(backend="fake", id="m1", name="vm", state=PowerState.RUNNING)
@@ -103,6 +103,34 @@ def test_a_console_shows_what_the_guest_printed_before_it_opened(qtbot, guest, o
     assert logs(owner) == {}
 
 
+def test_follow_serial_keeps_the_boot_from_the_start(qtbot, guest, runner):
+    """Called when the machine starts: the endpoint comes from the backend in a job, and the
+    boot is kept though no console is open yet."""
+    asked: list[str] = []
+
+    def console(machine_id: str) -> ConsoleEndpoints:
+        asked.append(threading.current_thread().name)
+        return ConsoleEndpoints(serial=guest.endpoint)
+
+    backend = SimpleNamespace(console=console)
+    owner = SimpleNamespace(registry=SimpleNamespace(open=lambda _name: backend), runner=runner)
+    with qtbot.waitSignal(follow_serial(owner, MACHINE).finished, timeout=5000):
+        pass
+    assert asked and asked[0] != threading.main_thread().name
+    conn = guest.accept()
+    conn.sendall(b"Linux version 6.1\r\n")
+    log = logs(owner)[MACHINE.key]
+    qtbot.waitUntil(lambda: b"Linux version" in log.buffer)
+    window = ConsoleWindow(owner)
+    qtbot.addWidget(window)
+    (page,) = window.add_pages(MACHINE, ConsoleEndpoints(serial=guest.endpoint), NO_PREVIEW)
+    assert isinstance(page, SerialPage) and page.log is log
+    qtbot.waitUntil(lambda: "Linux version 6.1" in page.terminal.text())
+    window.close()
+    conn.close()
+    qtbot.waitUntil(lambda: not logs(owner))
+
+
 def test_a_log_with_no_tab_is_dropped_when_the_machine_stops(qtbot, guest, owner):
     log = serial_log.serial_log_for(owner, MACHINE, guest.endpoint)
     conn = guest.accept()
@@ -135,6 +163,11 @@ def test_reconnect_keeps_the_scroll_back(qtbot, guest, owner):
     qtbot.waitUntil(lambda: "second boot" in page.terminal.text())
     assert "first boot" in page.terminal.text()
     assert page.banner.isHidden()
+    later = SerialPage(guest.endpoint, log=page.log)  # a tab opened now replays both boots
+    qtbot.addWidget(later)
+    qtbot.waitUntil(lambda: "second boot" in later.terminal.text())
+    assert "first boot" in later.terminal.text()
+    later.close_page()
     window.close()
     accepted[0].close()
 
