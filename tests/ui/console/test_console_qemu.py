@@ -14,8 +14,10 @@ from desktopvm.model import UsbSpec
 from desktopvm.protocol import CancelToken, ConsoleEndpoints, VncEndpoint, no_progress
 from desktopvm.ui.console import ConsoleWindow
 from desktopvm.ui.console.display_page import DisplayPage
+from desktopvm.ui.console.serial_log import serial_log_for
 from desktopvm.ui.console.text_pages import SerialPage
 from desktopvm.ui.console.vnc_view import Scaling
+from desktopvm.ui.console.window import show_console
 from tests.backends.qemu.guest import (
     ABS_X,
     ABS_Y,
@@ -302,3 +304,39 @@ def test_killing_the_vm_shows_the_disconnect_banner(qtbot, qemu, guest_iso):
     qtbot.waitUntil(lambda: "Could not connect" in page.banner_text.text()
                     and page.banner.isVisible(), timeout=30_000)
     window.close()
+
+
+FLOOD_LINES = 10_000  # about 120 kB: all of it stays in the 256 KiB scroll-back
+
+
+def test_serial_flood_while_consoles_open_and_close(qtbot, qemu, guest_iso):
+    """The review's crash on a real guest: it prints without pause while consoles open and
+    close; every line arrives, in order, and the last console shows the end."""
+    machine_id, reader = boot_guest(qemu, guest_iso, "serial-flood")
+    reader.close()  # QEMU's serial socket takes one client: the machine's log
+    summary = qemu.get_machine(machine_id).summary
+    endpoints = qemu.console(machine_id)
+    assert endpoints.serial is not None
+    owner = SimpleNamespace(registry=None, runner=None)
+    log = serial_log_for(owner, summary, endpoints.serial)
+    qtbot.waitUntil(lambda: log.is_connected, timeout=30_000)
+    log.send(b"i=0; while [ $i -le %d ]; do echo FLOOD-$i; i=$((i+1)); done\n" % FLOOD_LINES)
+    last = b"FLOOD-%d\r\n" % FLOOD_LINES
+    cycles = 0
+    while last not in log.buffer and cycles < 1000:
+        console = show_console(owner, summary, endpoints)  # display and serial tabs
+        qtbot.wait(150)
+        console.close()
+        qtbot.wait(50)
+        cycles += 1
+    assert last in log.buffer, bytes(log.buffer[-300:])
+    assert cycles > 3  # the consoles really came and went during the flood
+    numbers = [int(line[6:]) for line in bytes(log.buffer).split(b"\r\n")
+               if line.startswith(b"FLOOD-") and line[6:].isdigit()]
+    assert numbers == list(range(FLOOD_LINES + 1))
+    console = show_console(owner, summary, endpoints)
+    serial = console.tabs.widget(1)
+    assert isinstance(serial, SerialPage)
+    qtbot.waitUntil(lambda: f"FLOOD-{FLOOD_LINES}" in serial.terminal.text(), timeout=30_000)
+    console.close()
+    log.close()
