@@ -239,8 +239,9 @@ class VirtualBoxBackend:
             return
         self._check(new, old)
         target = Target(record.uuid, record.folder, self.dialect(), self.host_traits)
+        os_type = self._os_type(new.os, target.dialect)[0] if new.os != old.os else ""
         change, _ = update_plan(old, new, record.state, target,
-                                disk_index=next_disk_index(record.folder))
+                                disk_index=next_disk_index(record.folder), os_type=os_type)
         created: list[str] = []
         try:
             run_plan(self.vbox, change.steps, progress, cancel, created)

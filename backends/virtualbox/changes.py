@@ -189,8 +189,13 @@ def _modifyvm_options(old: MachineSpec, new: MachineSpec, groups: set[str],
 
 
 def update_plan(old: MachineSpec, new: MachineSpec, state: PowerState, target: Target, *,
-                disk_index: int = 0) -> tuple[Change, MachineSpec]:
-    """The steps that turn `old` into `new` (only changed groups), and the resulting spec."""
+                disk_index: int = 0, os_type: str = "") -> tuple[Change, MachineSpec]:
+    """The steps that turn `old` into `new` (only changed groups), and the resulting spec.
+
+    `os_type` is VirtualBox's type id for `new.os` (the backend chooses it from `list
+    ostypes`); a changed OS sets it, not only our extra-data marker, so VirtualBox itself
+    (its GUI, its defaults) sees the new OS too.
+    """
     groups = check_state(old, new, state)
     if not groups:
         return Change([], groups), new
@@ -198,6 +203,8 @@ def update_plan(old: MachineSpec, new: MachineSpec, state: PowerState, target: T
         return Change(_live_steps(old, new, groups, target), groups), new
     steps: list[Step] = []
     options = _modifyvm_options(old, new, groups, target)
+    if "os" in groups and os_type:
+        options.append(f"{target.dialect.option('ostype')}={os_type}")
     if options:
         steps.append(Step(("modifyvm", target.uuid, *options), STAGE))
     if "os" in groups:

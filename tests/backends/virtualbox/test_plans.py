@@ -240,3 +240,17 @@ def test_long_socket_paths_move_to_the_runtime_folder():
                   Host(runtime_dir="/run/user/1000"))
     argv = create_plan(everything(), "linux", deep)[0][0].argv
     assert argv[argv.index("--uart1") + 5] == f"/run/user/1000/desktopvm-{UUID}-com1.sock"
+
+
+@pytest.mark.parametrize(("series", "option"), [("6.1", "--ostype"), ("7.2", "--os-type")])
+def test_a_changed_os_sets_virtualboxs_type_not_only_our_marker(series: str, option: str):
+    # Real 7.2 showed the old type after an OS change: only DesktopVM/OS had been set.
+    old = everything()
+    new = old.model_copy(update={"os": "ubuntu24.04"})
+    change, _ = update_plan(old, new, PowerState.OFF, target(series), os_type="Ubuntu24_LTS_64")
+    argvs = [list(step.argv) for step in change.steps]
+    assert [a for a in argvs if a[0] == "modifyvm"] == [
+        ["modifyvm", target(series).uuid, f"{option}=Ubuntu24_LTS_64"]]
+    assert ["setextradata", target(series).uuid, "DesktopVM/OS", "ubuntu24.04"] in argvs
+    for argv in argvs:
+        assert undocumented(argv, series) == [], argv

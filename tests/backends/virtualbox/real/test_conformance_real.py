@@ -8,6 +8,7 @@ step before it ran against the real tool.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -42,6 +43,10 @@ def harness(real_vbox: RealVBox) -> Iterator[Harness]:
 
     real = Harness(backend, make_spec, wait_until_guest_ready=lambda machine_id: None,
                    state_timeout=10.0)
+    if "owned" in {f.name for f in dataclasses.fields(Harness)}:
+        # where VirtualBox makes this test's machines and disks (not its settings folder,
+        # where VBoxSVC keeps logs and registry backups)
+        real = dataclasses.replace(real, owned=(real_vbox.machine_folder,))
     yield real
     remove_all(backend)  # every machine of this private VirtualBox is the test's own
 

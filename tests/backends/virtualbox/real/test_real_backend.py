@@ -149,6 +149,16 @@ UPDATES: dict[str, tuple[dict[str, Any], set[str]]] = {
     "usb": ({"usb": UsbSpec(version=UsbVersion.USB2, tablet=False)},
             {"usb", "ehci", "xhci", "hidpointing"}),
     "boot": ({"boot_order": (BootDevice.DISK,)}, {"boot1", "boot2", "boot3"}),
+    "os": ({"os": "ubuntu24.04"}, {"ostype"}),
+    # debian12's defaults are UEFI with Secure Boot: BIOS drops the SecureBoot line too
+    "firmware": ({"firmware": FirmwareSpec(kind=Firmware.BIOS)}, {"firmware", "SecureBoot"}),
+    "serial": ({"serial": (SerialPort(number=1, mode=SerialMode.SOCKET, path="/tmp/x.sock"),
+                           SerialPort(number=2, mode=SerialMode.DISCONNECTED))},
+               {"uartmode1", "uart2", "uartmode2", "uarttype2"}),
+    "network": ({"network": (NetworkAdapter(attachment=NetworkAttachment.INTERNAL,
+                                            network="lab", model=NicModel.VIRTIO),)},
+                {"nic1", "natnet1", "intnet1", "mtu", "sockSnd", "sockRcv", "tcpWndSnd",
+                 "tcpWndRcv", "localhostReachable", "forwardBroadcast", "enableTFTP"}),
 }
 VOLATILE = {"VMStateChangeTime", "CfgFile", "SnapFldr", "LogFldr", "NvramFile",
             "rec_screen_dest_filename"}
@@ -166,6 +176,8 @@ def test_updating_one_field_changes_only_that_field(field: str, real_vbox: RealV
     old = real_backend.get_machine(machine_id).spec
     before = real_vbox.machine_readable(machine_id)
     edit, keys = UPDATES[field]
+    if field == "network":  # keep the MAC VirtualBox chose: only the attachment changes
+        edit = {"network": (edit["network"][0].model_copy(update={"mac": old.network[0].mac}),)}
     new = old.model_copy(update=edit)
     real_backend.update(machine_id, old, new, progress=no_progress, cancel=CancelToken())
     after = real_vbox.machine_readable(machine_id)
@@ -363,3 +375,56 @@ def test_delete_keeping_disks_and_a_cancelled_create_leave_no_registry_entry(
                             cancel=token)
     assert real_backend.list_machines() == [] and _hdds(real_vbox) == set()
     assert not list((real_vbox.machine_folder / "cancelled").glob("*.vdi"))
+
+
+def test_tpm_and_secure_boot_alone_change_only_the_settings_file_and_nvram(
+        real_vbox: RealVBox, real_backend: VirtualBoxBackend):
+    spec = defaults_for("debian12", real_backend.capabilities(), name="tpm alone").model_copy(
+        update={"firmware": FirmwareSpec(kind=Firmware.UEFI)})
+    machine_id = create(real_backend, spec)
+    old = real_backend.get_machine(machine_id).spec
+    before = real_vbox.machine_readable(machine_id)
+    settings = Path(before["CfgFile"])
+    assert "TrustedPlatformModule" not in settings.read_text(encoding="utf-8")
+    with_tpm = old.model_copy(update={"firmware": FirmwareSpec(kind=Firmware.UEFI, tpm=True)})
+    real_backend.update(machine_id, old, with_tpm, progress=no_progress, cancel=CancelToken())
+    after = real_vbox.machine_readable(machine_id)
+    # 7.2 prints no TPM line: showvminfo is unchanged, the settings file has it
+    assert {k for k in after if after[k] != before.get(k)} - VOLATILE == set()
+    assert '<TrustedPlatformModule type="v2_0"' in settings.read_text(encoding="utf-8")
+    assert real_backend.get_machine(machine_id).spec.firmware.tpm
+    secure = with_tpm.model_copy(update={"firmware": FirmwareSpec(
+        kind=Firmware.UEFI, tpm=True, secure_boot=True,
+        secure_boot_template=SecureBootTemplate.MICROSOFT_WINDOWS)})
+    real_backend.update(machine_id, with_tpm, secure, progress=no_progress,
+                        cancel=CancelToken())
+    shown = real_vbox.machine_readable(machine_id)
+    assert {k for k in shown if shown[k] != after.get(k)} - VOLATILE == {"SecureBoot"}
+    assert comparable(real_backend.get_machine(machine_id).spec) == comparable(secure)
+
+
+def test_nested_snapshots_restore_and_delete_the_middle_one(real_vbox: RealVBox,
+                                                            real_backend: VirtualBoxBackend):
+    machine_id = create(real_backend, _small("snapshots"))
+
+    def take(name: str) -> str:
+        return real_backend.take_snapshot(machine_id, name, include_memory=False,
+                                          progress=no_progress, cancel=CancelToken()).id
+
+    first, second, third = take("first"), take("second"), take("third")
+    real_backend.restore_snapshot(machine_id, first, progress=no_progress, cancel=CancelToken())
+    sibling = take("sibling")
+    roots, current = real_backend.list_snapshots(machine_id)
+    tree = {s.name: [c.name for c in s.children] for r in roots for s in r.walk()}
+    assert tree == {"first": ["second", "sibling"], "second": ["third"], "third": [],
+                    "sibling": []}
+    assert current == sibling
+    real_backend.delete_snapshot(machine_id, second, progress=no_progress, cancel=CancelToken())
+    roots, current = real_backend.list_snapshots(machine_id)
+    tree = {s.name: sorted(c.name for c in s.children) for r in roots for s in r.walk()}
+    assert tree == {"first": ["sibling", "third"], "third": [], "sibling": []}
+    listed = real_vbox.run("snapshot", machine_id, "list", "--machinereadable").stdout
+    assert second not in listed and third in listed and current == sibling
+    assert all(s.created for r in roots for s in r.walk())  # times from the .vbox file
+    real_backend.delete(machine_id, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    assert _hdds(real_vbox) == set()
