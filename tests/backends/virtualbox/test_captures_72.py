@@ -186,3 +186,17 @@ def test_the_stand_ins_os_type_list_is_the_real_one(tmp_path):
 
     listed = FakeVBox(tmp_path / "vbox", "7.2").runner().run(["list", "ostypes"]).stdout
     assert listed == split_driver_warning(real("list_ostypes.txt"))[0]
+
+
+def test_every_catalog_os_exists_in_72_and_a_machine_of_its_type_reads_back_as_that_os():
+    from backends.virtualbox.translate import catalog_os
+
+    types, entries = os_types(), catalog()
+    for entry in entries.entries:
+        for key in ("virtualbox", "virtualbox_fallback"):
+            assert entry.backend_ids.get(key, "Other") in types.descriptions, (entry.id, key)
+        vbox_type = entry.backend_ids["virtualbox"]
+        read = entries.get(catalog_os(vbox_type, entries, types.descriptions[vbox_type]))
+        assert read is not None and read.family == entry.family, entry.id
+        assert vbox_type in (read.backend_ids.get("virtualbox"),
+                             read.backend_ids.get("virtualbox_fallback")), entry.id
