@@ -1,7 +1,7 @@
 """A running machine's serial console: one connection, its scroll-back, and the tabs showing it.
 
 Where it lives: one `SerialLog` per machine in the main window (`serial_log_for`), created when
-the machine's console is first opened. It keeps reading while no console window is open, so a
+the machine's console is first opened (or at start, by `window.follow_serial`). It keeps reading while no console window is open, so a
 console opened again shows what the guest printed meanwhile. It keeps the last
 `SCROLLBACK_BYTES` of output (trimmed at a line start), and is dropped when its connection ends
 (the machine stopped) and no tab shows it any more.
