@@ -1,10 +1,10 @@
 """A running machine's serial console: one connection, its scroll-back, and the tabs showing it.
 
-Where it lives: one `SerialLog` per machine in the main window (`serial_log_for`), created when
-the machine's console is first opened (or at start, by `window.follow_serial`). It keeps reading while no console window is open, so a
-console opened again shows what the guest printed meanwhile. It keeps the last
-`SCROLLBACK_BYTES` of output (trimmed at a line start), and is dropped when its connection ends
-(the machine stopped) and no tab shows it any more.
+Where it lives: one `SerialLog` per machine in the main window (`serial_log_for`), created
+when the machine's console is first opened (or at start, by `window.follow_serial`). It keeps
+reading while no console window is open, so a console opened again shows what the guest
+printed meanwhile. It keeps the last `SCROLLBACK_BYTES` of output (trimmed at a line start),
+and is dropped when its connection ends (the machine stopped) and no tab shows it any more.
 
 Threads: a worker thread per connection reads the socket and hands plain bytes to an `Inbox`;
 it never calls Qt. A timer on the GUI thread takes them, appends them to the scroll-back and
