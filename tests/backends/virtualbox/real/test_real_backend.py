@@ -293,9 +293,10 @@ def test_export_opens_in_virtualbox_and_imports_back(real_vbox: RealVBox,
     assert disk.size_bytes == 32 * MIB
 
 
-@pytest.mark.parametrize("ovf", ["--ovf10", "--ovf20"])
-def test_an_ova_virtualbox_exported_imports_into_qemu(ovf: str, real_vbox: RealVBox,
-                                                      real_backend: VirtualBoxBackend):
+@pytest.mark.parametrize(("ovf", "manifest"), [("--ovf10", True), ("--ovf20", True),
+                                               ("--ovf20", False)])
+def test_an_ova_virtualbox_exported_imports_into_qemu_and_virtualbox(
+        ovf: str, manifest: bool, real_vbox: RealVBox, real_backend: VirtualBoxBackend):
     from backends.qemu.backend import QemuBackend
     from desktopvm.settings import Settings
 
@@ -305,7 +306,8 @@ def test_an_ova_virtualbox_exported_imports_into_qemu(ovf: str, real_vbox: RealV
                                Disk(format=DiskFormat.VDI, size_bytes=48 * MIB),)),))
     machine_id = create(real_backend, spec)
     ova = real_vbox.folder / "by-virtualbox.ova"
-    real_vbox.run("export", machine_id, f"--output={ova}", ovf, "--manifest")
+    real_vbox.run("export", machine_id, f"--output={ova}", ovf,
+                  *(["--manifest"] if manifest else []))
     qemu = QemuBackend(Settings(library_dir=str(real_vbox.folder / "qemu"), qemu_accel="tcg"))
     imported = qemu.import_machine(ova, name="from vbox", progress=no_progress,
                                    cancel=CancelToken())
@@ -313,6 +315,11 @@ def test_an_ova_virtualbox_exported_imports_into_qemu(ovf: str, real_vbox: RealV
     assert (got.cpu.count, got.memory.size_mib) == (2, 384)
     [(_, disk)] = got.all_disks()
     assert qemu.disk_info(Path(disk.path)).virtual_size == 48 * MIB
+    again = real_backend.import_machine(ova, name="back in virtualbox", progress=no_progress,
+                                        cancel=CancelToken())
+    back = real_backend.get_machine(again).spec
+    assert (back.cpu.count, back.memory.size_mib) == (2, 384)
+    assert [d.size_bytes for _, d in back.all_disks()] == [48 * MIB]
 
 
 def _hdds(real_vbox: RealVBox) -> set[str]:
