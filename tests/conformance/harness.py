@@ -6,6 +6,8 @@ yields a Harness around a fresh backend whose machines live under the given fold
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -30,6 +32,22 @@ class Harness:
     # Every machine a test makes is named with this prefix (tests/conformance/live.py): a live
     # run deletes only machines that carry it.
     prefix: str = "dvmtest-"
+    # The folders the backend under test makes its files in (machines, disks, scratch): after
+    # a cancelled or refused operation nothing new may be left there (owned_files()).
+    owned: tuple[Path, ...] = ()
+    # How many keyboard deliveries (key combinations or text runs) reached the hypervisor so
+    # far, where the harness can see them; None where it cannot (real QEMU: QMP only).
+    keys_delivered: Callable[[], int] | None = None
+
+    def owned_files(self) -> set[Path]:
+        """Every file and folder under the harness's owned folders (fails if it names none)."""
+        assert self.owned, ("the harness names no folders it owns (Harness.owned): the suite "
+                            "could not see what an operation leaves behind")
+        found: set[Path] = set()
+        for root in self.owned:
+            if root.exists():
+                found.update(root.rglob("*"))
+        return found
 
     def name(self, label: str) -> str:
         """The name of a machine a test makes: the harness prefix, then `label`."""
@@ -60,7 +78,8 @@ def memory_harness(folder: Path) -> Iterator[Harness]:
     def make_spec(name: str) -> MachineSpec:
         return defaults_for("other-linux", backend.capabilities(), name=name)
 
-    yield Harness(backend, make_spec, wait_until_guest_ready=lambda machine_id: None)
+    yield Harness(backend, make_spec, wait_until_guest_ready=lambda machine_id: None,
+                  owned=(folder,), keys_delivered=lambda: len(backend.typed))
 
 
 @contextmanager
@@ -75,7 +94,7 @@ def qemu_harness(folder: Path) -> Iterator[Harness]:
     backend = QemuBackend(Settings(library_dir=str(folder / "library"), qemu_accel="tcg"))
     yield Harness(backend, lambda name: guest_spec(name, iso),
                   wait_until_guest_ready=lambda machine_id: wait_until_ready(backend, machine_id),
-                  state_timeout=60.0)
+                  state_timeout=60.0, owned=(folder,))
 
 
 @contextmanager
@@ -83,8 +102,17 @@ def hyperv_replay_harness(folder: Path) -> Iterator[Harness]:
     """Hyper-V over the PowerShell double (replay mode)."""
     from tests.backends.hyperv.harness import hyperv_replay_harness as factory
 
+    state_file = folder / "hyperv-host" / "hyperv-state.json"  # tests/backends/hyperv/double.py
+
+    def delivered() -> int:
+        return len(json.loads(state_file.read_text("utf-8"))["typed"])
+
     with factory(folder) as harness:
-        yield harness
+        # A Hyper-V host has its default folders for machines and disks before any machine.
+        host = json.loads(state_file.read_text("utf-8"))["host"]
+        for key in ("VirtualMachinePath", "VirtualHardDiskPath"):
+            Path(host[key]).mkdir(parents=True, exist_ok=True)
+        yield dataclasses.replace(harness, owned=(folder,), keys_delivered=delivered)
 
 
 @contextmanager
@@ -92,8 +120,15 @@ def virtualbox_replay_harness(folder: Path) -> Iterator[Harness]:
     """VirtualBox over the VBoxManage double (replay mode)."""
     from tests.backends.virtualbox.harness import virtualbox_replay_harness as factory
 
+    calls = folder / "fake-virtualbox" / "calls.jsonl"  # tests/backends/virtualbox/double.py
+    keyboard = {"keyboardputscancode", "keyboardputstring"}
+
+    def delivered() -> int:
+        lines = calls.read_text("utf-8").splitlines() if calls.exists() else []
+        return sum(1 for line in lines if keyboard & set(json.loads(line)["argv"]))
+
     with factory(folder) as harness:
-        yield harness
+        yield dataclasses.replace(harness, owned=(folder,), keys_delivered=delivered)
 
 
 # name -> (factory, marks). Backends add themselves here.

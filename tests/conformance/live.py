@@ -75,16 +75,27 @@ def check_host(backend: Backend, options: LiveOptions) -> set[str]:
 
 def remove_own(backend: Backend, prefix: str, before: set[str]) -> list[str]:
     """Delete (with disks) the machines named `prefix…` that were not there before; their names."""
-    removed = []
-    for machine in backend.list_machines():
-        if machine.id in before or not machine.name.startswith(prefix):
-            continue
+    removed: list[str] = []
+    own = [m for m in backend.list_machines() if m.id not in before and m.name.startswith(prefix)]
+    for machine in own:
         if machine.state.is_active or machine.state is PowerState.SAVED:
             with contextlib.suppress(InvalidState):
                 backend.power_off(machine.id)
-        backend.delete(machine.id, delete_disks=True, progress=no_progress,
-                       cancel=CancelToken())
-        removed.append(machine.name)
+    # A machine whose disks a linked clone still uses is refused (InvalidState) until the
+    # clone is gone: retry the refused ones while each round removes at least one.
+    while own:
+        refused = []
+        for machine in own:
+            try:
+                backend.delete(machine.id, delete_disks=True, progress=no_progress,
+                               cancel=CancelToken())
+            except InvalidState:
+                refused.append(machine)
+                continue
+            removed.append(machine.name)
+        if len(refused) == len(own):
+            raise InvalidState(f"could not remove {', '.join(m.name for m in refused)}")
+        own = refused
     return removed
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import struct
 import tarfile
 from pathlib import Path
@@ -76,6 +77,10 @@ def write_ova(target: Path, vm: dict[str, Any], disks: list[int], *, manifest: b
         lines = "".join(f"SHA256({name}) = {hashlib.sha256(data).hexdigest()}\n"
                         for name, data in [(f"{stem}.ovf", ovf), *files])
         members.append((f"{stem}.mf", lines.encode()))
+    if target.suffix.lower() == ".ovf":  # the descriptor, its manifest and disks side by side
+        for name, data in [*members, *files]:
+            (target.parent / name).write_bytes(data)
+        return
     with tarfile.open(target, "w", format=tarfile.USTAR_FORMAT) as tar:
         for name, data in [*members, *files]:
             info = tarfile.TarInfo(name)
@@ -83,12 +88,24 @@ def write_ova(target: Path, vm: dict[str, Any], disks: list[int], *, manifest: b
             tar.addfile(info, io.BytesIO(data))
 
 
-def read_ova(source: Path) -> dict[str, Any]:
-    """The machine an OVA written by `write_ova` carries (KeyError/ValueError if none)."""
+def _descriptor_text(source: Path) -> str:
+    """The OVF descriptor of an .ovf file or inside an .ova."""
+    if source.suffix.lower() == ".ovf":
+        return source.read_text(encoding="utf-8")
     with tarfile.open(source, "r:") as tar:
         member = next(m for m in tar.getmembers() if m.name.endswith(".ovf"))
         file = tar.extractfile(member)
-        text = file.read().decode("utf-8") if file is not None else ""
+        return file.read().decode("utf-8") if file is not None else ""
+
+
+def read_capacities(source: Path) -> list[int]:
+    """The capacities in bytes of the disks an appliance's descriptor declares, in order."""
+    return [int(size) for size in re.findall(r'ovf:capacity="(\d+)"', _descriptor_text(source))]
+
+
+def read_ova(source: Path) -> dict[str, Any]:
+    """The machine an appliance written by `write_ova` carries (KeyError/ValueError if none)."""
+    text = _descriptor_text(source)
     start = text.index(_MARK) + len(_MARK)
     vm: dict[str, Any] = json.loads(text[start:text.index(" -->", start)])
     return vm

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -214,6 +215,7 @@ def import_(state: dict[str, Any], args: list[str], ctx: Context) -> None:
     source = Path(parsed.positional[0])
     try:
         vm = appliance.read_ova(source)
+        capacities = appliance.read_capacities(source)
     except (OSError, ValueError, KeyError, StopIteration, tarfile.TarError):
         raise Fail(error_lines("Appliance read failed", f"Could not read '{source}'")) from None
     ctx["progress"]()
@@ -224,15 +226,29 @@ def import_(state: dict[str, Any], args: list[str], ctx: Context) -> None:
               state="poweroff", cfg=str(folder / f"{safe_file_name(name)}.vbox"))
     for nic in vm["nics"].values():
         nic["mac"] = new_mac()
-    folder.mkdir(parents=True, exist_ok=True)
-    for index, slot in enumerate([s for c in vm["controllers"] for s in c["attachments"].values()
-                                  if s["type"] == "hdd" and s["medium"]], start=1):
-        disk = folder / f"{safe_file_name(name)}-disk{index:03}.vdi"
-        disk.write_bytes(b"imported disk\n")
-        slot.update(medium=str(disk), uuid=new_uuid())
-        state["media"][str(disk)] = {"uuid": slot["uuid"], "format": "VDI", "size_mb": 1,
-                                     "parent": ""}
-    ctx["progress"]()
+    new_folder = not folder.exists()
+    slots = [s for c in vm["controllers"] for s in c["attachments"].values()
+             if s["type"] == "hdd" and s["medium"]]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for index, slot in enumerate(slots, start=1):
+            disk = folder / f"{safe_file_name(name)}-disk{index:03}.vdi"
+            disk.write_bytes(b"imported disk\n")
+            slot.update(medium=str(disk), uuid=new_uuid())
+            size = capacities[index - 1] if index <= len(capacities) else 2**20
+            state["media"][str(disk)] = {"uuid": slot["uuid"], "format": "VDI",
+                                         "size_mb": -(-size // 2**20), "parent": ""}
+        ctx["progress"]()
+        # Ctrl+C cancels VBoxManage's progress wait only: once the copy is done it registers.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except KeyboardInterrupt:  # VirtualBox removes what the cancelled import wrote
+        for index in range(1, len(slots) + 1):
+            (folder / f"{safe_file_name(name)}-disk{index:03}.vdi").unlink(missing_ok=True)
+        if new_folder:
+            import shutil  # imported here: each call of the double pays for its imports
+
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     state["vms"][vm["uuid"]] = vm
     write_settings_file(vm)
     ctx["out"] += "Successfully imported the appliance.\n"

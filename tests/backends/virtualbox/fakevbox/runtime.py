@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +184,26 @@ def clonevm(state: dict[str, Any], args: list[str], ctx: Context) -> None:
                  state="poweroff", cfg=str(folder / f"{safe_file_name(name)}.vbox"))
     for nic in clone["nics"].values():
         nic["mac"] = new_mac()
-    folder.mkdir(parents=True, exist_ok=True)
+    new_folder = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _clone_disks(state, clone, folder, name, linked=linked, ctx=ctx)
+        # Ctrl+C cancels VBoxManage's progress wait only: once the copy is done it registers.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except KeyboardInterrupt:  # VirtualBox removes what the cancelled clone wrote
+        if new_folder:
+            import shutil  # imported here: each call of the double pays for its imports
+
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    state["vms"][new_id] = clone
+    write_settings_file(clone)
+    ctx["out"] += f'Machine has been successfully cloned as "{name}"\n'
+
+
+def _clone_disks(state: dict[str, Any], clone: dict[str, Any], folder: Path, name: str, *,
+                 linked: bool, ctx: Context) -> None:
+    """Copy (or, linked, make differencing images of) the clone's disks, with progress."""
     ctx["progress"]()
     for index, slot in enumerate(
             [s for c in clone["controllers"] for s in c["attachments"].values()
@@ -203,9 +223,6 @@ def clonevm(state: dict[str, Any], args: list[str], ctx: Context) -> None:
         state["media"][str(target)] = {"uuid": disk_uuid, "format": "VDI", "parent": parent,
                                        "size_mb": state["media"].get(source, {}).get("size_mb", 1)}
         slot.update(medium=str(target), uuid=disk_uuid)
-    state["vms"][new_id] = clone
-    write_settings_file(clone)
-    ctx["out"] += f'Machine has been successfully cloned as "{name}"\n'
 
 
 def guestproperty(state: dict[str, Any], args: list[str], ctx: Context) -> None:
