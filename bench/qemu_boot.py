@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from backends.qemu import process, qmp
-from backends.qemu.argv import LaunchPlan, build_argv
 from backends.qemu.backend import QemuBackend
 from backends.qemu.layout import RunFiles
+from backends.qemu.plans import LaunchPlan, build_argv
 from desktopvm.protocol import CancelToken, no_progress
 from desktopvm.settings import Settings
 from tests.backends.qemu.guest import READY, guest_spec

@@ -1,19 +1,28 @@
-"""HyperVBackend: the Backend protocol over one PowerShell session per host (local or WinRM)."""
+"""HyperVBackend: the protocol facade over one host's PowerShell sessions (local or WinRM).
+
+Thin on purpose: each operation turns the machine id into Hyper-V's form and hands the work
+to the module that does it (docs/architecture.md has the map every backend follows).
+"""
 
 from __future__ import annotations
 
-import base64
-import logging
-import threading
-import time
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from backends.hyperv import console, copies, layout, locate, parsers, plans
-from backends.hyperv.caps import capabilities
-from backends.hyperv.details import machine_info
+from backends.hyperv import (
+    appliances,
+    clones,
+    console,
+    disks,
+    inventory,
+    lifecycle,
+    locate,
+    machines,
+    parsers,
+    snapshots,
+)
+from backends.hyperv.capabilities import capabilities
 from backends.hyperv.errors import (
     ENABLE_HYPERV_HINT,
     HYPERV_ADMINISTRATORS_HINT,
@@ -21,8 +30,9 @@ from backends.hyperv.errors import (
 )
 from backends.hyperv.metadata import MetadataStore
 from backends.hyperv.plans import Call
-from backends.hyperv.session import Channel, PowerShellSession
-from desktopvm.model import Capabilities, DiskFormat, MachineSpec, changed_groups, errors, validate
+from backends.hyperv.runner import Runner, machine_id
+from backends.hyperv.session import Channel
+from desktopvm.model import Capabilities, DiskFormat, MachineSpec, changed_groups
 from desktopvm.protocol import (
     BackendError,
     BackendUnavailable,
@@ -30,22 +40,14 @@ from desktopvm.protocol import (
     ConsoleEndpoints,
     DiskInfo,
     HostInfo,
-    InvalidSpec,
     MachineInfo,
-    MachineNotFound,
     MachineSummary,
-    PowerState,
     ProbeResult,
     Progress,
-    SerialEndpoint,
     Snapshot,
     StartMode,
     UnsupportedOperation,
 )
-from desktopvm.protocol.keys import UnknownKey
-
-log = logging.getLogger(__name__)
-FACTS_TTL = 60.0
 
 
 class HyperVBackend:
@@ -59,53 +61,25 @@ class HyperVBackend:
                  local: bool = True, metadata: MetadataStore | None = None) -> None:
         self.host = host
         self.local = local
-        self.quick = PowerShellSession(channel_factory, host=host)
-        self.slow = PowerShellSession(channel_factory, host=host)
+        self.runner = Runner(channel_factory, host=host, local=local)
+        self.quick = self.runner.quick
         self.metadata = metadata or MetadataStore(host)
-        self._facts: tuple[float, parsers.HostFacts] | None = None
-        self._facts_lock = threading.Lock()
 
     def close(self) -> None:
         """Stop both PowerShell sessions."""
-        self.quick.close()
-        self.slow.close()
+        self.runner.close()
 
-    # -- plumbing ---------------------------------------------------------------------------
-    def run(self, call: Call, *, cancel: CancelToken | None = None, interruptible: bool = True,
-            slow: bool = False) -> Any:
-        """Send one planned request on the quick (or the slow) session."""
-        session = self.slow if slow else self.quick
-        return session.request(call.op, call.args, timeout=call.timeout, cancel=cancel,
-                               interruptible=interruptible)
+    def run(self, call: Call, **options: Any) -> Any:
+        """Send one planned request (see Runner.run)."""
+        return self.runner.run(call, **options)
 
     def facts(self, *, fresh: bool = False) -> parsers.HostFacts:
         """host_info, cached for a minute."""
-        with self._facts_lock:
-            if fresh or self._facts is None or time.monotonic() - self._facts[0] > FACTS_TTL:
-                self._facts = (time.monotonic(), parsers.host_facts(self.run(Call("host_info"))))
-            return self._facts[1]
-
-    @staticmethod
-    def machine_id(machine_id: str) -> str:
-        """A VM id in canonical form; anything that is not a GUID names no machine."""
-        try:
-            return str(uuid.UUID(machine_id))
-        except (ValueError, AttributeError, TypeError):
-            raise MachineNotFound(f"No machine with id {machine_id}") from None
-
-    def _details(self, machine_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.run(Call("get_vm", {"Id": self.machine_id(machine_id)}))
-        return result
-
-    def _os_id(self, machine_id: str) -> str:
-        return self.metadata.os_ids().get(machine_id, "")
+        return self.runner.facts(fresh=fresh)
 
     def check(self, spec: MachineSpec) -> None:
         """InvalidSpec with every problem Hyper-V would have with `spec`."""
-        problems = errors(validate(spec, self.capabilities(), check_paths=self.local))
-        problems += layout.problems(spec)
-        if problems:
-            raise InvalidSpec(problems)
+        machines.check(spec, self.capabilities(), local=self.local)
 
     # -- discovery --------------------------------------------------------------------------
     def probe(self) -> ProbeResult:
@@ -120,7 +94,7 @@ class HyperVBackend:
             return ProbeResult(self.name, False, reason="The Hyper-V PowerShell module is not "
                                f"available on {self.host}", install_hint=ENABLE_HYPERV_HINT)
         try:
-            answer = self.run(Call("probe"))
+            answer = self.runner.run(Call("probe"))
         except BackendError as error:
             return ProbeResult(self.name, False, reason=error.summary)
         version = (f"Hyper-V module {answer.get('ModuleVersion', '?')}, Windows "
@@ -145,106 +119,72 @@ class HyperVBackend:
 
     # -- inventory and configuration --------------------------------------------------------
     def list_machines(self) -> list[MachineSummary]:
-        return parsers.inventory(self.run(Call("list_vms")), self.host, self.metadata.os_ids())
+        return inventory.machines(self.runner, self.metadata)
 
     def get_machine(self, machine_id: str) -> MachineInfo:
-        vm_id = self.machine_id(machine_id)
-        return machine_info(self._details(vm_id), self.host, self._os_id(vm_id))
+        return inventory.machine(self.runner, self.metadata, _id(machine_id))
 
     def create(self, spec: MachineSpec, *, progress: Progress, cancel: CancelToken) -> str:
         self.check(spec)
-        cancel.raise_if_cancelled()
-        progress(None, "Creating the machine")
-        call = plans.create(spec, self.facts().default_switch)
-        result = self.run(call, cancel=cancel, interruptible=False)
-        vm_id = self.machine_id(str(result["Id"]))
-        self.metadata.set_os(vm_id, spec.os)
-        if cancel.cancelled:  # Hyper-V finished; undo it
-            made = [d["Path"] for d in call.args["Disks"] if d["Create"] and d["Path"]]
-            copies.discard(self, vm_id, [*made, str(result.get("Folder", ""))])
-            cancel.raise_if_cancelled()
-        progress(1.0, "Created")
-        return vm_id
+        return machines.create(self.runner, self.metadata, spec, progress=progress,
+                               cancel=cancel)
 
     def update(self, machine_id: str, old: MachineSpec, new: MachineSpec, *, progress: Progress,
                cancel: CancelToken) -> None:
-        vm_id = self.machine_id(machine_id)
+        vm_id = _id(machine_id)
         if not changed_groups(old, new):
             return
         self.check(new)
-        state = parsers.power_state(self._details(vm_id).get("State"))
-        calls = plans.update(vm_id, old, new, running=state is not PowerState.OFF,
-                             default_switch=self.facts().default_switch)
-        for index, call in enumerate(calls):
-            cancel.raise_if_cancelled()
-            progress(index / max(len(calls), 1), f"Applying {call.op.replace('_', ' ')}")
-            self.run(call, cancel=cancel, interruptible=False)
-        if old.os != new.os:
-            self.metadata.set_os(vm_id, new.os)
+        machines.update(self.runner, self.metadata, vm_id, old, new, progress=progress,
+                        cancel=cancel)
 
     def delete(self, machine_id: str, *, delete_disks: bool, progress: Progress,
                cancel: CancelToken) -> None:
-        vm_id = self.machine_id(machine_id)
-        self.run(Call("remove_vm", {"Id": vm_id, "DeleteDisks": delete_disks},
-                      timeout=plans.SLOW), interruptible=False)
-        self.metadata.forget(vm_id)
+        machines.delete(self.runner, self.metadata, _id(machine_id), delete_disks=delete_disks)
 
     # -- lifecycle --------------------------------------------------------------------------
-    def _power(self, op: str, machine_id: str, timeout: float = plans.SLOW) -> None:
-        self.run(Call(op, {"Id": self.machine_id(machine_id)}, timeout=timeout),
-                 interruptible=False)
-
     def start(self, machine_id: str, *, mode: StartMode = StartMode.HEADLESS) -> None:
-        self._power("start_vm", machine_id)
+        lifecycle.power(self.runner, "start", _id(machine_id))
 
     def shutdown(self, machine_id: str) -> None:
-        self._power("shutdown_vm", machine_id, plans.QUICK)
+        lifecycle.power(self.runner, "shutdown", _id(machine_id))
 
     def power_off(self, machine_id: str) -> None:
-        self._power("stop_vm", machine_id)
+        lifecycle.power(self.runner, "power_off", _id(machine_id))
 
     def reset(self, machine_id: str) -> None:
-        self._power("restart_vm", machine_id)
+        lifecycle.power(self.runner, "reset", _id(machine_id))
 
     def pause(self, machine_id: str) -> None:
-        self._power("suspend_vm", machine_id)
+        lifecycle.power(self.runner, "pause", _id(machine_id))
 
     def resume(self, machine_id: str) -> None:
-        self._power("resume_vm", machine_id)
+        lifecycle.power(self.runner, "resume", _id(machine_id))
 
     def save_state(self, machine_id: str, *, progress: Progress, cancel: CancelToken) -> None:
         progress(None, "Saving the machine's state")
-        self._power("save_vm", machine_id)
+        lifecycle.power(self.runner, "save_state", _id(machine_id))
 
     # -- snapshots --------------------------------------------------------------------------
     def list_snapshots(self, machine_id: str) -> tuple[tuple[Snapshot, ...], str]:
-        details = self._details(machine_id)
-        return (parsers.snapshot_tree(details.get("Checkpoints")),
-                str(details.get("CurrentCheckpointId") or "").lower())
+        return snapshots.tree(self.runner, _id(machine_id))
 
     def take_snapshot(self, machine_id: str, name: str, *, description: str = "",
                       include_memory: bool = True, progress: Progress,
                       cancel: CancelToken) -> Snapshot:
         progress(None, "Taking a checkpoint")
-        row = self.run(Call("checkpoint_vm", {"Id": self.machine_id(machine_id), "Name": name,
-                                              "Notes": description,
-                                              "IncludeMemory": include_memory},
-                            timeout=plans.SLOW), interruptible=False)
-        return parsers.snapshot_tree([{**row, "ParentCheckpointId": ""}])[0]
+        return snapshots.take(self.runner, _id(machine_id), name, description=description,
+                              include_memory=include_memory)
 
     def restore_snapshot(self, machine_id: str, snapshot_id: str, *, progress: Progress,
                          cancel: CancelToken) -> None:
         progress(None, "Restoring the checkpoint")
-        self.run(Call("restore_checkpoint", {"Id": self.machine_id(machine_id),
-                                             "CheckpointId": snapshot_id}, timeout=plans.SLOW),
-                 interruptible=False)
+        snapshots.restore(self.runner, _id(machine_id), snapshot_id)
 
     def delete_snapshot(self, machine_id: str, snapshot_id: str, *, progress: Progress,
                         cancel: CancelToken) -> None:
         progress(None, "Deleting the checkpoint (merging its disk)")
-        self.run(Call("remove_checkpoint", {"Id": self.machine_id(machine_id),
-                                            "CheckpointId": snapshot_id}, timeout=plans.COPY),
-                 interruptible=False, slow=True)
+        snapshots.delete(self.runner, _id(machine_id), snapshot_id)
 
     # -- copies -----------------------------------------------------------------------------
     def clone(self, machine_id: str, new_name: str, *, linked: bool = False,
@@ -252,82 +192,61 @@ class HyperVBackend:
         if linked:
             raise UnsupportedOperation("Hyper-V clones are full copies (export and import); "
                                        "linked clones are not offered")
-        return copies.clone(self, self.machine_id(machine_id), new_name,
+        machines.require_name(new_name, self.capabilities())
+        return clones.clone(self.runner, self.metadata, _id(machine_id), new_name,
                             snapshot_id=snapshot_id, progress=progress, cancel=cancel)
 
     def export(self, machine_id: str, path: Path, *, progress: Progress,
                cancel: CancelToken) -> None:
-        copies.export(self, self.machine_id(machine_id), path, progress, cancel)
+        appliances.export(self.runner, _id(machine_id), path, progress=progress, cancel=cancel)
 
     def import_machine(self, path: Path, *, name: str = "", progress: Progress,
                        cancel: CancelToken) -> str:
-        return copies.import_machine(self, path, name, progress, cancel)
+        if name:
+            machines.require_name(name, self.capabilities())
+        return appliances.import_machine(self.runner, self.metadata, path, name=name,
+                                         progress=progress, cancel=cancel)
 
     # -- disks ------------------------------------------------------------------------------
     def disk_info(self, path: Path) -> DiskInfo:
-        return parsers.disk_info(self.run(Call("get_vhd", {"Path": str(path)})))
+        return disks.info(self.runner, path)
 
     def create_disk(self, path: Path, disk_format: DiskFormat, size_bytes: int, *,
                     progress: Progress, cancel: CancelToken) -> DiskInfo:
-        copies.require_vhd(path, disk_format)
-        row = self.run(Call("new_vhd", {"Path": str(path), "SizeBytes": layout.round_size(
-            size_bytes), "Fixed": False}, timeout=plans.SLOW), interruptible=False)
-        return parsers.disk_info(row)
+        return disks.create(self.runner, path, disk_format, size_bytes)
 
     def resize_disk(self, path: Path, size_bytes: int, *, progress: Progress,
                     cancel: CancelToken) -> DiskInfo:
-        row = self.run(Call("resize_vhd", {"Path": str(path),
-                                           "SizeBytes": layout.round_size(size_bytes)},
-                            timeout=plans.COPY), interruptible=False, slow=True)
-        return parsers.disk_info(row)
+        return disks.resize(self.runner, path, size_bytes)
 
     def convert_disk(self, source: Path, target: Path, disk_format: DiskFormat, *,
                      progress: Progress, cancel: CancelToken) -> DiskInfo:
-        return copies.convert_disk(self, source, target, disk_format, progress=progress,
-                                   cancel=cancel)
+        return disks.convert(self.runner, source, target, disk_format, progress=progress,
+                             cancel=cancel)
 
     def compact_disk(self, path: Path) -> DiskInfo:
         """Optimize-VHD: give unused space of a dynamic disk back to the host."""
-        row = self.run(Call("optimize_vhd", {"Path": str(path)}, timeout=plans.COPY),
-                       interruptible=False, slow=True)
-        return parsers.disk_info(row)
+        return disks.compact(self.runner, path)
 
     def guest_addresses(self, machine_id: str) -> tuple[str, ...]:
         """The guest's IP addresses (from its integration services), cheaper than get_machine."""
-        row = self.run(Call("guest_addresses", {"Id": self.machine_id(machine_id)}))
+        row = self.runner.run(Call("guest_addresses", {"Id": _id(machine_id)}))
         return tuple(str(a) for a in parsers.as_list(row.get("Addresses")))
 
     # -- consoles ---------------------------------------------------------------------------
     def console(self, machine_id: str) -> ConsoleEndpoints:
-        spec = self.get_machine(machine_id).spec
-        serial = None
-        if self.local:
-            serial = next((SerialEndpoint(pipe=p.path) for p in sorted(
-                spec.serial, key=lambda p: p.number) if p.path), None)
-        return ConsoleEndpoints(serial=serial,
-                                native_viewer=("vmconnect.exe", self.host, spec.name))
+        vm_id = _id(machine_id)
+        return console.endpoints(self.runner, vm_id, self.get_machine(vm_id).spec)
 
     def screenshot(self, machine_id: str) -> bytes:
-        row = self.run(Call("thumbnail", {"Id": self.machine_id(machine_id), "Width": 0,
-                                          "Height": 0}))
-        return console.rgb565_to_png(base64.b64decode(row["ImageData"]),
-                                     parsers.as_int(row["Width"]), parsers.as_int(row["Height"]))
+        return console.screenshot(self.runner, _id(machine_id))
 
     def type_text(self, machine_id: str, text: str) -> None:
-        vm_id = self.machine_id(machine_id)
-        try:
-            parts = console.typeable(text)
-        except UnknownKey as error:
-            raise UnsupportedOperation(str(error)) from error
-        for kind, value in parts:
-            if kind == "text":
-                self.run(Call("type_text", {"Id": vm_id, "Text": value}))
-            else:
-                self.run(Call("type_keys", {"Id": vm_id, "Combos": [console.combo(value)]}))
+        console.type_text(self.runner, _id(machine_id), text)
 
     def send_keys(self, machine_id: str, keys: Sequence[str]) -> None:
-        try:
-            combos = [console.combo(key) for key in keys]
-        except UnknownKey as error:
-            raise UnsupportedOperation(str(error)) from error
-        self.run(Call("type_keys", {"Id": self.machine_id(machine_id), "Combos": combos}))
+        console.send_keys(self.runner, _id(machine_id), keys)
+
+
+#: Machine ids in Hyper-V's form (anything that is not a GUID names no machine).
+_id = machine_id

@@ -1,14 +1,21 @@
-"""Console helpers: RGB565 thumbnails to PNG (zlib only), key names to Windows virtual-key codes."""
+"""Hyper-V consoles: vmconnect and serial pipes, thumbnails as PNG (zlib only), keys and text."""
 
 from __future__ import annotations
 
+import base64
 import struct
 import sys
 import zlib
 from array import array
+from collections.abc import Sequence
 from functools import cache
 
-from desktopvm.protocol.keys import UnknownKey, check_typeable, require_keys
+from backends.hyperv import keys, parsers
+from backends.hyperv.plans import Call
+from backends.hyperv.runner import Runner
+from desktopvm.model import MachineSpec
+from desktopvm.protocol import ConsoleEndpoints, SerialEndpoint, UnsupportedOperation
+from desktopvm.protocol.keys import UnknownKey
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -47,51 +54,40 @@ def rgb565_to_png(data: bytes, width: int, height: int) -> bytes:
             + _chunk(b"IDAT", zlib.compress(b"".join(rows), 6)) + _chunk(b"IEND", b""))
 
 
-# Windows virtual-key codes (what Msvm_Keyboard.TypeKey/PressKey take), by the shared names of
-# desktopvm.protocol.keys. SysRq has none: Hyper-V cannot send it.
-MODIFIERS = {"ctrl": 0x11, "ctrl_r": 0xA3, "shift": 0x10, "shift_r": 0xA1, "alt": 0x12,
-             "altgr": 0xA5, "win": 0x5B, "win_r": 0x5C}
-VIRTUAL_KEYS = {
-    **MODIFIERS,
-    "enter": 0x0D, "esc": 0x1B, "tab": 0x09, "space": 0x20, "backspace": 0x08,
-    "delete": 0x2E, "insert": 0x2D, "home": 0x24, "end": 0x23, "pageup": 0x21,
-    "pagedown": 0x22, "up": 0x26, "down": 0x28, "left": 0x25, "right": 0x27,
-    "printscreen": 0x2C, "pause": 0x13, "capslock": 0x14, "numlock": 0x90,
-    "scrolllock": 0x91, "menu": 0x5D, "minus": 0xBD, "equal": 0xBB, "bracketleft": 0xDB,
-    "bracketright": 0xDD, "backslash": 0xDC, "semicolon": 0xBA, "apostrophe": 0xDE,
-    "grave": 0xC0, "comma": 0xBC, "dot": 0xBE, "slash": 0xBF,
-    **{f"f{n}": 0x6F + n for n in range(1, 13)},
-    **{chr(c): c - 32 for c in range(ord("a"), ord("z") + 1)},
-    **{str(d): 0x30 + d for d in range(10)},
-}
-SENDABLE = frozenset(VIRTUAL_KEYS)
-#: Msvm_Keyboard.TypeText takes at most this many characters per call (review H2).
-TYPE_TEXT_LIMIT = 512
+def endpoints(runner: Runner, vm_id: str, spec: MachineSpec) -> ConsoleEndpoints:
+    """vmconnect for the screen; on this computer also the first COM port's named pipe."""
+    serial = None
+    if runner.local:
+        serial = next((SerialEndpoint(pipe=p.path) for p in sorted(
+            spec.serial, key=lambda p: p.number) if p.path), None)
+    return ConsoleEndpoints(serial=serial, native_viewer=("vmconnect.exe", runner.host,
+                                                          spec.name))
 
 
-def combo(text: str) -> dict[str, object]:
-    """'ctrl-alt-delete' / 'Ctrl+Alt+F2' / 'enter' -> a type_keys combo."""
-    *held, key = require_keys(text, SENDABLE, "Hyper-V")
-    if sorted(held) == ["alt", "ctrl"] and key == "delete":
-        return {"CtrlAltDel": True, "Modifiers": [], "Key": 0}
-    not_modifiers = [name for name in held if name not in MODIFIERS]
-    if not_modifiers:
-        raise UnknownKey(f"Hyper-V holds only Ctrl, Shift, Alt and Windows while it types a "
-                         f"key; cannot hold {', '.join(not_modifiers)} (in {text!r})")
-    return {"CtrlAltDel": False, "Modifiers": [MODIFIERS[name] for name in held],
-            "Key": VIRTUAL_KEYS[key]}
+def screenshot(runner: Runner, vm_id: str) -> bytes:
+    """The VM's thumbnail at full size, as a PNG."""
+    row = runner.run(Call("thumbnail", {"Id": vm_id, "Width": 0, "Height": 0}))
+    return rgb565_to_png(base64.b64decode(row["ImageData"]), parsers.as_int(row["Width"]),
+                         parsers.as_int(row["Height"]))
 
 
-def typeable(text: str) -> list[tuple[str, str]]:
-    """Split text into ('text', ascii run) and ('key', 'enter') parts; non-ASCII raises.
+def type_text(runner: Runner, vm_id: str, text: str) -> None:
+    """TypeText for each run of a line, Enter between lines."""
+    try:
+        parts = keys.typeable(text)
+    except UnknownKey as error:
+        raise UnsupportedOperation(str(error)) from error
+    for kind, value in parts:
+        if kind == "text":
+            runner.run(Call("type_text", {"Id": vm_id, "Text": value}))
+        else:
+            runner.run(Call("type_keys", {"Id": vm_id, "Combos": [keys.combo(value)]}))
 
-    Runs are at most TYPE_TEXT_LIMIT characters each: TypeText refuses longer ones.
-    """
-    checked = check_typeable(text, "Hyper-V")
-    parts: list[tuple[str, str]] = []
-    for index, line in enumerate(checked.split("\n")):
-        if index:
-            parts.append(("key", "enter"))
-        parts += [("text", line[i:i + TYPE_TEXT_LIMIT])
-                  for i in range(0, len(line), TYPE_TEXT_LIMIT)]
-    return parts
+
+def send_keys(runner: Runner, vm_id: str, combos: Sequence[str]) -> None:
+    """Every combination in one request (checked before the host sees it)."""
+    try:
+        planned = [keys.combo(combo) for combo in combos]
+    except UnknownKey as error:
+        raise UnsupportedOperation(str(error)) from error
+    runner.run(Call("type_keys", {"Id": vm_id, "Combos": planned}))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends.hyperv.layout import (
+from backends.hyperv.placement import (
     MIB,
     Slot,
     folder_name,

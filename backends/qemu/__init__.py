@@ -1,4 +1,4 @@
-"""The QEMU backend: real VMs on any machine with QEMU (KVM, WHPX or HVF when usable, else TCG).
+"""The QEMU backend: real VMs on Linux and macOS with QEMU (KVM or HVF when usable, else TCG).
 
 Each machine is a folder in the library (`<library>/<id>/`) holding its spec file, disks,
 UEFI variable store, TPM state and snapshot records. QEMU runs detached, so machines outlive
@@ -8,6 +8,7 @@ light: the registry imports it to ask `detect()` before anything heavy is loaded
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from desktopvm.protocol import ProbeResult
@@ -17,10 +18,18 @@ if TYPE_CHECKING:
     from backends.qemu.backend import QemuBackend
 
 
+#: Why the QEMU backend is not offered on Windows (yet): it relies on Unix sockets for QMP,
+#: VNC, serial and migration, and on QEMU's -daemonize, which Windows builds lack.
+WINDOWS_REASON = ("The QEMU backend does not run on Windows yet (it needs Unix sockets and "
+                  "QEMU's -daemonize); use Hyper-V or VirtualBox there")
+
+
 def detect(settings: Settings) -> ProbeResult:
     """Is QEMU installed? (No process is started; `probe()` on the backend runs it.)"""
     from backends.qemu.process import find_qemu, install_hint
 
+    if sys.platform == "win32":
+        return ProbeResult("qemu", False, reason=WINDOWS_REASON)
     if find_qemu(settings.qemu_binary) is None:
         return ProbeResult("qemu", False, reason="qemu-system-x86_64 is not installed",
                            install_hint=install_hint())

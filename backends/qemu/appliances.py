@@ -7,11 +7,14 @@ import secrets
 import shutil
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from backends.qemu.disks import Disks
+from backends.qemu.identity import with_macs
+from backends.qemu.inventory import MachineStore
 from backends.qemu.layout import MachineFiles
+from backends.qemu.qemu_img import QemuImg
 from desktopvm.images import UnsafeImage, check_package_disk, disk_format
-from desktopvm.model import DiskFormat, MachineSpec, errors, name_problems, validate
+from desktopvm.model import Capabilities, DiskFormat, MachineSpec, name_problems
 from desktopvm.ovf import (
     ExportDisk,
     OvfError,
@@ -32,10 +35,7 @@ from desktopvm.protocol import (
     states,
 )
 from desktopvm.protocol.states import Operation
-
-if TYPE_CHECKING:
-    from backends.qemu.backend import QemuBackend
-
+from desktopvm.protocol.validity import require_valid
 
 
 def _file_stem(name: str) -> str:
@@ -44,11 +44,11 @@ def _file_stem(name: str) -> str:
     return (re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "machine")[:60]
 
 
-def export_ova(backend: QemuBackend, files: MachineFiles, path: Path, progress: Progress,
-               cancel: CancelToken) -> None:
+def export_ova(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, path: Path, *,
+               progress: Progress, cancel: CancelToken) -> None:
     """Write the machine as an OVA: OVF 1.0, stream-optimized VMDKs, SHA256 manifest."""
-    spec = backend.store.spec(files)
-    state = backend.store.state(files)
+    spec = store.spec(files)
+    state = store.state(files)
     states.require(Operation.EXPORT, state, spec.name)
     if path.suffix.lower() != ".ova":
         raise UnsupportedOperation("The QEMU backend exports OVA files; name the file *.ova")
@@ -63,11 +63,11 @@ def export_ova(backend: QemuBackend, files: MachineFiles, path: Path, progress: 
         for index, disk in enumerate(disks):
             vmdk = parts / f"{_file_stem(spec.name)}-disk{index + 1}.vmdk"
             share = 0.8 / max(1, len(disks))
-            backend.qemu_img.convert(Path(disk.path), vmdk, DiskFormat.VMDK,
+            qemu_img.convert(Path(disk.path), vmdk, DiskFormat.VMDK,
                                      subformat="streamOptimized",
                                      progress=scaled_progress(progress, index * share, share),
                                      cancel=cancel)
-            capacity = backend.qemu_img.info(Path(disk.path)).virtual_size
+            capacity = qemu_img.info(Path(disk.path)).virtual_size
             exported.append(ExportDisk(href=vmdk.name, capacity_bytes=capacity,
                                        file_size=vmdk.stat().st_size))
             vmdks.append(vmdk)
@@ -82,15 +82,14 @@ def export_ova(backend: QemuBackend, files: MachineFiles, path: Path, progress: 
     progress(1.0, "Exported")
 
 
-def import_appliance(backend: QemuBackend, path: Path, name: str, progress: Progress,
-                     cancel: CancelToken) -> str:
+def import_appliance(store: MachineStore, disks: Disks, capabilities: Capabilities, path: Path,
+                     *, name: str, progress: Progress, cancel: CancelToken) -> str:
     """A new machine from an OVA or OVF: disks converted to qcow2 in the machine's folder."""
-    from backends.qemu.backend import random_mac
-
-    problems = name_problems(name, backend.capabilities()) if name else []
+    qemu_img = disks.qemu_img
+    problems = name_problems(name, capabilities) if name else []
     if problems:
         raise InvalidSpec(problems)  # before anything is made: the one naming rule
-    library = backend.store.library
+    library = store.library
     library.mkdir(parents=True, exist_ok=True)
     unpacked = library / f".import-{uuid.uuid4().hex[:12]}"
     machine_id = str(uuid.uuid4())
@@ -115,24 +114,20 @@ def import_appliance(backend: QemuBackend, path: Path, name: str, progress: Prog
             source = descriptor.parent / disk.file_href
             destination = target.disk_path(index, "qcow2")
             share = 0.6 / max(1, len(appliance.disks))
-            backend.qemu_img.convert(source, destination, DiskFormat.QCOW2,
-                                     source_format=disk_format(facts),
-                                     progress=scaled_progress(progress, 0.3 + index * share, share),
-                                     cancel=cancel)
+            qemu_img.convert(source, destination, DiskFormat.QCOW2,
+                             source_format=disk_format(facts),
+                             progress=scaled_progress(progress, 0.3 + index * share, share),
+                             cancel=cancel)
             converted[(disk.controller_index, disk.port, disk.device)] = destination
         spec = _place_disks(appliance.spec, converted)
         made: list[Path] = []
-        spec = spec.model_copy(update={"storage": backend._make_disks(target, spec.storage, made,
-                                                                      cancel)})
-        network = tuple(n.model_copy(update={"mac": random_mac()}) for n in spec.network)
-        spec = spec.model_copy(update={"id": machine_id, "name": name or spec.name,
-                                       "network": network})
-        problems = errors(validate(spec, backend.capabilities()))
-        if problems:
-            raise InvalidSpec(problems)
-        backend._ensure_nvram(target, spec)
+        spec = spec.model_copy(update={"storage": disks.make(target, spec.storage, made, cancel)})
+        spec = with_macs(spec, fresh=True).model_copy(update={"id": machine_id,
+                                                              "name": name or spec.name})
+        require_valid(spec, capabilities)
+        disks.ensure_nvram(target, spec)
         cancel.raise_if_cancelled()
-        backend.store.save_spec(target, spec)
+        store.save_spec(target, spec)
     except (OvfError, UnsafeImage) as error:
         shutil.rmtree(target.folder, ignore_errors=True)
         raise BackendError(f"Cannot import {path.name}: {error}", str(error)) from error

@@ -8,16 +8,19 @@ import secrets
 import shutil
 import socket
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from backends.qemu import process, qmp, snapshots
-from backends.qemu.argv import LaunchPlan, build_argv
+from backends.qemu.disks import Disks
+from backends.qemu.inventory import MachineStore
+from backends.qemu.inventory import run_files as store_run_files
 from backends.qemu.layout import MachineFiles, RunFiles
+from backends.qemu.plans import LaunchPlan, build_argv
 from backends.qemu.records import Runtime
-from backends.qemu.store import run_files as store_run_files
-from desktopvm.model import Firmware, catalog
+from desktopvm.model import MachineSpec, catalog
 from desktopvm.protocol import (
     BackendError,
     CancelToken,
@@ -31,21 +34,29 @@ from desktopvm.protocol import (
 )
 from desktopvm.protocol.states import Operation
 
-if TYPE_CHECKING:
-    from backends.qemu.backend import QemuBackend
-
 log = logging.getLogger(__name__)
 
 EXIT_TIMEOUT = 30.0
 MIGRATION_TIMEOUT = 120.0
 
 
+@dataclass(frozen=True)
+class Launcher:
+    """What starting a machine needs besides its files: the binary and how to run it."""
+
+    binary: str
+    accel: Callable[[], str]  # asked at each start: the first call probes the host
+    check: Callable[[MachineSpec], None]  # raises InvalidSpec (an ISO or disk may have gone)
+    vnc_password: bool
+
+
 class Lifecycle:
     """Power operations of the QEMU backend."""
 
-    def __init__(self, backend: QemuBackend) -> None:
-        self.backend = backend
-        self.store = backend.store
+    def __init__(self, store: MachineStore, disks: Disks, launcher: Launcher) -> None:
+        self.store = store
+        self.disks = disks
+        self.launcher = launcher
 
     @staticmethod
     def run_files(runtime: Runtime, files: MachineFiles | None = None) -> RunFiles:
@@ -55,11 +66,7 @@ class Lifecycle:
 
     def require_running(self, files: MachineFiles, verb: str) -> RunFiles:
         """The run files of a machine whose QEMU is alive, else InvalidState."""
-        runtime = self.store.running_runtime(files)
-        if runtime is None:
-            name = self.store.spec(files).name
-            raise InvalidState(f"Cannot {verb} {name}: it is not running")
-        return self.run_files(runtime, files)
+        return self.store.require_running(files, verb)
 
     def _require(self, files: MachineFiles, operation: Operation) -> RunFiles:
         states.require(operation, self.store.state(files), self.store.spec(files).name)
@@ -74,19 +81,16 @@ class Lifecycle:
     # -- start ------------------------------------------------------------------------------
     def start(self, files: MachineFiles) -> None:
         """Boot the machine (or resume its saved state) in a detached QEMU."""
-        backend = self.backend
         state = self.store.state(files)
         spec = self.store.spec(files)
         states.require(Operation.START, state, spec.name)
-        backend._check(spec)  # an ISO or disk may have gone since it was created
+        self.launcher.check(spec)  # an ISO or disk may have gone since it was created
         files.aborted_marker.unlink(missing_ok=True)
         run = RunFiles(files.run_dir())
         shutil.rmtree(run.folder, ignore_errors=True)
         run.folder.mkdir(mode=0o700, parents=True)
-        uefi = None
-        if spec.firmware.kind is Firmware.UEFI:
-            uefi = backend.secure_uefi if spec.firmware.secure_boot else backend.uefi
-            backend._ensure_nvram(files, spec)
+        uefi = self.disks.firmware(spec)
+        self.disks.ensure_nvram(files, spec)
         if spec.firmware.tpm:
             process.start_swtpm(files.tpm_state, run.swtpm_socket, run.swtpm_pid,
                                 files.folder / "swtpm.log")
@@ -94,8 +98,8 @@ class Lifecycle:
         restoring = files.saved_state.exists()
         entry = catalog().get(spec.os)
         plan = LaunchPlan(
-            binary=backend.binary,
-            accel=backend.accel(),
+            binary=self.launcher.binary,
+            accel=self.launcher.accel(),
             machine_type=entry.backend_ids.get("qemu", "q35") if entry else "q35",
             run=run,
             nvram=files.nvram if uefi else None,
@@ -103,7 +107,7 @@ class Lifecycle:
             tpm=spec.firmware.tpm,
             incoming="defer" if restoring else "",
             loadvm="" if restoring else book.pending_loadvm,
-            vnc_password=backend.settings.vnc_password,
+            vnc_password=self.launcher.vnc_password,
             log=files.log,
         )
         try:

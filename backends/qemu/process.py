@@ -158,6 +158,14 @@ def start_swtpm(state_dir: Path, control_socket: Path, pid_file: Path, log_file:
                             exit_code=result.returncode, stderr=result.stderr)
 
 
+def _proc_state(stat: Path) -> str:
+    """The state letter of a /proc/.../stat file ("" when it is gone)."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
 def pid_alive(pid: int, marker: str = "") -> bool:
     """Whether the process runs (and, with `marker`, is ours: its command line contains it).
 
@@ -170,11 +178,15 @@ def pid_alive(pid: int, marker: str = "") -> bool:
         return False
     status = Path(f"/proc/{pid}/stat")
     if status.parent.parent.is_dir() and Path("/proc/self").exists():
+        if _proc_state(status) not in ("Z", "X", ""):
+            return True
+        # A killed multi-threaded process shows its first thread as a zombie while the others
+        # still exit; its files (and QEMU's image locks) are released only when all are gone.
         try:
-            fields = status.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
             return False
-        return fields[0] not in ("Z", "X")
+        return any(_proc_state(task / "stat") not in ("Z", "X", "") for task in tasks)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -50,6 +50,8 @@ _FROM_QEMU: dict[str, str] = {qemu: ours.value for ours, qemu in QEMU_FORMATS.it
 _DYNAMIC_SUBFORMAT = {DiskFormat.VHDX, DiskFormat.VHD}
 
 ENV_BINARY = "DESKTOPVM_QEMU_IMG"
+#: A convert may run this long (a 2 TB disk at 100 MB/s takes under 6 hours).
+CONVERT_TIMEOUT = 6 * 3600.0
 WINDOWS_DOWNLOAD = "https://qemu.weilnetz.de/w64/"
 
 _VERSION = re.compile(r"qemu-img version (\S+)")
@@ -121,12 +123,13 @@ class QemuImg:
     """Runs qemu-img: argument lists only, a time limit on every call, typed errors."""
 
     def __init__(
-        self, binary: str = "", *, timeout: float = 60.0, convert_timeout: float | None = None
+        self, binary: str = "", *, timeout: float = 60.0,
+        convert_timeout: float = CONVERT_TIMEOUT,
     ) -> None:
         """`binary` empty means $DESKTOPVM_QEMU_IMG, else qemu-img on PATH.
 
-        `timeout` bounds every quick call; `convert_timeout` bounds a convert (None: no limit;
-        a CancelToken always stops it).
+        `timeout` bounds every quick call; `convert_timeout` bounds a convert, generously: a
+        copy of a large disk to a slow USB drive takes hours (a CancelToken stops it sooner).
         """
         self._binary = binary or _default_binary()
         self.timeout = timeout

@@ -7,8 +7,10 @@ a long-lived connection held by the app would lock the CLI (and another app) out
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CONNECT_TIMEOUT = 5.0
+RETRY_DELAY = 0.1
 COMMAND_TIMEOUT = 30.0
 
 
@@ -89,20 +92,41 @@ class Qmp:
 
 
 
+def _connected(socket: Path, timeout: float) -> tuple[QMPClient, _LoopThread]:
+    """A client that has QEMU's greeting, trying again while another client holds the socket.
+
+    QEMU serves one QMP client at a time; a second one (the app's preview while a job runs,
+    or the CLI) can be dropped during the greeting. Such a collision is retried until
+    `timeout`; a socket nobody listens on fails at once.
+    """
+    loop = _LoopThread.get()
+    deadline = time.monotonic() + timeout
+    while True:
+        client = QMPClient(f"qmp:{socket.name}")
+        left = deadline - time.monotonic()
+        try:
+            loop.run(client.connect(str(socket)), max(left, 0.1))
+            return client, loop
+        except TimeoutError as error:
+            loop.run(client.disconnect(), CONNECT_TIMEOUT)
+            raise TimedOut("QEMU's control socket did not answer (is another program using "
+                           "it?)", str(socket)) from error
+        except (ConnectError, OSError) as error:
+            refused = isinstance(error.__cause__ or error, (FileNotFoundError,
+                                                            ConnectionRefusedError))
+            if refused or time.monotonic() + RETRY_DELAY >= deadline:
+                raise ConnectionLost("Cannot reach the machine's QEMU process",
+                                     f"{socket}: {error}") from error
+            log.debug("QMP on %s: %r; trying again", socket, error)
+            with contextlib.suppress(QMPError, OSError, TimeoutError, EOFError):
+                loop.run(client.disconnect(), CONNECT_TIMEOUT)
+            time.sleep(RETRY_DELAY)
+
+
 @contextmanager
 def connect(socket: Path, timeout: float = CONNECT_TIMEOUT) -> Iterator[Qmp]:
     """Open a QMP session on `socket` for the duration of the block."""
-    loop = _LoopThread.get()
-    client = QMPClient(f"qmp:{socket.name}")
-    try:
-        loop.run(client.connect(str(socket)), timeout)
-    except TimeoutError as error:
-        loop.run(client.disconnect(), CONNECT_TIMEOUT)
-        raise TimedOut("QEMU's control socket did not answer (is another program using it?)",
-                       str(socket)) from error
-    except (ConnectError, OSError) as error:
-        raise ConnectionLost("Cannot reach the machine's QEMU process", f"{socket}: {error}") \
-            from error
+    client, loop = _connected(socket, timeout)
     try:
         yield Qmp(client, loop, socket)
     finally:

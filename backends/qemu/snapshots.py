@@ -10,10 +10,11 @@ import secrets
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from backends.qemu import qmp
+from backends.qemu.inventory import MachineStore
 from backends.qemu.layout import MachineFiles
+from backends.qemu.qemu_img import QemuImg
 from backends.qemu.records import SnapshotBook, SnapshotRecord, load_book
 from desktopvm.model import DiskFormat, MachineSpec
 from desktopvm.protocol import (
@@ -24,9 +25,6 @@ from desktopvm.protocol import (
     states,
 )
 from desktopvm.protocol.states import Operation
-
-if TYPE_CHECKING:
-    from backends.qemu.backend import QemuBackend
 
 SAVEVM_TIMEOUT = 600.0
 
@@ -52,24 +50,24 @@ def _images(files: MachineFiles, spec: MachineSpec) -> list[Path]:
     return images
 
 
-def _tags(backend: QemuBackend, image: Path) -> set[str]:
-    return {str(s.get("name")) for s in backend.qemu_img.snapshot_list(image)}
+def _tags(qemu_img: QemuImg, image: Path) -> set[str]:
+    return {str(s.get("name")) for s in qemu_img.snapshot_list(image)}
 
 
 def _drive_ids(spec: MachineSpec) -> list[str]:
     return [f"disk{ci}-{di}" for ci, c in enumerate(spec.storage) for di in range(len(c.disks))]
 
 
-def take(backend: QemuBackend, files: MachineFiles, name: str, description: str,
-         include_memory: bool) -> Snapshot:
+def take(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, name: str, *,
+         description: str, include_memory: bool) -> Snapshot:
     """A new snapshot, child of the current one."""
-    spec = backend.store.spec(files)
+    spec = store.spec(files)
     images = _images(files, spec)
-    state = backend.store.state(files)
+    state = store.state(files)
     tag = f"dvm-{secrets.token_hex(4)}"
     has_memory = False
     if state in states.LIVE:
-        run = backend.lifecycle.require_running(files, "snapshot")
+        run = store.require_running(files, "snapshot")
         with qmp.connect(run.qmp) as session:
             if include_memory:
                 session.human(f"savevm {tag}", timeout=SAVEVM_TIMEOUT)
@@ -84,11 +82,11 @@ def take(backend: QemuBackend, files: MachineFiles, name: str, description: str,
         done: list[Path] = []
         try:
             for image in images:
-                backend.qemu_img.snapshot_create(image, tag)
+                qemu_img.snapshot_create(image, tag)
                 done.append(image)
         except BaseException:
             for image in done:
-                backend.qemu_img.snapshot_delete(image, tag)
+                qemu_img.snapshot_delete(image, tag)
             raise
     book = load(files)
     record = SnapshotRecord(id=str(uuid.uuid4()), tag=tag, name=name, description=description,
@@ -108,27 +106,27 @@ def _record(files: MachineFiles, snapshot_id: str) -> tuple[SnapshotBook, Snapsh
     return book, record
 
 
-def restore(backend: QemuBackend, files: MachineFiles, snapshot_id: str) -> None:
+def restore(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, snapshot_id: str) -> None:
     """Go back to a snapshot. The current state is lost (the UI asks first)."""
     book, record = _record(files, snapshot_id)
-    spec = backend.store.spec(files)
-    state = backend.store.state(files)
+    spec = store.spec(files)
+    state = store.state(files)
     if state in states.LIVE:
         if not record.has_memory:
             raise InvalidState(f"Shut down {spec.name} to restore '{record.name}': it holds "
                                "no memory, so the running machine cannot jump to it")
-        run = backend.lifecycle.require_running(files, "restore a snapshot of")
+        run = store.require_running(files, "restore a snapshot of")
         with qmp.connect(run.qmp) as session:
             session.human(f"loadvm {record.tag}", timeout=SAVEVM_TIMEOUT)
     elif state in states.OFFLINE:
         # Check every image first, so a restore either changes all of them or none.
-        images = [i for i in _images(files, spec) if record.tag in _tags(backend, i)]
+        images = [i for i in _images(files, spec) if record.tag in _tags(qemu_img, i)]
         missing = [i.name for i in _images(files, spec) if i not in images and i != files.nvram]
         if missing:
             raise InvalidState(f"'{record.name}' was taken before {', '.join(missing)} was "
                                "added; detach it first to restore this snapshot")
         for image in images:
-            backend.qemu_img.snapshot_apply(image, record.tag)
+            qemu_img.snapshot_apply(image, record.tag)
         files.saved_state.unlink(missing_ok=True)
         files.aborted_marker.unlink(missing_ok=True)
         book.pending_loadvm = record.tag if record.has_memory else ""
@@ -138,19 +136,19 @@ def restore(backend: QemuBackend, files: MachineFiles, snapshot_id: str) -> None
     book.save(files.snapshots)
 
 
-def delete(backend: QemuBackend, files: MachineFiles, snapshot_id: str) -> None:
+def delete(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, snapshot_id: str) -> None:
     """Remove a snapshot; its children hang from its parent afterwards."""
     book, record = _record(files, snapshot_id)
-    spec = backend.store.spec(files)
-    state = backend.store.state(files)
+    spec = store.spec(files)
+    state = store.state(files)
     if state in states.LIVE:
-        run = backend.lifecycle.require_running(files, "delete a snapshot of")
+        run = store.require_running(files, "delete a snapshot of")
         with qmp.connect(run.qmp) as session:
             session.human(f"delvm {record.tag}", timeout=SAVEVM_TIMEOUT)
     elif state in states.OFFLINE:
         for image in _images(files, spec):
-            if record.tag in _tags(backend, image):
-                backend.qemu_img.snapshot_delete(image, record.tag)
+            if record.tag in _tags(qemu_img, image):
+                qemu_img.snapshot_delete(image, record.tag)
     else:
         states.require(Operation.DELETE_SNAPSHOT, state, spec.name)
     book.remove(snapshot_id)

@@ -7,7 +7,9 @@ import zlib
 
 import pytest
 
-from backends.hyperv.console import UnknownKey, combo, rgb565_to_png, typeable
+from backends.hyperv.console import rgb565_to_png
+from backends.hyperv.keys import combo, typeable
+from desktopvm.protocol.keys import UnknownKey
 
 
 def pixels(png: bytes) -> tuple[int, int, bytes]:

@@ -85,7 +85,7 @@ def test_create_read_back_and_delete(live: HyperVBackend, harness: Harness,
         update={"notes": "‘quotes’ $(x) `tick` ;\nline"})
     vm_id = live.create(spec, progress=no_progress, cancel=CancelToken())
     info = live.get_machine(vm_id)
-    record(f"get_vm_{firmware.value}", live._details(vm_id))
+    record(f"get_vm_{firmware.value}", live.runner.details(vm_id))
     assert (info.spec.name, info.spec.notes) == (spec.name, spec.notes)
     assert info.spec.firmware.kind is firmware
     assert len(info.spec.all_disks()) == 1

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from backends.hyperv import parsers
-from backends.hyperv.details import machine_info, spec_from_details
 from backends.hyperv.errors import error_for
 from backends.hyperv.framing import parse_frame
+from backends.hyperv.translate import machine_info, spec_from_details
 from backends.hyperv.winrm_transport import clixml_text
 from desktopvm.model import (
     BootDevice,

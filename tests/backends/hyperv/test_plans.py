@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from backends.hyperv import layout, plans
-from backends.hyperv.caps import capabilities
+from backends.hyperv import placement, plans
+from backends.hyperv.capabilities import capabilities
 from backends.hyperv.parsers import host_facts
 from desktopvm.model import (
     BootDevice,
@@ -81,7 +81,7 @@ GEN1 = MachineSpec(
 
 def test_create_generation_1_bios_on_ide():
     assert errors(validate(GEN1, CAPS, check_paths=False)) == []
-    assert layout.problems(GEN1) == []
+    assert placement.problems(GEN1) == []
     golden("create_gen1_bios_ide", plans.create(GEN1, FACTS.default_switch))
 
 
@@ -135,13 +135,13 @@ def test_no_secure_boot_no_tpm_on_generation_1():
 def test_hyperv_refuses_what_the_model_allows():
     dvd_on_scsi = GEN1.model_copy(update={"storage": (StorageController(
         kind=ControllerKind.SCSI, optical=(OpticalDrive(),)),)})
-    assert [p.field for p in layout.problems(dvd_on_scsi)] == ["storage"]
+    assert [p.field for p in placement.problems(dvd_on_scsi)] == ["storage"]
     odd = GEN1.model_copy(update={"memory": MemorySpec(size_mib=1025)})
-    assert [p.field for p in layout.problems(odd)] == ["memory.size_mib"]
+    assert [p.field for p in placement.problems(odd)] == ["memory.size_mib"]
     clash = MachineSpec(name="x", firmware=FirmwareSpec(kind=Firmware.UEFI), storage=(
         StorageController(kind=ControllerKind.SCSI, disks=(Disk(size_bytes=1, port=0),)),
         StorageController(kind=ControllerKind.IDE, disks=(Disk(size_bytes=1),))))
-    assert layout.problems(clash) == []  # IDE goes to SCSI controller 1, no clash
+    assert placement.problems(clash) == []  # IDE goes to SCSI controller 1, no clash
 
 
 @pytest.mark.parametrize(("name", "folder"), [
@@ -149,7 +149,7 @@ def test_hyperv_refuses_what_the_model_allows():
     ("  .. ", "vm"), ("[x] ‘y’ $(z)", "_x_ _y_ _(z)"), ("Ubuntu 24.04", "Ubuntu 24.04"),
 ])
 def test_folder_names(name: str, folder: str):
-    assert layout.folder_name(name) == folder
+    assert placement.folder_name(name) == folder
 
 
 def test_update_cpu_memory_notes_while_off():

@@ -93,3 +93,24 @@ def test_every_operation_the_backend_sends_exists():
     assert sent <= set(operation_names()), sent - set(operation_names())
     unused = set(operation_names()) - sent
     assert unused == set(), f"scripts nobody sends: {unused}"
+
+
+#: Ways PowerShell turns a string into code; only the session's bootstrap and dispatcher may.
+CODE_FROM_TEXT = re.compile(
+    r"Invoke-Expression|\biex\b|\[ScriptBlock\]::Create|NewScriptBlock|(?<![\w-])-Command\b|"
+    r"-EncodedCommand|Start-Process|Invoke-Command|&\s*\$|\.\s*\$", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n not in ("bootstrap", "dispatcher")])
+def test_no_script_builds_code_from_values(name: str):
+    """Values arrive as data (splatted JSON): no script may run a string as code."""
+    code = "\n".join(line for line in script_text(name).splitlines()
+                     if not line.lstrip().startswith("#"))
+    found = [m.group(0) for m in CODE_FROM_TEXT.finditer(code)]
+    assert not found, f"{name}.ps1 runs text as code: {found}"
+
+
+def test_the_code_from_text_check_can_fail():
+    assert CODE_FROM_TEXT.search("Invoke-Expression $Name")
+    assert CODE_FROM_TEXT.search("& $command")
+    assert not CODE_FROM_TEXT.search("Hyper-V\\Get-VM -Id $Id")

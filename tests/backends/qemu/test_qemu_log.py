@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from backends.qemu import process
-from backends.qemu.argv import LaunchPlan, build_argv
 from backends.qemu.layout import RunFiles
+from backends.qemu.plans import LaunchPlan, build_argv
 from desktopvm.model import MachineSpec
 from desktopvm.protocol import CancelToken, CommandFailed, PowerState, no_progress
 from tests.backends.qemu.guest import guest_spec

@@ -198,6 +198,13 @@ class MachineStore:
         return None
 
 
+    def require_running(self, files: MachineFiles, verb: str) -> RunFiles:
+        """The run files of a machine whose QEMU is alive, else InvalidState."""
+        runtime = self.running_runtime(files)
+        if runtime is None:
+            raise InvalidState(f"Cannot {verb} {self.spec(files).name}: it is not running")
+        return run_files(files, runtime)
+
 def run_files(files: MachineFiles, runtime: Runtime) -> RunFiles:
     """The runtime folder a record names, if it is one of ours; else the machine's own."""
     recorded = Path(runtime.run_dir)

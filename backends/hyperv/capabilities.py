@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backends.hyperv.console import SENDABLE
+from backends.hyperv.keys import SENDABLE
 from backends.hyperv.parsers import HostFacts
 from desktopvm.model import (
     BootDevice,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backends.qemu.argv import LaunchPlan, build_argv
 from backends.qemu.firmware import Firmware as FirmwareBuild
 from backends.qemu.layout import RunFiles
+from backends.qemu.plans import LaunchPlan, build_argv
 from desktopvm.model import (
     BootDevice,
     ControllerKind,
@@ -101,7 +101,8 @@ def test_every_controller_kind_and_boot_order():
     assert "virtio-blk-pci,drive=disk4-0,bootindex=205" in devices
     assert any(d.startswith("if=none,id=disk4-0,file=/v.vhdx,format=vpc")
                for d in pairs(argv, "-drive"))
-    assert "if=none,id=cd1-0,media=cdrom,readonly=on,file=/i.iso,format=raw" in pairs(argv, "-drive")
+    assert ("if=none,id=cd1-0,media=cdrom,readonly=on,file=/i.iso,format=raw"
+            in pairs(argv, "-drive"))
 
 
 def test_ide_on_pc_uses_piix_buses():

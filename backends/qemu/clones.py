@@ -1,4 +1,4 @@
-"""Copies of QEMU machines: full and linked clones, OVA export and OVF/OVA import."""
+"""Clones of QEMU machines: full copies, and linked clones over shared read-only bases."""
 
 from __future__ import annotations
 
@@ -6,13 +6,19 @@ import logging
 import shutil
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from backends.qemu import snapshots
+from backends.qemu.identity import with_macs
+from backends.qemu.inventory import MachineStore
 from backends.qemu.layout import MachineFiles
 from backends.qemu.qemu_img import QemuImg
-from backends.qemu.store import MachineStore
-from desktopvm.model import DiskFormat, MachineSpec, StorageController, name_problems
+from desktopvm.model import (
+    Capabilities,
+    DiskFormat,
+    MachineSpec,
+    StorageController,
+    name_problems,
+)
 from desktopvm.protocol import (
     BackendError,
     CancelToken,
@@ -25,9 +31,6 @@ from desktopvm.protocol import (
 )
 from desktopvm.protocol.states import Operation
 
-if TYPE_CHECKING:
-    from backends.qemu.backend import QemuBackend
-
 log = logging.getLogger(__name__)
 
 
@@ -36,11 +39,10 @@ def bases_dir(store: MachineStore) -> Path:
     return store.library / ".bases"
 
 
-def _stopped(backend: QemuBackend, files: MachineFiles) -> MachineSpec:
-    spec = backend.store.spec(files)
-    states.require(Operation.CLONE, backend.store.state(files), spec.name)
+def _stopped(store: MachineStore, files: MachineFiles) -> MachineSpec:
+    spec = store.spec(files)
+    states.require(Operation.CLONE, store.state(files), spec.name)
     return spec
-
 
 
 def _with_disks(spec: MachineSpec, paths: list[tuple[Path, DiskFormat]]) -> MachineSpec:
@@ -57,39 +59,32 @@ def _with_disks(spec: MachineSpec, paths: list[tuple[Path, DiskFormat]]) -> Mach
     return spec.model_copy(update={"storage": tuple(controllers)})
 
 
-def _fresh_identity(backend: QemuBackend, spec: MachineSpec, machine_id: str,
-                    name: str) -> MachineSpec:
-    from backends.qemu.backend import random_mac
-
-    network = tuple(n.model_copy(update={"mac": random_mac()}) for n in spec.network)
-    return spec.model_copy(update={"id": machine_id, "name": name, "network": network})
-
-
-def clone(backend: QemuBackend, files: MachineFiles, new_name: str, *, linked: bool,
-          snapshot_id: str, progress: Progress, cancel: CancelToken) -> str:
+def clone(store: MachineStore, qemu_img: QemuImg, capabilities: Capabilities,
+          files: MachineFiles, new_name: str, *, linked: bool, snapshot_id: str,
+          progress: Progress, cancel: CancelToken) -> str:
     """A new machine with copies of (or, linked, copy-on-write overlays over) the disks."""
-    problems = name_problems(new_name, backend.capabilities())
+    problems = name_problems(new_name, capabilities)
     if problems:
         raise InvalidSpec(problems)  # before anything is made: the one naming rule
-    spec = _stopped(backend, files)
+    spec = _stopped(store, files)
     if snapshot_id:
         raise UnsupportedOperation("The QEMU backend clones the current state only; restore "
                                    "the snapshot first, then clone")
     machine_id = str(uuid.uuid4())
-    target = MachineFiles(backend.store.library / machine_id)
+    target = MachineFiles(store.library / machine_id)
     target.folder.mkdir(parents=True)
     try:
         if linked:
-            paths = _link_disks(backend, files, spec, target)
+            paths = _link_disks(store, qemu_img, files, spec, target)
         else:
-            paths = _copy_disks(backend.qemu_img, spec, target, progress, cancel)
+            paths = _copy_disks(qemu_img, spec, target, progress, cancel)
         if files.nvram.exists():
-            backend.qemu_img.convert(files.nvram, target.nvram, DiskFormat.QCOW2)
+            qemu_img.convert(files.nvram, target.nvram, DiskFormat.QCOW2)
         if files.tpm_state.is_dir():
             shutil.copytree(files.tpm_state, target.tpm_state)
         cancel.raise_if_cancelled()
-        copy = _fresh_identity(backend, _with_disks(spec, paths), machine_id, new_name)
-        backend.store.save_spec(target, copy)
+        copy = with_macs(_with_disks(spec, paths), fresh=True)
+        store.save_spec(target, copy.model_copy(update={"id": machine_id, "name": new_name}))
     except BaseException:
         shutil.rmtree(target.folder, ignore_errors=True)
         raise
@@ -110,7 +105,7 @@ def _copy_disks(qemu_img: QemuImg, spec: MachineSpec, target: MachineFiles,
     return paths
 
 
-def _link_disks(backend: QemuBackend, files: MachineFiles, spec: MachineSpec,
+def _link_disks(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, spec: MachineSpec,
                 target: MachineFiles) -> list[tuple[Path, DiskFormat]]:
     """Freeze each source disk as a shared base; source and clone each get an overlay.
 
@@ -120,7 +115,6 @@ def _link_disks(backend: QemuBackend, files: MachineFiles, spec: MachineSpec,
     if snapshots.load(files).snapshots:
         raise InvalidState(f"{spec.name} has snapshots; a linked clone needs a machine "
                            "without them (delete them, or make a full clone)")
-    qemu_img = backend.qemu_img
     source_paths: list[tuple[Path, DiskFormat]] = []
     clone_paths: list[tuple[Path, DiskFormat]] = []
     moved: list[tuple[Path, Path]] = []  # (original, base): undone if anything fails
@@ -131,8 +125,8 @@ def _link_disks(backend: QemuBackend, files: MachineFiles, spec: MachineSpec,
             original = Path(disk.path)
             base = original
             if folder in original.resolve().parents:
-                bases_dir(backend.store).mkdir(exist_ok=True)
-                base = bases_dir(backend.store) / f"{uuid.uuid4()}.{disk.format.extension}"
+                bases_dir(store).mkdir(exist_ok=True)
+                base = bases_dir(store) / f"{uuid.uuid4()}.{disk.format.extension}"
                 original.replace(base)
                 moved.append((original, base))
             source_overlay = files.folder / f"disk{index}-{uuid.uuid4().hex[:8]}.qcow2"
@@ -143,7 +137,7 @@ def _link_disks(backend: QemuBackend, files: MachineFiles, spec: MachineSpec,
                 made.append(overlay)
             source_paths.append((source_overlay, DiskFormat.QCOW2))
             clone_paths.append((clone_overlay, DiskFormat.QCOW2))
-        backend.store.save_spec(files, _with_disks(spec, source_paths))
+        store.save_spec(files, _with_disks(spec, source_paths))
     except BaseException:
         for overlay in made:
             overlay.unlink(missing_ok=True)
