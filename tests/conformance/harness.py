@@ -128,6 +128,8 @@ def virtualbox_replay_harness(folder: Path) -> Iterator[Harness]:
         return sum(1 for line in lines if keyboard & set(json.loads(line)["argv"]))
 
     with factory(folder) as harness:
+        # VirtualBox's default machine folder is there before the first machine (and stays).
+        (folder / "fake-virtualbox" / "VirtualBox VMs").mkdir(parents=True, exist_ok=True)
         yield dataclasses.replace(harness, owned=(folder,), keys_delivered=delivered)
 
 
