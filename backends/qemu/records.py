@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -44,6 +45,9 @@ class SnapshotRecord(Record):
     created: str = ""
     has_memory: bool = False
     parent: str = ""
+    # The machine's spec when the snapshot was taken (a spec file's JSON): restoring brings
+    # the hardware back too. Empty for snapshots taken before DesktopVM kept it.
+    spec: dict[str, Any] = {}
 
 
 class SnapshotBook(Record):

@@ -16,7 +16,7 @@ from backends.qemu.inventory import MachineStore
 from backends.qemu.layout import MachineFiles
 from backends.qemu.qemu_img import QemuImg
 from backends.qemu.records import SnapshotBook, SnapshotRecord, load_book
-from desktopvm.model import DiskFormat, MachineSpec
+from desktopvm.model import DiskFormat, MachineSpec, changed_groups
 from desktopvm.protocol import (
     InvalidState,
     MachineNotFound,
@@ -91,7 +91,8 @@ def take(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, name: str,
     book = load(files)
     record = SnapshotRecord(id=str(uuid.uuid4()), tag=tag, name=name, description=description,
                             created=datetime.now(UTC).isoformat(timespec="seconds"),
-                            has_memory=has_memory, parent=book.current)
+                            has_memory=has_memory, parent=book.current,
+                            spec=spec.model_dump(mode="json"))
     book.snapshots.append(record)
     book.current = record.id
     book.save(files.snapshots)
@@ -107,14 +108,23 @@ def _record(files: MachineFiles, snapshot_id: str) -> tuple[SnapshotBook, Snapsh
 
 
 def restore(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, snapshot_id: str) -> None:
-    """Go back to a snapshot. The current state is lost (the UI asks first)."""
+    """Go back to a snapshot, hardware included. The current state is lost (the UI asks first).
+
+    The machine's name and notes stay as they are now: they say which machine it is, not
+    what it was. Everything that would stop the restore is checked before anything changes.
+    """
     book, record = _record(files, snapshot_id)
     spec = store.spec(files)
     state = store.state(files)
+    then = _spec_then(record, spec)
     if state in states.LIVE:
         if not record.has_memory:
             raise InvalidState(f"Shut down {spec.name} to restore '{record.name}': it holds "
                                "no memory, so the running machine cannot jump to it")
+        if changed_groups(spec, then) - {"name", "notes"}:
+            raise InvalidState(f"Shut down {spec.name} to restore '{record.name}': its "
+                               "hardware has changed since, and a running machine keeps its "
+                               "hardware")
         run = store.require_running(files, "restore a snapshot of")
         with qmp.connect(run.qmp) as session:
             session.human(f"loadvm {record.tag}", timeout=SAVEVM_TIMEOUT)
@@ -125,8 +135,14 @@ def restore(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, snapsho
         if missing:
             raise InvalidState(f"'{record.name}' was taken before {', '.join(missing)} was "
                                "added; detach it first to restore this snapshot")
+        gone = [d.path for _, d in then.all_disks() if not Path(d.path).exists()]
+        if gone:
+            raise InvalidState(f"'{record.name}' needs {', '.join(gone)}, which no longer "
+                               "exists; it cannot be restored")
         for image in images:
             qemu_img.snapshot_apply(image, record.tag)
+        if then != spec:
+            store.save_spec(files, then)
         files.saved_state.unlink(missing_ok=True)
         files.aborted_marker.unlink(missing_ok=True)
         book.pending_loadvm = record.tag if record.has_memory else ""
@@ -134,6 +150,18 @@ def restore(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, snapsho
         states.require(Operation.RESTORE_SNAPSHOT, state, spec.name)
     book.current = record.id
     book.save(files.snapshots)
+
+
+def _spec_then(record: SnapshotRecord, now: MachineSpec) -> MachineSpec:
+    """The spec a snapshot was taken with, under today's name and notes (or today's spec)."""
+    if not record.spec:
+        return now  # taken before snapshots kept the hardware: only the disks go back
+    try:
+        then = MachineSpec.model_validate(record.spec)
+    except ValueError as error:
+        raise InvalidState(f"'{record.name}' has an unreadable record of the machine's "
+                           "hardware; it cannot be restored", str(error)) from error
+    return then.model_copy(update={"name": now.name, "notes": now.notes, "id": now.id})
 
 
 def delete(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, snapshot_id: str) -> None:
