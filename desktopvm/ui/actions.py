@@ -55,6 +55,10 @@ MACHINE_ACTIONS = (
                   "Ask the guest to shut down (ACPI power button)"),
     MachineAction("poweroff", "Power o&ff", "poweroff", "Ctrl+Shift+H", _each(Operation.POWER_OFF),
                   "Turn the machine off at once; unsaved work in the guest is lost"),
+    MachineAction("discard", "D&iscard saved state…", "poweroff", "",
+                  _each(Operation.DISCARD_SAVED_STATE),
+                  "Throw away the saved memory (asks first); the machine starts afresh next "
+                  "time and its hardware can be changed again"),
     MachineAction("pause", "&Pause", "pause", "Ctrl+P",
                   _each(Operation.PAUSE, lambda c: c.pause), "Freeze the machine"),
     MachineAction("resume", "Res&ume", "resume", "Ctrl+P",

@@ -200,8 +200,8 @@ class MainWindow(QMainWindow):
             action.setObjectName(f"action-{spec.key}")
             self.machine_actions[spec.key] = action
             menu_machine.addAction(action)
-            if spec.key in ("start", "shutdown", "poweroff", "pause", "resume", "console",
-                            "snapshot", "settings", "delete"):
+            if spec.key in ("start", "shutdown", "poweroff", "discard", "pause", "resume",
+                            "console", "snapshot", "settings", "delete"):
                 toolbar.addAction(action)
         # Pause and Resume share Ctrl+P: only the enabled one may own it.
         self.machine_actions["resume"].setShortcut(QKeySequence())
@@ -419,6 +419,11 @@ class MainWindow(QMainWindow):
                                                    else QKeySequence())
         self.machine_actions["pause"].setShortcut(QKeySequence() if paused
                                                   else QKeySequence("Ctrl+P"))
+        # Power off and Discard saved state share one place too: a saved machine offers the
+        # discard where Power off would be greyed.
+        saved = enabled["discard"]
+        self.machine_actions["poweroff"].setVisible(not saved)
+        self.machine_actions["discard"].setVisible(saved)
         for key, value in enabled.items():
             self.machine_actions[key].setEnabled(value)
 

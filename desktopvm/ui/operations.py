@@ -21,6 +21,7 @@ from desktopvm.protocol import (
     Progress,
     StartMode,
 )
+from desktopvm.protocol.states import Operation, require
 from desktopvm.ui.error_dialog import show_error
 
 if TYPE_CHECKING:
@@ -30,6 +31,13 @@ if TYPE_CHECKING:
 
 Work = Callable[[Backend, Progress, CancelToken], Any]
 MachineCall = Callable[[Backend, str, Progress, CancelToken], Any]
+
+
+def _discard(backend: Backend, machine_id: str, progress: Progress, cancel: CancelToken) -> None:
+    """In a job: discard a machine's saved state, if it still has one."""
+    info = backend.get_machine(machine_id)
+    require(Operation.DISCARD_SAVED_STATE, info.state, info.spec.name)
+    backend.power_off(machine_id)
 
 
 class Operations:
@@ -125,6 +133,18 @@ class Operations:
                      self.tr("Power off %1 at once? Anything unsaved in the guest is lost.")
                      .replace("%1", names), self.tr("Power off"),
                      lambda: self._simple(machines, "Power off %1", "power_off"))
+
+    def do_discard(self, machines: list[MachineSummary]) -> None:
+        """Ask (the default keeps the state), then power_off, which on a saved machine discards
+        the saved state. The job checks the state again: a machine started meanwhile is not
+        powered off."""
+        names = ", ".join(printable(m.name) for m in machines)
+        self.confirm(self.tr("Discard saved state"),
+                     self.tr("Discard the saved state of %1? The machine will start afresh, as "
+                             "after a power cut: whatever was open in the guest is lost. Its "
+                             "disks and snapshots are kept.").replace("%1", names),
+                     self.tr("Discard saved state"),
+                     lambda: self.each(machines, "Discard saved state of %1", _discard))
 
     def do_reset(self, machines: list[MachineSummary]) -> None:
         names = ", ".join(printable(m.name) for m in machines)

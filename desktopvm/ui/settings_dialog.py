@@ -22,7 +22,15 @@ from PySide6.QtWidgets import (
 from desktopvm.jobs import Job, JobRunner
 from desktopvm.model import MachineSpec, Problem, Severity, changed_groups, validate
 from desktopvm.printable import printable
-from desktopvm.protocol import Backend, CancelToken, MachineInfo, OperationCancelled, Progress
+from desktopvm.protocol import (
+    Backend,
+    CancelToken,
+    MachineInfo,
+    OperationCancelled,
+    PowerState,
+    Progress,
+)
+from desktopvm.protocol.states import LIVE, Operation, allowed
 from desktopvm.ui.editors import (
     FirmwareEditor,
     IdentityEditor,
@@ -89,19 +97,31 @@ class SettingsDialog(QDialog):
         self._lay_out()
         self.identity.os_changed.connect(self._guest_os_changed)
 
-        running = info.state.is_active
+        state = info.state
         for editor in self.editors:
             editor.set_spec(info.spec)
-            editor.set_running(running)
+            editor.set_state(state)
             editor.changed.connect(self.revalidate)
-        self.banner.setText(self.tr("<b>%s is running.</b> Shut down the machine to change "
-                                    "these settings; the greyed-out ones cannot change while "
-                                    "it runs.") % printable(info.spec.name).replace("&", "&amp;")
-                            .replace("<", "&lt;"))
-        self.banner.setVisible(running and any(e.needs_shutdown() for e in self.editors))
+        self.banner.setText(self._banner_text(state))
+        self.banner.setVisible(not allowed(Operation.CHANGE_HARDWARE, state)
+                               and any(e.needs_shutdown() for e in self.editors))
         self._set_busy(False)
         self.resize(760, 580)
         self.revalidate()
+
+    def _banner_text(self, state: PowerState) -> str:
+        """Why the greyed settings cannot change in `state`, and what to do about it."""
+        name = printable(self.info.spec.name).replace("&", "&amp;").replace("<", "&lt;")
+        if state is PowerState.SAVED:
+            return self.tr("<b>%s has a saved state.</b> The saved memory belongs to this "
+                           "hardware, so the greyed-out settings cannot change until the saved "
+                           "state is discarded (Machine ▸ Discard saved state). Name and notes "
+                           "can change.") % name
+        if state in LIVE:
+            return self.tr("<b>%s is running.</b> Shut down the machine to change these "
+                           "settings; the greyed-out ones cannot change while it runs.") % name
+        return self.tr("<b>%s is starting or stopping.</b> Wait until it has started or "
+                       "stopped to change the greyed-out settings.") % name
 
     def _lay_out(self) -> None:
         self.banner = note()

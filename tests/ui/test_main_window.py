@@ -272,3 +272,57 @@ def test_console_asks_the_backend_off_the_gui_thread(qtbot, window, tmp_path, fi
         window.machine_actions["console"].trigger()
     assert console.tabs.count() == 2
     console.close()
+
+
+def confirm_box(qtbot) -> QMessageBox:
+    qtbot.waitUntil(lambda: any(w.objectName() == "confirm-dialog" and w.isVisible()
+                                for w in QApplication.topLevelWidgets()), timeout=3000)
+    box = next(w for w in QApplication.topLevelWidgets()
+               if w.objectName() == "confirm-dialog" and w.isVisible())
+    assert isinstance(box, QMessageBox)
+    return box
+
+
+def test_a_saved_machine_can_discard_its_state_after_asking(qtbot, window):
+    """Issue 13, must fix 3: a saved machine is no dead end. Discard saved state takes Power
+    off's place, asks first (Cancel is the default and keeps the state), then discards."""
+    machine_id = add(window, "saved", start=True)
+    mem = backend(window)
+    mem.save_state(machine_id, progress=no_progress, cancel=CancelToken())
+    refreshed(qtbot, window, 1)
+    select(qtbot, window, machine_id)
+    actions = window.machine_actions
+    assert actions["discard"].isVisible() and actions["discard"].isEnabled()
+    assert not actions["poweroff"].isVisible()
+    actions["discard"].trigger()
+    box = confirm_box(qtbot)
+    assert "Discard the saved state of saved?" in box.text()
+    assert box.defaultButton() is box.escapeButton()
+    box.defaultButton().click()  # keep
+    qtbot.wait(200)
+    assert mem.get_machine(machine_id).state is PowerState.SAVED
+    assert not [j for j in window.runner.jobs if not j.background]
+    actions["discard"].trigger()
+    box = confirm_box(qtbot)
+    next(b for b in box.buttons() if b is not box.defaultButton()).click()
+    qtbot.waitUntil(lambda: mem.get_machine(machine_id).state is PowerState.OFF, timeout=5000)
+    qtbot.waitUntil(lambda: window.current_machine() is not None and
+                    window.current_machine().state is PowerState.OFF, timeout=5000)
+    assert actions["poweroff"].isVisible() and not actions["discard"].isVisible()
+    assert actions["start"].isEnabled()
+
+
+def test_discard_never_powers_off_a_machine_started_meanwhile(qtbot, window, find_error_dialogs):
+    machine_id = add(window, "raced", start=True)
+    mem = backend(window)
+    mem.save_state(machine_id, progress=no_progress, cancel=CancelToken())
+    refreshed(qtbot, window, 1)
+    select(qtbot, window, machine_id)
+    window.machine_actions["discard"].trigger()
+    box = confirm_box(qtbot)
+    mem.start(machine_id)  # someone else resumed it while the question was open
+    next(b for b in box.buttons() if b is not box.defaultButton()).click()
+    qtbot.waitUntil(lambda: bool(find_error_dialogs()), timeout=5000)
+    assert "no saved state" in find_error_dialogs()[0].text()
+    assert mem.get_machine(machine_id).state is PowerState.RUNNING
+    find_error_dialogs()[0].close()

@@ -14,7 +14,7 @@ from desktopvm.model import (
     changed_groups,
     defaults_for,
 )
-from desktopvm.protocol import CancelToken, CommandFailed, Progress, no_progress
+from desktopvm.protocol import CancelToken, CommandFailed, PowerState, Progress, no_progress
 from desktopvm.ui.editors import AddDiskDialog
 from desktopvm.ui.settings_dialog import SettingsDialog
 from tests.doubles.memory_backend import CAPABILITIES, MemoryBackend
@@ -54,14 +54,16 @@ def iso(tmp_path: Path) -> Path:
 @pytest.fixture
 def open_settings(qtbot, runner, make_facts, tmp_path, iso):
     """Create a machine on a recording backend and open its settings."""
-    def open_(backend_class=RecordingBackend, running=False, iso_vanished=False,
+    def open_(backend_class=RecordingBackend, running=False, iso_vanished=False, saved=False,
               **capability_changes):
         backend = backend_class(tmp_path / "machines")
         spec = defaults_for("debian12", CAPABILITIES, name="builder", iso=str(iso))
         machine_id = backend.create(spec.model_copy(update={"notes": "CI"}),
                                     progress=no_progress, cancel=CancelToken())
-        if running:
+        if running or saved:
             backend.start(machine_id)
+        if saved:
+            backend.save_state(machine_id, progress=no_progress, cancel=CancelToken())
         if iso_vanished:
             iso.unlink()
         info = backend.get_machine(machine_id)
@@ -136,6 +138,32 @@ def test_live_changes_stay_editable_while_running(open_settings):
     assert dialog.resources.cpus.isEnabled()
     assert not dialog.resources.memory.isEnabled()
     assert dialog.storage.optical is not None and dialog.storage.optical.iso.isEnabled()
+
+
+def test_a_saved_machine_locks_the_hardware_and_says_why(open_settings, qtbot):
+    """Issue 13, must fix 3: a saved state's memory belongs to the hardware, so the dialog
+    must not take hardware changes the backend would refuse; name and notes stay editable."""
+    live = frozenset({LiveChange.NOTES, LiveChange.NAME, LiveChange.CPU_COUNT,
+                      LiveChange.OPTICAL_MEDIA, LiveChange.MEMORY_SIZE})
+    dialog, backend = open_settings(saved=True, live_changes=live)
+    assert dialog.info.state is PowerState.SAVED
+    assert dialog.banner.isVisible()
+    assert "has a saved state" in dialog.banner.text()
+    assert "Discard saved state" in dialog.banner.text()
+    # live changes are for a running machine: a saved one has no process to change
+    assert not dialog.resources.cpus.isEnabled() and not dialog.resources.memory.isEnabled()
+    assert not dialog.firmware.uefi.isEnabled() and not dialog.identity.os.isEnabled()
+    assert not dialog.storage.add_button.isEnabled()
+    assert dialog.storage.optical is None or not dialog.storage.optical.iso.isEnabled()
+    assert not dialog.network.add_button.isEnabled()
+    assert "saved state" in dialog.resources.memory.toolTip()
+    assert dialog.identity.name.isEnabled() and dialog.notes.notes.isEnabled()
+    dialog.notes.notes.setPlainText("saved, with notes")
+    dialog.identity.name.setText("builder-2")
+    with qtbot.waitSignal(dialog.applied, timeout=5000):
+        ok_button(dialog).click()
+    [(_, old, new)] = backend.updates
+    assert changed_groups(old, new) == {"name", "notes"}
 
 
 def test_a_stopped_machine_shows_no_banner(open_settings):

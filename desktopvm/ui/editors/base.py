@@ -9,7 +9,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
 from desktopvm.model import Capabilities, LiveChange, MachineSpec, Problem
-from desktopvm.protocol import HostInfo
+from desktopvm.protocol import HostInfo, PowerState
+from desktopvm.protocol.states import LIVE, Operation, allowed
 
 _INDEX = re.compile(r"\[\d+\]")
 
@@ -44,8 +45,10 @@ class SpecEditor(QWidget):
 
     `set_spec` loads the editor without emitting `changed`; `apply(spec)` returns an edited
     copy of `spec` with this editor's part replaced, or `spec` itself while the user has
-    touched nothing (so a settings dialog never sends a change nobody made). While the
-    machine runs (`set_running`), controls the backend cannot change live are disabled.
+    touched nothing (so a settings dialog never sends a change nobody made). In a power state
+    where the hardware cannot change (`set_state`: running, paused, saved; the protocol's
+    state table decides), its controls are disabled with the reason; what the backend changes
+    live stays editable while the machine runs, and name and notes wherever the table allows.
 
     Signals:
         changed()  -- the user changed something
@@ -60,7 +63,7 @@ class SpecEditor(QWidget):
         self.capabilities = capabilities
         self.host_info = host_info
         self._loading = False
-        self._running = False
+        self._state = PowerState.OFF
         self._locked: set[QWidget] = set()
         self.touched = False
 
@@ -83,16 +86,16 @@ class SpecEditor(QWidget):
         """What the model cannot check: half-typed input (a MAC), host-specific advice."""
         return []
 
-    def set_running(self, running: bool) -> None:
-        """Disable what needs the machine off (fields in `live_changes` stay editable)."""
-        self._running = running
+    def set_state(self, state: PowerState) -> None:
+        """Disable what cannot change in `state` (see `editable`)."""
+        self._state = state
         self._refresh()
 
     def set_guest_os(self, os_id: str) -> None:
         """The guest OS changed elsewhere: update hints that depend on it."""
 
     def needs_shutdown(self) -> bool:
-        """Whether any of this editor's controls is locked because the machine runs."""
+        """Whether any of this editor's controls is locked by the machine's power state."""
         return bool(self._locked)
 
     # -- for subclasses ----------------------------------------------------------------------
@@ -114,8 +117,26 @@ class SpecEditor(QWidget):
         self.changed.emit()
 
     def editable(self, live: LiveChange | None) -> bool:
-        """Whether a field may change now: the machine is off, or the backend changes it live."""
-        return not self._running or (live is not None and live in self.capabilities.live_changes)
+        """Whether a field may change in the machine's state: the state table allows hardware
+        changes; or the field is the name or notes and the table allows those (live only where
+        the backend can); or the machine runs and the backend changes the field live."""
+        state = self._state
+        if allowed(Operation.CHANGE_HARDWARE, state):
+            return True
+        live_ok = live is not None and live in self.capabilities.live_changes
+        if live in (LiveChange.NAME, LiveChange.NOTES):
+            return allowed(Operation.CHANGE_NAME_NOTES, state) and (state not in LIVE or live_ok)
+        return state in LIVE and live_ok
+
+    def locked_reason(self) -> str:
+        """Why a locked control cannot change in the machine's state, and what to do."""
+        if self._state in LIVE:
+            return self.tr("Shut down the machine to change this setting.")
+        if self._state is PowerState.SAVED:
+            return self.tr("The machine has a saved state, and its saved memory belongs to "
+                           "this hardware. Discard the saved state (Machine menu) to change "
+                           "this setting.")
+        return self.tr("Wait until the machine has started or stopped to change this setting.")
 
     def offer(self, widget: QWidget, possible: bool, reason: str,
                live: LiveChange | None = None) -> None:
@@ -123,7 +144,7 @@ class SpecEditor(QWidget):
         if not self.editable(live):
             self._locked.add(widget)
             widget.setEnabled(False)
-            widget.setToolTip(self.tr("Shut down the machine to change this setting."))
+            widget.setToolTip(self.locked_reason())
         else:
             self._locked.discard(widget)
             widget.setEnabled(possible)

@@ -198,7 +198,7 @@ class StorageEditor(SpecEditor):
         if slot is not None and slot[0] == "optical" and self._spec is not None:
             self.optical = OpticalEditor(self.capabilities, self.host_info, (slot[1], slot[2]))
             self.optical.set_spec(self._spec)
-            self.optical.set_running(self._running)
+            self.optical.set_state(self._state)
             self.optical.changed.connect(self._iso_changed)
             self.details.addWidget(self.optical)
         elif slot is not None and self._spec is not None:
@@ -252,7 +252,7 @@ class StorageEditor(SpecEditor):
         self.offer(self.detach_button, slot is not None and slot[0] == "disk",
                    self.tr("Select a disk to detach; its file is kept."))
         if self.optical is not None:
-            self.optical.set_running(self._running)
+            self.optical.set_state(self._state)
         self.tree.setEnabled(True)
 
     def _apply(self, spec: MachineSpec) -> MachineSpec:
