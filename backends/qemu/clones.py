@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -109,15 +110,18 @@ def _link_disks(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, spe
                 target: MachineFiles) -> list[tuple[Path, DiskFormat]]:
     """Freeze each source disk as a shared base; source and clone each get an overlay.
 
-    A base inside the machine's folder moves to the library's .bases folder so that deleting
-    the source later cannot take the clone's data with it.
+    A base inside the machine's folder goes to the library's .bases folder so that deleting
+    the source later cannot take the clone's data with it. It gets there as a second name
+    (a hard link, or a copy where the file system has none), and the old name goes only
+    after the source's record names its overlay: a crash at any point leaves the source's
+    record naming a file that holds its data.
     """
     if snapshots.load(files).snapshots:
         raise InvalidState(f"{spec.name} has snapshots; a linked clone needs a machine "
                            "without them (delete them, or make a full clone)")
     source_paths: list[tuple[Path, DiskFormat]] = []
     clone_paths: list[tuple[Path, DiskFormat]] = []
-    moved: list[tuple[Path, Path]] = []  # (original, base): undone if anything fails
+    linked: list[tuple[Path, Path]] = []  # (original, base): the data twice until done
     made: list[Path] = []
     folder = files.folder.resolve()
     try:
@@ -127,8 +131,11 @@ def _link_disks(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, spe
             if folder in original.resolve().parents:
                 bases_dir(store).mkdir(exist_ok=True)
                 base = bases_dir(store) / f"{uuid.uuid4()}.{disk.format.extension}"
-                original.replace(base)
-                moved.append((original, base))
+                try:
+                    os.link(original, base)
+                except OSError:  # no hard links on this file system (FAT): slower, as safe
+                    shutil.copyfile(original, base)
+                linked.append((original, base))
             source_overlay = files.folder / f"disk{index}-{uuid.uuid4().hex[:8]}.qcow2"
             clone_overlay = target.disk_path(index, "qcow2")
             for overlay in (source_overlay, clone_overlay):
@@ -141,9 +148,11 @@ def _link_disks(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, spe
     except BaseException:
         for overlay in made:
             overlay.unlink(missing_ok=True)
-        for original, base in reversed(moved):
-            base.replace(original)
+        for _, base in linked:  # the original name still holds the data
+            base.unlink(missing_ok=True)
         raise
+    for original, _ in linked:
+        original.unlink(missing_ok=True)  # the base and the overlays hold it now
     return clone_paths
 
 
@@ -174,6 +183,8 @@ def collect_unused_bases(store: MachineStore, qemu_img: QemuImg) -> None:
                 return
             path = Path(backing) if backing else None
     for base in folder.iterdir():
-        if base.resolve() not in used:
+        # A base with a second name is a linked clone caught half-way (see _link_disks):
+        # its other name may be the only one a machine's record knows.
+        if base.resolve() not in used and base.stat().st_nlink == 1:
             log.info("removing unused base image %s", base)
             base.unlink(missing_ok=True)
