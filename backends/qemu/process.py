@@ -23,6 +23,13 @@ PROBE_TIMEOUT = 15.0
 LAUNCH_TIMEOUT = 60.0
 LOG_KEEP = 1 << 20  # bytes of the previous run's log kept in `<log>.1`
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z ")  # what `-msg timestamp=on` adds
+# QEMU's last words that only say *that* something failed; the cause is a line above them
+# (e.g. "Size mismatch: pc.ram: 0x4000000 != 0x8000000: Invalid argument" above "Error -22
+# while loading VM state", as real QEMU 7.2 writes it when a snapshot's memory size differs).
+_WRAPPERS = re.compile(r"^(Error -?\d+ while loading VM state"
+                       r"|error while loading state (for instance|section id)\b.*"
+                       r"|load of migration failed\b.*"
+                       r"|Could not load snapshot\b.*)$", re.IGNORECASE)
 
 
 def install_hint() -> str:
@@ -97,12 +104,25 @@ def launch(argv: Sequence[str], log: Path | None = None,
         output = result.stderr
         if log is not None:
             output = "\n".join(part for part in (output.strip(), read_log_tail(log)) if part)
-        message = output.strip().splitlines()
-        summary = _message(message[-1], argv[0]) if message else \
+        summary = _summary(output.strip().splitlines(), argv[0]) or \
             f"exit code {result.returncode}"
         raise CommandFailed(f"QEMU could not start the machine: {summary}", command=argv,
                             exit_code=result.returncode, stderr=output,
                             details=f"QEMU's log: {log}" if log is not None else "")
+
+
+def _summary(lines: Sequence[str], binary: str) -> str:
+    """QEMU's last message; when that only wraps an error ("Error -22 while loading VM
+    state"), the cause above it first, the wrapper after it in brackets."""
+    messages = [m for m in (_message(line, binary).strip() for line in lines) if m]
+    if not messages:
+        return ""
+    last = messages[-1]
+    if not _WRAPPERS.match(last):
+        return last
+    cause = next((m for m in reversed(messages[:-1])
+                  if not _WRAPPERS.match(m) and not m.lower().startswith("warning:")), "")
+    return f"{cause} ({last})" if cause else last
 
 
 def _message(line: str, binary: str) -> str:

@@ -326,3 +326,22 @@ def test_discard_never_powers_off_a_machine_started_meanwhile(qtbot, window, fin
     assert "no saved state" in find_error_dialogs()[0].text()
     assert mem.get_machine(machine_id).state is PowerState.RUNNING
     find_error_dialogs()[0].close()
+
+
+def test_the_error_dialog_says_qemus_cause(qtbot, window, tmp_path, find_error_dialogs):
+    """Issue 13, must fix 4: the cause QEMU logged is in the dialog's one line."""
+    from tests.cli.test_cli_errors import CAUSE, LOADVM_LOG, fake_qemu, launch_error
+
+    error = launch_error(fake_qemu(tmp_path, LOADVM_LOG), tmp_path / "qemu.log")
+    machine_id = add(window, "restored")
+    refreshed(qtbot, window, 1)
+    select(qtbot, window, machine_id)
+
+    def start(machine_id, mode=None):
+        raise error
+    backend(window).start = start
+    window.machine_actions["start"].trigger()
+    qtbot.waitUntil(lambda: bool(find_error_dialogs()), timeout=5000)
+    [box] = find_error_dialogs()
+    assert CAUSE in box.text()
+    box.close()
