@@ -15,6 +15,7 @@ from backends.hyperv.placement import folder_name
 from backends.hyperv.plans import Call, random_suffix
 from backends.hyperv.runner import Runner, machine_id
 from desktopvm.protocol import CancelToken, OperationCancelled, Progress, UnsupportedOperation
+from desktopvm.protocol.states import Operation
 
 
 def export(runner: Runner, vm_id: str, path: Path, *, progress: Progress,
@@ -23,6 +24,7 @@ def export(runner: Runner, vm_id: str, path: Path, *, progress: Progress,
     if path.suffix.lower() in (".ova", ".ovf"):
         raise UnsupportedOperation("Hyper-V exports its own format into a folder; choose a "
                                    "folder instead of an .ova/.ovf file")
+    runner.require(Operation.EXPORT, vm_id)  # Hyper-V would export a running machine
     cancel.raise_if_cancelled()
     progress(None, "Exporting the machine")
     result = runner.run(Call("export_vm", {"Id": vm_id, "Path": str(path), "CheckpointId": ""},

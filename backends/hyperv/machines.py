@@ -42,11 +42,11 @@ def create(runner: Runner, metadata: MetadataStore, spec: MachineSpec, *, progre
     call = plans.create(spec, runner.facts().default_switch)
     result = runner.run(call, cancel=cancel, interruptible=False)
     vm_id = machine_id(str(result["Id"]))
-    metadata.set_os(vm_id, spec.os)
-    if cancel.cancelled:  # Hyper-V finished; undo it
+    if cancel.cancelled:  # Hyper-V finished; undo it (and record nothing of it)
         made = [d["Path"] for d in call.args["Disks"] if d["Create"] and d["Path"]]
         discard(runner, metadata, vm_id, [*made, str(result.get("Folder", ""))])
         cancel.raise_if_cancelled()
+    metadata.set_os(vm_id, spec.os)
     progress(1.0, "Created")
     return vm_id
 

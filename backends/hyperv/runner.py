@@ -11,7 +11,8 @@ from typing import Any
 from backends.hyperv import parsers
 from backends.hyperv.plans import Call
 from backends.hyperv.session import Channel, PowerShellSession
-from desktopvm.protocol import CancelToken, MachineNotFound
+from desktopvm.protocol import CancelToken, MachineNotFound, states
+from desktopvm.protocol.states import Operation
 
 FACTS_TTL = 60.0
 
@@ -54,6 +55,12 @@ class Runner:
         """get_vm: everything about one VM."""
         result: dict[str, Any] = self.run(Call("get_vm", {"Id": vm_id}))
         return result
+
+    def require(self, operation: Operation, vm_id: str) -> None:
+        """InvalidState unless the VM's power state allows `operation` (protocol.states)."""
+        details = self.details(vm_id)
+        states.require(operation, parsers.power_state(details.get("State")),
+                       str(details.get("Name") or vm_id))
 
 
 def machine_id(machine_id: str) -> str:
