@@ -18,6 +18,7 @@ from desktopvm import __version__
 from desktopvm.cli import (
     console_commands,
     disk_commands,
+    edit_commands,
     machine_commands,
     snapshot_commands,
     spec_commands,
@@ -42,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="details with errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     machine_commands.add_parsers(sub)
-    spec_commands.add_parsers(sub)
+    spec_sub = spec_commands.add_parsers(sub)
+    edit_commands.add_parsers(sub, spec_sub)
     snapshot_commands.add_parsers(sub)
     disk_commands.add_parsers(sub)
     console_commands.add_parsers(sub)

@@ -38,9 +38,10 @@ from desktopvm.model.specfile import spec_to_data
 from desktopvm.protocol import InvalidSpec
 
 
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `spec` and `create`."""
-    spec = sub.add_parser("spec", help="spec files: validate, schema, defaults")
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
+                ) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """Register `spec` and `create`; returns the `spec` actions (others add theirs)."""
+    spec = sub.add_parser("spec", help="spec files: validate, schema, defaults, get, apply")
     spec_sub = spec.add_subparsers(dest="spec_command", required=True, metavar="ACTION")
     check = spec_sub.add_parser("validate", help="check a spec file (exit 1 on errors)")
     check.add_argument("file", type=Path)
@@ -81,6 +82,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     create.add_argument("--notes", default="")
     create.add_argument("--json", action="store_true", help="print the created machine as JSON")
     create.set_defaults(handler=create_command)
+    return spec_sub
 
 
 def capabilities_for(ctx: Context, backend_name: str | None) -> Capabilities:
