@@ -77,8 +77,10 @@ def load_settings(path: Path | None = None) -> Settings:
         return settings_from_data(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         return Settings()
-    except (OSError, ValueError) as error:
-        log.warning("ignoring unreadable settings file %s: %s", path, error)
+    except (OSError, ValueError, RecursionError) as error:
+        # RecursionError: thousands of nested brackets; the app must still start.
+        log.warning("ignoring unreadable settings file %s: %s", path, type(error).__name__
+                    if isinstance(error, RecursionError) else error)
         return Settings()
 
 

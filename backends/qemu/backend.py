@@ -115,7 +115,7 @@ class QemuBackend:
     def get_machine(self, machine_id: str) -> MachineInfo:
         files = self.store.files(machine_id)
         spec = self.store.spec(files)
-        book = snapshots.load(files)
+        book = snapshots.load(files, self.qemu_img)
         disk_files = tuple(d.path for _, d in spec.all_disks())
         return MachineInfo(self._summary(files, spec), spec, book.tree(), book.current,
                            files=disk_files, log=str(files.log) if files.log.exists() else "")
@@ -172,7 +172,7 @@ class QemuBackend:
 
     # -- snapshots --------------------------------------------------------------------------
     def list_snapshots(self, machine_id: str) -> tuple[tuple[Snapshot, ...], str]:
-        book = snapshots.load(self.store.files(machine_id))
+        book = snapshots.load(self.store.files(machine_id), self.qemu_img)
         return book.tree(), book.current
 
     def take_snapshot(self, machine_id: str, name: str, *, description: str = "",

@@ -116,7 +116,7 @@ def _link_disks(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, spe
     after the source's record names its overlay: a crash at any point leaves the source's
     record naming a file that holds its data.
     """
-    if snapshots.load(files).snapshots:
+    if snapshots.load(files, qemu_img).snapshots:
         raise InvalidState(f"{spec.name} has snapshots; a linked clone needs a machine "
                            "without them (delete them, or make a full clone)")
     source_paths: list[tuple[Path, DiskFormat]] = []

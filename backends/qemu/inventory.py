@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from backends.qemu import process, qmp
 from backends.qemu.layout import MachineFiles, RunFiles, runtime_root
-from backends.qemu.records import Runtime, load_book, load_runtime
+from backends.qemu.records import Runtime, Unreadable, load_book, load_runtime, set_aside
 from desktopvm.model import MachineSpec, SpecFileError, load_spec, save_spec
 from desktopvm.protocol import (
     BackendError,
@@ -152,7 +153,13 @@ class MachineStore:
     # -- state ------------------------------------------------------------------------------
     def state(self, files: MachineFiles) -> PowerState:
         """The machine's power state right now (cleans up after a dead QEMU)."""
-        runtime = load_runtime(files.runtime)
+        try:
+            runtime = load_runtime(files.runtime)
+        except Unreadable as damaged:
+            found = self._recovered_runtime(files, str(damaged))
+            if found is None:
+                return PowerState.UNKNOWN
+            runtime = found or None
         if runtime is not None:
             run = run_files(files, runtime)
             if process.pid_alive(runtime.pid, files.id):
@@ -164,9 +171,27 @@ class MachineStore:
                             "%s", files.id, runtime.pid, files.log)
         if files.aborted_marker.exists():
             return PowerState.ABORTED
-        if files.saved_state.exists() or load_book(files.snapshots).pending_loadvm:
+        if files.saved_state.exists() or _pending_loadvm(files):
             return PowerState.SAVED
         return PowerState.OFF
+
+    @staticmethod
+    def _recovered_runtime(files: MachineFiles, why: str) -> Runtime | Literal[False] | None:
+        """runtime.json is damaged: find this machine's QEMU by its command line instead.
+
+        A Runtime for a QEMU that runs (in the machine's own run folder); False when none
+        runs (the damaged record is set aside); None when this system cannot tell — then the
+        state is unknown, never off, and nothing is started or deleted (review D4).
+        """
+        pid = process.find_by_marker(files.id)
+        if pid is None:
+            log.warning("%s; cannot tell whether its QEMU runs", why)
+            return None
+        if pid:
+            log.warning("%s; its QEMU (pid %d) still runs", why, pid)
+            return Runtime(pid=pid, run_dir=str(files.run_dir()), accel="", started="")
+        set_aside(files.runtime)
+        return False
 
     @staticmethod
     def _live_state(run: RunFiles) -> PowerState:
@@ -192,7 +217,10 @@ class MachineStore:
 
     def running_runtime(self, files: MachineFiles) -> Runtime | None:
         """The runtime record of a machine whose QEMU is alive, else None."""
-        runtime = load_runtime(files.runtime)
+        try:
+            runtime = load_runtime(files.runtime)
+        except Unreadable as damaged:
+            runtime = self._recovered_runtime(files, str(damaged)) or None
         if runtime is not None and process.pid_alive(runtime.pid, files.id):
             return runtime
         return None
@@ -204,6 +232,14 @@ class MachineStore:
         if runtime is None:
             raise InvalidState(f"Cannot {verb} {self.spec(files).name}: it is not running")
         return run_files(files, runtime)
+
+def _pending_loadvm(files: MachineFiles) -> bool:
+    """Whether a restored memory snapshot waits for the next start (unreadable: no)."""
+    try:
+        return bool(load_book(files.snapshots).pending_loadvm)
+    except Unreadable:
+        return False
+
 
 def run_files(files: MachineFiles, runtime: Runtime) -> RunFiles:
     """The runtime folder a record names, if it is one of ours; else the machine's own."""

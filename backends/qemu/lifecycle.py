@@ -94,7 +94,7 @@ class Lifecycle:
         if spec.firmware.tpm:
             process.start_swtpm(files.tpm_state, run.swtpm_socket, run.swtpm_pid,
                                 files.folder / "swtpm.log")
-        book = snapshots.load(files)
+        book = snapshots.load(files, self.disks.qemu_img)
         restoring = files.saved_state.exists()
         entry = catalog().get(spec.os)
         plan = LaunchPlan(
@@ -140,7 +140,7 @@ class Lifecycle:
     def power_off(self, files: MachineFiles) -> None:
         """Pull the plug (a clean QEMU exit). On a saved machine, discard the saved state."""
         state = self.store.state(files)
-        book = snapshots.load(files)
+        book = snapshots.load(files, self.disks.qemu_img)
         stale_state = files.saved_state.exists() or bool(book.pending_loadvm)
         if state is PowerState.SAVED or (state is PowerState.ABORTED and stale_state):
             # Discard the saved state (also one that failed to resume and left it aborted).

@@ -226,6 +226,30 @@ def _command_line_has(pid: int, marker: str) -> bool:
         return False
 
 
+def find_by_marker(marker: str) -> int | None:
+    """The pid of a live QEMU whose command line carries `marker`; 0 if there is none.
+
+    None when this system cannot tell (no /proc): the caller must not assume "none".
+    """
+    proc = Path("/proc")
+    if not (proc / "self" / "cmdline").exists():
+        return None
+    needle = marker.encode()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        # A QEMU only: swtpm's or a CLI's command line may carry the same id.
+        found = b"qemu-system" in Path(argv[0].decode("utf-8", "replace")).name.encode() \
+            and any(needle in arg for arg in argv)
+        if found and pid_alive(int(entry.name)):
+            return int(entry.name)
+    return 0
+
+
 def kill_if_ours(pid: int, marker: str) -> None:
     """Kill the process only if its command line still carries `marker`."""
     if pid_alive(pid, marker):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,23 +81,48 @@ class SnapshotBook(Record):
             self.pending_loadvm = ""
 
 
-def load_runtime(path: Path) -> Runtime | None:
-    """The runtime record, or None when absent or unreadable."""
+class Unreadable(Exception):
+    """A record exists but cannot be read (damaged, cut short, or nested absurdly deep)."""
+
+
+def _read(path: Path) -> Any:
+    """The JSON in `path`; FileNotFoundError when absent, Unreadable when damaged."""
     try:
-        return Runtime.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise Unreadable(f"{path}: {reason}") from None
+
+
+def load_runtime(path: Path) -> Runtime | None:
+    """The runtime record; None when absent; Unreadable when it exists but cannot be read.
+
+    An unreadable record is no proof that QEMU stopped: callers must look further.
+    """
+    try:
+        return Runtime.model_validate(_read(path))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, ValidationError) as error:
-        log.warning("ignoring unreadable %s: %s", path, error)
-        return None
+    except ValidationError as error:
+        raise Unreadable(f"{path}: {error}") from None
 
 
 def load_book(path: Path) -> SnapshotBook:
-    """The snapshot tree (empty when the file is absent)."""
+    """The snapshot tree: empty when absent; Unreadable when it exists but cannot be read."""
     try:
-        return SnapshotBook.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        return SnapshotBook.model_validate(_read(path))
     except FileNotFoundError:
         return SnapshotBook()
-    except (OSError, ValueError, ValidationError) as error:
-        log.warning("snapshot records %s unreadable, starting empty: %s", path, error)
-        return SnapshotBook()
+    except ValidationError as error:
+        raise Unreadable(f"{path}: {error}") from None
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged record to `NAME.damaged-<time>` (kept for the user), return the new path."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    path.replace(target)
+    log.warning("%s was damaged; kept as %s", path, target.name)
+    return target

@@ -6,6 +6,7 @@ for disks only), because QEMU holds their images locked; stopped ones through qe
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -15,9 +16,16 @@ from backends.qemu import qmp
 from backends.qemu.inventory import MachineStore
 from backends.qemu.layout import MachineFiles
 from backends.qemu.qemu_img import QemuImg
-from backends.qemu.records import SnapshotBook, SnapshotRecord, load_book
-from desktopvm.model import DiskFormat, MachineSpec, changed_groups
+from backends.qemu.records import (
+    SnapshotBook,
+    SnapshotRecord,
+    Unreadable,
+    load_book,
+    set_aside,
+)
+from desktopvm.model import DiskFormat, MachineSpec, SpecFileError, changed_groups, load_spec
 from desktopvm.protocol import (
+    BackendError,
     InvalidState,
     MachineNotFound,
     Snapshot,
@@ -28,10 +36,43 @@ from desktopvm.protocol.states import Operation
 
 SAVEVM_TIMEOUT = 600.0
 
+log = logging.getLogger(__name__)
 
-def load(files: MachineFiles) -> SnapshotBook:
-    """The machine's snapshot records."""
-    return load_book(files.snapshots)
+
+def load(files: MachineFiles, qemu_img: QemuImg) -> SnapshotBook:
+    """The machine's snapshot records; a damaged file is kept aside and rebuilt from the disks.
+
+    Never silently empty (review D8): the next snapshot would be written over the damaged
+    file and every earlier snapshot would be orphaned inside the disks.
+    """
+    try:
+        return load_book(files.snapshots)
+    except Unreadable as damaged:
+        return _rebuild(files, qemu_img, str(damaged))
+
+
+def _rebuild(files: MachineFiles, qemu_img: QemuImg, why: str) -> SnapshotBook:
+    """A flat book of every snapshot the first disk holds (names and tree are lost)."""
+    set_aside(files.snapshots)
+    book = SnapshotBook()
+    try:
+        disks = [Path(d.path) for _, d in load_spec(files.spec).all_disks()]
+        found = qemu_img.snapshot_list(disks[0]) if disks else []
+    except (SpecFileError, BackendError) as error:
+        log.warning("%s; no snapshot could be recovered: %s", why, error)
+        found = []
+    for entry in found:
+        tag = str(entry.get("name", ""))
+        if tag.startswith("dvm-"):
+            book.snapshots.append(SnapshotRecord(
+                id=str(uuid.uuid4()), tag=tag, name=f"Recovered {tag}",
+                description="Its name was lost when the snapshot records were damaged",
+                has_memory=int(entry.get("vm-state-size", 0) or 0) > 0))
+    if book.snapshots:  # the newest one the disks hold is where the machine went on from
+        book.current = book.snapshots[-1].id
+    book.save(files.snapshots)
+    log.warning("%s; rebuilt %d snapshot(s) from the disks", why, len(book.snapshots))
+    return book
 
 
 def _images(files: MachineFiles, spec: MachineSpec) -> list[Path]:
@@ -88,7 +129,7 @@ def take(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, name: str,
             for image in done:
                 qemu_img.snapshot_delete(image, tag)
             raise
-    book = load(files)
+    book = load(files, qemu_img)
     record = SnapshotRecord(id=str(uuid.uuid4()), tag=tag, name=name, description=description,
                             created=datetime.now(UTC).isoformat(timespec="seconds"),
                             has_memory=has_memory, parent=book.current,
@@ -99,8 +140,9 @@ def take(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, name: str,
     return Snapshot(record.id, name, description, record.created, has_memory)
 
 
-def _record(files: MachineFiles, snapshot_id: str) -> tuple[SnapshotBook, SnapshotRecord]:
-    book = load(files)
+def _record(files: MachineFiles, qemu_img: QemuImg,
+            snapshot_id: str) -> tuple[SnapshotBook, SnapshotRecord]:
+    book = load(files, qemu_img)
     record = book.find(snapshot_id)
     if record is None:
         raise MachineNotFound(f"No snapshot with id {snapshot_id!r}")
@@ -113,7 +155,7 @@ def restore(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, snapsho
     The machine's name and notes stay as they are now: they say which machine it is, not
     what it was. Everything that would stop the restore is checked before anything changes.
     """
-    book, record = _record(files, snapshot_id)
+    book, record = _record(files, qemu_img, snapshot_id)
     spec = store.spec(files)
     state = store.state(files)
     then = _spec_then(record, spec)
@@ -166,7 +208,7 @@ def _spec_then(record: SnapshotRecord, now: MachineSpec) -> MachineSpec:
 
 def delete(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, snapshot_id: str) -> None:
     """Remove a snapshot; its children hang from its parent afterwards."""
-    book, record = _record(files, snapshot_id)
+    book, record = _record(files, qemu_img, snapshot_id)
     spec = store.spec(files)
     state = store.state(files)
     if state in states.LIVE:

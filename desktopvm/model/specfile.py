@@ -89,6 +89,8 @@ def load_spec(path: Path) -> MachineSpec:
     except json.JSONDecodeError as error:
         raise SpecFileError(str(path), "", f"not valid JSON: {error.msg} at line {error.lineno}"
                             f" column {error.colno}") from None
+    except RecursionError:  # a hostile or damaged file: thousands of nested brackets
+        raise SpecFileError(str(path), "", "nested too deeply to be a spec file") from None
     return spec_from_data(data, str(path))
 
 
