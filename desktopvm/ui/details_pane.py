@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
@@ -119,7 +120,13 @@ class DetailsPane(QTabWidget):
         notes_row.addWidget(self.save_notes)
         layout.addLayout(notes_row)
         layout.addStretch(1)
-        self.addTab(self._summary, self.tr("Summary"))
+        # Scrolls rather than holding the window taller than a 768-pixel screen.
+        scroller = QScrollArea()
+        scroller.setObjectName("summary-scroller")
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroller.setWidget(self._summary)
+        self.addTab(scroller, self.tr("Summary"))
         self.addTab(self._snapshots_tab(), self.tr("Snapshots"))
         self.show_nothing()
 

@@ -16,7 +16,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
+    QApplication,
     QDockWidget,
     QLabel,
     QLineEdit,
@@ -25,24 +25,27 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QToolBar,
-    QTreeView,
     QWidget,
 )
 
 from desktopvm.jobs import Job, JobRunner
 from desktopvm.printable import printable
 from desktopvm.protocol import BackendError, CancelToken, MachineSummary, Progress
+from desktopvm.protocol.states import Operation, allowed
 from desktopvm.registry import Registry
 from desktopvm.settings import Settings
+from desktopvm.ui import window_state
 from desktopvm.ui.actions import MACHINE_ACTIONS
 from desktopvm.ui.details_pane import DetailsPane
 from desktopvm.ui.facts import BackendFacts, gather_facts
 from desktopvm.ui.icons import icon
 from desktopvm.ui.inventory_model import NAME, InventoryModel, MachineRole, SortRole
+from desktopvm.ui.inventory_view import InventoryView
 from desktopvm.ui.jobs_panel import JobsPanel
 from desktopvm.ui.operations import Operations
 
 PREVIEW_INTERVAL_MS = 3000
+DEFAULT_SIZE = (1200, 720)  # at most 90% of the screen: it must fit a 1366x768 laptop
 
 
 class Listing:
@@ -106,10 +109,11 @@ class MainWindow(QMainWindow):
         self._closing_confirmed = False
         self.setWindowTitle(self.tr("DesktopVM"))
         self.setWindowIcon(icon("app"))
-        self.resize(1200, 760)
         self._build_views()
         self.operations = Operations(self)
         self._build_actions()
+        self._default_size()
+        window_state.restore(self, self.splitter, self.tree)
         self.timer = QTimer(self)
         self.timer.setInterval(int(registry.settings.refresh_interval_s * 1000))
         self.timer.timeout.connect(self.refresh)
@@ -122,22 +126,10 @@ class MainWindow(QMainWindow):
         self.model = InventoryModel(self)
         self.proxy = MachineFilter(self)
         self.proxy.setSourceModel(self.model)
-        self.tree = QTreeView()
-        self.tree.setObjectName("inventory")
-        self.tree.setAccessibleName(self.tr("Virtual machines"))
+        self.tree = InventoryView()
         self.tree.setModel(self.proxy)
-        self.tree.setSortingEnabled(True)
-        self.tree.sortByColumn(NAME, Qt.SortOrder.AscendingOrder)
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.tree.setUniformRowHeights(True)  # no per-row size queries with 10,000 machines
-        self.tree.setAlternatingRowColors(True)
-        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._context_menu)
-        self.tree.doubleClicked.connect(lambda _: self.operations.run("console"))
-        header = self.tree.header()
-        for column, width in enumerate((240, 120, 90, 90, 170, 50, 90)):
-            header.resizeSection(column, width)
+        self.tree.machine_activated.connect(self.activate)
         self.tree.selectionModel().selectionChanged.connect(self._selection_changed)
         self.proxy.rowsInserted.connect(self._expand_groups)
         self.details = DetailsPane()
@@ -147,10 +139,14 @@ class MainWindow(QMainWindow):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setMargin(48)
         splitter = QSplitter()
+        splitter.setObjectName("main-splitter")
         splitter.addWidget(self.tree)
         splitter.addWidget(self.details)
+        splitter.setChildrenCollapsible(False)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([600, 400])  # the list's share, whatever the details would like
+        self.splitter = splitter
         self.stack = QStackedWidget()
         self.stack.addWidget(splitter)
         self.stack.addWidget(self.empty)
@@ -171,26 +167,12 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("main-toolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
         self.addToolBar(toolbar)
-        menu_file = self.menuBar().addMenu(self.tr("&File"))
+        self._build_file_menu()
         menu_machine = self.menuBar().addMenu(self.tr("&Machine"))
         menu_view = self.menuBar().addMenu(self.tr("&View"))
-        self.new_action = self._action(self.tr("&New…"), "new", QKeySequence.StandardKey.New,
-                                       self.operations.new_machine)
-        self.import_action = self._action(self.tr("&Import…"), "import", "Ctrl+I",
-                                          self.operations.import_appliance)
-        self.refresh_action = self._action(self.tr("&Refresh"), "refresh",
-                                           QKeySequence.StandardKey.Refresh, self.refresh)
-        self.preferences_action = self._action(self.tr("&Preferences…"), "preferences",
-                                               QKeySequence.StandardKey.Preferences,
-                                               self.operations.preferences)
-        quit_action = self._action(self.tr("&Quit"), "", QKeySequence.StandardKey.Quit,
-                                   self.close)
-        for action in (self.new_action, self.import_action, self.preferences_action):
-            menu_file.addAction(action)
-        menu_file.addSeparator()
-        menu_file.addAction(quit_action)
         menu_view.addAction(self.refresh_action)
         menu_view.addAction(self.jobs_dock.toggleViewAction())
+        self._build_help()
         toolbar.addAction(self.new_action)
         self.machine_actions: dict[str, QAction] = {}
         for spec in MACHINE_ACTIONS:
@@ -229,6 +211,39 @@ class MainWindow(QMainWindow):
         self.details.delete_snapshot_requested.connect(self.operations.delete_snapshot)
         self.update_actions()
 
+    def _build_file_menu(self) -> None:
+        self.new_action = self._action(self.tr("&New…"), "new", QKeySequence.StandardKey.New,
+                                       self.operations.new_machine)
+        self.import_action = self._action(self.tr("&Import…"), "import", "Ctrl+I",
+                                          self.operations.import_appliance)
+        self.refresh_action = self._action(self.tr("&Refresh"), "refresh",
+                                           QKeySequence.StandardKey.Refresh, self.refresh)
+        self.preferences_action = self._action(self.tr("&Preferences…"), "preferences",
+                                               "Ctrl+,", self.operations.preferences)
+        own = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+        self.preferences_action.setShortcuts(  # the platform's own too, where it has one
+            [QKeySequence("Ctrl+,"), *(k for k in own if k != QKeySequence("Ctrl+,"))])
+        quit_action = self._action(self.tr("&Quit"), "", QKeySequence.StandardKey.Quit,
+                                   self.close)
+        menu_file = self.menuBar().addMenu(self.tr("&File"))
+        for action in (self.new_action, self.import_action, self.preferences_action):
+            menu_file.addAction(action)
+        menu_file.addSeparator()
+        menu_file.addAction(quit_action)
+
+    def _build_help(self) -> None:
+        menu = self.menuBar().addMenu(self.tr("&Help"))
+        def show(what: str) -> None:
+            from desktopvm.ui import help_menu  # QMessageBox: not before it is needed
+
+            getattr(help_menu, what)(self)
+        self.docs_action = self._action(self.tr("&Documentation"), "", "F1",
+                                        lambda: show("show_docs"))
+        self.about_action = self._action(self.tr("&About DesktopVM"), "app", "",
+                                         lambda: show("show_about"))
+        menu.addAction(self.docs_action)
+        menu.addAction(self.about_action)
+
     def _action(self, text: str, icon_name: str, shortcut: object, slot: object) -> QAction:
         action = QAction(icon(icon_name) if icon_name else QAction().icon(), text, self)
         if shortcut:
@@ -260,6 +275,10 @@ class MainWindow(QMainWindow):
             return
         self.timer.stop()
         self.preview_timer.stop()
+        window_state.save(self, self.splitter, self.tree)
+        # Quitting is closing the main window: consoles and dialogs go with it.
+        for other in (*self.__dict__.get("_console_windows", []), *self.operations.open_dialogs):
+            other.close()
         super().closeEvent(event)
 
     # -- refresh ----------------------------------------------------------------------------
@@ -481,3 +500,24 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction(self.new_action)
         menu.popup(self.tree.viewport().mapToGlobal(position))
+
+    # -- gestures, layout, help -------------------------------------------------------------
+    def _default_size(self) -> None:
+        """The first run's size: DEFAULT_SIZE, shrunk to 90% of a smaller screen."""
+        width, height = DEFAULT_SIZE
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is not None:
+            available = screen.availableGeometry()
+            width = min(width, int(available.width() * 0.9))
+            height = min(height, int(available.height() * 0.9))
+        self.resize(width, height)
+
+    def activate(self) -> None:
+        """Double-click or Enter on one machine: start it when stopped, else show its console."""
+        machine = self.current_machine()
+        if machine is None:
+            return
+        if allowed(Operation.START, machine.state):
+            self.operations.run("start")
+        elif allowed(Operation.CONSOLE, machine.state):
+            self.operations.run("console")
