@@ -10,7 +10,7 @@ from pathlib import Path
 
 from backends.qemu.disks import Disks
 from backends.qemu.identity import with_macs
-from backends.qemu.inventory import MachineStore
+from backends.qemu.inventory import MachineStore, claim, finished
 from backends.qemu.layout import MachineFiles
 from backends.qemu.qemu_img import QemuImg
 from desktopvm.images import UnsafeImage, check_package_disk, disk_format
@@ -91,7 +91,7 @@ def import_appliance(store: MachineStore, disks: Disks, capabilities: Capabiliti
         raise InvalidSpec(problems)  # before anything is made: the one naming rule
     library = store.library
     library.mkdir(parents=True, exist_ok=True)
-    unpacked = library / f".import-{uuid.uuid4().hex[:12]}"
+    unpacked = claim(library / f".import-{uuid.uuid4().hex[:12]}")  # swept if we are killed
     machine_id = str(uuid.uuid4())
     target = MachineFiles(library / machine_id)
     try:
@@ -108,7 +108,7 @@ def import_appliance(store: MachineStore, disks: Disks, capabilities: Capabiliti
         checked = [check_package_disk(descriptor.parent, check_href(disk.file_href, where),
                                       disk.format)
                    for disk in appliance.disks]
-        target.folder.mkdir(parents=True)
+        claim(target.folder)
         converted: dict[tuple[int, int, int], Path] = {}
         for index, (disk, facts) in enumerate(zip(appliance.disks, checked, strict=True)):
             source = descriptor.parent / disk.file_href
@@ -128,6 +128,7 @@ def import_appliance(store: MachineStore, disks: Disks, capabilities: Capabiliti
         disks.ensure_nvram(target, spec)
         cancel.raise_if_cancelled()
         store.save_spec(target, spec)
+        finished(target.folder)
     except (OvfError, UnsafeImage) as error:
         shutil.rmtree(target.folder, ignore_errors=True)
         raise BackendError(f"Cannot import {path.name}: {error}", str(error)) from error

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from backends.qemu import snapshots
 from backends.qemu.identity import with_macs
-from backends.qemu.inventory import MachineStore
+from backends.qemu.inventory import MachineStore, claim, finished
 from backends.qemu.layout import MachineFiles
 from backends.qemu.qemu_img import QemuImg
 from desktopvm.model import (
@@ -73,7 +73,7 @@ def clone(store: MachineStore, qemu_img: QemuImg, capabilities: Capabilities,
                                    "the snapshot first, then clone")
     machine_id = str(uuid.uuid4())
     target = MachineFiles(store.library / machine_id)
-    target.folder.mkdir(parents=True)
+    claim(target.folder)
     try:
         if linked:
             paths = _link_disks(store, qemu_img, files, spec, target)
@@ -86,6 +86,7 @@ def clone(store: MachineStore, qemu_img: QemuImg, capabilities: Capabilities,
         cancel.raise_if_cancelled()
         copy = with_macs(_with_disks(spec, paths), fresh=True)
         store.save_spec(target, copy.model_copy(update={"id": machine_id, "name": new_name}))
+        finished(target.folder)
     except BaseException:
         shutil.rmtree(target.folder, ignore_errors=True)
         raise

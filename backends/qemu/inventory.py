@@ -140,8 +140,32 @@ class MachineStore:
         save_spec(files.spec, spec)
         self._specs.pop(files.spec, None)
 
+    def sweep_abandoned(self) -> None:
+        """Remove what killed operations left in the library (review D7).
+
+        A folder still marked as being made, whose maker is gone, without a record, goes;
+        so does an import's scratch folder whose importer is gone. A folder with a record
+        is a machine: only its stale mark goes.
+        """
+        if not self.library.is_dir():
+            return
+        for mark in [*self.library.glob(f"*/{MAKING}"), *self.library.glob(f".import-*/{MAKING}")]:
+            folder = mark.parent
+            try:
+                pid = int(mark.read_text(encoding="ascii").strip())
+            except (OSError, ValueError):
+                continue
+            if process.pid_alive(pid):
+                continue
+            if (folder / "machine.json").exists() and not folder.name.startswith(".import-"):
+                mark.unlink(missing_ok=True)
+            else:
+                log.warning("removing %s, left half-made by a killed operation", folder)
+                shutil.rmtree(folder, ignore_errors=True)
+
     def readable(self) -> list[tuple[MachineFiles, MachineSpec]]:
         """Every machine whose spec file can be read; broken ones are logged and skipped."""
+        self.sweep_abandoned()
         result = []
         for files in self.all_files():
             try:
@@ -232,6 +256,21 @@ class MachineStore:
         if runtime is None:
             raise InvalidState(f"Cannot {verb} {self.spec(files).name}: it is not running")
         return run_files(files, runtime)
+
+MAKING = ".making"  # in a folder being made, until it is complete: the maker's pid
+
+
+def claim(folder: Path) -> Path:
+    """Make `folder` (which must not exist), marked as being made by this process."""
+    folder.mkdir(parents=True)
+    (folder / MAKING).write_text(str(os.getpid()), encoding="ascii")
+    return folder
+
+
+def finished(folder: Path) -> None:
+    """The folder is complete: it is no longer swept as abandoned."""
+    (folder / MAKING).unlink(missing_ok=True)
+
 
 def _pending_loadvm(files: MachineFiles) -> bool:
     """Whether a restored memory snapshot waits for the next start (unreadable: no)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from backends.qemu import clones
 from backends.qemu.disks import Disks, remove_files
 from backends.qemu.identity import with_macs
-from backends.qemu.inventory import MachineStore
+from backends.qemu.inventory import MachineStore, claim, finished
 from backends.qemu.layout import MachineFiles
 from desktopvm.model import MachineSpec
 from desktopvm.protocol import CancelToken, Progress, states
@@ -29,7 +29,7 @@ def create(store: MachineStore, disks: Disks, spec: MachineSpec, *, progress: Pr
     files = MachineFiles(store.library / machine_id)
     made: list[Path] = []
     with Undo() as undo:
-        files.folder.mkdir(parents=True)
+        claim(files.folder)
         undo.remove_tree(files.folder)
         undo.add("remove the new disks", lambda: remove_files(made))  # also outside it
         progress(0.1, "Creating disks")
@@ -39,6 +39,7 @@ def create(store: MachineStore, disks: Disks, spec: MachineSpec, *, progress: Pr
         disks.ensure_nvram(files, final)
         cancel.raise_if_cancelled()
         store.save_spec(files, final)
+        finished(files.folder)
     progress(1.0, "Created")
     return machine_id
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from backends.qemu.img_partial import partial_file
 from backends.qemu.img_progress import ProgressParser
 from desktopvm.model.devices import DiskFormat
 from desktopvm.protocol import (
@@ -312,12 +313,12 @@ class QemuImg:
             args += ["-o", f"subformat={subformat}"]
         if compress:
             args.append("-c")
-        args += [*source_args, _arg(target)]
         parser = ProgressParser(progress, "Converting") if progress is not None else None
-        self._create_file(
-            target, args, timeout=self.convert_timeout, cancel=cancel,
-            failure=f"Could not convert {source} to {target}", image=source,
-            on_stdout=parser.feed if parser is not None else None)
+        with partial_file(target) as partial:  # never a partial image under the final name
+            self._create_file(
+                partial, [*args, *source_args, _arg(partial)], timeout=self.convert_timeout,
+                cancel=cancel, failure=f"Could not convert {source} to {target}", image=source,
+                on_stdout=parser.feed if parser is not None else None)
         if parser is not None:
             parser.finish()
             parser.report(1.0)
@@ -464,9 +465,14 @@ class _Running:
         creationflags = 0
         if sys.platform == "win32":
             creationflags = subprocess.CREATE_NO_WINDOW
+        command = argv
+        if sys.platform.startswith("linux") and (setpriv := shutil.which("setpriv")) \
+                and shutil.which(argv[0]):
+            # qemu-img dies with us: a killed app leaves no conversion running for nobody.
+            command = [setpriv, "--pdeathsig", "KILL", "--", *argv]
         try:
             self.process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 env={**os.environ, "LC_ALL": "C"}, start_new_session=True,
                 creationflags=creationflags)
         except FileNotFoundError as error:
