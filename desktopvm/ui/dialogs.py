@@ -133,7 +133,7 @@ class SnapshotDialog(QDialog):
 
 
 def confirm(parent: QWidget, title: str, text: str, action: str,
-            on_yes: Callable[[], None]) -> QMessageBox:
+            on_yes: Callable[[], object]) -> QMessageBox:
     """Ask window-modally without blocking; the default answer is Cancel."""
     box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.NoButton,
                       parent)

@@ -1,10 +1,23 @@
-"""The jobs panel: every operation with its progress, stage and outcome, and Cancel."""
+"""The jobs panel: every operation with its progress, stage and outcome, and Cancel.
+
+A running job shows a progress bar; a finished one says what it did (its last stage); a failed
+one shows its reason in red, without a bar; Clear finished empties the list, and the window
+hides the panel while it is empty.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -31,6 +44,8 @@ STATUS_TEXT = {JobState.QUEUED: "Waiting", JobState.RUNNING: "Running",
                JobState.SUCCEEDED: "Done", JobState.FAILED: "Failed",
                JobState.CANCELLED: "Cancelled"}
 MAX_FINISHED = 200  # keep the panel bounded in a long session
+StateRole = Qt.ItemDataRole.UserRole + 1
+FAILED_COLOUR = QColor("#b00020")
 
 
 class JobsModel(QAbstractTableModel):
@@ -71,7 +86,14 @@ class JobsModel(QAbstractTableModel):
                 return None if job.fraction is None else int(job.fraction * 100)
             if job.error is not None:
                 return describe(job.error)[0]
+            if job.state is JobState.SUCCEEDED and not job.stage:
+                return self.tr("Done")
             return job.stage
+        if role == StateRole:
+            return job.state
+        if role == Qt.ItemDataRole.ForegroundRole and job.state is JobState.FAILED and \
+                column in (STATUS, DETAILS):
+            return QBrush(FAILED_COLOUR)
         if role == Qt.ItemDataRole.DecorationRole and column == STATUS:
             return {JobState.FAILED: icon("error"), JobState.CANCELLED: icon("cancel"),
                     JobState.RUNNING: icon("state-busy")}.get(job.state)
@@ -95,6 +117,14 @@ class JobsModel(QAbstractTableModel):
         self.endInsertRows()
         job.changed.connect(lambda: self._changed(job))
 
+    def clear_finished(self) -> None:
+        """Remove the jobs that have ended."""
+        for row in reversed(range(len(self._jobs))):
+            if self._jobs[row].state.is_done:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._jobs[row]
+                self.endRemoveRows()
+
     def _changed(self, job: Job) -> None:
         if job in self._jobs:
             row = self._jobs.index(job)
@@ -109,6 +139,9 @@ class ProgressDelegate(QStyledItemDelegate):
         # twenty Python enums that PySide builds when the names are imported.
         from PySide6.QtWidgets import QStyle, QStyleOptionProgressBar
 
+        state = index.data(StateRole)
+        if state is not JobState.RUNNING and state is not JobState.SUCCEEDED:
+            return  # waiting, failed or cancelled: no bar (the status says which)
         value = index.data(Qt.ItemDataRole.DisplayRole)
         bar = QStyleOptionProgressBar()
         bar.rect = option.rect.adjusted(2, 3, -2, -3)
@@ -122,6 +155,9 @@ class ProgressDelegate(QStyledItemDelegate):
 
 class JobsPanel(QWidget):
     """The jobs list with Cancel and Details buttons."""
+
+    emptied = Signal()
+    populated = Signal()
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -144,7 +180,11 @@ class JobsPanel(QWidget):
         self.cancel_button.clicked.connect(self._cancel_selected)
         self.details_button = QPushButton(self.tr("Error details…"))
         self.details_button.clicked.connect(self._show_selected_error)
+        self.clear_button = QPushButton(self.tr("Clear finished"))
+        self.clear_button.setObjectName("clear-jobs")
+        self.clear_button.clicked.connect(self.model.clear_finished)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.clear_button)
         buttons.addStretch(1)
         buttons.addWidget(self.details_button)
         buttons.addWidget(self.cancel_button)
@@ -154,7 +194,20 @@ class JobsPanel(QWidget):
         layout.addLayout(buttons)
         self.view.selectionModel().selectionChanged.connect(self._update_buttons)
         self.model.dataChanged.connect(self._update_buttons)
+        self.model.rowsInserted.connect(self._job_listed)
+        self.model.rowsRemoved.connect(self._job_unlisted)
         self._update_buttons()
+
+    def _job_listed(self, parent: QModelIndex, first: int, last: int) -> None:
+        """A new job: scroll it into view (newest last)."""
+        self.view.scrollTo(self.model.index(last, OPERATION))
+        self._update_buttons()
+        self.populated.emit()
+
+    def _job_unlisted(self) -> None:
+        self._update_buttons()
+        if self.model.rowCount() == 0:
+            self.emptied.emit()
 
     def _selected(self) -> Job | None:
         rows = self.view.selectionModel().selectedRows()
@@ -164,6 +217,8 @@ class JobsPanel(QWidget):
         job = self._selected()
         self.cancel_button.setEnabled(job is not None and not job.state.is_done)
         self.details_button.setEnabled(job is not None and job.state is JobState.FAILED)
+        self.clear_button.setEnabled(any(self.model.job(row).state.is_done
+                                         for row in range(self.model.rowCount())))
 
     def _cancel_selected(self) -> None:
         job = self._selected()

@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._default_size()
         window_state.restore(self, self.splitter, self.tree)
+        self.jobs_dock.setVisible(False)  # no operations yet: the panel is folded away
         self.timer = QTimer(self)
         self.timer.setInterval(int(registry.settings.refresh_interval_s * 1000))
         self.timer.timeout.connect(self.refresh)
@@ -159,6 +160,9 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self.jobs_dock = dock
+        # The panel shows when there is an operation to show, and folds away when cleared.
+        self.jobs_panel.populated.connect(dock.show)
+        self.jobs_panel.emptied.connect(dock.hide)
         self.runner.job_added.connect(self._job_added)
         self.statusBar().showMessage(self.tr("Looking for hypervisors…"))
 

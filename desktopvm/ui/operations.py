@@ -6,6 +6,7 @@ paint, and importing a Qt dialog class makes PySide build its Python enums.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,28 @@ if TYPE_CHECKING:
 
 Work = Callable[[Backend, Progress, CancelToken], Any]
 MachineCall = Callable[[Backend, str, Progress, CancelToken], Any]
+SHUTDOWN_WAIT_S = 90.0  # how long Shut down waits for the guest to turn off
+POLL_S = 1.0
+
+
+def _shut_down(backend: Backend, machine_id: str, progress: Progress,
+               cancel: CancelToken) -> None:
+    """In a job: press the power button, then wait (bounded) until the machine is off. The job
+    says honestly what happened: off, or only asked. Cancel (or another operation on the
+    machine) stops the waiting, not the shutdown."""
+    backend.shutdown(machine_id)
+    progress(None, "Asked the guest to shut down; waiting for it to turn off…")
+    deadline = time.monotonic() + SHUTDOWN_WAIT_S
+    while not cancel.wait(POLL_S):
+        state = backend.get_machine(machine_id).state
+        if not state.is_active:
+            progress(1.0, "Shut down" if state is PowerState.OFF else f"Stopped ({state.value})")
+            return
+        if time.monotonic() > deadline:
+            progress(None, f"Asked to shut down; still running after {SHUTDOWN_WAIT_S:.0f} s "
+                           "(the guest may ignore the power button; Power off forces it)")
+            return
+    progress(None, "Asked to shut down; stopped waiting before it turned off")
 
 
 def _discard(backend: Backend, machine_id: str, progress: Progress, cancel: CancelToken) -> None:
@@ -50,6 +73,7 @@ class Operations:
         self.ask_save_path: Callable[[str], str] = self._ask_save_path
         self.ask_open_path: Callable[[], str] = self._ask_open_path
         self.open_dialogs: list[QDialog] = []
+        self._shutdowns: dict[object, Job] = {}  # machine key -> a shutdown still waiting
 
     def _ask_save_path(self, name: str) -> str:
         from PySide6.QtWidgets import QFileDialog
@@ -63,7 +87,7 @@ class Operations:
         return QFileDialog.getOpenFileName(self.window, self.tr("Import appliance"), "",
                                            self.tr("Appliances (*.ova *.ovf)"))[0]
 
-    def confirm(self, title: str, text: str, action: str, on_yes: Callable[[], None]) -> None:
+    def confirm(self, title: str, text: str, action: str, on_yes: Callable[[], object]) -> None:
         """Ask window-modally without blocking (dialogs.confirm); `on_yes` runs on yes."""
         from desktopvm.ui.dialogs import confirm
 
@@ -73,13 +97,23 @@ class Operations:
         return self.window.registry.open(name)
 
     def submit(self, title: str, machine: MachineSummary | None, work: Work,
-               backend_name: str = "") -> Job:
-        """Run `work(backend, progress, cancel)` as a job; errors show a dialog; refresh after."""
+               backend_name: str = "", done: str = "") -> Job:
+        """Run `work(backend, progress, cancel)` as a job; errors show a dialog; refresh after.
+
+        `done` is what the jobs panel says the job did once it succeeded. Any operation on a
+        machine whose shutdown is still being waited for ends that wait (it would queue
+        behind it)."""
         name = backend_name or (machine.backend if machine else "")
         registry = self.window.registry
-        job = self.window.runner.submit(
-            title, lambda p, c: work(registry.open(name), p, c),
-            machine_key=machine.key if machine else None)
+        if machine is not None and machine.key in self._shutdowns:
+            self._shutdowns.pop(machine.key).cancel()
+
+        def run(progress: Progress, cancel: CancelToken) -> Any:
+            result = work(registry.open(name), progress, cancel)
+            if done:
+                progress(1.0, done)
+            return result
+        job = self.window.runner.submit(title, run, machine_key=machine.key if machine else None)
         job.failed.connect(lambda error: self._failed(title, error))
         job.finished.connect(lambda: self.window.refresh(with_facts=False))
         return job
@@ -108,31 +142,43 @@ class Operations:
         handler = getattr(self, f"do_{key}")
         handler(machines)
 
-    def each(self, machines: list[MachineSummary], title: str, call: MachineCall) -> None:
-        """One job per machine: `call(backend, machine_id, progress, cancel)`."""
-        for machine in machines:
-            self._one(machine, self.tr(title).replace("%1", printable(machine.name)), call)
+    def each(self, machines: list[MachineSummary], title: str, call: MachineCall,
+             done: str = "") -> list[Job]:
+        """One job per machine: `call(backend, machine_id, progress, cancel)`; `done` says
+        what each did."""
+        said = self.tr(done) if done else ""
+        return [self._one(machine, self.tr(title).replace("%1", printable(machine.name)), call,
+                          said) for machine in machines]
 
-    def _one(self, machine: MachineSummary, title: str, call: MachineCall) -> None:
-        self.submit(title, machine, lambda b, p, c: call(b, machine.id, p, c))
+    def _one(self, machine: MachineSummary, title: str, call: MachineCall, done: str) -> Job:
+        return self.submit(title, machine, lambda b, p, c: call(b, machine.id, p, c), done=done)
 
     def do_start(self, machines: list[MachineSummary]) -> None:
         self.each(machines, "Start %1",
-                  lambda b, machine_id, p, c: b.start(machine_id, mode=StartMode.HEADLESS))
+                  lambda b, machine_id, p, c: b.start(machine_id, mode=StartMode.HEADLESS),
+                  "Started (headless)")
 
     def do_shutdown(self, machines: list[MachineSummary]) -> None:
-        self.each(machines, "Shut down %1", lambda b, machine_id, p, c: b.shutdown(machine_id))
+        for machine, job in zip(machines, self.each(machines, "Shut down %1", _shut_down),
+                                strict=True):
+            self._shutdowns[machine.key] = job
+            job.finished.connect(lambda key=machine.key, job=job: self._shutdown_ended(key, job))
 
-    def _simple(self, machines: list[MachineSummary], title: str, method: str) -> None:
+    def _shutdown_ended(self, key: object, job: Job) -> None:
+        if self._shutdowns.get(key) is job:
+            del self._shutdowns[key]
+
+    def _simple(self, machines: list[MachineSummary], title: str, method: str,
+                done: str) -> None:
         self.each(machines, title,
-                  lambda b, machine_id, p, c: getattr(b, method)(machine_id))
+                  lambda b, machine_id, p, c: getattr(b, method)(machine_id), done)
 
     def do_poweroff(self, machines: list[MachineSummary]) -> None:
         names = ", ".join(printable(m.name) for m in machines)
         self.confirm(self.tr("Power off"),
                      self.tr("Power off %1 at once? Anything unsaved in the guest is lost.")
                      .replace("%1", names), self.tr("Power off"),
-                     lambda: self._simple(machines, "Power off %1", "power_off"))
+                     lambda: self._simple(machines, "Power off %1", "power_off", "Powered off"))
 
     def do_discard(self, machines: list[MachineSummary]) -> None:
         """Ask (the default keeps the state), then power_off, which on a saved machine discards
@@ -144,24 +190,26 @@ class Operations:
                              "after a power cut: whatever was open in the guest is lost. Its "
                              "disks and snapshots are kept.").replace("%1", names),
                      self.tr("Discard saved state"),
-                     lambda: self.each(machines, "Discard saved state of %1", _discard))
+                     lambda: self.each(machines, "Discard saved state of %1", _discard,
+                                       "Saved state discarded; the machine is off"))
 
     def do_reset(self, machines: list[MachineSummary]) -> None:
         names = ", ".join(printable(m.name) for m in machines)
         self.confirm(self.tr("Reset"),
                      self.tr("Reset %1 at once? Anything unsaved in the guest is lost.")
                      .replace("%1", names), self.tr("Reset"),
-                     lambda: self._simple(machines, "Reset %1", "reset"))
+                     lambda: self._simple(machines, "Reset %1", "reset", "Reset"))
 
     def do_pause(self, machines: list[MachineSummary]) -> None:
-        self._simple(machines, "Pause %1", "pause")
+        self._simple(machines, "Pause %1", "pause", "Paused")
 
     def do_resume(self, machines: list[MachineSummary]) -> None:
-        self._simple(machines, "Resume %1", "resume")
+        self._simple(machines, "Resume %1", "resume", "Running again")
 
     def do_save(self, machines: list[MachineSummary]) -> None:
         self.each(machines, "Save state of %1",
-                  lambda b, machine_id, p, c: b.save_state(machine_id, progress=p, cancel=c))
+                  lambda b, machine_id, p, c: b.save_state(machine_id, progress=p, cancel=c),
+                  "State saved; the machine is stopped")
 
     def do_console(self, machines: list[MachineSummary]) -> None:
         from desktopvm.ui.console_window import open_console
@@ -185,7 +233,9 @@ class Operations:
             self.submit(self.tr("Snapshot %1").replace("%1", printable(m.name)), m,
                         lambda b, p, c: b.take_snapshot(m.id, name, description=description,
                                                         include_memory=memory, progress=p,
-                                                        cancel=c))
+                                                        cancel=c),
+                        done=(self.tr("Took snapshot “%1” (with memory)") if memory
+                              else self.tr("Took snapshot “%1”")).replace("%1", printable(name)))
         dialog.accepted.connect(take)
         self._keep(dialog)
 
@@ -200,7 +250,7 @@ class Operations:
                      self.tr("Restore"),
                      lambda: self.each([m], "Restore snapshot of %1", lambda b, machine_id, p, c:
                                        b.restore_snapshot(machine_id, snapshot_id, progress=p,
-                                                          cancel=c)))
+                                                          cancel=c), "Snapshot restored"))
 
     def delete_snapshot(self, snapshot_id: str) -> None:
         m = self.window.current_machine()
@@ -211,7 +261,7 @@ class Operations:
                      .replace("%1", printable(m.name)), self.tr("Delete"),
                      lambda: self.each([m], "Delete snapshot of %1", lambda b, machine_id, p, c:
                                        b.delete_snapshot(machine_id, snapshot_id, progress=p,
-                                                         cancel=c)))
+                                                         cancel=c), "Snapshot deleted"))
 
     def do_clone(self, machines: list[MachineSummary]) -> None:
         from desktopvm.ui.dialogs import CloneDialog
@@ -226,7 +276,9 @@ class Operations:
             name, linked = dialog.name.text().strip(), dialog.linked.isChecked()
             self.submit(self.tr("Clone %1").replace("%1", printable(m.name)), m,
                         lambda b, p, c: b.clone(m.id, name, linked=linked, progress=p,
-                                                cancel=c))
+                                                cancel=c),
+                        done=(self.tr("Made linked clone “%1”") if linked
+                              else self.tr("Made full clone “%1”")).replace("%1", printable(name)))
         dialog.accepted.connect(clone)
         self._keep(dialog)
 
@@ -235,7 +287,8 @@ class Operations:
         path = self.ask_save_path(m.name)
         if path:
             self.submit(self.tr("Export %1").replace("%1", printable(m.name)), m,
-                        lambda b, p, c: b.export(m.id, Path(path), progress=p, cancel=c))
+                        lambda b, p, c: b.export(m.id, Path(path), progress=p, cancel=c),
+                        done=self.tr("Exported to %1").replace("%1", printable(path)))
 
     def import_appliance(self) -> None:
         path = self.ask_open_path()
@@ -246,7 +299,7 @@ class Operations:
         backend = available[0].name
         self.submit(self.tr("Import %1").replace("%1", printable(Path(path).name)), None,
                     lambda b, p, c: b.import_machine(Path(path), progress=p, cancel=c),
-                    backend_name=backend)
+                    backend_name=backend, done=self.tr("Imported as a new machine"))
 
     def do_delete(self, machines: list[MachineSummary]) -> None:
         """Read the machines' disk files first (a job), then ask with the files named."""
@@ -267,7 +320,8 @@ class Operations:
         def delete() -> None:
             disks = dialog.delete_disks.isChecked()
             self.each(machines, "Delete %1", lambda b, machine_id, p, c: b.delete(
-                machine_id, delete_disks=disks, progress=p, cancel=c))
+                machine_id, delete_disks=disks, progress=p, cancel=c),
+                "Deleted with its disk files" if disks else "Deleted; its disk files are kept")
         dialog.accepted.connect(delete)
         self._keep(dialog)
 
@@ -298,7 +352,8 @@ class Operations:
         old = info.spec
         new = old.model_copy(update={"notes": notes})
         job = self.submit(self.tr("Save notes of %1").replace("%1", printable(m.name)), m,
-                          lambda b, p, c: b.update(m.id, old, new, progress=p, cancel=c))
+                          lambda b, p, c: b.update(m.id, old, new, progress=p, cancel=c),
+                          done=self.tr("Notes saved"))
         job.succeeded.connect(lambda _: self.window.load_details())
 
     def new_machine(self) -> None:
