@@ -1,7 +1,7 @@
 """The jobs panel: every operation with its progress, stage and outcome, and Cancel.
 
-A running job shows a progress bar; a finished one says what it did (its last stage); a failed
-one shows its reason in red, without a bar; Clear finished empties the list, and the window
+Only a running job shows a progress bar; a finished one says what it did (its last stage); a
+failed one shows its reason in red; Clear finished empties the list, and the window
 hides the panel while it is empty.
 """
 
@@ -14,6 +14,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QSize,
     Qt,
     Signal,
 )
@@ -139,9 +140,8 @@ class ProgressDelegate(QStyledItemDelegate):
         # twenty Python enums that PySide builds when the names are imported.
         from PySide6.QtWidgets import QStyle, QStyleOptionProgressBar
 
-        state = index.data(StateRole)
-        if state is not JobState.RUNNING and state is not JobState.SUCCEEDED:
-            return  # waiting, failed or cancelled: no bar (the status says which)
+        if JobState(index.data(StateRole)) is not JobState.RUNNING:  # Qt hands back the str
+            return  # waiting or ended: no bar (the status and details say how it went)
         value = index.data(Qt.ItemDataRole.DisplayRole)
         bar = QStyleOptionProgressBar()
         bar.rect = option.rect.adjusted(2, 3, -2, -3)
@@ -155,6 +155,10 @@ class ProgressDelegate(QStyledItemDelegate):
 
 class JobsPanel(QWidget):
     """The jobs list with Cancel and Details buttons."""
+
+    def sizeHint(self) -> QSize:
+        """A few rows high: the machine list keeps most of the window."""
+        return QSize(600, 150)
 
     emptied = Signal()
     populated = Signal()

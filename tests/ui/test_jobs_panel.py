@@ -3,6 +3,8 @@ a failed one looks failed, the panel folds away when empty, Shut down waits for 
 
 from __future__ import annotations
 
+import threading
+
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QStyleOptionViewItem
@@ -72,15 +74,38 @@ def test_a_failed_job_looks_failed_not_striped(qtbot, window, find_error_dialogs
     assert model.index(row, DETAILS).data(Qt.ItemDataRole.ForegroundRole).color() == \
         FAILED_COLOUR
     # The progress cell draws no bar (a busy, striped bar once said "still working").
+    assert painted_colours(model.index(row, PROGRESS)) == {QColor("white").rgba()}
+
+
+def painted_colours(index) -> set[int]:
     image = QImage(160, 24, QImage.Format.Format_ARGB32)
     image.fill(QColor("white"))
     painter = QPainter(image)
     option = QStyleOptionViewItem()
     option.rect = QRect(0, 0, 160, 24)
-    ProgressDelegate().paint(painter, option, model.index(row, PROGRESS))
+    ProgressDelegate().paint(painter, option, index)
     painter.end()
-    assert {image.pixel(x, y) for x in range(160) for y in range(24)} == \
-        {QColor("white").rgba()}
+    return {image.pixel(x, y) for x in range(160) for y in range(24)}
+
+
+def test_a_running_job_shows_its_progress_bar(qtbot, window):
+    machine_id = add(window, "exporting")
+    refreshed(qtbot, window, 1)
+    select(qtbot, window, machine_id)
+    release = threading.Event()
+
+    def work(backend, progress, cancel):
+        progress(0.4, "Copying the disk")
+        release.wait(10)
+    job = window.operations.submit("Export exporting", window.current_machine(), work)
+    qtbot.waitUntil(lambda: job.fraction == 0.4, timeout=3000)
+    model = window.jobs_panel.model
+    index = model.index(row_of(window, job), PROGRESS)
+    assert index.data() == 40
+    assert len(painted_colours(index)) > 2  # a bar, with its groove and its chunk
+    release.set()
+    qtbot.waitUntil(lambda: job.state.is_done, timeout=3000)
+    assert painted_colours(index) == {QColor("white").rgba()}  # ended: no bar
 
 
 def test_the_panel_folds_away_when_empty(qtbot, window):
