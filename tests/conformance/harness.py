@@ -38,6 +38,9 @@ class Harness:
     # How many keyboard deliveries (key combinations or text runs) reached the hypervisor so
     # far, where the harness can see them; None where it cannot (real QEMU: QMP only).
     keys_delivered: Callable[[], int] | None = None
+    # Names of files the backend keeps for itself wherever it works and never removes on its
+    # own (QEMU's empty lock files, which must stay for flock to be safe): not leftovers.
+    bookkeeping: tuple[str, ...] = ()
 
     def owned_files(self) -> set[Path]:
         """Every file and folder under the harness's owned folders (fails if it names none)."""
@@ -46,7 +49,7 @@ class Harness:
         found: set[Path] = set()
         for root in self.owned:
             if root.exists():
-                found.update(root.rglob("*"))
+                found.update(p for p in root.rglob("*") if p.name not in self.bookkeeping)
         return found
 
     def name(self, label: str) -> str:
@@ -91,10 +94,12 @@ def qemu_harness(folder: Path) -> Iterator[Harness]:
     from tests.guest.build_iso import build_test_iso
 
     iso = build_test_iso()
-    backend = QemuBackend(Settings(library_dir=str(folder / "library"), qemu_accel="tcg"))
+    library = folder / "library"
+    library.mkdir()  # the library folder stays once made, like a hypervisor's machine folder
+    backend = QemuBackend(Settings(library_dir=str(library), qemu_accel="tcg"))
     yield Harness(backend, lambda name: guest_spec(name, iso),
                   wait_until_guest_ready=lambda machine_id: wait_until_ready(backend, machine_id),
-                  state_timeout=60.0, owned=(folder,))
+                  state_timeout=60.0, owned=(folder,), bookkeeping=(".lock",))
 
 
 @contextmanager

@@ -37,20 +37,22 @@ from tests.conformance.live import remove_own
 NO_SUCH_ID = "00000000-dead-beef-0000-000000000000"
 
 
-#: Backend defects this suite shows, by (test, harness): each is a strict xfail, so the test
-#: reports the moment the defect is fixed. Only real defects of a backend belong here.
-KNOWN_DEFECTS: dict[tuple[str, str], str] = {
-    ("test_a_running_machine_cannot_be_cloned", "virtualbox-replay"):
-        "VirtualBox clone() never checks the power state (snapshots.clone): it clones a running "
-        "machine, and for a linked clone first snapshots it, where states.ALLOWED says CLONE "
-        "needs it stopped",
+#: Backend defects this suite shows, by (test, harness, other parameters): each is a strict
+#: xfail, so the test reports the moment the defect is fixed. Only real defects of a backend
+#: belong here.
+KNOWN_DEFECTS: dict[tuple[str, ...], str] = {
+    ("test_disk_tools_create_info_resize_convert", "qemu", "vhd"):
+        "QEMU makes VHD disks with qemu-img's vpc driver without -o force_size=on, so their "
+        "size is rounded up to a CHS geometry (64 MiB becomes 67125248 bytes, 96 MiB "
+        "100687872)",
 }
 
 
 @pytest.fixture(params=[pytest.param(name, marks=marks) for name, (_, marks) in HARNESSES.items()])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     factory, _ = HARNESSES[request.param]
-    defect = KNOWN_DEFECTS.get((request.node.originalname, request.param))
+    extra = tuple(str(v) for k, v in request.node.callspec.params.items() if k != "harness")
+    defect = KNOWN_DEFECTS.get((request.node.originalname, request.param, *extra))
     if defect:
         request.applymarker(pytest.mark.xfail(strict=True, reason=defect))
     with factory(tmp_path) as harness:
@@ -565,32 +567,44 @@ def test_export_then_import_keeps_the_hardware(harness: Harness, tmp_path: Path)
 MIB = 1024 * 1024
 
 
-def test_disk_tools_create_info_resize_convert(harness: Harness, tmp_path: Path):
+@pytest.mark.parametrize("disk_format", sorted(DiskFormat), ids=str)
+def test_disk_tools_create_info_resize_convert(harness: Harness, tmp_path: Path,
+                                               disk_format: DiskFormat):
     backend = harness.backend
     formats = sorted(backend.capabilities().disk_formats)
-    if not formats:
-        pytest.skip(f"{backend.display_name} declares no disk formats")
-    for fmt in formats:
-        path = tmp_path / f"made.{fmt.extension}"
-        made = backend.create_disk(path, fmt, 64 * MIB, progress=no_progress,
-                                   cancel=CancelToken())
-        assert path.exists()
-        assert (made.format.lower(), made.virtual_size) == (fmt.value, 64 * MIB)
-        info = backend.disk_info(path)
-        assert (info.format.lower(), info.virtual_size) == (fmt.value, 64 * MIB)
-        if fmt is formats[0]:
-            grown = backend.resize_disk(path, 96 * MIB, progress=no_progress,
-                                        cancel=CancelToken())
-            assert grown.virtual_size == 96 * MIB
-            assert backend.disk_info(path).virtual_size == 96 * MIB
-            for target_format in formats:
-                target = tmp_path / f"converted.{target_format.extension}"
-                converted = backend.convert_disk(path, target, target_format,
-                                                 progress=no_progress, cancel=CancelToken())
-                assert target.exists()
-                assert converted.format.lower() == target_format.value
-                assert backend.disk_info(target).virtual_size == 96 * MIB
-                assert backend.disk_info(path).virtual_size == 96 * MIB  # the source stays
+    if disk_format not in formats:
+        pytest.skip(f"{backend.display_name} declares no {disk_format.value} disks")
+    # Made, read, grown; then converted into this format and out of it again (to another
+    # format the backend makes: each format is a conversion's target in its own test only).
+    path = tmp_path / f"made.{disk_format.extension}"
+    made = backend.create_disk(path, disk_format, 64 * MIB, progress=no_progress,
+                               cancel=CancelToken())
+    assert path.exists()
+    assert (made.format.lower(), made.virtual_size) == (disk_format.value, 64 * MIB)
+    info = backend.disk_info(path)
+    assert (info.format.lower(), info.virtual_size) == (disk_format.value, 64 * MIB)
+    # Capabilities cannot say which formats grow (qemu-img resizes only raw and qcow2): a
+    # refusal must be UnsupportedOperation and leave the disk as it was.
+    try:
+        grown = backend.resize_disk(path, 96 * MIB, progress=no_progress, cancel=CancelToken())
+    except UnsupportedOperation:
+        size = 64 * MIB
+    else:
+        size = 96 * MIB
+        assert grown.virtual_size == size
+    assert backend.disk_info(path).virtual_size == size
+    other = next((f for f in formats if f is not disk_format), disk_format)
+    source = tmp_path / f"source.{other.extension}"
+    backend.create_disk(source, other, size, progress=no_progress, cancel=CancelToken())
+    for origin, target_format, target in (
+            (source, disk_format, tmp_path / f"into.{disk_format.extension}"),
+            (path, other, tmp_path / f"out-of.{other.extension}")):
+        converted = backend.convert_disk(origin, target, target_format, progress=no_progress,
+                                         cancel=CancelToken())
+        assert target.exists()
+        assert converted.format.lower() == target_format.value
+        assert backend.disk_info(target).virtual_size == size, f"into {target_format}"
+        assert backend.disk_info(origin).virtual_size == size  # the source stays
 
 
 # -- consoles: keys, text, endpoints -----------------------------------------------------------
