@@ -117,6 +117,9 @@ class SettingsDialog(QDialog):
                            "hardware, so the greyed-out settings cannot change until the saved "
                            "state is discarded (Machine ▸ Discard saved state). Name and notes "
                            "can change.") % name
+        if state is PowerState.PAUSED:
+            return self.tr("<b>%s is paused.</b> Resume it and shut it down to change these "
+                           "settings; the greyed-out ones cannot change while it runs.") % name
         if state in LIVE:
             return self.tr("<b>%s is running.</b> Shut down the machine to change these "
                            "settings; the greyed-out ones cannot change while it runs.") % name

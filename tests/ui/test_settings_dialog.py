@@ -166,6 +166,16 @@ def test_a_saved_machine_locks_the_hardware_and_says_why(open_settings, qtbot):
     assert changed_groups(old, new) == {"name", "notes"}
 
 
+def test_a_paused_machine_says_paused(open_settings, qtbot):
+    dialog, backend = open_settings(running=True)
+    backend.pause(dialog.info.summary.id)
+    paused = SettingsDialog(dialog.facts, backend.get_machine(dialog.info.summary.id),
+                            dialog.runner, lambda name: backend)
+    qtbot.addWidget(paused)
+    assert "is paused" in paused.banner.text() and "Resume" in paused.resources.cpus.toolTip()
+    assert not paused.resources.cpus.isEnabled() and paused.notes.notes.isEnabled()
+
+
 def test_a_stopped_machine_shows_no_banner(open_settings):
     dialog, _ = open_settings()
     assert not dialog.banner.isVisible()

@@ -130,6 +130,8 @@ class SpecEditor(QWidget):
 
     def locked_reason(self) -> str:
         """Why a locked control cannot change in the machine's state, and what to do."""
+        if self._state is PowerState.PAUSED:
+            return self.tr("Resume the machine and shut it down to change this setting.")
         if self._state in LIVE:
             return self.tr("Shut down the machine to change this setting.")
         if self._state is PowerState.SAVED:
