@@ -34,8 +34,9 @@ class OfflineVirtualBox(VirtualBoxBackend):
 
 
 @pytest.fixture
-def harness(real_vbox: RealVBox) -> Iterator[Harness]:
+def harness(real_vbox: RealVBox, request: pytest.FixtureRequest) -> Iterator[Harness]:
     """The real VBoxManage 7.2; machines are removed afterwards, then VBoxSVC is ended."""
+    suite.apply_known_defects(request, "virtualbox-real")
     backend = OfflineVirtualBox(real_vbox.backend().settings)
 
     def make_spec(name: str) -> MachineSpec:
