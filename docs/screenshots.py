@@ -25,8 +25,16 @@ def start_xvfb() -> subprocess.Popen[bytes]:
     server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1400x900x24",
                                "-nolisten", "tcp"], pass_fds=(write,))
     os.close(write)
-    display = os.read(read, 16).decode().strip()
+    # Xvfb writes the number and the newline separately, and dies if the pipe is closed in
+    # between (EPIPE: "Cannot write display number"): read up to the newline.
+    answer = b""
+    while not answer.endswith(b"\n"):
+        chunk = os.read(read, 16)
+        if not chunk:
+            break
+        answer += chunk
     os.close(read)
+    display = answer.decode().strip()
     os.environ["DISPLAY"] = f":{display}"
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     return server
@@ -110,7 +118,7 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
     registry = Registry(settings, known=KNOWN_BACKENDS)
     runner = JobRunner()
     window = MainWindow(registry, runner)
-    window.resize(1280, 800)
+    window.resize(1366, 768)  # a common laptop screen: the window must fit it
     window.show()
     window.start()
     wait_until(lambda: window.model.machine_count() == 4)
