@@ -6,6 +6,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = sorted([*REPO.glob("desktopvm/**/*.py"), *REPO.glob("backends/**/*.py")])
 
@@ -49,12 +51,66 @@ def test_every_module_starts_with_a_one_line_docstring():
         assert len(docstring.splitlines()[0]) <= 100, relative(path)
 
 
+#: Where the app itself starts a program: the hypervisor's viewer (detached), and the
+#: user's $EDITOR for `desktopvm-cli edit`.
+APP_PROCESS_DOORS = {"desktopvm/ui/viewer.py", "desktopvm/cli/edit_commands.py"}
+#: The only modules that open sockets: the consoles' VNC and serial links, and QEMU's
+#: migration stream (QMP sockets are opened inside the qemu.qmp library, behind qmp.py).
+SOCKET_DOORS = {"desktopvm/rfb/client.py", "desktopvm/serial_link.py",
+                "backends/qemu/lifecycle.py"}
+PROCESS_CALLS = {("os", "system"), ("os", "popen"), ("os", "startfile"), ("os", "fork"),
+                 ("os", "posix_spawn"), ("os", "posix_spawnp"),
+                 ("asyncio", "create_subprocess_exec"), ("asyncio", "create_subprocess_shell")}
+PROCESS_PREFIXES = (("os", "spawn"), ("os", "exec"))
+SOCKET_CALLS = {("socket", "socket"), ("socket", "create_connection"),
+                ("socket", "create_server"), ("socket", "socketpair"), ("socket", "fromfd")}
+
+
+def starts(path: Path) -> tuple[set[str], set[str]]:
+    """(ways `path` starts processes, ways it opens sockets), found in its syntax tree."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    processes: set[str] = set()
+    sockets: set[str] = set()
+    if "subprocess" in imported_modules(path):
+        processes.add("subprocess")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "QProcess":
+            processes.add("QProcess")
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)):
+            pair = (node.func.value.id, node.func.attr)
+            if pair in PROCESS_CALLS or any(pair[0] == module and pair[1].startswith(prefix)
+                                            for module, prefix in PROCESS_PREFIXES):
+                processes.add(".".join(pair))
+            if pair in SOCKET_CALLS:
+                sockets.add(".".join(pair))
+    return processes, sockets
+
+
 def test_only_the_doors_start_processes():
+    doors = PROCESS_DOORS | APP_PROCESS_DOORS
     for path in SOURCES:
-        if relative(path) in PROCESS_DOORS:
-            continue
-        assert "subprocess" not in imported_modules(path), (
-            f"{relative(path)} imports subprocess; go through the tool's one door")
+        processes, _ = starts(path)
+        if relative(path) not in doors:
+            assert not processes, (f"{relative(path)} starts processes ({sorted(processes)}); "
+                                   "go through the tool's one door")
+
+
+def test_only_the_socket_doors_open_sockets():
+    for path in SOURCES:
+        _, sockets = starts(path)
+        if relative(path) not in SOCKET_DOORS:
+            assert not sockets, f"{relative(path)} opens sockets ({sorted(sockets)})"
+
+
+def test_the_door_check_sees_every_way_in(tmp_path: Path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("import os, socket\nfrom PySide6.QtCore import QProcess\n"
+                      "os.system('x'); os.execv('a', []); QProcess.startDetached('x')\n"
+                      "socket.create_connection(('h', 1))\n", encoding="utf-8")
+    processes, sockets = starts(sample)
+    assert processes == {"os.system", "os.execv", "QProcess"}
+    assert sockets == {"socket.create_connection"}
 
 
 def test_qt_stays_in_the_ui_layer():
@@ -68,3 +124,70 @@ def test_modules_stay_small():
     for path in SOURCES:
         lines = path.read_text(encoding="utf-8").count("\n")
         assert lines <= 600, f"{relative(path)} has {lines} lines; split it"
+
+
+BACKEND_PACKAGES = ("qemu", "virtualbox", "hyperv")
+
+
+def package_imports(path: Path, package: str) -> set[str]:
+    """Every module of `package` that `path` imports: at module level, in functions or
+    under TYPE_CHECKING alike (a circle through any of them is still a circle)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == package:
+                found |= {f"{package}.{alias.name}" for alias in node.names}
+            elif node.module.startswith(package + "."):
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith(package + ".")}
+    return found
+
+
+@pytest.mark.parametrize("backend", BACKEND_PACKAGES)
+def test_backend_helpers_never_import_their_facade(backend: str):
+    """backend.py is on top: every other module gets narrow collaborators, not the backend."""
+    package = f"backends.{backend}"
+    for path in sorted((REPO / "backends" / backend).glob("*.py")):
+        if path.name in ("backend.py", "__init__.py"):
+            continue
+        assert f"{package}.backend" not in package_imports(path, package), (
+            f"{relative(path)} imports {package}.backend; pass it what it needs instead")
+
+
+@pytest.mark.parametrize("backend", BACKEND_PACKAGES)
+def test_backend_modules_import_in_one_direction(backend: str):
+    package = f"backends.{backend}"
+    modules = {f"{package}.{p.stem}": p for p in (REPO / "backends" / backend).glob("*.py")
+               if p.name != "__init__.py"}
+    graph = {name: package_imports(path, package) & set(modules)
+             for name, path in modules.items()}
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        assert name not in visiting, "import circle: " + " -> ".join(
+            [*visiting[visiting.index(name):], name])
+        visiting.append(name)
+        for imported in sorted(graph[name]):
+            visit(imported)
+        visiting.pop()
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name)
+
+
+def test_every_backend_follows_the_module_map():
+    """The roles of docs/architecture.md's map, by the same file names in every backend."""
+    shared = {"backend", "capabilities", "inventory", "plans", "lifecycle", "machines",
+              "snapshots", "clones", "appliances", "disks", "console", "keys"}
+    for backend in BACKEND_PACKAGES:
+        present = {p.stem for p in (REPO / "backends" / backend).glob("*.py")}
+        assert shared <= present, f"backends/{backend} lacks {sorted(shared - present)}"
+    architecture = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for role in shared:
+        assert f"`{role}.py`" in architecture, f"docs/architecture.md does not map {role}.py"

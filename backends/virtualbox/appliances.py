@@ -9,28 +9,23 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from backends.virtualbox.execution import LONG_TIMEOUT, remove_machine
+from backends.virtualbox.inventory import Inventory
 from backends.virtualbox.parse import parse_vm_list
-from backends.virtualbox.snapshots import registered_ids
-from desktopvm.model import name_problems
+from desktopvm.model import Capabilities, name_problems
 from desktopvm.ovf import OvfError, check_appliance
 from desktopvm.protocol import (
     CancelToken,
     CommandFailed,
     InvalidSpec,
-    InvalidState,
-    PowerState,
     Progress,
     UnsupportedOperation,
+    states,
 )
-
-if TYPE_CHECKING:
-    from backends.virtualbox.backend import VirtualBoxBackend
+from desktopvm.protocol.states import Operation
 
 FORMATS = (".ova", ".ovf")
-ACTIVE = {PowerState.RUNNING, PowerState.PAUSED, PowerState.STARTING, PowerState.STOPPING}
 
 
 def _files_in(folder: Path) -> set[Path]:
@@ -40,7 +35,7 @@ def _files_in(folder: Path) -> set[Path]:
         return set()
 
 
-def export(backend: VirtualBoxBackend, machine_id: str, path: Path, *, progress: Progress,
+def export(inventory: Inventory, machine_id: str, path: Path, *, progress: Progress,
            cancel: CancelToken) -> None:
     """`export --output=<file>.ova|.ovf --manifest`; a failed export removes its files."""
     if path.suffix.lower() not in FORMATS:
@@ -48,13 +43,12 @@ def export(backend: VirtualBoxBackend, machine_id: str, path: Path, *, progress:
     target = path.expanduser().resolve()
     if target.exists():
         raise CommandFailed(f"{target} already exists; choose another file name")
-    record = backend.record(machine_id)
-    if record.state in ACTIVE:
-        raise InvalidState(f"Power off {record.spec.name} before exporting it")
+    record = inventory.record(machine_id)
+    states.require(Operation.EXPORT, record.state, record.spec.name)
     target.parent.mkdir(parents=True, exist_ok=True)
     before = _files_in(target.parent)
     try:
-        backend.vbox.run(["export", record.uuid, f"--output={target}", "--manifest"],
+        inventory.vbox.run(["export", record.uuid, f"--output={target}", "--manifest"],
                          timeout=LONG_TIMEOUT, cancel=cancel,
                          on_progress=lambda f, _run: progress(f, "Exporting"))
     except BaseException:
@@ -65,13 +59,13 @@ def export(backend: VirtualBoxBackend, machine_id: str, path: Path, *, progress:
     progress(1.0, "Exported")
 
 
-def import_appliance(backend: VirtualBoxBackend, path: Path, name: str, *,
+def import_appliance(inventory: Inventory, capabilities: Capabilities, path: Path, name: str, *,
                      progress: Progress, cancel: CancelToken) -> str:
     """`import <file> [--vsys=0 --vmname=<name>]`; returns the new machine's UUID."""
     source = path.expanduser().resolve()
     if source.suffix.lower() not in FORMATS or not source.is_file():
         raise UnsupportedOperation(f"Not an .ova or .ovf file: {path}")
-    problems = name_problems(name, backend.capabilities()) if name else []
+    problems = name_problems(name, capabilities) if name else []
     if problems:
         raise InvalidSpec(problems)  # before anything is made: the one naming rule
     try:
@@ -80,7 +74,7 @@ def import_appliance(backend: VirtualBoxBackend, path: Path, name: str, *,
         check_appliance(source)
     except OvfError as error:
         raise CommandFailed(f"Cannot import {path.name}: {error}", details=str(error)) from error
-    before = registered_ids(backend)
+    before = inventory.registered_ids()
     argv = ["import", str(source)]
     if name:
         argv += ["--vsys=0", f"--vmname={name}"]
@@ -90,12 +84,12 @@ def import_appliance(backend: VirtualBoxBackend, path: Path, name: str, *,
         progress(0.1 * fraction if run == 0 else 0.1 + 0.9 * fraction, stage)
 
     try:
-        result = backend.vbox.run(argv, timeout=LONG_TIMEOUT, cancel=cancel, on_progress=report)
+        result = inventory.vbox.run(argv, timeout=LONG_TIMEOUT, cancel=cancel, on_progress=report)
     except BaseException:
-        for new_id in registered_ids(backend) - before:
-            remove_machine(backend.vbox, new_id)
+        for new_id in inventory.registered_ids() - before:
+            remove_machine(inventory.vbox, new_id)
         raise
-    after = parse_vm_list(backend.vbox.run(["list", "vms"]).stdout)
+    after = parse_vm_list(inventory.vbox.run(["list", "vms"]).stdout)
     new = [(vm_name, uuid) for vm_name, uuid in after if uuid not in before]
     chosen = [uuid for vm_name, uuid in new if not name or vm_name == name] or \
         [uuid for _, uuid in new]

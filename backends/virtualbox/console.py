@@ -7,24 +7,20 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from backends.virtualbox.keys import chunks, combo_to_scancodes, typeable
 from backends.virtualbox.reader import MachineRecord
+from backends.virtualbox.vboxmanage import VBoxManage
 from desktopvm.model import SerialMode
 from desktopvm.protocol import (
     ConsoleEndpoints,
-    InvalidState,
-    PowerState,
     SerialEndpoint,
     UnsupportedOperation,
+    states,
 )
 from desktopvm.protocol.keys import UnknownKey
+from desktopvm.protocol.states import Operation
 
-if TYPE_CHECKING:
-    from backends.virtualbox.backend import VirtualBoxBackend
-
-LIVE = {PowerState.RUNNING, PowerState.PAUSED}
 VIEWER_NAMES = ("VirtualBoxVM.exe",) if sys.platform == "win32" else ("VirtualBoxVM",)
 MACOS_VIEWER = "Resources/VirtualBoxVM.app/Contents/MacOS/VirtualBoxVM"
 
@@ -42,12 +38,12 @@ def viewer_executable(vboxmanage: str) -> str:
     return shutil.which(VIEWER_NAMES[0]) or VIEWER_NAMES[0]
 
 
-def endpoints(backend: VirtualBoxBackend, record: MachineRecord) -> ConsoleEndpoints:
+def endpoints(vbox: VBoxManage, record: MachineRecord) -> ConsoleEndpoints:
     """The native window (`VirtualBoxVM --startvm <uuid> --separate`, which attaches to a
     machine already running headless) and, while it runs, the first serial socket/pipe."""
-    viewer = (viewer_executable(backend.vbox.executable), "--startvm", record.uuid, "--separate")
+    viewer = (viewer_executable(vbox.executable), "--startvm", record.uuid, "--separate")
     serial = None
-    if record.state in LIVE:
+    if states.allowed(Operation.CONSOLE, record.state):
         for port in sorted(record.spec.serial, key=lambda p: p.number):
             if port.mode is SerialMode.SOCKET and port.path:
                 serial = SerialEndpoint(unix_socket=port.path)
@@ -58,37 +54,32 @@ def endpoints(backend: VirtualBoxBackend, record: MachineRecord) -> ConsoleEndpo
     return ConsoleEndpoints(serial=serial, native_viewer=viewer)
 
 
-def _require_live(record: MachineRecord, doing: str) -> None:
-    if record.state not in LIVE:
-        raise InvalidState(f"Cannot {doing} {record.spec.name}: it is {record.state.value}")
-
-
-def screenshot(backend: VirtualBoxBackend, record: MachineRecord) -> bytes:
+def screenshot(vbox: VBoxManage, record: MachineRecord) -> bytes:
     """`controlvm screenshotpng` into a private temporary folder; returns the PNG."""
-    _require_live(record, "take a screenshot of")
+    states.require(Operation.CONSOLE, record.state, record.spec.name)
     with tempfile.TemporaryDirectory(prefix="desktopvm-screen-") as folder:
         target = Path(folder) / "screen.png"
-        backend.vbox.run(["controlvm", record.uuid, "screenshotpng", str(target)])
+        vbox.run(["controlvm", record.uuid, "screenshotpng", str(target)])
         return target.read_bytes()
 
 
-def type_text(backend: VirtualBoxBackend, record: MachineRecord, text: str) -> None:
+def type_text(vbox: VBoxManage, record: MachineRecord, text: str) -> None:
     """`keyboardputstring`, in pieces short enough for any command line."""
-    _require_live(record, "type into")
+    states.require(Operation.CONSOLE, record.state, record.spec.name)
     try:
         checked = typeable(text)
     except UnknownKey as error:
         raise UnsupportedOperation(str(error)) from error
     for piece in chunks(checked):
-        backend.vbox.run(["controlvm", record.uuid, "keyboardputstring", piece])
+        vbox.run(["controlvm", record.uuid, "keyboardputstring", piece])
 
 
-def send_keys(backend: VirtualBoxBackend, record: MachineRecord, keys: Sequence[str]) -> None:
+def send_keys(vbox: VBoxManage, record: MachineRecord, keys: Sequence[str]) -> None:
     """All combinations in one `keyboardputscancode` call."""
-    _require_live(record, "send keys to")
+    states.require(Operation.CONSOLE, record.state, record.spec.name)
     try:
         codes = [code for combo in keys for code in combo_to_scancodes(combo)]
     except UnknownKey as error:
         raise UnsupportedOperation(str(error)) from error
     if codes:
-        backend.vbox.run(["controlvm", record.uuid, "keyboardputscancode", *codes])
+        vbox.run(["controlvm", record.uuid, "keyboardputscancode", *codes])

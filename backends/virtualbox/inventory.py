@@ -12,6 +12,7 @@ state, so offline state changes show there at no process cost). Calls per refres
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,15 @@ from desktopvm.protocol import (
 )
 
 Stamp = tuple[int, int] | None
+UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def machine_uuid(machine_id: str) -> str:
+    """Machines are addressed by UUID only, so no name can be mistaken for an option."""
+    if not UUID_PATTERN.match(machine_id.strip()):
+        raise MachineNotFound(f"No VirtualBox machine with id {machine_id!r}",
+                              "VirtualBox machine ids are UUIDs")
+    return machine_id.strip().lower()
 
 
 def file_stamp(path: str) -> Stamp:
@@ -59,6 +69,17 @@ class Inventory:
         self._entries: dict[str, Entry] = {}
         self._settings_files: dict[str, str] = {}  # outlives forget(): paths rarely change
         self._lock = threading.Lock()
+
+    def record(self, machine_id: str) -> MachineRecord:
+        """A fresh read of one machine (one showvminfo), remembered for the next refresh."""
+        record = self.reader.read(machine_uuid(machine_id))
+        self.remember(record)
+        return record
+
+    def registered_ids(self) -> set[str]:
+        """The ids of the registered machines (for clean-up after a failed clone or import)."""
+        result = self.vbox.run(["list", "vms"], check=False)
+        return {uuid for _, uuid in parse_vm_list(result.stdout)}
 
     def remember(self, record: MachineRecord) -> None:
         """Keep a record read elsewhere (get_machine), so the next refresh can skip it."""

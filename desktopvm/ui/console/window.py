@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication, QProcess, Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -25,6 +25,7 @@ from desktopvm.ui.console.text_pages import PreviewPage, SerialPage
 from desktopvm.ui.console.vnc_view import Scaling
 from desktopvm.ui.error_dialog import show_error
 from desktopvm.ui.icons import icon
+from desktopvm.ui.viewer import start_viewer
 
 if TYPE_CHECKING:
     from desktopvm.jobs import Job
@@ -51,7 +52,6 @@ class ConsoleWindow(QMainWindow):
         self.tabs.tabBarDoubleClicked.connect(self.detach_tab)
         self.setCentralWidget(self.tabs)
         self.machines: dict[ConsolePage, MachineSummary] = {}
-        self._viewers: list[QProcess] = []
         self._build_toolbar()
         self.resize(900, 640)
 
@@ -225,19 +225,14 @@ class ConsoleWindow(QMainWindow):
         return bool(path) and image.save(path)
 
     def open_native_viewer(self) -> None:
-        """Start the hypervisor's own viewer for the current tab's machine."""
+        """Start the hypervisor's own viewer for the current tab's machine, detached."""
         page = self.page()
         argv = list(page.property("native_viewer") or []) if page is not None else []
-        if not argv:
-            self.statusBar().showMessage(self.tr("This machine has no native viewer"))
-            return
-        process = QProcess(self)
-        process.setProgram(argv[0])
-        process.setArguments(argv[1:])
-        process.errorOccurred.connect(lambda _e: show_error(
-            self, self.tr("Native viewer"), RuntimeError(process.errorString())))
-        process.start()
-        self._viewers.append(process)
+        problem = start_viewer(argv)
+        if problem:
+            self.statusBar().showMessage(problem)
+        else:
+            self.statusBar().showMessage(self.tr("Opened %s") % argv[0])
 
     def closeEvent(self, event: QCloseEvent) -> None:
         for index in range(self.tabs.count()):

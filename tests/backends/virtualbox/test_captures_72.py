@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from backends.virtualbox.capabilities import HostFacts, capabilities
 from backends.virtualbox.disksize import capacity_from
-from backends.virtualbox.host import HostFacts, capabilities
 from backends.virtualbox.parse import (
     parse_error,
     parse_machine_readable,

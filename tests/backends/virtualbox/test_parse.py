@@ -248,7 +248,7 @@ def test_escaped_values_round_trip(name, description):
 
 
 def test_host_facts_and_medium_info_samples():
-    from backends.virtualbox.host import HostFacts
+    from backends.virtualbox.capabilities import HostFacts
 
     facts = HostFacts.from_outputs(sample("7.2/list_hostinfo.txt"),
                                    sample("7.2/list_systemproperties.txt"))

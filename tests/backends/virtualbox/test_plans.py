@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from backends.virtualbox.capabilities import HostFacts, capabilities
 from backends.virtualbox.changes import update_plan
-from backends.virtualbox.host import HostFacts, capabilities
 from backends.virtualbox.plans import Host, Target, create_plan, create_vm, secure_boot_steps
 from backends.virtualbox.translate import OsTypes
 from backends.virtualbox.versions import SERIES_NAMES, dialect_named

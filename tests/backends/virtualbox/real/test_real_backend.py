@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from backends.virtualbox.backend import NO_DRIVER, VirtualBoxBackend
+from backends.virtualbox.backend import VirtualBoxBackend
+from backends.virtualbox.lifecycle import NO_DRIVER
 from desktopvm.model import (
     BootDevice,
     ControllerKind,
