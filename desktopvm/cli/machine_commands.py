@@ -20,7 +20,7 @@ from desktopvm.cli.common import (
 from desktopvm.cli.spec_commands import describe_spec
 from desktopvm.model import printable
 from desktopvm.model.specfile import spec_to_data
-from desktopvm.protocol import BackendError, MachineSummary, StartMode
+from desktopvm.protocol import BackendError, MachineSummary, PowerState, StartMode
 
 LIFECYCLE = {
     "shutdown": ("shutdown", "asked to shut down (ACPI power button)"),
@@ -169,6 +169,8 @@ def lifecycle_command(ctx: Context) -> int:
     """`shutdown|poweroff|reset|pause|resume VM`."""
     method, done = LIFECYCLE[ctx.args.operation]
     backend, summary = ctx.machine(ctx.args.vm)
+    if method == "power_off" and summary.state is PowerState.SAVED:
+        done = "saved state discarded; powered off"  # what power_off does to a saved machine
     getattr(backend, method)(summary.id)
     ctx.print(f"{printable(summary.name)}: {done}")
     return EXIT_OK

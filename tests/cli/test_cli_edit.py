@@ -182,3 +182,13 @@ def test_an_invalid_edit_reopens_and_only_the_edit_is_applied(cli: Run, machine,
     assert out.strip() == "web: changed memory"
     spec = spec_of(cli, machine_id)
     assert spec.memory.size_mib == 3072 and spec.notes == "elsewhere"  # not reverted
+
+
+def test_poweroff_of_a_saved_machine_says_it_discarded_the_state(cli: Run, machine):
+    machine_id, _ = machine
+    mem = cli.registry.open("memory")
+    mem.start(machine_id)
+    mem.save_state(machine_id, progress=no_progress, cancel=CancelToken())
+    code, out, _ = cli("poweroff", "web")
+    assert (code, out.strip()) == (0, "web: saved state discarded; powered off")
+    assert mem.get_machine(machine_id).state.value == "off"
