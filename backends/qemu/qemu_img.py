@@ -49,6 +49,9 @@ _FROM_QEMU: dict[str, str] = {qemu: ours.value for ours, qemu in QEMU_FORMATS.it
 
 #: Formats whose images are dynamically sized unless told otherwise.
 _DYNAMIC_SUBFORMAT = {DiskFormat.VHDX, DiskFormat.VHD}
+#: A VHD of exactly the size asked for: without it qemu-img rounds up to a CHS geometry
+#: (64 MiB becomes 67,125,248 bytes), as Virtual PC once did; Hyper-V takes the exact size.
+_VHD_EXACT = {DiskFormat.VHD: ",force_size=on"}
 
 ENV_BINARY = "DESKTOPVM_QEMU_IMG"
 #: A convert may run this long (a 2 TB disk at 100 MB/s takes under 6 hours).
@@ -229,7 +232,7 @@ class QemuImg:
         self._refuse_existing(path)
         args = ["create", "-q", "-f", qemu_format(fmt)]
         if fmt in _DYNAMIC_SUBFORMAT:
-            args += ["-o", "subformat=dynamic"]
+            args += ["-o", "subformat=dynamic" + _VHD_EXACT.get(fmt, "")]
         if backing_file is not None:
             if fmt is not DiskFormat.QCOW2:
                 raise UnsupportedOperation("Only qcow2 disks can be linked clones",
@@ -310,7 +313,7 @@ class QemuImg:
             subformat = "dynamic"
         args = ["convert", "-p", "-O", qemu_format(fmt)]
         if subformat:
-            args += ["-o", f"subformat={subformat}"]
+            args += ["-o", f"subformat={subformat}" + _VHD_EXACT.get(fmt, "")]
         if compress:
             args.append("-c")
         parser = ProgressParser(progress, "Converting") if progress is not None else None

@@ -41,10 +41,6 @@ NO_SUCH_ID = "00000000-dead-beef-0000-000000000000"
 #: xfail, so the test reports the moment the defect is fixed. Only real defects of a backend
 #: belong here.
 KNOWN_DEFECTS: dict[tuple[str, ...], str] = {
-    ("test_disk_tools_create_info_resize_convert", "qemu", "vhd"):
-        "QEMU makes VHD disks with qemu-img's vpc driver without -o force_size=on, so their "
-        "size is rounded up to a CHS geometry (64 MiB becomes 67125248 bytes, 96 MiB "
-        "100687872)",
     ("test_linked_clone_cancelled_midway_leaves_nothing_and_the_source_as_it_was", "qemu"):
         "QEMU's linked clone reports no progress until it is done (only 1.0 'Cloned'), so a "
         "Cancel can never stop it part-way",
