@@ -168,10 +168,20 @@ def update(machine_id: str, old: MachineSpec, new: MachineSpec, *, running: bool
     calls += storage_calls + network_calls
     if "serial" in groups:
         calls.append(Call("set_com_ports", {"Id": machine_id, "ComPorts": _all_com_ports(new)}))
-    if "boot_order" in groups or "storage" in groups:
+    if _boot_order_changes(groups, storage_calls, running):
         calls.append(Call("set_boot_order", {"Id": machine_id,
                                              "BootOrder": [d.value for d in new.boot_order]}))
     return calls
+
+
+def _boot_order_changes(groups: set[str], storage_calls: list[Call], running: bool) -> bool:
+    """Set the boot order when it changed or drives came or went; never for a media swap and
+    never while the machine runs (Set-VMFirmware/Set-VMBios need it off; review H1)."""
+    if running:
+        return False
+    drives_changed = any(c.args.get("Remove") or c.args.get("AddDisks")
+                         or c.args.get("AddDvdDrives") for c in storage_calls)
+    return "boot_order" in groups or drives_changed
 
 
 def _all_com_ports(spec: MachineSpec) -> list[dict[str, Any]]:

@@ -249,9 +249,17 @@ def op_thumbnail(state: State, args: Args) -> Any:
     return {"Width": width, "Height": height, "ImageData": base64.b64encode(raw).decode()}
 
 
+#: "String type / Maximum characters: ASCII 512" -- TypeText method of the Msvm_Keyboard class,
+#: https://learn.microsoft.com/en-us/windows/win32/hyperv_v2/typetext-msvm-keyboard . The code a
+#: real host returns for a longer string is not documented; 32773 (Invalid parameter) is ours.
+TYPE_TEXT_MAX = 512
+
+
 def op_type_text(state: State, args: Args) -> Any:
     vm = get_vm(state, args["Id"])
     assert_state(vm, ("Running",), "type into it")
+    if len(args["Text"]) > TYPE_TEXT_MAX:
+        raise fail("DesktopVM.WmiFailed", "Typing failed with code 32773")
     state["typed"].append({"Text": args["Text"]})
 
 

@@ -171,6 +171,27 @@ def test_update_running_rules(backend: HyperVBackend):
             size_mib=1024)}), progress=no_progress, cancel=CancelToken())
 
 
+def test_the_iso_of_a_running_machine_changes(backend: HyperVBackend, fake_host: FakeHost,
+                                              tmp_path: Path):
+    """Review H1: a live ISO swap was followed by set_boot_order, which needs the VM off."""
+    iso = tmp_path / "rescue.iso"
+    iso.write_bytes(b"\0" * 2048)
+    vm_id = make(backend, name="live iso")
+    old = backend.get_machine(vm_id).spec
+    backend.start(vm_id)
+    controllers = list(old.storage)
+    for index, controller in enumerate(controllers):
+        if controller.optical:
+            drive = controller.optical[0].model_copy(update={"iso": str(iso)})
+            controllers[index] = controller.model_copy(update={"optical": (drive,)})
+    new = old.model_copy(update={"storage": tuple(controllers)})
+    assert new != old
+    backend.update(vm_id, old, new, progress=no_progress, cancel=CancelToken())
+    got = backend.get_machine(vm_id).spec
+    assert [o.iso for c in got.storage for o in c.optical] == [str(iso)]
+    assert "set_boot_order" not in fake_host.ops()
+
+
 def test_delete_removes_disks_only_when_asked(backend: HyperVBackend):
     kept = make(backend, name="keep")
     kept_disks = [Path(p) for p in backend.get_machine(kept).files]
@@ -244,6 +265,18 @@ def test_typing_and_keys(backend: HyperVBackend, fake_host: FakeHost):
         backend.type_text(vm_id, "grüße")
     with pytest.raises(UnsupportedOperation):
         backend.send_keys(vm_id, ["hyper-x"])
+
+
+def test_a_line_longer_than_typetext_takes_is_typed_whole(backend: HyperVBackend,
+                                                           fake_host: FakeHost):
+    """Review H2: the double refuses TypeText over 512 characters, as the real method does."""
+    vm_id = make(backend)
+    backend.start(vm_id)
+    line = "ssh-ed25519 " + "A" * 1200
+    backend.type_text(vm_id, line)
+    typed = fake_host.state()["typed"]
+    assert "".join(t["Text"] for t in typed) == line
+    assert max(len(t["Text"]) for t in typed) == 512
 
 
 def test_console_offers_vmconnect(backend: HyperVBackend):

@@ -65,3 +65,12 @@ def test_text_becomes_ascii_runs_and_enters():
                                       ("key", "enter")]
     with pytest.raises(UnknownKey, match="ASCII"):
         typeable("naïve")
+
+
+def test_long_lines_are_typed_in_pieces_of_512():
+    """Review H2: Msvm_Keyboard.TypeText takes at most 512 ASCII characters per call."""
+    line = "".join(chr(ord("a") + i % 26) for i in range(1300))
+    parts = typeable(line + "\nok")
+    assert [len(v) for k, v in parts if k == "text"] == [512, 512, 276, 2]
+    assert "".join(v for k, v in parts[:3]) == line
+    assert parts[3] == ("key", "enter")

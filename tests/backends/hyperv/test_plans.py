@@ -182,7 +182,7 @@ def test_while_running_only_name_notes_media_and_switch_change():
         "network": (old.network[0].model_copy(update={"network": "lab"}),)})
     calls = plans.update(VM, old, live, running=True, default_switch="")
     assert [c.op for c in calls] == ["rename_vm", "set_notes", "update_storage",
-                                     "update_network", "set_boot_order"]
+                                     "update_network"]  # no boot order while running (H1)
     assert calls[3].args["Adapters"][0]["Action"] == "connect"
     for change in ({"cpu": CpuSpec(count=1)}, {"memory": MemorySpec(size_mib=512)},
                    {"network": ()}, {"storage": old.storage[:1]},
@@ -209,3 +209,18 @@ def test_firmware_update_request():
 
 def test_nothing_changed_nothing_sent():
     assert plans.update(VM, GEN1, GEN1, running=True, default_switch="") == []
+
+
+def test_a_media_swap_never_sets_the_boot_order():
+    """Review H1: changing only the ISO is no drive change; set_boot_order needs the VM off."""
+    swapped = GEN1.storage[0].model_copy(update={"optical": (OpticalDrive(
+        iso="C:\\ISO\\other.iso", port=1),)})
+    new = GEN1.model_copy(update={"storage": (swapped, GEN1.storage[1])})
+    for running in (True, False):
+        calls = plans.update(VM, GEN1, new, running=running, default_switch="")
+        assert [c.op for c in calls] == ["update_storage"]
+        assert calls[0].args["Media"] and not calls[0].args["AddDvdDrives"]
+    added = GEN1.model_copy(update={"storage": (*GEN1.storage, StorageController(
+        name="SCSI 2", kind=ControllerKind.SCSI, disks=(Disk(size_bytes=1 << 30),)))})
+    ops = [c.op for c in plans.update(VM, GEN1, added, running=False, default_switch="")]
+    assert ops == ["update_storage", "set_boot_order"]  # a new drive: boot entries change
