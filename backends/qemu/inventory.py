@@ -25,6 +25,7 @@ from backends.qemu.records import Runtime, Unreadable, load_book, load_runtime, 
 from desktopvm.model import MachineSpec, SpecFileError, load_spec, save_spec
 from desktopvm.protocol import (
     BackendError,
+    CommandFailed,
     InvalidState,
     MachineNotFound,
     PowerState,
@@ -136,9 +137,14 @@ class MachineStore:
                         "shared disk images; try again in a moment")
 
     def save_spec(self, files: MachineFiles, spec: MachineSpec) -> None:
-        """Write the spec file (atomically)."""
-        save_spec(files.spec, spec)
-        self._specs.pop(files.spec, None)
+        """Write the spec file (atomically); a full disk is a backend error, in words."""
+        try:
+            save_spec(files.spec, spec)
+        except OSError as error:
+            raise CommandFailed(f"Cannot write the settings of {spec.name}: "
+                                f"{error.strerror or error}", details=repr(error)) from error
+        finally:
+            self._specs.pop(files.spec, None)
 
     def sweep_abandoned(self) -> None:
         """Remove what killed operations left in the library (review D7).

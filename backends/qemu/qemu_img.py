@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from backends.qemu.img_args import QEMU_FORMATS, image_arg, qemu_format, untrusted_source
 from backends.qemu.img_partial import partial_file
 from backends.qemu.img_progress import ProgressParser
 from desktopvm.model.devices import DiskFormat
 from desktopvm.protocol import (
+    BackendError,
     BackendUnavailable,
     CancelToken,
     CommandFailed,
@@ -36,15 +38,6 @@ from desktopvm.protocol import (
 
 logger = logging.getLogger(__name__)
 
-#: Our disk formats as qemu-img names them.
-QEMU_FORMATS: dict[DiskFormat, str] = {
-    DiskFormat.QCOW2: "qcow2",
-    DiskFormat.RAW: "raw",
-    DiskFormat.VDI: "vdi",
-    DiskFormat.VMDK: "vmdk",
-    DiskFormat.VHDX: "vhdx",
-    DiskFormat.VHD: "vpc",
-}
 _FROM_QEMU: dict[str, str] = {qemu: ours.value for ours, qemu in QEMU_FORMATS.items()}
 
 #: Formats whose images are dynamically sized unless told otherwise.
@@ -71,11 +64,6 @@ def install_hint(platform: str = sys.platform) -> str:
         return (f"Install QEMU for Windows ({WINDOWS_DOWNLOAD}) and add its folder to PATH, "
                 f"or set {ENV_BINARY} to the full path of qemu-img.exe")
     return "sudo apt-get install qemu-utils"
-
-
-def qemu_format(fmt: DiskFormat | str) -> str:
-    """The qemu-img name of a disk format (vhd is "vpc")."""
-    return QEMU_FORMATS[DiskFormat(fmt)]
 
 
 def _default_binary() -> str:
@@ -182,7 +170,7 @@ class QemuImg:
         args = ["info", "--output=json"]
         if force_share:
             args.append("-U")
-        source = [_arg(path)] if source_format is None else _untrusted_source(path,
+        source = [image_arg(path)] if source_format is None else untrusted_source(path,
                                                                               source_format)
         result = self._run([*args, *source], timeout=self.timeout)
         if result.returncode != 0 and not force_share and _LOCKED in result.stderr:
@@ -243,7 +231,7 @@ class QemuImg:
             else:
                 backing_qemu_fmt = qemu_format(backing_format)
             args += ["-b", str(backing_file), "-F", backing_qemu_fmt]
-        args.append(_arg(path))
+        args.append(image_arg(path))
         if size_bytes or backing_file is None:
             args.append(str(size_bytes))
         self._create_file(path, args, timeout=self.timeout, cancel=cancel,
@@ -268,7 +256,7 @@ class QemuImg:
         if size_bytes == before.virtual_size:
             return before
         qemu_fmt = str(before.details.get("format", ""))
-        result = self._run(["resize", "-q", "-f", qemu_fmt, _arg(path), str(size_bytes)],
+        result = self._run(["resize", "-q", "-f", qemu_fmt, image_arg(path), str(size_bytes)],
                            timeout=self.timeout)
         if result.returncode != 0 and "does not support resize" in result.stderr:
             raise UnsupportedOperation(
@@ -306,9 +294,9 @@ class QemuImg:
             cancel.raise_if_cancelled()
         if source_format is None:
             source_fmt = str(self.info(source).details.get("format", ""))
-            source_args = ["-f", source_fmt, _arg(source)]
+            source_args = ["-f", source_fmt, image_arg(source)]
         else:
-            source_args = _untrusted_source(source, source_format)
+            source_args = untrusted_source(source, source_format)
         if not subformat and fmt in _DYNAMIC_SUBFORMAT:
             subformat = "dynamic"
         args = ["convert", "-p", "-O", qemu_format(fmt)]
@@ -319,7 +307,7 @@ class QemuImg:
         parser = ProgressParser(progress, "Converting") if progress is not None else None
         with partial_file(target) as partial:  # never a partial image under the final name
             self._create_file(
-                partial, [*args, *source_args, _arg(partial)], timeout=self.convert_timeout,
+                partial, [*args, *source_args, image_arg(partial)], timeout=self.convert_timeout,
                 cancel=cancel, failure=f"Could not convert {source} to {target}", image=source,
                 on_stdout=parser.feed if parser is not None else None)
         if parser is not None:
@@ -329,7 +317,7 @@ class QemuImg:
 
     def compare(self, a: Path, b: Path) -> bool:
         """Whether the two images hold the same guest-visible data (sizes may differ by zeros)."""
-        result = self._run(["compare", "-q", _arg(a), _arg(b)], timeout=self.timeout)
+        result = self._run(["compare", "-q", image_arg(a), image_arg(b)], timeout=self.timeout)
         if result.returncode in (0, 1):
             return result.returncode == 0
         missing = next((p for p in (a, b) if not p.exists()), None)
@@ -359,6 +347,20 @@ class QemuImg:
         self._require_snapshot(path, name)
         self._snapshot("-d", path, name, f"Could not delete snapshot {name!r} of {path}")
 
+    def repair_leaks(self, path: Path) -> None:
+        """`check -r leaks`: free clusters an interrupted write left unused (best effort).
+
+        Leaks waste space but harm no data, so a failure here is logged, never raised.
+        """
+        try:
+            result = self._run(["check", "-q", "-r", "leaks", image_arg(path)],
+                               timeout=self.timeout)
+        except BackendError as error:
+            logger.warning("could not check %s for leaked clusters: %s", path, error.summary)
+            return
+        if result.returncode not in (0, 3):  # 3: leaks were found (and repaired)
+            logger.warning("qemu-img check of %s: %s", path, _first_error_line(result.stderr))
+
     def _require_qcow2(self, path: Path) -> DiskInfo:
         info = self.info(path)
         if info.details.get("format") != "qcow2":
@@ -378,7 +380,7 @@ class QemuImg:
         return [dict(s) for s in snapshots if isinstance(s, dict)]
 
     def _snapshot(self, flag: str, path: Path, name: str, failure: str) -> None:
-        result = self._run(["snapshot", "-q", flag, name, _arg(path)], timeout=self.timeout)
+        result = self._run(["snapshot", "-q", flag, name, image_arg(path)], timeout=self.timeout)
         self._check(result, failure, image=path)
 
     # -- running ---------------------------------------------------------------------------------
@@ -550,27 +552,6 @@ class _Running:
     def text(self, index: int) -> str:
         """Everything read from stdout (0) or stderr (1), decoded."""
         return b"".join(self._output[index]).decode("utf-8", "replace")
-
-
-def _arg(path: Path) -> str:
-    """An image path as an argument qemu-img cannot mistake for an option or a protocol.
-
-    Absolute paths never start with "-" and have no "proto:" prefix before their first "/".
-    """
-    return str(Path(path).absolute())
-
-
-def _untrusted_source(source: Path, fmt: DiskFormat) -> list[str]:
-    """The source arguments for a checked disk from outside: its format given, never probed.
-
-    A qcow2 goes in as a JSON node with `"backing": null`, so even a backing file the
-    header check missed could not be opened.
-    """
-    if DiskFormat(fmt) is DiskFormat.QCOW2:
-        node = {"driver": "qcow2", "backing": None,
-                "file": {"driver": "file", "filename": _arg(source)}}
-        return ["json:" + json.dumps(node)]
-    return ["-f", qemu_format(fmt), _arg(source)]
 
 
 def _pump(stream: IO[bytes], index: int, chunks: queue.Queue[tuple[int, bytes]]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from desktopvm.paths import atomic_write_text
-from desktopvm.protocol import Snapshot
+from desktopvm.protocol import CommandFailed, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,12 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     def save(self, path: Path) -> None:
-        atomic_write_text(path, self.model_dump_json(indent=2) + "\n")
+        """Write atomically; a full disk or a refused write is a backend error, in words."""
+        try:
+            atomic_write_text(path, self.model_dump_json(indent=2) + "\n")
+        except OSError as error:
+            raise CommandFailed(f"Cannot write {path.name}: {error.strerror or error}",
+                                details=f"{path}: {error!r}") from error
 
 
 class Runtime(Record):

@@ -6,6 +6,7 @@ for disks only), because QEMU holds their images locked; stopped ones through qe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import uuid
@@ -120,15 +121,7 @@ def take(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, name: str,
     elif not states.allowed(Operation.TAKE_SNAPSHOT, state):
         states.require(Operation.TAKE_SNAPSHOT, state, spec.name)
     else:
-        done: list[Path] = []
-        try:
-            for image in images:
-                qemu_img.snapshot_create(image, tag)
-                done.append(image)
-        except BaseException:
-            for image in done:
-                qemu_img.snapshot_delete(image, tag)
-            raise
+        _take_offline(qemu_img, images, tag)
     book = load(files, qemu_img)
     record = SnapshotRecord(id=str(uuid.uuid4()), tag=tag, name=name, description=description,
                             created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -136,8 +129,34 @@ def take(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, name: str,
                             spec=spec.model_dump(mode="json"))
     book.snapshots.append(record)
     book.current = record.id
-    book.save(files.snapshots)
+    try:
+        book.save(files.snapshots)
+    except BackendError:
+        # Unrecorded, the snapshot could never be listed, restored or deleted: take it back.
+        if state not in states.LIVE:
+            _take_back(qemu_img, images, tag)
+        raise
     return Snapshot(record.id, name, description, record.created, has_memory)
+
+
+def _take_offline(qemu_img: QemuImg, images: list[Path], tag: str) -> None:
+    """The snapshot `tag` in every image, or in none."""
+    try:
+        for image in images:
+            qemu_img.snapshot_create(image, tag)
+    except BaseException:
+        _take_back(qemu_img, images, tag)
+        raise
+
+
+def _take_back(qemu_img: QemuImg, images: list[Path], tag: str) -> None:
+    """Remove `tag` wherever it was made; a snapshot cut short (a full disk) also leaves
+    clusters nothing uses, which are freed (review D10)."""
+    for image in images:
+        with contextlib.suppress(BackendError):
+            if tag in _tags(qemu_img, image):
+                qemu_img.snapshot_delete(image, tag)
+        qemu_img.repair_leaks(image)
 
 
 def _record(files: MachineFiles, qemu_img: QemuImg,

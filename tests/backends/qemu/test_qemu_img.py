@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from backends.qemu.qemu_img import QemuImg, install_hint, qemu_format
+from backends.qemu.img_args import qemu_format
+from backends.qemu.qemu_img import QemuImg, install_hint
 from desktopvm.model.devices import DiskFormat
 from desktopvm.protocol import (
     BackendUnavailable,
