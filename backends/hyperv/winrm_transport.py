@@ -14,7 +14,10 @@ import collections
 import contextlib
 import html
 import logging
+import os
 import re
+import ssl
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +34,41 @@ ENCRYPTING = ("ntlm", "kerberos", "credssp")  # can seal messages themselves ove
 KEYRING_SERVICE = "DesktopVM WinRM"
 UTF8_CODEPAGE = 65001
 INSTALL_HINT = "Install DesktopVM's WinRM support: pip install 'desktopvm[winrm]'"
+AUTH_LIBRARY_HINT = (f"{INSTALL_HINT} (it brings pywinrm's Kerberos and CredSSP support; "
+                     "on Linux, Kerberos also needs the system's Kerberos library, e.g. "
+                     "apt install libkrb5-dev, before pip builds pykerberos)")
+_system_bundle: str | None = None
+_system_bundle_lock = threading.Lock()
+
+
+def system_ca_bundle() -> str:
+    """A PEM file with the CAs this computer trusts (review W2), made once per process.
+
+    requests verifies against certifi's bundle only unless it is given a file, so a WinRM
+    certificate signed by an enterprise CA that Windows trusts would be refused. This joins
+    the certificates Python's default SSL context loads (on Windows: the system's ROOT and CA
+    stores), OpenSSL's default CA file (Linux, or SSL_CERT_FILE) and certifi's bundle.
+    """
+    global _system_bundle
+    with _system_bundle_lock:
+        if _system_bundle is not None and os.path.isfile(_system_bundle):
+            return _system_bundle
+        parts = [ssl.DER_cert_to_PEM_cert(der) for der in
+                 ssl.create_default_context().get_ca_certs(binary_form=True)]
+        files = [ssl.get_default_verify_paths().cafile]
+        with contextlib.suppress(ImportError):
+            import certifi
+
+            files.append(certifi.where())
+        for name in files:
+            if name and os.path.isfile(name):
+                with open(name, encoding="ascii", errors="ignore") as handle:
+                    parts.append(handle.read())
+        handle, path = tempfile.mkstemp(prefix="desktopvm-ca-", suffix=".pem")
+        with os.fdopen(handle, "w", encoding="ascii", errors="ignore") as out:
+            out.write("\n".join(parts))
+        _system_bundle = path
+        return path
 
 
 def clixml_text(stderr: bytes) -> str:
@@ -97,7 +135,7 @@ class WinRMConfig:
             "username": self.username or None,
             "password": password,
             "server_cert_validation": "validate",
-            "ca_trust_path": self.ca_file or None,
+            "ca_trust_path": (self.ca_file or system_ca_bundle()) if self.https else None,
             "cert_pem": self.cert_pem or None,
             "cert_key_pem": self.cert_key_pem or None,
             "message_encryption": "auto" if self.https else "always",
@@ -175,9 +213,11 @@ class WinRMChannel:
         try:
             self._protocol = Protocol(**options)
             self._shell_id = self._protocol.open_shell(codepage=UTF8_CODEPAGE, noprofile=True)
+            # stdin is a pipe, not a console (review W3; Ansible does the same when it
+            # streams stdin): MS-WSMV 3.1.4.11, WINRS_CONSOLEMODE_STDIN FALSE = pipe.
             self._command_id = self._protocol.run_command(
                 self._shell_id, self.config.executable, scripts.powershell_arguments(),
-                skip_cmd_shell=True)
+                console_mode_stdin=False, skip_cmd_shell=True)
         except InvalidCredentialsError as error:
             self.close()
             raise AuthenticationFailed(f"{self.config.host} refused the credentials of "
@@ -190,11 +230,18 @@ class WinRMChannel:
 
     def _connect_error(self, error: Exception) -> Exception:
         text = f"{type(error).__name__}: {error}"
+        if type(error).__name__ == "WinRMError" and "not installed" in str(error):
+            # pywinrm's Transport.build_session: "requested auth method is kerberos, but
+            # pykerberos is not installed" (likewise requests-credssp); review W1.
+            return BackendUnavailable(
+                f"WinRM {self.config.auth.capitalize()} authentication needs a library that "
+                "is not installed", text, install_hint=AUTH_LIBRARY_HINT)
         if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text:
             return BackendUnavailable(
                 f"The WinRM certificate of {self.config.host} is not trusted", text,
                 install_hint="Give DesktopVM the CA certificate (PEM) that signed the host's "
-                "WinRM certificate, or one the system already trusts")
+                "WinRM certificate, or add that CA to this computer's trusted root "
+                "certificates")
         return ConnectionLost(f"Cannot reach WinRM on {self.config.host}", text)
 
     def send(self, data: bytes) -> None:

@@ -214,3 +214,65 @@ def test_passwords_come_from_the_keyring_and_are_never_logged(
         session.close()
     assert PASSWORD not in caplog.text
     assert "pa$$" not in caplog.text
+
+
+def test_powershell_reads_its_requests_from_a_pipe_not_a_console(
+        https_server: WinRMTestServer, tls: TlsFiles):
+    """Review W3: WINRS_CONSOLEMODE_STDIN FALSE = pipe (MS-WSMV 3.1.4.11); requests are streamed."""
+    session = session_for(https_config(https_server, tls))
+    try:
+        session.request("list_vms")
+    finally:
+        session.close()
+    [options] = https_server.command_options
+    assert options["WINRS_CONSOLEMODE_STDIN"] == "FALSE"
+    assert options["WINRS_SKIP_CMD_SHELL"] == "TRUE"
+
+
+@pytest.mark.parametrize(("auth", "flag"), [("kerberos", "HAVE_KERBEROS"),
+                                            ("credssp", "HAVE_CREDSSP")])
+def test_a_missing_auth_library_is_reported_with_the_install_hint(
+        https_server: WinRMTestServer, tls: TlsFiles, monkeypatch: pytest.MonkeyPatch,
+        auth: str, flag: str):
+    """Review W1: pywinrm raises WinRMError '... is not installed'; that is no 'cannot reach'."""
+    import winrm.transport
+
+    monkeypatch.setattr(winrm.transport, flag, False)
+    session = session_for(https_config(https_server, tls, auth=auth))
+    with pytest.raises(BackendUnavailable, match="needs a library that is not installed") as caught:
+        session.request("list_vms")
+    assert "desktopvm[winrm]" in caught.value.install_hint
+    assert not isinstance(caught.value, ConnectionLost)
+
+
+def test_the_winrm_extra_brings_kerberos_and_credssp():
+    """Review W1: pywinrm's own extras (its wheel's metadata: 'kerberos' -> pykerberos or
+    winkerberos, 'credssp' -> requests-credssp)."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text("utf-8"))
+    [pywinrm] = [r for r in project["project"]["optional-dependencies"]["winrm"]
+                 if r.startswith("pywinrm")]
+    extras = re.search(r"\[(.*?)\]", pywinrm)
+    assert extras is not None
+    assert {e.strip() for e in extras.group(1).split(",")} >= {"kerberos", "credssp"}
+
+
+def test_https_trusts_what_this_computer_trusts(https_server: WinRMTestServer, tls: TlsFiles,
+                                                monkeypatch: pytest.MonkeyPatch):
+    """Review W2: without a CA file, the system's trusted CAs count (not only certifi's).
+
+    Here the 'system' is OpenSSL's default CA file (SSL_CERT_FILE); on Windows it is the
+    certificate store, which only a Windows run proves.
+    """
+    from backends.hyperv import winrm_transport
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca))
+    monkeypatch.setattr(winrm_transport, "_system_bundle", None)
+    session = session_for(https_config(https_server, tls, ca_file=""))
+    try:
+        assert session.request("list_vms") == {"VMs": []}
+    finally:
+        session.close()
+        monkeypatch.setattr(winrm_transport, "_system_bundle", None)

@@ -75,6 +75,7 @@ class WinRMTestServer(ThreadingHTTPServer):
         self.auth, self.user, self.password, self.commands = auth, user, password, commands
         self.shells: dict[str, dict[str, Command]] = {}
         self.actions: list[str] = []
+        self.command_options: list[dict[str, str]] = []  # the OptionSet of each Command
         self.encrypted = 0  # requests that arrived sealed (NTLM message encryption)
         self.lock = threading.Lock()
         self.receive_timeout = 1.0
@@ -217,6 +218,9 @@ class Handler(BaseHTTPRequestHandler):
         if argv is None or shell_id not in self.server.shells:
             self._reply(500, envelope(f"<s:Fault>cannot run {escape(name)}</s:Fault>"))
             return
+        options = {o.get("Name", ""): (o.text or "").strip()
+                   for o in root.findall("s:Header/w:OptionSet/w:Option", NS)}
+        self.server.command_options.append(options)
         command_id = str(uuid.uuid4()).upper()
         self.server.shells[shell_id][command_id] = Command([*argv, *arguments])
         self._reply(200, envelope("<rsp:CommandResponse><rsp:CommandId>"
