@@ -21,6 +21,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from backends.hyperv import scripts
@@ -37,7 +38,7 @@ INSTALL_HINT = "Install DesktopVM's WinRM support: pip install 'desktopvm[winrm]
 AUTH_LIBRARY_HINT = (f"{INSTALL_HINT} (it brings pywinrm's Kerberos and CredSSP support; "
                      "on Linux, Kerberos also needs the system's Kerberos library, e.g. "
                      "apt install libkrb5-dev, before pip builds pykerberos)")
-_system_bundle: str | None = None
+_SYSTEM_BUNDLE: dict[str, str] = {}  # "path" once made
 _system_bundle_lock = threading.Lock()
 
 
@@ -49,10 +50,10 @@ def system_ca_bundle() -> str:
     the certificates Python's default SSL context loads (on Windows: the system's ROOT and CA
     stores), OpenSSL's default CA file (Linux, or SSL_CERT_FILE) and certifi's bundle.
     """
-    global _system_bundle
     with _system_bundle_lock:
-        if _system_bundle is not None and os.path.isfile(_system_bundle):
-            return _system_bundle
+        made = _SYSTEM_BUNDLE.get("path", "")
+        if made and Path(made).is_file():
+            return made
         parts = [ssl.DER_cert_to_PEM_cert(der) for der in
                  ssl.create_default_context().get_ca_certs(binary_form=True)]
         files = [ssl.get_default_verify_paths().cafile]
@@ -60,14 +61,12 @@ def system_ca_bundle() -> str:
             import certifi
 
             files.append(certifi.where())
-        for name in files:
-            if name and os.path.isfile(name):
-                with open(name, encoding="ascii", errors="ignore") as handle:
-                    parts.append(handle.read())
-        handle, path = tempfile.mkstemp(prefix="desktopvm-ca-", suffix=".pem")
-        with os.fdopen(handle, "w", encoding="ascii", errors="ignore") as out:
-            out.write("\n".join(parts))
-        _system_bundle = path
+        parts += [Path(name).read_text(encoding="ascii", errors="ignore")
+                  for name in files if name and Path(name).is_file()]
+        descriptor, path = tempfile.mkstemp(prefix="desktopvm-ca-", suffix=".pem")
+        os.close(descriptor)
+        Path(path).write_text("\n".join(parts), encoding="ascii", errors="ignore")
+        _SYSTEM_BUNDLE["path"] = path
         return path
 
 

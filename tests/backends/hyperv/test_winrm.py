@@ -269,10 +269,10 @@ def test_https_trusts_what_this_computer_trusts(https_server: WinRMTestServer, t
     from backends.hyperv import winrm_transport
 
     monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca))
-    monkeypatch.setattr(winrm_transport, "_system_bundle", None)
+    monkeypatch.setattr(winrm_transport, "_SYSTEM_BUNDLE", {})
     session = session_for(https_config(https_server, tls, ca_file=""))
     try:
         assert session.request("list_vms") == {"VMs": []}
     finally:
         session.close()
-        monkeypatch.setattr(winrm_transport, "_system_bundle", None)
+        monkeypatch.setattr(winrm_transport, "_SYSTEM_BUNDLE", {})
