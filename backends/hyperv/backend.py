@@ -99,6 +99,12 @@ class HyperVBackend:
             return ProbeResult(self.name, False, reason=error.summary)
         version = (f"Hyper-V module {answer.get('ModuleVersion', '?')}, Windows "
                    f"{answer.get('OsVersion', '?')}, PowerShell {ready.get('ps_version', '?')}")
+        build = parsers.os_build(str(answer.get("OsVersion", "")))
+        if 0 < build < parsers.MIN_BUILD:
+            return ProbeResult(self.name, False, version=version, reason=(
+                f"Hyper-V on {self.host} is too old: DesktopVM needs Windows 10 1607 or "
+                "Windows Server 2016 (build 14393) or later (Secure Boot templates, "
+                "checkpoint types, Remove-VMSavedState)"))
         if not answer.get("CanManage"):
             denied = answer.get("ErrorCategory") == "PermissionDenied" or not (
                 answer.get("IsHyperVAdmin") or answer.get("IsAdministrator"))

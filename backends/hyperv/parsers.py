@@ -192,6 +192,34 @@ class HostFacts:
         return tuple(result)
 
 
+#: Windows 10 1607 / Server 2016: the scripts use Set-VMFirmware -SecureBootTemplate, checkpoint
+#: types and Remove-VMSavedState, none of which 2012 R2 / 8.1 have (review H5).
+MIN_BUILD = 14393
+#: Nested virtualization: Intel VT-x from Windows 10 / Server 2016, AMD from Windows 11 /
+#: Server 2022 (build 20348) -- Microsoft's nested virtualization guide (review H6).
+NESTED_INTEL_BUILD = 14393
+NESTED_AMD_BUILD = 20348
+
+
+def os_build(version: str) -> int:
+    """'10.0.22631.0' -> 22631; 0 when unknown."""
+    parts = version.split(".")
+    return as_int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
+
+
+def nested_supported(row: dict[str, Any]) -> bool:
+    """The parameter exists and this CPU vendor can nest on this Windows build."""
+    if not row.get("NestedSupported"):
+        return False
+    build = os_build(str(row.get("OsVersion", "")))
+    vendor = str(row.get("ProcessorManufacturer") or "")
+    if vendor == "GenuineIntel":
+        return build >= NESTED_INTEL_BUILD
+    if vendor == "AuthenticAMD":
+        return build >= NESTED_AMD_BUILD
+    return False  # unknown vendor (or an older script that did not say): not offered
+
+
 def host_facts(row: dict[str, Any]) -> HostFacts:
     """A host_info reply."""
     switches = tuple(
@@ -207,7 +235,7 @@ def host_facts(row: dict[str, Any]) -> HostFacts:
                      vm_path=str(row.get("VirtualMachinePath", "")),
                      disk_path=str(row.get("VirtualHardDiskPath", "")),
                      os_version=str(row.get("OsVersion", "")), switches=switches,
-                     tpm=bool(row.get("TpmSupported")), nested=bool(row.get("NestedSupported")),
+                     tpm=bool(row.get("TpmSupported")), nested=nested_supported(row),
                      templates=templates)
 
 

@@ -14,8 +14,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from desktopvm.model import (
+    BootDevice,
     ControllerKind,
     Disk,
+    DiskFormat,
     Firmware,
     MachineSpec,
     NetworkAdapter,
@@ -92,6 +94,23 @@ def problems(spec: MachineSpec) -> list[Problem]:
         if count > 1:
             found.append(_error("storage", f"Two drives at {address[0]} {address[1]}:"
                                 f"{address[2]} once IDE is placed on SCSI; give each its own."))
+    if gen == 2 and any(s.disk is not None and s.disk.format is DiskFormat.VHD for s in placed):
+        # "Generation 2 virtual machines only support VHDX format virtual hard drives"
+        # (Generation 2 Virtual Machine Overview, 2012 R2 FAQ; review H3).
+        found.append(_error("storage", "Generation 2 (UEFI) machines use VHDX disks only; "
+                            "convert the VHD to VHDX (Convert-VHD) or choose VHDX."))
+    if gen == 1 and BootDevice.NETWORK in spec.boot_order:
+        # PXE from a standard adapter is Generation 2 only; Generation 1 needs a legacy
+        # adapter, which DesktopVM does not add (review H7).
+        found.append(Problem(field="boot_order", severity=Severity.WARNING, message=(
+            "Generation 1 (BIOS) machines boot from the network only through a legacy "
+            "network adapter, which DesktopVM does not add; the network entry has no effect.")))
+    if spec.cpu.nested_virtualization and spec.memory.dynamic is not None:
+        # "even if dynamic memory is enabled, the amount of memory will not fluctuate"
+        # (Hyper-V nested virtualization guide; review H11).
+        found.append(_error("memory.dynamic", "A machine with nested virtualization keeps "
+                            "its start-up memory: Hyper-V cannot use dynamic memory for it; "
+                            "turn one of them off."))
     if spec.memory.size_mib % 2:
         found.append(_error("memory.size_mib", "Hyper-V needs memory in steps of 2 MiB."))
     dynamic = spec.memory.dynamic

@@ -5,7 +5,12 @@ from __future__ import annotations
 from backends.hyperv import parsers, plans
 from backends.hyperv.plans import Call
 from backends.hyperv.runner import Runner
-from desktopvm.protocol import Snapshot
+from desktopvm.model import Problem, Severity
+from desktopvm.protocol import InvalidSpec, Snapshot
+
+#: "Names are limited to 100 characters, and the name cannot be blank." (Hyper-V checkpoints
+#: guide; review H12 -- whether Checkpoint-VM itself refuses or truncates is unverified).
+MAX_CHECKPOINT_NAME = 100
 
 
 def tree(runner: Runner, vm_id: str) -> tuple[tuple[Snapshot, ...], str]:
@@ -18,6 +23,10 @@ def tree(runner: Runner, vm_id: str) -> tuple[tuple[Snapshot, ...], str]:
 def take(runner: Runner, vm_id: str, name: str, *, description: str,
          include_memory: bool) -> Snapshot:
     """Checkpoint-VM (standard with memory, production without)."""
+    if not name.strip() or len(name) > MAX_CHECKPOINT_NAME:
+        raise InvalidSpec([Problem(field="name", severity=Severity.ERROR, message=(
+            f"A Hyper-V checkpoint name has 1 to {MAX_CHECKPOINT_NAME} characters and is not "
+            "blank"))])
     row = runner.run(Call("checkpoint_vm", {"Id": vm_id, "Name": name, "Notes": description,
                                             "IncludeMemory": include_memory},
                           timeout=plans.SLOW), interruptible=False)

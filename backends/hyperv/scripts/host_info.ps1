@@ -9,6 +9,7 @@ $switches = @(Hyper-V\Get-VMSwitch | Select-Object `
     @{ n = 'SwitchType'; e = { $_.SwitchType.ToString() } },
     @{ n = 'NetAdapterInterfaceDescription'; e = { [string]$_.NetAdapterInterfaceDescription } })
 $build = [System.Environment]::OSVersion.Version.Build
+$cpu = @(Get-CimInstance -ClassName Win32_Processor) | Select-Object -First 1
 $templates = @('MicrosoftWindows', 'MicrosoftUEFICertificateAuthority')
 if ($build -ge 14393) { $templates += 'OpenSourceShieldedVM' }
 [ordered]@{
@@ -21,5 +22,6 @@ if ($build -ge 14393) { $templates += 'OpenSourceShieldedVM' }
     Switches              = $switches
     TpmSupported          = [bool](Get-Command Hyper-V\Enable-VMTPM -ErrorAction SilentlyContinue)
     NestedSupported       = (Get-Command Hyper-V\Set-VMProcessor).Parameters.ContainsKey('ExposeVirtualizationExtensions')
+    ProcessorManufacturer = if ($cpu) { [string]$cpu.Manufacturer } else { '' }
     SecureBootTemplates   = $templates
 }

@@ -39,6 +39,8 @@ def initial_state(root: Path) -> State:
             "MemoryCapacity": 32 * GIB, "VirtualMachinePath": str(root / "Hyper-V"),
             "VirtualHardDiskPath": str(root / "Hyper-V" / "Virtual Hard Disks"),
             "OsVersion": "10.0.22631.0", "TpmSupported": True, "NestedSupported": True,
+            # Win32_Processor.Manufacturer: "GenuineIntel" / "AuthenticAMD" (host_info.ps1)
+            "ProcessorManufacturer": "GenuineIntel",
             "SecureBootTemplates": ["MicrosoftWindows", "MicrosoftUEFICertificateAuthority",
                                     "OpenSourceShieldedVM"],
         },
@@ -185,6 +187,11 @@ def _attach_disk(vm: dict[str, Any], disk: dict[str, Any], folder: Path,
     if slot in taken:
         raise fail("InvalidParameter,Microsoft.HyperV.PowerShell.Commands.AddVMHardDiskDrive",
                    f"The location {slot} is in use", "InvalidArgument")
+    if vm["Generation"] == 2 and path.lower().endswith(".vhd"):
+        # "Generation 2 virtual machines only support VHDX format virtual hard drives" --
+        # Generation 2 Virtual Machine Overview (technet dn282285, 2012 R2 FAQ); review H3.
+        raise fail("InvalidParameter,Microsoft.HyperV.PowerShell.Commands.AddVMHardDiskDrive",
+                   "Generation 2 virtual machines support VHDX disks only", "InvalidArgument")
     if vm["Generation"] == 2 and disk["ControllerType"] == "IDE":
         raise fail("InvalidParameter,Microsoft.HyperV.PowerShell.Commands.AddVMHardDiskDrive",
                    "Generation 2 virtual machines have no IDE controller", "InvalidArgument")

@@ -85,6 +85,27 @@ def test_an_operation_refused_for_permission_says_which_group(backend: HyperVBac
         backend.list_machines()
 
 
+def test_probe_refuses_hosts_older_than_2016(backend: HyperVBackend, fake_host: FakeHost):
+    """Review H5: 2012 R2 / 8.1 lack -SecureBootTemplate, checkpoint types, Remove-VMSavedState."""
+    fake_host.update(lambda s: s["host"].update(OsVersion="6.3.9600.0"))
+    result = backend.probe()
+    assert not result.available
+    assert "Windows Server 2016 (build 14393) or later" in result.reason
+    fake_host.update(lambda s: s["host"].update(OsVersion="10.0.14393.0"))
+    assert backend.probe().available
+
+
+def test_checkpoint_names_have_1_to_100_characters(backend: HyperVBackend,
+                                                   fake_host: FakeHost):
+    """Review H12: checked before Checkpoint-VM sees the name."""
+    vm_id = make(backend)
+    for name in ("x" * 101, "   "):
+        with pytest.raises(InvalidSpec, match="1 to 100 characters"):
+            backend.take_snapshot(vm_id, name, progress=no_progress, cancel=CancelToken())
+    assert "checkpoint_vm" not in fake_host.ops()
+    backend.take_snapshot(vm_id, "x" * 100, progress=no_progress, cancel=CancelToken())
+
+
 def test_capabilities_are_honest(backend: HyperVBackend, fake_host: FakeHost):
     caps = backend.capabilities()
     assert caps.dynamic_memory and caps.tpm and caps.secure_boot and caps.nested_virtualization

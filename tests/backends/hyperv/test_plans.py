@@ -44,7 +44,8 @@ from desktopvm.protocol import InvalidState, UnsupportedOperation
 from tests.conftest import DATA
 
 GOLDEN = DATA / "hyperv" / "golden"
-FACTS = host_facts(json.loads((DATA / "hyperv" / "host_info.json").read_text("utf-8")))
+FACTS = host_facts({**json.loads((DATA / "hyperv" / "host_info.json").read_text("utf-8")),
+                    "ProcessorManufacturer": "GenuineIntel"})
 CAPS = capabilities(FACTS, local=True)
 VM = "6f225311-b793-49cf-98a3-0a32108e49bb"
 
@@ -224,3 +225,50 @@ def test_a_media_swap_never_sets_the_boot_order():
         name="SCSI 2", kind=ControllerKind.SCSI, disks=(Disk(size_bytes=1 << 30),)))})
     ops = [c.op for c in plans.update(VM, GEN1, added, running=False, default_switch="")]
     assert ops == ["update_storage", "set_boot_order"]  # a new drive: boot entries change
+
+
+def test_generation_2_takes_vhdx_only():
+    """Review H3: 'Generation 2 virtual machines only support VHDX format virtual hard drives'."""
+    vhd = MachineSpec(name="x", firmware=FirmwareSpec(kind=Firmware.UEFI), storage=(
+        StorageController(kind=ControllerKind.SCSI, disks=(Disk(format=DiskFormat.VHD,
+                                                                 size_bytes=1 << 30),)),))
+    [problem] = placement.problems(vhd)
+    assert (problem.field, problem.severity.value) == ("storage", "error")
+    assert "VHDX" in problem.message
+    vhdx = vhd.model_copy(update={"storage": (StorageController(kind=ControllerKind.SCSI, disks=(
+        Disk(format=DiskFormat.VHDX, size_bytes=1 << 30),)),)})
+    assert placement.problems(vhdx) == []
+    assert placement.problems(GEN1) == []  # Generation 1 keeps its VHD
+
+
+def test_generation_1_network_boot_is_a_warning():
+    """Review H7: PXE from a synthetic adapter is Generation 2 only."""
+    spec = GEN1.model_copy(update={"boot_order": (BootDevice.NETWORK, BootDevice.DISK)})
+    [problem] = placement.problems(spec)
+    assert (problem.field, problem.severity.value) == ("boot_order", "warning")
+    uefi = MachineSpec(name="x", firmware=FirmwareSpec(kind=Firmware.UEFI),
+                       boot_order=(BootDevice.NETWORK,))
+    assert placement.problems(uefi) == []
+
+
+def test_nested_virtualization_refuses_dynamic_memory():
+    """Review H11: a nested-virtualization VM keeps its start-up memory."""
+    dynamic = MemorySpec(size_mib=4096, dynamic=DynamicMemory(minimum_mib=1024,
+                                                              maximum_mib=8192))
+    spec = MachineSpec(name="x", firmware=FirmwareSpec(kind=Firmware.UEFI), memory=dynamic,
+                       cpu=CpuSpec(count=2, nested_virtualization=True))
+    assert [p.field for p in placement.problems(spec)] == ["memory.dynamic"]
+    assert placement.problems(spec.model_copy(update={"cpu": CpuSpec(count=2)})) == []
+
+
+@pytest.mark.parametrize(("os_version", "vendor", "nested"), [
+    ("10.0.22631.0", "GenuineIntel", True), ("10.0.14393.0", "GenuineIntel", True),
+    ("10.0.17763.0", "AuthenticAMD", False),  # Server 2019 / Windows 10 on AMD: no
+    ("10.0.20348.0", "AuthenticAMD", True), ("10.0.22000.0", "AuthenticAMD", True),
+    ("10.0.22631.0", "", False),  # an older host_info that did not say
+])
+def test_nested_virtualization_by_vendor_and_build(os_version: str, vendor: str, nested: bool):
+    """Review H6: Intel from 2016/Windows 10, AMD from Server 2022/Windows 11."""
+    row = {"OsVersion": os_version, "NestedSupported": True, "ProcessorManufacturer": vendor}
+    assert host_facts(row).nested is nested
+    assert capabilities(host_facts(row), local=True).nested_virtualization is nested
