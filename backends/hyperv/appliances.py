@@ -6,6 +6,7 @@ stay inside it (docs/disk-images.md).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path, PurePath, PureWindowsPath
 
 from backends.hyperv import plans
@@ -16,6 +17,8 @@ from backends.hyperv.plans import Call, random_suffix
 from backends.hyperv.runner import Runner, machine_id
 from desktopvm.protocol import CancelToken, OperationCancelled, Progress, UnsupportedOperation
 from desktopvm.protocol.states import Operation
+
+log = logging.getLogger(__name__)
 
 
 def export(runner: Runner, vm_id: str, path: Path, *, progress: Progress,
@@ -53,7 +56,20 @@ def import_machine(runner: Runner, metadata: MetadataStore, path: Path, *, name:
     if cancel.cancelled:
         discard(runner, metadata, vm_id, [str(result.get("Folder", ""))])
         raise OperationCancelled()
+    changes = import_changes(result)
+    for change in changes:
+        log.warning("import of %s: %s", path, change)
+    progress(1.0, "Imported; changed to fit this host: " + "; ".join(changes) if changes
+             else "Imported")
     return vm_id
+
+
+def import_changes(result: dict[str, object]) -> list[str]:
+    """What Import-DvmCopy changed so the machine fits this host (Compare-VM), in words."""
+    changes = result.get("Changes")
+    if changes is None:
+        return []
+    return [str(c) for c in (changes if isinstance(changes, list) else [changes]) if c]
 
 
 def _stem(path: Path) -> str:

@@ -256,15 +256,43 @@ function Assert-DvmPackageDisks {
     }
 }
 
+function Resolve-DvmIncompatibility {
+    # Repairs what Compare-VM found, as Microsoft's Compare-VM example does: an adapter on a
+    # switch this host lacks ("Could not find Ethernet switch", MessageId 33012, Source a
+    # VMNetworkAdapter) is disconnected. Anything else (a missing path, another processor)
+    # is refused with Hyper-V's own message. Returns what was changed, in words.
+    param($Report)
+    $changes = New-Object System.Collections.Generic.List[string]
+    $refused = New-Object System.Collections.Generic.List[string]
+    foreach ($item in @($Report.Incompatibilities)) {
+        if ($null -eq $item) { continue }
+        $source = $item.Source
+        if ($null -ne $source -and $source.GetType().FullName -eq 'Microsoft.HyperV.PowerShell.VMNetworkAdapter') {
+            $switchName = [string]$source.SwitchName
+            Hyper-V\Disconnect-VMNetworkAdapter -VMNetworkAdapter $source
+            $changes.Add(("Network adapter '{0}' was connected to switch '{1}', which this host does not have; it is now not connected" -f [string]$source.Name, $switchName))
+        } else {
+            $refused.Add(('{0} (Hyper-V message {1})' -f [string]$item.Message, [string]$item.MessageId))
+        }
+    }
+    if ($refused.Count -gt 0) {
+        throw (New-DvmError 'DesktopVM.ImportIncompatible' ('This host cannot run the exported machine: {0}' -f ($refused -join '; ')) 'InvalidData' ([string]$Report.Path))
+    }
+    , $changes.ToArray()
+}
+
 function Import-DvmCopy {
     # Import a copy with a new id into its own folder; renamed when a name is given.
+    # Compare-VM first (same Copy parameter set), so an export from another host imports.
     param([string]$Configuration, [string]$Folder, [string]$Name)
     Assert-DvmPackageDisks $Configuration
-    $vm = Hyper-V\Import-VM -Path $Configuration -Copy -GenerateNewId -VirtualMachinePath $Folder `
+    $report = Hyper-V\Compare-VM -Path $Configuration -Copy -GenerateNewId -VirtualMachinePath $Folder `
         -VhdDestinationPath (Join-DvmPath $Folder 'Virtual Hard Disks') -SnapshotFilePath $Folder `
         -SmartPagingFilePath $Folder
+    $changes = Resolve-DvmIncompatibility $report
+    $vm = Hyper-V\Import-VM -CompatibilityReport $report
     if ($Name) { Hyper-V\Rename-VM -VM $vm -NewName $Name }
-    [ordered]@{ Id = $vm.Id.ToString(); Folder = $Folder }
+    [ordered]@{ Id = $vm.Id.ToString(); Folder = $Folder; Changes = @($changes) }
 }
 
 function Get-DvmKeyboard {

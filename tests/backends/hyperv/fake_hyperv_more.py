@@ -157,9 +157,49 @@ def _assert_package_disks(configuration: Path) -> None:
                        "self-contained; refused", "SecurityError")
 
 
+def _compare(state: State, vm: dict[str, Any]) -> list[str]:
+    """common.ps1 Compare-VM + Resolve-DvmIncompatibility.
+
+    Compare-VM's report lists an adapter on a switch this host lacks ("Could not find Ethernet
+    switch 'Production'.", MessageId 33012, Source a VMNetworkAdapter), repaired by
+    Disconnect-VMNetworkAdapter before Import-VM -CompatibilityReport -- Microsoft's Compare-VM
+    reference, Example 2 (MicrosoftDocs/windows-powershell-docs, winserver2022-ps/hyper-v/
+    Compare-VM.md). Other incompatibilities (another processor, a missing path) are refused
+    with their message; tests plant them as "Incompatibilities" in an export's .vmcx.
+    """
+    refused = [f"{i['Message']} (Hyper-V message {i['MessageId']})"
+               for i in vm.pop("Incompatibilities", [])]
+    if refused:
+        raise fail("DesktopVM.ImportIncompatible", "This host cannot run the exported machine: "
+                   + "; ".join(refused), "InvalidData")
+    known = {switch["Name"] for switch in state["switches"]}
+    changes = []
+    for nic in vm["NetworkAdapters"]:
+        if nic["SwitchName"] and nic["SwitchName"] not in known:
+            changes.append(f"Network adapter '{nic['Name']}' was connected to switch "
+                           f"'{nic['SwitchName']}', which this host does not have; it is now "
+                           "not connected")
+            nic["SwitchName"], nic["SwitchId"] = "", ""
+    return changes
+
+
+def _import_vm_checks(state: State, vm: dict[str, Any]) -> None:
+    """Import-VM itself refuses a configuration Compare-VM would object to (Compare-VM reference,
+    Example 2: "Import-VM : Unable to import virtual machine due to configuration errors.
+    Please use Compare-VM to repair the virtual machine.")."""
+    known = {switch["Name"] for switch in state["switches"]}
+    if vm.get("Incompatibilities") or any(
+            nic["SwitchName"] and nic["SwitchName"] not in known for nic in vm["NetworkAdapters"]):
+        raise fail("Microsoft.HyperV.PowerShell.Commands.ImportVMCommand", "Unable to import "
+                   "virtual machine due to configuration errors.  Please use Compare-VM to "
+                   "repair the virtual machine.", "NotSpecified")
+
+
 def _import(state: State, configuration: Path, folder: Path, name: str) -> dict[str, Any]:
     _assert_package_disks(configuration)
     vm = json.loads(configuration.read_text(encoding="utf-8"))
+    changes = _compare(state, vm)
+    _import_vm_checks(state, vm)
     vm["Id"] = str(uuid.uuid4())
     vm["Name"] = name or vm["Name"]
     vm["Path"] = str(folder)
@@ -171,7 +211,7 @@ def _import(state: State, configuration: Path, folder: Path, name: str) -> dict[
         drives.append({**drive, "Path": str(copied)})
     vm["HardDrives"] = drives
     state["vms"][vm["Id"]] = vm
-    return {"Id": vm["Id"], "Folder": str(folder)}
+    return {"Id": vm["Id"], "Folder": str(folder), "Changes": changes}
 
 
 def _hardware(vm: dict[str, Any], checkpoint_id: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import pytest
 from backends.hyperv.backend import HyperVBackend
 from backends.hyperv.metadata import MetadataStore
 from backends.hyperv.session import LocalProcessChannel
-from desktopvm.model import defaults_for
+from desktopvm.model import NetworkAdapter, NetworkAttachment, defaults_for
 from desktopvm.protocol import CancelToken, CommandFailed, no_progress
 from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
 
@@ -80,3 +80,50 @@ def test_the_script_checks_before_import_vm_runs():
     assert body.index("Assert-DvmPackageDisks") < body.index("Hyper-V\\Import-VM")
     check = common.split("function Assert-DvmPackageDisks", 1)[1].split("\nfunction ", 1)[0]
     assert "Hyper-V\\Get-VHD" in check and ".ParentPath" in check and "ReparsePoint" in check
+
+
+def test_an_export_from_a_host_with_another_switch_imports_disconnected(
+        backend: HyperVBackend, tmp_path: Path, fake_host: FakeHost):
+    """Review H4: Compare-VM finds the missing switch, the adapter is disconnected, and the
+    user is told (the progress message and the log)."""
+    caps = backend.capabilities()
+    spec = defaults_for("debian12", caps, name="wired").model_copy(update={"network": (
+        NetworkAdapter(attachment=NetworkAttachment.SWITCH, network="LAN ‘external’"),)})
+    vm_id = backend.create(spec, progress=no_progress, cancel=CancelToken())
+    backend.export(vm_id, tmp_path / "exports", progress=no_progress, cancel=CancelToken())
+    fake_host.update(lambda s: s.update(switches=s["switches"][:1]))  # another host
+    said: list[str] = []
+    imported = backend.import_machine(tmp_path / "exports" / "wired", name="moved",
+                                      progress=lambda f, m: said.append(m),
+                                      cancel=CancelToken())
+    [adapter] = backend.get_machine(imported).spec.network
+    assert adapter.attachment is NetworkAttachment.NONE
+    assert "switch 'LAN ‘external’', which this host does not have; it is now not connected" \
+        in said[-1]
+
+
+def test_an_export_this_host_cannot_run_is_refused_in_words(backend, export, fake_host):
+    """Review H4: anything but a missing switch is refused with Hyper-V's message."""
+    config = next((export / "Virtual Machines").glob("*.vmcx"))
+    record = json.loads(config.read_text("utf-8"))
+    record["Incompatibilities"] = [{"Message": "The virtual machine is using processor-specific "
+                                    "features not supported on this host.", "MessageId": 24004}]
+    config.write_text(json.dumps(record), "utf-8")
+    before = set(fake_host.state()["vms"])
+    with pytest.raises(CommandFailed, match="processor-specific features") as refused:
+        backend.import_machine(export, name="x", progress=no_progress, cancel=CancelToken())
+    assert "cannot run the exported machine" in refused.value.summary
+    assert set(fake_host.state()["vms"]) == before
+
+
+def test_the_script_compares_before_it_imports():
+    """common.ps1: package check, then Compare-VM (Copy set), repair, Import-VM of the report."""
+    common = (SCRIPTS / "common.ps1").read_text("utf-8")
+    body = common.split("function Import-DvmCopy", 1)[1].split("\nfunction ", 1)[0]
+    order = [body.index(s) for s in ("Assert-DvmPackageDisks", "Hyper-V\\Compare-VM",
+                                      "Resolve-DvmIncompatibility", "Hyper-V\\Import-VM")]
+    assert order == sorted(order)
+    assert "Import-VM -CompatibilityReport $report" in body
+    assert "-Copy -GenerateNewId" in body.split("Hyper-V\\Compare-VM", 1)[1]
+    repair = common.split("function Resolve-DvmIncompatibility", 1)[1].split("\nfunction ", 1)[0]
+    assert "Hyper-V\\Disconnect-VMNetworkAdapter" in repair and "throw" in repair
