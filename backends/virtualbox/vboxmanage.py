@@ -125,6 +125,87 @@ def tool_environment() -> dict[str, str]:
     return {**os.environ, "LANG": locale, "LC_ALL": locale, "LANGUAGE": ""}
 
 
+def output_encoding(platform: str = sys.platform, ansi_code_page: int | None = None) -> str:
+    """The encoding VBoxManage writes its output in (review V1).
+
+    IPRT converts its UTF-8 text to the process code set; on Windows that is the ANSI code
+    page ("If the ANSI codepage (CP_ACP) is UTF-8, no translation is needed", VirtualBox
+    `src/VBox/Runtime/r3/win/utf8-win.cpp`), so José comes out as cp1252 and Japanese names
+    as cp932. Elsewhere tool_environment() asks for a UTF-8 locale (Linux) or C.
+    """
+    if platform != "win32":
+        return "utf-8"
+    if ansi_code_page is None:
+        ansi_code_page = _windows_ansi_code_page()
+    if ansi_code_page in (0, 65001):
+        return "utf-8"
+    name = f"cp{ansi_code_page}"
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return "mbcs"  # Windows' own converter for the ANSI code page
+    return name
+
+
+def _windows_ansi_code_page() -> int:
+    if sys.platform == "win32":  # the guard also tells type checkers windll exists here
+        import ctypes
+
+        return int(ctypes.windll.kernel32.GetACP())
+    return 0
+
+
+CREATE_NEW_PROCESS_GROUP = 0x00000200  # Windows process creation flags (winbase.h)
+CREATE_NO_WINDOW = 0x08000000
+CTRL_BREAK_EVENT = 1
+_CONSOLE_LOCK = threading.Lock()
+_KEEP: list[object] = []  # the console control handler, kept alive for the process
+
+
+def windows_creation_flags(has_console: bool) -> int:
+    """How VBoxManage is started on Windows so that Ctrl+Break can reach it (review V2).
+
+    Always its own process group (the break goes to it alone). A console event reaches only
+    processes "attached to the same console as the process that called
+    GenerateConsoleCtrlEvent" (Microsoft, Console Process Groups): with a console of our own
+    (the CLI) VBoxManage shares it; without one (the app) it gets its own hidden console, which
+    _send_ctrl_break attaches to for the moment of the break.
+    """
+    return CREATE_NEW_PROCESS_GROUP | (0 if has_console else CREATE_NO_WINDOW)
+
+
+def _has_console() -> bool:
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        return bool(kernel32.GetConsoleWindow() or kernel32.GetConsoleCP())
+    return False
+
+
+def _send_ctrl_break(pid: int) -> bool:
+    """Ctrl+Break to VBoxManage's process group (it then cancels VirtualBox's IProgress)."""
+    if sys.platform != "win32":
+        return False
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32
+    if _has_console():  # VBoxManage shares our console (windows_creation_flags)
+        return bool(kernel32.GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pid))
+    with _CONSOLE_LOCK:
+        if not _KEEP:  # should the break reach us too, it must not end the app
+            handler = ctypes.WINFUNCTYPE(ctypes.c_int, ctypes.c_uint)(
+                lambda event: 1 if event == CTRL_BREAK_EVENT else 0)
+            kernel32.SetConsoleCtrlHandler(handler, 1)
+            _KEEP.append(handler)
+        if not kernel32.AttachConsole(pid):
+            return False
+        try:
+            return bool(kernel32.GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pid))
+        finally:
+            kernel32.FreeConsole()
+
+
 @dataclass(frozen=True)
 class Result:
     """One finished VBoxManage run."""
@@ -189,8 +270,9 @@ class VBoxManage:
 
     def __init__(self, executable: str, *, default_timeout: float = DEFAULT_TIMEOUT,
                  lock_retries: int = LOCK_RETRIES, lock_retry_delay: float = LOCK_RETRY_DELAY,
-                 interrupt_grace: float = INTERRUPT_GRACE) -> None:
+                 interrupt_grace: float = INTERRUPT_GRACE, encoding: str = "") -> None:
         self.executable = executable
+        self.encoding = encoding or output_encoding()
         self.default_timeout = default_timeout
         self.lock_retries = lock_retries
         self.lock_retry_delay = lock_retry_delay
@@ -272,8 +354,8 @@ class VBoxManage:
         if cancel is not None:
             cancel.raise_if_cancelled()
         flags = 0
-        if sys.platform == "win32":  # so Ctrl+Break reaches VBoxManage alone
-            flags = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW
+        if sys.platform == "win32":  # so Ctrl+Break reaches VBoxManage alone (review V2)
+            flags = windows_creation_flags(_has_console())
         started = time.monotonic()
         try:
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -290,7 +372,8 @@ class VBoxManage:
         readers = [
             threading.Thread(target=_read_all, args=(process.stdout, stdout_chunks), daemon=True),
             threading.Thread(target=_read_progress, args=(process.stderr, stderr_text,
-                                                         on_progress), daemon=True),
+                                                         on_progress, self.encoding),
+                             daemon=True),
         ]
         for reader in readers:
             reader.start()
@@ -326,7 +409,7 @@ class VBoxManage:
             raise TimedOut(f"VBoxManage {' '.join(args[:1])} did not finish within "
                            f"{timeout:.0f} s", " ".join(argv))
         stdout, warning = split_driver_warning(
-            normalise(b"".join(stdout_chunks).decode("utf-8", errors="replace")))
+            normalise(b"".join(stdout_chunks).decode(self.encoding, errors="replace")))
         stderr, warned_on_stderr = split_driver_warning(normalise("".join(stderr_text)))
         if warning or warned_on_stderr:
             self._saw_driver_warning(warning or warned_on_stderr)
@@ -342,7 +425,10 @@ class VBoxManage:
             return
         try:
             if sys.platform == "win32":
-                process.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined,unused-ignore]
+                if not _send_ctrl_break(process.pid):
+                    log.warning("could not send Ctrl+Break to VBoxManage %d; killing it, "
+                                "VirtualBox may finish the operation", process.pid)
+                    process.kill()
             else:
                 process.send_signal(signal.SIGINT)
             process.wait(self.interrupt_grace if grace is None else grace)
@@ -361,10 +447,10 @@ def _read_all(stream: object, chunks: list[bytes]) -> None:
         chunks.append(chunk)
 
 
-def _read_progress(stream: object, text: list[str],
-                   on_progress: ProgressCallback | None) -> None:
+def _read_progress(stream: object, text: list[str], on_progress: ProgressCallback | None,
+                   encoding: str = "utf-8") -> None:
     """Collect stderr and report progress as soon as each chunk arrives (not at exit)."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     parser = ProgressParser()
     read1 = getattr(stream, "read1", None) or stream.read  # type: ignore[attr-defined]
     while True:

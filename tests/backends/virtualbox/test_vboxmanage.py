@@ -14,7 +14,9 @@ from backends.virtualbox.vboxmanage import (
     VBoxManage,
     candidate_paths,
     find_vboxmanage,
+    output_encoding,
     tool_environment,
+    windows_creation_flags,
 )
 from desktopvm.protocol import (
     BackendUnavailable,
@@ -195,3 +197,40 @@ def test_a_broken_installation_is_unavailable_not_a_failed_command(fake: FakeVBo
     with pytest.raises(BackendUnavailable, match="not installed correctly") as caught:
         fake.runner().run(["list", "vms"])
     assert "virtualbox.org" in caught.value.install_hint
+
+
+@pytest.mark.parametrize(("platform", "code_page", "expected"), [
+    ("win32", 1252, "cp1252"), ("win32", 932, "cp932"), ("win32", 1250, "cp1250"),
+    ("win32", 65001, "utf-8"), ("linux", 1252, "utf-8"), ("darwin", None, "utf-8"),
+])
+def test_output_is_decoded_in_the_windows_ansi_code_page(platform: str, code_page: int | None,
+                                                         expected: str):
+    """Review V1: on Windows VBoxManage writes the ANSI code page unless it is UTF-8."""
+    assert output_encoding(platform, code_page) == expected
+
+
+def test_a_windows_code_page_tool_keeps_non_ascii_names(tmp_path: Path):
+    """Review V1: cp1252 bytes (what VBoxManage on a Western-European Windows writes) reach
+    the caller as the same text, on stdout and on stderr (errors, progress)."""
+    tool = tmp_path / "VBoxManage"
+    tool.write_text(
+        "#!/bin/sh\n"
+        "printf 'Config file:     C:\\\\Users\\\\Jos\\351\\\\VirtualBox VMs\\n'\n"
+        "printf \"VBoxManage: error: Could not find a registered machine named \" >&2\n"
+        "printf \"'Bj\\366rk'\\n\" >&2\n"
+        "printf 'VBoxManage: error: Details: code VBOX_E_OBJECT_NOT_FOUND (0x80bb0001)\\n' >&2\n"
+        "exit 1\n", encoding="ascii")
+    tool.chmod(0o755)
+    result = VBoxManage(str(tool), encoding=output_encoding("win32", 1252)).run(
+        ["showvminfo", "x"], check=False)
+    assert "C:\\Users\\José\\VirtualBox VMs" in result.stdout
+    assert "'Björk'" in result.stderr
+
+
+def test_on_windows_vboxmanage_gets_a_console_a_break_can_reach():
+    """Review V2: with CREATE_NO_WINDOW under a console of our own, Ctrl+Break never reached
+    VBoxManage (another console). The CLI shares its console; the app (none) gives VBoxManage
+    a hidden one to attach to. Only a Windows run proves the break itself (docs/virtualbox.md).
+    """
+    assert windows_creation_flags(has_console=True) == 0x00000200  # CREATE_NEW_PROCESS_GROUP
+    assert windows_creation_flags(has_console=False) == 0x00000200 | 0x08000000
