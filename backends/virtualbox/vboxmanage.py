@@ -119,9 +119,19 @@ def find_vboxmanage(configured: str = "") -> str | None:
     return next((p for p in candidate_paths() if Path(p).is_file()), None)
 
 
-def tool_environment() -> dict[str, str]:
-    """The environment VBoxManage runs in: untranslated messages, UTF-8 where possible."""
-    locale = "C.UTF-8" if sys.platform.startswith("linux") else "C"
+def tool_environment(platform: str = sys.platform) -> dict[str, str]:
+    """The environment VBoxManage runs in: untranslated messages, UTF-8 where possible.
+
+    macOS has no C.UTF-8, and under plain C IPRT's conversion to the locale's code set
+    (ASCII) turns non-ASCII into '?' (review V5, unverified on a Mac): en_US.UTF-8 is on
+    every macOS and keeps English messages. Windows ignores these (see output_encoding).
+    """
+    if platform.startswith("linux"):
+        locale = "C.UTF-8"
+    elif platform == "darwin":
+        locale = "en_US.UTF-8"
+    else:
+        locale = "C"
     return {**os.environ, "LANG": locale, "LC_ALL": locale, "LANGUAGE": ""}
 
 
@@ -131,7 +141,7 @@ def output_encoding(platform: str = sys.platform, ansi_code_page: int | None = N
     IPRT converts its UTF-8 text to the process code set; on Windows that is the ANSI code
     page ("If the ANSI codepage (CP_ACP) is UTF-8, no translation is needed", VirtualBox
     `src/VBox/Runtime/r3/win/utf8-win.cpp`), so José comes out as cp1252 and Japanese names
-    as cp932. Elsewhere tool_environment() asks for a UTF-8 locale (Linux) or C.
+    as cp932. Elsewhere tool_environment() asks for a UTF-8 locale.
     """
     if platform != "win32":
         return "utf-8"

@@ -234,3 +234,9 @@ def test_on_windows_vboxmanage_gets_a_console_a_break_can_reach():
     """
     assert windows_creation_flags(has_console=True) == 0x00000200  # CREATE_NEW_PROCESS_GROUP
     assert windows_creation_flags(has_console=False) == 0x00000200 | 0x08000000
+
+
+def test_macos_gets_a_utf8_locale_not_plain_c():
+    """Review V5: under C, IPRT converts to ASCII ('?' for José); macOS has no C.UTF-8."""
+    assert tool_environment("darwin")["LC_ALL"] == "en_US.UTF-8"
+    assert tool_environment("linux")["LC_ALL"] == "C.UTF-8"
