@@ -233,7 +233,7 @@ class Lifecycle:
             self._feed_saved_state(files, run)
         except OSError as error:
             raise CommandFailed("QEMU could not resume the saved state (it may not match the "
-                                "machine any more); Power off discards it",
+                                "machine any more); Discard saved state lets it start afresh",
                                 details=repr(error)) from error
 
     def _feed_saved_state(self, files: MachineFiles, run: RunFiles) -> None:
