@@ -228,9 +228,12 @@ function ConvertTo-DvmVhd {
 function Find-DvmConfiguration {
     # The .vmcx (or pre-2016 .xml) of an exported VM: the file itself, or the one in a folder.
     param([string]$Path)
+    # No -Include: Windows PowerShell 5.1 ignores it with -LiteralPath -Recurse and returns
+    # every file (PowerShell/PowerShell#5293), so the extension is checked here.
     if (Test-Path -LiteralPath $Path -PathType Leaf) { return $Path }
-    $found = @(Get-ChildItem -LiteralPath $Path -Recurse -Include '*.vmcx', '*.xml' -File |
-        Where-Object { $_.Directory.Name -eq 'Virtual Machines' } | Sort-Object FullName)
+    $found = @(Get-ChildItem -LiteralPath $Path -Recurse -File |
+        Where-Object { (@('.vmcx', '.xml') -contains $_.Extension.ToLowerInvariant()) -and $_.Directory.Name -eq 'Virtual Machines' } |
+        Sort-Object FullName)
     if ($found.Count -eq 0) {
         throw (New-DvmError 'DesktopVM.NotFound' ('No exported Hyper-V machine (.vmcx) in {0}' -f $Path) 'ObjectNotFound' $Path)
     }

@@ -14,7 +14,9 @@ $ConfirmPreference = 'None'
 
 $DvmUtf8 = New-Object System.Text.UTF8Encoding($false)
 try { [Console]::OutputEncoding = $DvmUtf8 } catch { }
-try { [Console]::InputEncoding = $DvmUtf8 } catch { }
+# No [Console]::InputEncoding here: stdin carries ASCII only (framing.encode_request), and in
+# .NET Framework that setter drops Console.In's reader with whatever the bootstrap's read had
+# buffered beyond the load line (review H13).
 $OutputEncoding = $DvmUtf8
 
 function Write-DvmFrame {

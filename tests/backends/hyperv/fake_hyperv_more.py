@@ -132,9 +132,15 @@ def _export(vm: dict[str, Any], hardware: dict[str, Any], target: Path) -> Path:
 
 
 def _find_configuration(path: Path) -> Path:
+    """common.ps1 Find-DvmConfiguration. Windows PowerShell 5.1's Get-ChildItem -LiteralPath
+    -Recurse ignores -Include and returns every file ("v5 regression: Get-ChildItem
+    -LiteralPath -Recurse ignores -Include", PowerShell/PowerShell#5293), so the double lists
+    every file and the script's own extension filter must pick the configuration."""
     if path.is_file():
         return path
-    found = sorted(p for p in path.rglob("*.vmcx") if p.parent.name == "Virtual Machines")
+    found = sorted((p for p in path.rglob("*") if p.is_file()
+                    and p.suffix.lower() in (".vmcx", ".xml")
+                    and p.parent.name == "Virtual Machines"), key=lambda p: str(p).lower())
     if not found:
         raise fail("DesktopVM.NotFound", f"No exported Hyper-V machine (.vmcx) in {path}",
                    "ObjectNotFound")

@@ -127,3 +127,21 @@ def test_the_script_compares_before_it_imports():
     assert "-Copy -GenerateNewId" in body.split("Hyper-V\\Compare-VM", 1)[1]
     repair = common.split("function Resolve-DvmIncompatibility", 1)[1].split("\nfunction ", 1)[0]
     assert "Hyper-V\\Disconnect-VMNetworkAdapter" in repair and "throw" in repair
+
+
+def test_other_files_beside_the_configuration_are_not_imported(backend, export):
+    """Review H10: a file that sorts before <GUID>.vmcx (a leftover .VMRS, desktop.ini) is no
+    configuration; 5.1 ignores -Include with -LiteralPath, so the script filters itself."""
+    (export / "Virtual Machines" / "00000000-0000-0000-0000-000000000000.VMRS").write_text(
+        "state", "utf-8")
+    (export / "Virtual Machines" / "desktop.ini").write_text("[.ShellClassInfo]", "utf-8")
+    vm_id = backend.import_machine(export, name="imported", progress=no_progress,
+                                   cancel=CancelToken())
+    assert backend.get_machine(vm_id).summary.name == "imported"
+
+
+def test_find_configuration_filters_by_extension_itself():
+    common = (SCRIPTS / "common.ps1").read_text("utf-8")
+    body = common.split("function Find-DvmConfiguration", 1)[1].split("\nfunction ", 1)[0]
+    code = "\n".join(line for line in body.splitlines() if not line.lstrip().startswith("#"))
+    assert "-Include" not in code and "'.vmcx'" in code and "$_.Extension" in code

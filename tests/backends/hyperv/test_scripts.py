@@ -114,3 +114,11 @@ def test_the_code_from_text_check_can_fail():
     assert CODE_FROM_TEXT.search("Invoke-Expression $Name")
     assert CODE_FROM_TEXT.search("& $command")
     assert not CODE_FROM_TEXT.search("Hyper-V\\Get-VM -Id $Id")
+
+
+def test_stdin_encoding_is_never_changed_after_the_bootstrap_read():
+    """Review H13: .NET Framework's InputEncoding setter drops Console.In's buffered reader."""
+    for name in ("dispatcher", "common", *operation_names()):
+        code = "\n".join(line for line in script_text(name).splitlines()
+                         if not line.lstrip().startswith("#"))
+        assert "InputEncoding" not in code, f"{name}.ps1 sets [Console]::InputEncoding"
