@@ -106,9 +106,9 @@ MODIFIERS = frozenset({"ctrl", "ctrl_r", "shift", "shift_r", "alt", "altgr", "wi
 #: keys are all in its capabilities' `keys`.
 COMMON_COMBOS: tuple[tuple[str, str], ...] = (
     ("Ctrl+Alt+Del", "ctrl-alt-delete"), ("Ctrl+Alt+Backspace", "ctrl-alt-backspace"),
-    *((f"Ctrl+Alt+F{n}", f"ctrl-alt-f{n}") for n in range(1, 8)),
+    *((f"Ctrl+Alt+F{n}", f"ctrl-alt-f{n}") for n in range(1, 13)),
     ("Alt+Tab", "alt-tab"), ("Alt+F4", "alt-f4"), ("Windows", "win"),
-    ("PrintScreen", "printscreen"), ("Alt+SysRq", "alt-sysrq"),
+    ("PrintScreen", "printscreen"), ("Alt+SysRq", "alt-sysrq"), ("Escape", "esc"),
 )
 
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktopvm.protocol import ConsoleEndpoints, MachineSummary, UnsupportedOperation
+from desktopvm.protocol.keys import COMMON_COMBOS, combo_allowed
 from desktopvm.ui.console.display_page import ConsolePage, DisplayPage
 from desktopvm.ui.console.serial_log import release, serial_log_for
 from desktopvm.ui.console.text_pages import PreviewPage, SerialPage
@@ -30,9 +31,7 @@ from desktopvm.ui.viewer import start_viewer
 if TYPE_CHECKING:
     from desktopvm.jobs import Job
 
-SEND_KEYS = [("Ctrl+Alt+Del", "ctrl-alt-delete"), ("Ctrl+Alt+Backspace", "ctrl-alt-backspace"),
-             *[(f"Ctrl+Alt+F{n}", f"ctrl-alt-f{n}") for n in range(1, 13)],
-             ("PrintScreen", "print"), ("Alt+SysRq", "alt-sysrq"), ("Escape", "esc")]
+SEND_KEYS = COMMON_COMBOS
 
 
 class ConsoleWindow(QMainWindow):
@@ -70,10 +69,8 @@ class ConsoleWindow(QMainWindow):
             self.scaling_actions[scaling] = action
         bar.addSeparator()
         bar.addAction(self.tr("Full screen"), self.toggle_full_screen)
-        menu = QMenu(self)
-        for label, combo in SEND_KEYS:
-            action = menu.addAction(label)
-            action.triggered.connect(lambda _c=False, k=combo: self.send_combo(k))
+        menu = self.send_menu = QMenu(self)
+        menu.aboutToShow.connect(self._fill_send_menu)
         send = QToolButton()
         send.setText(self.tr("Send key"))
         send.setObjectName("send-key")
@@ -93,7 +90,11 @@ class ConsoleWindow(QMainWindow):
         if endpoints.vnc is not None:
             pages.append(DisplayPage(endpoints.vnc))
         elif capabilities is None or getattr(capabilities, "screenshot", True):
-            pages.append(PreviewPage(partial(self._screenshot_job, machine)))
+            preview = PreviewPage(partial(self._screenshot_job, machine))
+            # Its keys go through the backend: offer only those the backend can send.
+            keys = getattr(capabilities, "keys", None)
+            preview.setProperty("sendable_keys", sorted(keys) if keys is not None else None)
+            pages.append(preview)
         if endpoints.serial is not None:
             # the machine's log outlives this tab: reopened, it shows what the guest printed
             log = serial_log_for(self.owner, machine, endpoints.serial)
@@ -189,6 +190,22 @@ class ConsoleWindow(QMainWindow):
         job = self._backend_job(machine, self.tr("Screen"), lambda b: b.screenshot(machine.id))
         job.succeeded.connect(done)
         job.failed.connect(lambda _e: done(b""))
+
+    def offered_combos(self) -> list[tuple[str, str]]:
+        """The Send key entries for the current tab: a VNC display sends any key itself; a
+        preview only what its backend's capabilities say it can send."""
+        page = self.page()
+        keys = page.property("sendable_keys") if page is not None else None
+        if keys is None:
+            return list(SEND_KEYS)
+        return [(label, combo) for label, combo in SEND_KEYS
+                if combo_allowed(combo, frozenset(keys))]
+
+    def _fill_send_menu(self) -> None:
+        self.send_menu.clear()
+        for label, combo in self.offered_combos():
+            action = self.send_menu.addAction(label)
+            action.triggered.connect(lambda _c=False, k=combo: self.send_combo(k))
 
     def send_combo(self, combo: str) -> None:
         """Send a key combination to the current tab's machine."""
