@@ -1,4 +1,5 @@
-# Take a checkpoint; Standard keeps a running VM's memory, Production asks the guest (VSS).
+# Take a checkpoint; Standard keeps a running VM's memory, ProductionOnly asks the guest (VSS)
+# and fails rather than fall back to a Standard one with memory (review H8).
 [CmdletBinding()]
 param(
     [Parameter(Mandatory = $true)] [string]$Id,
@@ -9,7 +10,7 @@ param(
 $ErrorActionPreference = 'Stop'
 $vm = Get-DvmVM $Id
 $previous = $vm.CheckpointType.ToString()
-$wanted = if ($IncludeMemory) { 'Standard' } else { 'Production' }
+$wanted = if ($IncludeMemory) { 'Standard' } else { 'ProductionOnly' }
 if ($previous -ne $wanted) { Hyper-V\Set-VM -VM $vm -CheckpointType $wanted }
 try {
     $checkpoint = Hyper-V\Checkpoint-VM -VM $vm -SnapshotName $Name -Passthru

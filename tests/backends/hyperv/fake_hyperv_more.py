@@ -77,6 +77,16 @@ def _checkpoint(vm: dict[str, Any], checkpoint_id: str) -> dict[str, Any]:
 
 def op_checkpoint_vm(state: State, args: Args) -> Any:
     vm = get_vm(state, args["Id"])
+    if not args.get("IncludeMemory", True) and vm["State"] == "Running" \
+            and not vm.get("GuestBackup", True):
+        # checkpoint_vm.ps1 sets CheckpointType ProductionOnly: "if the production checkpoint
+        # fails a standard checkpoint is not being created" (Microsoft's Hyper-V checkpoints
+        # guide, Virtualization-Documentation user-guide/checkpoints.md). A running guest
+        # without its backup (VSS) service ("GuestBackup": False) cannot make one; the
+        # message is ours, a real host's text is unverified.
+        raise fail("Microsoft.HyperV.PowerShell.Commands.CheckpointVM", "Production "
+                   f"checkpoints cannot be created for '{vm['Name']}': the guest's backup "
+                   "integration service did not respond")
     checkpoint = {
         "Id": str(uuid.uuid4()), "Name": args["Name"],
         "ParentCheckpointId": vm["CurrentCheckpointId"],
@@ -276,7 +286,16 @@ def op_resize_vhd(state: State, args: Args) -> Any:
 
 
 def op_optimize_vhd(state: State, args: Args) -> Any:
-    return read_vhd(args["Path"])
+    """optimize_vhd.ps1: "To use Optimize-VHD, the virtual hard disk must not be attached or
+    must be attached in read-only mode" (Optimize-VHD reference, learn.microsoft.com/
+    powershell/module/hyper-v/optimize-vhd); Get-VHD's Attached is true while a running or
+    paused machine holds it. The script mounts it read-only for Full mode."""
+    for vm in state["vms"].values():
+        if vm["State"] in ("Running", "Paused") and any(
+                d["Path"] == args["Path"] for d in vm["HardDrives"]):
+            raise fail("DesktopVM.InvalidState", f"{args['Path']} is in use (a running machine "
+                       "or a mount has it); shut the machine down to compact it")
+    return {**read_vhd(args["Path"]), "CompactedMounted": True}
 
 
 def op_convert_vhd(state: State, args: Args) -> Any:

@@ -356,6 +356,44 @@ def test_disks(backend: HyperVBackend, tmp_path: Path):
                             progress=no_progress, cancel=CancelToken())
 
 
+def test_a_checkpoint_without_memory_never_falls_back_to_one_with_memory(
+        backend: HyperVBackend, fake_host: FakeHost):
+    """Review H8: Production falls back to Standard (memory included); ProductionOnly fails."""
+    from backends.hyperv.scripts import script_text
+    from desktopvm.protocol import CommandFailed
+
+    assert "'ProductionOnly'" in script_text("checkpoint_vm")
+    vm_id = make(backend)
+    backend.start(vm_id)
+    fake_host.update(lambda s: s["vms"][vm_id].update(GuestBackup=False))
+    with pytest.raises(CommandFailed, match="Production checkpoints cannot be created"):
+        backend.take_snapshot(vm_id, "disk only", include_memory=False, progress=no_progress,
+                              cancel=CancelToken())
+    assert backend.get_machine(vm_id).snapshots == ()
+
+
+def test_a_disk_in_use_is_not_compacted(backend: HyperVBackend):
+    """Review H9: Optimize-VHD needs the disk detached (or mounted read-only)."""
+    vm_id = make(backend)
+    [disk] = backend.get_machine(vm_id).files
+    backend.start(vm_id)
+    with pytest.raises(InvalidState, match="shut the machine down to compact it"):
+        backend.compact_disk(Path(disk))
+    backend.power_off(vm_id)
+    assert backend.compact_disk(Path(disk)).path == disk
+
+
+def test_the_compact_script_mounts_read_only_for_full_mode():
+    """Review H9: unmounted, Full mode on a VHDX silently becomes Prezeroed."""
+    from backends.hyperv.scripts import script_text
+
+    code = script_text("optimize_vhd")
+    mount = code.index("Hyper-V\\Mount-VHD -Path $Path -ReadOnly -NoDriveLetter")
+    assert mount < code.index("Hyper-V\\Optimize-VHD -Path $Path -Mode Full")
+    assert "finally" in code and "Hyper-V\\Dismount-VHD" in code.split("finally", 1)[1]
+    assert code.index(".Attached") < mount
+
+
 def test_detect_and_open_through_the_registry(fake_host: FakeHost):
     from desktopvm.registry import Registry
 
