@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
+import select
 import sys
 import traceback
 from collections.abc import Sequence
@@ -112,11 +114,28 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None,
 
 
 def _is_our_output_gone(out: TextIO) -> bool:
+    """Whether the reader of our output went away (`show | head`): nothing left to say.
+
+    Flushing tells when data is still buffered; a pipe whose reader closed also reports an
+    error to poll() even when the buffer is empty. Output then goes to /dev/null, so that
+    Python's own flush at exit stays quiet too.
+    """
+    gone = False
     try:
         out.flush()
     except (BrokenPipeError, ValueError):
-        return True
-    return False
+        gone = True
+    if not gone:
+        try:
+            poller = select.poll()
+            poller.register(out.fileno(), select.POLLOUT)
+            gone = any(events & select.POLLERR for _, events in poller.poll(0))
+        except (AttributeError, OSError, ValueError):  # no poll() (Windows), or no real fd
+            return False
+    if gone:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+    return gone
 
 
 if __name__ == "__main__":

@@ -106,3 +106,20 @@ def test_real_qemu_names_the_size_mismatch(tmp_path: Path):
     error = launch_error(binary, tmp_path / "qemu.log", *common, "-m", "128",
                          "-loadvm", "s1", "-pidfile", str(tmp_path / "pid"))
     assert "Size mismatch: pc.ram" in error.summary, error.summary
+
+
+def test_a_reader_that_goes_away_gets_no_error_text(tmp_path):
+    """`desktopvm-cli show VM | head` (review D12): a closed pipe is no error to report."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli = str(Path(sys.executable).with_name("desktopvm-cli"))
+    env = {**os.environ, "DESKTOPVM_HOME": str(tmp_path / "home")}
+    subprocess.run([cli, "create", "--backend", "qemu", "--name", "piped", "--os", "debian12"],
+                   env=env, check=True, capture_output=True)
+    # `true` reads nothing and exits at once: every line `show` writes meets a closed pipe.
+    piped = subprocess.run(f"{cli} show piped | true", shell=True, env=env,
+                           capture_output=True, text=True, check=False)
+    assert piped.stderr == ""
