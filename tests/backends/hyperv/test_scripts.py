@@ -122,3 +122,50 @@ def test_stdin_encoding_is_never_changed_after_the_bootstrap_read():
         code = "\n".join(line for line in script_text(name).splitlines()
                          if not line.lstrip().startswith("#"))
         assert "InputEncoding" not in code, f"{name}.ps1 sets [Console]::InputEncoding"
+
+
+#: Syntax and parameters PowerShell 7 has and Windows PowerShell 5.1 does not (5.1 is what every
+#: Windows ships; the scripts must run there). From the "What's New in PowerShell 7.x" pages.
+PS7_ONLY = {
+    "null-coalescing ??": re.compile(r"\?\?"),
+    "null-conditional ?. / ?[": re.compile(r"\$\{?\w+\}?\?[.\[]"),
+    "ternary a ? b : c": re.compile(r"\)\s*\?\s+[^:\n]+\s:\s"),
+    "pipeline chain && / ||": re.compile(r"&&|\|\|"),
+    "ConvertFrom-Json -AsHashtable / -Depth": re.compile(
+        r"ConvertFrom-Json\b[^\n|]*-(AsHashtable|Depth|NoEnumerate)", re.IGNORECASE),
+    "ConvertTo-Json -AsArray / -EscapeHandling": re.compile(
+        r"ConvertTo-Json\b[^\n|]*-(AsArray|EscapeHandling)", re.IGNORECASE),
+    "ForEach-Object -Parallel": re.compile(r"-Parallel\b", re.IGNORECASE),
+    "Get-Error / Join-String / Test-Json": re.compile(r"\b(Get-Error|Join-String|Test-Json)\b",
+                                                      re.IGNORECASE),
+    "$PSStyle": re.compile(r"\$PSStyle\b", re.IGNORECASE),
+    "clean block": re.compile(r"^\s*clean\s*\{", re.IGNORECASE | re.MULTILINE),
+}  # [type]::new() is 5.0+, so allowed
+
+
+def _ps7_constructs(text: str) -> list[str]:
+    code = "\n".join(re.sub(r"'[^'\n]*'", "''", line) for line in text.splitlines()
+                     if not line.lstrip().startswith("#"))
+    return [name for name, pattern in PS7_ONLY.items() if pattern.search(code)]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_no_script_uses_powershell_7_only_syntax(name: str):
+    assert _ps7_constructs(script_text(name)) == [], f"{name}.ps1 needs PowerShell 7"
+
+
+@pytest.mark.parametrize(("snippet", "construct"), [
+    ("$a = $b ?? 'x'", "null-coalescing ??"),
+    ("$n = $vm?.Name", "null-conditional ?. / ?["),
+    ("$x = ($a -gt 1) ? 'big' : 'small'", "ternary a ? b : c"),
+    ("Get-VM && Start-VM", "pipeline chain && / ||"),
+    ("$o = ConvertFrom-Json $t -AsHashtable", "ConvertFrom-Json -AsHashtable / -Depth"),
+    ("ConvertTo-Json $x -Depth 3 -AsArray", "ConvertTo-Json -AsArray / -EscapeHandling"),
+    ("1..3 | ForEach-Object -Parallel { $_ }", "ForEach-Object -Parallel"),
+    ("Get-Error", "Get-Error / Join-String / Test-Json"),
+    ("$PSStyle.Reset", "$PSStyle"),
+    ("clean { }", "clean block"),
+])
+def test_the_powershell_7_check_catches_each_construct(snippet: str, construct: str):
+    assert construct in _ps7_constructs(snippet)
+    assert _ps7_constructs(f"# {snippet}") == []  # comments do not count
