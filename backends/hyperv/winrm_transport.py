@@ -10,6 +10,7 @@ come from the OS keyring and are never logged or stored in settings.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import html
@@ -66,6 +67,7 @@ def system_ca_bundle() -> str:
         descriptor, path = tempfile.mkstemp(prefix="desktopvm-ca-", suffix=".pem")
         os.close(descriptor)
         Path(path).write_text("\n".join(parts), encoding="ascii", errors="ignore")
+        atexit.register(Path(path).unlink, missing_ok=True)
         _SYSTEM_BUNDLE["path"] = path
         return path
 
