@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 
@@ -73,7 +74,9 @@ def test_version_comes_from_the_package_metadata() -> None:
 
 
 def test_runtime_requirements_carry_qt_and_the_winrm_extra_but_no_test_tools() -> None:
-    names = [req.split(";")[0].split("<")[0].split(">")[0].split("=")[0].strip().lower()
+    # The name ends where a version, marker or extra begins ("PySide6-Essentials!=6.12.0,…",
+    # "pywinrm[kerberos,credssp]>=0.5").
+    names = [re.split(r"[<>=!~;\[ ]", req, maxsplit=1)[0].strip().lower()
              for req in project.runtime_requirements()]
     assert "pyside6-essentials" in names
     assert "qemu.qmp" in names
