@@ -97,6 +97,17 @@ def create_vm(spec: MachineSpec, uuid: str, os_type: str, dialect: Dialect, host
     return Step(tuple(argv), "Registering the machine")
 
 
+def nested_options(nested: bool, target: Target) -> list[str]:
+    """The nested-virtualization option, which exists for x86 machines only (review V4).
+
+    On an ARM host (7.1+ makes ARM machines there) VBoxManage applies `--x86-*` options to
+    the machine's x86 platform object, which an ARM machine lacks.
+    """
+    if target.host.arm and target.dialect.platform_architecture:
+        return []
+    return [f"{target.dialect.nested_virtualization_option()}={on_off(nested)}"]
+
+
 def graphics_controller(os_family: str) -> str:
     """VirtualBox's recommendation: VBoxSVGA for Windows guests, VMSVGA for the others."""
     return "vboxsvga" if os_family == "windows" else "vmsvga"
@@ -221,7 +232,7 @@ def modify_all(spec: MachineSpec, os_family: str, target: Target) -> Step:
             f"{dialect.option('monitor_count')}={spec.display.monitors}",
             f"--graphicscontroller={graphics_controller(os_family)}",
             *firmware_options(spec.firmware, dialect),
-            f"{dialect.nested_virtualization_option()}={on_off(spec.cpu.nested_virtualization)}",
+            *nested_options(spec.cpu.nested_virtualization, target),
             *boot_options(spec), *usb_options(spec.usb, dialect)]
     if spec.notes:
         argv.append(f"--description={spec.notes}")

@@ -254,3 +254,17 @@ def test_a_changed_os_sets_virtualboxs_type_not_only_our_marker(series: str, opt
     assert ["setextradata", target(series).uuid, "DesktopVM/OS", "ubuntu24.04"] in argvs
     for argv in argvs:
         assert undocumented(argv, series) == [], argv
+
+
+@pytest.mark.parametrize("series", ["7.1", "7.2"])
+def test_an_arm_machine_gets_no_x86_only_option(series):
+    """Review V4: --x86-nested-hw-virt names an x86 platform object an ARM machine lacks."""
+    spec = MachineSpec(name="arm", os="ubuntu2404")
+    for arm, wanted in ((True, False), (False, True)):
+        target = Target(UUID, FOLDER, dialect_named(series), Host(arm=arm))
+        steps, _ = create_plan(spec, "linux", target)
+        created = any("--x86-nested-hw-virt" in arg for step in steps for arg in step.argv)
+        change, _ = update_plan(spec, spec.model_copy(update={"cpu": CpuSpec(count=2)}),
+                                PowerState.OFF, target)
+        changed = any("--x86-nested-hw-virt" in arg for step in change.steps for arg in step.argv)
+        assert (created, changed) == (wanted, wanted)
