@@ -160,7 +160,9 @@ def test_power_off_does_not_queue_behind_a_waiting_shutdown(qtbot, window, monke
     mem = backend(window)
     mem.shutdown = lambda machine_id: None
     waiting = started_job(qtbot, window, "shutdown")
-    qtbot.waitUntil(lambda: waiting.state is JobState.RUNNING, timeout=3000)
+    # Power off while the shutdown waits (not before its worker started: that would cancel
+    # a shutdown that never pressed the button, a different case).
+    qtbot.waitUntil(lambda: "waiting for it to turn off" in waiting.stage, timeout=3000)
     window.operations._simple([window.current_machine()], "Power off %1", "power_off",
                               "Powered off")
     qtbot.waitUntil(lambda: mem.get_machine(machine_id).state is PowerState.OFF, timeout=3000)
