@@ -1,9 +1,12 @@
-"""Finds which backends this machine has, opens them, and resolves machine names to backends.
+"""The connections of this app: local backends found here, remote hosts the user added.
 
 Each backend lives in `backends/<name>/`. Its package `__init__` must stay light: it
 offers `detect(settings) -> ProbeResult` (is the tool there? no heavy imports) and
-`open_backend(settings) -> Backend` (imports the real code). A backend package that is not
-part of this build is reported as such without importing anything.
+`open_backend(settings) -> Backend` (imports the real code); a kind that can be a remote host
+also offers `open_remote(host, settings) -> Backend`, which connects nothing until first used.
+A backend package that is not part of this build is reported as such without importing
+anything. Each connection has a `Status` (connections.State) kept in a `ConnectionMonitor`
+that outlives registries rebuilt for new settings.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import threading
 from dataclasses import dataclass
 from types import ModuleType
 
+from desktopvm.connections import HostConfig, is_remote, kind_of
+from desktopvm.monitor import ConnectionMonitor
 from desktopvm.protocol import (
     Backend,
     BackendError,
@@ -45,18 +50,21 @@ KNOWN_BACKENDS = (
 
 
 class Registry:
-    """The backends of this machine. Thread-safe; backends are opened once and reused."""
+    """The connections of this app. Thread-safe; backends are opened once and reused."""
 
     def __init__(self, settings: Settings | None = None,
-                 known: tuple[KnownBackend, ...] = KNOWN_BACKENDS) -> None:
+                 known: tuple[KnownBackend, ...] = KNOWN_BACKENDS,
+                 monitor: ConnectionMonitor | None = None) -> None:
         self.settings = settings or Settings()
         self._known = {k.name: k for k in known}
         self._opened: dict[str, Backend] = {}
         self._lock = threading.Lock()
+        self.monitor = monitor or ConnectionMonitor()
 
     def with_settings(self, settings: Settings) -> Registry:
-        """A new registry of the same backends that opens them with `settings`."""
-        return Registry(settings, tuple(self._known.values()))
+        """A new registry of the same backends that opens them with `settings` (the
+        connection states carry over)."""
+        return Registry(settings, tuple(self._known.values()), self.monitor)
 
     def close(self) -> None:
         """Close the opened backends that hold something open (Hyper-V's PowerShell sessions)
@@ -73,8 +81,20 @@ class Registry:
                 log.exception("closing the %s backend failed", backend.name)
 
     def names(self) -> list[str]:
-        """Names of all known backends."""
-        return list(self._known)
+        """Every connection id: the known local backends, then the hosts the user added."""
+        return list(self._known) + [host.id for host in self.settings.hosts]
+
+    def hosts(self) -> list[HostConfig]:
+        """The remote hosts the user added, in their order."""
+        return list(self.settings.hosts)
+
+    def display_name(self, connection_id: str) -> str:
+        """'QEMU', or 'hv01.lab.example (Hyper-V)' for a remote host."""
+        host = self.settings.host(connection_id)
+        if host is not None:
+            return host.display_name
+        known = self._known.get(kind_of(connection_id))
+        return known.display_name if known else connection_id
 
     def known(self) -> list[KnownBackend]:
         """All known backends, present in this build or not."""
@@ -90,7 +110,10 @@ class Registry:
         return importlib.import_module(known.package)
 
     def probe(self, name: str) -> ProbeResult:
-        """Whether backend `name` is usable here (cheap: the package's detect())."""
+        """Whether backend `name` is usable here (cheap: the package's detect()); for a
+        remote host, whether this build can talk to its kind (it is not contacted)."""
+        if is_remote(name):
+            return self._probe_remote(name)
         known = self._known.get(name)
         if known is None:
             return ProbeResult(name, False, reason=f"unknown backend {name!r}")
@@ -104,6 +127,15 @@ class Registry:
             log.exception("probing %s failed", name)
             return ProbeResult(name, False, reason=f"probe failed: {error}")
         return result
+
+    def _probe_remote(self, name: str) -> ProbeResult:
+        if self.settings.host(name) is None:
+            return ProbeResult(name, False, reason=f"no host {name!r} has been added")
+        package = self._package(kind_of(name)) if kind_of(name) in self._known else None
+        if package is None or not hasattr(package, "open_remote"):
+            return ProbeResult(name, False, reason=f"this build of DesktopVM cannot connect to "
+                               f"{kind_of(name)} hosts")
+        return ProbeResult(name, True)
 
     def probe_all(self) -> list[ProbeResult]:
         """Probe every known backend (cheaply)."""
@@ -128,19 +160,53 @@ class Registry:
                 return self._opened[name]
         result = self.probe(name)
         if not result.available:
-            display = self._known[name].display_name if name in self._known else name
-            raise BackendUnavailable(f"{display} is not available: {result.reason}",
-                                     install_hint=result.install_hint)
-        package = self._package(name)
+            raise BackendUnavailable(f"{self.display_name(name)} is not available: "
+                                     f"{result.reason}", install_hint=result.install_hint)
+        package = self._package(kind_of(name))
         assert package is not None  # probe() said it is there
-        backend: Backend = package.open_backend(self.settings)
+        host = self.settings.host(name)
+        backend: Backend = (package.open_backend(self.settings) if host is None
+                            else package.open_remote(host, self.settings))
         with self._lock:
             return self._opened.setdefault(name, backend)
 
+    def forget(self, name: str) -> Backend | None:
+        """Stop reusing the opened backend of `name` (after its host's settings changed or
+        the user disconnected); the caller closes what is returned, off the GUI thread."""
+        with self._lock:
+            return self._opened.pop(name, None)
+
+    def list_machines(self, name: str) -> list[MachineSummary]:
+        """The machines of one connection, recording its state; a host that is waiting out a
+        back-off, or that the user disconnected, is not contacted (its failure is raised)."""
+        if self.monitor.disconnected(name):
+            raise BackendUnavailable(f"{self.display_name(name)}: disconnected; connect "
+                                     "again to see its machines")
+        return self.monitor.guarded(name, lambda: self.open(name).list_machines())
+
+    def list_everything(self) -> Listing:
+        """Every connection's machines (the local backends that are here, every host added
+        but not disconnected), one host's failure never stopping the others. May block."""
+        machines: dict[str, list[MachineSummary]] = {}
+        failures: dict[str, BackendError] = {}
+        for name in self.names():
+            if not is_remote(name) and not self.probe(name).available:
+                continue
+            if self.monitor.disconnected(name):
+                continue
+            try:
+                machines[name] = self.list_machines(name)
+            except BackendError as error:
+                failures[name] = error
+        return Listing(machines, failures)
+
     def available(self) -> list[Backend]:
-        """Every backend that is usable here."""
+        """Every local backend usable here and every added host the user has not
+        disconnected (a remote host is not contacted: its backend may fail when used)."""
         result = []
-        for name in self._known:
+        for name in self.names():
+            if self.monitor.disconnected(name):
+                continue
             try:
                 result.append(self.open(name))
             except BackendUnavailable:
@@ -149,11 +215,22 @@ class Registry:
 
 
 def split_reference(reference: str, backend_names: list[str]) -> tuple[str, str]:
-    """'qemu:web' -> ('qemu', 'web'); 'web' -> ('', 'web'). Only known names count as a prefix."""
-    prefix, sep, rest = reference.partition(":")
-    if sep and prefix in backend_names and rest:
-        return prefix, rest
+    """'qemu:web' -> ('qemu', 'web'); 'hyperv@hv01:web' -> ('hyperv@hv01', 'web');
+    'web' -> ('', 'web'). Only known connection ids count as a prefix (the longest wins:
+    a host id may itself hold a ':' for its port)."""
+    for prefix in sorted(backend_names, key=len, reverse=True):
+        if reference.startswith(prefix + ":") and len(reference) > len(prefix) + 1:
+            return prefix, reference[len(prefix) + 1:]
     return "", reference
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One inventory pass over every connection: machines per connection that answered,
+    the failure of each that did not (skipped ones included, with why)."""
+
+    machines: dict[str, list[MachineSummary]]
+    failures: dict[str, BackendError]
 
 
 def resolve_machine(registry: Registry, reference: str) -> tuple[Backend, MachineSummary]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from desktopvm import paths
+from desktopvm.connections import HostConfig, host_from_data
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,32 @@ class Settings:
     powershell_path: str = ""  # empty: powershell.exe / pwsh
     refresh_interval_s: float = 5.0
     vnc_password: bool = False  # QEMU: protect each machine's VNC console with a random password
+    hosts: tuple[HostConfig, ...] = ()  # remote hosts the user added, in the tree's order
 
     def __post_init__(self) -> None:
         low, high = REFRESH_RANGE
         if not low <= self.refresh_interval_s <= high:
             raise ValueError(f"refresh_interval_s must be between {low} and {high} seconds")
+        ids = [host.id for host in self.hosts]
+        duplicate = next((i for i in ids if ids.count(i) > 1), "")
+        if duplicate:
+            raise ValueError(f"the host {duplicate} is listed twice")
+
+    def host(self, connection_id: str) -> HostConfig | None:
+        """The remote host with this connection id, if the user added it."""
+        return next((h for h in self.hosts if h.id == connection_id), None)
+
+    def with_host(self, host: HostConfig, replacing: str = "") -> Settings:
+        """A copy with `host` added, or put in the place of the host `replacing` (an id)."""
+        old = replacing or host.id
+        hosts = list(self.hosts)
+        index = next((i for i, h in enumerate(hosts) if h.id == old), len(hosts))
+        hosts[index:index + 1] = [host]
+        return self.replace(hosts=tuple(hosts))
+
+    def without_host(self, connection_id: str) -> Settings:
+        """A copy without that host."""
+        return self.replace(hosts=tuple(h for h in self.hosts if h.id != connection_id))
 
     def library(self) -> Path:
         """The folder QEMU machines live in."""
@@ -55,7 +77,11 @@ def settings_from_data(data: object) -> Settings:
     for key, value in data.items():
         if key not in known:
             continue
-        if key == "refresh_interval_s":
+        if key == "hosts":
+            if not isinstance(value, list):
+                raise ValueError("hosts must be a list")
+            values[key] = _hosts(value)
+        elif key == "refresh_interval_s":
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"{key} must be a number")
             values[key] = float(value)
@@ -68,6 +94,20 @@ def settings_from_data(data: object) -> Settings:
         else:
             raise ValueError(f"{key} must be text")
     return Settings(**values)
+
+
+def _hosts(items: list[object]) -> tuple[HostConfig, ...]:
+    """The hosts that read well; a broken or repeated entry is skipped with a warning, so one
+    bad line does not throw away every other setting."""
+    hosts: dict[str, HostConfig] = {}
+    for item in items:
+        try:
+            host = host_from_data(item)
+        except ValueError as error:
+            log.warning("ignoring a host in the settings file: %s", error)
+            continue
+        hosts.setdefault(host.id, host)
+    return tuple(hosts.values())
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -16,6 +16,7 @@ from desktopvm.settings import Settings
 if TYPE_CHECKING:
     from backends.hyperv.backend import HyperVBackend
     from backends.hyperv.winrm_transport import WinRMConfig
+    from desktopvm.connections import HostConfig
 
 
 def detect(settings: Settings) -> ProbeResult:
@@ -38,9 +39,23 @@ def open_backend(settings: Settings) -> HyperVBackend:
     return HyperVBackend(lambda: LocalProcessChannel(executable), host="localhost", local=True)
 
 
-def open_remote(config: WinRMConfig) -> HyperVBackend:
-    """Hyper-V on a remote Windows host, through one WinRM shell running PowerShell."""
-    from backends.hyperv.backend import HyperVBackend
-    from backends.hyperv.winrm_transport import WinRMChannel
+def open_remote(host: HostConfig | WinRMConfig, settings: Settings | None = None, *,
+                connection: str = "", display_name: str = "") -> HyperVBackend:
+    """Hyper-V on a remote Windows host, through one WinRM shell running PowerShell.
 
-    return HyperVBackend(lambda: WinRMChannel(config), host=config.host, local=False)
+    Connects nothing yet: the first request opens the shell (reading the password from the
+    keyring then), and a request after a dropped connection opens a new one.
+    """
+    from backends.hyperv.backend import HyperVBackend
+    from backends.hyperv.winrm_transport import WinRMChannel, WinRMConfig, config_for_host
+
+    if isinstance(host, WinRMConfig):
+        config = host
+        return HyperVBackend(lambda: WinRMChannel(config), host=config.host, local=False,
+                             connection=connection, display_name=display_name)
+    from desktopvm import credentials
+
+    config = config_for_host(host)
+    return HyperVBackend(lambda: WinRMChannel(config, password=lambda _c: credentials.password(
+        host)), host=host.address, local=False, connection=connection or host.id,
+        display_name=display_name or host.display_name)

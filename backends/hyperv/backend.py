@@ -58,9 +58,14 @@ class HyperVBackend:
     display_name = "Hyper-V"
 
     def __init__(self, channel_factory: Callable[[], Channel], *, host: str = "localhost",
-                 local: bool = True, metadata: MetadataStore | None = None) -> None:
+                 local: bool = True, metadata: MetadataStore | None = None,
+                 connection: str = "", display_name: str = "") -> None:
         self.host = host
         self.local = local
+        # A remote host is its own connection ('hyperv@hv01'): its machines and jobs are
+        # told apart from the local Hyper-V's by this name.
+        self.name = connection or ("hyperv" if local else f"hyperv@{host}")
+        self.display_name = display_name or ("Hyper-V" if local else f"Hyper-V on {host}")
         self.runner = Runner(channel_factory, host=host, local=local)
         self.quick = self.runner.quick
         self.metadata = metadata or MetadataStore(host)
@@ -125,10 +130,10 @@ class HyperVBackend:
 
     # -- inventory and configuration --------------------------------------------------------
     def list_machines(self) -> list[MachineSummary]:
-        return inventory.machines(self.runner, self.metadata)
+        return inventory.machines(self.runner, self.metadata, self.name)
 
     def get_machine(self, machine_id: str) -> MachineInfo:
-        return inventory.machine(self.runner, self.metadata, _id(machine_id))
+        return inventory.machine(self.runner, self.metadata, _id(machine_id), self.name)
 
     def create(self, spec: MachineSpec, *, progress: Progress, cancel: CancelToken) -> str:
         self.check(spec)

@@ -10,11 +10,14 @@ from backends.hyperv.translate import machine_info
 from desktopvm.protocol import MachineInfo, MachineSummary
 
 
-def machines(runner: Runner, metadata: MetadataStore) -> list[MachineSummary]:
+def machines(runner: Runner, metadata: MetadataStore, connection: str) -> list[MachineSummary]:
     """Get-VM for all machines, with the guest OS ids DesktopVM remembers for them."""
-    return parsers.inventory(runner.run(Call("list_vms")), runner.host, metadata.os_ids())
+    return parsers.inventory(runner.run(Call("list_vms")), runner.host, metadata.os_ids(),
+                             backend=connection)
 
 
-def machine(runner: Runner, metadata: MetadataStore, vm_id: str) -> MachineInfo:
+def machine(runner: Runner, metadata: MetadataStore, vm_id: str,
+            connection: str) -> MachineInfo:
     """One machine's spec, snapshots and facts."""
-    return machine_info(runner.details(vm_id), runner.host, metadata.os_ids().get(vm_id, ""))
+    return machine_info(runner.details(vm_id), runner.host, metadata.os_ids().get(vm_id, ""),
+                        backend=connection)

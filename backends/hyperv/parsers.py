@@ -99,19 +99,21 @@ def as_int(value: Any) -> int:
         return 0
 
 
-def summary(row: dict[str, Any], host: str, os_id: str = "") -> MachineSummary:
-    """One inventory row."""
-    return MachineSummary("hyperv", str(row.get("Id", "")).lower(), str(row.get("Name", "")),
+def summary(row: dict[str, Any], host: str, os_id: str = "", *,
+            backend: str = "hyperv") -> MachineSummary:
+    """One inventory row (`backend`: the connection id, 'hyperv@HOST' for a remote host)."""
+    return MachineSummary(backend, str(row.get("Id", "")).lower(), str(row.get("Name", "")),
                           power_state(row.get("State")), host=host, os=os_id,
                           cpus=as_int(row.get("ProcessorCount")),
                           memory_mib=as_int(row.get("MemoryStartup")) // MIB)
 
 
-def inventory(result: Any, host: str, os_ids: dict[str, str]) -> list[MachineSummary]:
+def inventory(result: Any, host: str, os_ids: dict[str, str], *,
+              backend: str = "hyperv") -> list[MachineSummary]:
     """All rows of a list_vms reply (or of a bare array of VMs)."""
     wrapped = isinstance(result, dict) and "VMs" in result
     rows = as_list(result["VMs"] if wrapped else result)
-    machines = [summary(row, host) for row in rows if isinstance(row, dict)]
+    machines = [summary(row, host, backend=backend) for row in rows if isinstance(row, dict)]
     return [MachineSummary(m.backend, m.id, m.name, m.state, m.host, os_ids.get(m.id, ""),
                            m.cpus, m.memory_mib) for m in machines]
 

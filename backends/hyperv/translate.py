@@ -143,13 +143,14 @@ def _adapter(nic: dict[str, Any]) -> NetworkAdapter:
                           model=None if nic.get("IsLegacy") else NicModel.SYNTHETIC)
 
 
-def machine_info(details: dict[str, Any], host: str, os_id: str = "") -> MachineInfo:
+def machine_info(details: dict[str, Any], host: str, os_id: str = "", *,
+                 backend: str = "hyperv") -> MachineInfo:
     """Spec, state, checkpoint tree, guest addresses and disk files of one VM."""
     spec = spec_from_details(details, os_id)
     addresses = tuple(str(a) for nic in as_list(details.get("NetworkAdapters"))
                       if isinstance(nic, dict) for a in as_list(nic.get("IPAddresses")))
     return MachineInfo(
-        summary=summary(details, host, spec.os),
+        summary=summary(details, host, spec.os, backend=backend),
         spec=spec,
         snapshots=snapshot_tree(details.get("Checkpoints")),
         current_snapshot=str(details.get("CurrentCheckpointId") or "").lower(),

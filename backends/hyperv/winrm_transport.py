@@ -27,6 +27,7 @@ from typing import Any
 
 from backends.hyperv import scripts
 from backends.hyperv.session import ChannelClosed
+from desktopvm.connections import HostConfig
 from desktopvm.protocol import AuthenticationFailed, BackendUnavailable, ConnectionLost
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class WinRMConfig:
     operation_timeout: int = 20
     read_timeout: int = 30
     keyring_service: str = KEYRING_SERVICE
+    pinned_sha256: str = ""  # the certificate the user accepted for this host (hex SHA-256)
 
     @property
     def endpoint(self) -> str:
@@ -144,6 +146,13 @@ class WinRMConfig:
             "read_timeout_sec": self.read_timeout,
             "proxy": None,
         }
+
+
+def config_for_host(host: HostConfig) -> WinRMConfig:
+    """The WinRM settings of a host the user added."""
+    return WinRMConfig(host=host.address, username=host.username, auth=host.auth,
+                       https=host.https, port=host.port, ca_file=host.ca_file,
+                       pinned_sha256=host.pinned_sha256)
 
 
 def keyring_password(config: WinRMConfig) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -87,6 +88,37 @@ class AuthenticationFailed(BackendError):
 
 class ConnectionLost(BackendError):
     """The connection to a host or a long-lived helper process dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateFacts:
+    """What a user needs to decide whether to trust a host's TLS certificate."""
+
+    host: str
+    sha256: str  # 64 lower-case hex digits of the DER certificate's SHA-256
+    subject: str
+    issuer: str
+    not_before: str  # ISO 8601, UTC
+    not_after: str
+
+    def colon_fingerprint(self) -> str:
+        """'AB:CD:…', the way browsers and certutil show it."""
+        return ":".join(self.sha256[i:i + 2] for i in range(0, len(self.sha256), 2)).upper()
+
+
+class CertificateNotTrusted(BackendUnavailable):
+    """A host's certificate is not trusted by this computer (nor pinned for the host).
+
+    `certificate` holds what the user is shown to accept it once (pinning it) or refuse it;
+    `changed` says that a different certificate had been pinned before — never accepted
+    silently, as SSH refuses a changed host key.
+    """
+
+    def __init__(self, summary: str, details: str = "", install_hint: str = "", *,
+                 certificate: CertificateFacts | None = None, changed: bool = False) -> None:
+        super().__init__(summary, details, install_hint)
+        self.certificate = certificate
+        self.changed = changed
 
 
 class InvalidSpec(BackendError):
