@@ -14,7 +14,7 @@ DESCRIPTION = "One desktop app for all your virtual machines: VirtualBox, Hyper-
 HOMEPAGE = "https://example.invalid/desktopvm"
 CACHE = Path.home() / ".cache" / "desktopvm-installer"
 # Extras the frozen app carries (remote Hyper-V over WinRM).
-BUNDLED_EXTRAS = ("winrm",)
+BUNDLED_EXTRAS = ("winrm", "esxi")
 
 
 def version() -> str:
