@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from desktopvm.protocol import CertificateFacts
+
 # The kinds a user can add as a remote host, with their display names. A kind listed here
 # must offer `open_remote(host, settings)` in its package (see registry.Registry.open).
 REMOTE_KINDS: dict[str, str] = {"hyperv": "Hyper-V"}
@@ -178,3 +180,34 @@ class Backoff:
     def reset(self) -> None:
         """A success: the next failure starts again from `first`."""
         self.failures = 0
+
+
+@dataclass(frozen=True)
+class Check:
+    """One step of "Test connection": DNS, TCP, TLS, authentication, WinRM, Hyper-V, rights."""
+
+    name: str
+    ok: bool
+    detail: str = ""  # what was found, e.g. "10.0.0.5" or "connection refused"
+    fix: str = ""  # what to do, in words the host's admin knows (empty when ok)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What "Test connection" found, step by step; it stops at the first step that fails."""
+
+    host: str  # the connection id tested
+    checks: tuple[Check, ...]
+    certificate: CertificateFacts | None = None  # the host's certificate, when TLS was reached
+    certificate_trusted: bool = False  # by this computer, the CA file, or the pinned fingerprint
+    version: str = ""  # the hypervisor's version, when it got that far
+
+    @property
+    def ok(self) -> bool:
+        """Every step passed."""
+        return bool(self.checks) and all(check.ok for check in self.checks)
+
+    @property
+    def failure(self) -> Check | None:
+        """The step that failed, if one did."""
+        return next((check for check in self.checks if not check.ok), None)

@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from types import ModuleType
 
-from desktopvm.connections import HostConfig, is_remote, kind_of
+from desktopvm.connections import Diagnosis, HostConfig, is_remote, kind_of
 from desktopvm.monitor import ConnectionMonitor
 from desktopvm.protocol import (
     Backend,
@@ -175,6 +175,17 @@ class Registry:
         the user disconnected); the caller closes what is returned, off the GUI thread."""
         with self._lock:
             return self._opened.pop(name, None)
+
+    def test_host(self, host: HostConfig, password: str | None = None) -> Diagnosis:
+        """"Test connection": reach `host` step by step (DNS, TCP, TLS, authentication, the
+        hypervisor, the user's rights) and say which step failed and how to fix it. With no
+        `password`, the keyring's is used. Contacts the host: never on the GUI thread."""
+        package = self._package(host.kind) if host.kind in self._known else None
+        if package is None or not hasattr(package, "test_connection"):
+            raise BackendUnavailable(f"This build of DesktopVM cannot connect to {host.kind} "
+                                     "hosts")
+        diagnosis: Diagnosis = package.test_connection(host, self.settings, password)
+        return diagnosis
 
     def list_machines(self, name: str) -> list[MachineSummary]:
         """The machines of one connection, recording its state; a host that is waiting out a
