@@ -41,7 +41,7 @@ def is_remote(connection_id: str) -> bool:
 def normalize_fingerprint(text: str) -> str:
     """'AB:CD:…' or 'abcd…' -> 64 lower-case hex digits (ValueError if it is not SHA-256)."""
     value = text.strip().lower().replace(":", "").replace(" ", "")
-    if not _FINGERPRINT.match(value):
+    if not _FINGERPRINT.fullmatch(value):
         raise ValueError("a certificate fingerprint is 64 hexadecimal digits (SHA-256)")
     return value
 
@@ -64,7 +64,7 @@ class HostConfig:
         if self.kind not in REMOTE_KINDS:
             known = ", ".join(REMOTE_KINDS)
             raise ValueError(f"unknown host kind {self.kind!r}; DesktopVM can add: {known}")
-        if not _ADDRESS.match(self.address) or ".." in self.address:
+        if not _ADDRESS.fullmatch(self.address) or ".." in self.address:
             raise ValueError(f"{self.address!r} is not a host name or IP address")
         if not 0 <= self.port <= 65535:
             raise ValueError("the port must be between 1 and 65535")
