@@ -26,8 +26,16 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_tls(folder: Path, label: str = "DesktopVM test") -> TlsFiles:
-    """A fresh CA and a certificate for 127.0.0.1/localhost signed by it."""
+def _san(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def make_tls(folder: Path, label: str = "DesktopVM test",
+             names: tuple[str, ...] = ("localhost", "127.0.0.1")) -> TlsFiles:
+    """A fresh CA and a certificate for `names` (host names or IP addresses) signed by it."""
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -46,13 +54,12 @@ def make_tls(folder: Path, label: str = "DesktopVM test") -> TlsFiles:
           .sign(ca_key, hashes.SHA256()))
     key = ec.generate_private_key(ec.SECP256R1())
     certificate = (
-        x509.CertificateBuilder().subject_name(_name("localhost")).issuer_name(ca.subject)
+        x509.CertificateBuilder().subject_name(_name(names[0])).issuer_name(ca.subject)
         .public_key(key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False)
+        .add_extension(x509.SubjectAlternativeName([_san(name) for name in names]),
+                       critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
                        critical=False)
