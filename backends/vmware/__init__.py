@@ -1,0 +1,1 @@
+"""The VMware Workstation / Fusion / Player backend: vmrun, the .vmx files, vmware-vdiskmanager."""
