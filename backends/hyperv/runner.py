@@ -15,6 +15,10 @@ from desktopvm.protocol import CancelToken, MachineNotFound, states
 from desktopvm.protocol.states import Operation
 
 FACTS_TTL = 60.0
+# Requests that only read: one whose connection drops is asked again on a fresh session.
+# Every other operation may have run when its reply was lost, so it is never resent.
+READ_ONLY = frozenset({"list_vms", "get_vm", "host_info", "probe", "get_vhd",
+                       "guest_addresses", "thumbnail"})
 
 
 class Runner:
@@ -42,7 +46,7 @@ class Runner:
         """Send one planned request on the quick (or the slow) session."""
         session = self.slow if slow else self.quick
         return session.request(call.op, call.args, timeout=call.timeout, cancel=cancel,
-                               interruptible=interruptible)
+                               interruptible=interruptible, idempotent=call.op in READ_ONLY)
 
     def facts(self, *, fresh: bool = False) -> parsers.HostFacts:
         """host_info, cached for a minute."""

@@ -4,7 +4,10 @@
 from `winrm_transport`), starts it on first use, sends the scripts once, and then runs requests
 one after another: thread-safe, each with a timeout and an optional CancelToken. A channel that
 dies, hangs or garbles a reply is discarded; the request fails with a clear error and the next
-request starts a fresh channel. This is the only module of the backend that starts processes.
+request starts a fresh channel. A request whose reply was lost is never sent again by itself
+(it may have run: ConnectionLost says its outcome is unknown) unless the caller marked it
+idempotent (a read), which is retried once on a fresh channel. This is the only module of
+the backend that starts processes.
 """
 
 from __future__ import annotations
@@ -44,7 +47,15 @@ def _nothing() -> None:
 
 
 class ChannelClosed(Exception):
-    """The far side went away (process exited, shell closed, connection dropped)."""
+    """The far side went away (process exited, shell closed, connection dropped).
+
+    `maybe_delivered`: a send failed in a way that leaves open whether the far side got the
+    data (a connection dropped after the request was written); such a request is not resent.
+    """
+
+    def __init__(self, message: str = "", *, maybe_delivered: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
 
 
 class Channel(Protocol):
@@ -189,36 +200,42 @@ class PowerShellSession:
     # -- public ----------------------------------------------------------------------------
     def request(self, op: str, args: Mapping[str, Any] | None = None, *,
                 timeout: float | None = None, cancel: CancelToken | None = None,
-                interruptible: bool = True) -> Any:
+                interruptible: bool = True, idempotent: bool = False) -> Any:
         """Run operation `op` with `args`; its result, or the typed error it raised.
 
         An interruptible request is aborted by `cancel` at once (the channel is discarded,
         OperationCancelled raised). A non-interruptible one always runs to its end: the caller
-        checks `cancel` afterwards and undoes what it made.
+        checks `cancel` afterwards and undoes what it made. An `idempotent` request (one that
+        only reads) whose channel is lost is sent once more on a fresh channel; any other is
+        not, since it may have run.
         """
         if cancel is not None and interruptible:
             cancel.raise_if_cancelled()
         with self._lock:
-            request_id = next(self._ids)
-            line = encode_request(request_id, op, args or {})
-            channel = self._send(line, op)
-            self.requests += 1
-            started = time.monotonic()
-            unregister: Callable[[], None] = _nothing
-            if cancel is not None and interruptible:
-                unregister = cancel.on_cancel(channel.close)
-            try:
-                reply = self._await(channel, request_id, op,
-                                    started + (timeout or self.request_timeout))
-            except ChannelClosed as error:
-                self._discard(channel)
-                if cancel is not None and cancel.cancelled and interruptible:
-                    raise OperationCancelled() from error
-                raise ConnectionLost(
-                    f"PowerShell on {self.host} stopped during '{op}'; it is restarted on the "
-                    "next request", self._details(channel, error)) from error
-            finally:
-                unregister()
+            for attempt in (1, 2):
+                request_id = next(self._ids)
+                line = encode_request(request_id, op, args or {})
+                channel = self._send(line, op, idempotent)
+                self.requests += 1
+                started = time.monotonic()
+                unregister: Callable[[], None] = _nothing
+                if cancel is not None and interruptible:
+                    unregister = cancel.on_cancel(channel.close)
+                try:
+                    reply = self._await(channel, request_id, op,
+                                        started + (timeout or self.request_timeout))
+                    break
+                except ChannelClosed as error:
+                    self._discard(channel)
+                    if cancel is not None and cancel.cancelled and interruptible:
+                        raise OperationCancelled() from error
+                    if idempotent and attempt == 1:
+                        log.info("the connection to %s was lost during '%s' (a read); asking "
+                                 "again on a new session", self.host, op)
+                        continue
+                    raise self._lost(op, idempotent, channel, error) from error
+                finally:
+                    unregister()
             log.debug("%s #%d on %s: %.3f s", op, request_id, self.host,
                       time.monotonic() - started)
         if not reply.ok:
@@ -238,9 +255,21 @@ class PowerShellSession:
                 self._discard(self._channel)
 
     # -- internals -------------------------------------------------------------------------
-    def _send(self, line: bytes, op: str) -> Channel:
+    def _lost(self, op: str, idempotent: bool, channel: Channel,
+              error: ChannelClosed) -> ConnectionLost:
+        if idempotent:
+            return ConnectionLost(f"The connection to {self.host} was lost during '{op}', "
+                                  "twice; the next request starts a new session",
+                                  self._details(channel, error))
+        return ConnectionLost(
+            f"The connection to {self.host} was lost during '{op}': whether it ran is "
+            "unknown, so DesktopVM did not send it again. Look at the machine before trying "
+            "again; the next request starts a new session", self._details(channel, error))
+
+    def _send(self, line: bytes, op: str, idempotent: bool = False) -> Channel:
         """Deliver a request line. A channel that died while idle (an expired WinRM shell, a
-        killed process) is replaced once: the request never reached it, so resending is safe."""
+        killed process) is replaced once: the request never reached it, so resending is safe.
+        A send that may have been delivered before the connection dropped is not resent."""
         for attempt in (1, 2):
             fresh = self._channel is None
             channel = self._ensure_started()
@@ -249,6 +278,8 @@ class PowerShellSession:
                 return channel
             except ChannelClosed as error:
                 self._discard(channel)
+                if error.maybe_delivered and not idempotent:
+                    raise self._lost(op, idempotent, channel, error) from error
                 if fresh or attempt == 2:
                     raise ConnectionLost(f"PowerShell on {self.host} is gone; '{op}' was not "
                                          "sent", self._details(channel, error)) from error

@@ -3,9 +3,11 @@
 The shell's single command is the same `powershell.exe -EncodedCommand <bootstrap>` a local
 session runs; requests go in with `send_command_input` and replies come back through
 `get_command_output_raw`, so there is no process per call and no command-line length limit.
-Transports: HTTPS with certificate validation (a custom CA file allowed), NTLM/Kerberos with
-message encryption over HTTP, CredSSP. Basic auth is accepted over HTTPS only. Passwords
-come from the OS keyring and are never logged or stored in settings.
+Transports: HTTPS validated against the operating system's trust store (truststore, mounted
+on pywinrm's requests session) plus a CA file the user gave, or pinned to exactly the one
+certificate the user accepted; NTLM/Kerberos/CredSSP with message encryption over HTTP.
+Basic auth is accepted over HTTPS only. Passwords come from the OS keyring and are never
+logged or stored in settings.
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ from typing import Any
 from backends.hyperv import scripts
 from backends.hyperv.session import ChannelClosed
 from desktopvm.connections import HostConfig
-from desktopvm.protocol import AuthenticationFailed, BackendUnavailable, ConnectionLost
+from desktopvm.protocol import (
+    AuthenticationFailed,
+    BackendUnavailable,
+    CertificateFacts,
+    CertificateNotTrusted,
+    ConnectionLost,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +115,15 @@ class WinRMConfig:
     pinned_sha256: str = ""  # the certificate the user accepted for this host (hex SHA-256)
 
     @property
+    def effective_port(self) -> int:
+        """The configured port, or WinRM's default: 5986 (HTTPS) or 5985 (HTTP)."""
+        return self.port or (5986 if self.https else 5985)
+
+    @property
     def endpoint(self) -> str:
         """https://host:5986/wsman or http://host:5985/wsman (or the configured port)."""
         scheme = "https" if self.https else "http"
-        port = self.port or (5986 if self.https else 5985)
-        return f"{scheme}://{self.host}:{port}/wsman"
+        return f"{scheme}://{self.host}:{self.effective_port}/wsman"
 
     @property
     def keyring_user(self) -> str:
@@ -138,6 +150,8 @@ class WinRMConfig:
             "username": self.username or None,
             "password": password,
             "server_cert_validation": "validate",
+            # Replaced by secure_session's adapters once the session exists; a bundle of the
+            # system's CAs is the fallback should pywinrm build a session of its own.
             "ca_trust_path": (self.ca_file or system_ca_bundle()) if self.https else None,
             "cert_pem": self.cert_pem or None,
             "cert_key_pem": self.cert_key_pem or None,
@@ -148,11 +162,89 @@ class WinRMConfig:
         }
 
 
+# "OPERATION,READ" seconds, e.g. "2,5": shorter WinRM timeouts, for tests (and for a user
+# on a fast LAN who wants a dead host noticed sooner). READ must exceed OPERATION (pywinrm).
+TIMEOUTS_VARIABLE = "DESKTOPVM_WINRM_TIMEOUTS"
+
+
+def _timeouts() -> tuple[int, int]:
+    """(operation, read) seconds: the defaults, or what DESKTOPVM_WINRM_TIMEOUTS says."""
+    default = (WinRMConfig.operation_timeout, WinRMConfig.read_timeout)
+    text = os.environ.get(TIMEOUTS_VARIABLE, "").strip()
+    if not text:
+        return default
+    try:
+        operation, read = (int(part) for part in text.split(","))
+    except ValueError:
+        log.warning("%s=%r is not 'OPERATION,READ' seconds; ignored", TIMEOUTS_VARIABLE, text)
+        return default
+    if not 0 < operation < read:
+        log.warning("%s: READ must be longer than OPERATION (both > 0); ignored",
+                    TIMEOUTS_VARIABLE)
+        return default
+    return operation, read
+
+
 def config_for_host(host: HostConfig) -> WinRMConfig:
-    """The WinRM settings of a host the user added."""
+    """The WinRM settings of a host the user added (timeouts from DESKTOPVM_WINRM_TIMEOUTS)."""
+    operation, read = _timeouts()
     return WinRMConfig(host=host.address, username=host.username, auth=host.auth,
                        https=host.https, port=host.port, ca_file=host.ca_file,
-                       pinned_sha256=host.pinned_sha256)
+                       pinned_sha256=host.pinned_sha256, operation_timeout=operation,
+                       read_timeout=read)
+
+
+def _adapters() -> tuple[type, type]:
+    """requests adapters: one verifying with a given SSL context, one pinned to a SHA-256."""
+    from requests.adapters import HTTPAdapter
+
+    class TrustStoreAdapter(HTTPAdapter):
+        """Verifies with the context it is given (the OS trust store + the host's CA file)."""
+
+        def __init__(self, context: ssl.SSLContext) -> None:
+            self._context = context
+            super().__init__()  # max_retries 0: a request is never sent twice by requests
+
+        def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                             **pool_kwargs: Any) -> None:
+            pool_kwargs["ssl_context"] = self._context
+            super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            super().cert_verify(conn, url, verify, cert)
+            # requests would add certifi's bundle to the context; the OS store decides.
+            conn.ca_certs = conn.ca_cert_dir = None
+
+    class PinnedAdapter(HTTPAdapter):
+        """Accepts exactly the certificate whose SHA-256 the user pinned (as SSH pins a host
+        key): urllib3 compares the fingerprint after the handshake; the chain is not asked
+        for, since the user trusted this certificate itself (often self-signed)."""
+
+        def __init__(self, sha256: str) -> None:
+            self._sha256 = sha256
+            super().__init__()
+
+        def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                             **pool_kwargs: Any) -> None:
+            pool_kwargs["assert_fingerprint"] = self._sha256
+            super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+    return TrustStoreAdapter, PinnedAdapter
+
+
+def secure_session(session: Any, config: WinRMConfig) -> None:
+    """Mount this host's TLS trust on pywinrm's requests session (HTTPS only)."""
+    if not config.https:
+        return
+    from desktopvm import trust
+
+    trusting, pinned = _adapters()
+    if config.pinned_sha256:
+        session.verify = False  # the chain is not checked; the fingerprint is, exactly
+        session.mount("https://", pinned(config.pinned_sha256))
+    else:
+        session.verify = True
+        session.mount("https://", trusting(trust.verify_context(config.ca_file)))
 
 
 def keyring_password(config: WinRMConfig) -> str:
@@ -176,6 +268,62 @@ def store_password(config: WinRMConfig, password: str) -> None:
     import keyring
 
     keyring.set_password(config.keyring_service, config.keyring_user, password)
+
+
+UNTRUSTED_HINT = ("Compare its SHA-256 fingerprint with the one the host's admin reads on the "
+                  "host (docs/hyperv.md, Remote hosts) and trust it; or give DesktopVM the CA "
+                  "certificate (PEM) that signed it, or add that CA to this computer's trusted "
+                  "root certificates")
+
+
+def _facts(config: WinRMConfig) -> CertificateFacts | None:
+    from desktopvm import trust
+
+    try:
+        return trust.fetch_certificate(config.host, config.effective_port,
+                                       timeout=float(config.read_timeout))
+    except ConnectionLost as error:  # gone meanwhile: the refusal stands without the facts
+        log.info("could not read the certificate of %s: %s", config.host, error.summary)
+        return None
+
+
+def certificate_not_trusted(config: WinRMConfig, text: str) -> CertificateNotTrusted:
+    """The host's certificate is trusted neither by this computer nor by the CA file."""
+    facts = _facts(config)
+    shown = f" (SHA-256 {facts.colon_fingerprint()})" if facts else ""
+    return CertificateNotTrusted(
+        f"The WinRM certificate of {config.host} is not trusted by this computer{shown}",
+        text, install_hint=UNTRUSTED_HINT, certificate=facts)
+
+
+def certificate_changed(config: WinRMConfig, text: str) -> CertificateNotTrusted:
+    """The host presents another certificate than the one the user trusted: refused."""
+    facts = _facts(config)
+    now = facts.colon_fingerprint() if facts else "unknown"
+    return CertificateNotTrusted(
+        f"The certificate of {config.host} has CHANGED since you trusted it: someone may be "
+        "intercepting the connection, or the host got a new certificate. DesktopVM will not "
+        "connect until you check it",
+        f"trusted SHA-256: {config.pinned_sha256}\npresented SHA-256: {now}\n{text}",
+        install_hint="Ask the host's admin whether its WinRM certificate was replaced; if so, "
+        "compare the new fingerprint and trust it again (Edit host)",
+        certificate=facts, changed=True)
+
+
+def _maybe_delivered(error: Exception) -> bool:
+    """Whether a failed Send may have reached PowerShell anyway.
+
+    No when the host answered with a fault (an expired shell: the input was refused) or no
+    connection was made (refused, timed out while connecting, TLS refused); otherwise — a
+    connection dropped or a reply lost after the request was written — it may have.
+    """
+    from requests.exceptions import ConnectTimeout, SSLError
+    from winrm.exceptions import WinRMError, WinRMTransportError
+
+    # WinRMError covers WS-Man faults and refused credentials: the host answered.
+    if isinstance(error, WinRMError | WinRMTransportError | ConnectTimeout | SSLError):
+        return False
+    return "NewConnectionError" not in repr(error) and "Failed to establish" not in str(error)
 
 
 class WinRMChannel:
@@ -222,6 +370,7 @@ class WinRMChannel:
         options = self.config.protocol_options(self._password(self.config))
         try:
             self._protocol = Protocol(**options)
+            secure_session(self._protocol.transport.build_session(), self.config)
             self._shell_id = self._protocol.open_shell(codepage=UTF8_CODEPAGE, noprofile=True)
             # stdin is a pipe, not a console (review W3; Ansible does the same when it
             # streams stdin): MS-WSMV 3.1.4.11, WINRS_CONSOLEMODE_STDIN FALSE = pipe.
@@ -246,12 +395,10 @@ class WinRMChannel:
             return BackendUnavailable(
                 f"WinRM {self.config.auth.capitalize()} authentication needs a library that "
                 "is not installed", text, install_hint=AUTH_LIBRARY_HINT)
+        if "Fingerprints did not match" in text:
+            return certificate_changed(self.config, text)
         if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text:
-            return BackendUnavailable(
-                f"The WinRM certificate of {self.config.host} is not trusted", text,
-                install_hint="Give DesktopVM the CA certificate (PEM) that signed the host's "
-                "WinRM certificate, or add that CA to this computer's trusted root "
-                "certificates")
+            return certificate_not_trusted(self.config, text)
         return ConnectionLost(f"Cannot reach WinRM on {self.config.host}", text)
 
     def send(self, data: bytes) -> None:
@@ -263,7 +410,8 @@ class WinRMChannel:
         except ChannelClosed:
             raise
         except Exception as error:
-            raise ChannelClosed(f"sending failed: {type(error).__name__}: {error}") from error
+            raise ChannelClosed(f"sending failed: {type(error).__name__}: {error}",
+                                maybe_delivered=_maybe_delivered(error)) from error
 
     def receive(self, timeout: float) -> list[bytes]:
         """Complete lines from one WS-Man Receive (which waits up to the operation timeout)."""
