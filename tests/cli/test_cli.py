@@ -119,7 +119,7 @@ def test_machine_workflow_against_the_memory_backend(cli: Run, desktopvm_home: P
                          "debian12", "--memory", "512M", "--cpus", "2", "--disk", "1G")
     assert code == 0, err
     assert "created memory:web ‘one’" in out
-    [row] = json.loads(cli("list", "--json")[1])
+    [row] = json.loads(cli("list", "--json")[1])["machines"]
     assert (row["name"], row["state"], row["cpus"], row["memory_mib"]) == ("web ‘one’", "off",
                                                                           2, 512)
     for command, state in (("start", "running"), ("pause", "paused"), ("resume", "running"),
@@ -134,7 +134,7 @@ def test_machine_workflow_against_the_memory_backend(cli: Run, desktopvm_home: P
     assert cli("snapshot", "restore", "web ‘one’", "base")[0] == 0
     assert cli("snapshot", "delete", "web ‘one’", "second")[0] == 0
     assert cli("clone", "web ‘one’", "copy")[0] == 0
-    names = {r["name"] for r in json.loads(cli("list", "--json")[1])}
+    names = {r["name"] for r in json.loads(cli("list", "--json")[1])["machines"]}
     assert names == {"web ‘one’", "copy"}
 
 
@@ -166,7 +166,7 @@ def test_unknown_and_ambiguous_machines(cli: Run):
 def test_invalid_options_create_nothing(cli: Run):
     code, _, err = cli("create", "--backend", "memory", "--name", "big", "--memory", "64G")
     assert code == 1 and "memory.size_mib" in err
-    assert json.loads(cli("list", "--json")[1]) == []
+    assert json.loads(cli("list", "--json")[1])["machines"] == []
     code, _, err = cli("create", "--backend", "memory", "--name", "x", "--memory", "lots")
     assert code == 2 and "not a size" in err
 

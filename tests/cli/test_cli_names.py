@@ -99,7 +99,7 @@ def test_names_made_outside_desktopvm_are_shown_escaped_everywhere(cli: Run):
     assert code == 0 and "\\nFAKE ROW" in out and "one\ntwo\\x1b[2J" in out  # notes keep lines
     assert_nothing_raw(out, err)
     code, out, err = cli("list", "--json")
-    assert json.loads(out)[0]["name"] == spec.name  # escaped as JSON, the same string
+    assert json.loads(out)["machines"][0]["name"] == spec.name  # escaped as JSON, the same string
     assert_nothing_raw(out, err)
     for argv in (["start", machine_id], ["pause", machine_id], ["snapshot", "take", machine_id,
                  "s\x1b1"], ["snapshot", "list", machine_id], ["poweroff", machine_id]):
