@@ -21,6 +21,7 @@ from desktopvm.cli import (
     console_commands,
     disk_commands,
     edit_commands,
+    host_commands,
     machine_commands,
     snapshot_commands,
     spec_commands,
@@ -38,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="desktopvm-cli",
         description="Manage virtual machines of every hypervisor (QEMU, VirtualBox, Hyper-V).",
-        epilog="A VM is named by name or id; BACKEND:NAME picks one backend's machine. "
+        epilog="A VM is named by name or id; CONNECTION:NAME picks one connection's machine "
+        "(qemu:web, hyperv@hv01.lab.example:web). Remote hosts: `desktopvm-cli host --help`. "
         "State lives in $DESKTOPVM_HOME (default: the platform's user data folder).",
     )
     parser.add_argument("--version", action="version", version=f"DesktopVM {__version__}")
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot_commands.add_parsers(sub)
     disk_commands.add_parsers(sub)
     console_commands.add_parsers(sub)
+    host_commands.add_parsers(sub)
     return parser
 
 
@@ -61,8 +64,10 @@ def _report(err: TextIO, summary: str, details: str, verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None,
-         out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run one command; returns the exit code."""
+         out: TextIO | None = None, err: TextIO | None = None,
+         stdin: TextIO | None = None) -> int:
+    """Run one command; returns the exit code. A registry made here is closed at the end
+    (a remote host's WinRM shell is not left open); a registry passed in is the caller's."""
     out = out or sys.stdout
     err = err or sys.stderr
     parser = build_parser()
@@ -73,7 +78,17 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None,
         return int(exit_request.code or 0)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=err)
-    ctx = Context(args, registry or Registry(load_settings()), out, err)
+    ctx = Context(args, registry or Registry(load_settings()), out, err, stdin or sys.stdin)
+    try:
+        return _run(ctx)
+    finally:
+        if registry is None:
+            ctx.registry.close()
+
+
+def _run(ctx: Context) -> int:
+    """The command's handler, its errors turned into one line on stderr and an exit code."""
+    args, err, out = ctx.args, ctx.err, ctx.out
     try:
         return int(args.handler(ctx))
     except UsageError as error:

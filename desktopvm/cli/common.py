@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO, TypeVar
 
 from desktopvm import units
+from desktopvm.connections import HostConfig, is_remote
 from desktopvm.model import is_unsafe_character, name_problems, printable_lines
 from desktopvm.protocol import (
     Backend,
@@ -40,6 +41,7 @@ class Context:
     registry: Registry
     out: TextIO = sys.stdout
     err: TextIO = sys.stderr
+    stdin: TextIO = sys.stdin
 
     def machine(self, reference: str) -> tuple[Backend, MachineSummary]:
         """Resolve a machine reference (name, id, or BACKEND:NAME)."""
@@ -52,6 +54,47 @@ class Context:
     def print_json(self, data: Any) -> None:
         """Data as pretty JSON on stdout."""
         print(json_text(data), file=self.out)
+
+
+def find_host(ctx: Context, value: str) -> HostConfig:
+    """The added host that `value` names: its connection id, or an address or label that
+    names exactly one added host (UsageError otherwise, listing the choices)."""
+    hosts = ctx.registry.hosts()
+    exact = [h for h in hosts if h.id == value.lower()]
+    if exact:
+        return exact[0]
+    wanted = value.casefold()
+    named = [h for h in hosts if wanted in (h.address.casefold(), h.label.casefold())]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise UsageError(f"{value!r} names several hosts; give one id: "
+                         + ", ".join(h.id for h in named))
+    raise UsageError(f"no host {value!r} has been added (`desktopvm-cli host list` shows "
+                     "them; `desktopvm-cli host add` adds one)")
+
+
+def connection_for(ctx: Context, backend: str | None, host: str | None) -> str:
+    """The connection a creating or importing command works on: `--host` (an added host),
+    `--backend` (a local backend, or any connection id), else the first local backend
+    usable here. A remote host is only ever used when it is asked for."""
+    if backend and host:
+        raise UsageError("give --backend or --host, not both")
+    if host:
+        return find_host(ctx, host).id
+    if backend:
+        return backend
+    local = [name for name in ctx.registry.names()
+             if not is_remote(name) and ctx.registry.probe(name).available]
+    if not local:
+        raise UsageError("no hypervisor is usable on this computer; name one with --backend "
+                         "or a remote host with --host (`desktopvm-cli backends` says why)")
+    return local[0]
+
+
+def target_backend(ctx: Context, backend: str | None, host: str | None) -> Backend:
+    """The opened backend of `connection_for`."""
+    return ctx.registry.open(connection_for(ctx, backend, host))
 
 
 def json_text(data: Any) -> str:
@@ -161,8 +204,16 @@ def run_cancellable(ctx: Context, work: Callable[[ProgressBar, CancelToken], T])
 
 def confirm(ctx: Context, question: str) -> bool:
     """Ask yes/no on the terminal; default no. Not a terminal: no."""
-    if not sys.stdin.isatty():
+    if not is_terminal(ctx.stdin):
         return False
     ctx.err.write(f"{question} [y/N] ")
     ctx.err.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
+    return ctx.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def is_terminal(stream: TextIO) -> bool:
+    """Whether `stream` is an interactive terminal (a closed or odd stream is not)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -13,6 +13,7 @@ from desktopvm.cli.common import (
     format_size,
     parse_size,
     run_cancellable,
+    target_backend,
 )
 from desktopvm.model import DiskFormat
 from desktopvm.protocol import Backend, DiskInfo
@@ -23,7 +24,10 @@ FORMATS = [f.value for f in DiskFormat]
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `disk`."""
     disk = sub.add_parser("disk", help="disk images: info, create, resize, convert")
-    disk.add_argument("--backend", help="whose disk tools to use (default: the first available)")
+    disk.add_argument("--backend", help="whose disk tools to use (default: the first backend "
+                      "usable on this computer)")
+    disk.add_argument("--host", help="use an added remote host's disk tools; paths are then "
+                      "on that host")
     disk_sub = disk.add_subparsers(dest="disk_command", required=True, metavar="ACTION")
     info = disk_sub.add_parser("info", help="format and sizes of an image")
     info.add_argument("path", type=Path)
@@ -46,12 +50,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _backend(ctx: Context) -> Backend:
-    if ctx.args.backend:
-        return ctx.registry.open(ctx.args.backend)
-    available = ctx.registry.available()
-    if not available:
-        raise UsageError("no backend with disk tools is available here")
-    return available[0]
+    return target_backend(ctx, ctx.args.backend, ctx.args.host)
 
 
 def _format(value: str | None, path: Path) -> DiskFormat:

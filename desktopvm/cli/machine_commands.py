@@ -13,14 +13,18 @@ from desktopvm.cli.common import (
     Context,
     UsageError,
     confirm,
+    connection_for,
     require_name,
     run_cancellable,
     table,
+    target_backend,
 )
 from desktopvm.cli.spec_commands import describe_spec
+from desktopvm.connections import is_remote, kind_of
 from desktopvm.model import printable
 from desktopvm.model.specfile import spec_to_data
 from desktopvm.protocol import BackendError, MachineSummary, PowerState, StartMode
+from desktopvm.registry import Listing
 
 LIFECYCLE = {
     "shutdown": ("shutdown", "asked to shut down (ACPI power button)"),
@@ -37,8 +41,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     backends.add_argument("--json", action="store_true")
     backends.set_defaults(handler=backends_command)
 
-    listing = sub.add_parser("list", help="all machines of all backends")
-    listing.add_argument("--backend")
+    listing = sub.add_parser("list", help="all machines of all backends and added hosts")
+    listing.add_argument("--backend", help="only this backend or connection id")
+    listing.add_argument("--host", help="only this added host (id, address or label)")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=list_command)
 
@@ -80,7 +85,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     imported = sub.add_parser("import", help="import an appliance as a new machine")
     imported.add_argument("path", type=Path)
-    imported.add_argument("--backend")
+    imported.add_argument("--backend", help="a local backend or a connection id (default: "
+                          "the first backend usable on this computer)")
+    imported.add_argument("--host", help="import into this added host (id, address or label)")
     imported.add_argument("--name", default="")
     imported.set_defaults(handler=import_command)
 
@@ -97,36 +104,55 @@ def backends_command(ctx: Context) -> int:
     return EXIT_OK
 
 
-def _summary_data(m: MachineSummary) -> dict[str, object]:
-    return {"backend": m.backend, "host": m.host, "id": m.id, "name": m.name,
-            "state": m.state.value, "os": m.os, "cpus": m.cpus, "memory_mib": m.memory_mib}
+def _summary_data(m: MachineSummary, connection: str = "") -> dict[str, object]:
+    return {"connection": connection or m.backend, "backend": kind_of(m.backend),
+            "host": m.host, "id": m.id, "name": m.name, "state": m.state.value, "os": m.os,
+            "cpus": m.cpus, "memory_mib": m.memory_mib}
 
 
 def list_command(ctx: Context) -> int:
-    """`list`: one row per machine; a backend that fails is reported and the rest still listed."""
-    if ctx.args.backend:
-        backends = [ctx.registry.open(ctx.args.backend)]
-    else:
-        backends = ctx.registry.available()
-    machines: list[MachineSummary] = []
-    failed = False
-    for backend in backends:
+    """`list`: one row per machine of every connection (local backends and added hosts); a
+    connection that does not answer gets one line on stderr and the others are still listed.
+    Exit 0 when at least one connection answered (or there was none to ask), 1 when none did."""
+    if ctx.args.backend or ctx.args.host:
+        name = connection_for(ctx, ctx.args.backend, ctx.args.host)
         try:
-            machines += backend.list_machines()
-        except BackendError as error:
-            failed = True
-            print(f"error: {backend.display_name}: {printable(error.summary)}", file=ctx.err)
+            listing = Listing({name: ctx.registry.list_machines(name)}, {})
+        except BackendError as failure:
+            listing = Listing({}, {name: failure})
+    else:
+        listing = ctx.registry.list_everything()
+    rows = [(name, m) for name, machines in listing.machines.items() for m in machines]
+    order = {name: index for index, name in enumerate(ctx.registry.names())}
+    rows.sort(key=lambda r: (is_remote(r[0]), order.get(r[0], len(order)), r[0],
+                             r[1].name.lower()))
+    for name, error in listing.failures.items():
+        print(f"{name}: {_failure_line(ctx, name, error)}", file=ctx.err)
     if ctx.args.json:
-        ctx.print_json([_summary_data(m) for m in machines])
-    elif not backends:
+        ctx.print_json({
+            "machines": [_summary_data(m, name) for name, m in rows],
+            "failures": [{"connection": name, "state": ctx.registry.monitor.status(name)
+                          .state.value, "error": error.summary}
+                         for name, error in listing.failures.items()]})
+    elif not listing.machines and not listing.failures:
         print("No hypervisor backend is available here; `desktopvm-cli backends` says why.",
               file=ctx.err)
-    elif machines:
-        rows = [(m.backend, printable(m.name), m.state.value, m.os, str(m.cpus),
-                 f"{m.memory_mib} MiB", m.id)
-                for m in sorted(machines, key=lambda m: (m.backend, m.name.lower()))]
-        ctx.print(table(rows, ("BACKEND", "NAME", "STATE", "OS", "CPUS", "MEMORY", "ID")))
-    return EXIT_FAILED if failed else EXIT_OK
+    elif rows:
+        table_rows = [(name if is_remote(name) else "local", kind_of(name), printable(m.name),
+                       m.state.value, m.os, str(m.cpus), f"{m.memory_mib} MiB", m.id)
+                      for name, m in rows]
+        ctx.print(table(table_rows, ("HOST", "BACKEND", "NAME", "STATE", "OS", "CPUS",
+                                     "MEMORY", "ID")))
+    return EXIT_FAILED if listing.failures and not listing.machines else EXIT_OK
+
+
+def _failure_line(ctx: Context, name: str, error: BackendError) -> str:
+    """'unreachable: Cannot reach WinRM on hv01' (the connection's state, when it has one)."""
+    status = ctx.registry.monitor.status(name)
+    summary = printable(error.summary)
+    if is_remote(name) and status.state.value not in summary:
+        return f"{status.state.value}: {summary}"
+    return summary
 
 
 def show_command(ctx: Context) -> int:
@@ -144,7 +170,10 @@ def show_command(ctx: Context) -> int:
             "log": info.log,
         })
         return EXIT_OK
-    ctx.print(f"Backend:   {backend.display_name} on {info.summary.host}")
+    if is_remote(backend.name):  # the connection id is what CONNECTION:NAME references use
+        ctx.print(f"Host:      {backend.name} ({printable(backend.display_name)})")
+    else:
+        ctx.print(f"Backend:   {backend.display_name} on {info.summary.host}")
     ctx.print(f"Id:        {info.summary.id}")
     ctx.print(f"State:     {info.state.value}")
     if info.log:
@@ -222,16 +251,10 @@ def export_command(ctx: Context) -> int:
 
 
 def import_command(ctx: Context) -> int:
-    """`import PATH [--backend B] [--name N]`."""
+    """`import PATH [--backend B | --host H] [--name N]`."""
     if not ctx.args.path.exists():
         raise UsageError(f"{ctx.args.path}: no such file")
-    if ctx.args.backend:
-        backend = ctx.registry.open(ctx.args.backend)
-    else:
-        available = ctx.registry.available()
-        if not available:
-            raise UsageError("no backend is available to import into")
-        backend = available[0]
+    backend = target_backend(ctx, ctx.args.backend, ctx.args.host)
     if ctx.args.name:
         require_name(backend, ctx.args.name)
     new_id = run_cancellable(ctx, lambda p, c: backend.import_machine(

@@ -13,6 +13,7 @@ from desktopvm.cli.common import (
     format_size,
     parse_size,
     run_cancellable,
+    target_backend,
 )
 from desktopvm.model import (
     Capabilities,
@@ -45,14 +46,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     spec_sub = spec.add_subparsers(dest="spec_command", required=True, metavar="ACTION")
     check = spec_sub.add_parser("validate", help="check a spec file (exit 1 on errors)")
     check.add_argument("file", type=Path)
-    check.add_argument("--backend", help="check against this backend's capabilities")
+    check.add_argument("--backend", help="check against this backend's (or connection's) "
+                       "capabilities")
     check.add_argument("--json", action="store_true", help="problems as JSON")
     check.set_defaults(handler=validate_command)
     schema = spec_sub.add_parser("schema", help="print the JSON Schema of spec files")
     schema.set_defaults(handler=schema_command)
     defaults = spec_sub.add_parser("defaults", help="the recommended spec for a guest OS")
     defaults.add_argument("os", help="an OS id (see `spec os-list`)")
-    defaults.add_argument("--backend", help="fit the spec to this backend")
+    defaults.add_argument("--backend", help="fit the spec to this backend or connection")
     defaults.add_argument("--name", default="", help="machine name")
     defaults.add_argument("--json", action="store_true", help="print a spec file")
     defaults.set_defaults(handler=defaults_command)
@@ -61,7 +63,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     oses.set_defaults(handler=os_list_command)
 
     create = sub.add_parser("create", help="create a machine from a spec file or options")
-    create.add_argument("--backend", required=True)
+    where = create.add_mutually_exclusive_group(required=True)
+    where.add_argument("--backend", help="a backend on this computer (qemu, virtualbox, "
+                       "hyperv) or a connection id")
+    where.add_argument("--host", help="an added remote host (its id, address or label)")
     source = create.add_mutually_exclusive_group(required=True)
     source.add_argument("--spec", type=Path, help="a spec file")
     source.add_argument("--name", help="machine name (with --os and options)")
@@ -224,7 +229,7 @@ def spec_from_options(ctx: Context, caps: Capabilities) -> MachineSpec:
 
 def create_command(ctx: Context) -> int:
     """`create`: validate first (nothing is made from a spec with errors), then create."""
-    backend = ctx.registry.open(ctx.args.backend)
+    backend = target_backend(ctx, ctx.args.backend, ctx.args.host)
     caps = backend.capabilities()
     if ctx.args.spec:
         spec = load_spec(ctx.args.spec)
