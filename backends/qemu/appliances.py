@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import secrets
 import shutil
 import uuid
 from pathlib import Path
 
+from backends.qemu import img_partial
 from backends.qemu.disks import Disks
 from backends.qemu.identity import with_macs
 from backends.qemu.inventory import MachineStore, claim, finished
@@ -54,32 +54,35 @@ def export_ova(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, path
         raise UnsupportedOperation("The QEMU backend exports OVA files; name the file *.ova")
     if path.exists():
         raise InvalidState(f"{path} already exists; export will not overwrite it")
-    parts = path.parent / f".{path.name}.parts-{secrets.token_hex(4)}"
-    parts.mkdir(parents=True)
-    try:
-        disks = [d for _, d in spec.all_disks()]
-        vmdks: list[Path] = []
-        exported: list[ExportDisk] = []
-        for index, disk in enumerate(disks):
-            vmdk = parts / f"{_file_stem(spec.name)}-disk{index + 1}.vmdk"
-            share = 0.8 / max(1, len(disks))
-            qemu_img.convert(Path(disk.path), vmdk, DiskFormat.VMDK,
-                                     subformat="streamOptimized",
-                                     progress=scaled_progress(progress, index * share, share),
-                                     cancel=cancel)
-            capacity = qemu_img.info(Path(disk.path)).virtual_size
-            exported.append(ExportDisk(href=vmdk.name, capacity_bytes=capacity,
-                                       file_size=vmdk.stat().st_size))
-            vmdks.append(vmdk)
-        try:
-            descriptor = write_ovf(spec, exported)
-            write_ova(path, f"{_file_stem(spec.name)}.ovf", descriptor, vmdks,
-                      progress=scaled_progress(progress, 0.8, 0.2), cancel=cancel)
-        except OvfError as error:
-            raise BackendError(f"Cannot export {spec.name}: {error}", str(error)) from error
-    finally:
-        shutil.rmtree(parts, ignore_errors=True)
+    # The disks and the package are written in a folder marked with our pid: a kill -9
+    # leaves only that folder, which the next export (or conversion) here removes.
+    with img_partial.scratch_folder(path.parent) as parts:
+        _write_package(spec, qemu_img, path, parts, progress=progress, cancel=cancel)
     progress(1.0, "Exported")
+
+
+def _write_package(spec: MachineSpec, qemu_img: QemuImg, path: Path, parts: Path, *,
+                   progress: Progress, cancel: CancelToken) -> None:
+    """Stream-optimized VMDKs of every disk into `parts`, then the OVA at `path`."""
+    disks = [d for _, d in spec.all_disks()]
+    vmdks: list[Path] = []
+    exported: list[ExportDisk] = []
+    for index, disk in enumerate(disks):
+        vmdk = parts / f"{_file_stem(spec.name)}-disk{index + 1}.vmdk"
+        share = 0.8 / max(1, len(disks))
+        qemu_img.convert(Path(disk.path), vmdk, DiskFormat.VMDK, subformat="streamOptimized",
+                         progress=scaled_progress(progress, index * share, share),
+                         cancel=cancel)
+        capacity = qemu_img.info(Path(disk.path)).virtual_size
+        exported.append(ExportDisk(href=vmdk.name, capacity_bytes=capacity,
+                                   file_size=vmdk.stat().st_size))
+        vmdks.append(vmdk)
+    try:
+        descriptor = write_ovf(spec, exported)
+        write_ova(path, f"{_file_stem(spec.name)}.ovf", descriptor, vmdks,
+                  progress=scaled_progress(progress, 0.8, 0.2), cancel=cancel, scratch=parts)
+    except OvfError as error:
+        raise BackendError(f"Cannot export {spec.name}: {error}", str(error)) from error
 
 
 def import_appliance(store: MachineStore, disks: Disks, capabilities: Capabilities, path: Path,

@@ -31,14 +31,22 @@ def partial_file(target: Path) -> Iterator[Path]:
 
     On an error (or cancel) the partial file and its folder go. `target` must not exist.
     """
-    sweep(target.parent)
-    folder = target.parent / f"{PREFIX}{secrets.token_hex(4)}"
-    folder.mkdir()
-    try:
-        (folder / OWNER).write_text(str(os.getpid()), encoding="ascii")
+    with scratch_folder(target.parent) as folder:
         partial = folder / target.name
         yield partial
         _into_place(partial, target)
+
+
+@contextmanager
+def scratch_folder(parent: Path) -> Iterator[Path]:
+    """A folder in `parent`, marked with our pid, removed when the block ends (however it
+    ends); a killed owner's folder is removed by the next `sweep` of `parent`."""
+    sweep(parent)
+    folder = parent / f"{PREFIX}{secrets.token_hex(4)}"
+    folder.mkdir(parents=True)
+    try:
+        (folder / OWNER).write_text(str(os.getpid()), encoding="ascii")
+        yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

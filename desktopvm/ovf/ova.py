@@ -59,15 +59,18 @@ def extract_ova(ova: Path, target_dir: Path, *, progress: Progress | None = None
 
 
 def write_ova(ova: Path, ovf_name: str, ovf_bytes: bytes, files: list[Path], *,
-              progress: Progress | None = None, cancel: CancelToken | None = None) -> None:
+              progress: Progress | None = None, cancel: CancelToken | None = None,
+              scratch: Path | None = None) -> None:
     """Write an OVA the way VirtualBox does: descriptor, SHA256 manifest, then `files`.
 
-    USTAR format. The package is written under a temporary name beside `ova` and renamed
-    into place; on failure or cancel the partial file is removed.
+    USTAR format. The package is written under a temporary name (in `scratch`, a folder on
+    the same file system, or beside `ova`) and renamed into place; on failure or cancel the
+    partial file is removed. A caller that may be killed passes a scratch folder it marks as
+    its own, so whatever a killed run leaves is found and removed by the next one.
     """
     mf_name = ovf_name[:-4] + ".mf"
     _check_names([ovf_name, mf_name, *(f.name for f in files)], ovf_name)
-    temporary = ova.with_name(f".{ova.name}.{secrets.token_hex(4)}.part")
+    temporary = (scratch or ova.parent) / f".{ova.name}.{secrets.token_hex(4)}.part"
     try:
         sizes = [f.stat().st_size for f in files]
         meter = _Meter(2 * sum(sizes), progress, cancel)  # read once to hash, once to write
