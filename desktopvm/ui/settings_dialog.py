@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QIcon
@@ -24,6 +25,7 @@ from desktopvm.model import MachineSpec, Problem, Severity, changed_groups, vali
 from desktopvm.printable import printable
 from desktopvm.protocol import (
     Backend,
+    BackendError,
     CancelToken,
     MachineInfo,
     OperationCancelled,
@@ -32,18 +34,25 @@ from desktopvm.protocol import (
 )
 from desktopvm.protocol.states import LIVE, Operation, allowed
 from desktopvm.ui.editors import (
+    BootOrderEditor,
+    DisplayEditor,
     FirmwareEditor,
     IdentityEditor,
     NetworkEditor,
     NotesEditor,
     ProblemsView,
     ResourcesEditor,
+    SerialEditor,
     SpecEditor,
     StorageEditor,
+    UsbEditor,
 )
 from desktopvm.ui.editors.widgets import note
 from desktopvm.ui.error_dialog import show_error
 from desktopvm.ui.facts import BackendFacts
+
+# Editors whose lists deserve a tab's spare height.
+GROWING = (NotesEditor, StorageEditor, NetworkEditor, SerialEditor)
 
 
 def group_of(field: str) -> str:
@@ -83,17 +92,27 @@ class SettingsDialog(QDialog):
         self.resources = ResourcesEditor(caps, host)
         self.storage = StorageEditor(caps, host, check_paths=self.check_paths)
         self.network = NetworkEditor(caps, host, multiple=True)
+        self.boot_order = BootOrderEditor(caps, host)
+        self.display = DisplayEditor(caps, host)
+        self.usb = UsbEditor(caps, host)
+        self.serial = SerialEditor(caps, host)
         self.editors: list[SpecEditor] = [self.identity, self.notes, self.firmware,
-                                          self.resources, self.storage, self.network]
+                                          self.resources, self.storage, self.network,
+                                          self.boot_order, self.display, self.usb,
+                                          self.serial]
         self.tabs = QTabWidget()
         self.tabs.setObjectName("settings-tabs")
         self.tabs.setIconSize(QSize(16, 16))
         self.tab_problems: list[ProblemsView] = []
         self._add_tab(self.tr("General"), [self.identity, QLabel(self.tr("Notes:")), self.notes])
-        self._add_tab(self.tr("System"), [self.firmware])
+        self._add_tab(self.tr("System"), [self.firmware, self._heading(self.tr("Boot order")),
+                                          self.boot_order])
         self._add_tab(self.tr("CPU && memory"), [self.resources])
         self._add_tab(self.tr("Storage"), [self.storage])
         self._add_tab(self.tr("Network"), [self.network])
+        self._add_tab(self.tr("Display"), [self.display])
+        self._add_tab(self.tr("Ports"), [self._heading(self.tr("USB")), self.usb,
+                                         self._heading(self.tr("Serial ports")), self.serial])
         self._lay_out()
         self.identity.os_changed.connect(self._guest_os_changed)
 
@@ -106,8 +125,10 @@ class SettingsDialog(QDialog):
         self.banner.setVisible(not allowed(Operation.CHANGE_HARDWARE, state)
                                and any(e.needs_shutdown() for e in self.editors))
         self._set_busy(False)
-        self.resize(760, 580)
+        self.resize(780, 640)
         self.revalidate()
+        self.sizes_job: Job | None = None
+        self._read_disk_sizes()
 
     def _banner_text(self, state: PowerState) -> str:
         """Why the greyed settings cannot change in `state`, and what to do about it."""
@@ -156,14 +177,53 @@ class SettingsDialog(QDialog):
         editors = [w for w in widgets if isinstance(w, SpecEditor)]
         for widget in widgets:
             # Only the notes and lists deserve the tab's spare height.
-            grows = isinstance(widget, NotesEditor | StorageEditor | NetworkEditor)
+            grows = isinstance(widget, GROWING)
             layout.addWidget(widget, 1 if grows else 0)
         problems = ProblemsView([e.scope for e in editors], name_adapters=True)
         layout.addWidget(problems)
-        if not any(isinstance(e, NotesEditor | StorageEditor | NetworkEditor) for e in editors):
+        if not any(isinstance(e, GROWING) for e in editors):
             layout.addStretch(1)
         self.tab_problems.append(problems)
         self.tabs.addTab(page, title)
+
+    def _heading(self, text: str) -> QLabel:
+        """A bold section title inside a tab."""
+        label = QLabel(text)
+        font = label.font()
+        font.setBold(True)
+        label.setFont(font)
+        return label
+
+    def _read_disk_sizes(self) -> None:
+        """Read the disks' current sizes off the GUI thread: the size a disk may grow from."""
+        paths = self.storage.disk_paths()
+        if not paths:
+            return
+        name, open_backend = self.facts.name, self.open_backend
+
+        def read(progress: Progress, cancel: CancelToken) -> tuple[dict[str, int],
+                                                                   dict[str, str]]:
+            backend = open_backend(name)
+            sizes: dict[str, int] = {}
+            unreadable: dict[str, str] = {}
+            for path in paths:
+                cancel.raise_if_cancelled()
+                try:
+                    sizes[path] = backend.disk_info(Path(path)).virtual_size
+                except BackendError as error:
+                    unreadable[path] = error.summary
+            return sizes, unreadable
+
+        self.sizes_job = self.runner.submit(self.tr("Read the disk sizes of %s")
+                                            % printable(self.info.spec.name), read,
+                                            background=True)
+        self.sizes_job.succeeded.connect(self._sizes_read)
+
+    def _sizes_read(self, result: object) -> None:
+        assert isinstance(result, tuple)
+        sizes, unreadable = result
+        self.storage.set_disk_sizes(dict(sizes), dict(unreadable))
+        self.revalidate()
 
     def _guest_os_changed(self, os_id: str) -> None:
         for editor in self.editors:
@@ -220,7 +280,8 @@ class SettingsDialog(QDialog):
         if self.job is not None:
             return
         new = self.edited_spec()
-        if not changed_groups(self.info.spec, new):
+        resizes = self.storage.resizes()
+        if not changed_groups(self.info.spec, new) and not resizes:
             super().accept()
             return
         if self.blocking_problems():
@@ -229,7 +290,14 @@ class SettingsDialog(QDialog):
         name, open_backend = self.facts.name, self.open_backend
 
         def update(progress: Progress, cancel: CancelToken) -> None:
-            open_backend(name).update(machine_id, old, new, progress=progress, cancel=cancel)
+            backend = open_backend(name)
+            # Grow first: a failed resize leaves the machine as it was, and the spec then
+            # records the sizes the files really have.
+            for path, size in resizes:
+                cancel.raise_if_cancelled()
+                progress(None, f"Growing {Path(path).name}")
+                backend.resize_disk(Path(path), size, progress=progress, cancel=cancel)
+            backend.update(machine_id, old, new, progress=progress, cancel=cancel)
 
         self._cancel_requested = False
         self.job = self.runner.submit(self.tr("Change settings of %s") % printable(old.name),

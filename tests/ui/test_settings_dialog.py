@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtWidgets import QDialogButtonBox, QPushButton
 
 from desktopvm.model import (
     LiveChange,
@@ -75,6 +75,11 @@ def open_settings(qtbot, runner, make_facts, tmp_path, iso):
     return open_
 
 
+def foreground_jobs(dialog: SettingsDialog):
+    """The jobs the user sees (reading the disk sizes runs in the background)."""
+    return [job for job in dialog.runner.jobs if not job.background]
+
+
 def ok_button(dialog: SettingsDialog):
     return dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
 
@@ -92,8 +97,8 @@ def test_only_the_changed_groups_are_sent_in_one_job(open_settings, qtbot):
     [(called_id, old, new)] = backend.updates
     assert called_id == machine_id and old == dialog.info.spec
     assert changed_groups(old, new) == {"cpu", "memory", "notes"}
-    assert len(dialog.runner.jobs) == 1
-    assert dialog.runner.jobs[0].machine_key == dialog.info.summary.key
+    [job] = foreground_jobs(dialog)
+    assert job.machine_key == dialog.info.summary.key
     spec = backend.get_machine(machine_id).spec
     assert (spec.cpu.count, spec.memory.size_mib, spec.notes) == (4, 3072, "CI runner, nightly")
     assert not dialog.isVisible()
@@ -105,7 +110,7 @@ def test_ok_without_changes_just_closes(open_settings):
     dialog.resources.cpus.spin.setValue(dialog.info.spec.cpu.count)  # and back again
     ok_button(dialog).click()
     assert not dialog.isVisible()
-    assert backend.updates == [] and dialog.runner.jobs == []
+    assert backend.updates == [] and foreground_jobs(dialog) == []
 
 
 def test_loading_a_machine_changes_nothing(open_settings):
@@ -256,6 +261,10 @@ def test_detach_a_disk_keeps_its_file(open_settings, qtbot):
     dialog.storage.tree.setCurrentItem(disk_item)
     assert dialog.storage.detach_button.isEnabled()
     dialog.storage.detach_button.click()
+    question = dialog.storage.detach_question
+    assert question is not None and "never deletes it" in question.informativeText()
+    assert dialog.edited_spec().all_disks() != []  # asked first: nothing detached yet
+    question.findChild(QPushButton, "confirm-detach").click()
     assert dialog.edited_spec().all_disks() == []
     with qtbot.waitSignal(dialog.applied, timeout=5000):
         ok_button(dialog).click()

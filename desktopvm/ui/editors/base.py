@@ -128,8 +128,20 @@ class SpecEditor(QWidget):
             return allowed(Operation.CHANGE_NAME_NOTES, state) and (state not in LIVE or live_ok)
         return state in LIVE and live_ok
 
-    def locked_reason(self) -> str:
-        """Why a locked control cannot change in the machine's state, and what to do."""
+    def locked_reason(self, live: LiveChange | None = None) -> str:
+        """Why a locked control cannot change in the machine's state, and what to do.
+
+        For a field some backends change live (`live`), a running machine's reason names
+        the backend that cannot, so nobody thinks it is DesktopVM's choice.
+        """
+        if self._state in LIVE and live is not None and live not in (LiveChange.NAME,
+                                                                     LiveChange.NOTES):
+            cannot = self.tr("%s cannot change this while the machine runs.") % \
+                self.capabilities.backend
+            if self._state is PowerState.PAUSED:
+                return cannot + " " + self.tr("Resume the machine and shut it down to change "
+                                              "it.")
+            return cannot + " " + self.tr("Shut down the machine to change it.")
         if self._state is PowerState.PAUSED:
             return self.tr("Resume the machine and shut it down to change this setting.")
         if self._state in LIVE:
@@ -146,7 +158,7 @@ class SpecEditor(QWidget):
         if not self.editable(live):
             self._locked.add(widget)
             widget.setEnabled(False)
-            widget.setToolTip(self.locked_reason())
+            widget.setToolTip(self.locked_reason(live))
         else:
             self._locked.discard(widget)
             widget.setEnabled(possible)

@@ -113,6 +113,12 @@ class DiskEditor(SpecEditor):
         existing_form.setContentsMargins(24, 0, 0, 8)
         existing_form.addRow(self.tr("File:"), self.path)
         existing_form.addRow("", self.detected)
+        self.checked_hint = caption(self.tr(
+            "The file is used where it is, not copied. Before it is attached, its headers are "
+            "read and checked: a disk that refers to other files (a backing file, extents, a "
+            "parent disk) is refused."))
+        self.checked_hint.setObjectName("disk-checked-hint")
+        existing_form.addRow("", self.checked_hint)
         bus_form = QFormLayout()
         bus_form.addRow(self.tr("Attach to:"), self.controller)
         bus_form.addRow("", self.controller_hint)

@@ -8,12 +8,15 @@ from typing import TypeVar
 from PySide6.QtCore import QCoreApplication
 
 from desktopvm.model import (
+    BootDevice,
     ControllerKind,
     DiskFormat,
     Firmware,
     NetworkAttachment,
     NicModel,
     SecureBootTemplate,
+    SerialMode,
+    UsbVersion,
 )
 
 E = TypeVar("E")
@@ -165,3 +168,54 @@ def nic_model_name(model: NicModel) -> str:
         NicModel.VMXNET3: _tr("VMware vmxnet3"),
         NicModel.SYNTHETIC: _tr("Hyper-V synthetic adapter"),
     }[model]
+
+
+SERIAL_MODE_ORDER = (
+    SerialMode.SOCKET, SerialMode.PIPE, SerialMode.FILE, SerialMode.TCP, SerialMode.DISCONNECTED,
+)
+BOOT_DEVICE_ORDER = (BootDevice.DISK, BootDevice.OPTICAL, BootDevice.NETWORK)
+
+
+def usb_version_name(version: UsbVersion | None) -> str:
+    """A USB controller generation with the chip people know it by."""
+    if version is None:
+        return _tr("No USB controller")
+    return {
+        UsbVersion.USB1: _tr("USB 1.1 (OHCI/UHCI)"),
+        UsbVersion.USB2: _tr("USB 2.0 (EHCI)"),
+        UsbVersion.USB3: _tr("USB 3.0 (xHCI)"),
+    }[version]
+
+
+def serial_mode_name(mode: SerialMode) -> str:
+    """Where a serial port's host side goes, in words."""
+    return {
+        SerialMode.SOCKET: _tr("Local socket (for the console)"),
+        SerialMode.PIPE: _tr("Named pipe"),
+        SerialMode.FILE: _tr("Log file (output only)"),
+        SerialMode.TCP: _tr("TCP port on this computer"),
+        SerialMode.DISCONNECTED: _tr("Not connected"),
+    }[mode]
+
+
+def serial_mode_hint(mode: SerialMode) -> str:
+    """What the choice does for the user."""
+    return {
+        SerialMode.SOCKET: _tr("DesktopVM's console attaches to it: the Serial tab shows what "
+                               "the guest writes and sends what you type."),
+        SerialMode.PIPE: _tr("A Windows named pipe, written \\\\.\\pipe\\NAME; leave it empty "
+                             "for one named after the machine."),
+        SerialMode.FILE: _tr("Everything the guest writes to the port is appended to this file."),
+        SerialMode.TCP: _tr("A TCP server on the loopback interface: connect with telnet or nc "
+                            "to that port."),
+        SerialMode.DISCONNECTED: _tr("The guest sees the port, but nothing is plugged in."),
+    }[mode]
+
+
+def boot_device_name(device: BootDevice) -> str:
+    """A boot device as firmware menus name it."""
+    return {
+        BootDevice.DISK: _tr("Hard disk"),
+        BootDevice.OPTICAL: _tr("Optical drive (DVD/CD)"),
+        BootDevice.NETWORK: _tr("Network (PXE)"),
+    }[device]

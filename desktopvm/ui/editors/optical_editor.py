@@ -1,8 +1,8 @@
-"""`OpticalEditor`: the ISO image in an optical drive, or an empty drive."""
+"""`OpticalEditor`: the ISO image in an optical drive, or an empty drive; Eject where offered."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from desktopvm.model import Capabilities, LiveChange, MachineSpec
 from desktopvm.protocol import HostInfo
@@ -15,13 +15,17 @@ class OpticalEditor(SpecEditor):
     """An ISO path with Browse…; empty means an empty drive.
 
     `slot` (controller index, drive index) names the drive; None means the machine's first
-    optical drive, added when an ISO is chosen and the machine has none.
+    optical drive, added when an ISO is chosen and the machine has none. `eject` adds an
+    Eject button (the settings dialog's; the wizard has nothing to eject). The disc is
+    changed live where the backend can (`LiveChange.OPTICAL_MEDIA`); otherwise, while the
+    machine runs, the field is greyed and a line under it says why.
     """
 
     scope = FieldScope(("storage[].optical",))
 
     def __init__(self, capabilities: Capabilities, host_info: HostInfo | None,
-                 slot: tuple[int, int] | None = None, parent: QWidget | None = None) -> None:
+                 slot: tuple[int, int] | None = None, parent: QWidget | None = None, *,
+                 eject: bool = False) -> None:
         super().__init__(capabilities, host_info, parent)
         self.slot = slot
         self.iso = PathField(self.tr("Choose an ISO image"),
@@ -30,13 +34,25 @@ class OpticalEditor(SpecEditor):
         self.iso.edit.setObjectName("iso-path")
         self.iso.edit.setAccessibleName(self.tr("ISO image"))
         self.iso.edit.setPlaceholderText(self.tr("Empty drive"))
+        self.eject = QPushButton(self.tr("&Eject"))
+        self.eject.setObjectName("eject")
+        self.eject.setAccessibleName(self.tr("Eject the disc"))
+        self.eject.setVisible(eject)
         self.hint = caption(self.tr("A disc image (.iso) to start from, such as an operating "
                                     "system installer. Leave it empty for an empty drive."))
+        self.locked_hint = caption()
+        self.locked_hint.setObjectName("optical-locked")
+        self.locked_hint.hide()
+        row = QHBoxLayout()
+        row.addWidget(self.iso, 1)
+        row.addWidget(self.eject)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.iso)
+        layout.addLayout(row)
         layout.addWidget(self.hint)
+        layout.addWidget(self.locked_hint)
         self.iso.path_changed.connect(self._user_changed)
+        self.eject.clicked.connect(lambda: self.iso.set_path(""))
 
     def _load(self, spec: MachineSpec) -> None:
         if self.slot is None:
@@ -47,7 +63,12 @@ class OpticalEditor(SpecEditor):
             self.iso.set_path(spec.storage[controller].optical[drive].iso)
 
     def _refresh(self) -> None:
-        self.offer(self.iso, True, "", LiveChange.OPTICAL_MEDIA)
+        live = LiveChange.OPTICAL_MEDIA
+        self.offer(self.iso, True, "", live)
+        self.offer(self.eject, bool(self.path()), self.tr("The drive is empty."), live)
+        locked = not self.editable(live)
+        self.locked_hint.setText(self.locked_reason(live) if locked else "")
+        self.locked_hint.setVisible(locked)
 
     def path(self) -> str:
         """The ISO path as typed ('' for an empty drive)."""
