@@ -189,14 +189,15 @@ class DetailsPane(QTabWidget):
         self.preview.clear()
         self.preview.setText(self.tr("No preview"))
 
-    def show_machine(self, info: MachineInfo) -> None:
-        """Fill the pane from a freshly read machine (keeps unsaved notes of the same one)."""
+    def show_machine(self, info: MachineInfo, where: str = "") -> None:
+        """Fill the pane from a freshly read machine (keeps unsaved notes of the same one).
+        `where` names its hypervisor and host: 'Hyper-V on hv01.lab.example'."""
         same = self.info is not None and self.info.summary.key == info.summary.key
         editing = same and self.save_notes.isEnabled()
         self.info = info
         self.title.setText(printable(info.summary.name))
-        self.state.setText(f"{self.tr(STATE_TEXT[info.state])} · {info.summary.backend}"
-                           f" on {info.summary.host}")
+        place = where or f"{info.summary.backend} on {info.summary.host}"
+        self.state.setText(f"{self.tr(STATE_TEXT[info.state])} · {place}")
         self.state.setToolTip(self.tr("The hypervisor's messages about this machine: %1")
                               .replace("%1", info.log) if info.log else "")
         self._fill_hardware(hardware_lines(info.spec))

@@ -1,8 +1,10 @@
-"""The inventory: a two-level tree (backend on a host -> its machines), updated by diffs.
+"""The inventory: a two-level tree (connection -> its machines), updated by diffs.
 
-A refresh never resets the model: rows are inserted, removed and changed in place, so the
-views keep their selection, expansion and scroll position. A backend that fails to answer
-keeps its last known machines and shows the error in its own row.
+A group is a connection: a local backend ("QEMU · localhost") or a remote host the user
+added, which also shows its connection state and, while something is wrong, an error line
+as its first child row (the "note"). A refresh never resets the model: rows are inserted,
+removed and changed in place, so the views keep their selection, expansion and scroll
+position. A connection that fails to answer keeps its last known machines.
 """
 
 from __future__ import annotations
@@ -13,23 +15,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
 
 from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary, PowerState
 from desktopvm.ui.icons import icon
 
 AnyIndex = QModelIndex | QPersistentModelIndex
-GroupKey = tuple[str, str]  # (host, backend)
+GroupKey = tuple[str, str]  # (host, connection id); the connection id alone is unique
 COLUMNS = ("Name", "State", "Backend", "Host", "Guest OS", "CPUs", "Memory")
 NAME, STATE, BACKEND, HOST, OS, CPUS, MEMORY = range(len(COLUMNS))
 MachineRole = Qt.ItemDataRole.UserRole + 1
 SortRole = Qt.ItemDataRole.UserRole + 2
+OrderRole = Qt.ItemDataRole.UserRole + 3  # a group's place: local backends, then hosts in order
+ConnectionRole = Qt.ItemDataRole.UserRole + 4  # the connection id of any row
+KindRole = Qt.ItemDataRole.UserRole + 5  # "local", "host", "note" or "machine"
 STATE_ICONS = {
     PowerState.RUNNING: "state-running", PowerState.OFF: "state-off",
     PowerState.PAUSED: "state-paused", PowerState.SAVED: "state-saved",
     PowerState.ABORTED: "state-aborted", PowerState.STARTING: "state-busy",
     PowerState.STOPPING: "state-busy", PowerState.UNKNOWN: "state-unknown",
 }
+NOTE_COLOR = QColor("#b91c1c")  # a host's error line: a dark red, readable on white and grey
 STATE_TEXT = {
     PowerState.RUNNING: "Running", PowerState.OFF: "Powered off", PowerState.PAUSED: "Paused",
     PowerState.SAVED: "Saved", PowerState.ABORTED: "Aborted", PowerState.STARTING: "Starting",
@@ -44,10 +51,21 @@ class _Group:
     label: str
     error: str = ""
     machines: list[MachineSummary] = field(default_factory=list)
-    rows: dict[str, int] = field(default_factory=dict)  # machine id -> row
+    rows: dict[str, int] = field(default_factory=dict)  # machine id -> index in machines
+    remote: bool = False  # a host the user added
+    rank: int = 0
+    state: str = ""  # a host's connection state, in words
+    note: str = ""  # a host's error line (its first child row while not empty)
+    tip: str = ""  # the note's tooltip: the whole reason and the fix
+    icon: str = ""  # a host's icon, which follows its state
 
     def reindex(self) -> None:
         self.rows = {m.id: i for i, m in enumerate(self.machines)}
+
+    @property
+    def offset(self) -> int:
+        """The rows before the first machine: the note's, when there is one."""
+        return 1 if self.note else 0
 
 
 @functools.cache
@@ -100,7 +118,8 @@ class InventoryModel(QAbstractItemModel):
         if not parent.isValid():
             return len(self._groups)
         if parent.internalId() == 0 and parent.column() == 0:
-            return len(self._groups[parent.row()].machines)
+            group = self._groups[parent.row()]
+            return group.offset + len(group.machines)
         return 0
 
     def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
@@ -116,23 +135,40 @@ class InventoryModel(QAbstractItemModel):
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         if index.internalId() == 0:
+            if self._groups[index.row()].remote:  # a host: selected for its details, dragged
+                return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | \
+                    Qt.ItemFlag.ItemIsDragEnabled
+            return Qt.ItemFlag.ItemIsEnabled
+        if self._is_note(index):
             return Qt.ItemFlag.ItemIsEnabled
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     # -- data ------------------------------------------------------------------------------
     def machine(self, index: AnyIndex) -> MachineSummary | None:
-        """The machine of a row, or None for a group row."""
+        """The machine of a row, or None for a group or note row."""
         if not index.isValid() or index.internalId() == 0:
             return None
         group = self._by_uid[index.internalId()]
-        return group.machines[index.row()] if index.row() < len(group.machines) else None
+        row = index.row() - group.offset
+        return group.machines[row] if 0 <= row < len(group.machines) else None
+
+    def _is_note(self, index: AnyIndex) -> bool:
+        return index.internalId() != 0 and index.row() == 0 and \
+            bool(self._by_uid[index.internalId()].note)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         if index.internalId() == 0:
             return self._group_data(self._groups[index.row()], index.column(), role)
+        group = self._by_uid[index.internalId()]
+        if role == ConnectionRole:
+            return group.key[1]
+        if self._is_note(index):
+            return self._note_data(group, index.column(), role)
         machine = self.machine(index)
+        if role == KindRole:
+            return "machine"
         return None if machine is None else self._machine_data(machine, index.column(), role)
 
     def _group_data(self, group: _Group, column: int, role: int) -> Any:
@@ -140,15 +176,39 @@ class InventoryModel(QAbstractItemModel):
             if column == NAME:
                 count = len(group.machines)
                 return f"{group.label} ({count})"
+            if column == STATE and group.remote:
+                return group.state
             if column == STATE and group.error:
                 return self.tr("Not answering: %1").replace("%1", group.error)
             return None
         if role == Qt.ItemDataRole.DecorationRole and column == NAME:
+            if group.remote:
+                return icon(group.icon or "host", "host")
             return icon("error") if group.error else icon(f"backend-{group.key[1]}")
         if role == Qt.ItemDataRole.ToolTipRole:
-            return group.error or group.label
+            return "\n".join(t for t in (group.label, group.state, group.tip) if t) \
+                if group.remote else group.error or group.label
         if role == SortRole:
             return group.label.lower()
+        if role == OrderRole:
+            return group.rank
+        if role == ConnectionRole:
+            return group.key[1]
+        if role == KindRole:
+            return "host" if group.remote else "local"
+        return None
+
+    def _note_data(self, group: _Group, column: int, role: int) -> Any:
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return group.note if column == NAME else None
+        if role == Qt.ItemDataRole.DecorationRole and column == NAME:
+            return icon("error")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return group.tip or group.note
+        if role == KindRole:
+            return "note"
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return NOTE_COLOR  # the error red of the icons, readable on white and grey
         return None
 
     def _machine_data(self, machine: MachineSummary, column: int, role: int) -> Any:
@@ -174,24 +234,26 @@ class InventoryModel(QAbstractItemModel):
         return None
 
     # -- updates ---------------------------------------------------------------------------
-    def group_index(self, key: GroupKey) -> QModelIndex:
-        """The index of a backend's group row (invalid if absent)."""
+    def group_index(self, key: GroupKey | str) -> QModelIndex:
+        """The index of a connection's group row, by key or connection id (invalid if absent)."""
+        connection = key if isinstance(key, str) else key[1]
         for row, group in enumerate(self._groups):
-            if group.key == key:
+            if group.key[1] == connection:
                 return self.createIndex(row, 0, 0)
         return QModelIndex()
 
     def index_of(self, summary_key: tuple[str, str, str]) -> QModelIndex:
-        """The index of a machine by (host, backend, id)."""
-        host, backend, machine_id = summary_key
+        """The index of a machine by (host, connection, id). The connection id names the
+        group: a remote backend may report its host in another spelling than its address."""
+        _host, connection, machine_id = summary_key
         for group in self._groups:
-            if group.key == (host, backend) and machine_id in group.rows:
-                return self.createIndex(group.rows[machine_id], 0, group.uid)
+            if group.key[1] == connection and machine_id in group.rows:
+                return self.createIndex(group.offset + group.rows[machine_id], 0, group.uid)
         return QModelIndex()
 
     def _group(self, key: GroupKey, label: str) -> tuple[int, _Group]:
         for row, group in enumerate(self._groups):
-            if group.key == key:
+            if group.key[1] == key[1]:
                 return row, group
         group = _Group(next(self._uids), key, label)
         row = len(self._groups)
@@ -200,6 +262,38 @@ class InventoryModel(QAbstractItemModel):
         self._by_uid[group.uid] = group
         self.endInsertRows()
         return row, group
+
+    def set_host(self, key: GroupKey, label: str, *, rank: int, state: str, note: str = "",
+                 tip: str = "", icon_name: str = "") -> None:
+        """Show a remote host's group: its label, place, state, error line and icon. The error
+        line is the group's first child row while it is not empty."""
+        row, group = self._group(key, label)
+        parent = self.createIndex(row, 0, 0)
+        group.remote = True
+        if bool(group.note) != bool(note):
+            if note:
+                self.beginInsertRows(parent, 0, 0)
+                group.note = note
+                self.endInsertRows()
+            else:
+                self.beginRemoveRows(parent, 0, 0)
+                group.note = ""
+                self.endRemoveRows()
+        elif note != group.note:
+            group.note = note
+            self.dataChanged.emit(self.createIndex(0, 0, group.uid),
+                                  self.createIndex(0, len(COLUMNS) - 1, group.uid))
+        values = (label, rank, state, tip, icon_name)
+        if values != (group.label, group.rank, group.state, group.tip, group.icon):
+            group.label, group.rank, group.state, group.tip, group.icon = values
+            self.dataChanged.emit(parent, self.createIndex(row, len(COLUMNS) - 1, 0))
+
+    def set_rank(self, key: GroupKey | str, rank: int) -> None:
+        """A group's place among the others (the sorting proxy re-sorts on the change)."""
+        index = self.group_index(key)
+        if index.isValid() and self._groups[index.row()].rank != rank:
+            self._groups[index.row()].rank = rank
+            self.dataChanged.emit(index, self.createIndex(index.row(), len(COLUMNS) - 1, 0))
 
     def set_error(self, key: GroupKey, label: str, error: str) -> None:
         """Mark a backend as not answering (its last known machines stay)."""
@@ -216,7 +310,7 @@ class InventoryModel(QAbstractItemModel):
         fresh = {m.id: m for m in machines}
         doomed = [row for row, m in enumerate(group.machines) if m.id not in fresh]
         for first, last in reversed(list(_ranges(doomed))):
-            self.beginRemoveRows(parent, first, last)
+            self.beginRemoveRows(parent, group.offset + first, group.offset + last)
             del group.machines[first:last + 1]
             self.endRemoveRows()
         if doomed:
@@ -228,12 +322,14 @@ class InventoryModel(QAbstractItemModel):
                 # Only the columns that changed: a sorted proxy re-sorts a row only when
                 # its sort column is in the range, which keeps a refresh of 10,000 cheap.
                 columns = _changed_columns(old, new)
-                self.dataChanged.emit(self.createIndex(row, columns[0], group.uid),
-                                      self.createIndex(row, columns[-1], group.uid))
+                shown = group.offset + row
+                self.dataChanged.emit(self.createIndex(shown, columns[0], group.uid),
+                                      self.createIndex(shown, columns[-1], group.uid))
         added = [m for m in machines if m.id not in group.rows]
         if added:
             first = len(group.machines)
-            self.beginInsertRows(parent, first, first + len(added) - 1)
+            self.beginInsertRows(parent, group.offset + first,
+                                 group.offset + first + len(added) - 1)
             group.machines.extend(added)
             for offset, machine in enumerate(added):
                 group.rows[machine.id] = first + offset
@@ -242,10 +338,11 @@ class InventoryModel(QAbstractItemModel):
             group.error = ""
             self.dataChanged.emit(parent, self.createIndex(group_row, len(COLUMNS) - 1, 0))
 
-    def remove_group(self, key: GroupKey) -> None:
-        """Drop a backend that is no longer available."""
+    def remove_group(self, key: GroupKey | str) -> None:
+        """Drop a backend that is no longer available, or a host that was removed."""
+        connection = key if isinstance(key, str) else key[1]
         for row, group in enumerate(self._groups):
-            if group.key == key:
+            if group.key[1] == connection:
                 self.beginRemoveRows(QModelIndex(), row, row)
                 del self._groups[row]
                 del self._by_uid[group.uid]
@@ -264,6 +361,10 @@ class InventoryModel(QAbstractItemModel):
     def group_keys(self) -> list[GroupKey]:
         """Keys of the groups shown."""
         return [g.key for g in self._groups]
+
+    def machines_of(self, connection: str) -> list[MachineSummary]:
+        """The machines a connection's group shows."""
+        return next((list(g.machines) for g in self._groups if g.key[1] == connection), [])
 
 
 def _changed_columns(old: MachineSummary, new: MachineSummary) -> list[int]:

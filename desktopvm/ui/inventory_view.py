@@ -1,4 +1,5 @@
-"""`InventoryView`: the machine list's tree view — columns, gestures, selection after removal."""
+"""`InventoryView`: the machine list's tree view — columns, gestures, selection after removal,
+hosts dragged into another order — and `MachineFilter`, its search and sorting proxy."""
 
 from __future__ import annotations
 
@@ -7,15 +8,64 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
+    QSortFilterProxyModel,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QDragMoveEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QMenu, QTreeView, QWidget
 
-from desktopvm.ui.inventory_model import BACKEND, COLUMNS, HOST, NAME
+from desktopvm.ui.inventory_model import (
+    BACKEND,
+    COLUMNS,
+    HOST,
+    NAME,
+    AnyIndex,
+    ConnectionRole,
+    KindRole,
+    OrderRole,
+    SortRole,
+)
 
 WIDTHS = (220, 100, 90, 90, 150, 50, 90)
+
+
+class MachineFilter(QSortFilterProxyModel):
+    """Filters machines by the search text; a group stays while any of its machines match.
+
+    Groups keep their own order (local backends, then the hosts in the settings' order)
+    whatever column sorts the machines, and a host's error line stays its first row; it is
+    shown while searching too, since that host's machines could not be searched."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setSortRole(SortRole)
+        self.setFilterKeyColumn(NAME)
+
+    def search(self, text: str) -> None:
+        """Filter by `text`. Recursive filtering (which re-checks a group whenever one of its
+        machines changes) is on only while there is something to search for."""
+        self.setRecursiveFilteringEnabled(bool(text))
+        self.setFilterFixedString(text)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        if source_parent.isValid():
+            kind = self.sourceModel().index(source_row, NAME, source_parent).data(KindRole)
+            if kind == "note":
+                return True
+        return super().filterAcceptsRow(source_row, source_parent)
+
+    def lessThan(self, left: AnyIndex, right: AnyIndex) -> bool:
+        ascending = self.sortOrder() is Qt.SortOrder.AscendingOrder
+        if not left.parent().isValid():  # groups: their own order, in either direction
+            first, second = left.data(OrderRole), right.data(OrderRole)
+            return bool(first < second if ascending else first > second)
+        if left.data(KindRole) == "note":
+            return ascending
+        if right.data(KindRole) == "note":
+            return not ascending
+        return super().lessThan(left, right)
 
 
 class InventoryView(QTreeView):
@@ -25,11 +75,17 @@ class InventoryView(QTreeView):
     any column. When selected machines leave the list (deleted), the one that takes their place
     is selected, as file managers do.
 
+    A host's node can be dragged onto another host's to take its place; the window saves the
+    new order (the model is not changed by the drop itself). A host's error line spans the
+    columns.
+
     Signals:
         machine_activated()  -- double-click or Enter on the current machine
+        host_dropped(str, str)  -- a host's connection id was dropped onto another host's
     """
 
     machine_activated = Signal()
+    host_dropped = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,6 +98,11 @@ class InventoryView(QTreeView):
         self.setAlternatingRowColors(True)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.setMinimumWidth(260)
+        self.setDragEnabled(True)  # only hosts' nodes are draggable (the model's flags)
+        self.setAcceptDrops(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.setDropIndicatorShown(True)
         self.doubleClicked.connect(self._activated)
 
     def setModel(self, model: QAbstractItemModel | None) -> None:
@@ -58,6 +119,62 @@ class InventoryView(QTreeView):
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._columns_menu)
         model.rowsRemoved.connect(self._rows_left)
+        model.rowsInserted.connect(self._span_notes)
+        model.layoutChanged.connect(self._span_all_notes)
+        model.modelReset.connect(self._span_all_notes)
+
+    def _span_notes(self, parent: QModelIndex, first: int, last: int) -> None:
+        if parent.isValid():
+            for row in range(first, last + 1):
+                if self.model().index(row, NAME, parent).data(KindRole) == "note":
+                    self.setFirstColumnSpanned(row, parent, True)
+        else:
+            for row in range(first, last + 1):
+                group = self.model().index(row, NAME)
+                self._span_notes(group, 0, self.model().rowCount(group) - 1)
+
+    def _span_all_notes(self) -> None:
+        self._span_notes(QModelIndex(), 0, self.model().rowCount() - 1)
+
+    # -- dragging hosts into another order ------------------------------------------------------
+    def _host_at(self, event: QDragMoveEvent | QDropEvent) -> str:
+        """The host under the pointer during a drag ('' when not a host's rows)."""
+        index = self.indexAt(event.position().toPoint())
+        while index.isValid() and index.parent().isValid():
+            index = index.parent()
+        if not index.isValid() or index.data(KindRole) != "host":
+            return ""
+        return str(index.data(ConnectionRole))
+
+    def _dragged_host(self, event: QDragMoveEvent | QDropEvent) -> str:
+        if event.source() is not self:
+            return ""
+        rows = self.selectionModel().selectedRows(NAME)
+        hosts = [r for r in rows if r.data(KindRole) == "host"]
+        return str(hosts[0].data(ConnectionRole)) if len(hosts) == 1 else ""
+
+    def dragEnterEvent(self, event: QDragMoveEvent) -> None:
+        if self._dragged_host(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if self._dragged_host(event) and self._host_at(event):
+            super().dragMoveEvent(event)  # draws the drop indicator
+            event.setDropAction(Qt.DropAction.MoveAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        moved, onto = self._dragged_host(event), self._host_at(event)
+        # The model is not changed here: the window saves the new order, and the groups
+        # follow it. IgnoreAction keeps Qt from removing the dragged rows.
+        event.setDropAction(Qt.DropAction.IgnoreAction)
+        event.accept()
+        if moved and onto and moved != onto:
+            self.host_dropped.emit(moved, onto)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Enter or Return on a machine activates it (not the platform's "activated", which

@@ -1,16 +1,18 @@
-"""The main window: inventory of every backend's machines, details, actions, jobs.
+"""The main window: every connection's machines in one tree, details, actions, jobs.
 
 Nothing here calls a backend: every call is a job on the runner, and results come back
-as signals. Refresh is a job too, and applies diffs to the inventory model.
+as signals. Refresh is one job per connection (refresher.py), applying diffs to the model;
+a remote host's node shows its connection state and has its own menu (host_menu.py).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QItemSelection,
     QModelIndex,
     QPoint,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
 )
@@ -28,66 +30,36 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktopvm.connections import is_remote
 from desktopvm.jobs import Job, JobRunner
 from desktopvm.printable import printable
-from desktopvm.protocol import BackendError, CancelToken, MachineSummary, Progress
+from desktopvm.protocol import HostInfo, MachineSummary
 from desktopvm.protocol.states import Operation, allowed
 from desktopvm.registry import Registry
 from desktopvm.settings import Settings
-from desktopvm.ui import window_state
+from desktopvm.ui import host_state, window_state
 from desktopvm.ui.actions import MACHINE_ACTIONS
 from desktopvm.ui.details_pane import DetailsPane
-from desktopvm.ui.facts import BackendFacts, gather_facts
+from desktopvm.ui.facts import BackendFacts, where
+from desktopvm.ui.host_menu import HostActions
 from desktopvm.ui.icons import icon
-from desktopvm.ui.inventory_model import NAME, InventoryModel, MachineRole, SortRole
-from desktopvm.ui.inventory_view import InventoryView
+from desktopvm.ui.inventory_model import (
+    NAME,
+    ConnectionRole,
+    InventoryModel,
+    KindRole,
+    MachineRole,
+)
+from desktopvm.ui.inventory_view import InventoryView, MachineFilter
 from desktopvm.ui.jobs_panel import JobsPanel
 from desktopvm.ui.operations import Operations
+from desktopvm.ui.refresher import Refresher
+
+if TYPE_CHECKING:
+    from desktopvm.ui.hosts.host_details import HostDetails
 
 PREVIEW_INTERVAL_MS = 3000
 DEFAULT_SIZE = (1200, 720)  # at most 90% of the screen: it must fit a 1366x768 laptop
-
-
-class Listing:
-    """What one refresh found, per backend: machines, or the error it answered with."""
-
-    def __init__(self) -> None:
-        self.facts: list[BackendFacts] = []
-        self.machines: dict[str, list[MachineSummary]] = {}
-        self.failures: dict[str, str] = {}
-
-
-def list_everything(registry: Registry, with_facts: bool, progress: Progress,
-                    cancel: CancelToken) -> Listing:
-    """Runs in a worker: (optionally) gather backend facts, then list every usable backend."""
-    listing = Listing()
-    if with_facts:
-        listing.facts = gather_facts(registry)
-    names = [f.name for f in listing.facts if f.available] if with_facts else \
-        [b.name for b in registry.available()]
-    for name in names:
-        cancel.raise_if_cancelled()
-        try:
-            listing.machines[name] = registry.open(name).list_machines()
-        except BackendError as error:
-            listing.failures[name] = error.summary
-    return listing
-
-
-class MachineFilter(QSortFilterProxyModel):
-    """Filters machines by the search text; a group stays while any of its machines match."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.setSortRole(SortRole)
-        self.setFilterKeyColumn(NAME)
-
-    def search(self, text: str) -> None:
-        """Filter by `text`. Recursive filtering (which re-checks a group whenever one of its
-        machines changes) is on only while there is something to search for."""
-        self.setRecursiveFilteringEnabled(bool(text))
-        self.setFilterFixedString(text)
 
 
 class MainWindow(QMainWindow):
@@ -98,23 +70,28 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.registry = registry
         self.runner = runner
-        self.facts: dict[str, BackendFacts] = {}
-        self._refreshing: Job | None = None
+        self.facts: dict[str, BackendFacts] = {}  # by connection id
         self._details_job: Job | None = None
         self._preview_job: Job | None = None
-        self._refresh_count = 0
-        self._refresh_again = False  # preferences changed while a refresh ran
+        self._host_job: Job | None = None
+        self.host_info: dict[str, HostInfo] = {}  # what each host said when last shown
+        self.host_details: HostDetails | None = None  # made when a host is first selected
         self._retired: set[Registry] = set()  # replaced; their backends not closed yet
         self.pending_selection: tuple[str, str, str] | None = None
         self._closing_confirmed = False
+        self.collapsed: set[str] = host_state.collapsed()  # connection ids folded by the user
         self.setWindowTitle(self.tr("DesktopVM"))
         self.setWindowIcon(icon("app"))
         self._build_views()
         self.operations = Operations(self)
+        self.hosts = HostActions(self)
+        self.tree.host_dropped.connect(self.hosts.dropped)
+        self.refresher = Refresher(self)
         self._build_actions()
         self._default_size()
         window_state.restore(self, self.splitter, self.tree)
         self.jobs_dock.setVisible(False)  # no operations yet: the panel is folded away
+        self.refresher.sync_hosts()  # the added hosts show at once, "connecting"
         self.timer = QTimer(self)
         self.timer.setInterval(int(registry.settings.refresh_interval_s * 1000))
         self.timer.timeout.connect(self.refresh)
@@ -132,17 +109,23 @@ class MainWindow(QMainWindow):
         self.tree.customContextMenuRequested.connect(self._context_menu)
         self.tree.machine_activated.connect(self.activate)
         self.tree.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.tree.collapsed.connect(lambda index: self._folded(index, True))
+        self.tree.expanded.connect(lambda index: self._folded(index, False))
         self.proxy.rowsInserted.connect(self._expand_groups)
         self.details = DetailsPane()
+        self.side = QStackedWidget()  # a machine's details, or a host's
+        self.side.setObjectName("side")
+        self.side.addWidget(self.details)
         self.empty = QLabel()
         self.empty.setObjectName("empty-state")
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setMargin(48)
+        self.empty.linkActivated.connect(lambda link: self.hosts.add_host())
         splitter = QSplitter()
         splitter.setObjectName("main-splitter")
         splitter.addWidget(self.tree)
-        splitter.addWidget(self.details)
+        splitter.addWidget(self.side)
         splitter.setChildrenCollapsible(False)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
@@ -222,6 +205,9 @@ class MainWindow(QMainWindow):
                                           self.operations.import_appliance)
         self.refresh_action = self._action(self.tr("&Refresh"), "refresh",
                                            QKeySequence.StandardKey.Refresh, self.refresh)
+        self.add_host_action = self._action(self.tr("Add &host…"), "host", "",
+                                            self.hosts.add_host)
+        self.add_host_action.setObjectName("action-add-host")
         self.preferences_action = self._action(self.tr("&Preferences…"), "preferences",
                                                "Ctrl+,", self.operations.preferences)
         own = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
@@ -230,7 +216,8 @@ class MainWindow(QMainWindow):
         quit_action = self._action(self.tr("&Quit"), "", QKeySequence.StandardKey.Quit,
                                    self.close)
         menu_file = self.menuBar().addMenu(self.tr("&File"))
-        for action in (self.new_action, self.import_action, self.preferences_action):
+        for action in (self.new_action, self.import_action, self.add_host_action,
+                       self.preferences_action):
             menu_file.addAction(action)
         menu_file.addSeparator()
         menu_file.addAction(quit_action)
@@ -279,55 +266,30 @@ class MainWindow(QMainWindow):
             return
         self.timer.stop()
         self.preview_timer.stop()
+        self.refresher.close()
         window_state.save(self, self.splitter, self.tree)
+        host_state.save_collapsed(self.collapsed)
         # Quitting is closing the main window: consoles and dialogs go with it.
         for other in (*self.__dict__.get("_console_windows", []), *self.operations.open_dialogs):
             other.close()
         super().closeEvent(event)
 
     # -- refresh ----------------------------------------------------------------------------
-    def refresh(self, *, with_facts: bool | None = None) -> Job | None:
-        """Submit a refresh job unless one is running. Facts are re-read every tenth time."""
-        if self._refreshing is not None:
-            return None
-        if with_facts is None:
-            with_facts = not self.facts or self._refresh_count % 10 == 0
-        self._refresh_count += 1
-        registry = self.registry
-        job = self.runner.submit(self.tr("Refresh"),
-                                 lambda p, c: list_everything(registry, with_facts, p, c),
-                                 background=True)
-        job.succeeded.connect(self._on_listing)
-        job.failed.connect(lambda error: self.statusBar().showMessage(str(error)))
-        job.finished.connect(self._on_refresh_finished)
-        self._refreshing = job
-        return job
+    def refresh(self, *, with_facts: bool | None = None, only: str = "") -> Job | None:
+        """Refresh every connection (or `only` one) not being refreshed: one job each.
+        Facts are re-read every tenth time. Returns the first job submitted."""
+        return self.refresher.refresh(with_facts, only)
 
-    def _on_refresh_finished(self) -> None:
-        self._refreshing = None
-        if self._refresh_again:
-            self._refresh_again = False
-            self.refresh(with_facts=True)
+    @property
+    def _refreshing(self) -> Job | None:
+        """A refresh job still running, if any (None once every connection has answered)."""
+        return next(iter(self.refresher.jobs.values()), None)
 
-    def _on_listing(self, listing: Listing) -> None:
-        if listing.facts:
-            self.facts = {f.name: f for f in listing.facts}
-        for name, machines in listing.machines.items():
-            facts = self.facts.get(name)
-            label = f"{facts.display_name if facts else name} · {facts.host if facts else ''}"
-            self.model.apply(((facts.host if facts else "localhost"), name), label, machines)
-        for name, error in listing.failures.items():
-            facts = self.facts.get(name)
-            host = facts.host if facts else "localhost"
-            label = f"{facts.display_name if facts else name} · {host}"
-            self.model.set_error((host, name), label, error)
-        for key in self.model.group_keys():
-            facts = self.facts.get(key[1])
-            if facts is not None and not facts.available:
-                self.model.remove_group(key)
+    def listed(self, name: str) -> None:
+        """A connection's refresh was applied to the model: update what depends on it."""
         self._show_empty_state()
         count = self.model.machine_count()
-        failed = "; ".join(f"{n}: {e}" for n, e in listing.failures.items())
+        failed = self.refresher.status_line()
         status = self.tr("%n machine(s)", "", count)
         self.statusBar().showMessage(status + (f" — {failed}" if failed else ""))
         if self.pending_selection is not None and \
@@ -335,7 +297,25 @@ class MainWindow(QMainWindow):
             self.select(self.pending_selection)
             self.pending_selection = None
         self.update_actions()
-        self.load_details()
+        current = self.current_machine()
+        if current is not None and current.backend == name:
+            self.load_details()
+        elif self.current_host() == name:
+            self.show_host(name, fetch=False)
+
+    def forget_connection(self, name: str) -> None:
+        """A host was removed or renamed: drop its node, facts and state."""
+        self.registry.monitor.forget(name)
+        self.model.remove_group(name)
+        self.facts.pop(name, None)
+        self.host_info.pop(name, None)
+        self.refresher.failures.pop(name, None)
+
+    def clear_machines(self, name: str) -> None:
+        """A host was disconnected: its machines leave the list until it is connected."""
+        if self.model.group_index(name).isValid():
+            self.model.apply(self.refresher.key(name), "", [])
+        self.refresher.show_host(name)
 
     def apply_settings(self, settings: Settings) -> None:
         """New preferences: reopen backends with them and refresh everything.
@@ -344,13 +324,18 @@ class MainWindow(QMainWindow):
         """
         self.timer.setInterval(int(settings.refresh_interval_s * 1000))
         old = self.registry
-        if settings.replace(refresh_interval_s=old.settings.refresh_interval_s) == old.settings:
-            old.settings = settings  # only the refresh interval changed; no backend reads it
+        same_hosts = sorted(settings.hosts, key=lambda h: h.id) == \
+            sorted(old.settings.hosts, key=lambda h: h.id)
+        if same_hosts and settings.replace(refresh_interval_s=old.settings.refresh_interval_s,
+                                           hosts=old.settings.hosts) == old.settings:
+            # Only the refresh interval or the hosts' order changed: no backend reads them.
+            old.settings = settings
+            self.refresher.sync_hosts()
+            self.proxy.invalidate()  # the groups' new order
             return
         self.registry = old.with_settings(settings)
         self._retire(old)
-        if self.refresh(with_facts=True) is None:  # a refresh on the old backends is running
-            self._refresh_again = True
+        self.refresher.registry_replaced()
 
     def _retire(self, registry: Registry) -> None:
         """Close a replaced registry's backends in a job (closing may block), after every job
@@ -382,11 +367,14 @@ class MainWindow(QMainWindow):
         self._retired.clear()
 
     def _show_empty_state(self) -> None:
-        if any(f.available for f in self.facts.values()):
+        local = [f for f in self.facts.values() if not is_remote(f.name)]
+        if any(f.available for f in local) or self.registry.settings.hosts:
             self.stack.setCurrentIndex(0)
             self.new_action.setEnabled(True)
             self.import_action.setEnabled(True)
             return
+        if len(local) < len(self.registry.known()):
+            return  # not every local backend has been probed yet
         title = self.tr("No hypervisor is available on this computer")
         intro = self.tr("DesktopVM manages machines of QEMU, VirtualBox and Hyper-V. "
                         "Install one of them, then press Refresh:")
@@ -396,6 +384,8 @@ class MainWindow(QMainWindow):
                 else ""
             lines.append(f"<li><b>{facts.display_name}</b>: {facts.probe.reason}{hint}</li>")
         lines.append("</ul>")
+        lines.append("<p>" + self.tr("Or manage the machines of another computer: "
+                                     "<a href=\"add-host\">Add a remote host…</a>") + "</p>")
         self.empty.setText("".join(lines))
         self.stack.setCurrentIndex(1)
         self.new_action.setEnabled(False)
@@ -403,8 +393,21 @@ class MainWindow(QMainWindow):
 
     def _expand_groups(self, parent: QModelIndex, first: int, last: int) -> None:
         if not parent.isValid():
+            searching = bool(self.search.text()) if hasattr(self, "search") else False
             for row in range(first, last + 1):
-                self.tree.expand(self.proxy.index(row, 0))
+                index = self.proxy.index(row, 0)
+                if searching or index.data(ConnectionRole) not in self.collapsed:
+                    self.tree.expand(index)
+
+    def _folded(self, index: QModelIndex, folded: bool) -> None:
+        """Remember which groups the user folded (kept in window.ini between runs)."""
+        if index.parent().isValid() or self.search.text():
+            return  # only groups; what a search unfolds is not the user's choice
+        connection = index.data(ConnectionRole)
+        if folded:
+            self.collapsed.add(connection)
+        else:
+            self.collapsed.discard(connection)
 
     # -- selection and details --------------------------------------------------------------
     def selected_machines(self) -> list[MachineSummary]:
@@ -418,9 +421,27 @@ class MainWindow(QMainWindow):
         machines = self.selected_machines()
         return machines[0] if len(machines) == 1 else None
 
+    def current_host(self) -> str:
+        """The host whose node is the only selection ('' when it is not a host)."""
+        rows = self.tree.selectionModel().selectedRows(NAME)
+        if len(rows) == 1 and rows[0].data(KindRole) == "host":
+            return str(rows[0].data(ConnectionRole))
+        return ""
+
+    def current_connection(self) -> str:
+        """The connection of the tree's current row (machine, host or backend), or ''."""
+        index = self.tree.currentIndex()
+        return str(index.data(ConnectionRole) or "") if index.isValid() else ""
+
     def select(self, key: tuple[str, str, str]) -> None:
-        """Select one machine by (host, backend, id)."""
+        """Select one machine by (host, connection, id)."""
         index = self.proxy.mapFromSource(self.model.index_of(key))
+        if index.isValid():
+            self.tree.setCurrentIndex(index)
+
+    def select_host(self, connection: str) -> None:
+        """Select a host's node (its details show)."""
+        index = self.proxy.mapFromSource(self.model.group_index(connection))
         if index.isValid():
             self.tree.setCurrentIndex(index)
 
@@ -451,7 +472,13 @@ class MainWindow(QMainWindow):
             self.machine_actions[key].setEnabled(value)
 
     def load_details(self) -> None:
-        """Read the current machine's details in a job and show them."""
+        """Read the current machine's details in a job and show them; a host's node shows
+        the host's details instead."""
+        host = self.current_host()
+        if host:
+            self.show_host(host)
+            return
+        self.side.setCurrentWidget(self.details)
         machine = self.current_machine()
         if machine is None:
             count = len(self.selected_machines())
@@ -469,13 +496,53 @@ class MainWindow(QMainWindow):
         def shown(info: object) -> None:
             current = self.current_machine()
             if current is not None and current.key == machine.key:
-                self.details.show_machine(info)  # type: ignore[arg-type]
+                self.details.show_machine(info, where(self.registry,  # type: ignore[arg-type]
+                                                      machine.backend))
 
         job.succeeded.connect(shown)
         job.finished.connect(self._details_finished)
 
     def _details_finished(self) -> None:
         self._details_job = None
+
+    def show_host(self, connection: str, fetch: bool = True) -> None:
+        """Show a host's details: its settings and state at once, then what host_info says
+        (asked in a job, through the monitor, when the host is not known to be down)."""
+        host = self.registry.settings.host(connection)
+        if host is None:
+            return
+        if self.host_details is None:
+            from desktopvm.ui.hosts.host_details import HostDetails
+
+            self.host_details = HostDetails()
+            self.side.addWidget(self.host_details)
+        self.side.setCurrentWidget(self.host_details)
+        monitor = self.registry.monitor
+        self.host_details.show_host(host, monitor.status(connection),
+                                    self.host_info.get(connection))
+        if not fetch or self._host_job is not None or not monitor.due(connection):
+            return
+        registry = self.registry
+        job = self.runner.submit(
+            self.tr("Read %1").replace("%1", registry.display_name(connection)),
+            lambda p, c: registry.monitor.guarded(
+                connection, lambda: registry.open(connection).host_info()), background=True)
+        self._host_job = job
+
+        def shown(info: object) -> None:
+            if isinstance(info, HostInfo):
+                self.host_info[connection] = info
+            if self.current_host() == connection:
+                self.show_host(connection, fetch=False)
+
+        job.succeeded.connect(shown)
+        job.failed.connect(lambda _error: shown(None))  # the state says what went wrong
+        job.finished.connect(lambda: setattr(self, "_host_job", None))
+
+    def host_status_changed(self, connection: str) -> None:
+        """A host's connection state changed: its details, if shown, say so at once."""
+        if self.current_host() == connection:
+            self.show_host(connection, fetch=False)
 
     def _refresh_preview(self) -> None:
         machine = self.current_machine()
@@ -496,6 +563,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(job.title + "…")
 
     def _context_menu(self, position: QPoint) -> None:
+        index = self.tree.indexAt(position)
+        if index.isValid() and index.data(KindRole) in ("host", "note"):
+            menu = self.hosts.menu(str(index.data(ConnectionRole)), self)
+            menu.popup(self.tree.viewport().mapToGlobal(position))
+            return
         menu = QMenu(self)
         for spec in MACHINE_ACTIONS:
             action = self.machine_actions[spec.key]

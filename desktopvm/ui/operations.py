@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from desktopvm.connections import State, is_remote
 from desktopvm.jobs import Job
 from desktopvm.printable import printable
 from desktopvm.protocol import (
@@ -19,11 +20,13 @@ from desktopvm.protocol import (
     MachineInfo,
     MachineSummary,
     PowerState,
+    ProbeResult,
     Progress,
     StartMode,
 )
 from desktopvm.protocol.states import Operation, require
 from desktopvm.ui.error_dialog import show_error
+from desktopvm.ui.facts import BackendFacts, where
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QDialog
@@ -125,6 +128,10 @@ class Operations:
             self.window.statusBar().showMessage(self.tr("%1: cancelled").replace("%1", title))
         elif isinstance(error, BaseException):
             show_error(self.window, title, error)
+
+    def keep(self, dialog: QDialog) -> QDialog:
+        """Hold a reference to a non-blocking dialog until it closes, and open it."""
+        return self._keep(dialog)
 
     def _keep(self, dialog: QDialog) -> QDialog:
         """Hold a reference to a non-blocking dialog until it closes."""
@@ -290,16 +297,61 @@ class Operations:
                         lambda b, p, c: b.export(m.id, Path(path), progress=p, cancel=c),
                         done=self.tr("Exported to %1").replace("%1", printable(path)))
 
+    def connections(self) -> list[BackendFacts]:
+        """Every connection a machine could be made on, in the tree's order: the local
+        backends (unusable ones say why) and the hosts (usable only while connected)."""
+        window = self.window
+        registry = window.registry
+        facts = [f for f in window.facts.values() if not is_remote(f.name)]
+        for host in registry.settings.hosts:
+            status = registry.monitor.status(host.id)
+            known = window.facts.get(host.id)
+            if known is not None and status.state is State.CONNECTED:
+                facts.append(known)
+            else:
+                reason = status.line() if status.state is not State.CONNECTED else \
+                    self.tr("connected; still asking what it can do")
+                facts.append(BackendFacts(host.id, where(registry, host.id),
+                                          ProbeResult(host.id, False, reason=reason),
+                                          host=host.address))
+        return facts
+
+    def _default_connection(self, usable: list[BackendFacts]) -> str:
+        """The selected node's connection when it can take the machine, else the first."""
+        current = self.window.current_connection()
+        names = [f.name for f in usable]
+        return current if current in names else (names[0] if names else "")
+
     def import_appliance(self) -> None:
+        """Import…: choose the file, then (when several could take it) the connection."""
         path = self.ask_open_path()
-        available = [f for f in self.window.facts.values()
-                     if f.available and f.capabilities and f.capabilities.export_formats]
-        if not path or not available:
+        usable = [f for f in self.connections()
+                  if f.available and f.capabilities and f.capabilities.export_formats]
+        if not path or not usable:
             return
-        backend = available[0].name
-        self.submit(self.tr("Import %1").replace("%1", printable(Path(path).name)), None,
-                    lambda b, p, c: b.import_machine(Path(path), progress=p, cancel=c),
-                    backend_name=backend, done=self.tr("Imported as a new machine"))
+        default = self._default_connection(usable)
+        if len(usable) == 1:
+            self._import(Path(path), default)
+            return
+        from desktopvm.ui.connection_dialog import ConnectionDialog
+
+        dialog = ConnectionDialog(self.tr("Import %1").replace("%1", printable(Path(path).name)),
+                                  self.tr("Which hypervisor should the imported machine run "
+                                          "on?"), usable, default, self.window)
+        dialog.accepted.connect(lambda: self._import(Path(path), dialog.chosen()))
+        self._keep(dialog)
+
+    def _import(self, path: Path, connection: str) -> None:
+        job = self.submit(self.tr("Import %1").replace("%1", printable(path.name)), None,
+                          lambda b, p, c: b.import_machine(path, progress=p, cancel=c),
+                          backend_name=connection, done=self.tr("Imported as a new machine"))
+        job.succeeded.connect(lambda machine_id: self._select_new(connection, machine_id))
+
+    def _select_new(self, connection: str, machine_id: object) -> None:
+        """Select a machine just made once a refresh lists it."""
+        facts = self.window.facts.get(connection)
+        host = facts.host if facts else "localhost"
+        self.window.pending_selection = (host, connection, str(machine_id))
 
     def do_delete(self, machines: list[MachineSummary]) -> None:
         """Read the machines' disk files first (a job), then ask with the files named."""
@@ -359,14 +411,14 @@ class Operations:
     def new_machine(self) -> None:
         from desktopvm.ui.wizard import NewVmWizard
 
-        facts = list(self.window.facts.values())
-        wizard = NewVmWizard(facts, self.window.runner, self._backend, self.window)
+        facts = self.connections()
+        default = self._default_connection([f for f in facts if f.available])
+        wizard = NewVmWizard(facts, self.window.runner, self._backend, self.window,
+                             default=default)
 
-        def created(backend: str, machine_id: str) -> None:
-            facts = self.window.facts.get(backend)
-            host = facts.host if facts else "localhost"
-            self.window.pending_selection = (host, backend, machine_id)
-            self.window.refresh(with_facts=False)
+        def created(connection: str, machine_id: str) -> None:
+            self._select_new(connection, machine_id)
+            self.window.refresh(with_facts=False, only=connection)
         wizard.created.connect(created)
         self._keep(wizard)
 

@@ -1,4 +1,5 @@
-"""The wizard's first page: which hypervisor (on which host) runs the new machine."""
+"""The wizard's first page: which connection — a hypervisor on this computer or a host the user
+added — runs the new machine."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QButtonGroup, QRadioButton, QVBoxLayout, QWizardPage
 
+from desktopvm.connections import is_remote, kind_of
 from desktopvm.ui.editors.widgets import caption, format_mib, note, optional_icon
 from desktopvm.ui.facts import BackendFacts
 
@@ -14,21 +16,23 @@ if TYPE_CHECKING:
 
 
 class BackendPage(QWizardPage):
-    """One choice per backend; unusable ones are greyed with their reason and install hint."""
+    """One choice per connection: the local backends, then the hosts. Unusable ones are greyed
+    with their reason (a host: its connection state) and install hint. The wizard's `default`
+    connection is chosen first when it can create."""
 
     def __init__(self, wizard: NewVmWizard) -> None:
         super().__init__()
         self.vm_wizard = wizard
-        self.setTitle(self.tr("Choose a hypervisor"))
-        self.setSubTitle(self.tr("The hypervisor runs the new machine. Those that cannot run "
-                                 "here say why and how to get them."))
+        self.setTitle(self.tr("Choose where it runs"))
+        self.setSubTitle(self.tr("A hypervisor on this computer or on a host you added runs "
+                                 "the new machine. Those that cannot say why."))
         self.choices = QButtonGroup(self)
         self.buttons: dict[str, QRadioButton] = {}
         layout = QVBoxLayout(self)
         for facts in wizard.facts:
             button = QRadioButton(self._title(facts))
             button.setObjectName(f"backend-{facts.name}")
-            button.setIcon(optional_icon(f"backend-{facts.name}"))
+            button.setIcon(optional_icon(f"backend-{kind_of(facts.name)}"))
             button.setAccessibleName(facts.display_name)
             details = caption(self._details(facts))
             details.setObjectName(f"backend-{facts.name}-details")
@@ -42,15 +46,16 @@ class BackendPage(QWizardPage):
             layout.addWidget(button)
             layout.addWidget(details)
         self.none_available = note(self.tr(
-            "No hypervisor can run machines on this computer yet. Install one of those above, "
-            "then open this wizard again."))
+            "No hypervisor can run machines here yet. Install one of those above, or connect "
+            "a host, then open this wizard again."))
         self.none_available.setObjectName("no-backend")
         self.none_available.setVisible(not any(f.available for f in wizard.facts))
         layout.addWidget(self.none_available)
         layout.addStretch(1)
-        first = next((f for f in wizard.facts if f.available), None)
+        usable = [f.name for f in wizard.facts if f.available]
+        first = wizard.default if wizard.default in usable else next(iter(usable), None)
         if first is not None:
-            self.buttons[first.name].setChecked(True)
+            self.buttons[first].setChecked(True)
         self.choices.buttonToggled.connect(self.completeChanged)
 
     def _title(self, facts: BackendFacts) -> str:
@@ -65,6 +70,8 @@ class BackendPage(QWizardPage):
             return "\n".join(lines)
         host = facts.host_info
         if host is None:
+            if is_remote(facts.name):
+                return self.tr("On the host %s") % facts.host
             return self.tr("On %s") % facts.host
         return self.tr("On %s: %d CPUs, %s of memory") % (host.hostname or facts.host,
                                                           host.cpus, format_mib(host.memory_mib))

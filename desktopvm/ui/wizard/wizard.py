@@ -1,4 +1,5 @@
-"""`NewVmWizard`: backend → name/OS/ISO → firmware → CPU/memory → disk → network → summary."""
+"""`NewVmWizard`: where (connection) → name/OS/ISO → firmware → CPU/memory → disk → network →
+summary."""
 
 from __future__ import annotations
 
@@ -43,21 +44,24 @@ class PageId(IntEnum):
 
 
 class NewVmWizard(QWizard):
-    """Creates a machine on one of the available backends.
+    """Creates a machine on one of the available connections: a local backend or a connected
+    host (`facts` lists them, named by connection id; `default` is the one chosen first).
 
     The GUI thread never calls a backend: facts were gathered before, and creation runs as
     one job that opens the backend itself. Cancel while creating cancels the job and closes
     the wizard when the job has ended (the backend removes what it had created).
 
     Signals:
-        created(backend_name: str, machine_id: str)
+        created(connection_id: str, machine_id: str)
     """
 
     created = Signal(str, str)
 
     def __init__(self, facts: list[BackendFacts], runner: JobRunner,
-                 open_backend: Callable[[str], Backend], parent: QWidget | None = None) -> None:
+                 open_backend: Callable[[str], Backend], parent: QWidget | None = None,
+                 default: str = "") -> None:
         super().__init__(parent)
+        self.default = default
         self.setObjectName("new-vm-wizard")
         self.setWindowTitle(self.tr("New Virtual Machine"))
         self.facts = facts
@@ -78,16 +82,16 @@ class NewVmWizard(QWizard):
                  DiskPage(self), NetworkPage(self), self.summary_page)
         for page_id, page in zip(PageId, pages, strict=True):
             self.setPage(page_id, page)
-        self.steps = StepsSidebar([self.tr("Hypervisor"), self.tr("Name and system"),
+        self.steps = StepsSidebar([self.tr("Where it runs"), self.tr("Name and system"),
                                    self.tr("Firmware"), self.tr("Processors and memory"),
                                    self.tr("Hard disk"), self.tr("Network"), self.tr("Summary")])
         self.setSideWidget(self.steps)
         self.currentIdChanged.connect(self.steps.set_current)
         self.currentIdChanged.connect(self._emphasise_title)
         self.resize(860, 620)
-        available = [f for f in facts if f.available]
-        if available:
-            self.choose_backend(available[0].name)
+        chosen = self.backend_page.selected()
+        if chosen is not None:
+            self.choose_backend(chosen)
 
     def _emphasise_title(self) -> None:
         # QWizard's classic style draws page titles at body size; a larger one reads as a
