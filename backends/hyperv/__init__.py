@@ -16,7 +16,7 @@ from desktopvm.settings import Settings
 if TYPE_CHECKING:
     from backends.hyperv.backend import HyperVBackend
     from backends.hyperv.winrm_transport import WinRMConfig
-    from desktopvm.connections import HostConfig
+    from desktopvm.connections import Diagnosis, HostConfig
 
 
 def detect(settings: Settings) -> ProbeResult:
@@ -59,3 +59,13 @@ def open_remote(host: HostConfig | WinRMConfig, settings: Settings | None = None
     return HyperVBackend(lambda: WinRMChannel(config, password=lambda _c: credentials.password(
         host)), host=host.address, local=False, connection=connection or host.id,
         display_name=display_name or host.display_name)
+
+
+def test_connection(host: HostConfig, settings: Settings | None,
+                    password: str | None = None) -> Diagnosis:
+    """"Test connection" for a remote host: DNS, TCP, TLS, authentication, the WinRM shell,
+    Hyper-V and the account's rights, stopping at the first step that fails (diagnose.py).
+    With no `password`, the keyring's is used. Contacts the host: never on the GUI thread."""
+    from backends.hyperv.diagnose import test_connection as diagnose
+
+    return diagnose(host, settings, password)

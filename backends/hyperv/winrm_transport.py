@@ -92,6 +92,15 @@ def clixml_text(stderr: bytes) -> str:
     return decoded.replace("\r\n", "\n").strip()
 
 
+ENABLE_WINRM_HINT = ("On the host, run `winrm quickconfig -transport:https` (HTTPS) or "
+                     "`Enable-PSRemoting` (HTTP), and allow the firewall rule 'Windows Remote "
+                     "Management (HTTPS-In)'")
+
+
+class WinRMNotEnabled(BackendUnavailable):
+    """Something answers on the WinRM port, but not WinRM (HTTP 404/500 from /wsman)."""
+
+
 class InsecureTransport(BackendUnavailable):
     """A WinRM configuration DesktopVM refuses because it would expose credentials or data."""
 
@@ -362,7 +371,11 @@ class WinRMChannel:
     def open(self) -> None:
         """Authenticate, open the shell and start PowerShell in it."""
         try:
-            from winrm.exceptions import InvalidCredentialsError
+            from winrm.exceptions import (
+                InvalidCredentialsError,
+                WinRMTransportError,
+                WSManFaultError,
+            )
             from winrm.protocol import Protocol
         except ImportError as error:
             raise BackendUnavailable("pywinrm is not installed", str(error),
@@ -382,7 +395,17 @@ class WinRMChannel:
             raise AuthenticationFailed(f"{self.config.host} refused the credentials of "
                                        f"{self.config.username or 'this account'}",
                                        type(error).__name__) from error
-        except Exception as error:  # requests/ssl/WinRM faults: all mean "cannot reach it"
+        except WSManFaultError as error:  # WinRM is there and refused, in its own words
+            self.close()
+            raise BackendUnavailable(f"WinRM on {self.config.host} refused to open a "
+                                     f"PowerShell shell: {error.reason}",
+                                     f"HTTP {error.code}") from error
+        except WinRMTransportError as error:  # an HTTP server, but no WinRM at /wsman
+            self.close()
+            raise WinRMNotEnabled(f"WinRM is not enabled on {self.config.host}: "
+                                  f"{self.config.endpoint} answered HTTP {error.code}",
+                                  str(error), install_hint=ENABLE_WINRM_HINT) from error
+        except Exception as error:  # requests/ssl faults: all mean "cannot reach it"
             self.close()
             raise self._connect_error(error) from error
         self.description = f"WinRM shell {self._shell_id} on {self.config.host}"

@@ -73,3 +73,31 @@ def make_tls(folder: Path, label: str = "DesktopVM test",
                                             serialization.PrivateFormat.PKCS8,
                                             serialization.NoEncryption()))
     return files
+
+
+def make_self_signed(folder: Path, names: tuple[str, ...] = ("localhost", "127.0.0.1"),
+                     label: str = "") -> TlsFiles:
+    """A self-signed server certificate, as New-SelfSignedCertificate makes for WinRM.
+
+    `ca` is the certificate itself (trusting it as a CA file would trust exactly it).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = _name(label or names[0])
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([_san(name) for name in names]),
+                       critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                       critical=False)
+        .sign(key, hashes.SHA256()))
+    files = TlsFiles(folder / "server.pem", folder / "server.pem", folder / "server.key")
+    files.certificate.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                            serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption()))
+    return files

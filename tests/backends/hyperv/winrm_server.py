@@ -4,12 +4,22 @@ It implements Create (shell), Command, Send, Receive, Signal and Delete over HTT
 authentication (HTTPS only), or over plain HTTP with NTLM and MS-WSMV message encryption
 (pyspnego's NTLM acceptor, credentials from NTLM_USER_FILE). `powershell.exe` runs the
 PowerShell double, so pywinrm's real code path is exercised end to end.
+
+For the hosts tests, a server can run its command with its own environment (so two servers
+are two FakeHosts), listen on a given port (a restart with another certificate keeps the
+host's id), and fail as networks do: `lose_next_reply()` drops the connection after the next
+reply that carries output was prepared (the command ran; its answer is lost), and the server
+then drops every request until `come_back()`; `lose_next_send_reply()` drops the connection
+after the next Send was delivered to the command, and stays up.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
 import queue
+import socket
 import ssl
 import struct
 import subprocess
@@ -38,9 +48,10 @@ PROTOCOL = b"application/HTTP-SPNEGO-session-encrypted"
 class Command:
     """A process started by a Command request, with its output pumped into a queue."""
 
-    def __init__(self, argv: list[str]) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE)
+                                        stderr=subprocess.PIPE,
+                                        env={**os.environ, **env} if env else None)
         self.output: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.threads = [threading.Thread(target=self._pump, args=(name, stream), daemon=True)
                         for name, stream in (("stdout", self.process.stdout),
@@ -70,9 +81,15 @@ class WinRMTestServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, *, auth: str, user: str, password: str, commands: dict[str, list[str]],
-                 tls: tuple[Path, Path] | None = None) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+                 tls: tuple[Path, Path] | None = None, env: dict[str, str] | None = None,
+                 port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), Handler)
         self.auth, self.user, self.password, self.commands = auth, user, password, commands
+        self.env = env
+        self.requests = 0  # every POST that arrived, authenticated or not
+        self.lose_reply = False  # the next Receive with output loses its reply
+        self.lose_send_reply = False  # the next Send is delivered, its reply lost
+        self.down = False  # every request's connection is dropped unanswered
         self.shells: dict[str, dict[str, Command]] = {}
         self.actions: list[str] = []
         self.command_options: list[dict[str, str]] = []  # the OptionSet of each Command
@@ -87,6 +104,18 @@ class WinRMTestServer(ThreadingHTTPServer):
     @property
     def port(self) -> int:
         return int(self.server_address[1])
+
+    def lose_next_reply(self) -> None:
+        """The next reply carrying output is lost with its connection; then the host is down."""
+        self.lose_reply = True
+
+    def lose_next_send_reply(self) -> None:
+        """The next Send reaches the command, but its HTTP reply is lost with the connection."""
+        self.lose_send_reply = True
+
+    def come_back(self) -> None:
+        """The host answers again (its old shells are still there, as on a real host)."""
+        self.down = False
 
     def stop_all(self) -> None:
         with self.lock:
@@ -175,8 +204,19 @@ class Handler(BaseHTTPRequestHandler):
         return bytes(self.ntlm.unwrap(data[4:4 + length] + data[4 + length:]).data)
 
     # -- WS-Man ----------------------------------------------------------------------------
+    def _drop(self) -> None:
+        """Close the connection without an answer (what a client sees when a network drops)."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with self.server.lock:
+            self.server.requests += 1
+        if self.server.down:
+            self._drop()
+            return
         if not self._authenticate():
             return
         if not body:  # pywinrm's empty POST that sets up message encryption
@@ -222,7 +262,8 @@ class Handler(BaseHTTPRequestHandler):
                    for o in root.findall("s:Header/w:OptionSet/w:Option", NS)}
         self.server.command_options.append(options)
         command_id = str(uuid.uuid4()).upper()
-        self.server.shells[shell_id][command_id] = Command([*argv, *arguments])
+        self.server.shells[shell_id][command_id] = Command([*argv, *arguments],
+                                                           self.server.env)
         self._reply(200, envelope("<rsp:CommandResponse><rsp:CommandId>"
                                   f"{command_id}</rsp:CommandId></rsp:CommandResponse>",
                                   message_id))
@@ -244,6 +285,10 @@ class Handler(BaseHTTPRequestHandler):
                 command.process.stdin.close()
         except OSError:
             pass
+        if self.server.lose_send_reply:
+            self.server.lose_send_reply = False
+            self._drop()
+            return
         self._reply(200, envelope("<rsp:SendResponse/>", message_id))
 
     def _ws_receive(self, root: ET.Element, shell_id: str, message_id: str) -> None:
@@ -266,6 +311,10 @@ class Handler(BaseHTTPRequestHandler):
                      'schemas.microsoft.com/wbem/wsman/1/wsmanfault" Code="'
                      f'{TIMEOUT_FAULT_CODE}"/></s:Detail></s:Fault>')
             self._reply(500, envelope(fault, message_id))
+            return
+        if self.server.lose_reply and any(data for _name, data in chunks):
+            self.server.lose_reply, self.server.down = False, True
+            self._drop()
             return
         ended = [name for name, data in chunks if not data]
         streams = "".join(
