@@ -1,0 +1,22 @@
+"""Remote hosts in the app: the Add/Edit host dialog, the trust question, the host details.
+
+Import the modules themselves (this package imports nothing, so the details widget can be
+loaded at start-up without the dialogs):
+
+- `host_dialog.HostDialog(registry: Registry, runner: JobRunner, parent: QWidget | None = None,
+  host: HostConfig | None = None)`: "Add host…" (host None) or "Edit host…". Run it with
+  `open()` or `exec()`; when it ends Accepted, `dialog.host()` is the HostConfig to save (the
+  caller saves the settings with `Settings.with_host(host, replacing=old_id)` and builds a new
+  Registry). The password is already in the keyring then, never in the returned HostConfig.
+  Test connection, the keyring and the trust question run on `runner`; the dialog never waits.
+- `trust_dialog.ask_trust(parent: QWidget | None, facts: CertificateFacts,
+  changed: bool = False) -> bool`: a modal question (a nested event loop: the app keeps
+  painting) whether to pin a certificate for its host; True only when the user chose "Trust
+  this certificate". With `changed`, it warns of a possible interception and trusting needs
+  a confirming tick. The caller pins it: `host.replace(pinned_sha256=facts.sha256)`.
+  `trust_dialog.TrustDialog(facts, changed, parent)` is the same question without a nested
+  loop (`open()` and its `accepted`/`rejected` signals).
+- `host_details.HostDetails(QWidget)` with `show_host(host: HostConfig | None,
+  status: Status, info: HostInfo | None)`: a host node's details (state and fix, how it is
+  reached, CPUs, memory, OS, networks from Backend.host_info()).
+"""
