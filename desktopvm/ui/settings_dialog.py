@@ -187,11 +187,12 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(page, title)
 
     def _heading(self, text: str) -> QLabel:
-        """A bold section title inside a tab."""
+        """A bold section title inside a tab, set apart from what is above it."""
         label = QLabel(text)
         font = label.font()
         font.setBold(True)
         label.setFont(font)
+        label.setContentsMargins(0, 10, 0, 2)
         return label
 
     def _read_disk_sizes(self) -> None:

@@ -58,7 +58,6 @@ class BootOrderEditor(SpecEditor):
         self.devices.setAccessibleName(self.tr("Boot order"))
         self.devices.setAccessibleDescription(self.tr(
             "Space turns a device on or off; Alt+Up and Alt+Down move it."))
-        self.devices.setMaximumHeight(self.devices.sizeHintForRow(0) * 4 + 96)
         self.up_button = QPushButton(self.tr("Move &up"))
         self.up_button.setObjectName("boot-up")
         self.up_button.setAccessibleName(self.tr("Move the selected device up"))
@@ -102,6 +101,9 @@ class BootOrderEditor(SpecEditor):
             self.devices.addItem(item)
         self.devices.blockSignals(False)
         self.devices.setCurrentRow(0)
+        # As tall as its rows: a handful of devices need no scrolling box of empty space.
+        rows = sum(self.devices.sizeHintForRow(r) for r in range(self.devices.count()))
+        self.devices.setFixedHeight(rows + 2 * self.devices.frameWidth() + 4)
 
     def order(self) -> tuple[BootDevice, ...]:
         """The ticked devices, top first."""

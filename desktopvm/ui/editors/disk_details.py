@@ -40,7 +40,7 @@ class DiskDetails(QWidget):
         size_chosen(int)  -- the user set a new size, in bytes
     """
 
-    size_chosen = Signal(int)
+    size_chosen = Signal(object)  # bytes pass 2 GiB: a Qt int holds 32 bits
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

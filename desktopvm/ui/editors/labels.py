@@ -212,6 +212,17 @@ def serial_mode_hint(mode: SerialMode) -> str:
     }[mode]
 
 
+def serial_mode_short_name(mode: SerialMode) -> str:
+    """A serial port's connection in one or two words, for lists."""
+    return {
+        SerialMode.SOCKET: _tr("Console socket"),
+        SerialMode.PIPE: _tr("Named pipe"),
+        SerialMode.FILE: _tr("Log file"),
+        SerialMode.TCP: _tr("TCP port"),
+        SerialMode.DISCONNECTED: _tr("Not connected"),
+    }[mode]
+
+
 def boot_device_name(device: BootDevice) -> str:
     """A boot device as firmware menus name it."""
     return {

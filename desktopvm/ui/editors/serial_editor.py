@@ -23,6 +23,7 @@ from desktopvm.ui.editors.labels import (
     ordered,
     serial_mode_hint,
     serial_mode_name,
+    serial_mode_short_name,
 )
 from desktopvm.ui.editors.widgets import caption, chosen_enum
 
@@ -125,7 +126,7 @@ class SerialEditor(SpecEditor):
 
     # -- the list ---------------------------------------------------------------------------
     def _label(self, port: SerialPort) -> str:
-        return self.tr("COM%d: %s") % (port.number, serial_mode_name(port.mode))
+        return self.tr("COM%d: %s") % (port.number, serial_mode_short_name(port.mode))
 
     def _fill_list(self, select: int) -> None:
         self.ports.blockSignals(True)
@@ -152,7 +153,9 @@ class SerialEditor(SpecEditor):
             taken = {p.number for i, p in enumerate(self._ports) if i != index}
             for number in COM_NUMBERS:
                 if number not in taken or number == port.number:
-                    self.number.addItem(self.tr("COM%d") % number, number)
+                    # Named as both kinds of guest name it.
+                    self.number.addItem(self.tr("COM%d (ttyS%d in Linux)") % (number, number - 1),
+                                        number)
             self.number.setCurrentIndex(self.number.findData(port.number))
             if self.mode.findData(port.mode) < 0:  # kept visible: loading changes nothing
                 self.mode.addItem(serial_mode_name(port.mode), port.mode)

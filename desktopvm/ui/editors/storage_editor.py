@@ -153,7 +153,13 @@ class StorageEditor(SpecEditor):
         """The disks' current virtual sizes, and why some could not be read."""
         self._sizes.update(sizes)
         self._unreadable.update(unreadable)
-        self._show_selected()
+        for item in self._device_items():
+            slot = self._slot_of(item)
+            if slot is not None and slot[0] == "disk" and self._spec is not None:
+                item.setText(1, self._disk_text(self._spec.storage[slot[1]].disks[slot[2]]))
+        slot = self.selected_slot()
+        if slot is not None and slot[0] == "disk":  # an ISO being typed is left alone
+            self._show_selected()
 
     def current_size(self, disk: Disk) -> int | None:
         """A disk's current size as read, else as recorded; None when neither is known."""
@@ -194,8 +200,13 @@ class StorageEditor(SpecEditor):
             return self.tr("New %s %s disk, created on OK") % (
                 format_bytes(disk.size_bytes), disk.format.value.upper())
         name = PurePath(disk.path).name or disk.path
-        grow = self._grow.get(disk.path)
-        return name + (self.tr(" (grows to %s on OK)") % format_bytes(grow) if grow else "")
+        current, grow = self.current_size(disk), self._grow.get(disk.path)
+        if grow is not None and current is not None and grow < current:
+            return self.tr("%s, %s (cannot shrink to %s)") % (name, format_bytes(current),
+                                                              format_bytes(grow))
+        if grow is not None:
+            return self.tr("%s, grows to %s on OK") % (name, format_bytes(grow))
+        return name if current is None else f"{name}, {format_bytes(current)}"
 
     def _label_disk(self, slot: tuple[str, int, int]) -> None:
         item = self.tree.currentItem()
