@@ -121,8 +121,11 @@ class SerialEditor(SpecEditor):
             return self.tr("%s offers no serial ports here.") % caps.backend
         modes = ", ".join(serial_mode_name(m).lower()
                           for m in ordered(caps.serial_modes, SERIAL_MODE_ORDER))
+        count = min(caps.max_serial_ports, len(COM_NUMBERS))
+        if count == 1:
+            return self.tr("%s offers one serial port, connected to: %s.") % (caps.backend, modes)
         return self.tr("%s offers up to %d serial ports, connected to: %s.") % (
-            caps.backend, min(caps.max_serial_ports, len(COM_NUMBERS)), modes)
+            caps.backend, count, modes)
 
     # -- the list ---------------------------------------------------------------------------
     def _label(self, port: SerialPort) -> str:
@@ -222,6 +225,7 @@ class SerialEditor(SpecEditor):
         full = len(self._ports) >= limit
         self.offer(self.add_button, not full and bool(caps.serial_modes),
                    self.tr("%s offers no serial ports here.") % caps.backend if limit <= 0
+                   else self.tr("%s offers one serial port.") % caps.backend if limit == 1
                    else self.tr("%s offers at most %d serial ports.") % (caps.backend, limit))
         selected = self.selected() >= 0
         self.offer(self.remove_button, selected, self.tr("Select a port to remove."))

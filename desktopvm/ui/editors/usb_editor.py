@@ -87,7 +87,8 @@ class UsbEditor(SpecEditor):
 
     def _load(self, spec: MachineSpec) -> None:
         usb = spec.usb
-        self._tablet_wanted = usb.tablet
+        # Without a controller the spec's tablet says nothing; the model's default stands.
+        self._tablet_wanted = usb.tablet if usb.version is not None else UsbSpec().tablet
         self.buttons[usb.version].setChecked(True)
         self.tablet.setChecked(usb.tablet and usb.version is not None)
 
