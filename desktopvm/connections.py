@@ -20,9 +20,9 @@ from desktopvm.protocol import CertificateFacts
 
 # The kinds a user can add as a remote host, with their display names. A kind listed here
 # must offer `open_remote(host, settings)` in its package (see registry.Registry.open).
-REMOTE_KINDS: dict[str, str] = {"hyperv": "Hyper-V"}
+REMOTE_KINDS: dict[str, str] = {"hyperv": "Hyper-V", "esxi": "VMware ESXi / vCenter"}
 AUTH_METHODS = ("ntlm", "kerberos", "credssp", "basic", "certificate")
-DEFAULT_PORTS = {("hyperv", True): 5986, ("hyperv", False): 5985}
+DEFAULT_PORTS = {("hyperv", True): 5986, ("hyperv", False): 5985, ("esxi", True): 443}
 # Host names (RFC 1123 labels), IPv4 and bracket-less IPv6: letters, digits, '.', '-', ':'.
 _ADDRESS = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.\-:]{0,252}[A-Za-z0-9])?$")
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
