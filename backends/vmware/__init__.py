@@ -1,1 +1,35 @@
-"""The VMware Workstation / Fusion / Player backend: vmrun, the .vmx files, vmware-vdiskmanager."""
+"""The VMware Workstation / Fusion / Player backend: vmrun, the .vmx files, vmware-vdiskmanager.
+
+Every VMware process starts in `vmrun.py`; the .vmx is read and written losslessly by
+`vmx.py`; `locate.py` finds the product. This `__init__` stays light: the registry imports it
+to ask `detect()` before anything heavy is loaded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from desktopvm.protocol import ProbeResult
+from desktopvm.settings import Settings
+
+if TYPE_CHECKING:
+    from backends.vmware.backend import VMwareBackend
+
+
+def detect(settings: Settings) -> ProbeResult:
+    """Is vmrun here, which product and version? (No process is started.)"""
+    from backends.vmware.locate import find_installation, install_hint
+
+    found = find_installation()
+    if found is None or not found.vmrun:
+        return ProbeResult("vmware", False, reason="VMware's vmrun was not found",
+                           install_hint=install_hint())
+    version = f"{found.display_product} {found.version}".strip()
+    return ProbeResult("vmware", True, version=version)
+
+
+def open_backend(settings: Settings) -> VMwareBackend:
+    """The VMware backend."""
+    from backends.vmware.backend import VMwareBackend
+
+    return VMwareBackend(settings)

@@ -152,13 +152,13 @@ class VmxDocument:
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and bool(self._find(key))
 
-    def keys(self) -> list[str]:
+    def all_keys(self) -> list[str]:
         """Every key once, lower case, in file order."""
         return list(dict.fromkeys(line.lower for line in self._lines if line.key))
 
     def items(self) -> Iterator[tuple[str, str]]:
         """(lower-case key, decoded value) for every key once (the last value when repeated)."""
-        for key in self.keys():
+        for key in self.all_keys():
             yield key, self.get(key)
 
     def with_prefix(self, prefix: str) -> dict[str, str]:

@@ -1,0 +1,127 @@
+"""VMDK disks with vmware-vdiskmanager: create, grow, convert, shrink; info from the headers.
+
+vmware-vdiskmanager (its help: fixture vmware_vdiskmanager_build5192483_help.txt; research
+§A.6): `-c -s <size> -a ide|buslogic|lsilogic -t <type>` creates, `-x <size>` grows (never the
+guest's partition), `-r <src> -t <type> <dst>` converts, `-d` then `-k` compacts (Packer),
+and it refuses to overwrite an existing file. Types: 0 one growable file, 1 growable split in
+2 GB files, 2/3 preallocated, 5 streamOptimized (for OVF). vdiskmanager has no "info": the
+size and type come from the disk's own headers, read in pure Python (desktopvm.images), which
+also decide — before vdiskmanager opens it — whether a disk from outside may be opened at all
+(nothing that names files outside its own folder).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from backends.vmware.machines import size_argument
+from backends.vmware.vmrun import VmRun
+from desktopvm.images import UnsafeImage, check_untrusted, inspect_image
+from desktopvm.model import DiskFormat
+from desktopvm.protocol import (
+    CancelToken,
+    CommandFailed,
+    DiskInfo,
+    InvalidSpec,
+    Progress,
+    UnsupportedOperation,
+)
+
+TYPES = {"monolithicsparse": 0, "twogbmaxextentsparse": 1, "monolithicflat": 2,
+         "twogbmaxextentflat": 3, "streamoptimized": 5}
+
+
+def info(path: Path) -> DiskInfo:
+    """What the disk is, from its headers (no process)."""
+    try:
+        facts = check_untrusted(path, label=path.name, local_extents=True)
+    except UnsafeImage as error:
+        raise CommandFailed(str(error)) from error
+    except OSError as error:
+        raise CommandFailed(f"Cannot read {path}: {error.strerror or error}") from error
+    actual = sum(p.stat().st_size for p in _files_of(path))
+    return DiskInfo(str(path), facts.format, facts.virtual_size, actual,
+                    details={"subformat": facts.subformat})
+
+
+def _files_of(path: Path) -> list[Path]:
+    """The disk's file and, for a split disk, its extents (all in the same folder)."""
+    facts = inspect_image(path)
+    return [path, *(path.parent / Path(e).name for e in facts.extents
+                    if (path.parent / Path(e).name).is_file() and Path(e).name != path.name)]
+
+
+def require_vmdk(disk_format: DiskFormat) -> None:
+    """vdiskmanager makes VMDK only."""
+    if disk_format is not DiskFormat.VMDK:
+        raise UnsupportedOperation(f"VMware's disk tool makes VMDK disks only, not "
+                                   f"{disk_format.value}")
+
+
+def require_safe(path: Path) -> None:
+    """A disk from outside is opened only when it names nothing outside its own folder."""
+    try:
+        check_untrusted(path, DiskFormat.VMDK, label=path.name, local_extents=True)
+    except UnsafeImage as error:
+        from desktopvm.model import Problem, Severity
+
+        raise InvalidSpec([Problem(field="storage", severity=Severity.ERROR,
+                                   message=str(error))]) from error
+
+
+def create(vmrun: VmRun, path: Path, disk_format: DiskFormat, size_bytes: int, *,
+           progress: Progress, cancel: CancelToken, adapter: str = "lsilogic") -> DiskInfo:
+    """`-c -t 0`: one growable file."""
+    require_vmdk(disk_format)
+    cancel.raise_if_cancelled()
+    progress(0.0, f"Creating {path.name}")
+    try:
+        vmrun.vdisk(["-c", "-s", size_argument(size_bytes), "-a", adapter, "-t", "0",
+                     str(path)], cancel=cancel, progress=lambda f: progress(min(f, 0.99), ""))
+    except BaseException:
+        if not path.exists() or path.stat().st_size == 0:
+            path.unlink(missing_ok=True)
+        raise
+    progress(1.0, "Created")
+    return info(path)
+
+
+def resize(vmrun: VmRun, path: Path, size_bytes: int, *, progress: Progress,
+           cancel: CancelToken) -> DiskInfo:
+    """`-x`: grow only (vdiskmanager cannot shrink a disk's capacity)."""
+    require_safe(path)
+    if size_bytes < info(path).virtual_size:
+        raise UnsupportedOperation("VMware's disk tool can only make a disk larger")
+    progress(None, f"Growing {path.name}")
+    vmrun.vdisk(["-x", size_argument(size_bytes), str(path)], cancel=cancel,
+                progress=lambda f: progress(min(f, 0.99), ""))
+    progress(1.0, "Grown")
+    return info(path)
+
+
+def convert(vmrun: VmRun, source: Path, target: Path, disk_format: DiskFormat, *,
+            progress: Progress, cancel: CancelToken, disk_type: int = 0) -> DiskInfo:
+    """`-r <source> -t <type> <target>`; a cancelled or failed run removes the new file."""
+    require_vmdk(disk_format)
+    require_safe(source)
+    if target.exists():
+        raise CommandFailed(f"{target} exists already; vmware-vdiskmanager does not overwrite")
+    progress(0.0, f"Converting {source.name}")
+    try:
+        vmrun.vdisk(["-r", str(source), "-t", str(disk_type), str(target)], cancel=cancel,
+                    progress=lambda f: progress(min(f, 0.99), ""))
+    except BaseException:
+        for made in [target, *target.parent.glob(target.stem + "-s0*.vmdk"),
+                     *target.parent.glob(target.stem + "-f0*.vmdk")]:
+            made.unlink(missing_ok=True)
+        raise
+    progress(1.0, "Converted")
+    return info(target)
+
+
+def compact(vmrun: VmRun, path: Path, *, cancel: CancelToken) -> DiskInfo:
+    """`-d` then `-k` (Packer's order): give unused space back to the host."""
+    require_safe(path)
+    vmrun.vdisk(["-d", str(path)], cancel=cancel)
+    vmrun.vdisk(["-k", str(path)], cancel=cancel)
+    return info(path)

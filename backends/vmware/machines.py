@@ -1,0 +1,151 @@
+"""Create (a new .vmx and vmware-vdiskmanager disks), update by diff while off, delete files.
+
+Create writes the folder `<default VM folder>/<name>/`, the disks (`vmware-vdiskmanager -c -t
+0`: one growable file, self-contained), then `<name>.vmx` atomically, and lists the machine in
+the library (library.add). Update writes only the keys the edit changed (plans.update_changes)
+into the file read afresh, and never while VMware holds the machine's lock. Delete asks
+nothing (the app asks first) and removes only the machine's own files: its .vmx and the files
+VMware keeps beside it for it, its disks only when told, and the folder when that leaves it
+empty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from backends.vmware import plans, vmx
+from backends.vmware.inventory import Inventory, Record, glob_escape
+from backends.vmware.plans import NewDisk, safe_stem
+from desktopvm.model import MachineSpec, changed_groups
+from desktopvm.protocol import CancelToken, Progress, scaled_progress
+from desktopvm.protocol.states import Operation, require
+from desktopvm.protocol.undo import Undo
+
+MIB = 1024 * 1024
+#: What VMware keeps beside a .vmx for that machine (never its disks): by the .vmx's stem.
+OWN_SUFFIXES = (".vmx", ".vmxf", ".vmsd", ".nvram", ".vmx~", ".vmxf~", ".vmsd~", ".scoreboard")
+OWN_PATTERNS = ("*.vmsn", "*.vmss", "*.vmem", "vmware*.log", "*.vmx.lck")
+
+
+def new_folder(parent: Path, name: str) -> Path:
+    """`<parent>/<name>`, or `<name> (2)`, … when taken."""
+    stem = safe_stem(name)
+    folder = parent / stem
+    number = 2
+    while folder.exists():
+        folder = parent / f"{stem} ({number})"
+        number += 1
+    return folder
+
+
+def size_argument(size_bytes: int) -> str:
+    """vmdiskmanager's -s: "…MB" when whole mebibytes, else "…KB" (rounded up)."""
+    if size_bytes % MIB == 0:
+        return f"{size_bytes // MIB}MB"
+    return f"{-(-size_bytes // 1024)}KB"
+
+
+def make_disks(inventory: Inventory, disks: list[NewDisk], undo: Undo, *, progress: Progress,
+               cancel: CancelToken) -> None:
+    """Each disk with `vmware-vdiskmanager -c` (which refuses to overwrite a file)."""
+    for number, disk in enumerate(disks):
+        cancel.raise_if_cancelled()
+        step = scaled_progress(progress, number / max(1, len(disks)), 1 / max(1, len(disks)))
+        step(0.0, f"Creating {disk.path.name}")
+        undo.remove_file(disk.path)
+        label = f"Creating {disk.path.name}"
+
+        def report(fraction: float, step: Progress = step, label: str = label) -> None:
+            step(min(fraction, 0.99), label)
+
+        inventory.vmrun.vdisk(["-c", "-s", size_argument(disk.size_bytes), "-a", disk.adapter,
+                               "-t", "0", str(disk.path)], cancel=cancel, progress=report)
+        step(0.99, f"Created {disk.path.name}")
+
+
+def create(inventory: Inventory, spec: MachineSpec, hardware_version: int, *,
+           progress: Progress, cancel: CancelToken) -> str:
+    """Make the machine; its id (the .vmx path)."""
+    installation = inventory.library.installation
+    cancel.raise_if_cancelled()
+    parent = installation.default_folder
+    with Undo() as undo:
+        progress(0.0, "Creating the machine's folder")
+        cancel.raise_if_cancelled()
+        folder = new_folder(parent, spec.name)
+        folder.mkdir(parents=True)
+        undo.remove_tree(folder)
+        disks = plans.new_disks(spec, folder)
+        make_disks(inventory, disks, undo, progress=scaled_progress(progress, 0.05, 0.85),
+                   cancel=cancel)
+        cancel.raise_if_cancelled()
+        path = folder / f"{safe_stem(spec.name)}.vmx"
+        document = plans.document_for(spec, folder, hardware_version,
+                                      windows=installation.windows)
+        vmx.save(path, document, name=spec.name)
+        cancel.raise_if_cancelled()
+        inventory.library.add(path, spec.name)
+        undo.add("forget the machine", lambda: inventory.library.remove(path))
+    progress(1.0, "Created")
+    return str(path)
+
+
+def update(inventory: Inventory, record: Record, old: MachineSpec, new: MachineSpec, *,
+           progress: Progress, cancel: CancelToken) -> None:
+    """Apply what changed between `old` and `new` (new disks are made first)."""
+    groups = changed_groups(old, new)
+    if not groups:
+        return
+    operation = Operation.CHANGE_NAME_NOTES if groups <= {"name", "notes"} \
+        else Operation.CHANGE_HARDWARE
+    require(operation, record.state, record.name)
+    vmx.require_unlocked(record.vmx, record.name)
+    folder = record.vmx.parent
+    windows = inventory.library.installation.windows
+    changes = plans.update_changes(old, new, folder, windows=windows)
+    with Undo() as undo:
+        make_disks(inventory, plans.new_disks(new, folder, old), undo,
+                   progress=scaled_progress(progress, 0.0, 0.9), cancel=cancel)
+        cancel.raise_if_cancelled()
+        vmx.update(record.vmx, changes, name=record.name)
+    if "name" in groups:
+        inventory.library.add(record.vmx, new.name)
+    progress(1.0, "Saved")
+
+
+def own_files(record: Record, *, with_disks: bool, windows: bool) -> list[Path]:
+    """The files that belong to this machine alone."""
+    folder, stem = record.vmx.parent, record.vmx.stem
+    files = [folder / (stem + suffix) for suffix in OWN_SUFFIXES]
+    for pattern in OWN_PATTERNS:
+        files += folder.glob(pattern if pattern.startswith("vmware") else
+                             glob_escape(stem) + pattern)
+    nvram = record.document.get("nvram")
+    if nvram and "/" not in nvram and "\\" not in nvram:
+        files.append(folder / nvram)
+    if with_disks:
+        for _, disk in record.spec(windows).all_disks():
+            path = Path(disk.path)
+            files.append(path)
+            # the snapshot deltas of a disk in the machine's folder (<disk>-000001.vmdk, …)
+            if path.parent == folder:
+                files += folder.glob(glob_escape(path.stem) + "-0*.vmdk")
+    return [f for f in dict.fromkeys(files) if f.is_file()]
+
+
+def delete(inventory: Inventory, record: Record, *, delete_disks: bool,
+           progress: Progress, cancel: CancelToken) -> None:
+    """Remove the machine's files (disks only when told) and forget it."""
+    require(Operation.DELETE, record.state, record.name)
+    vmx.require_unlocked(record.vmx, record.name)
+    cancel.raise_if_cancelled()
+    progress(None, f"Deleting {record.name}")
+    windows = inventory.library.installation.windows
+    files = own_files(record, with_disks=delete_disks, windows=windows)
+    inventory.library.remove(record.vmx)
+    for path in files:
+        path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        record.vmx.parent.rmdir()  # only when nothing else is left in it
+    progress(1.0, "Deleted")
