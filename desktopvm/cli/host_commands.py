@@ -41,7 +41,7 @@ from desktopvm.connections import (
 from desktopvm.model import printable
 from desktopvm.settings import Settings, save_settings, settings_from_data
 
-NO_PASSWORD_USERLESS = ("kerberos", "certificate")  # may work with no user name at all
+ENCRYPTING = ("ntlm", "kerberos", "credssp")  # seal every message themselves over HTTP
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -145,9 +145,14 @@ def _fingerprint(text: str) -> str:
 
 def _host(**fields: Any) -> HostConfig:
     try:
-        return HostConfig(**fields)
+        host = HostConfig(**fields)
     except ValueError as error:  # HostConfig says what is wrong with which value
         raise UsageError(str(error)) from None
+    if not host.https and host.auth not in ENCRYPTING:
+        raise UsageError(f"{host.auth} authentication over plain HTTP would send the password "
+                         "and every command readable to the network; use HTTPS, or NTLM, "
+                         "Kerberos or CredSSP (they encrypt each message)")
+    return host
 
 
 def _needs_password(host: HostConfig) -> bool:

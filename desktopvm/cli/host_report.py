@@ -11,7 +11,7 @@ from desktopvm import credentials
 from desktopvm.cli.common import EXIT_FAILED, EXIT_OK, Context, find_host, table
 from desktopvm.connections import REMOTE_KINDS, Diagnosis, HostConfig
 from desktopvm.model import printable
-from desktopvm.protocol import BackendError, CertificateFacts, HostInfo
+from desktopvm.protocol import BackendError, CertificateFacts, HostInfo, HostNetwork
 
 # How long `host list` waits for the hosts together; one that has not answered by then is
 # shown as such (its thread is left behind: the command ends anyway).
@@ -150,7 +150,7 @@ def show_command(ctx: Context) -> int:
         fields += [("Hostname", printable(info.hostname)), ("OS", printable(info.os)),
                    ("Version", printable(version) or "-"), ("CPUs", str(info.cpus)),
                    ("Memory", f"{info.memory_mib} MiB")]
-        fields += [("Network", f"{n.attachment} {printable(n.name)}"
+        fields += [("Network", f"{_attachment(n)} {printable(n.name)}"
                     + (f" — {printable(n.description)}" if n.description else ""))
                    for n in info.networks]
     for name, value in fields:
@@ -162,9 +162,14 @@ def _info_data(info: HostInfo | None) -> dict[str, Any] | None:
     if info is None:
         return None
     return {"hostname": info.hostname, "cpus": info.cpus, "memory_mib": info.memory_mib,
-            "os": info.os, "networks": [{"attachment": n.attachment, "name": n.name,
+            "os": info.os, "networks": [{"attachment": _attachment(n), "name": n.name,
                                          "description": n.description}
                                         for n in info.networks]}
+
+
+def _attachment(network: HostNetwork) -> str:
+    """'switch', whether a backend gave the enum or its value."""
+    return str(getattr(network.attachment, "value", network.attachment))
 
 
 def test_command(ctx: Context) -> int:
