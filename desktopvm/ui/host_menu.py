@@ -98,8 +98,7 @@ class HostActions:
                                       lambda p, c: close(), background=True)
 
     def _connect_now(self, connection: str) -> None:
-        self.window.registry.monitor.reconnect(connection)
-        self.window.refresh(with_facts=True, only=connection)
+        self.window.refresher.retry(connection)
 
     # -- the handlers ---------------------------------------------------------------------------
     def add_host(self) -> None:

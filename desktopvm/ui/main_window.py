@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
 
     def listed(self, name: str) -> None:
         """A connection's refresh was applied to the model: update what depends on it."""
-        self._show_empty_state()
+        self.show_empty_state()
         count = self.model.machine_count()
         failed = self.refresher.status_line()
         status = self.tr("%n machine(s)", "", count)
@@ -366,7 +366,7 @@ class MainWindow(QMainWindow):
             registry.close()
         self._retired.clear()
 
-    def _show_empty_state(self) -> None:
+    def show_empty_state(self) -> None:
         local = [f for f in self.facts.values() if not is_remote(f.name)]
         if any(f.available for f in local) or self.registry.settings.hosts:
             self.stack.setCurrentIndex(0)

@@ -107,6 +107,15 @@ class Refresher(QObject):
         self.jobs[name] = job
         return job
 
+    def retry(self, name: str) -> None:
+        """Try a connection now, whatever its back-off or last failure: at once, or as soon
+        as the refresh running for it ends (that one may have read the state from before)."""
+        self.registry.monitor.reconnect(name)
+        if name in self.jobs:
+            self.again.add(name)
+        else:
+            self._submit(name, True)
+
     def _finished(self, name: str) -> None:
         self.jobs.pop(name, None)
         if name in self.again:
@@ -177,6 +186,7 @@ class Refresher(QObject):
             self.countdown.start()
         elif not hosts:
             self.countdown.stop()
+        self.window.show_empty_state()  # a first host added: the tree, not "nothing here"
 
     def status_changed(self, name: str, status: Status) -> None:
         """The monitor saw a change (relayed to the GUI thread): show it at once."""

@@ -1,0 +1,455 @@
+"""The main window's hosts: one node per host with its state and error line, refreshed per
+connection (a dead host holds up nothing), state changes shown at once, recovery by itself,
+and the host menu (Retry, Edit, Disconnect/Connect, Trust, Forget password, Remove, Move).
+
+The hosts are a stand-in remote kind (tests/ui/fake_hosts.py: in-memory backends a test takes
+down or makes hang) with a real ConnectionMonitor on an injected clock, a real Registry and
+real settings files; the keyring is a real keyrings.alt file keyring in tmp.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+
+from desktopvm import credentials
+from desktopvm.connections import HostConfig, State
+from desktopvm.model import defaults_for
+from desktopvm.monitor import ConnectionMonitor
+from desktopvm.protocol import (
+    AuthenticationFailed,
+    CancelToken,
+    CertificateFacts,
+    CertificateNotTrusted,
+    ConnectionLost,
+    HostInfo,
+    no_progress,
+)
+from desktopvm.registry import Registry
+from desktopvm.settings import Settings, load_settings
+from desktopvm.ui.inventory_model import NAME, STATE, ConnectionRole, KindRole
+from desktopvm.ui.main_window import MainWindow
+from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (a fixture)
+from tests.ui import fake_hosts
+from tests.ui.test_main_window import MEMORY
+
+HV01 = HostConfig("hyperv", "hv01.lab.example", username="admin")
+HV02 = HostConfig("hyperv", "hv02.lab.example", username="admin", label="Lab 2")
+
+
+class Clock:
+    """The monitor's clock: real monotonic time plus what a test skipped ahead."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped
+
+
+@pytest.fixture(autouse=True)
+def fresh_hosts() -> Iterator[None]:
+    fake_hosts.OPENED.clear()
+    yield
+    for backend in fake_hosts.OPENED.values():
+        if backend.hang is not None:
+            backend.hang.set()
+    fake_hosts.OPENED.clear()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def make_window(qtbot, runner, tmp_path: Path, clock: Clock,
+                hosts: tuple[HostConfig, ...] = (HV01, HV02)) -> MainWindow:
+    settings = Settings(library_dir=str(tmp_path / "lib"), refresh_interval_s=3600, hosts=hosts)
+    registry = Registry(settings, known=(MEMORY, fake_hosts.KNOWN),
+                        monitor=ConnectionMonitor(clock=clock))
+    window = MainWindow(registry, runner)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+@pytest.fixture
+def window(qtbot, runner, tmp_path, clock) -> MainWindow:
+    return make_window(qtbot, runner, tmp_path, clock)
+
+
+def remote(window: MainWindow, host: HostConfig) -> fake_hosts.RemoteMemory:
+    backend = window.registry.open(host.id)
+    assert isinstance(backend, fake_hosts.RemoteMemory)
+    return backend
+
+
+def create(backend, name: str) -> str:
+    return backend.create(defaults_for("debian12", backend.capabilities(), name=name),
+                          progress=no_progress, cancel=CancelToken())
+
+
+def group(window: MainWindow, connection: str):
+    """The proxy index of a connection's node."""
+    return window.proxy.mapFromSource(window.model.group_index(connection))
+
+
+def children(window: MainWindow, connection: str) -> list[str]:
+    parent = group(window, connection)
+    return [window.proxy.index(row, NAME, parent).data()
+            for row in range(window.proxy.rowCount(parent))]
+
+
+def state_of(window: MainWindow, connection: str) -> str:
+    return window.proxy.index(group(window, connection).row(), STATE).data()
+
+
+def note_of(window: MainWindow, connection: str) -> str:
+    parent = group(window, connection)
+    first = window.proxy.index(0, NAME, parent)
+    return first.data() if first.data(KindRole) == "note" else ""
+
+
+def settled(qtbot, window: MainWindow) -> None:
+    window.refresh(with_facts=True)
+    qtbot.waitUntil(lambda: window._refreshing is None, timeout=5000)
+
+
+def top_level(window: MainWindow) -> list[str]:
+    return [window.proxy.index(row, 0).data(ConnectionRole)
+            for row in range(window.proxy.rowCount())]
+
+
+def test_hosts_show_beside_the_local_machines_with_their_state_and_error_line(
+        qtbot, window, qtmodeltester):
+    create(window.registry.open("memory"), "local vm")
+    create(remote(window, HV01), "dc01")
+    create(remote(window, HV01), "web01")
+    remote(window, HV02).down = ConnectionLost("Cannot reach hv02.lab.example:5986: "
+                                               "connection refused")
+    # Before any answer, each host is there, connecting.
+    assert state_of(window, HV01.id) == "Connecting…"
+    settled(qtbot, window)
+    assert top_level(window) == ["memory", HV01.id, HV02.id]  # local first, then the settings'
+    assert children(window, "memory") == ["local vm"]
+    assert children(window, HV01.id) == ["dc01", "web01"]
+    assert group(window, HV01.id).data() == "Hyper-V · hv01.lab.example (2)"
+    assert state_of(window, HV01.id) == "Connected" and note_of(window, HV01.id) == ""
+    assert group(window, HV02.id).data() == "Lab 2 (0)"
+    assert state_of(window, HV02.id) == "Unreachable"
+    note = note_of(window, HV02.id)
+    assert "connection refused" in note and "retrying in" in note
+    assert window.tree.isFirstColumnSpanned(0, group(window, HV02.id))  # the line spans
+    qtmodeltester.check(window.model)
+    # Sorting by name the other way keeps the groups' order and the error line first.
+    window.tree.sortByColumn(NAME, window.proxy.sortOrder().DescendingOrder)
+    assert top_level(window) == ["memory", HV01.id, HV02.id]
+    assert children(window, HV01.id) == ["web01", "dc01"]
+    assert "connection refused" in children(window, HV02.id)[0]
+
+
+def test_a_hanging_host_holds_up_neither_the_local_backend_nor_the_other_host(
+        qtbot, window):
+    create(remote(window, HV01), "dc01")
+    settled(qtbot, window)
+    remote(window, HV02).hang = threading.Event()
+    create(window.registry.open("memory"), "meanwhile")
+    create(remote(window, HV01), "added meanwhile")
+    window.refresh(with_facts=False)
+    qtbot.waitUntil(lambda: children(window, "memory") == ["meanwhile"] and
+                    len(children(window, HV01.id)) == 2, timeout=5000)
+    assert HV02.id in window.refresher.jobs  # still waiting for its answer
+    assert window.refresh() is not None  # a refresh now lists the others again, not HV02
+    assert list(window.refresher.jobs).count(HV02.id) == 1
+    remote(window, HV02).hang.set()
+    qtbot.waitUntil(lambda: window._refreshing is None, timeout=5000)
+
+
+def test_state_changes_reported_on_a_worker_thread_show_at_once(qtbot, window):
+    settled(qtbot, window)
+    monitor = window.registry.monitor
+    worker = threading.Thread(target=lambda: monitor.failed(
+        HV01.id, AuthenticationFailed("The user name or password was not accepted")))
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Authentication failed", timeout=3000)
+    assert "not accepted" in note_of(window, HV01.id)
+    assert "Edit host" in note_of(window, HV01.id)  # and what to do about it
+    # a wrong password is not tried again by itself (it could lock the account)
+    assert window.refresh(only=HV01.id) is None
+
+
+def test_a_host_that_went_away_and_came_back_recovers_by_itself(qtbot, window, clock):
+    create(remote(window, HV01), "dc01")
+    settled(qtbot, window)
+    remote(window, HV01).down = ConnectionLost("Cannot reach hv01.lab.example:5986: "
+                                               "connection refused")
+    window.refresh(with_facts=False)
+    qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Unreachable", timeout=5000)
+    assert children(window, HV01.id)[1:] == ["dc01"]  # the last known machines stay
+    assert window.refresh(only=HV01.id) is None  # backing off: not contacted
+    remote(window, HV01).down = None  # it is back
+    clock.skipped += 10  # past the first back-off (2 s); nobody presses anything
+    qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Connected", timeout=5000)
+    assert note_of(window, HV01.id) == "" and children(window, HV01.id) == ["dc01"]
+
+
+def test_search_finds_the_machines_of_every_host_together(qtbot, window):
+    create(window.registry.open("memory"), "web-local")
+    create(remote(window, HV01), "web-hv01")
+    create(remote(window, HV01), "db-hv01")
+    remote(window, HV02).down = ConnectionLost("hv02 is down")
+    settled(qtbot, window)
+    qtbot.keyClicks(window.search, "web")
+    assert children(window, "memory") == ["web-local"]
+    assert children(window, HV01.id) == ["web-hv01"]
+    # the unreachable host stays, saying why its machines could not be searched
+    assert len(children(window, HV02.id)) == 1 and "hv02 is down" in note_of(window, HV02.id)
+
+
+def test_a_machines_details_name_its_host(qtbot, window):
+    machine_id = create(remote(window, HV02), "dc01")
+    local_id = create(window.registry.open("memory"), "local")
+    settled(qtbot, window)
+    window.select((HV02.address, HV02.id, machine_id))
+    qtbot.waitUntil(lambda: "Hyper-V on Lab 2" in window.details.state.text(), timeout=3000)
+    window.select(("localhost", "memory", local_id))
+    qtbot.waitUntil(lambda: "Memory on this computer" in window.details.state.text(),
+                    timeout=3000)
+
+
+def test_selecting_a_host_shows_its_details_from_host_info(qtbot, window):
+    settled(qtbot, window)
+    window.select_host(HV01.id)
+    assert window.current_host() == HV01.id and window.selected_machines() == []
+    qtbot.waitUntil(lambda: HV01.id in window.host_info, timeout=3000)
+    details = window.host_details
+    assert details is not None and window.side.currentWidget() is details
+    assert window.host_info[HV01.id] == HostInfo(hostname="localhost", cpus=8, memory_mib=8192)
+    assert "connected" in details.state.text()
+    window.registry.monitor.failed(HV01.id, ConnectionLost("hv01 stopped answering"))
+    qtbot.waitUntil(lambda: "hv01 stopped answering" in details.state.text(), timeout=3000)
+
+
+def menu_actions(window: MainWindow, connection: str) -> dict[str, object]:
+    menu = window.hosts.menu(connection, window)
+    return {a.objectName(): a for a in menu.actions() if a.objectName()}
+
+
+def confirm_box(qtbot) -> QMessageBox:
+    qtbot.waitUntil(lambda: any(w.objectName() == "confirm-dialog" and w.isVisible()
+                                for w in QApplication.topLevelWidgets()), timeout=3000)
+    return next(w for w in QApplication.topLevelWidgets()
+                if w.objectName() == "confirm-dialog" and w.isVisible())
+
+
+def test_the_menu_follows_the_state_and_retry_disconnect_connect_work(qtbot, window):
+    create(remote(window, HV01), "dc01")
+    settled(qtbot, window)
+    actions = menu_actions(window, HV01.id)
+    assert {"host-retry", "host-edit", "host-disconnect", "host-forget-password",
+            "host-move-up", "host-move-down", "host-remove"} <= set(actions)
+    assert "host-trust" not in actions and "host-connect" not in actions
+    assert not actions["host-move-up"].isEnabled() and actions["host-move-down"].isEnabled()
+    actions["host-disconnect"].trigger()
+    assert state_of(window, HV01.id) == "Disconnected" and children(window, HV01.id) == [
+        note_of(window, HV01.id)]  # its machines leave; the line says how to get them back
+    assert window.refresh(only=HV01.id) is None  # nothing contacts it
+    actions = menu_actions(window, HV01.id)
+    assert "host-connect" in actions and "host-retry" not in actions
+    actions["host-connect"].trigger()
+    qtbot.waitUntil(lambda: children(window, HV01.id) == ["dc01"], timeout=5000)
+    assert state_of(window, HV01.id) == "Connected"
+    # Retry tries at once, whatever the back-off says
+    remote(window, HV01).down = ConnectionLost("hv01 is down")
+    window.refresh(only=HV01.id)
+    qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Unreachable", timeout=5000)
+    remote(window, HV01).down = None
+    menu_actions(window, HV01.id)["host-retry"].trigger()
+    qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Connected", timeout=5000)
+
+
+def test_move_and_drop_reorder_the_hosts_and_save_the_order(qtbot, window):
+    settled(qtbot, window)
+    registry = window.registry
+    menu_actions(window, HV02.id)["host-move-up"].trigger()
+    assert [h.id for h in load_settings().hosts] == [HV02.id, HV01.id]
+    assert top_level(window) == ["memory", HV02.id, HV01.id]
+    assert window.registry is registry  # the order alone reopens nothing
+    window.tree.host_dropped.emit(HV01.id, HV02.id)  # dragged onto the other
+    assert top_level(window) == ["memory", HV01.id, HV02.id]
+    assert [h.id for h in load_settings().hosts] == [HV01.id, HV02.id]
+
+
+def test_folded_hosts_stay_folded_in_the_next_window(qtbot, runner, tmp_path, clock, window):
+    create(remote(window, HV01), "dc01")
+    settled(qtbot, window)
+    window.tree.collapse(group(window, HV01.id))
+    assert window.tree.isExpanded(group(window, HV02.id))
+    window.close()
+    again = make_window(qtbot, runner, tmp_path, clock)
+    settled(qtbot, again)
+    assert not again.tree.isExpanded(group(again, HV01.id))
+    assert again.tree.isExpanded(group(again, "memory"))
+    assert again.tree.isExpanded(group(again, HV02.id))
+
+
+class FakeHostDialog(QDialog):
+    """Stands in for desktopvm.ui.hosts.host_dialog.HostDialog (its own tests are C1's):
+    accepting it gives `FakeHostDialog.result` as the host to save."""
+
+    result: ClassVar[HostConfig | None] = None
+    opened: ClassVar[list[FakeHostDialog]] = []
+
+    def __init__(self, registry, runner, parent=None, host=None) -> None:
+        super().__init__(parent)
+        self.editing = host
+        FakeHostDialog.opened.append(self)
+
+    def host(self) -> HostConfig | None:
+        return FakeHostDialog.result
+
+
+@pytest.fixture
+def host_dialog(monkeypatch) -> type[FakeHostDialog]:
+    from desktopvm.ui.hosts import host_dialog
+
+    FakeHostDialog.opened = []
+    monkeypatch.setattr(host_dialog, "HostDialog", FakeHostDialog)
+    return FakeHostDialog
+
+
+def test_add_host_from_the_file_menu_saves_it_and_lists_its_machines(qtbot, runner, tmp_path,
+                                                                       clock, host_dialog):
+    window = make_window(qtbot, runner, tmp_path, clock, hosts=())
+    settled(qtbot, window)
+    added = HostConfig("hyperv", "hv03.lab.example", username="admin")
+    window.add_host_action.trigger()
+    host_dialog.result = added
+    host_dialog.opened[-1].accept()
+    assert load_settings().hosts == (added,)
+    assert window.registry.settings.hosts == (added,)
+    qtbot.waitUntil(lambda: state_of(window, added.id) == "Connected", timeout=5000)
+    create(window.registry.open(added.id), "hv03 vm")
+    settled(qtbot, window)
+    assert children(window, added.id) == ["hv03 vm"]
+    assert top_level(window) == ["memory", added.id]
+
+
+def test_edit_replaces_the_host_and_opens_a_new_registry(qtbot, window, host_dialog):
+    create(remote(window, HV01), "dc01")
+    settled(qtbot, window)
+    old_registry = window.registry
+    menu_actions(window, HV01.id)["host-edit"].trigger()
+    dialog = host_dialog.opened[-1]
+    assert dialog.editing == HV01
+    renamed = HV01.replace(address="hv01.example.net", label="Renamed")
+    host_dialog.result = renamed
+    dialog.accept()
+    assert [h.id for h in load_settings().hosts] == [renamed.id, HV02.id]  # in its place
+    assert window.registry is not old_registry
+    assert not window.model.group_index(HV01.id).isValid()  # the old node went
+    assert top_level(window) == ["memory", renamed.id, HV02.id]
+    qtbot.waitUntil(lambda: state_of(window, renamed.id) == "Connected", timeout=5000)
+    assert group(window, renamed.id).data() == "Renamed (0)"
+
+
+def test_trust_certificate_pins_it_saves_and_connects_again(qtbot, window, monkeypatch):
+    from desktopvm.ui.hosts import trust_dialog
+
+    settled(qtbot, window)
+    facts = CertificateFacts("hv01.lab.example", "ab" * 32, "CN=hv01", "CN=hv01",
+                             "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
+    window.registry.monitor.failed(HV01.id, CertificateNotTrusted(
+        "hv01's certificate is not trusted", certificate=facts))
+    qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Certificate not trusted",
+                    timeout=3000)
+    shown: list[tuple[CertificateFacts, bool]] = []
+
+    class Trusting(QDialog):
+        def __init__(self, facts, changed, parent=None) -> None:
+            super().__init__(parent)
+            shown.append((facts, changed))
+
+        def open(self) -> None:
+            super().open()
+            self.accept()  # the user chose "Trust this certificate"
+    monkeypatch.setattr(trust_dialog, "TrustDialog", Trusting)
+    menu_actions(window, HV01.id)["host-trust"].trigger()
+    assert shown == [(facts, False)]
+    assert load_settings().host(HV01.id).pinned_sha256 == "ab" * 32
+    assert window.registry.settings.host(HV01.id).pinned_sha256 == "ab" * 32
+    qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Connected", timeout=5000)
+
+
+def test_forget_password_asks_then_removes_it_from_the_keyring(
+        qtbot, window, test_keyring: TestKeyring):  # noqa: F811
+    credentials.store_password(HV01, "s3cret-Pa55")
+    settled(qtbot, window)
+    menu_actions(window, HV01.id)["host-forget-password"].trigger()
+    box = confirm_box(qtbot)
+    assert box.defaultButton() is box.escapeButton()  # the default keeps it
+    box.defaultButton().click()
+    qtbot.wait(100)
+    assert credentials.has_password(HV01)
+    menu_actions(window, HV01.id)["host-forget-password"].trigger()
+    box = confirm_box(qtbot)
+    next(b for b in box.buttons() if b is not box.defaultButton()).click()
+    qtbot.waitUntil(lambda: not credentials.has_password(HV01), timeout=5000)
+    assert "s3cret" not in test_keyring.path.read_text(encoding="utf-8")
+
+
+def test_remove_asks_keeps_by_default_and_never_touches_the_hosts_machines(
+        qtbot, window, test_keyring: TestKeyring):  # noqa: F811
+    credentials.store_password(HV01, "s3cret-Pa55")
+    backend = remote(window, HV01)
+    create(backend, "dc01")
+    settled(qtbot, window)
+    menu_actions(window, HV01.id)["host-remove"].trigger()
+    box = confirm_box(qtbot)
+    assert "stay on the host" in box.text()
+    box.defaultButton().click()  # Cancel: kept
+    qtbot.wait(100)
+    assert load_settings().hosts == () or HV01.id in [h.id for h in
+                                                      window.registry.settings.hosts]
+    assert window.model.group_index(HV01.id).isValid()
+    menu_actions(window, HV01.id)["host-remove"].trigger()
+    box = confirm_box(qtbot)
+    next(b for b in box.buttons() if b is not box.defaultButton()).click()
+    assert [h.id for h in load_settings().hosts] == [HV02.id]
+    assert top_level(window) == ["memory", HV02.id]
+    assert window.registry.monitor.statuses().get(HV01.id) is None
+    qtbot.waitUntil(lambda: not credentials.has_password(HV01), timeout=5000)
+    assert [m.name for m in backend.list_machines()] == ["dc01"]  # untouched
+    assert "delete" not in backend.calls
+
+
+def test_the_empty_state_offers_add_host(qtbot, runner, tmp_path, clock, host_dialog):
+    settings = Settings(library_dir=str(tmp_path / "lib"), refresh_interval_s=3600)
+    registry = Registry(settings, known=(fake_hosts.KNOWN,),
+                        monitor=ConnectionMonitor(clock=clock))
+    window = MainWindow(registry, runner)
+    qtbot.addWidget(window)
+    window.show()
+    settled(qtbot, window)
+    assert window.stack.currentWidget() is window.empty
+    assert "Add a remote host" in window.empty.text()
+    window.empty.linkActivated.emit("add-host")
+    host_dialog.result = HV01
+    host_dialog.opened[-1].accept()
+    assert window.stack.currentWidget() is not window.empty
+    qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Connected", timeout=5000)
+    assert window.new_action.isEnabled()
+
+
+def test_state_words_are_what_the_monitor_says(qtbot, window):
+    settled(qtbot, window)
+    window.registry.monitor.disconnect(HV02.id)
+    qtbot.waitUntil(lambda: state_of(window, HV02.id) == "Disconnected", timeout=3000)
+    assert window.registry.monitor.status(HV02.id).state is State.DISCONNECTED
