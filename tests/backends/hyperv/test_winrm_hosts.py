@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("winrm")
 
 from backends.hyperv import diagnose
+from backends.hyperv.winrm_transport import InsecureTransport, WinRMConfig, config_for_host
 from desktopvm import credentials
 from desktopvm.connections import Diagnosis, HostConfig, State
 from desktopvm.model import defaults_for
@@ -326,3 +327,42 @@ def test_no_answer_on_a_port_is_not_refused(tmp_path: Path) -> None:
         diagnosis = diagnose.test_connection(host, None, PASSWORD)
     assert diagnosis.failure is not None and diagnosis.failure.name == "TLS"
 
+
+
+def test_a_web_server_without_winrm_and_a_missing_auth_library(
+        tls: TlsFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeHost(tmp_path / "host")
+    with winrm_host(fake, tls) as server:
+        host = host_for(server, ca_file=str(tls.ca))
+        server.not_winrm = True
+        web = diagnose.test_connection(host, None, PASSWORD)
+        assert web.failure is not None and web.failure.name == "WinRM shell"
+        assert "HTTP 404" in web.failure.detail and "Enable-PSRemoting" in web.failure.fix
+        server.not_winrm = False
+        import winrm.transport
+
+        monkeypatch.setattr(winrm.transport, "HAVE_KERBEROS", False)
+        kerberos = diagnose.test_connection(host.replace(auth="kerberos"), None, PASSWORD)
+    assert kerberos.failure is not None and kerberos.failure.name == "Authentication"
+    assert "not installed" in kerberos.failure.detail
+    assert "pip install" in kerberos.failure.fix and "reach" not in kerberos.failure.detail
+
+
+def test_basic_over_plain_http_is_refused_when_connecting(
+        test_keyring: TestKeyring) -> None:  # noqa: F811
+    host = HostConfig(kind="hyperv", address="127.0.0.1", port=9, username=USER,
+                      auth="basic", https=False)
+    credentials.store_password(host, PASSWORD)
+    registry = registry_for(host)
+    with pytest.raises(InsecureTransport, match="plain HTTP"):
+        registry.list_machines(host.id)
+
+
+def test_timeouts_can_be_shortened(monkeypatch: pytest.MonkeyPatch) -> None:
+    host = HostConfig(kind="hyperv", address="hv01")
+    assert (config_for_host(host).operation_timeout, config_for_host(host).read_timeout) == (
+        2, 5)  # the autouse fixture's "2,5"
+    for wrong in ("5,2", "x", "0,3", "1,2,3"):
+        monkeypatch.setenv("DESKTOPVM_WINRM_TIMEOUTS", wrong)
+        assert (config_for_host(host).operation_timeout, config_for_host(host).read_timeout) \
+            == (WinRMConfig.operation_timeout, WinRMConfig.read_timeout)

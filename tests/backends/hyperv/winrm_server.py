@@ -90,6 +90,7 @@ class WinRMTestServer(ThreadingHTTPServer):
         self.lose_reply = False  # the next Receive with output loses its reply
         self.lose_send_reply = False  # the next Send is delivered, its reply lost
         self.down = False  # every request's connection is dropped unanswered
+        self.not_winrm = False  # answer 404 at /wsman, as a web server without WinRM does
         self.shells: dict[str, dict[str, Command]] = {}
         self.actions: list[str] = []
         self.command_options: list[dict[str, str]] = []  # the OptionSet of each Command
@@ -216,6 +217,9 @@ class Handler(BaseHTTPRequestHandler):
             self.server.requests += 1
         if self.server.down:
             self._drop()
+            return
+        if self.server.not_winrm:
+            self._reply(404, b"<html>Not Found</html>", content_type="text/html")
             return
         if not self._authenticate():
             return
