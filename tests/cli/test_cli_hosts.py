@@ -53,6 +53,13 @@ def open_backend(settings: Settings) -> MemoryBackend:
     return _LOCAL["backend"]
 
 
+class Terminal(io.StringIO):
+    """Typed answers, on what the CLI takes for a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 class Run:
     """Runs the CLI as a new process would: a registry from the settings file each time."""
 
@@ -60,12 +67,12 @@ class Run:
         self.known = known
         self.seen: list[str] = []  # every line written, to prove no password is in any
 
-    def __call__(self, *argv: str, stdin: str = "") -> tuple[int, str, str]:
+    def __call__(self, *argv: str, stdin: str = "", tty: bool = False) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
         registry = Registry(load_settings(), known=self.known)
         try:
             code = main(list(argv), registry=registry, out=out, err=err,
-                        stdin=io.StringIO(stdin))
+                        stdin=Terminal(stdin) if tty else io.StringIO(stdin))
         finally:
             registry.close()
         self.seen += [out.getvalue(), err.getvalue()]
@@ -111,10 +118,13 @@ def host_id(server: WinRMTestServer) -> str:
     return f"hyperv@127.0.0.1:{server.port}"
 
 
-def add(cli: Run, server: WinRMTestServer, *options: str, password: str = PASSWORD
-        ) -> tuple[int, str, str]:
+def add(cli: Run, server: WinRMTestServer, *options: str, password: str = PASSWORD,
+        answers: str | None = None) -> tuple[int, str, str]:
+    """`host add` of the loopback host; with `answers`, stdin is a terminal that has them
+    after the password line."""
     return cli("host", "add", "hyperv", "127.0.0.1", "--port", str(server.port), "--user", USER,
-               "--auth", "basic", "--password-stdin", *options, stdin=password + "\n")
+               "--auth", "basic", "--password-stdin", *options,
+               stdin=password + "\n" + (answers or ""), tty=answers is not None)
 
 
 def kept(keyring: TestKeyring, hid: str) -> str | None:
@@ -359,3 +369,86 @@ def test_host_picks_one_connection_or_says_which(cli: Run, server: WinRMTestServ
     assert code == 2 and "no host 'hv99'" in err
     code, _, err = cli("create", "--host", host_id(server), "--backend", "memory", "--name", "x")
     assert code == 2
+
+
+def steps(out: str) -> list[str]:
+    """The ✓/✗ lines of a Test connection, as 'mark name'."""
+    return [line.split(":")[0] for line in out.splitlines() if line[:1] in "✓✗"]
+
+
+def test_add_tests_the_host_and_prints_each_step(cli: Run, server: WinRMTestServer,
+                                                 tls: TlsFiles):
+    hid = host_id(server)
+    code, out, err = add(cli, server, "--ca-file", str(tls.ca))
+    assert (code, err) == (0, ""), err
+    assert steps(out)[:6] == ["✓ Transport security", "✓ DNS", "✓ TCP", "✓ TLS",
+                              "✓ Authentication", "✓ WinRM shell"]
+    assert all(step.startswith("✓") for step in steps(out))
+    assert out.splitlines()[-1] == f"added {hid}"
+    code, out, _ = cli("host", "test", hid)
+    assert code == 0 and "✓ Hyper-V" in steps(out)
+
+
+def test_add_with_a_wrong_password_saves_nothing(cli: Run, server: WinRMTestServer,
+                                                 tls: TlsFiles, test_keyring: TestKeyring):
+    code, out, err = add(cli, server, "--ca-file", str(tls.ca), password="wrong-password")
+    assert code == 1
+    assert steps(out)[-1] == "✗ Authentication" and "  fix: Check the user name" in out
+    assert err.startswith("error: not added: Authentication failed")
+    assert load_settings().hosts == () and kept(test_keyring, host_id(server)) is None
+
+
+def test_a_host_that_is_down_is_saved_with_a_warning(cli: Run, test_keyring: TestKeyring):
+    port = unused_port()
+    down = f"hyperv@127.0.0.1:{port}"
+    code, out, err = cli("host", "add", "hyperv", "127.0.0.1", "--port", str(port), "--user",
+                         USER, "--auth", "basic", "--password-stdin", stdin=PASSWORD)
+    assert code == 0  # added: the exit code says whether the host was saved
+    assert steps(out)[-1] == "✗ TCP" and "fix: WinRM is not listening" in out
+    assert f"added {down}, but it is not ready" in out
+    assert err.startswith(f"warning: {down}: TCP failed: ")
+    assert load_settings().host(down) is not None and kept(test_keyring, down) == PASSWORD
+    code, out, _ = cli("host", "test", down)
+    assert code == 1 and steps(out)[-1] == "✗ TCP"
+
+
+def test_an_untrusted_certificate_is_saved_only_once_the_user_trusts_it(
+        cli: Run, server: WinRMTestServer, tls: TlsFiles, test_keyring: TestKeyring):
+    hid, real = host_id(server), sha256_of(tls.certificate)
+    code, out, err = add(cli, server)  # no CA file: the test CA is not trusted; no terminal
+    assert code == 1 and steps(out)[-1] == "✗ TLS"
+    assert "Subject:  CN=localhost" in out and "Issuer:   CN=DesktopVM test CA" in out
+    assert "Valid:" in out and real[:2].upper() + ":" in out
+    assert f"--trust {real}" in err and "not added" in err
+    assert load_settings().hosts == () and kept(test_keyring, hid) is None
+
+    code, out, err = add(cli, server, "--trust", "cd" * 32)
+    assert code == 1 and "REFUSED" in err and load_settings().hosts == ()
+    code, out, err = add(cli, server, answers="n\n")  # asked on a terminal; says no
+    assert code == 1 and "Trust this certificate" in err and load_settings().hosts == ()
+
+    code, out, err = add(cli, server, answers="y\n")  # says yes: pinned, tested again, saved
+    assert code == 0, err
+    assert steps(out)[-1].startswith("✓") and "✓ Authentication" in steps(out)
+    assert load_settings().host(hid).pinned_sha256 == real  # type: ignore[union-attr]
+    assert cli("host", "remove", hid, "--yes")[0] == 0
+    code, out, err = add(cli, server, "--trust", real)  # or with --trust: no question
+    assert code == 0, err
+    assert load_settings().host(hid).pinned_sha256 == real  # type: ignore[union-attr]
+
+
+def test_a_changed_certificate_is_refused_loudly(cli: Run, server: WinRMTestServer,
+                                                 tls: TlsFiles):
+    hid, real = host_id(server), sha256_of(tls.certificate)
+    # The host was trusted with another certificate: what it presents now has changed.
+    assert add(cli, server, "--trust", "ef" * 32, "--no-test")[0] == 0
+    code, out, _ = cli("host", "test", hid)
+    assert code == 1 and steps(out)[-1] == "✗ TLS" and "CHANGED" in out
+    code, _, err = cli("list", "--host", hid)
+    assert code == 1 and err.startswith(f"{hid}: certificate not trusted")
+    code, out, err = cli("host", "trust", hid)  # no terminal: nothing changes
+    assert code == 1 and "CHANGED since you trusted it" in err
+    assert load_settings().host(hid).pinned_sha256 == "ef" * 32  # type: ignore[union-attr]
+    code, out, err = cli("host", "trust", hid, "--fingerprint", real)  # renewed on purpose
+    assert code == 0 and "CHANGED" in err and "certificate pinned" in out
+    assert cli("list", "--host", hid)[0] == 0
