@@ -76,10 +76,17 @@ def test_enter_and_escape_refuse(qtbot, key: Qt.Key):
     dialog = TrustDialog(facts())
     qtbot.addWidget(dialog)
     dialog.show()
-    qtbot.waitExposed(dialog)
+    dialog.activateWindow()
+    qtbot.waitActive(dialog)
     assert dialog.cancel_button.isDefault() and not dialog.trust_button.isDefault()
+    # Wherever the focus goes (here: from a button to the fingerprint, which hands the
+    # default back to the dialog's own default button), the key must not trust.
+    dialog.cancel_button.setFocus()
+    qtbot.waitUntil(dialog.cancel_button.hasFocus)
+    dialog.fingerprint.setFocus()
+    qtbot.waitUntil(dialog.fingerprint.hasFocus)
     with qtbot.waitSignal(dialog.rejected):
-        qtbot.keyClick(dialog, key)
+        qtbot.keyClick(dialog.fingerprint, key)
     assert dialog.result() == TrustDialog.DialogCode.Rejected
 
 
@@ -124,3 +131,15 @@ def test_ask_trust_on_a_changed_certificate_trusts_only_with_the_tick(qtbot):
     assert ask_trust(None, facts(), changed=True) is True
     _answer(qtbot, trust=False, tick=True)
     assert ask_trust(None, facts(), changed=True) is False
+
+
+def test_the_keyboard_can_still_trust_deliberately(qtbot):
+    dialog = TrustDialog(facts())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitActive(dialog)
+    dialog.trust_button.setFocus()
+    qtbot.waitUntil(dialog.trust_button.hasFocus)
+    with qtbot.waitSignal(dialog.accepted):
+        qtbot.keyClick(dialog.trust_button, Qt.Key.Key_Space)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -159,6 +160,15 @@ class TrustDialog(QDialog):
             layout.addWidget(self.confirmation)
         layout.addWidget(buttons)
         self.cancel_button.setFocus()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter means Cancel wherever the focus is: Qt hands Enter to the default button
+        only while a button has the focus (on the fingerprint it did nothing), and trusting
+        must be a deliberate click (or Space on the Trust button)."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers():
+            self.reject()
+            return
+        super().keyPressEvent(event)
 
     def accept(self) -> None:
         """Trust only through the enabled button (a changed certificate needs the tick)."""
