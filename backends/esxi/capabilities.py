@@ -1,0 +1,67 @@
+"""What an ESXi host or vCenter can do, from the facts read at connection, and its licence."""
+
+from __future__ import annotations
+
+from backends.esxi.keys import SENDABLE
+from backends.esxi.placement import Facts
+from backends.esxi.session import Session
+from desktopvm.model import Capabilities
+from desktopvm.model.capabilities import LiveChange
+from desktopvm.model.devices import ControllerKind, DiskFormat, NetworkAttachment, NicModel
+from desktopvm.model.machine import BootDevice, Firmware
+
+#: Editions of the free vSphere Hypervisor licence: every write call is refused with
+#: RestrictedVersion [unverified on a real free host: the key is from public reports].
+FREE_EDITIONS = ("esxBasic",)
+
+
+def read_only(session: Session) -> bool:
+    """Whether the host's licence allows reading only (LicenseManager.licenses editions)."""
+
+    manager = session.run(lambda si: si.content.licenseManager, "Reading the licence")
+    if manager is None:
+        return False
+    found = session.properties(manager, ["licenses"]).get("licenses") or ()
+    return any(str(info.editionKey or "").startswith(FREE_EDITIONS) for info in found)
+
+
+def capabilities(facts: Facts, backend: str) -> Capabilities:
+    """Capabilities of this host (vCenter: of its first compute resource)."""
+    return Capabilities(
+        backend=backend,
+        firmware=frozenset({Firmware.BIOS, Firmware.UEFI}),
+        secure_boot=True,
+        tpm=False,
+        tpm_unavailable_reason="A virtual TPM needs vCenter with a key provider; DesktopVM "
+                               "does not add one yet",
+        nested_virtualization=True,
+        max_cpus=max(1, min(facts.cpus, 768)),
+        max_memory_mib=max(4, facts.memory_mib),
+        disk_formats=frozenset({DiskFormat.VMDK}),
+        controller_kinds=frozenset({ControllerKind.IDE, ControllerKind.SATA,
+                                    ControllerKind.SCSI, ControllerKind.NVME}),
+        ports_per_controller={ControllerKind.IDE: 2, ControllerKind.SATA: 30,
+                              ControllerKind.SCSI: 15, ControllerKind.NVME: 15},
+        devices_per_port={ControllerKind.IDE: 1},
+        max_disk_bytes=62 * 2**40,
+        network_attachments=frozenset({NetworkAttachment.SWITCH, NetworkAttachment.NONE}),
+        nic_models=frozenset({NicModel.VMXNET3, NicModel.E1000E, NicModel.E1000}),
+        max_network_adapters=10,
+        max_monitors=10,
+        max_video_memory_mib=256,
+        usb=True,
+        boot_devices=frozenset(BootDevice),
+        live_snapshot_with_memory=True,
+        linked_clone=facts.vcenter,
+        pause=False,
+        save_state=True,
+        screenshot=False,
+        type_text=True,
+        keys=SENDABLE,
+        vnc_console=False,
+        export_formats=frozenset(),
+        live_changes=frozenset({LiveChange.NAME, LiveChange.NOTES, LiveChange.OPTICAL_MEDIA,
+                                LiveChange.NETWORK_ATTACHMENT}),
+        name_forbidden_characters="%/\\",
+        max_name_length=80,
+    )

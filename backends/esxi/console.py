@@ -1,0 +1,51 @@
+"""Typing into a machine (PutUsbScanCodes, vSphere 6.5+); the graphical console is not built.
+
+The WebMKS console (AcquireTicket("webmks"): RFB 3.8 over a WebSocket) and screenshots
+(CreateScreenshot_Task) are what a console needs here; both are still to come, and say so.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from backends.esxi import inventory
+from backends.esxi.keys import combo_event, event
+from backends.esxi.session import Session, vim
+from desktopvm.protocol import InvalidState, PowerState, UnsupportedOperation
+from desktopvm.protocol.keys import text_to_combos
+
+#: Key events per PutUsbScanCodes call: a long text goes in several calls.
+BATCH = 64
+CONSOLE_MISSING = ("The ESXi console (WebMKS) is not in DesktopVM yet; open the machine in "
+                   "the host's web client or VMware Remote Console")
+
+
+def _send(session: Session, machine_id: str, events: list[object]) -> None:
+    state = inventory.state_of(inventory.read(session, machine_id, ["runtime.powerState"])
+                               .get("runtime.powerState"))
+    if state is not PowerState.RUNNING:
+        raise InvalidState(f"Keys reach only a running machine (this one is {state.value})")
+    for start in range(0, len(events), BATCH):
+        spec = vim.UsbScanCodeSpec(keyEvents=events[start:start + BATCH])
+        session.run(functools.partial(_put, machine_id=machine_id, batch=spec), "Typing")
+
+
+def _put(si: Any, machine_id: str, batch: Any) -> int:
+    return int(inventory.vm(si, machine_id).PutUsbScanCodes(batch))
+
+
+def send_keys(session: Session, machine_id: str, combos: Sequence[str]) -> None:
+    """Each combination ('ctrl-alt-delete', 'enter') as one key event."""
+    _send(session, machine_id, [combo_event(combo) for combo in combos])
+
+
+def type_text(session: Session, machine_id: str, text: str) -> None:
+    """Text typed on a US layout, one key event per character."""
+    _send(session, machine_id, [event(combo) for combo in text_to_combos(text, "ESXi")])
+
+
+def unsupported_console() -> UnsupportedOperation:
+    """What console() and screenshot() say until WebMKS is built."""
+    return UnsupportedOperation(CONSOLE_MISSING)
