@@ -18,7 +18,7 @@ from backends.vmware import plans, vmx
 from backends.vmware.inventory import Inventory, Record, glob_escape
 from backends.vmware.plans import NewDisk, safe_stem
 from desktopvm.model import MachineSpec, changed_groups
-from desktopvm.protocol import CancelToken, Progress, scaled_progress
+from desktopvm.protocol import CancelToken, InvalidState, Progress, scaled_progress
 from desktopvm.protocol.states import Operation, require
 from desktopvm.protocol.undo import Undo
 
@@ -134,11 +134,31 @@ def own_files(record: Record, *, with_disks: bool, windows: bool) -> list[Path]:
     return [f for f in dict.fromkeys(files) if f.is_file()]
 
 
+def linked_clones(vmx_path: Path) -> list[Path]:
+    """The linked clones that still exist of this machine: its .vmsd's `snapshotK.cloneN`
+    back-references (research §A.4: vmrun clone adds `snapshotN.clone0` to the source)."""
+    from backends.vmware.vmx import VmxDocument, VmxError
+
+    try:
+        document = VmxDocument.read(vmx_path.with_suffix(".vmsd"))
+    except (OSError, VmxError):
+        return []
+    found = [Path(document.get(k)) for k in document.all_keys()
+             if k.startswith("snapshot") and ".clone" in k and document.get(k)]
+    return [p for p in found if p.is_file()]
+
+
 def delete(inventory: Inventory, record: Record, *, delete_disks: bool,
            progress: Progress, cancel: CancelToken) -> None:
     """Remove the machine's files (disks only when told) and forget it."""
     require(Operation.DELETE, record.state, record.name)
     vmx.require_unlocked(record.vmx, record.name)
+    clones = linked_clones(record.vmx)
+    if delete_disks and clones:
+        raise InvalidState(
+            f"Cannot delete the disks of {record.name}: the linked clone(s) "
+            f"{', '.join(repr(c.stem) for c in clones)} are built on them. Delete the clones "
+            "first, or delete the machine and keep its disks")
     cancel.raise_if_cancelled()
     progress(None, f"Deleting {record.name}")
     windows = inventory.library.installation.windows

@@ -71,7 +71,10 @@ GUEST_OS = {
 #: ids seen in the fixtures.
 READ_GUEST_OS = {**{guest.lower(): os_id for os_id, guest in reversed(GUEST_OS.items())},
                  "rhel7-64": "rhel8", "debian6-64": "debian11", "windows9-64": "windows10",
-                 "winxppro": "other", "rhel5": "other-linux", "other": "other"}
+                 "winxppro": "other", "rhel5": "other-linux", "other": "other",
+                 # one guestOS, several catalog ids: the generic one is read back
+                 "other5xlinux-64": "other-linux", "other-64": "other",
+                 "debian12-64": "debian12"}
 NIC_MODELS = {"e1000": NicModel.E1000, "e1000e": NicModel.E1000E,
               "vmxnet3": NicModel.VMXNET3, "vlance": NicModel.PCNET}
 ATTACHMENTS = {"nat": NetworkAttachment.NAT, "bridged": NetworkAttachment.BRIDGED,

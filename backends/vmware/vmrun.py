@@ -178,6 +178,9 @@ def spawn(argv: Sequence[str], *, timeout: float, cancel: CancelToken | None,
             reader.join(timeout=5)
     finally:
         unregister()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
     if cancel is not None and cancel.cancelled:
         raise OperationCancelled(details="command: " + " ".join(argv))
     return code, b"".join(out), b"".join(err)

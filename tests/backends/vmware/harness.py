@@ -1,0 +1,35 @@
+"""The conformance harness for VMware: the real backend and door over the vmrun stand-in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from desktopvm.model import MachineSpec, defaults_for
+from tests.backends.vmware.standin import FakeVMware
+
+if TYPE_CHECKING:
+    from tests.conformance.harness import Harness
+
+
+@contextmanager
+def vmware_standin_harness(folder: Path) -> Iterator[Harness]:
+    """Machines live under `folder` (the fake user's home); the stand-in's own files too."""
+    from tests.conformance.harness import Harness
+
+    fake = FakeVMware(folder / "fake-vmware")
+    backend = fake.backend()
+
+    def make_spec(name: str) -> MachineSpec:
+        return defaults_for("other-linux", backend.capabilities(), name=name)
+
+    def delivered() -> int:  # vmrun has no key events: nothing can ever be delivered
+        calls = folder / "fake-vmware" / "calls.jsonl"
+        lines = calls.read_text("utf-8").splitlines() if calls.exists() else []
+        return sum(1 for line in lines if "typeKeystrokesInGuest" in json.loads(line)["argv"])
+
+    yield Harness(backend, make_spec, wait_until_guest_ready=lambda machine_id: None,
+                  state_timeout=10.0, owned=(fake.home,), keys_delivered=delivered)
