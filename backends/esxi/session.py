@@ -205,6 +205,7 @@ class Session:
             if self._si is si:
                 self._si = None
                 self._view = None
+        si._stub.DropConnections()  # its sockets belong to a session that is over
 
     def close(self) -> None:
         """Log out (best effort: a host that is gone has forgotten the session anyway)."""
