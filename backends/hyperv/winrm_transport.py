@@ -420,8 +420,11 @@ class WinRMChannel:
                 "is not installed", text, install_hint=AUTH_LIBRARY_HINT)
         if "Fingerprints did not match" in text:
             return certificate_changed(self.config, text)
-        if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text:
+        if "CERTIFICATE_VERIFY_FAILED" in text:
             return certificate_not_trusted(self.config, text)
+        if "SSLError" in text:  # not a refused certificate: the handshake itself failed
+            return ConnectionLost(f"The TLS handshake with {self.config.host} failed: is "
+                                  f"{self.config.endpoint} WinRM's HTTPS listener?", text)
         return ConnectionLost(f"Cannot reach WinRM on {self.config.host}", text)
 
     def send(self, data: bytes) -> None:

@@ -366,3 +366,18 @@ def test_timeouts_can_be_shortened(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("DESKTOPVM_WINRM_TIMEOUTS", wrong)
         assert (config_for_host(host).operation_timeout, config_for_host(host).read_timeout) \
             == (WinRMConfig.operation_timeout, WinRMConfig.read_timeout)
+
+
+def test_a_plain_http_port_is_not_called_an_untrusted_certificate(
+        tmp_path: Path, test_keyring: TestKeyring) -> None:  # noqa: F811
+    fake = FakeHost(tmp_path / "host")
+    server = WinRMTestServer(auth="basic", user=USER, password=PASSWORD,
+                             commands={"powershell.exe": [str(FAKE_POWERSHELL)]},
+                             env=fake.environment)  # HTTP only
+    with running(server):
+        host = host_for(server)  # but the host is set up for HTTPS
+        credentials.store_password(host, PASSWORD)
+        registry = registry_for(host)
+        with pytest.raises(ConnectionLost, match="TLS handshake"):  # not "not trusted"
+            registry.list_machines(host.id)
+    assert registry.monitor.status(host.id).state is State.UNREACHABLE
