@@ -18,7 +18,7 @@ FREE_EDITIONS = ("esxBasic",)
 def read_only(session: Session) -> bool:
     """Whether the host's licence allows reading only (LicenseManager.licenses editions)."""
 
-    manager = session.run(lambda si: si.content.licenseManager, "Reading the licence")
+    manager = session.run(lambda si: session.content(si).licenseManager, "Reading the licence")
     if manager is None:
         return False
     found = session.properties(manager, ["licenses"]).get("licenses") or ()

@@ -69,7 +69,7 @@ def read_facts(session: Session) -> Facts:
     """Everything above, in one RetrievePropertiesEx over one container view."""
 
     def read(si: Any) -> tuple[Any, list[Any]]:
-        content = si.content
+        content = session.content(si)
         view = content.viewManager.CreateContainerView(content.rootFolder, list(TYPES), True)
         try:
             spec = PC.FilterSpec(

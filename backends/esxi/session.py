@@ -152,6 +152,8 @@ class Session:
         self._lock = threading.Lock()
         self._si: Any = None
         self._view: Any = None  # the container view of every VM (kept: listing is one call)
+        # ServiceContent read once per login: pyVmomi's `si.content` is a round trip each time.
+        self._contents: dict[int, Any] = {}
 
     # -- the connection -------------------------------------------------------------------
     def service(self) -> Any:
@@ -173,7 +175,9 @@ class Session:
                                    version=version, sslContext=context,
                                    httpConnectionTimeout=self.timeout)
             si = vim.ServiceInstance("ServiceInstance", stub)
-            si.content.sessionManager.Login(host.username, secret, None)
+            content = si.RetrieveContent()
+            content.sessionManager.Login(host.username, secret, None)
+            self._contents[id(si)] = content
             return si
         except BaseException as error:
             if stub is not None:
@@ -205,6 +209,7 @@ class Session:
             if self._si is si:
                 self._si = None
                 self._view = None
+        self._contents.pop(id(si), None)
         si._stub.DropConnections()  # its sockets belong to a session that is over
 
     def close(self) -> None:
@@ -213,10 +218,11 @@ class Session:
             si, self._si, self._view = self._si, None, None
         if si is not None:
             try:
-                si.content.sessionManager.Logout()
+                self.content(si).sessionManager.Logout()
             except Exception as error:  # logging out of a dead host is not a failure
                 log.debug("logout from %s failed: %s", self.host.address, error)
             finally:
+                self._contents.pop(id(si), None)
                 si._stub.DropConnections()
 
     def run(self, action: Callable[[Any], T], doing: str = "") -> T:
@@ -247,14 +253,14 @@ class Session:
     # -- what the other modules build on ----------------------------------------------------
     def about(self) -> Any:
         """The host's AboutInfo (product, version, apiType)."""
-        return self.run(lambda si: si.content.about)
+        return self.run(lambda si: self.content(si).about)
 
     def vm_view(self, si: Any) -> Any:
         """The container view of every VM under the root folder, made once per session."""
         with self._lock:
             view = self._view
         if view is None:
-            content = si.content
+            content = self.content(si)
             view = content.viewManager.CreateContainerView(content.rootFolder,
                                                            [vim.VirtualMachine], True)
             with self._lock:
@@ -267,6 +273,14 @@ class Session:
             view = self._view
         return view is not None and obj is not None and obj._moId == view._moId
 
+    def content(self, si: Any) -> Any:
+        """The ServiceContent of the session `si` (read at login)."""
+        content = self._contents.get(id(si))
+        if content is None:
+            content = si.RetrieveContent()
+            self._contents[id(si)] = content
+        return content
+
     @staticmethod
     def bind(si: Any, kind: type, moid: str) -> Any:
         """A managed object of `kind` by its id, bound to the session `si`."""
@@ -274,7 +288,7 @@ class Session:
 
     def retrieve(self, si: Any, specs: Sequence[Any]) -> list[Any]:
         """RetrievePropertiesEx over `specs` (FilterSpecs), every page."""
-        collector = si.content.propertyCollector
+        collector = self.content(si).propertyCollector
         options = vmodl.query.PropertyCollector.RetrieveOptions()
         result = collector.RetrievePropertiesEx(specs, options)
         objects: list[Any] = []

@@ -1,0 +1,175 @@
+"""Machines through the real SOAP exchange: list, read, create, update by diff, delete."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from pyVmomi.SoapAdapter import SoapStubAdapter
+
+from backends.esxi.backend import EsxiBackend
+from desktopvm.model import MachineSpec
+from desktopvm.model.devices import (
+    ControllerKind,
+    Disk,
+    DiskFormat,
+    NetworkAdapter,
+    NetworkAttachment,
+    NicModel,
+    OpticalDrive,
+    StorageController,
+)
+from desktopvm.model.machine import CpuSpec, Firmware, FirmwareSpec, MemorySpec, UsbSpec
+from desktopvm.protocol import (
+    CancelToken,
+    InvalidSpec,
+    InvalidState,
+    MachineNotFound,
+    PowerState,
+    UnsupportedOperation,
+    no_progress,
+)
+
+pytestmark = pytest.mark.vcsim
+GIB = 2**30
+
+
+def spec(name: str) -> MachineSpec:
+    return MachineSpec(
+        name=name, notes="made by the ESXi tests", os="debian12",
+        firmware=FirmwareSpec(kind=Firmware.UEFI, secure_boot=True),
+        cpu=CpuSpec(count=2), memory=MemorySpec(size_mib=2048),
+        storage=(StorageController(kind=ControllerKind.SCSI, disks=(
+            Disk(format=DiskFormat.VMDK, size_bytes=8 * GIB),)),
+                 StorageController(kind=ControllerKind.SATA, optical=(OpticalDrive(),))),
+        network=(NetworkAdapter(attachment=NetworkAttachment.SWITCH, network="VM Network",
+                                model=NicModel.VMXNET3),),
+        usb=UsbSpec(version=None))
+
+
+@pytest.fixture
+def made(esx_backend: EsxiBackend, request: pytest.FixtureRequest) -> Iterator[str]:
+    machine_id = esx_backend.create(spec(f"dvmtest-{request.node.name[:40]}"),
+                                    progress=no_progress, cancel=CancelToken())
+    yield machine_id
+    try:
+        if esx_backend.get_machine(machine_id).state is not PowerState.OFF:
+            esx_backend.power_off(machine_id)
+        esx_backend.delete(machine_id, delete_disks=True, progress=no_progress,
+                           cancel=CancelToken())
+    except MachineNotFound:
+        pass
+
+
+def comparable(value: MachineSpec) -> MachineSpec:
+    """What vSphere keeps of a spec: controller names are its own labels, disk files its own
+    paths, and a created disk is an existing one from then on."""
+    return value.model_copy(update={"id": "", "storage": tuple(
+        c.model_copy(update={"name": "", "disks": tuple(
+            d.model_copy(update={"path": "", "existing": True}) for d in c.disks)})
+        for c in value.storage)})
+
+
+def test_the_list_is_one_round_trip_however_many_machines(
+        esx_backend: EsxiBackend, vpx_backend: EsxiBackend,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: Counter[str] = Counter()
+    original = SoapStubAdapter.InvokeMethod
+
+    def counting(self: SoapStubAdapter, mo: object, info: object, args: object,
+                 outerStub: object = None) -> object:
+        calls[getattr(info, "wsdlName", "?")] += 1
+        return original(self, mo, info, args, outerStub)
+
+    monkeypatch.setattr(SoapStubAdapter, "InvokeMethod", counting)
+    counts = {}
+    for backend in (esx_backend, vpx_backend):
+        backend.list_machines()  # logs in and makes the session's container view
+        calls.clear()
+        counts[backend.name] = len(backend.list_machines())
+        assert calls == Counter({"RetrievePropertiesEx": 1}), calls
+    # vCenter's several hosts hold several times the machines of one ESXi host.
+    assert counts[vpx_backend.name] > 2 * counts[esx_backend.name]
+
+
+def test_the_list_shows_what_the_host_has(esx_backend: EsxiBackend) -> None:
+    rows = {m.name: m for m in esx_backend.list_machines()}
+    assert rows["ha-host_VM0"].state is PowerState.RUNNING  # the simulator starts them
+    assert rows["ha-host_VM0"].backend == esx_backend.name
+    assert rows["ha-host_VM0"].memory_mib == 32
+    assert rows["ha-host_VM0"].host == "127.0.0.1"
+
+
+def test_a_created_machine_reads_back_as_its_spec(esx_backend: EsxiBackend, made: str) -> None:
+    info = esx_backend.get_machine(made)
+    wanted = spec(info.spec.name)
+    assert comparable(info.spec) == comparable(wanted)
+    assert info.state is PowerState.OFF
+    assert info.spec.storage[0].disks[0].path.startswith("[LocalDS_0] ")
+    assert made in {m.id for m in esx_backend.list_machines()}
+
+
+def test_an_update_changes_only_what_changed(esx_backend: EsxiBackend, made: str) -> None:
+    old = esx_backend.get_machine(made).spec
+    scsi, sata = old.storage
+    grown = scsi.disks[0].model_copy(update={"size_bytes": 12 * GIB})
+    new = old.model_copy(update={
+        "notes": "changed", "cpu": CpuSpec(count=1), "memory": MemorySpec(size_mib=3072),
+        "storage": (scsi.model_copy(update={"disks": (
+            grown, Disk(format=DiskFormat.VMDK, size_bytes=GIB, port=1))}),
+            sata.model_copy(update={"optical": (OpticalDrive(iso="[LocalDS_0] x.iso"),)})),
+        "network": (old.network[0].model_copy(update={"model": NicModel.E1000E}),)})
+    esx_backend.update(made, old, new, progress=no_progress, cancel=CancelToken())
+    after = esx_backend.get_machine(made).spec
+    assert comparable(after) == comparable(new)
+    assert after.storage[0].disks[0].path == scsi.disks[0].path  # grown in place
+
+
+def test_a_disk_left_out_of_the_spec_is_detached_not_deleted(
+        esx_backend: EsxiBackend, made: str) -> None:
+    old = esx_backend.get_machine(made)
+    path = old.spec.storage[0].disks[0].path
+    new = old.spec.model_copy(update={"storage": (
+        old.spec.storage[0].model_copy(update={"disks": ()}), old.spec.storage[1])})
+    esx_backend.update(made, old.spec, new, progress=no_progress, cancel=CancelToken())
+    after = esx_backend.get_machine(made)
+    assert not after.spec.storage[0].disks
+    assert path in old.files
+
+
+def test_a_disk_cannot_shrink(esx_backend: EsxiBackend, made: str) -> None:
+    old = esx_backend.get_machine(made).spec
+    scsi = old.storage[0]
+    new = old.model_copy(update={"storage": (scsi.model_copy(update={"disks": (
+        scsi.disks[0].model_copy(update={"size_bytes": GIB}),)}), old.storage[1])})
+    with pytest.raises(UnsupportedOperation, match="cannot shrink"):
+        esx_backend.update(made, old, new, progress=no_progress, cancel=CancelToken())
+
+
+def test_a_spec_the_host_cannot_run_is_refused_before_anything_is_made(
+        esx_backend: EsxiBackend) -> None:
+    before = {m.id for m in esx_backend.list_machines()}
+    bad = spec("dvmtest-bad").model_copy(update={"cpu": CpuSpec(count=4096)})
+    with pytest.raises(InvalidSpec):
+        esx_backend.create(bad, progress=no_progress, cancel=CancelToken())
+    assert {m.id for m in esx_backend.list_machines()} == before
+
+
+def test_delete_removes_the_machine(esx_backend: EsxiBackend, made: str) -> None:
+    esx_backend.delete(made, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    assert made not in {m.id for m in esx_backend.list_machines()}
+    with pytest.raises(MachineNotFound):
+        esx_backend.get_machine(made)
+
+
+def test_a_running_machine_is_not_deleted(esx_backend: EsxiBackend, made: str) -> None:
+    esx_backend.start(made)
+    with pytest.raises(InvalidState, match="power it off"):
+        esx_backend.delete(made, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    assert made in {m.id for m in esx_backend.list_machines()}
+
+
+def test_an_unknown_machine_is_machine_not_found(esx_backend: EsxiBackend) -> None:
+    with pytest.raises(MachineNotFound):
+        esx_backend.get_machine("vm-does-not-exist")
