@@ -15,6 +15,7 @@ from backends.hyperv.session import PowerShellSession
 from backends.hyperv.winrm_transport import (
     AUTH_LIBRARY_HINT,
     ENABLE_WINRM_HINT,
+    INSTALL_HINT,
     InsecureTransport,
     WinRMChannel,
     WinRMConfig,
@@ -178,12 +179,14 @@ def _through_the_session(steps: _Steps, host: HostConfig,
     except CertificateNotTrusted as error:  # changed between the TLS step and now
         steps.certificate, steps.trusted = error.certificate, False
         return steps.fail("TLS", error.summary, error.install_hint)
-    except WinRMNotEnabled as error:
-        steps.ok("Authentication", "not reached: the host answered before asking")
+    except WinRMNotEnabled as error:  # answered before asking for credentials: no auth step
         return steps.fail("WinRM shell", error.summary, ENABLE_WINRM_HINT)
     except BackendUnavailable as error:
         if error.install_hint == AUTH_LIBRARY_HINT:
             return steps.fail("Authentication", error.summary, error.install_hint)
+        if error.install_hint == INSTALL_HINT:  # pywinrm itself is missing: nothing was sent
+            return steps.fail("WinRM shell", error.summary, error.install_hint)
+        # The shell was refused or PowerShell failed in it: the credentials got that far.
         steps.ok("Authentication", f"{who} was accepted")
         return steps.fail("WinRM shell", error.summary, error.install_hint or
                           "Check that PowerShell runs for this account on the host "

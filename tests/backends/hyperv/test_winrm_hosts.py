@@ -339,6 +339,12 @@ def test_a_web_server_without_winrm_and_a_missing_auth_library(
         assert web.failure is not None and web.failure.name == "WinRM shell"
         assert "HTTP 404" in web.failure.detail and "Enable-PSRemoting" in web.failure.fix
         server.not_winrm = False
+        commands, server.commands = server.commands, {}  # WinRM refuses to run powershell.exe
+        refused = diagnose.test_connection(host, None, PASSWORD)
+        assert [(c.name, c.ok) for c in refused.checks[-2:]] == [("Authentication", True),
+                                                                 ("WinRM shell", False)]
+        assert "refused to open a PowerShell shell" in refused.checks[-1].detail
+        server.commands = commands
         import winrm.transport
 
         monkeypatch.setattr(winrm.transport, "HAVE_KERBEROS", False)
