@@ -142,12 +142,10 @@ class HostActions:
                 show_error(self.window, self.tr("Edit host"), ValueError(
                     self.tr("%1 has been added already").replace("%1", new.id)))
                 return
-            if not self._save(self.settings.with_host(new, replacing=old.id),
-                              self.tr("Edit host")):
-                return
-            if new.id != old.id:
-                self.window.forget_connection(old.id)
-            self._connect_now(new.id)
+            # A new id drops the old node with the new settings (Refresher.sync_hosts).
+            if self._save(self.settings.with_host(new, replacing=old.id),
+                          self.tr("Edit host")):
+                self._connect_now(new.id)
         dialog.accepted.connect(edited)
         self.window.operations.keep(dialog)
 

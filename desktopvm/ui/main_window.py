@@ -330,8 +330,7 @@ class MainWindow(QMainWindow):
                                            hosts=old.settings.hosts) == old.settings:
             # Only the refresh interval or the hosts' order changed: no backend reads them.
             old.settings = settings
-            self.refresher.sync_hosts()
-            self.proxy.invalidate()  # the groups' new order
+            self.refresher.sync_hosts()  # the groups' new ranks: the proxy sorts again
             return
         self.registry = old.with_settings(settings)
         self._retire(old)

@@ -200,6 +200,22 @@ def test_a_host_that_went_away_and_came_back_recovers_by_itself(qtbot, window, c
     assert note_of(window, HV01.id) == "" and children(window, HV01.id) == ["dc01"]
 
 
+def test_retry_while_a_refresh_runs_lists_again_once_it_ends(qtbot, window):
+    """The running refresh may have read the state from before the Retry (or the settings
+    from before an edit): the host is listed once more after it."""
+    settled(qtbot, window)
+    backend = remote(window, HV01)
+    backend.hang = threading.Event()
+    window.refresh(only=HV01.id)
+    before = backend.calls.count("list_machines")
+    window.hosts.retry(HV01.id)
+    assert list(window.refresher.jobs) == [HV01.id]  # one at a time
+    backend.hang.set()
+    qtbot.waitUntil(lambda: backend.calls.count("list_machines") == before + 2 and
+                    window._refreshing is None, timeout=5000)
+    assert state_of(window, HV01.id) == "Connected"
+
+
 def test_search_finds_the_machines_of_every_host_together(qtbot, window):
     create(window.registry.open("memory"), "web-local")
     create(remote(window, HV01), "web-hv01")
@@ -453,3 +469,66 @@ def test_state_words_are_what_the_monitor_says(qtbot, window):
     window.registry.monitor.disconnect(HV02.id)
     qtbot.waitUntil(lambda: state_of(window, HV02.id) == "Disconnected", timeout=3000)
     assert window.registry.monitor.status(HV02.id).state is State.DISCONNECTED
+
+
+def opened(window: MainWindow, kind):
+    return next((d for d in window.operations.open_dialogs if isinstance(d, kind)), None)
+
+
+def test_the_new_vm_wizard_asks_which_host_starting_from_the_selected_node(qtbot, window):
+    from PySide6.QtWidgets import QWizard
+
+    from desktopvm.ui.editors import IdentityEditor
+    from desktopvm.ui.wizard import NewVmWizard, PageId
+    from tests.ui.test_wizard import editor, go_to
+
+    settled(qtbot, window)
+    remote(window, HV02).down = ConnectionLost("hv02 is down")  # after it said what it can do
+    window.refresh(only=HV02.id)
+    qtbot.waitUntil(lambda: state_of(window, HV02.id) == "Unreachable", timeout=5000)
+    window.select_host(HV01.id)
+    window.new_action.trigger()
+    wizard = opened(window, NewVmWizard)
+    assert wizard is not None
+    buttons = wizard.backend_page.buttons
+    # the local backends (one not here, greyed with why), then the hosts in their order
+    assert list(buttons) == ["memory", "hyperv", HV01.id, HV02.id]
+    assert not buttons["hyperv"].isEnabled()
+    assert buttons[HV01.id].isChecked() and buttons[HV01.id].isEnabled()
+    assert buttons["memory"].isEnabled()
+    assert not buttons[HV02.id].isEnabled() and "hv02 is down" in buttons[HV02.id].toolTip()
+    assert buttons[HV01.id].text() == "Hyper-V on hv01.lab.example 1.0"
+    go_to(wizard, PageId.IDENTITY)
+    assert wizard.backend.name == HV01.id and not wizard.check_paths()  # not this computer's
+    editor(wizard, IdentityEditor).name.setText("made on hv01")
+    go_to(wizard, PageId.SUMMARY)
+    with qtbot.waitSignal(wizard.created, timeout=10_000):
+        wizard.button(QWizard.WizardButton.FinishButton).click()
+    assert [m.name for m in remote(window, HV01).list_machines()] == ["made on hv01"]
+    qtbot.waitUntil(lambda: window.current_machine() is not None, timeout=5000)
+    assert window.current_machine().backend == HV01.id
+    assert window.current_machine().name == "made on hv01"
+
+
+def test_import_asks_which_connection_when_several_can_take_it(qtbot, window, tmp_path):
+    from desktopvm.ui.connection_dialog import ConnectionDialog
+
+    local = window.registry.open("memory")
+    machine_id = create(local, "appliance source")
+    appliance = tmp_path / "source.ova"
+    local.export(machine_id, appliance, progress=no_progress, cancel=CancelToken())
+    remote(window, HV02).down = ConnectionLost("hv02 is down")
+    settled(qtbot, window)
+    window.operations.ask_open_path = lambda: str(appliance)
+    window.select_host(HV01.id)
+    window.import_action.trigger()
+    dialog = opened(window, ConnectionDialog)
+    assert dialog is not None
+    combo = dialog.combo
+    assert [combo.itemData(i) for i in range(combo.count())] == ["memory", HV01.id]
+    assert dialog.chosen() == HV01.id  # the selected node's host
+    dialog.accept()
+    qtbot.waitUntil(lambda: [m.name for m in remote(window, HV01).list_machines()] ==
+                    ["appliance source"], timeout=5000)
+    qtbot.waitUntil(lambda: window.current_machine() is not None and
+                    window.current_machine().backend == HV01.id, timeout=5000)
