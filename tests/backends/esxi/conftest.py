@@ -31,7 +31,8 @@ def esx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sim.Sim]:
 
 @pytest.fixture(scope="session")
 def vpx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sim.Sim]:
-    """A vCenter (vcsim's VPX model: a cluster of three hosts and a standalone host, eight machines per resource pool)."""
+    """A vCenter (vcsim's VPX model: a cluster of three hosts and a standalone host, eight
+    machines per resource pool)."""
     yield from _started(tmp_path_factory, "vcsim-vpx", "-vpx", "-vm", "8")
 
 

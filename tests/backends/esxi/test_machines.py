@@ -78,9 +78,9 @@ def test_the_list_is_one_round_trip_however_many_machines(
     original = SoapStubAdapter.InvokeMethod
 
     def counting(self: SoapStubAdapter, mo: object, info: object, args: object,
-                 outerStub: object = None) -> object:
+                 outer_stub: object = None) -> object:
         calls[getattr(info, "wsdlName", "?")] += 1
-        return original(self, mo, info, args, outerStub)
+        return original(self, mo, info, args, outer_stub)
 
     monkeypatch.setattr(SoapStubAdapter, "InvokeMethod", counting)
     counts = {}

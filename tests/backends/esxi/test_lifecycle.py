@@ -1,0 +1,147 @@
+"""Power, snapshots, clones and keys through the real SOAP exchange (vcsim)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from backends.esxi.backend import EsxiBackend
+from backends.esxi.keys import HID
+from desktopvm.protocol import (
+    CancelToken,
+    InvalidState,
+    MachineNotFound,
+    PowerState,
+    UnsupportedOperation,
+    no_progress,
+)
+from tests.backends.esxi import sim
+from tests.backends.esxi.test_machines import spec
+
+pytestmark = pytest.mark.vcsim
+
+
+def _made(backend: EsxiBackend, name: str) -> Iterator[str]:
+    machine_id = backend.create(spec(name), progress=no_progress, cancel=CancelToken())
+    yield machine_id
+    try:
+        if backend.get_machine(machine_id).state is not PowerState.OFF:
+            backend.power_off(machine_id)
+        backend.delete(machine_id, delete_disks=True, progress=no_progress,
+                       cancel=CancelToken())
+    except MachineNotFound:
+        pass
+
+
+@pytest.fixture
+def made(esx_backend: EsxiBackend, request: pytest.FixtureRequest) -> Iterator[str]:
+    yield from _made(esx_backend, f"dvmtest-{request.node.name[:40]}")
+
+
+def state(backend: EsxiBackend, machine_id: str) -> PowerState:
+    return backend.get_machine(machine_id).state
+
+
+def test_power_on_suspend_resume_reset_off(esx_backend: EsxiBackend, made: str) -> None:
+    esx_backend.start(made)
+    assert state(esx_backend, made) is PowerState.RUNNING
+    with pytest.raises(InvalidState):
+        esx_backend.start(made)  # the host's InvalidPowerState
+    esx_backend.save_state(made, progress=no_progress, cancel=CancelToken())
+    assert state(esx_backend, made) is PowerState.SAVED
+    esx_backend.resume(made)
+    assert state(esx_backend, made) is PowerState.RUNNING
+    esx_backend.reset(made)
+    assert state(esx_backend, made) is PowerState.RUNNING
+    esx_backend.power_off(made)
+    assert state(esx_backend, made) is PowerState.OFF
+
+
+def test_guest_shutdown_needs_vmware_tools(esx_backend: EsxiBackend, made: str) -> None:
+    esx_backend.start(made)
+    # vcsim's guests run no Tools; real ESXi then refuses ShutdownGuest, so we say so first.
+    with pytest.raises(InvalidState, match="VMware Tools are not running"):
+        esx_backend.shutdown(made)
+    assert state(esx_backend, made) is PowerState.RUNNING
+
+
+def test_pause_is_unsupported_and_capabilities_say_so(esx_backend: EsxiBackend,
+                                                      made: str) -> None:
+    assert not esx_backend.capabilities().pause
+    with pytest.raises(UnsupportedOperation, match="suspend"):
+        esx_backend.pause(made)
+
+
+def test_snapshots_make_a_tree_and_revert_and_delete(esx_backend: EsxiBackend,
+                                                     made: str) -> None:
+    first = esx_backend.take_snapshot(made, "clean", description="before", progress=no_progress,
+                                      cancel=CancelToken())
+    second = esx_backend.take_snapshot(made, "later", include_memory=False,
+                                       progress=no_progress, cancel=CancelToken())
+    roots, current = esx_backend.list_snapshots(made)
+    assert [r.name for r in roots] == ["clean"]
+    assert roots[0].description == "before"
+    assert [c.id for c in roots[0].children] == [second.id]
+    assert current == second.id
+    esx_backend.restore_snapshot(made, first.id, progress=no_progress, cancel=CancelToken())
+    assert esx_backend.list_snapshots(made)[1] == first.id
+    esx_backend.delete_snapshot(made, second.id, progress=no_progress, cancel=CancelToken())
+    roots, _ = esx_backend.list_snapshots(made)
+    assert [n.id for r in roots for n in r.walk()] == [first.id]
+    info = esx_backend.get_machine(made)
+    assert info.current_snapshot == first.id and info.snapshots == roots
+
+
+def test_an_unknown_snapshot_is_not_found(esx_backend: EsxiBackend, made: str) -> None:
+    with pytest.raises(MachineNotFound, match="no snapshot"):
+        esx_backend.restore_snapshot(made, "snapshot-0", progress=no_progress,
+                                     cancel=CancelToken())
+
+
+def test_standalone_esxi_cannot_clone(esx_backend: EsxiBackend, made: str) -> None:
+    # vcsim's ESX model would clone; a real standalone host refuses, so DesktopVM asks first.
+    assert not esx_backend.capabilities().linked_clone
+    with pytest.raises(UnsupportedOperation, match="standalone ESXi host cannot clone"):
+        esx_backend.clone(made, "dvmtest-copy", progress=no_progress, cancel=CancelToken())
+
+
+def test_vcenter_clones_full_and_linked(vpx_backend: EsxiBackend,
+                                        request: pytest.FixtureRequest) -> None:
+    source_made = _made(vpx_backend, "dvmtest-clone-source")
+    source = next(source_made)
+    clones: list[str] = []
+    try:
+        assert vpx_backend.capabilities().linked_clone
+        with pytest.raises(InvalidState, match="take one first"):
+            vpx_backend.clone(source, "dvmtest-linked", linked=True, progress=no_progress,
+                              cancel=CancelToken())
+        full = vpx_backend.clone(source, "dvmtest-full", progress=no_progress,
+                                 cancel=CancelToken())
+        clones.append(full)
+        vpx_backend.take_snapshot(source, "base", progress=no_progress, cancel=CancelToken())
+        linked = vpx_backend.clone(source, "dvmtest-linked", linked=True,
+                                   progress=no_progress, cancel=CancelToken())
+        clones.append(linked)
+        names = {m.id: m.name for m in vpx_backend.list_machines()}
+        assert names[full] == "dvmtest-full" and names[linked] == "dvmtest-linked"
+        assert vpx_backend.get_machine(full).spec.cpu == vpx_backend.get_machine(source).spec.cpu
+    finally:
+        for clone in clones:
+            vpx_backend.delete(clone, delete_disks=True, progress=no_progress,
+                               cancel=CancelToken())
+        next(source_made, None)
+
+
+def test_keys_and_text_arrive_as_usb_hid_codes(esx_backend: EsxiBackend, esx: sim.Sim,
+                                               made: str) -> None:
+    with pytest.raises(InvalidState, match="running"):
+        esx_backend.send_keys(made, ["enter"])
+    esx_backend.start(made)
+    before = len(esx.keys_typed())
+    esx_backend.send_keys(made, ["ctrl-alt-delete", "f2"])
+    esx_backend.type_text(made, "Hi\n")
+    typed = esx.keys_typed()[before:]
+    assert [code >> 16 for code in typed] == [HID["delete"], HID["f2"], HID["h"], HID["i"],
+                                              HID["enter"]]
+    assert all(code & 0xFFFF == 7 for code in typed)
