@@ -14,6 +14,7 @@ import io
 import json
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -302,7 +303,9 @@ def test_trust_pins_the_certificate_and_refuses_a_wrong_fingerprint(
     moved = load_settings().host(f"hyperv@localhost:{server.port}")
     assert moved is not None and moved.pinned_sha256 == "" and moved.label == "lab"
     assert load_settings().host(hid) is None
-    assert "kept" in cli("host", "list", "--json")[1]  # the password moved with it
+    [listed] = json.loads(cli("host", "list", "--json")[1])
+    # The password moved along; the certificate must be trusted again for the new name.
+    assert (listed["password"], listed["state"]) == ("kept", "certificate not trusted")
 
 
 def test_remove_keeps_the_password_unless_asked_and_never_touches_machines(
@@ -452,3 +455,36 @@ def test_a_changed_certificate_is_refused_loudly(cli: Run, server: WinRMTestServ
     code, out, err = cli("host", "trust", hid, "--fingerprint", real)  # renewed on purpose
     assert code == 0 and "CHANGED" in err and "certificate pinned" in out
     assert cli("list", "--host", hid)[0] == 0
+
+
+def test_host_list_asks_every_host_at_once(cli: Run, server: WinRMTestServer, tls: TlsFiles):
+    """A host that holds the connection without answering is listed first; it lets go only
+    once the other host has been asked, which happens only if nobody waits for it."""
+    released_by_the_other: list[bool] = []
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = int(silent.getsockname()[1])
+
+        def hold() -> None:
+            connection, _ = silent.accept()
+            silent.close()  # a second try is refused at once
+            with connection:
+                for _ in range(200):  # up to 10 s, then give up (a serial `host list`)
+                    if server.actions:
+                        break
+                    threading.Event().wait(0.05)
+                released_by_the_other.append(bool(server.actions))
+
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        assert cli("host", "add", "hyperv", "127.0.0.1", "--port", str(port), "--user", USER,
+                   "--auth", "basic", "--password-stdin", "--no-test", stdin=PASSWORD)[0] == 0
+        assert add(cli, server, "--ca-file", str(tls.ca), "--no-test")[0] == 0
+        code, out, _ = cli("host", "list")
+        holder.join()
+    assert released_by_the_other == [True]
+    assert code == 0
+    states = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert "connected (0 machines)" in states[host_id(server)]
+    assert "connected" not in states[f"hyperv@127.0.0.1:{port}"]
