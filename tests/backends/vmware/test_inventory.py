@@ -1,0 +1,197 @@
+"""Inventory, snapshots database, consoles and machine files, on real files and the stand-in."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from backends.vmware import vmsd
+from backends.vmware.inventory import inventory_paths, parse_list
+from backends.vmware.vmx import VmxDocument
+from desktopvm.model import Disk, DiskFormat, defaults_for
+from desktopvm.protocol import (
+    CancelToken,
+    CommandFailed,
+    InvalidSpec,
+    InvalidState,
+    PowerState,
+    UnsupportedOperation,
+    no_progress,
+)
+from tests.backends.vmware.standin import FakeVMware
+
+
+def test_the_fusion_inventory_lists_every_vm_and_skips_free_slots(shared_fixtures: Path):
+    paths = inventory_paths(
+        shared_fixtures / "vmware_unresolved_fusion_vminventory_anonymised.vmls")
+    assert len(paths) == 5
+    assert "/Users/fred/vms/alpine-3.13.5.vmwarevm/alpine-3.13.5.vmx" in paths
+
+
+def test_vmrun_list_format():
+    assert parse_list("Total running VMs: 2\n/a b/x.vmx\nC:\\VMs\\y.vmx\n") == [
+        "/a b/x.vmx", "C:\\VMs\\y.vmx"]
+    with pytest.raises(CommandFailed):
+        parse_list("something else\n")
+
+
+def test_the_real_vmsd_tree_current_and_times(shared_fixtures: Path):
+    entries, current = vmsd.read_entries(
+        VmxDocument.read(shared_fixtures / "vmware_xo_esxi_4_snapshots.vmsd"))
+    assert current == "4"
+    [root] = vmsd.tree(entries)
+    assert [s.name for s in root.walk()] == ["SNAPSHOT POST INSTALL", "SECOND", "third",
+                                             "from cli"]
+    assert root.description == "blablabla"
+    assert root.created == "2022-11-28T15:24:12+00:00"  # research §A.7, verified there
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> FakeVMware:
+    return FakeVMware(tmp_path / "vmware")
+
+
+def made(fake: FakeVMware, name: str = "m1") -> str:
+    backend = fake.backend()
+    spec = defaults_for("other-linux", backend.capabilities(), name=name)
+    return backend.create(spec, progress=no_progress, cancel=CancelToken())
+
+
+def test_one_vmrun_process_per_refresh_whatever_the_number_of_machines(fake: FakeVMware):
+    for n in range(3):
+        made(fake, f"m{n}")
+    backend = fake.backend()
+    before = len(fake.calls())
+    assert len(backend.list_machines()) == 3
+    assert len(fake.calls()) - before == 1
+    assert fake.calls()[-1] == ["-T", "ws", "list"]
+
+
+def test_created_machines_are_in_workstations_inventory_and_removed_from_it(fake: FakeVMware):
+    machine = made(fake)
+    inventory = fake.home / ".vmware" / "inventory.vmls"
+    assert inventory_paths(inventory) == [machine]
+    fresh = FakeVMware.__new__(FakeVMware)  # another DesktopVM without our own list
+    vars(fresh).update(vars(fake))
+    other = fresh.backend()
+    other.library.own_list = fake.folder / "elsewhere.txt"
+    assert [m.id for m in other.list_machines()] == [machine]  # found through the inventory
+    fake.backend().delete(machine, delete_disks=True, progress=no_progress,
+                          cancel=CancelToken())
+    assert inventory_paths(inventory) == []
+    slot = VmxDocument.read(inventory)
+    assert "vmlist1.config" in slot and slot.get("vmlist1.config") == ""  # a free slot
+    assert slot.all_keys() == [".encoding", "vmlist1.config"]
+
+
+def test_suspended_paused_and_the_windows_other_user(fake: FakeVMware):
+    machine = made(fake)
+    backend = fake.backend()
+    backend.start(machine)
+    backend.pause(machine)
+    assert backend.get_machine(machine).state is PowerState.PAUSED
+    backend.save_state(machine, progress=no_progress, cancel=CancelToken())
+    assert backend.get_machine(machine).state is PowerState.SAVED
+    backend.start(machine)
+    fake.set(other_user=[machine])  # vmrun list on Windows hides another user's machines
+    windows = FakeVMware.__new__(FakeVMware)
+    vars(windows).update(vars(fake))
+    windows.windows = True
+    assert windows.backend().get_machine(machine).state is PowerState.UNKNOWN
+    assert backend.get_machine(machine).state is PowerState.OFF  # elsewhere: a stale lock
+
+
+def test_shutdown_without_vmware_tools_says_so(fake: FakeVMware):
+    machine = made(fake)
+    backend = fake.backend()
+    backend.start(machine)
+    fake.set(tools=False)
+    with pytest.raises(InvalidState, match="VMware Tools"):
+        backend.shutdown(machine)
+    backend.power_off(machine)
+
+
+def test_snapshot_names_vmrun_cannot_address_are_refused(fake: FakeVMware):
+    machine = made(fake)
+    backend = fake.backend()
+    backend.take_snapshot(machine, "base", progress=no_progress, cancel=CancelToken())
+    for name in ("base", "a/b"):
+        with pytest.raises(InvalidSpec):
+            backend.take_snapshot(machine, name, progress=no_progress, cancel=CancelToken())
+    assert [s.name for s in backend.list_snapshots(machine)[0]] == ["base"]
+
+
+def test_a_duplicate_made_elsewhere_cannot_be_reverted_by_name(fake: FakeVMware):
+    machine = made(fake)
+    backend = fake.backend()
+    first = backend.take_snapshot(machine, "same", progress=no_progress, cancel=CancelToken())
+    backend.vmrun.run("snapshot", machine, "same")  # as VMware's own UI allows
+    with pytest.raises(UnsupportedOperation, match="more than one snapshot"):
+        backend.restore_snapshot(machine, first.id, progress=no_progress, cancel=CancelToken())
+
+
+def test_player_has_no_snapshots_or_clones(tmp_path: Path):
+    fake = FakeVMware(tmp_path / "player", product="player")
+    machine = made(fake)
+    backend = fake.backend()
+    assert [m.id for m in backend.list_machines()] == [machine]  # the default folder
+    assert not backend.capabilities().linked_clone
+    with pytest.raises(UnsupportedOperation):
+        backend.take_snapshot(machine, "x", progress=no_progress, cancel=CancelToken())
+    with pytest.raises(UnsupportedOperation):
+        backend.clone(machine, "copy", progress=no_progress, cancel=CancelToken())
+
+
+def test_the_vnc_console_when_the_vmx_turns_it_on(fake: FakeVMware, shared_fixtures: Path):
+    machine = made(fake)
+    backend = fake.backend()
+    keys = VmxDocument.read(shared_fixtures / "vmware_libvirt_remotedisplay_vnc_keys.vmx")
+    document = VmxDocument.read(Path(machine))
+    for key in ("RemoteDisplay.vnc.enabled", "RemoteDisplay.vnc.port",
+                "RemoteDisplay.vnc.password"):
+        document.set(key, keys.get(key))
+    Path(machine).write_bytes(document.to_bytes())
+    backend.start(machine)
+    endpoints = backend.console(machine)
+    assert endpoints.vnc is not None
+    assert (endpoints.vnc.host, endpoints.vnc.port, endpoints.vnc.password) == (
+        "127.0.0.1", 5903, "password")
+    assert endpoints.serial is not None and endpoints.serial.unix_socket.endswith("serial1.sock")
+    assert endpoints.native_viewer[-2:] == ("-x", machine)
+    with pytest.raises(UnsupportedOperation, match="guest user"):
+        backend.screenshot(machine)
+
+
+def test_edits_are_refused_while_vmware_holds_the_lock(fake: FakeVMware):
+    machine = made(fake)
+    backend = fake.backend()
+    old = backend.get_machine(machine).spec
+    lock = Path(machine + ".lck")
+    lock.mkdir()  # VMware's UI has the machine open
+    controller = old.storage[0]
+    more = controller.model_copy(update={"disks": (*controller.disks, Disk(
+        format=DiskFormat.VMDK, size_bytes=2**20, port=2))})
+    files = set(Path(machine).parent.iterdir())
+    for new in (old.model_copy(update={"notes": "x"}),
+                old.model_copy(update={"storage": (more,)})):
+        with pytest.raises(InvalidState, match="VMware has it open"):
+            backend.update(machine, old, new, progress=no_progress, cancel=CancelToken())
+    assert set(Path(machine).parent.iterdir()) == files, "a disk was made before the refusal"
+    lock.rmdir()
+    backend.update(machine, old, old.model_copy(update={"notes": "x"}), progress=no_progress,
+                   cancel=CancelToken())
+    assert backend.get_machine(machine).spec.notes == "x"
+
+
+def test_delete_keeps_what_is_not_the_machines(fake: FakeVMware):
+    machine = made(fake)
+    folder = Path(machine).parent
+    (folder / "notes of the user.txt").write_text("mine", "utf-8")
+    backend = fake.backend()
+    disks = [Path(d.path) for _, d in backend.get_machine(machine).spec.all_disks()]
+    backend.delete(machine, delete_disks=False, progress=no_progress, cancel=CancelToken())
+    assert not Path(machine).exists()
+    assert all(d.exists() for d in disks) and (folder / "notes of the user.txt").exists()
+    shutil.rmtree(folder)
