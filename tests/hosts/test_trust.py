@@ -100,3 +100,15 @@ def test_a_port_that_does_not_speak_tls_is_not_a_certificate() -> None:
         # The listener accepts (the kernel's backlog) but never answers the ClientHello.
         with pytest.raises(ConnectionLost, match="TLS handshake"):
             trust.fetch_certificate("127.0.0.1", port, timeout=0.5)
+
+
+def test_silence_is_told_apart_from_a_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A host that drops packets cannot be made on loopback without root tricks; the socket
+    # layer's TimeoutError (what create_connection raises then) stands in for it.
+    def silent(address: tuple[str, int], timeout: float) -> socket.socket:
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", silent)
+    with pytest.raises(ConnectionLost, match=r"^127\.0\.0\.1:5986 did not answer$") as caught:
+        trust.fetch_certificate("127.0.0.1", 5986, timeout=1)
+    assert "firewall" in caught.value.details
