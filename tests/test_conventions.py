@@ -16,6 +16,7 @@ PROCESS_DOORS = {
     "backends/qemu/qemu_img.py",
     "backends/qemu/process.py",
     "backends/virtualbox/vboxmanage.py",
+    "backends/vmware/vmrun.py",
     "backends/hyperv/session.py",
 }
 QT_ALLOWED = ("desktopvm/ui/", "desktopvm/jobs.py", "desktopvm/app.py")
