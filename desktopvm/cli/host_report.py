@@ -193,7 +193,7 @@ def print_diagnosis(ctx: Context, diagnosis: Diagnosis) -> None:
                   + (f": {printable(check.detail)}" if check.detail else ""))
         if not check.ok and check.fix:
             ctx.print(f"  fix: {printable(check.fix)}")
-    if diagnosis.version:
+    if diagnosis.version and not any(diagnosis.version in c.detail for c in diagnosis.checks):
         ctx.print(f"  version: {printable(diagnosis.version)}")
 
 
