@@ -32,6 +32,7 @@ from backends.hyperv.session import ChannelClosed
 from desktopvm.connections import HostConfig
 from desktopvm.protocol import (
     AuthenticationFailed,
+    BackendError,
     BackendUnavailable,
     CertificateFacts,
     CertificateNotTrusted,
@@ -405,6 +406,9 @@ class WinRMChannel:
             raise WinRMNotEnabled(f"WinRM is not enabled on {self.config.host}: "
                                   f"{self.config.endpoint} answered HTTP {error.code}",
                                   str(error), install_hint=ENABLE_WINRM_HINT) from error
+        except BackendError:  # already in DesktopVM's words (an unusable CA file)
+            self.close()
+            raise
         except Exception as error:  # requests/ssl faults: all mean "cannot reach it"
             self.close()
             raise self._connect_error(error) from error

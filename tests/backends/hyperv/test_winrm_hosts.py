@@ -387,3 +387,12 @@ def test_a_plain_http_port_is_not_called_an_untrusted_certificate(
         with pytest.raises(ConnectionLost, match="TLS handshake"):  # not "not trusted"
             registry.list_machines(host.id)
     assert registry.monitor.status(host.id).state is State.UNREACHABLE
+
+
+def test_an_unusable_ca_file_is_named(tls: TlsFiles, tmp_path: Path,
+                                      test_keyring: TestKeyring) -> None:  # noqa: F811
+    with winrm_host(FakeHost(tmp_path / "host"), tls) as server:
+        host = host_for(server, ca_file=str(tmp_path / "missing-ca.pem"))
+        credentials.store_password(host, PASSWORD)
+        with pytest.raises(ConnectionLost, match=r"the CA file .*missing-ca\.pem cannot be used"):
+            registry_for(host).list_machines(host.id)
