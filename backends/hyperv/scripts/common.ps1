@@ -133,6 +133,8 @@ function Add-DvmHardDisk {
     if ($Disk.Create) {
         $null = Hyper-V\New-VHD -Path $path -SizeBytes ([uint64]$Disk.SizeBytes) -Dynamic
         $Created.Add($path)
+    } else {
+        Assert-DvmOwnDisk $path
     }
     if ([string]$Disk.ControllerType -eq 'SCSI') {
         while (@(Hyper-V\Get-VMScsiController -VM $VM).Count -le [int]$Disk.ControllerNumber) {
@@ -238,6 +240,21 @@ function Find-DvmConfiguration {
         throw (New-DvmError 'DesktopVM.NotFound' ('No exported Hyper-V machine (.vmcx) in {0}' -f $Path) 'ObjectNotFound' $Path)
     }
     $found[0].FullName
+}
+
+function Assert-DvmOwnDisk {
+    # An existing disk the user attaches may come from outside (a download, a share): a link
+    # or a differencing disk would hand the machine another file of this host (its parent:
+    # another VM's disk). The same rule as QEMU's attach; a merged copy is fine.
+    param([string]$Path)
+    $item = Get-Item -LiteralPath $Path -ErrorAction Stop
+    if ($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) {
+        throw (New-DvmError 'DesktopVM.UnsafeImage' ('{0} is a link to another file; attach the disk file itself; refused' -f $item.Name) 'SecurityError' $Path)
+    }
+    $parent = [string](Hyper-V\Get-VHD -Path $Path).ParentPath
+    if ($parent) {
+        throw (New-DvmError 'DesktopVM.UnsafeImage' ('{0} is a differencing disk of {1}; attach a self-contained (merged) copy instead; refused' -f $item.Name, $parent) 'SecurityError' $Path)
+    }
 }
 
 function Assert-DvmPackageDisks {

@@ -172,6 +172,18 @@ def op_guest_addresses(state: State, args: Args) -> Any:
 
 
 # -- create, change, delete ---------------------------------------------------------------------
+def _assert_own_disk(disk: Path) -> None:
+    """common.ps1 Assert-DvmOwnDisk: an existing disk is no link and no differencing disk."""
+    if disk.is_symlink():
+        raise fail("DesktopVM.UnsafeImage", f"{disk.name} is a link to another file; attach "
+                   "the disk file itself; refused", "SecurityError")
+    parent = read_vhd(str(disk))["ParentPath"]
+    if parent:
+        raise fail("DesktopVM.UnsafeImage", f"{disk.name} is a differencing disk of {parent}; "
+                   "attach a self-contained (merged) copy instead; refused",
+                   "SecurityError")
+
+
 def _attach_disk(vm: dict[str, Any], disk: dict[str, Any], folder: Path,
                  created: list[str]) -> str:
     path = disk["Path"] or str(folder / "Virtual Hard Disks" / disk["FileName"])
@@ -181,6 +193,8 @@ def _attach_disk(vm: dict[str, Any], disk: dict[str, Any], folder: Path,
     elif not Path(path).exists():
         raise fail("ObjectNotFound,Microsoft.HyperV.PowerShell.Commands.AddVMHardDiskDrive",
                    f"The system cannot find the file {path}", "ObjectNotFound")
+    else:
+        _assert_own_disk(Path(path))
     slot = (disk["ControllerType"], disk["ControllerNumber"], disk["ControllerLocation"])
     taken = {(d["ControllerType"], d["ControllerNumber"], d["ControllerLocation"])
              for d in vm["HardDrives"] + vm["DvdDrives"]}

@@ -145,3 +145,52 @@ def test_find_configuration_filters_by_extension_itself():
     body = common.split("function Find-DvmConfiguration", 1)[1].split("\nfunction ", 1)[0]
     code = "\n".join(line for line in body.splitlines() if not line.lstrip().startswith("#"))
     assert "-Include" not in code and "'.vmcx'" in code and "$_.Extension" in code
+
+
+def _vhd(path: Path, parent: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"VhdFormat": "VHDX", "VhdType": "Differencing" if parent
+                                else "Dynamic", "Size": 1 << 30, "ParentPath": parent}), "utf-8")
+    return path
+
+
+def _with_existing_disk(backend: HyperVBackend, name: str, disk: Path):
+    spec = defaults_for("debian12", backend.capabilities(), name=name)
+    first = spec.storage[0]
+    attached = first.disks[0].model_copy(update={"path": str(disk), "existing": True,
+                                                 "size_bytes": 0})
+    return spec.model_copy(update={"storage": (first.model_copy(
+        update={"disks": (attached,)}), *spec.storage[1:])})
+
+
+def test_an_existing_differencing_disk_is_refused_and_nothing_is_made(
+        backend: HyperVBackend, tmp_path: Path, fake_host: FakeHost):
+    """An attached disk from outside whose parent is another VM's disk on this host would
+    hand the new machine that disk's data: refused like QEMU's attach (common.ps1
+    Assert-DvmOwnDisk), in one line, and the half-made machine is removed."""
+    other = _vhd(tmp_path / "host" / "Other VM" / "secret.vhdx")
+    download = _vhd(tmp_path / "Downloads" / "appliance.vhdx", parent=str(other))
+    before = set(fake_host.state()["vms"])
+    with pytest.raises(CommandFailed) as refused:
+        backend.create(_with_existing_disk(backend, "from-outside", download),
+                       progress=no_progress, cancel=CancelToken())
+    assert "\n" not in refused.value.summary
+    assert "appliance.vhdx is a differencing disk of" in refused.value.summary
+    assert set(fake_host.state()["vms"]) == before
+    assert download.exists() and other.exists()  # the user's files are left as they were
+
+
+def test_an_existing_self_contained_disk_attaches(backend: HyperVBackend, tmp_path: Path):
+    disk = _vhd(tmp_path / "Disks" / "data.vhdx")
+    vm_id = backend.create(_with_existing_disk(backend, "own-disk", disk),
+                           progress=no_progress, cancel=CancelToken())
+    paths = [d.path for _, d in backend.get_machine(vm_id).spec.all_disks()]
+    assert str(disk) in paths
+
+
+def test_the_script_checks_existing_disks_before_attaching_them():
+    common = (SCRIPTS / "common.ps1").read_text("utf-8")
+    body = common.split("function Add-DvmHardDisk", 1)[1].split("\nfunction ", 1)[0]
+    assert body.index("Assert-DvmOwnDisk $path") < body.index("Hyper-V\\Add-VMHardDiskDrive")
+    check = common.split("function Assert-DvmOwnDisk", 1)[1].split("\nfunction ", 1)[0]
+    assert "Hyper-V\\Get-VHD" in check and ".ParentPath" in check and "ReparsePoint" in check
