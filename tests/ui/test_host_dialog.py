@@ -3,10 +3,13 @@ question, and the password going to the keyring (a real keyrings.alt file keyrin
 
 from __future__ import annotations
 
+import hashlib
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keyring
 import pytest
@@ -17,10 +20,14 @@ from desktopvm import credentials
 from desktopvm.connections import Check, Diagnosis, HostConfig
 from desktopvm.jobs import JobRunner
 from desktopvm.protocol import BackendUnavailable, CertificateFacts
+from desktopvm.registry import Registry
 from desktopvm.settings import Settings, save_settings
 from desktopvm.ui.hosts.host_dialog import HostDialog
 from desktopvm.ui.hosts.trust_dialog import TrustDialog
 from tests.keyring_fixture import TestKeyring, temporary_keyring
+
+if TYPE_CHECKING:
+    from tests.backends.hyperv.winrm_server import WinRMTestServer
 
 SECRET = "s3cret-Pa55 'x'"
 SHA = "ab" * 32
@@ -396,3 +403,96 @@ def test_closing_during_a_test_abandons_it(qtbot, runner, gate: threading.Event)
     assert not [w for w in QApplication.topLevelWidgets() if w.isVisible()
                 and w.objectName() == "trust-dialog"]
 
+
+
+# -- end to end: a real Registry.test_host against a loopback HTTPS WinRM host ----------------
+E2E_USER, E2E_PASSWORD = "tester", "Hv-s3cret-Pa55!"  # Basic is Latin-1 only (requests)
+
+
+@pytest.fixture
+def self_signed_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
+        WinRMTestServer, str]]:
+    """A Hyper-V host as far as DesktopVM can tell: HTTPS WinRM on 127.0.0.1 with a
+    self-signed certificate, running the PowerShell double; and that certificate's SHA-256."""
+    pytest.importorskip("winrm")
+    from tests.backends.hyperv.certs import make_self_signed
+    from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
+    from tests.backends.hyperv.winrm_server import WinRMTestServer, running
+
+    monkeypatch.setenv("DESKTOPVM_WINRM_TIMEOUTS", "2,5")
+    fake = FakeHost(tmp_path / "host")
+    tls = make_self_signed(tmp_path / "tls")
+    sha = hashlib.sha256(ssl.PEM_cert_to_DER_cert(tls.certificate.read_text())).hexdigest()
+    server = WinRMTestServer(auth="basic", user=E2E_USER, password=E2E_PASSWORD,
+                             commands={"powershell.exe": [str(FAKE_POWERSHELL)]},
+                             tls=(tls.certificate, tls.key), env=fake.environment)
+    with running(server):
+        yield server, sha
+
+
+def fill_e2e(qtbot, dialog: HostDialog, port: int, password: str) -> None:
+    fill(qtbot, dialog, address="127.0.0.1", user=E2E_USER, password=password)
+    dialog.port.setValue(port)
+    dialog.auth.setCurrentIndex(dialog.auth.findData("basic"))
+
+
+def test_a_real_host_with_a_self_signed_certificate(qtbot, runner, *, keyring_file: TestKeyring,
+                                                    self_signed_host, tmp_path: Path, caplog):
+    server, sha = self_signed_host
+    registry = Registry(Settings())
+    dialog = HostDialog(registry, runner)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    fill_e2e(qtbot, dialog, server.port, E2E_PASSWORD)
+    ticks: list[int] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(10)
+
+    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.trust_dialog is not None and asked(dialog).isVisible(),
+                    timeout=60_000)
+    assert len(ticks) > 1  # the event loop kept turning while the host was tested
+    assert asked(dialog).facts.sha256 == sha and not asked(dialog).changed
+    shown = [(mark.text(), name.text()) for mark, name, _ in dialog.checks.rows]
+    assert shown[-1] == ("✗", "TLS") and ("✓", "TCP") in shown
+    assert server.requests == 0  # refused at the handshake: no password went out
+    qtbot.mouseClick(asked(dialog).cancel_button, Qt.MouseButton.LeftButton)
+    assert form_host(dialog).pinned_sha256 == ""
+    assert not keyring_file.path.exists()  # a failed test keeps no password
+
+    dialog.start_test()
+    qtbot.waitUntil(lambda: dialog.test_job is None and asked(dialog).isVisible(),
+                    timeout=60_000)
+    qtbot.mouseClick(asked(dialog).trust_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.checks.summary.text().startswith("Connected"),
+                    timeout=60_000)
+    timer.stop()
+    assert all(mark.text() == "✓" for mark, _, _ in dialog.checks.rows)
+    assert [name.text() for _, name, _ in dialog.checks.rows][-1] == "Permissions"
+    host = _accept(qtbot, dialog)
+    assert host.pinned_sha256 == sha and host.port == server.port
+    assert credentials.password(host) == E2E_PASSWORD
+    save_settings(Settings(hosts=(host,)), tmp_path / "settings.json")
+    assert E2E_PASSWORD not in (tmp_path / "settings.json").read_text(encoding="utf-8")
+    assert E2E_PASSWORD not in repr(host) and E2E_PASSWORD not in caplog.text
+
+
+def test_a_real_host_refuses_a_wrong_password(qtbot, runner, keyring_file: TestKeyring,
+                                              self_signed_host):
+    server, sha = self_signed_host
+    trusted = HostConfig("hyperv", "127.0.0.1", port=server.port, username=E2E_USER,
+                         auth="basic", pinned_sha256=sha)  # added and trusted before
+    dialog = HostDialog(Registry(Settings(hosts=(trusted,))), runner, None, trusted)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.password.setText("wrong")
+    dialog.start_test()
+    qtbot.waitUntil(lambda: dialog.test_job is None and bool(dialog.checks.rows),
+                    timeout=60_000)
+    failed = [(name.text(), detail.text()) for mark, name, detail in dialog.checks.rows
+              if mark.text() == "✗"]
+    assert [name for name, _ in failed] == ["Authentication"]
+    assert dialog.checks.fix is not None and "password" in dialog.checks.fix.text()
+    assert dialog.trust_dialog is None  # the pinned certificate was the one shown
+    assert not keyring_file.path.exists()
