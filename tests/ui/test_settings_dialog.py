@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QDialogButtonBox, QPushButton
+from PySide6.QtCore import QEvent
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPushButton
 
 from desktopvm.model import (
     LiveChange,
@@ -71,8 +72,22 @@ def open_settings(qtbot, runner, make_facts, tmp_path, iso):
                                 lambda name: backend)
         qtbot.addWidget(dialog)
         dialog.show()
+        wait_for_disk_sizes(qtbot, dialog)
         return dialog, backend
     return open_
+
+
+def wait_for_disk_sizes(qtbot, dialog: SettingsDialog) -> None:
+    """Let the dialog's background read of the disk sizes end, and its job be deleted.
+
+    A background job deletes itself (deleteLater) when it ends; one that ended while the
+    per-test runner was torn down crashed the next test's first event processing (a bus
+    error in ~QObject), so each test waits for its own read here.
+    """
+    job = dialog.sizes_job
+    if job is not None:
+        qtbot.waitUntil(lambda: job.state.is_done, timeout=5000)
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def foreground_jobs(dialog: SettingsDialog):
@@ -177,6 +192,7 @@ def test_a_paused_machine_says_paused(open_settings, qtbot):
     paused = SettingsDialog(dialog.facts, backend.get_machine(dialog.info.summary.id),
                             dialog.runner, lambda name: backend)
     qtbot.addWidget(paused)
+    wait_for_disk_sizes(qtbot, paused)
     assert "is paused" in paused.banner.text() and "Resume" in paused.resources.cpus.toolTip()
     assert not paused.resources.cpus.isEnabled() and paused.notes.notes.isEnabled()
 

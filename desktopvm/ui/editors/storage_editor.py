@@ -151,8 +151,12 @@ class StorageEditor(SpecEditor):
 
     def set_disk_sizes(self, sizes: dict[str, int], unreadable: dict[str, str]) -> None:
         """The disks' current virtual sizes, and why some could not be read."""
-        self._sizes.update(sizes)
-        self._unreadable.update(unreadable)
+        for path, size in sizes.items():
+            self._sizes[path] = size
+            self._unreadable.pop(path, None)
+        for path, reason in unreadable.items():
+            self._unreadable[path] = reason
+            self._sizes.pop(path, None)
         for item in self._device_items():
             slot = self._slot_of(item)
             if slot is not None and slot[0] == "disk" and self._spec is not None:
