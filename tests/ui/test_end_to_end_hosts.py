@@ -1,0 +1,133 @@
+"""End to end: the main window with a real Registry lists a remote Hyper-V host's machines beside
+real local QEMU ones, says when the host goes away, and recovers by itself when it comes back.
+
+The host is a loopback HTTPS WinRM server (tests/backends/hyperv/winrm_server.py) running the
+PowerShell double's FakeHost, trusted through a CA file, its password in a real keyrings.alt
+file keyring in tmp. Nothing waits on the wall-clock back-off: the monitor's clock is moved.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("winrm")
+
+from desktopvm import credentials
+from desktopvm.connections import HostConfig
+from desktopvm.jobs import JobRunner
+from desktopvm.model import defaults_for
+from desktopvm.monitor import ConnectionMonitor
+from desktopvm.protocol import CancelToken, no_progress
+from desktopvm.registry import KNOWN_BACKENDS, Registry
+from desktopvm.settings import Settings
+from desktopvm.ui.inventory_model import NAME, STATE, KindRole
+from desktopvm.ui.main_window import MainWindow
+from tests.backends.hyperv.certs import TlsFiles, make_tls
+from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
+from tests.backends.hyperv.winrm_server import WinRMTestServer, running
+from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (a fixture)
+
+pytestmark = [pytest.mark.qemu, pytest.mark.slow]
+
+USER, PASSWORD = "tester", "Hv-s3cret-Pa55!"
+
+
+class Clock:
+    """The monitor's clock: real monotonic time plus what the test skipped ahead."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped
+
+
+@pytest.fixture(autouse=True)
+def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DESKTOPVM_WINRM_TIMEOUTS", "2,5")
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return make_tls(tmp_path_factory.mktemp("tls"))
+
+
+@contextmanager
+def winrm_host(fake: FakeHost, tls: TlsFiles, port: int = 0) -> Iterator[WinRMTestServer]:
+    """A remote Hyper-V host: HTTPS WinRM on 127.0.0.1 running its own FakeHost."""
+    server = WinRMTestServer(auth="basic", user=USER, password=PASSWORD,
+                             commands={"powershell.exe": [str(FAKE_POWERSHELL)]},
+                             tls=(tls.certificate, tls.key), env=fake.environment, port=port)
+    with running(server):
+        yield server
+
+
+def rows(window: MainWindow, connection: str) -> tuple[str, list[str]]:
+    """A connection's node: its state column and its machines' names (not the error line)."""
+    model = window.model
+    group = model.group_index(connection)
+    if not group.isValid():
+        return "", []
+    names = [model.index(r, NAME, group).data() for r in range(model.rowCount(group))
+             if model.index(r, NAME, group).data(KindRole) == "machine"]
+    return model.index(group.row(), STATE).data() or "", sorted(names)
+
+
+def note(window: MainWindow, connection: str) -> str:
+    group = window.model.group_index(connection)
+    first = window.model.index(0, NAME, group)
+    return first.data() if first.data(KindRole) == "note" else ""
+
+
+def make_vm(backend, name: str) -> str:
+    spec = defaults_for("debian12", backend.capabilities(), name=name)
+    return backend.create(spec, progress=no_progress, cancel=CancelToken())
+
+
+def test_a_remote_host_beside_local_qemu_goes_away_and_comes_back(
+        qtbot, tmp_path: Path, tls: TlsFiles, test_keyring: TestKeyring):  # noqa: F811
+    fake = FakeHost(tmp_path / "hv01")
+    clock = Clock()
+    with winrm_host(fake, tls) as server:
+        port = server.port
+        host = HostConfig("hyperv", "127.0.0.1", port=port, username=USER, auth="basic",
+                          ca_file=str(tls.ca), label="hv01 (loopback)")
+        credentials.store_password(host, PASSWORD)
+        settings = Settings(library_dir=str(tmp_path / "library"), qemu_accel="tcg",
+                            refresh_interval_s=1, hosts=(host,))
+        registry = Registry(settings, known=KNOWN_BACKENDS, monitor=ConnectionMonitor(clock))
+        make_vm(registry.open(host.id), "remote-vm")
+        make_vm(registry.open("qemu"), "local-vm")
+        runner = JobRunner()
+        window = MainWindow(registry, runner)
+        qtbot.addWidget(window)
+        window.show()
+        window.start()
+        qtbot.waitUntil(lambda: rows(window, host.id) == ("Connected", ["remote-vm"]) and
+                        rows(window, "qemu")[1] == ["local-vm"], timeout=60_000)
+        assert window.model.index(window.model.group_index(host.id).row(), NAME).data() == \
+            "hv01 (loopback) (1)"
+    # The server is gone (the context ended: shut down, its port closed).
+    qtbot.waitUntil(lambda: rows(window, host.id)[0] == "Unreachable", timeout=30_000)
+    assert rows(window, host.id)[1] == ["remote-vm"]  # the last known machines stay
+    assert "retrying in" in note(window, host.id) or "retrying now" in note(window, host.id)
+    # The local backend keeps refreshing meanwhile.
+    make_vm(registry.open("qemu"), "local-vm-2")
+    qtbot.waitUntil(lambda: rows(window, "qemu")[1] == ["local-vm", "local-vm-2"],
+                    timeout=30_000)
+    assert rows(window, host.id)[0] == "Unreachable"
+    assert PASSWORD not in window.statusBar().currentMessage() + note(window, host.id)
+    with winrm_host(fake, tls, port=port):  # back, on the same port
+        clock.skipped += 600  # past any back-off; nobody presses Retry
+        qtbot.waitUntil(lambda: rows(window, host.id) == ("Connected", ["remote-vm"]),
+                        timeout=60_000)
+        assert note(window, host.id) == ""
+        window.close()
+        runner.cancel_all()
+        assert runner.wait_for_done(30_000)
+        window.close_backends()
