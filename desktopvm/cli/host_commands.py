@@ -148,6 +148,9 @@ def _host(**fields: Any) -> HostConfig:
         host = HostConfig(**fields)
     except ValueError as error:  # HostConfig says what is wrong with which value
         raise UsageError(str(error)) from None
+    if not host.https and host.kind != "hyperv":
+        raise UsageError(f"{REMOTE_KINDS[host.kind]} is reached over HTTPS only (plain HTTP "
+                         "would send the password readable to the network)")
     if not host.https and host.auth not in ENCRYPTING:
         raise UsageError(f"{host.auth} authentication over plain HTTP would send the password "
                          "and every command readable to the network; use HTTPS, or NTLM, "

@@ -26,6 +26,7 @@ pytest.importorskip("keyrings.alt")
 
 from desktopvm import paths
 from desktopvm.cli import main
+from desktopvm.connections import REMOTE_KINDS
 from desktopvm.credentials import SERVICE
 from desktopvm.model import defaults_for
 from desktopvm.protocol import CancelToken, ProbeResult, no_progress
@@ -187,6 +188,9 @@ def test_add_with_password_stdin_then_list_shows_remote_beside_local(
     code, out, err = cli("show", f"{hid}:remote-web")
     assert code == 0, err
     assert f"Host:      {hid} (lab)" in out
+    code, out, err = cli("start", f"{hid}:remote-web", "--headless")
+    assert (code, out) == (0, "remote-web: started\n"), err
+    assert [vm["State"] for vm in fake_host.state()["vms"].values()] == ["Running"]
     code, out, err = cli("list", "--host", "lab", "--json")
     assert [m["name"] for m in json.loads(out)["machines"]] == ["remote-web"]
 
@@ -346,6 +350,10 @@ def test_forget_password_and_what_add_refuses(cli: Run, server: WinRMTestServer,
     code, _, err = cli("host", "add", "hyperv", "127.0.0.1", "--user", USER, "--http",
                        "--auth", "basic", "--no-test", "--password-stdin", stdin=PASSWORD)
     assert code == 2 and "plain HTTP" in err
+    for kind in sorted(set(REMOTE_KINDS) - {"hyperv"}):  # no NTLM sealing over HTTP there
+        code, _, err = cli("host", "add", kind, "127.0.0.1", "--user", USER, "--http",
+                           "--no-test", "--password-stdin", stdin=PASSWORD)
+        assert code == 2 and "HTTPS only" in err
     assert load_settings().hosts == ()
     assert kept(test_keyring, hid) is None and kept(test_keyring, "hyperv@127.0.0.1") is None
 
