@@ -94,6 +94,7 @@ class CheckList(QWidget):
         mark.setStyleSheet(f"color: {OK_COLOR if check.ok else FAILED_COLOR}; font-weight: 700;")
         mark.setAccessibleName("passed" if check.ok else "failed")
         name = _label(printable(check.name))
+        name.setWordWrap(False)  # a step's name is short: one line keeps the rows aligned
         name.setStyleSheet("font-weight: 600;")
         detail = _label(printable_lines(check.detail))
         for column, widget in enumerate((mark, name, detail)):
