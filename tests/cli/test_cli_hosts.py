@@ -9,9 +9,11 @@ test (this module is its registry plug-in), so QEMU being installed or not chang
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
+import logging
 import socket
 import ssl
 import threading
@@ -388,16 +390,19 @@ def steps(out: str) -> list[str]:
 
 
 def test_add_tests_the_host_and_prints_each_step(cli: Run, server: WinRMTestServer,
-                                                 tls: TlsFiles):
+                                                 tls: TlsFiles, caplog: pytest.LogCaptureFixture):
     hid = host_id(server)
+    caplog.set_level(logging.DEBUG)  # what --verbose would show, every library's included
     code, out, err = add(cli, server, "--ca-file", str(tls.ca))
     assert (code, err) == (0, ""), err
     assert steps(out)[:6] == ["✓ Transport security", "✓ DNS", "✓ TCP", "✓ TLS",
                               "✓ Authentication", "✓ WinRM shell"]
     assert all(step.startswith("✓") for step in steps(out))
     assert out.splitlines()[-1] == f"added {hid}"
-    code, out, _ = cli("host", "test", hid)
+    code, out, _ = cli("-v", "host", "test", hid)
     assert code == 0 and "✓ Hyper-V" in steps(out)
+    basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    assert caplog.records and not any(secret in caplog.text for secret in (PASSWORD, basic))
 
 
 def test_add_with_a_wrong_password_saves_nothing(cli: Run, server: WinRMTestServer,
