@@ -29,7 +29,7 @@ from backends.vmware.translate import display_name, to_spec
 from backends.vmware.vmrun import LIST_TIMEOUT, VmRun
 from backends.vmware.vmx import VmxDocument, VmxError, lock_folders
 from desktopvm.model import MachineSpec
-from desktopvm.paths import atomic_write_text, state_root
+from desktopvm.paths import atomic_write_bytes, atomic_write_text, state_root
 from desktopvm.protocol import CommandFailed, MachineNotFound, MachineSummary, PowerState
 
 log = logging.getLogger(__name__)
@@ -155,8 +155,6 @@ class Library:
                     for other in [k for k in document.all_keys() if k.startswith(prefix)]:
                         document.remove(other)
                     document.set(f"vmlist{match.group(1)}.config", "")
-            from desktopvm.paths import atomic_write_bytes
-
             atomic_write_bytes(path, document.to_bytes())
 
     def _inventory_add(self, vmx: Path, name: str) -> None:
@@ -172,8 +170,11 @@ class Library:
             log.warning("not listing %s in %s: %s", vmx, path, error)
             return
         numbers = [int(m.group(1)) for k in document.all_keys() if (m := _VMLIST.match(k))]
-        if any(same_path(document.get(f"vmlist{n}.config"), str(vmx),
-                         self.installation.windows) for n in numbers):
+        listed = [n for n in numbers if same_path(document.get(f"vmlist{n}.config"), str(vmx),
+                                                  self.installation.windows)]
+        if listed:  # already there: a rename changes its DisplayName, nothing else
+            if document.set(f"vmlist{listed[0]}.DisplayName", name):
+                atomic_write_bytes(path, document.to_bytes())
             return
         free = [n for n in numbers if not document.get(f"vmlist{n}.config")]
         n = free[0] if free else max(numbers, default=0) + 1
@@ -182,8 +183,6 @@ class Library:
                         f"vmlist{n}.SeqID": str(n), f"vmlist{n}.IsClone": "FALSE",
                         f"vmlist{n}.IsFavorite": "FALSE", f"vmlist{n}.CfgVersion": "8",
                         f"vmlist{n}.State": "normal"})
-        from desktopvm.paths import atomic_write_bytes
-
         atomic_write_bytes(path, document.to_bytes())
 
 

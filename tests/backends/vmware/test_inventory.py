@@ -78,6 +78,10 @@ def test_created_machines_are_in_workstations_inventory_and_removed_from_it(fake
     other = fresh.backend()
     other.library.own_list = fake.folder / "elsewhere.txt"
     assert [m.id for m in other.list_machines()] == [machine]  # found through the inventory
+    spec = other.get_machine(machine).spec
+    other.update(machine, spec, spec.model_copy(update={"name": "renamed"}),
+                 progress=no_progress, cancel=CancelToken())
+    assert VmxDocument.read(inventory).get("vmlist1.DisplayName") == "renamed"
     fake.backend().delete(machine, delete_disks=True, progress=no_progress,
                           cancel=CancelToken())
     assert inventory_paths(inventory) == []
