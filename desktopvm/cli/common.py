@@ -44,7 +44,7 @@ class Context:
     stdin: TextIO = sys.stdin
 
     def machine(self, reference: str) -> tuple[Backend, MachineSummary]:
-        """Resolve a machine reference (name, id, or BACKEND:NAME)."""
+        """Resolve a machine reference (name, id, or CONNECTION:NAME)."""
         return resolve_machine(self.registry, reference)
 
     def print(self, text: str = "") -> None:

@@ -208,7 +208,7 @@ def add_command(ctx: Context) -> int:
     if password is None and _needs_password(host) and not credentials.has_password(host):
         raise UsageError("give the password on stdin with --password-stdin, or run this in a "
                          "terminal to be asked (it is never a command-line argument)")
-    return _test_and_save(ctx, host, password, replacing=None)
+    return _test_and_save(ctx, host, password, replacing=None, test=not ctx.args.no_test)
 
 
 def edit_command(ctx: Context) -> int:
@@ -230,17 +230,17 @@ def edit_command(ctx: Context) -> int:
     if new == old and password is None:
         ctx.print(f"{new.id}: nothing to change")
         return EXIT_OK
-    if new.replace(label=old.label) == old and password is None:
-        ctx.args.no_test = True  # only the label changed: nothing to test
-    return _test_and_save(ctx, new, password, replacing=old)
+    only_label = new.replace(label=old.label) == old and password is None
+    return _test_and_save(ctx, new, password, replacing=old,
+                          test=not (ctx.args.no_test or only_label))
 
 
 def _test_and_save(ctx: Context, host: HostConfig, password: str | None,
-                   replacing: HostConfig | None) -> int:
-    """Test `host` (unless --no-test) and save it when the rules in this module's docstring
+                   replacing: HostConfig | None, *, test: bool) -> int:
+    """Test `host` (when `test`) and save it when the rules in this module's docstring
     allow; the password goes to the keyring only then."""
     verb = "updated" if replacing else "added"
-    if ctx.args.no_test:
+    if not test:
         _save(ctx, host, password, replacing)
         ctx.print(f"{verb} {host.id} (not tested: `desktopvm-cli host test {host.id}`)")
         return EXIT_OK

@@ -187,14 +187,25 @@ def test_command(ctx: Context) -> int:
 
 def print_diagnosis(ctx: Context, diagnosis: Diagnosis) -> None:
     """One line per step: '✓ TCP: 10.0.0.5:5986' / '✗ Authentication: …' and its fix."""
+    passed, failed = _marks(ctx.out)
     for check in diagnosis.checks:
-        mark = "✓" if check.ok else "✗"
+        mark = passed if check.ok else failed
         ctx.print(f"{mark} {printable(check.name)}"
                   + (f": {printable(check.detail)}" if check.detail else ""))
         if not check.ok and check.fix:
             ctx.print(f"  fix: {printable(check.fix)}")
     if diagnosis.version and not any(diagnosis.version in c.detail for c in diagnosis.checks):
         ctx.print(f"  version: {printable(diagnosis.version)}")
+
+
+def _marks(stream: Any) -> tuple[str, str]:
+    """✓ and ✗, or 'ok' and 'FAILED' where the output cannot hold them (Windows writing to a
+    file in its ANSI code page would fail on them)."""
+    try:
+        "✓✗".encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return "ok", "FAILED"
+    return "✓", "✗"
 
 
 def print_certificate(ctx: Context, facts: CertificateFacts) -> None:

@@ -501,3 +501,20 @@ def test_host_list_asks_every_host_at_once(cli: Run, server: WinRMTestServer, tl
     states = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert "connected (0 machines)" in states[host_id(server)]
     assert "connected" not in states[f"hyperv@127.0.0.1:{port}"]
+
+
+def test_steps_fit_an_output_that_cannot_hold_check_marks(cli: Run, server: WinRMTestServer,
+                                                          tls: TlsFiles):
+    """Windows writes a redirected stdout in its ANSI code page, which has no ✓ or ✗."""
+    assert add(cli, server, "--ca-file", str(tls.ca), "--no-test")[0] == 0
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="cp1252")
+    registry = Registry(load_settings(), known=cli.known)
+    try:
+        code = main(["host", "test", host_id(server)], registry=registry, out=out,
+                    err=io.StringIO())
+    finally:
+        registry.close()
+    out.flush()
+    assert code == 0
+    assert "ok Authentication: tester was accepted" in raw.getvalue().decode("cp1252")
