@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont
 
 from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary, PowerState
@@ -66,6 +66,14 @@ class _Group:
     def offset(self) -> int:
         """The rows before the first machine: the note's, when there is one."""
         return 1 if self.note else 0
+
+
+@functools.cache
+def _group_font() -> QFont:
+    """Bold: made on first paint (a QFont wants the application to exist)."""
+    font = QFont()
+    font.setBold(True)
+    return font
 
 
 @functools.cache
@@ -190,6 +198,8 @@ class InventoryModel(QAbstractItemModel):
                 if group.remote else group.error or group.label
         if role == SortRole:
             return group.label.lower()
+        if role == Qt.ItemDataRole.FontRole and column in (NAME, STATE):
+            return _group_font()  # a connection's row heads its machines
         if role == OrderRole:
             return group.rank
         if role == ConnectionRole:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from desktopvm.connections import State, is_remote
+from desktopvm.connections import State
 from desktopvm.jobs import Job
 from desktopvm.printable import printable
 from desktopvm.protocol import (
@@ -298,11 +298,11 @@ class Operations:
                         done=self.tr("Exported to %1").replace("%1", printable(path)))
 
     def connections(self) -> list[BackendFacts]:
-        """Every connection a machine could be made on, in the tree's order: the local
-        backends (unusable ones say why) and the hosts (usable only while connected)."""
+        """Every connection a machine could be made on: the local backends (unusable ones say
+        why) and the hosts (usable only while connected); the usable ones first."""
         window = self.window
         registry = window.registry
-        facts = [f for f in window.facts.values() if not is_remote(f.name)]
+        facts = [window.facts[k.name] for k in registry.known() if k.name in window.facts]
         for host in registry.settings.hosts:
             status = registry.monitor.status(host.id)
             known = window.facts.get(host.id)
@@ -314,7 +314,8 @@ class Operations:
                 facts.append(BackendFacts(host.id, where(registry, host.id),
                                           ProbeResult(host.id, False, reason=reason),
                                           host=host.address))
-        return facts
+        # Those that can take it first; each kind in the tree's order.
+        return [f for f in facts if f.available] + [f for f in facts if not f.available]
 
     def _default_connection(self, usable: list[BackendFacts]) -> str:
         """The selected node's connection when it can take the machine, else the first."""

@@ -59,6 +59,8 @@ class BackendPage(QWizardPage):
         self.choices.buttonToggled.connect(self.completeChanged)
 
     def _title(self, facts: BackendFacts) -> str:
+        if is_remote(facts.name):  # its version is long: the details line says it
+            return facts.display_name
         version = f" {facts.probe.version}" if facts.probe.version else ""
         return f"{facts.display_name}{version}"
 
@@ -71,7 +73,8 @@ class BackendPage(QWizardPage):
         host = facts.host_info
         if host is None:
             if is_remote(facts.name):
-                return self.tr("On the host %s") % facts.host
+                version = f" · {facts.probe.version}" if facts.probe.version else ""
+                return self.tr("At %s") % facts.host + version
             return self.tr("On %s") % facts.host
         return self.tr("On %s: %d CPUs, %s of memory") % (host.hostname or facts.host,
                                                           host.cpus, format_mib(host.memory_mib))
