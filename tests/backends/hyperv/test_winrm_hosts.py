@@ -396,3 +396,23 @@ def test_an_unusable_ca_file_is_named(tls: TlsFiles, tmp_path: Path,
         credentials.store_password(host, PASSWORD)
         with pytest.raises(ConnectionLost, match=r"the CA file .*missing-ca\.pem cannot be used"):
             registry_for(host).list_machines(host.id)
+
+
+def test_diagnosis_over_http_with_ntlm_message_encryption(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    users = tmp_path / "ntlm-users"
+    users.write_text(f"LAB:{USER}:{PASSWORD}\n", encoding="utf-8")
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+    fake = FakeHost(tmp_path / "host")
+    server = WinRMTestServer(auth="ntlm", user=USER, password=PASSWORD,
+                             commands={"powershell.exe": [str(FAKE_POWERSHELL)]},
+                             env=fake.environment)
+    with running(server):
+        host = host_for(server, https=False, auth="ntlm", username=f"LAB\\{USER}")
+        diagnosis = diagnose.test_connection(host, None, PASSWORD)
+        wrong = diagnose.test_connection(host, None, "wrong")
+    assert diagnosis.ok, diagnosis.failure
+    assert "TLS" not in names(diagnosis) and diagnosis.certificate is None
+    assert diagnosis.checks[0].detail == "HTTP with NTLM message encryption"
+    assert server.encrypted > 0  # every WS-Man message was sealed
+    assert wrong.failure is not None and wrong.failure.name == "Authentication"

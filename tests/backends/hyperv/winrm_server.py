@@ -177,7 +177,12 @@ class Handler(BaseHTTPRequestHandler):
 
         if self.ntlm is None:
             self.ntlm = spnego.server(protocol="ntlm")
-        answer = self.ntlm.step(base64.b64decode(header.split(" ", 1)[1]))
+        try:
+            answer = self.ntlm.step(base64.b64decode(header.split(" ", 1)[1]))
+        except Exception:  # a wrong password: HTTP.sys answers 401 and forgets the context
+            self.ntlm = None
+            self._reply(401, headers={"WWW-Authenticate": "Negotiate"})
+            return False
         if not self.ntlm.complete:
             self._reply(401, headers={"WWW-Authenticate": "Negotiate "
                                       + base64.b64encode(answer or b"").decode()})
