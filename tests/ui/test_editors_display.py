@@ -68,3 +68,14 @@ def test_the_display_tab_sends_its_change(open_settings, qtbot):  # noqa: F811
     with qtbot.waitSignal(dialog.applied, timeout=5000):
         ok_button(dialog).click()
     assert backend.get_machine(dialog.info.summary.id).spec.display.video_memory_mib == 96
+
+
+def test_more_monitors_than_the_backend_allows_stay_shown(qtbot):
+    caps = CAPS.model_copy(update={"max_monitors": 1})
+    editor, spec = editor_for(qtbot, caps=caps,
+                              display=DisplaySpec(video_memory_mib=16, monitors=2))
+    assert editor.monitors.value() == 2
+    assert editor.monitors.isEnabled()  # so the user can bring it down to one
+    editor.monitors.setValue(1)
+    assert editor.apply(spec).display.monitors == 1
+    assert validate(editor.apply(spec), caps) == []
