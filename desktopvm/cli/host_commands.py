@@ -162,8 +162,9 @@ def _needs_password(host: HostConfig) -> bool:
     return host.auth != "certificate" and not (host.auth == "kerberos" and not host.username)
 
 
-def _read_password(ctx: Context, host: HostConfig) -> str | None:
-    """The password from stdin (--password-stdin) or the terminal; None when not given."""
+def _read_password(ctx: Context, host: HostConfig, *, ask: bool = True) -> str | None:
+    """The password from stdin (--password-stdin), or asked on the terminal when `ask`;
+    None when not given."""
     if not _needs_password(host):
         return None
     if ctx.args.password_stdin:
@@ -173,7 +174,7 @@ def _read_password(ctx: Context, host: HostConfig) -> str | None:
         if not secret:
             raise UsageError("--password-stdin: the first line of stdin was empty")
         return secret
-    if is_terminal(ctx.stdin):
+    if ask and is_terminal(ctx.stdin):
         secret = getpass.getpass(f"Password for {host.username} on {host.address}: ",
                                  stream=ctx.err)
         if not secret:
@@ -223,9 +224,11 @@ def edit_command(ctx: Context) -> int:
         new = new.replace(pinned_sha256="")
     if new.id != old.id and current_settings().host(new.id) is not None:
         raise UsageError(f"{new.id} is already added; remove one of them first")
-    password = _read_password(ctx, new)
-    if password is None and new.credential_key != old.credential_key \
-            and _needs_password(new) and credentials.has_password(old):
+    moved = new.credential_key != old.credential_key
+    kept = credentials.has_password(old)
+    # Asked on a terminal only when the keyring entry changes and there is none to carry.
+    password = _read_password(ctx, new, ask=moved and not kept)
+    if password is None and moved and kept and _needs_password(new):
         password = credentials.password(old)  # carried over to the new keyring entry
     if new == old and password is None:
         ctx.print(f"{new.id}: nothing to change")

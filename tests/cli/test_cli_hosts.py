@@ -10,6 +10,7 @@ test (this module is its registry plug-in), so QEMU being installed or not chang
 from __future__ import annotations
 
 import base64
+import getpass
 import hashlib
 import io
 import json
@@ -518,3 +519,24 @@ def test_steps_fit_an_output_that_cannot_hold_check_marks(cli: Run, server: WinR
     out.flush()
     assert code == 0
     assert "ok Authentication: tester was accepted" in raw.getvalue().decode("cp1252")
+
+
+def test_on_a_terminal_the_password_is_asked_only_when_needed(
+        cli: Run, server: WinRMTestServer, tls: TlsFiles, test_keyring: TestKeyring,
+        monkeypatch: pytest.MonkeyPatch):
+    asked: list[str] = []
+
+    def typed(prompt: str, stream: object = None) -> str:  # the user at getpass's prompt
+        asked.append(prompt)
+        return PASSWORD
+
+    monkeypatch.setattr(getpass, "getpass", typed)
+    hid = host_id(server)
+    code, out, err = cli("host", "add", "hyperv", "127.0.0.1", "--port", str(server.port),
+                         "--user", USER, "--auth", "basic", "--ca-file", str(tls.ca), tty=True)
+    assert code == 0, err
+    assert asked == [f"Password for {USER} on 127.0.0.1: "]
+    assert kept(test_keyring, hid) == PASSWORD and "✓ Authentication" in steps(out)
+    assert cli("host", "edit", hid, "--label", "lab", tty=True)[0] == 0
+    assert cli("host", "edit", hid, "--auth", "basic", "--no-test", tty=True)[0] == 0
+    assert len(asked) == 1  # the keyring entry stayed: nothing to ask
