@@ -178,6 +178,22 @@ def test_a_user_name_is_needed_except_for_kerberos(qtbot, runner):
     assert dialog.problems["username"].isHidden() and dialog.ok.isEnabled()
 
 
+def test_esxi_is_https_only_and_signs_in_with_a_password(qtbot, runner):
+    dialog = make_dialog(qtbot, ScriptedRegistry(), runner)
+    assert dialog.form.isRowVisible(dialog.auth)
+    dialog.https.setChecked(False)
+    dialog.kind.setCurrentIndex(dialog.kind.findData("esxi"))
+    assert dialog.https.isChecked() and not dialog.https.isEnabled()
+    assert not dialog.form.isRowVisible(dialog.auth)  # no WinRM sign-in to choose
+    assert dialog.port.text() == "Default (443)"
+    fill(qtbot, dialog, address="vcenter.lab.example", user="")
+    assert "administrator@vsphere.local" in dialog.problems["username"].text()
+    dialog.username.setText("root")
+    assert form_host(dialog) == HostConfig("esxi", "vcenter.lab.example", username="root")
+    dialog.kind.setCurrentIndex(dialog.kind.findData("hyperv"))
+    assert dialog.https.isEnabled() and dialog.form.isRowVisible(dialog.auth)
+
+
 def test_test_connection_shows_each_check_and_the_fix(qtbot, runner):
     registry = ScriptedRegistry(answers=[diagnosis(WINRM_OFF)])
     dialog = make_dialog(qtbot, registry, runner)
@@ -354,6 +370,18 @@ def test_a_new_user_name_takes_the_kept_password_along(qtbot, runner,
     assert not credentials.has_password(kept)
 
 
+def test_a_new_user_name_is_tested_with_the_kept_password(qtbot, runner,
+                                                          keyring_file: TestKeyring):
+    kept = HostConfig("hyperv", "hv01.lab.example", username="LAB\\admin")
+    credentials.store_password(kept, SECRET)
+    registry = ScriptedRegistry(Settings(hosts=(kept,)), answers=[diagnosis(PASSED)])
+    dialog = make_dialog(qtbot, registry, runner, kept)
+    dialog.username.setText("admin@lab.example")
+    dialog.start_test()
+    qtbot.waitUntil(lambda: len(dialog.checks.rows) == 3)
+    assert registry.calls == [(form_host(dialog), SECRET)]  # the old key's, not "none kept"
+
+
 def test_forget_password_asks_then_removes_it(qtbot, runner, keyring_file: TestKeyring):
     kept = HostConfig("hyperv", "hv01.lab.example", username="LAB\\admin")
     credentials.store_password(kept, SECRET)
@@ -362,15 +390,18 @@ def test_forget_password_asks_then_removes_it(qtbot, runner, keyring_file: TestK
     qtbot.mouseClick(dialog.forget, Qt.MouseButton.LeftButton)
     box = dialog.forget_box
     assert isinstance(box, QMessageBox) and box.isVisible()
+    assert dialog.password.placeholderText() == "Leave empty to keep the saved password"
     assert credentials.has_password(kept)  # nothing happens before the answer
     box.button(QMessageBox.StandardButton.Cancel).click()
     assert credentials.has_password(kept)
     qtbot.mouseClick(dialog.forget, Qt.MouseButton.LeftButton)
-    yes = next(b for b in dialog.forget_box.buttons()
-               if dialog.forget_box.buttonRole(b) == QMessageBox.ButtonRole.AcceptRole)
+    box = dialog.forget_box
+    assert isinstance(box, QMessageBox)
+    yes = next(b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.AcceptRole)
     yes.click()
     qtbot.waitUntil(lambda: "removed from the system keyring" in dialog.password_note.text())
     assert not credentials.has_password(kept)
+    assert dialog.password.placeholderText() == "Type the password to save it"
 
 
 def test_a_keyring_that_fails_keeps_the_dialog_open_with_what_was_typed(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
 from functools import partial
 
 from PySide6.QtCore import Qt
@@ -26,64 +24,30 @@ from PySide6.QtWidgets import (
 )
 
 from desktopvm import credentials
-from desktopvm.connections import AUTH_METHODS, REMOTE_KINDS, Diagnosis, HostConfig
+from desktopvm.connections import AUTH_METHODS, REMOTE_KINDS, HostConfig
 from desktopvm.jobs import Job, JobRunner
 from desktopvm.printable import printable
-from desktopvm.protocol import AuthenticationFailed, BackendError, OperationCancelled
+from desktopvm.protocol import BackendError, OperationCancelled
 from desktopvm.registry import Registry
 from desktopvm.ui.error_dialog import describe
 from desktopvm.ui.hosts.check_list import FAILED_COLOR, MUTED_COLOR, CheckList
-from desktopvm.ui.hosts.host_fields import AUTH_LABELS, HostFields, check_fields, default_port
+from desktopvm.ui.hosts.host_fields import (
+    AUTH_CHOICES,
+    AUTH_LABELS,
+    HostFields,
+    check_fields,
+    default_auth,
+    default_port,
+    http_possible,
+)
+from desktopvm.ui.hosts.host_jobs import TestOutcome, keep_password, test_and_keep
 from desktopvm.ui.hosts.trust_dialog import TrustDialog
 
-log = logging.getLogger(__name__)
 PROBLEM_STYLE = f"color: {FAILED_COLOR};"
-
-
-@dataclass(frozen=True)
-class TestOutcome:
-    """What the Test connection job hands back: the diagnosis, and whether the typed
-    password went to the keyring (it does only when every check passed)."""
-
-    diagnosis: Diagnosis
-    stored: bool = False
-    store_error: str = ""
-
-
-def test_and_keep(registry: Registry, host: HostConfig, password: str | None) -> TestOutcome:
-    """Test `host`; when every check passed, keep the typed password. Runs in a worker."""
-    diagnosis = registry.test_host(host, password)
-    if not (diagnosis.ok and password):
-        return TestOutcome(diagnosis)
-    try:
-        credentials.store_password(host, password)
-    except BackendError as error:
-        return TestOutcome(diagnosis, store_error=error.summary)
-    return TestOutcome(diagnosis, stored=True)
-
-
-def keep_password(host: HostConfig, password: str | None, original: HostConfig | None,
-                  stale: list[HostConfig]) -> None:
-    """Put the password where `host` will look for it. Runs in a worker.
-
-    A typed password is stored under the host's key. With none typed, an edited host whose
-    key changed (new user name or address) takes the kept password along. Passwords this
-    dialog stored under other keys (`stale`), and the original's, are removed: no orphan
-    secrets stay in the keyring.
-    """
-    moved = original is not None and original.credential_key != host.credential_key
-    if password:
-        credentials.store_password(host, password)
-    elif moved and original is not None and host.auth != "certificate":
-        try:
-            kept = credentials.password(original)
-        except AuthenticationFailed:  # nothing was kept: nothing to move
-            kept = ""
-        if kept:
-            credentials.store_password(host, kept)
-    for other in [*stale, *([original] if moved and original is not None else [])]:
-        if other.credential_key != host.credential_key:
-            credentials.forget_password(other)
+ADDRESS_EXAMPLES = {"hyperv": "hv01.lab.example or 10.0.0.5",
+                    "esxi": "esxi01.lab.example, or a vCenter's address"}
+USER_EXAMPLES = {"hyperv": "LAB\\admin or admin@lab.example",
+                 "esxi": "root, or administrator@vsphere.local for a vCenter"}
 
 
 def _problem_label(name: str) -> QLabel:
@@ -127,6 +91,8 @@ class HostDialog(QDialog):
         self.save_job: Job | None = None
         self.trust_dialog: TrustDialog | None = None
         self._trust_for: HostConfig | None = None
+        self._kept: bool | None = None  # a password is in the keyring (None: not known yet)
+        self.forget_box: QWidget | None = None  # the "Forget password?" question, while open
         self._tested: HostConfig | None = None  # the host the running test is about
         self._saving: HostConfig | None = None  # the host whose password is being saved
         self._make_widgets(host)
@@ -134,8 +100,7 @@ class HostDialog(QDialog):
         if host is not None:
             self._fill(host)
         self._connect()
-        self._update_port_text()
-        self._update_password_field()
+        self._on_kind_changed()
         self._revalidate()
         if host is not None:
             self._ask_kept_password(host)
@@ -146,7 +111,6 @@ class HostDialog(QDialog):
         for kind, name in REMOTE_KINDS.items():
             self.kind.addItem(name, kind)
         self.address = QLineEdit()
-        self.address.setPlaceholderText(self.tr("hv01.lab.example or 10.0.0.5"))
         self.port = QSpinBox()
         self.port.setRange(0, 65535)
         self.port.setAccessibleName(self.tr("Port (0 for the default)"))
@@ -156,7 +120,6 @@ class HostDialog(QDialog):
         self.ca_file.setPlaceholderText(self.tr("Optional: your organisation's CA (PEM file)"))
         self.browse = QPushButton(self.tr("Browse…"))
         self.username = QLineEdit()
-        self.username.setPlaceholderText(self.tr("LAB\\admin or admin@lab.example"))
         self.auth = QComboBox()
         for method in AUTH_METHODS:
             self.auth.addItem(AUTH_LABELS.get(method, method), method)
@@ -192,7 +155,7 @@ class HostDialog(QDialog):
         self.ok.setText(self.tr("Add host") if host is None else self.tr("Save"))
 
     def _layout(self) -> None:
-        form = QFormLayout()
+        self.form = form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow(self.tr("Kind:"), self.kind)
         form.addRow(self.tr("Address:"), self.address)
@@ -246,7 +209,7 @@ class HostDialog(QDialog):
             edit.textEdited.connect(partial(self._on_edited, name))
             edit.textChanged.connect(self._revalidate)
         self.port.valueChanged.connect(self._revalidate)
-        self.kind.currentIndexChanged.connect(self._update_port_text)
+        self.kind.currentIndexChanged.connect(self._on_kind_changed)
         self.https.toggled.connect(self._update_port_text)
         self.auth.currentIndexChanged.connect(self._update_password_field)
         for signal in (self.kind.currentIndexChanged, self.https.toggled,
@@ -261,10 +224,10 @@ class HostDialog(QDialog):
     # -- the form ------------------------------------------------------------------------
     def fields(self) -> HostFields:
         """What the form holds; the pinned certificate only while the address is its own."""
-        address = self.address.text().strip()
-        return HostFields(kind=str(self.kind.currentData()), address=address,
+        address, kind = self.address.text().strip(), str(self.kind.currentData())
+        return HostFields(kind=kind, address=address,
                           port=self.port.value(), username=self.username.text(),
-                          auth=str(self.auth.currentData()), https=self.https.isChecked(),
+                          auth=self._auth(), https=self.https.isChecked(),
                           ca_file=self.ca_file.text(), label=self.label.text(),
                           pinned_sha256=self._pinned if address.lower() == self._pinned_for
                           else "")
@@ -273,9 +236,19 @@ class HostDialog(QDialog):
         """The host to save once accepted (before that: the form's host while valid)."""
         return self._result if self._result is not None else self._host
 
+    def _auth(self) -> str:
+        """The chosen sign-in; kinds that offer no choice keep HostConfig's default (or the
+        edited host's own, when it is of that kind)."""
+        kind = str(self.kind.currentData())
+        if kind in AUTH_CHOICES:
+            return str(self.auth.currentData())
+        if self.original is not None and self.original.kind == kind:
+            return self.original.auth
+        return default_auth()
+
     def typed_password(self) -> str | None:
         """The password typed (None when empty, or when the sign-in uses none)."""
-        if str(self.auth.currentData()) == "certificate":
+        if self._auth() == "certificate":
             return None
         return self.password.text() or None
 
@@ -303,19 +276,33 @@ class HostDialog(QDialog):
         for widget in (self.kind, self.address, self.port, self.https, self.ca_file, self.browse,
                        self.username, self.auth, self.label):
             widget.setEnabled(not testing and not saving)
-        self.password.setEnabled(not testing and not saving
-                                 and str(self.auth.currentData()) != "certificate")
+        self.password.setEnabled(not testing and not saving and self._auth() != "certificate")
+        kind = str(self.kind.currentData())
+        self.https.setEnabled(not testing and not saving and http_possible(kind))
+
+    def _on_kind_changed(self) -> None:
+        kind = str(self.kind.currentData())
+        if not http_possible(kind):
+            self.https.setChecked(True)
+        choices = AUTH_CHOICES.get(kind, ())
+        self.form.setRowVisible(self.auth, bool(choices))
+        self.address.setPlaceholderText(ADDRESS_EXAMPLES.get(kind, ""))
+        self.username.setPlaceholderText(USER_EXAMPLES.get(kind, ""))
+        self._update_port_text()
+        self._update_password_field()
 
     def _update_port_text(self) -> None:
         port = default_port(str(self.kind.currentData()), self.https.isChecked())
         self.port.setSpecialValueText(self.tr("Default (%1)").replace("%1", str(port)))
 
     def _update_password_field(self) -> None:
-        certificate = str(self.auth.currentData()) == "certificate"
+        certificate = self._auth() == "certificate"
         if certificate:
             self.password.setPlaceholderText(self.tr("Not used with certificate sign-in"))
-        elif self.original is not None:
+        elif self.original is not None and self._kept is not False:
             self.password.setPlaceholderText(self.tr("Leave empty to keep the saved password"))
+        elif self.original is not None:
+            self.password.setPlaceholderText(self.tr("Type the password to save it"))
         else:
             self.password.setPlaceholderText("")
         self._update_buttons()
@@ -339,10 +326,12 @@ class HostDialog(QDialog):
         job.succeeded.connect(self._on_kept_password)
 
     def _on_kept_password(self, kept: object) -> None:
-        self.forget.setEnabled(bool(kept))
+        self._kept = bool(kept)
+        self.forget.setEnabled(self._kept)
         if not kept:
-            self.password_note.setText(self.tr("No password is saved for this host yet. "
-                                               "It goes to the system keyring."))
+            self.password_note.setText(self.tr("No password is saved for this host yet. It "
+                                               "goes to the system keyring."))
+        self._update_password_field()
 
     def _ask_forget(self) -> None:
         from desktopvm.ui.dialogs import confirm  # loaded when first needed
@@ -368,7 +357,9 @@ class HostDialog(QDialog):
         job.failed.connect(self._on_forget_failed)
 
     def _on_forgotten(self, _removed: object) -> None:
+        self._kept = False
         self.password_note.setText(self.tr("The password was removed from the system keyring."))
+        self._update_password_field()
 
     def _on_forget_failed(self, error: object) -> None:
         self.forget.setEnabled(True)
@@ -392,10 +383,13 @@ class HostDialog(QDialog):
         self.checks.clear()
         self.test_status.setText(self.tr("Testing the connection to %1…")
                                  .replace("%1", printable(host.address)))
-        registry, password = self.registry, self.typed_password()  # read here, not in the worker
+        # Read here, on the GUI thread: the worker must not touch the widgets.
+        registry, password, original = self.registry, self.typed_password(), self.original
+        kept_for = original if (original is not None and
+                                original.credential_key != host.credential_key) else None
         job = self.runner.submit(
             self.tr("Test connection to %1").replace("%1", host.display_name),
-            lambda _p, _c: test_and_keep(registry, host, password), background=True)
+            lambda _p, _c: test_and_keep(registry, host, password, kept_for), background=True)
         self.test_job, self._tested = job, host
         job.succeeded.connect(self._on_tested)
         job.failed.connect(self._on_test_failed)

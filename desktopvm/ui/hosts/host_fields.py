@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from desktopvm.connections import DEFAULT_PORTS, HostConfig
+from desktopvm.connections import AUTH_METHODS, DEFAULT_PORTS, HostConfig
 
 # Only these sign-ins encrypt every WinRM message over plain HTTP (the Hyper-V backend's
 # WinRMConfig.check refuses the others there); Basic would send the password in the clear.
@@ -16,6 +17,9 @@ AUTH_LABELS = {"ntlm": "NTLM", "kerberos": "Kerberos", "credssp": "CredSSP", "ba
 # Sign-ins that work without a user name: Kerberos with the logged-on user's ticket, and a
 # client certificate.
 USER_OPTIONAL = ("kerberos", "certificate")
+# The kinds whose sign-in the user chooses (WinRM's); the others log in with a user name and
+# a password, and their HostConfig keeps the default `auth`.
+AUTH_CHOICES: dict[str, tuple[str, ...]] = {"hyperv": AUTH_METHODS}
 # A stand-in address that HostConfig accepts, to check one other field on its own.
 _GOOD_ADDRESS = "localhost"
 
@@ -40,6 +44,16 @@ def default_port(kind: str, https: bool) -> int:
     return DEFAULT_PORTS.get((kind, https), 0)
 
 
+def default_auth() -> str:
+    """The sign-in a HostConfig has when none is chosen (kinds without AUTH_CHOICES)."""
+    return str(next(f.default for f in dataclasses.fields(HostConfig) if f.name == "auth"))
+
+
+def http_possible(kind: str) -> bool:
+    """Whether the kind can be reached over plain HTTP at all (ESXi and vCenter cannot)."""
+    return (kind, False) in DEFAULT_PORTS
+
+
 def check_fields(fields: HostFields, taken: set[str] | frozenset[str] = frozenset(),
                  original_id: str = "") -> tuple[HostConfig | None, dict[str, str]]:
     """The HostConfig the form describes, or None, and a problem per field name.
@@ -57,9 +71,13 @@ def check_fields(fields: HostFields, taken: set[str] | frozenset[str] = frozense
         _collect(problems, "address", lambda: HostConfig(fields.kind, address))
     _collect(problems, "username", lambda: HostConfig(fields.kind, _GOOD_ADDRESS,
                                                       username=username))
-    if "username" not in problems and not username and fields.auth not in USER_OPTIONAL:
-        problems["username"] = (f"{AUTH_LABELS.get(fields.auth, fields.auth)} sign-in needs a "
-                                "user name, e.g. LAB\\admin or admin@lab.example")
+    if "username" not in problems and not username:
+        if fields.kind not in AUTH_CHOICES:
+            problems["username"] = "Enter the user name, e.g. root or " \
+                "administrator@vsphere.local"
+        elif fields.auth not in USER_OPTIONAL:
+            problems["username"] = (f"{AUTH_LABELS.get(fields.auth, fields.auth)} sign-in "
+                                    "needs a user name, e.g. LAB\\admin or admin@lab.example")
     _collect(problems, "label", lambda: HostConfig(fields.kind, _GOOD_ADDRESS, label=label))
     _collect(problems, "ca_file", lambda: HostConfig(fields.kind, _GOOD_ADDRESS,
                                                      ca_file=ca_file))
@@ -67,7 +85,9 @@ def check_fields(fields: HostFields, taken: set[str] | frozenset[str] = frozense
     # this check, run as the user types, wait on the network.
     if "ca_file" not in problems and ca_file and not fields.https:
         problems["ca_file"] = "A CA file is only used over HTTPS"
-    if not fields.https and fields.auth not in ENCRYPTING_AUTH:
+    if not fields.https and not http_possible(fields.kind):
+        problems["https"] = "This kind of host is reached over HTTPS only"
+    elif not fields.https and fields.auth not in ENCRYPTING_AUTH:
         problems["https"] = (f"{AUTH_LABELS.get(fields.auth, fields.auth)} sign-in over plain "
                              "HTTP would send the password and every command readable on the "
                              "network: keep HTTPS on, or use NTLM, Kerberos or CredSSP, which "
