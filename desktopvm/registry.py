@@ -46,6 +46,7 @@ KNOWN_BACKENDS = (
     KnownBackend("qemu", "QEMU", "backends.qemu"),
     KnownBackend("virtualbox", "VirtualBox", "backends.virtualbox"),
     KnownBackend("hyperv", "Hyper-V", "backends.hyperv"),
+    KnownBackend("vmware", "VMware Workstation", "backends.vmware"),
     KnownBackend("esxi", "VMware ESXi", "backends.esxi"),
 )
 
