@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtWidgets import QFileDialog
 
 from desktopvm.model import SerialMode, SerialPort, defaults_for, validate
 from desktopvm.protocol import PowerState
@@ -41,9 +42,9 @@ def test_ports_are_added_changed_and_removed(qtbot, tmp_path):
     editor.add_button.click()
     assert [editor.ports.item(i).text() for i in range(2)] == ["COM1: Console socket",
                                                               "COM2: Console socket"]
-    assert not editor.form.isRowVisible(editor.path)  # a socket's place is the backend's
+    assert not editor.form.isRowVisible(editor.path_row)  # a socket's place is the backend's
     choose_mode(editor, SerialMode.FILE)
-    assert editor.form.isRowVisible(editor.path)
+    assert editor.form.isRowVisible(editor.path_row)
     log = tmp_path / "com2.log"
     type_path(qtbot, editor, str(log))
     assert editor.apply(spec).serial == (
@@ -53,6 +54,26 @@ def test_ports_are_added_changed_and_removed(qtbot, tmp_path):
     editor.remove_button.click()
     assert editor.apply(spec).serial == (SerialPort(number=2, mode=SerialMode.FILE,
                                                     path=str(log)),)
+
+
+def test_browse_chooses_the_log_file_without_an_overwrite_question(qtbot, monkeypatch,
+                                                                  tmp_path):
+    asked = {}
+
+    def save_file_name(parent, title, start, filters, options):
+        asked["options"] = options
+        return str(tmp_path / "chosen.log"), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_file_name)
+    editor, spec = editor_for(qtbot)
+    editor.add_button.click()
+    assert editor.browse.isHidden()  # only a log file is chosen from the disk
+    choose_mode(editor, SerialMode.FILE)
+    assert not editor.browse.isHidden()
+    editor.browse.click()
+    assert asked["options"] == QFileDialog.Option.DontConfirmOverwrite  # the port appends
+    assert editor.apply(spec).serial == (SerialPort(number=1, mode=SerialMode.FILE,
+                                                    path=str(tmp_path / "chosen.log")),)
 
 
 def test_a_port_name_taken_by_another_port_is_not_offered(qtbot):

@@ -6,6 +6,7 @@ from pathlib import PureWindowsPath
 
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
@@ -82,6 +83,9 @@ class SerialEditor(SpecEditor):
         self.path = QLineEdit()
         self.path.setObjectName("serial-path")
         self.path.setClearButtonEnabled(True)
+        self.browse = QPushButton(self.tr("Browse…"))
+        self.browse.setObjectName("serial-browse")
+        self.browse.setAccessibleName(self.tr("Choose the log file"))
         self.limit_hint = caption(self._limit_text())
         self.limit_hint.setObjectName("serial-limit")
         self._lay_out()
@@ -91,6 +95,7 @@ class SerialEditor(SpecEditor):
         self.number.currentIndexChanged.connect(self._port_edited)
         self.mode.currentIndexChanged.connect(self._mode_edited)
         self.path.textEdited.connect(self._port_edited)
+        self.browse.clicked.connect(self._browse)
 
     def _lay_out(self) -> None:
         side = QVBoxLayout()
@@ -103,7 +108,12 @@ class SerialEditor(SpecEditor):
         self.form.addRow(self.tr("Port:"), self.number)
         self.form.addRow(self.tr("Connected to:"), self.mode)
         self.form.addRow("", self.mode_hint)
-        self.form.addRow(self.tr("Path:"), self.path)
+        path_row = self.path_row = QWidget()
+        path_layout = QHBoxLayout(path_row)
+        path_layout.setContentsMargins(0, 0, 0, 0)
+        path_layout.addWidget(self.path, 1)
+        path_layout.addWidget(self.browse)
+        self.form.addRow(self.tr("Path:"), path_row)
         detail = QVBoxLayout()
         detail.addLayout(self.form)
         detail.addStretch(1)
@@ -214,6 +224,16 @@ class SerialEditor(SpecEditor):
             item.setText(self._label(self._ports[index]))
         self._user_changed()
 
+    def _browse(self) -> None:
+        # The port appends to the file: choosing one that exists is no overwrite.
+        chosen, _ = QFileDialog.getSaveFileName(
+            self, self.tr("Log file for the serial port"), self.path.text(),
+            self.tr("Log files (*.log *.txt);;All files (*)"),
+            options=QFileDialog.Option.DontConfirmOverwrite)
+        if chosen:
+            self.path.setText(chosen)
+            self._port_edited()
+
     # -- the editor -------------------------------------------------------------------------
     def _load(self, spec: MachineSpec) -> None:
         self._ports = sorted(spec.serial, key=lambda p: p.number)
@@ -233,8 +253,10 @@ class SerialEditor(SpecEditor):
         self.offer(self.mode, selected, "")
         mode = chosen_enum(self.mode, SerialMode) if selected else None
         self.mode_hint.setText(serial_mode_hint(mode) if mode else "")
-        self.form.setRowVisible(self.path, mode in PATH_MODES)
+        self.form.setRowVisible(self.path_row, mode in PATH_MODES)
         self.offer(self.path, mode in PATH_MODES, "")
+        self.browse.setVisible(mode is SerialMode.FILE)
+        self.offer(self.browse, mode is SerialMode.FILE, "")
         placeholder = {
             SerialMode.FILE: self.tr("Full path of the log file"),
             SerialMode.TCP: self.tr("Port number, e.g. 4555"),
