@@ -10,6 +10,7 @@ import pytest
 from backends.esxi import detect, lifecycle, open_remote
 from backends.esxi import test_connection as diagnose
 from backends.esxi.backend import EsxiBackend
+from desktopvm import credentials
 from desktopvm.protocol import (
     BackendUnavailable,
     CancelToken,
@@ -17,9 +18,11 @@ from desktopvm.protocol import (
     UnsupportedOperation,
     no_progress,
 )
+from desktopvm.registry import Registry
 from desktopvm.settings import Settings
 from tests.backends.esxi import sim
 from tests.backends.esxi.test_machines import spec
+from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.vcsim
 
@@ -120,3 +123,19 @@ def test_connection_test_says_when_the_licence_is_read_only(free_esx: sim.Sim) -
 def test_certificate_login_is_refused_clearly(esx: sim.Sim) -> None:
     with pytest.raises(BackendUnavailable, match="user name and password"):
         open_remote(esx.host(auth="certificate"))
+
+
+def test_the_registry_opens_an_added_host_with_the_kept_password(
+        esx: sim.Sim, test_keyring: TestKeyring) -> None:  # noqa: F811
+    host = esx.host()
+    credentials.store_password(host, sim.PASSWORD)
+    registry = Registry(Settings(hosts=(host,)))
+    try:
+        assert registry.probe(host.id).available
+        names = {m.name for m in registry.list_machines(host.id)}
+        assert {"ha-host_VM0", "ha-host_VM1"} <= names
+        assert registry.display_name(host.id) == "127.0.0.1 (VMware ESXi / vCenter)"
+        assert registry.test_host(host).ok
+        assert not registry.probe("esxi").available  # never a local backend
+    finally:
+        registry.close()

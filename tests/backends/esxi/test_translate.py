@@ -1,0 +1,73 @@
+"""The pure parts: guest ids against the OS catalog, key codes, ConfigSpecs (no host needed)."""
+
+from __future__ import annotations
+
+import pytest
+from pyVmomi import vim
+
+from backends.esxi import keys, plans, translate
+from desktopvm.model import MachineSpec
+from desktopvm.model.catalog import catalog
+from desktopvm.model.devices import ControllerKind, Disk, DiskFormat, StorageController
+from desktopvm.model.machine import Firmware, FirmwareSpec
+from desktopvm.protocol.keys import KEYS, UnknownKey
+
+KNOWN_GUEST_IDS = set(vim.vm.GuestOsDescriptor.GuestOsIdentifier.values)
+
+
+def test_every_catalog_os_has_a_guest_id_pyvmomi_knows() -> None:
+    for os_id in catalog().ids():
+        assert translate.GUEST_IDS[os_id] in KNOWN_GUEST_IDS, os_id
+
+
+def test_guest_ids_read_back_as_the_os_they_were_made_as() -> None:
+    for os_id in catalog().ids():
+        assert translate.os_of(translate.guest_id_of(os_id), kept=os_id) == os_id
+    # A machine made elsewhere: the first catalog entry with that guest id, or a family.
+    assert translate.os_of("windows11_64Guest") == "windows11"
+    assert translate.os_of("sles15_64Guest") == "other-linux"
+    assert translate.os_of("darwin21_64Guest") == "other"
+    # A kept id that no longer agrees with the guest id (changed in the host's client) loses.
+    assert translate.os_of("windows11_64Guest", kept="debian12") == "windows11"
+
+
+def test_every_shared_key_but_sysrq_has_a_usb_code() -> None:
+    assert set(KEYS) - keys.SENDABLE == {"sysrq"}
+    assert len(set(keys.HID.values())) == len(keys.HID)  # no two keys share a code
+
+
+def test_a_combination_holds_its_modifiers() -> None:
+    event = keys.combo_event("Ctrl+Alt+Delete")
+    assert event.usbHidCode == (0x4C << 16) | 7
+    assert event.modifiers.leftControl and event.modifiers.leftAlt
+    assert not event.modifiers.leftShift
+    with pytest.raises(UnknownKey, match="cannot hold"):
+        keys.combo_event("a-b")
+
+
+def test_a_new_machine_is_thin_on_the_datastore_with_its_os_kept() -> None:
+    spec = MachineSpec(name="x", os="windows11",
+                       firmware=FirmwareSpec(kind=Firmware.UEFI, secure_boot=True),
+                       storage=(StorageController(kind=ControllerKind.SCSI, disks=(
+                           Disk(format=DiskFormat.VMDK, size_bytes=3 * 1024 + 1),)),))
+    config = plans.create_spec(spec, "ds1", {})
+    assert config.files.vmPathName == "[ds1]"
+    assert config.guestId == "windows11_64Guest" and config.firmware == "efi"
+    assert config.bootOptions.efiSecureBootEnabled
+    assert [(o.key, o.value) for o in config.extraConfig] == [("desktopvm.os", "windows11")]
+    controller, disk = (change.device for change in config.deviceChange[:2])
+    # Windows gets LSI Logic SAS (its installer has the driver); others get PVSCSI.
+    assert isinstance(controller, vim.vm.device.VirtualLsiLogicSASController)
+    assert disk.controllerKey == controller.key < 0
+    assert disk.backing.thinProvisioned and disk.backing.fileName == "[ds1]"
+    assert disk.capacityInKB == 4  # rounded up, never down
+    assert config.deviceChange[1].fileOperation == "create"
+
+
+def test_an_update_of_the_notes_touches_nothing_else() -> None:
+    old = MachineSpec(name="x")
+    config = plans.update_spec(old, old.model_copy(update={"notes": "n"}), {"notes"},
+                               devices=translate.Devices(), datastore="ds1", networks={})
+    assert config.annotation == "n"
+    assert config.numCPUs is None and config.memoryMB is None and config.name is None
+    assert not config.deviceChange
