@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt
+from PySide6.QtGui import QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from desktopvm import credentials
@@ -291,6 +293,34 @@ def test_the_menu_follows_the_state_and_retry_disconnect_connect_work(qtbot, win
     qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Connected", timeout=5000)
 
 
+class Drop(QDropEvent):
+    """A drop from the view's own drag (a synthesized event has no source otherwise)."""
+
+    def __init__(self, view, position) -> None:
+        super().__init__(QPointF(position), Qt.DropAction.MoveAction, QMimeData(),
+                         Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        self.view = view
+
+    def source(self):
+        return self.view
+
+
+class DragMove(QDragMoveEvent):
+    def __init__(self, view, position) -> None:
+        super().__init__(position, Qt.DropAction.MoveAction, QMimeData(),
+                         Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        self.view = view
+
+    def source(self):
+        return self.view
+
+
+def drag_over(view, position) -> QDragMoveEvent:
+    event = DragMove(view, position)
+    view.dragMoveEvent(event)
+    return event
+
+
 def test_move_and_drop_reorder_the_hosts_and_save_the_order(qtbot, window):
     settled(qtbot, window)
     registry = window.registry
@@ -298,9 +328,19 @@ def test_move_and_drop_reorder_the_hosts_and_save_the_order(qtbot, window):
     assert [h.id for h in load_settings().hosts] == [HV02.id, HV01.id]
     assert top_level(window) == ["memory", HV02.id, HV01.id]
     assert window.registry is registry  # the order alone reopens nothing
-    window.tree.host_dropped.emit(HV01.id, HV02.id)  # dragged onto the other
+    # HV01's node dragged onto HV02's takes its place
+    window.select_host(HV01.id)
+    view = window.tree
+    onto_local = view.visualRect(group(window, "memory")).center()
+    assert not drag_over(view, onto_local).isAccepted()  # only onto another host
+    view.dropEvent(Drop(view, onto_local))
+    assert top_level(window) == ["memory", HV02.id, HV01.id]
+    onto = view.visualRect(group(window, HV02.id)).center()
+    assert drag_over(view, onto).isAccepted()
+    view.dropEvent(Drop(view, onto))
     assert top_level(window) == ["memory", HV01.id, HV02.id]
     assert [h.id for h in load_settings().hosts] == [HV01.id, HV02.id]
+    assert window.registry is registry
 
 
 def test_folded_hosts_stay_folded_in_the_next_window(qtbot, runner, tmp_path, clock, window):
