@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pyVmomi import vim
 
 from backends.esxi import keys, plans, translate
+from backends.esxi.session import vim
 from desktopvm.model import MachineSpec
 from desktopvm.model.catalog import catalog
 from desktopvm.model.devices import ControllerKind, Disk, DiskFormat, StorageController
