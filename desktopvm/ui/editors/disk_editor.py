@@ -103,7 +103,7 @@ class DiskEditor(SpecEditor):
         self.controller.currentIndexChanged.connect(self._user_changed)
 
     def _lay_out(self) -> None:
-        new_form = QFormLayout()
+        new_form = self._new_form = QFormLayout()
         new_form.setContentsMargins(24, 0, 0, 8)
         new_form.addRow(self.tr("Size:"), self.size_spin)
         new_form.addRow(self.tr("Format:"), self.format)
@@ -137,6 +137,15 @@ class DiskEditor(SpecEditor):
             self.mode_none.hide()
         layout.addLayout(bus_form)
         layout.addStretch(1)
+
+    def only_existing(self) -> None:
+        """Offer an existing disk file alone (Attach disk file…: no new disk, no "none")."""
+        self.mode_existing.setChecked(True)
+        self.mode_existing.hide()  # a choice of one is no choice
+        self.mode_new.hide()
+        self.mode_none.hide()
+        for row in range(self._new_form.rowCount()):
+            self._new_form.setRowVisible(row, False)
 
     def mode(self) -> DiskMode:
         """Which of new / existing / none is chosen."""

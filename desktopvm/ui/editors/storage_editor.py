@@ -48,7 +48,7 @@ class AddDiskDialog(QDialog):
         self.editor = DiskEditor(capabilities, host_info, allow_none=False)
         self.editor.set_spec(spec.model_copy(update={"storage": ()}))
         if existing:
-            self.editor.mode_existing.setChecked(True)
+            self.editor.only_existing()
         self.editor.touched = True  # the defaults shown are the user's choice once accepted
         self.problems = ProblemsView([DiskEditor.scope])
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -345,9 +345,11 @@ class StorageEditor(SpecEditor):
             self.tr("Detach %s from the machine?") % (PurePath(disk.path).name or disk.path),
             QMessageBox.StandardButton.Cancel, self)
         box.setObjectName("detach-question")
+        # Wide enough that a machine folder's path is not broken over three lines.
+        box.setStyleSheet("QLabel#qt_msgbox_informativelabel { min-width: 420px; }")
         box.setInformativeText(self.tr(
-            "The file stays where it is (%s); detaching never deletes it. You can attach it "
-            "again with Attach disk file….") % disk.path)
+            "The file stays where it is, and detaching never deletes it; Attach disk file… "
+            "puts it back.\n\n%s") % disk.path)
         detach = box.addButton(self.tr("Detach"), QMessageBox.ButtonRole.AcceptRole)
         detach.setObjectName("confirm-detach")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
