@@ -116,8 +116,8 @@ def uses(text: str) -> tuple[list[Use], list[str]]:
             elif re.fullmatch(r"@\w+", _text(element)):  # a splat: @name as a whole argument
                 keys = _splatted_keys(tree.root_node, _text(element)[1:])
                 if keys is None:
-                    problems.append(f"line {line}: {cmdlet} splats {_text(element)}, which is not a "
-                                    "hashtable literal in this script (its keys cannot be checked)")
+                    problems.append(f"line {line}: {cmdlet} splats {_text(element)}, which is not "
+                                    "a hashtable literal here (its keys cannot be checked)")
                 else:
                     found.extend(Use(cmdlet, key, line, guards) for key in keys)
     return found, problems
@@ -205,7 +205,7 @@ def test_a_splatted_hashtable_is_checked_key_by_key():
 
 
 def _with_newer_parameter() -> dict[str, Any]:
-    table = json.loads(json.dumps(TABLE))
+    table: dict[str, Any] = json.loads(json.dumps(TABLE))
     entry = table["cmdlets"]["Set-VMProcessor"]
     entry["parameter_since"] = {**entry.get("parameter_since", {}), "Perfmon": "2022"}
     return table
@@ -230,4 +230,4 @@ def test_a_parameter_newer_than_the_oldest_host_must_be_guarded():
 
 def test_parameters_of_the_2016_floor_need_no_guard():
     assert check("Hyper-V\\Set-VMProcessor -VM $vm -ExposeVirtualizationExtensions $true") == []
-    assert parsers.MIN_BUILD == _build("2016")
+    assert _build("2016") == parsers.MIN_BUILD
