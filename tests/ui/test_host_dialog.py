@@ -471,19 +471,37 @@ def test_a_real_host_with_a_self_signed_certificate(qtbot, runner, *, keyring_fi
                                                     self_signed_host, tmp_path: Path, caplog):
     server, sha = self_signed_host
     registry = Registry(Settings())
+    # While the real test_host runs, the GUI thread must keep turning: the worker waits for
+    # three more ticks of a GUI timer before going on (it would wait in vain if the test
+    # were run on the GUI thread itself).
+    ticks: list[int] = []
+    wanted = [0]
+    ticked = threading.Event()
+
+    def tick() -> None:
+        ticks.append(1)
+        if len(ticks) >= wanted[0]:
+            ticked.set()
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(10)
+    gui_turned: list[bool] = []
+    real_test_host = registry.test_host
+
+    def watched(host: HostConfig, password: str | None = None) -> Diagnosis:
+        ticked.clear()
+        wanted[0] = len(ticks) + 3
+        gui_turned.append(ticked.wait(10))
+        return real_test_host(host, password)
+    registry.test_host = watched  # type: ignore[method-assign]
     dialog = HostDialog(registry, runner)
     qtbot.addWidget(dialog)
     dialog.show()
     fill_e2e(qtbot, dialog, server.port, E2E_PASSWORD)
-    ticks: list[int] = []
-    timer = QTimer()
-    timer.timeout.connect(lambda: ticks.append(1))
-    timer.start(10)
 
     qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.trust_dialog is not None and asked(dialog).isVisible(),
                     timeout=60_000)
-    assert len(ticks) > 1  # the event loop kept turning while the host was tested
     assert asked(dialog).facts.sha256 == sha and not asked(dialog).changed
     shown = [(mark.text(), name.text()) for mark, name, _ in dialog.checks.rows]
     assert shown[-1] == ("✗", "TLS") and ("✓", "TCP") in shown
@@ -499,6 +517,7 @@ def test_a_real_host_with_a_self_signed_certificate(qtbot, runner, *, keyring_fi
     qtbot.waitUntil(lambda: dialog.checks.summary.text().startswith("Connected"),
                     timeout=60_000)
     timer.stop()
+    assert gui_turned == [True] * 3  # every test ran while the event loop kept turning
     assert all(mark.text() == "✓" for mark, _, _ in dialog.checks.rows)
     assert [name.text() for _, name, _ in dialog.checks.rows][-1] == "Permissions"
     host = _accept(qtbot, dialog)
