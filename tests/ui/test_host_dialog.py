@@ -172,6 +172,9 @@ def test_a_host_already_added_is_refused_in_add_mode_but_not_when_editing_it(qtb
 def test_a_user_name_is_needed_except_for_kerberos(qtbot, runner):
     dialog = make_dialog(qtbot, ScriptedRegistry(), runner)
     fill(qtbot, dialog, user="")
+    assert dialog.problems["username"].isHidden()  # not typed into yet
+    qtbot.keyClicks(dialog.username, "a")
+    qtbot.keyClick(dialog.username, Qt.Key.Key_Backspace)
     assert "needs a user name" in dialog.problems["username"].text()
     assert not dialog.ok.isEnabled()
     dialog.auth.setCurrentIndex(dialog.auth.findData("kerberos"))
@@ -187,6 +190,9 @@ def test_esxi_is_https_only_and_signs_in_with_a_password(qtbot, runner):
     assert not dialog.form.isRowVisible(dialog.auth)  # no WinRM sign-in to choose
     assert dialog.port.text() == "Default (443)"
     fill(qtbot, dialog, address="vcenter.lab.example", user="")
+    assert dialog.problems["username"].isHidden() and not dialog.ok.isEnabled()
+    qtbot.keyClicks(dialog.username, "r")
+    qtbot.keyClick(dialog.username, Qt.Key.Key_Backspace)
     assert "administrator@vsphere.local" in dialog.problems["username"].text()
     dialog.username.setText("root")
     assert form_host(dialog) == HostConfig("esxi", "vcenter.lab.example", username="root")

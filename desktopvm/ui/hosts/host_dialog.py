@@ -260,10 +260,12 @@ class HostDialog(QDialog):
         fields = self.fields()
         taken = {host.id for host in self.registry.settings.hosts}
         host, problems = check_fields(fields, taken, self.original.id if self.original else "")
+        texts = {"address": fields.address, "username": fields.username,
+                 "ca_file": fields.ca_file, "label": fields.label}
         for name, label in self.problems.items():
             message = problems.get(name, "")
-            if name == "address" and not fields.address and "address" not in self._edited:
-                message = ""  # an empty form is not an error yet; OK stays off all the same
+            if name in texts and not texts[name].strip() and name not in self._edited:
+                message = ""  # an untouched empty field is no error yet; OK stays off anyway
             label.setText(message)
             label.setVisible(bool(message))
         self._host = host
