@@ -4,17 +4,22 @@
 from __future__ import annotations
 
 import json
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
-from desktopvm.model import LiveChange
-from desktopvm.protocol import CancelToken, CommandFailed, DiskInfo, Progress
+from desktopvm.model import LiveChange, defaults_for
+from desktopvm.protocol import CancelToken, CommandFailed, DiskInfo, Progress, no_progress
+from desktopvm.ui.settings_dialog import SettingsDialog
+from tests.doubles.memory_backend import CAPABILITIES
 from tests.ui.test_settings_dialog import (  # noqa: F401 (fixtures)
     RecordingBackend,
     iso,
     ok_button,
     open_settings,
+    wait_for_disk_sizes,
 )
 
 GIB = 1024**3
@@ -49,6 +54,18 @@ class Unreadable(RecordingBackend):
 
     def disk_info(self, path: Path) -> DiskInfo:
         raise CommandFailed(f"Cannot read the disk image {path.name}: permission denied")
+
+
+class HeldRead(RecordingBackend):
+    """Answers disk_info only when the test lets it (a slow remote host, say)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.release = threading.Event()
+
+    def disk_info(self, path: Path) -> DiskInfo:
+        self.release.wait(10)
+        return super().disk_info(path)
 
 
 def disk_file(dialog) -> Path:
@@ -125,6 +142,27 @@ def test_a_disk_whose_size_cannot_be_read_cannot_grow(open_settings, qtbot):  # 
     assert "permission denied" in spin.toolTip()
 
 
+def test_a_size_not_read_yet_cannot_grow_until_it_is(runner, make_facts, qtbot, tmp_path):
+    """A disk attached from outside has no recorded size: until the read comes back, the
+    dialog says it is reading and offers no size to grow to."""
+    backend = HeldRead(tmp_path / "machines")
+    spec = defaults_for("debian12", CAPABILITIES, name="held")
+    machine_id = backend.create(spec, progress=no_progress, cancel=CancelToken())
+    info = backend.get_machine(machine_id)
+    unrecorded = [c.model_copy(update={"disks": tuple(
+        d.model_copy(update={"size_bytes": 0}) for d in c.disks)}) for c in info.spec.storage]
+    info = replace(info, spec=info.spec.model_copy(update={"storage": tuple(unrecorded)}))
+    dialog = SettingsDialog(make_facts(backend), info, runner, lambda name: backend)
+    qtbot.addWidget(dialog)
+    dialog.storage.select("disk")
+    spin = dialog.storage.disk_details.new_size
+    assert dialog.storage.disk_details.current.text() == "Reading the disk's size…"
+    assert not spin.isEnabled() and "not known yet" in spin.toolTip()
+    backend.release.set()
+    wait_for_disk_sizes(qtbot, dialog)
+    assert dialog.storage.disk_details.current.text() == "20 GiB" and spin.isEnabled()
+
+
 def test_a_running_machine_cannot_grow_disks(open_settings, qtbot):  # noqa: F811
     dialog, _ = open_settings(running=True)
     select_disk(qtbot, dialog)
@@ -148,6 +186,12 @@ def test_attach_a_disk_file_says_it_will_be_checked(open_settings, qtbot, tmp_pa
     attach.click()
     disks = [d for _, d in dialog.edited_spec().all_disks()]
     assert [(d.path, d.existing) for d in disks][-1] == (str(outside), True)
+    assert dialog.storage.tree.currentItem().text(1) != "data.qcow2, attached on OK"
+    dialog.storage.select("disk", 1)
+    assert dialog.storage.tree.currentItem().text(1) == "data.qcow2, attached on OK"
+    details = dialog.storage.disk_details
+    assert details.current.text() == "Checked and attached on OK; it can grow after that."
+    assert not details.form.isRowVisible(details.new_size)
     with qtbot.waitSignal(dialog.applied, timeout=5000):
         ok_button(dialog).click()
     paths = [d.path for _, d in backend.get_machine(dialog.info.summary.id).spec.all_disks()]

@@ -75,25 +75,30 @@ class DiskDetails(QWidget):
         self.new_size.valueChanged.connect(self._edited)
 
     def show_disk(self, disk: Disk, current: int | None, chosen: int | None,
-                  unreadable: str = "") -> None:
-        """Show `disk` (`current` bytes, None while unknown) with an earlier `chosen` size."""
+                  unreadable: str = "", attaching: bool = False) -> None:
+        """Show `disk` (`current` bytes, None while unknown) with an earlier `chosen` size.
+
+        `attaching`: an existing file attached in this dialog, checked and attached on OK; it
+        can grow once it is part of the machine.
+        """
         self.file.setText(disk.path or self.tr("A new file in the machine's folder"))
         self.format_label.setText(disk.format.value.upper())
-        new = not disk.existing
-        if new:
+        growable = disk.existing and not attaching
+        if not disk.existing:
             self.current.setText(self.tr("%s, created on OK") % format_bytes(disk.size_bytes))
+        elif attaching:
+            self.current.setText(self.tr("Checked and attached on OK; it can grow after that."))
         elif current is None:
             self.current.setText(unreadable or self.tr("Reading the disk's size…"))
         else:
             self.current.setText(format_bytes(current))
-        resizable = disk.existing and current is not None
-        self.form.setRowVisible(self.new_size, disk.existing)
-        self.hint.setVisible(disk.existing)
+        self.form.setRowVisible(self.new_size, growable)
+        self.hint.setVisible(growable)
         self.new_size.blockSignals(True)
         self._start_gib = ceil_gib(current) if current is not None else 0
         self.new_size.setValue(ceil_gib(chosen) if chosen else max(1, self._start_gib))
         self.new_size.blockSignals(False)
-        self.new_size.setProperty("resizable", resizable)
+        self.new_size.setProperty("resizable", growable and current is not None)
 
     def _edited(self, value: int) -> None:
         # Back at the size shown at first means "no resize", even for a 20.5 GiB disk.

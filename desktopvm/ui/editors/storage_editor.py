@@ -101,6 +101,7 @@ class StorageEditor(SpecEditor):
         self._sizes: dict[str, int] = {}  # path -> current virtual size in bytes
         self._unreadable: dict[str, str] = {}  # path -> why its size could not be read
         self._grow: dict[str, int] = {}  # path -> the size the user chose, in bytes
+        self._attached: set[str] = set()  # files of the disks the machine had on loading
         self.add_dialog: AddDiskDialog | None = None
         self.detach_question: QMessageBox | None = None
         self.tree = QTreeWidget()
@@ -197,6 +198,7 @@ class StorageEditor(SpecEditor):
     def _load(self, spec: MachineSpec) -> None:
         self._spec = spec
         self._grow.clear()
+        self._attached = {d.path for _, d in spec.all_disks() if d.existing}
         self._fill_tree()
 
     def _disk_text(self, disk: Disk) -> str:
@@ -204,6 +206,8 @@ class StorageEditor(SpecEditor):
             return self.tr("New %s %s disk, created on OK") % (
                 format_bytes(disk.size_bytes), disk.format.value.upper())
         name = PurePath(disk.path).name or disk.path
+        if disk.path not in self._attached:
+            return self.tr("%s, attached on OK") % name
         current, grow = self.current_size(disk), self._grow.get(disk.path)
         if grow is not None and current is not None and grow < current:
             return self.tr("%s, %s (cannot shrink to %s)") % (name, format_bytes(current),
@@ -298,7 +302,8 @@ class StorageEditor(SpecEditor):
         elif slot is not None and self._spec is not None:
             disk = self._spec.storage[slot[1]].disks[slot[2]]
             self.disk_details.show_disk(disk, self.current_size(disk), self._grow.get(disk.path),
-                                        self._unreadable.get(disk.path, ""))
+                                        self._unreadable.get(disk.path, ""),
+                                        attaching=disk.path not in self._attached)
             self.disk_details.show()
         self._refresh()
 
