@@ -138,7 +138,7 @@ class EsxiBackend:
     def delete(self, machine_id: str, *, delete_disks: bool, progress: Progress,
                cancel: CancelToken) -> None:
         self._writable()
-        machines.delete(self.session, machine_id, delete_disks=delete_disks,
+        machines.delete(self.session, self.facts(), machine_id, delete_disks=delete_disks,
                         progress=progress, cancel=cancel)
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from backends.esxi.placement import Facts
 from backends.esxi.session import Session, vim
 from desktopvm.model import MachineSpec, changed_groups
 from desktopvm.protocol import (
+    BackendError,
     CancelToken,
     InvalidState,
     OperationCancelled,
@@ -15,6 +16,9 @@ from desktopvm.protocol import (
     no_progress,
 )
 from desktopvm.protocol.undo import Undo
+
+#: layoutEx file types that hold disk data (snapshot deltas included): kept on request.
+DISK_FILES = ("diskDescriptor", "diskExtent")
 
 
 def create(session: Session, facts: Facts, spec: MachineSpec, *, progress: Progress,
@@ -62,22 +66,34 @@ def update(session: Session, facts: Facts, machine_id: str, old: MachineSpec,
                    progress=progress, cancel=cancel, stage=f"Changing {new.name}")
 
 
-def delete(session: Session, machine_id: str, *, delete_disks: bool, progress: Progress,
-           cancel: CancelToken) -> None:
-    """Destroy_Task removes the machine and every file in its folder; keeping the disks means
-    detaching them first (they stay on the datastore where they were)."""
-    info, devices = inventory.machine(session, machine_id, "")
+def delete(session: Session, facts: Facts, machine_id: str, *, delete_disks: bool,
+           progress: Progress, cancel: CancelToken) -> None:
+    """Destroy_Task removes the machine and every file in its folder. Keeping the disks, the
+    machine is unregistered and its other files (configuration, NVRAM, logs, swap) deleted
+    one by one, so the disks stay where they were whatever the host does with folders."""
+    info, _ = inventory.machine(session, machine_id, "")
     if info.state.is_active or info.state.value == "saved":
         raise InvalidState(f"{info.spec.name} is {info.state.value}; power it off first")
-    if not delete_disks and devices.disks:
-        detach = vim.vm.ConfigSpec(deviceChange=[
-            vim.vm.device.VirtualDeviceSpec(operation=plans.Op.remove,
-                                            device=devices.by_key[key])
-            for key in devices.disks.values()])
-        tasks.run_task(session, lambda si: inventory.vm(si, machine_id).ReconfigVM_Task(detach),
-                       progress=progress, cancel=cancel, stage="Detaching the disks to keep")
-    tasks.run_task(session, lambda si: inventory.vm(si, machine_id).Destroy_Task(),
-                   progress=progress, cancel=cancel, stage=f"Deleting {info.spec.name}")
+    if delete_disks:
+        tasks.run_task(session, lambda si: inventory.vm(si, machine_id).Destroy_Task(),
+                       progress=progress, cancel=cancel, stage=f"Deleting {info.spec.name}")
+        return
+    files = inventory.read(session, machine_id, ["layoutEx.file"]).get("layoutEx.file") or ()
+    others = [str(f.name) for f in files if f.type not in DISK_FILES]
+    session.run(lambda si: inventory.vm(si, machine_id).UnregisterVM(),
+                f"Removing {info.spec.name} from the inventory")
+    for index, name in enumerate(others):
+        progress(index / max(1, len(others)), f"Deleting {name}")
+        try:
+            tasks.run_task(session, lambda si, n=name: session.content(si).fileManager
+                           .DeleteDatastoreFile_Task(n, facts.datacenter_ref),
+                           progress=no_progress, cancel=CancelToken(),
+                           stage=f"Deleting {name}")
+        except BackendError as error:
+            # Already gone is what was wanted (vcsim 0.24 also lists some files at paths
+            # where they are not: docs/esxi.md).
+            if not isinstance(error.__cause__, vim.fault.FileNotFound):
+                raise
 
 
 def _destroy(session: Session, machine_id: str) -> None:

@@ -41,6 +41,7 @@ class Facts:
     cpus: int
     memory_mib: int
     datacenter: str
+    datacenter_ref: Any
     folder: Any
     pool: Any
     host: Any
@@ -92,9 +93,9 @@ def read_facts(session: Session) -> Facts:
     if not rows[vim.ComputeResource] or not rows[vim.HostSystem]:
         raise BackendError(f"{session.host.address} shows no host to run machines on")
     compute_values = rows[vim.ComputeResource][0][1]
-    centre = next((v for _, v in rows[vim.Datacenter]
-                   if v.get("hostFolder") == compute_values.get("parent")),
-                  rows[vim.Datacenter][0][1] if rows[vim.Datacenter] else {})
+    centre_ref, centre = next(((ref, v) for ref, v in rows[vim.Datacenter]
+                               if v.get("hostFolder") == compute_values.get("parent")),
+                              rows[vim.Datacenter][0] if rows[vim.Datacenter] else (None, {}))
     hosts = compute_values.get("host") or []
     host, host_values = next(((h, v) for h, v in rows[vim.HostSystem] if h in hosts),
                              rows[vim.HostSystem][0])
@@ -111,6 +112,6 @@ def read_facts(session: Session) -> Facts:
         host_name=str(host_values.get("name", session.host.address)),
         cpus=int(host_values.get("summary.hardware.numCpuThreads", 1)),
         memory_mib=int(host_values.get("summary.hardware.memorySize", 0)) // 2**20,
-        datacenter=str(centre.get("name", "ha-datacenter")),
+        datacenter=str(centre.get("name", "ha-datacenter")), datacenter_ref=centre_ref,
         folder=centre.get("vmFolder"), pool=compute_values.get("resourcePool"), host=host,
         datastores=stores, networks=networks)

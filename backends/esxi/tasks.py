@@ -34,7 +34,7 @@ def wait(session: Session, task: Any, *, progress: Progress, cancel: CancelToken
             if asked and isinstance(error, vmodl.fault.RequestCanceled):
                 raise OperationCancelled(f"{stage}: cancelled", str(getattr(error, "msg", "")))
             if isinstance(error, vmodl.MethodFault):
-                raise fault_error(error, stage)
+                raise fault_error(error, stage) from error  # the fault stays the cause
             raise BackendError(f"{stage} failed", repr(error))
         percent = info.get("info.progress")
         progress(None if percent is None else min(int(percent), 99) / 100, stage)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pyVmomi.SoapAdapter import SoapStubAdapter
@@ -126,16 +127,33 @@ def test_an_update_changes_only_what_changed(esx_backend: EsxiBackend, made: str
     assert after.storage[0].disks[0].path == scsi.disks[0].path  # grown in place
 
 
+def on_datastore(backend: EsxiBackend, path: str) -> Path:
+    """The local file behind '[LocalDS_0] folder/file' (vcsim keeps datastores in folders)."""
+    store, _, relative = path.partition("] ")
+    found = next(s for s in backend.facts().datastores if s.name == store.lstrip("["))
+    url = backend.session.properties(found.ref, ["summary.url"])["summary.url"]
+    return Path(url) / relative
+
+
 def test_a_disk_left_out_of_the_spec_is_detached_not_deleted(
         esx_backend: EsxiBackend, made: str) -> None:
     old = esx_backend.get_machine(made)
     path = old.spec.storage[0].disks[0].path
+    assert on_datastore(esx_backend, path).exists()
     new = old.spec.model_copy(update={"storage": (
         old.spec.storage[0].model_copy(update={"disks": ()}), old.spec.storage[1])})
     esx_backend.update(made, old.spec, new, progress=no_progress, cancel=CancelToken())
-    after = esx_backend.get_machine(made)
-    assert not after.spec.storage[0].disks
-    assert path in old.files
+    assert not esx_backend.get_machine(made).spec.storage[0].disks
+    assert on_datastore(esx_backend, path).exists()
+
+
+def test_delete_can_keep_the_disks(esx_backend: EsxiBackend, made: str) -> None:
+    path = esx_backend.get_machine(made).spec.storage[0].disks[0].path
+    esx_backend.delete(made, delete_disks=False, progress=no_progress, cancel=CancelToken())
+    assert made not in {m.id for m in esx_backend.list_machines()}
+    kept = on_datastore(esx_backend, path)
+    assert kept.exists()
+    kept.unlink()  # the test's own clean-up (what the user would do in the datastore browser)
 
 
 def test_a_disk_cannot_shrink(esx_backend: EsxiBackend, made: str) -> None:
@@ -156,11 +174,13 @@ def test_a_spec_the_host_cannot_run_is_refused_before_anything_is_made(
     assert {m.id for m in esx_backend.list_machines()} == before
 
 
-def test_delete_removes_the_machine(esx_backend: EsxiBackend, made: str) -> None:
+def test_delete_removes_the_machine_and_its_disks(esx_backend: EsxiBackend, made: str) -> None:
+    path = esx_backend.get_machine(made).spec.storage[0].disks[0].path
     esx_backend.delete(made, delete_disks=True, progress=no_progress, cancel=CancelToken())
     assert made not in {m.id for m in esx_backend.list_machines()}
     with pytest.raises(MachineNotFound):
         esx_backend.get_machine(made)
+    assert not on_datastore(esx_backend, path).exists()
 
 
 def test_a_running_machine_is_not_deleted(esx_backend: EsxiBackend, made: str) -> None:
