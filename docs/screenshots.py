@@ -1,5 +1,9 @@
 """Takes the README/docs screenshots under Xvfb with real QEMU machines in several states.
 
+The hosts tree adds two remote Hyper-V hosts beside them: a loopback HTTPS WinRM server running
+the PowerShell double (tests/backends/hyperv), connected, and a closed port, unreachable. Their
+passwords go to a file keyring in the throwaway home, never the user's keyring.
+
 Run: .venv/bin/python docs/screenshots.py [OUT_DIR]   (default: docs/screenshots)
 Needs Xvfb, QEMU and the test guest ISO's build tools (`.ci/setup` installs them). Machines
 are created in a throwaway DESKTOPVM_HOME and removed afterwards.
@@ -12,8 +16,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from desktopvm.connections import HostConfig
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -126,6 +135,20 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
     wait_until(lambda: window.details.preview.pixmap() is not None and
                not window.details.preview.pixmap().isNull(), 30)
     shot(window, "main-window")
+    with demo_hosts(home) as hosts:
+        window.apply_settings(window.registry.settings.replace(hosts=hosts))
+        monitor = window.registry.monitor
+        wait_until(lambda: monitor.status(hosts[0].id).state.value == "connected" and
+                   monitor.status(hosts[1].id).state.value == "unreachable" and
+                   window.model.machine_count() == 7)
+        # between two tries, so the red line counts down ("retrying in N s")
+        wait_until(lambda: monitor.status(hosts[1].id).retry_in() >= 3)
+        window.select_host(hosts[0].id)
+        wait_until(lambda: hosts[0].id in window.host_info)
+        shot(window, "hosts-tree")
+        window.apply_settings(window.registry.settings.replace(hosts=()))
+    wait_until(lambda: window.model.machine_count() == 4)
+    window.select(("localhost", "qemu", web))
 
     from desktopvm.ui.console_window import ConsoleWindow, open_console
     shown = window.current_machine()
@@ -185,6 +208,56 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
         if info.state.value in ("running", "paused", "saved"):
             qemu.power_off(machine_id)
         qemu.delete(machine_id, delete_disks=True, progress=no_progress, cancel=CancelToken())
+
+
+@contextmanager
+def demo_hosts(home: Path) -> Iterator[tuple[HostConfig, HostConfig]]:
+    """Two remote Hyper-V hosts for the hosts tree: a loopback WinRM server running the
+    PowerShell double with three machines, and a closed port."""
+    import socket
+
+    import keyring.core
+    from keyrings.alt.file import PlaintextKeyring
+
+    from desktopvm import credentials
+    from desktopvm.connections import HostConfig
+    from desktopvm.model import defaults_for
+    from desktopvm.protocol import CancelToken, no_progress
+    from desktopvm.registry import Registry
+    from desktopvm.settings import Settings
+    from tests.backends.hyperv.certs import make_tls
+    from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
+    from tests.backends.hyperv.winrm_server import WinRMTestServer, running
+
+    file_keyring = PlaintextKeyring()
+    file_keyring.file_path = str(home / "keyring.cfg")  # not the user's keyring
+    keyring.core._keyring_backend = file_keyring
+    os.environ["DESKTOPVM_WINRM_TIMEOUTS"] = "2,5"
+    tls = make_tls(home / "tls")
+    fake = FakeHost(home / "hv01")
+    server = WinRMTestServer(auth="basic", user="admin", password="demo password",
+                             commands={"powershell.exe": [str(FAKE_POWERSHELL)]},
+                             tls=(tls.certificate, tls.key), env=fake.environment)
+    with socket.socket() as probe:  # a port nothing listens on: the host that is down
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    with running(server):
+        up = HostConfig("hyperv", "127.0.0.1", port=server.port, username="admin",
+                        auth="basic", ca_file=str(tls.ca), label="hv01.lab.example")
+        down = HostConfig("hyperv", "127.0.0.1", port=closed, username="admin", auth="basic",
+                          ca_file=str(tls.ca), label="hv02.lab.example")
+        for host in (up, down):
+            credentials.store_password(host, "demo password")
+        registry = Registry(Settings(hosts=(up,)))
+        backend = registry.open(up.id)
+        for name, os_id in (("dc01", "windows-server-2022"), ("sql01", "windows-server-2022"),
+                            ("build-agent", "ubuntu24.04")):
+            machine_id = backend.create(defaults_for(os_id, backend.capabilities(), name=name),
+                                        progress=no_progress, cancel=CancelToken())
+            if name == "dc01":
+                backend.start(machine_id)
+        registry.close()
+        yield up, down
 
 
 if __name__ == "__main__":
