@@ -8,7 +8,7 @@ from pydantic import Field
 
 from desktopvm.model.base import Value
 from desktopvm.model.devices import ControllerKind, DiskFormat, NetworkAttachment, NicModel
-from desktopvm.model.machine import BootDevice, Firmware, SecureBootTemplate, SerialMode
+from desktopvm.model.machine import BootDevice, Firmware, SecureBootTemplate, SerialMode, UsbVersion
 
 
 class LiveChange(StrEnum):
@@ -50,6 +50,9 @@ class Capabilities(Value):
     max_monitors: int = 1
     max_video_memory_mib: int = 256
     usb: bool = False
+    # Which USB controllers (VirtualBox 6.1 has 2.0/3.0 only with its Extension Pack).
+    usb_versions: frozenset[UsbVersion] = frozenset(UsbVersion)
+    usb_versions_reason: str = ""  # why a version is missing, in the user's words
     serial_modes: frozenset[SerialMode] = frozenset()
     max_serial_ports: int = 0
     boot_devices: frozenset[BootDevice] = frozenset(BootDevice)

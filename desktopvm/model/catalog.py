@@ -231,7 +231,9 @@ def defaults_for(
         display=DisplaySpec(
             video_memory_mib=min(entry.video_memory_mib, capabilities.max_video_memory_mib)
         ),
-        usb=UsbSpec() if capabilities.usb else UsbSpec(version=None, tablet=False),
+        usb=UsbSpec() if capabilities.usb and UsbSpec().version in capabilities.usb_versions
+        else UsbSpec(version=min(capabilities.usb_versions)) if capabilities.usb_versions
+        and capabilities.usb else UsbSpec(version=None, tablet=False),
         serial=serial,
         # Disk first: an empty new disk does not boot, so the installer ISO starts, and
         # after the install the installed system does without ejecting anything.

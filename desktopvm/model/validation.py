@@ -207,6 +207,9 @@ def _devices(spec: MachineSpec, caps: Capabilities) -> Iterator[Problem]:
                      "video memory.")
     if spec.usb.version is not None and not caps.usb:
         yield _error("usb.version", f"{caps.backend} offers no USB controller here.")
+    elif spec.usb.version is not None and spec.usb.version not in caps.usb_versions:
+        yield _error("usb.version", f"{caps.backend} offers no USB {spec.usb.version} "
+                     f"controller here. {caps.usb_versions_reason}".strip())
     if len(spec.serial) > caps.max_serial_ports:
         yield _error("serial", f"At most {caps.max_serial_ports} serial ports.")
     numbers: Counter[int] = Counter(port.number for port in spec.serial)
