@@ -136,6 +136,9 @@ def test_the_number_of_ports_is_the_backends(qtbot):
     assert not none.add_button.isEnabled()
     assert none.add_button.toolTip() == "Memory offers no serial ports here."
     assert none.limit_hint.text() == "Memory offers no serial ports here."
+    modeless, _ = editor_for(qtbot, caps=CAPS.model_copy(update={"serial_modes": frozenset()}))
+    assert not modeless.add_button.isEnabled()
+    assert modeless.add_button.toolTip() == "Memory offers no serial ports here."
 
 
 def test_a_loaded_mode_the_backend_lacks_stays_and_is_named(qtbot):

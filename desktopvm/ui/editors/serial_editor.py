@@ -125,13 +125,18 @@ class SerialEditor(SpecEditor):
         layout.addLayout(row, 1)
         layout.addWidget(self.limit_hint)
 
+    def _port_limit(self) -> int:
+        """How many ports the backend offers (none without a mode to connect them to)."""
+        caps = self.capabilities
+        return min(caps.max_serial_ports, len(COM_NUMBERS)) if caps.serial_modes else 0
+
     def _limit_text(self) -> str:
         caps = self.capabilities
-        if caps.max_serial_ports <= 0:
+        if self._port_limit() <= 0:
             return self.tr("%s offers no serial ports here.") % caps.backend
         modes = ", ".join(serial_mode_name(m).lower()
                           for m in ordered(caps.serial_modes, SERIAL_MODE_ORDER))
-        count = min(caps.max_serial_ports, len(COM_NUMBERS))
+        count = self._port_limit()
         if count == 1:
             return self.tr("%s offers one serial port, connected to: %s.") % (caps.backend, modes)
         return self.tr("%s offers up to %d serial ports, connected to: %s.") % (
@@ -241,9 +246,9 @@ class SerialEditor(SpecEditor):
 
     def _refresh(self) -> None:
         caps = self.capabilities
-        limit = min(caps.max_serial_ports, len(COM_NUMBERS))
+        limit = self._port_limit()
         full = len(self._ports) >= limit
-        self.offer(self.add_button, not full and bool(caps.serial_modes),
+        self.offer(self.add_button, not full,
                    self.tr("%s offers no serial ports here.") % caps.backend if limit <= 0
                    else self.tr("%s offers one serial port.") % caps.backend if limit == 1
                    else self.tr("%s offers at most %d serial ports.") % (caps.backend, limit))
