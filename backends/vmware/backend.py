@@ -114,7 +114,7 @@ class VMwareBackend:
 
     def get_machine(self, machine_id: str) -> MachineInfo:
         record = self.inventory.record(machine_id)
-        spec = record.spec(self.library.installation.windows)
+        spec = disks.with_sizes(record.spec(self.library.installation.windows))
         roots, current = snapshots.list_tree(self.inventory, record)
         files = (str(record.vmx), *(d.path for _, d in spec.all_disks()))
         return MachineInfo(record.summary, spec, roots, current, files=files)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backends.vmware.machines import size_argument
+from backends.vmware.plans import size_argument
 from backends.vmware.vmrun import VmRun
 from desktopvm.images import UnsafeImage, check_untrusted, inspect_image
-from desktopvm.model import DiskFormat
+from desktopvm.model import DiskFormat, MachineSpec
 from desktopvm.protocol import (
     CancelToken,
     CommandFailed,
@@ -51,6 +51,40 @@ def _files_of(path: Path) -> list[Path]:
     facts = inspect_image(path)
     return [path, *(path.parent / Path(e).name for e in facts.extents
                     if (path.parent / Path(e).name).is_file() and Path(e).name != path.name)]
+
+
+def with_sizes(spec: MachineSpec) -> MachineSpec:
+    """`spec` with each disk's size read from its header (the .vmx does not say it)."""
+    storage = []
+    for controller in spec.storage:
+        sized = []
+        for disk in controller.disks:
+            try:
+                size = inspect_image(Path(disk.path)).virtual_size if disk.path else 0
+            except (OSError, UnsafeImage):
+                size = 0  # a missing or damaged disk: VMware will say so when it starts
+            sized.append(disk.model_copy(update={"size_bytes": size}))
+        storage.append(controller.model_copy(update={"disks": tuple(sized)}))
+    return spec.model_copy(update={"storage": tuple(storage)})
+
+
+def growths(old: MachineSpec, new: MachineSpec) -> list[tuple[Path, int]]:
+    """(disk, new size) for each disk both specs have (same file) that `new` makes larger;
+    InvalidSpec for one it makes smaller (vdiskmanager's -x only enlarges)."""
+    from desktopvm.model import Problem, Severity
+
+    before = {d.path: d.size_bytes for _, d in old.all_disks() if d.path}
+    grown = []
+    for _, disk in new.all_disks():
+        size = before.get(disk.path)
+        if not disk.path or size is None or disk.size_bytes == size:
+            continue
+        if disk.size_bytes < size:
+            raise InvalidSpec([Problem(field="storage", severity=Severity.ERROR, message=(
+                f"{Path(disk.path).name} cannot be made smaller; VMware's disk tool only "
+                "makes disks larger"))])
+        grown.append((Path(disk.path), disk.size_bytes))
+    return grown
 
 
 def require_vmdk(disk_format: DiskFormat) -> None:

@@ -15,14 +15,14 @@ import contextlib
 from pathlib import Path
 
 from backends.vmware import plans, vmx
+from backends.vmware.disks import growths
 from backends.vmware.inventory import Inventory, Record, glob_escape
-from backends.vmware.plans import NewDisk, safe_stem
+from backends.vmware.plans import NewDisk, safe_stem, size_argument
 from desktopvm.model import MachineSpec, changed_groups
 from desktopvm.protocol import CancelToken, InvalidState, Progress, scaled_progress
 from desktopvm.protocol.states import Operation, require
 from desktopvm.protocol.undo import Undo
 
-MIB = 1024 * 1024
 #: What VMware keeps beside a .vmx for that machine (never its disks): by the .vmx's stem.
 OWN_SUFFIXES = (".vmx", ".vmxf", ".vmsd", ".nvram", ".vmx~", ".vmxf~", ".vmsd~", ".scoreboard")
 OWN_PATTERNS = ("*.vmsn", "*.vmss", "*.vmem", "vmware*.log", "*.vmx.lck")
@@ -37,13 +37,6 @@ def new_folder(parent: Path, name: str) -> Path:
         folder = parent / f"{stem} ({number})"
         number += 1
     return folder
-
-
-def size_argument(size_bytes: int) -> str:
-    """vmdiskmanager's -s: "…MB" when whole mebibytes, else "…KB" (rounded up)."""
-    if size_bytes % MIB == 0:
-        return f"{size_bytes // MIB}MB"
-    return f"{-(-size_bytes // 1024)}KB"
 
 
 def make_disks(inventory: Inventory, disks: list[NewDisk], undo: Undo, *, progress: Progress,
@@ -104,11 +97,17 @@ def update(inventory: Inventory, record: Record, old: MachineSpec, new: MachineS
     folder = record.vmx.parent
     windows = inventory.library.installation.windows
     changes = plans.update_changes(old, new, folder, windows=windows)
+    grow = growths(old, new)
     with Undo() as undo:
         make_disks(inventory, plans.new_disks(new, folder, old), undo,
-                   progress=scaled_progress(progress, 0.0, 0.9), cancel=cancel)
+                   progress=scaled_progress(progress, 0.0, 0.6), cancel=cancel)
         cancel.raise_if_cancelled()
         vmx.update(record.vmx, changes, name=record.name)
+    # Last, and not cancellable: growing cannot be undone, and a killed -x could damage the
+    # disk; the .vmx already says everything else.
+    for path, size in grow:
+        progress(0.7, f"Growing {path.name}")
+        inventory.vmrun.vdisk(["-x", size_argument(size), str(path)])
     if "name" in groups:
         inventory.library.add(record.vmx, new.name)
     progress(1.0, "Saved")

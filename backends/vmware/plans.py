@@ -39,6 +39,7 @@ CONNECTION = {NetworkAttachment.NAT: "nat", NetworkAttachment.BRIDGED: "bridged"
 NIC_DEV = {NicModel.E1000: "e1000", NicModel.E1000E: "e1000e", NicModel.VMXNET3: "vmxnet3",
            NicModel.PCNET: "vlance"}
 BOOT = {BootDevice.DISK: "hdd", BootDevice.OPTICAL: "cdrom", BootDevice.NETWORK: "ethernet"}
+MIB_BYTES = 1024 * 1024
 SCSI_DEVICE = "lsisas1068"  # Windows' in-box driver; lsilogic for everything else (Packer)
 
 
@@ -75,6 +76,13 @@ def disk_file(spec: MachineSpec, folder: Path, index: int, disk: Disk) -> Path:
     if disk.path:
         return Path(disk.path)
     return folder / f"{safe_stem(spec.name)}-disk{index}.vmdk"
+
+
+def size_argument(size_bytes: int) -> str:
+    """vmdiskmanager's -s: "…MB" when whole mebibytes, else "…KB" (rounded up)."""
+    if size_bytes % MIB_BYTES == 0:
+        return f"{size_bytes // MIB_BYTES}MB"
+    return f"{-(-size_bytes // 1024)}KB"
 
 
 def safe_stem(name: str) -> str:

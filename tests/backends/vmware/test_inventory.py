@@ -199,3 +199,27 @@ def test_delete_keeps_what_is_not_the_machines(fake: FakeVMware):
     assert not Path(machine).exists()
     assert all(d.exists() for d in disks) and (folder / "notes of the user.txt").exists()
     shutil.rmtree(folder)
+
+
+def test_a_negative_low_time_word_is_its_unsigned_value():
+    # research §A.7: "(high<<32) | (low & 0xffffffff)", the low word may be written negative
+    assert vmsd.created_at(388745, -100) == vmsd.created_at(388745, 2**32 - 100) != ""
+
+
+def test_disk_sizes_are_read_and_an_edit_grows_a_disk_but_never_shrinks_it(fake: FakeVMware):
+    machine = made(fake)
+    backend = fake.backend()
+    old = backend.get_machine(machine).spec
+    [(_, disk)] = old.all_disks()
+    assert disk.size_bytes == 20 * 2**30  # the catalog's 20 GiB, read from the header
+    controller = old.storage[0]
+
+    def sized(size: int) -> object:
+        return old.model_copy(update={"storage": (controller.model_copy(update={"disks": (
+            disk.model_copy(update={"size_bytes": size}),)}),)})
+
+    with pytest.raises(InvalidSpec, match="smaller"):
+        backend.update(machine, old, sized(2**30), progress=no_progress, cancel=CancelToken())
+    backend.update(machine, old, sized(21 * 2**30), progress=no_progress, cancel=CancelToken())
+    assert backend.get_machine(machine).spec.all_disks()[0][1].size_bytes == 21 * 2**30
+    assert ["-x", "21504MB", disk.path] in fake.calls("vmware-vdiskmanager")
