@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 
 from desktopvm.connections import REMOTE_KINDS, HostConfig, State, Status, is_remote
-from desktopvm.monitor import ConnectionMonitor
+from desktopvm.monitor import ConnectionMonitor, classify
 from desktopvm.protocol import BackendError, CancelToken, MachineSummary, Progress
 from desktopvm.registry import Registry
 from desktopvm.ui.facts import BackendFacts, connection_facts
@@ -67,6 +67,13 @@ def list_connection(registry: Registry, name: str, with_facts: bool, progress: P
     except BackendError as error:
         return ConnectionListing(name, error=error, facts=facts)
     return ConnectionListing(name, machines, facts=facts)
+
+
+def record_failure(registry: Registry, name: str, error: BackendError) -> None:
+    """An operation on a host lost its connection: the host's node says so at once (and
+    the refresh backs off). Any other failure is the operation's, not the host's."""
+    if is_remote(name) and classify(error)[0] is not State.CONNECTED:
+        registry.monitor.failed(name, error)
 
 
 class StatusBridge(QObject):

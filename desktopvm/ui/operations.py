@@ -16,6 +16,7 @@ from desktopvm.jobs import Job
 from desktopvm.printable import printable
 from desktopvm.protocol import (
     Backend,
+    BackendError,
     CancelToken,
     MachineInfo,
     MachineSummary,
@@ -25,6 +26,7 @@ from desktopvm.protocol import (
     StartMode,
 )
 from desktopvm.protocol.states import Operation, require
+from desktopvm.ui.connection_refresh import record_failure
 from desktopvm.ui.error_dialog import show_error
 from desktopvm.ui.facts import BackendFacts, where
 
@@ -112,7 +114,11 @@ class Operations:
             self._shutdowns.pop(machine.key).cancel()
 
         def run(progress: Progress, cancel: CancelToken) -> Any:
-            result = work(registry.open(name), progress, cancel)
+            try:
+                result = work(registry.open(name), progress, cancel)
+            except BackendError as error:
+                record_failure(registry, name, error)
+                raise
             if done:
                 progress(1.0, done)
             return result

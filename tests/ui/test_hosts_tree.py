@@ -218,6 +218,24 @@ def test_retry_while_a_refresh_runs_lists_again_once_it_ends(qtbot, window):
     assert state_of(window, HV01.id) == "Connected"
 
 
+def test_an_operation_that_loses_its_host_shows_it_on_the_node(qtbot, window,
+                                                               find_error_dialogs):
+    backend = remote(window, HV01)
+    machine_id = create(backend, "dc01")
+    settled(qtbot, window)
+    window.select((HV01.address, HV01.id, machine_id))
+    qtbot.waitUntil(window.machine_actions["start"].isEnabled, timeout=3000)
+
+    def start(machine_id, mode=None):
+        raise ConnectionLost("hv01 dropped the connection")
+    backend.start = start
+    window.machine_actions["start"].trigger()
+    qtbot.waitUntil(lambda: bool(find_error_dialogs()), timeout=5000)
+    assert state_of(window, HV01.id) == "Unreachable"
+    assert "hv01 dropped the connection" in note_of(window, HV01.id)
+    find_error_dialogs()[0].close()
+
+
 def test_search_finds_the_machines_of_every_host_together(qtbot, window):
     create(window.registry.open("memory"), "web-local")
     create(remote(window, HV01), "web-hv01")
