@@ -219,6 +219,9 @@ class SettingsDialog(QDialog):
                                             % printable(self.info.spec.name), read,
                                             background=True)
         self.sizes_job.succeeded.connect(self._sizes_read)
+        # A bug or a lost connection ends the whole read: no disk may then grow, with why.
+        self.sizes_job.failed.connect(
+            lambda error: self._sizes_read(({}, dict.fromkeys(paths, str(error)))))
 
     def _sizes_read(self, result: object) -> None:
         assert isinstance(result, tuple)

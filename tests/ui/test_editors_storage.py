@@ -11,7 +11,13 @@ from pathlib import Path
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
 from desktopvm.model import LiveChange, defaults_for
-from desktopvm.protocol import CancelToken, CommandFailed, DiskInfo, Progress, no_progress
+from desktopvm.protocol import (
+    CancelToken,
+    CommandFailed,
+    DiskInfo,
+    Progress,
+    no_progress,
+)
 from desktopvm.ui.settings_dialog import SettingsDialog
 from tests.doubles.memory_backend import CAPABILITIES
 from tests.ui.test_settings_dialog import (  # noqa: F401 (fixtures)
@@ -66,6 +72,13 @@ class HeldRead(RecordingBackend):
     def disk_info(self, path: Path) -> DiskInfo:
         self.release.wait(10)
         return super().disk_info(path)
+
+
+class BrokenRead(RecordingBackend):
+    """The read of the sizes fails as a whole, by a bug rather than a backend's error."""
+
+    def disk_info(self, path: Path) -> DiskInfo:
+        raise RuntimeError("the backend was closed under the dialog")
 
 
 def disk_file(dialog) -> Path:
@@ -140,6 +153,13 @@ def test_a_disk_whose_size_cannot_be_read_cannot_grow(open_settings, qtbot):  # 
     assert not spin.isEnabled()
     assert spin.toolTip().startswith("Cannot grow the disk: its size could not be read")
     assert "permission denied" in spin.toolTip()
+
+
+def test_a_failed_read_of_the_sizes_says_why_no_disk_can_grow(open_settings, qtbot):  # noqa: F811
+    dialog, _ = open_settings(BrokenRead)
+    select_disk(qtbot, dialog, "the backend was closed under the dialog")
+    spin = dialog.storage.disk_details.new_size
+    assert not spin.isEnabled() and "closed under the dialog" in spin.toolTip()
 
 
 def test_a_size_not_read_yet_cannot_grow_until_it_is(runner, make_facts, qtbot, tmp_path):
