@@ -17,55 +17,51 @@ INFO = HostInfo("HV01", 16, 65536, "Windows Server 2022 Datacenter 10.0.20348",
                  HostNetwork("switch", "Internal", "<i>made by</i> a script")))
 
 
-def rows(details: HostDetails, form_name: str) -> dict[str, str]:
-    form = getattr(details, form_name)
-    result = {}
-    for row in range(form.rowCount()):
-        label = form.itemAt(row, form.ItemRole.LabelRole).widget().text()
-        value = form.itemAt(row, form.ItemRole.FieldRole).widget().text()
-        result[label.rstrip(":")] = value
-    return result
-
-
 def test_a_connected_host_shows_its_facts(qtbot):
     details = HostDetails()
     qtbot.addWidget(details)
     details.show_host(HOST, Status(State.CONNECTED), INFO)
     assert details.title.text() == "Lab <b>server</b>"  # plain text, not markup
     assert details.state.text() == "● connected"
-    assert details.fix.isHidden() and details.no_facts.isHidden()
-    facts = rows(details, "facts")
+    assert details.fix.isHidden() and details.no_facts is None
+    facts = details.rows()
     assert facts["CPUs"] == "16" and facts["Memory"] == "64.0 GiB"
     assert facts["Operating system"] == "Windows Server 2022 Datacenter 10.0.20348"
     assert facts["Networks"] == ("External (switch) — Intel(R) Ethernet I219-LM\n"
                                  "Internal (switch) — <i>made by</i> a script")
-    item = details.facts.itemAt(4, details.facts.ItemRole.FieldRole)
+    item = details.form.itemAt(details.form.rowCount() - 1, details.form.ItemRole.FieldRole)
     network_label = item.widget() if item is not None else None
     assert isinstance(network_label, QLabel)
     assert network_label.textFormat() is Qt.TextFormat.PlainText  # the host's text is data
-    reached = rows(details, "connection")
+    reached = facts
     assert reached["Address"] == "hv01.lab.example:5986 (HTTPS)"
-    assert reached["User"] == "LAB\\admin — ntlm"
+    assert reached["User"] == "LAB\\admin — NTLM"
     assert reached["Certificate"] == "trusted by this computer"
 
 
 def test_an_unreachable_host_says_why_what_to_do_and_counts_down(qtbot):
     details = HostDetails()
     qtbot.addWidget(details)
-    status = Status(State.UNREACHABLE, "connection refused", "Start the WinRM service",
+    status = Status(State.UNREACHABLE, "connection refused",
+                    "Start the WinRM service: `Start-Service WinRM`",
                     retry_at=time.monotonic() + 30)
     details.show_host(HOST.replace(pinned_sha256="ab" * 32), status, None)
     assert details.state.text().startswith("● unreachable: connection refused (retrying in")
-    assert not details.fix.isHidden() and details.fix.text() == "Start the WinRM service"
-    assert not details.no_facts.isHidden() and rows(details, "facts") == {}
-    assert rows(details, "connection")["Certificate"].startswith("pinned, SHA-256 abababab")
+    assert not details.fix.isHidden()
+    assert details.fix.text() == "Start the WinRM service: <code>Start-Service WinRM</code>"
+    assert details.no_facts is not None and not details.no_facts.isHidden()
+    assert set(details.rows()) == {"Kind", "Address", "User", "Certificate"}
+    assert details.rows()["Certificate"] == \
+        "the one you trusted (SHA-256 AB:AB:AB:AB:AB:AB:AB:AB…)"
     first = details.state.text()
     qtbot.waitUntil(lambda: details.state.text() != first, timeout=5000)  # the ticker runs
     assert "retrying in" in details.state.text()
+    details.show_host(HOST, Status(State.AUTH_FAILED, "denied", "<img src=x> `a<b`"), None)
+    assert details.fix.text() == "&lt;img src=x&gt; <code>a&lt;b</code>"  # escaped, not markup
     details.show_host(HOST, Status(State.UNREACHABLE, "no route to host"), None)
     assert details.fix.isHidden()  # nothing to suggest: no empty yellow box
-    assert len(rows(details, "connection")) == 4  # shown again, not added to
+    assert len(details.rows()) == 4  # shown again, not added to
     details.show_host(None, Status(State.CONNECTING), None)
     assert details.title.text() == "" and details.state.text() == ""
-    assert rows(details, "connection") == {}
+    assert details.rows() == {}
     assert not details._ticker.isActive()
