@@ -113,8 +113,9 @@ def update(inventory: Inventory, record: Record, old: MachineSpec, new: MachineS
     progress(1.0, "Saved")
 
 
-def own_files(record: Record, *, with_disks: bool, windows: bool) -> list[Path]:
-    """The files that belong to this machine alone."""
+def own_files(record: Record, *, with_disks: bool, windows: bool,
+              shared: frozenset[Path] = frozenset()) -> list[Path]:
+    """The files that belong to this machine alone (`shared`: disks other machines use)."""
     folder, stem = record.vmx.parent, record.vmx.stem
     files = [folder / (stem + suffix) for suffix in OWN_SUFFIXES]
     for pattern in OWN_PATTERNS:
@@ -126,11 +127,31 @@ def own_files(record: Record, *, with_disks: bool, windows: bool) -> list[Path]:
     if with_disks:
         for _, disk in record.spec(windows).all_disks():
             path = Path(disk.path)
+            if path.suffix.lower() != ".vmdk" or path in shared:
+                continue  # never a file that is not a disk, nor another machine's disk
             files.append(path)
             # the snapshot deltas of a disk in the machine's folder (<disk>-000001.vmdk, …)
             if path.parent == folder:
                 files += folder.glob(glob_escape(path.stem) + "-0*.vmdk")
     return [f for f in dict.fromkeys(files) if f.is_file()]
+
+
+def others_disks(inventory: Inventory, record: Record) -> frozenset[Path]:
+    """The disk files the library's other machines name (read from their .vmx files)."""
+    from backends.vmware.translate import to_spec
+    from backends.vmware.vmx import VmxDocument, VmxError
+
+    used: set[Path] = set()
+    for path in inventory.library.paths():
+        other = Path(path)
+        if other == record.vmx:
+            continue
+        try:
+            spec = to_spec(VmxDocument.read(other), other)
+        except (OSError, VmxError):
+            continue
+        used |= {Path(d.path) for _, d in spec.all_disks()}
+    return frozenset(used)
 
 
 def linked_clones(vmx_path: Path) -> list[Path]:
@@ -161,7 +182,8 @@ def delete(inventory: Inventory, record: Record, *, delete_disks: bool,
     cancel.raise_if_cancelled()
     progress(None, f"Deleting {record.name}")
     windows = inventory.library.installation.windows
-    files = own_files(record, with_disks=delete_disks, windows=windows)
+    shared = others_disks(inventory, record) if delete_disks else frozenset()
+    files = own_files(record, with_disks=delete_disks, windows=windows, shared=shared)
     inventory.library.remove(record.vmx)
     for path in files:
         path.unlink(missing_ok=True)

@@ -223,3 +223,20 @@ def test_disk_sizes_are_read_and_an_edit_grows_a_disk_but_never_shrinks_it(fake:
     backend.update(machine, old, sized(21 * 2**30), progress=no_progress, cancel=CancelToken())
     assert backend.get_machine(machine).spec.all_disks()[0][1].size_bytes == 21 * 2**30
     assert ["-x", "21504MB", disk.path] in fake.calls("vmware-vdiskmanager")
+
+
+def test_delete_with_disks_spares_non_disks_and_other_machines_disks(fake: FakeVMware,
+                                                                     tmp_path: Path):
+    first, second = made(fake, "first"), made(fake, "second")
+    backend = fake.backend()
+    precious = tmp_path / "precious.txt"
+    precious.write_text("the user's", "utf-8")
+    shared = Path(backend.get_machine(second).spec.all_disks()[0][1].path)
+    document = VmxDocument.read(Path(first))  # a .vmx naming a file that is no disk,
+    document.set("scsi0.present", "TRUE")     # and the other machine's disk
+    document.apply({"scsi0:0.present": "TRUE", "scsi0:0.fileName": str(precious),
+                    "scsi0:1.present": "TRUE", "scsi0:1.fileName": str(shared)})
+    Path(first).write_bytes(document.to_bytes())
+    backend.delete(first, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    assert precious.exists() and shared.exists()
+    assert not Path(first).exists()
