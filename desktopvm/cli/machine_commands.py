@@ -251,10 +251,11 @@ def export_command(ctx: Context) -> int:
 
 
 def import_command(ctx: Context) -> int:
-    """`import PATH [--backend B | --host H] [--name N]`."""
-    if not ctx.args.path.exists():
-        raise UsageError(f"{ctx.args.path}: no such file")
+    """`import PATH [--backend B | --host H] [--name N]`; on a remote host, PATH is a path
+    on that host (it says itself when there is nothing there)."""
     backend = target_backend(ctx, ctx.args.backend, ctx.args.host)
+    if backend.host == "localhost" and not ctx.args.path.exists():
+        raise UsageError(f"{ctx.args.path}: no such file")
     if ctx.args.name:
         require_name(backend, ctx.args.name)
     new_id = run_cancellable(ctx, lambda p, c: backend.import_machine(

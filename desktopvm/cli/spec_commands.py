@@ -185,13 +185,17 @@ def _network_option(text: str) -> tuple[NetworkAdapter, ...]:
     return (NetworkAdapter(attachment=attachment, network=name),)
 
 
-def spec_from_options(ctx: Context, caps: Capabilities) -> MachineSpec:
-    """Build a spec from `create --name … --os …` options over the OS defaults."""
+def spec_from_options(ctx: Context, caps: Capabilities, *, local: bool = True) -> MachineSpec:
+    """Build a spec from `create --name … --os …` options over the OS defaults. Paths are made
+    absolute here only for this computer; a remote host's paths are its own, kept as typed."""
     args = ctx.args
     if args.os not in catalog():
         raise UsageError(f"unknown OS {args.os!r}; `desktopvm-cli spec os-list` lists them")
-    spec = defaults_for(args.os, caps, name=args.name, iso=str(args.iso.resolve()) if args.iso
-                        else "")
+
+    def where(path: Path) -> str:
+        return str(path.resolve()) if local else str(path)
+
+    spec = defaults_for(args.os, caps, name=args.name, iso=where(args.iso) if args.iso else "")
     # The name as given, even "": the naming rule refuses it rather than a default replacing it.
     update: dict[str, object] = {"name": args.name, "notes": args.notes}
     if args.cpus is not None:
@@ -212,7 +216,7 @@ def spec_from_options(ctx: Context, caps: Capabilities) -> MachineSpec:
         first = storage[0]
         disk = first.disks[0] if first.disks else Disk()
         if args.attach_disk:
-            disk = disk.model_copy(update={"path": str(args.attach_disk.resolve()),
+            disk = disk.model_copy(update={"path": where(args.attach_disk),
                                            "existing": True, "size_bytes": 0})
         else:
             size = parse_size(args.disk, "G") if args.disk is not None else disk.size_bytes
@@ -231,13 +235,15 @@ def create_command(ctx: Context) -> int:
     """`create`: validate first (nothing is made from a spec with errors), then create."""
     backend = target_backend(ctx, ctx.args.backend, ctx.args.host)
     caps = backend.capabilities()
+    local = backend.host == "localhost"
     if ctx.args.spec:
         spec = load_spec(ctx.args.spec)
         source = str(ctx.args.spec)
     else:
-        spec = spec_from_options(ctx, caps)
+        spec = spec_from_options(ctx, caps, local=local)
         source = spec.name
-    problems = validate(spec, caps) + clash_problems(spec.name,
+    # A remote host's files are not here to look at: the host checks them itself.
+    problems = validate(spec, caps, check_paths=local) + clash_problems(spec.name,
                                                      [m.name for m in backend.list_machines()])
     print_problems(ctx, problems, source)
     if errors(problems):

@@ -540,3 +540,19 @@ def test_on_a_terminal_the_password_is_asked_only_when_needed(
     assert cli("host", "edit", hid, "--label", "lab", tty=True)[0] == 0
     assert cli("host", "edit", hid, "--auth", "basic", "--no-test", tty=True)[0] == 0
     assert len(asked) == 1  # the keyring entry stayed: nothing to ask
+
+
+def test_paths_for_a_remote_host_are_the_hosts_own(cli: Run, server: WinRMTestServer,
+                                                   fake_host: FakeHost, tls: TlsFiles):
+    """An ISO or an export on a remote host is not looked for here, nor made absolute here."""
+    hid = host_id(server)
+    assert add(cli, server, "--ca-file", str(tls.ca), "--no-test")[0] == 0
+    code, _, err = cli("create", "--host", hid, "--name", "w", "--disk", "0", "--iso",
+                       r"C:\ISOs\debian.iso")
+    assert code == 0, err
+    [created] = [e["args"] for e in fake_host.log() if e["op"] == "create_vm"]
+    assert [d["Path"] for d in created["DvdDrives"]] == [r"C:\ISOs\debian.iso"]
+    code, _, err = cli("import", r"D:\Exports\web", "--host", hid)
+    assert code == 1  # the host looked, not this computer
+    assert err.startswith("error: Hyper-V could not import the machine: No exported Hyper-V "
+                          r"machine (.vmcx) in D:\Exports\web")
