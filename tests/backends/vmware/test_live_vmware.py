@@ -14,6 +14,7 @@ prefix is the tests' (tests/conformance/live.py). docs/vmware.md has the steps.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,13 @@ from tests.conformance.live import live_options, live_session
 
 pytestmark = [pytest.mark.live_vmware, pytest.mark.slow]
 ENV = "DESKTOPVM_LIVE_VMWARE"
+#: What our sources say a real VMware does with the test guest (no VMware Tools in it): a
+#: strict xfail each, so a live run that proves otherwise reports it.
+LIVE_EXPECTATIONS = {
+    "test_acpi_shutdown_reaches_off":
+        "vmrun stop soft needs VMware Tools in the guest (research/vmware.md §A.4; fixture "
+        "line 'The VMware Tools are not running'); the test guest has none",
+}
 MIB = 1024**2
 
 
@@ -66,6 +74,12 @@ def harness(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Iter
     from tests.guest.build_iso import build_test_iso
 
     suite.apply_known_defects(request, "vmware-live")
+    if getattr(request.node, "originalname", "") in LIVE_EXPECTATIONS:
+        request.applymarker(pytest.mark.xfail(
+            strict=True, reason=LIVE_EXPECTATIONS[request.node.originalname]))
+    if sys.platform == "win32":
+        pytest.skip("the test guest is watched through its serial Unix socket; on Windows "
+                    "VMware makes a named pipe, which these tests do not read yet")
     backend = VMwareBackend(Settings())
     probe = backend.probe()
     if not probe.available:
