@@ -42,6 +42,7 @@ from desktopvm.ui.actions import MACHINE_ACTIONS
 from desktopvm.ui.details_pane import DetailsPane
 from desktopvm.ui.facts import BackendFacts, where
 from desktopvm.ui.host_menu import HostActions
+from desktopvm.ui.host_panel import HostPanel
 from desktopvm.ui.icons import icon
 from desktopvm.ui.inventory_model import (
     NAME,
@@ -73,9 +74,6 @@ class MainWindow(QMainWindow):
         self.facts: dict[str, BackendFacts] = {}  # by connection id
         self._details_job: Job | None = None
         self._preview_job: Job | None = None
-        self._host_job: Job | None = None
-        self.host_info: dict[str, HostInfo] = {}  # what each host said when last shown
-        self.host_details: HostDetails | None = None  # made when a host is first selected
         self._retired: set[Registry] = set()  # replaced; their backends not closed yet
         self.pending_selection: tuple[str, str, str] | None = None
         self._closing_confirmed = False
@@ -85,6 +83,7 @@ class MainWindow(QMainWindow):
         self._build_views()
         self.operations = Operations(self)
         self.hosts = HostActions(self)
+        self.host_panel = HostPanel(self)
         self.tree.host_dropped.connect(self.hosts.dropped)
         self.refresher = Refresher(self)
         self._build_actions()
@@ -505,38 +504,18 @@ class MainWindow(QMainWindow):
         self._details_job = None
 
     def show_host(self, connection: str, fetch: bool = True) -> None:
-        """Show a host's details: its settings and state at once, then what host_info says
-        (asked in a job, through the monitor, when the host is not known to be down)."""
-        host = self.registry.settings.host(connection)
-        if host is None:
-            return
-        if self.host_details is None:
-            from desktopvm.ui.hosts.host_details import HostDetails
+        """Show a host's details (host_panel.py) in place of a machine's."""
+        self.host_panel.show(connection, fetch)
 
-            self.host_details = HostDetails()
-            self.side.addWidget(self.host_details)
-        self.side.setCurrentWidget(self.host_details)
-        monitor = self.registry.monitor
-        self.host_details.show_host(host, monitor.status(connection),
-                                    self.host_info.get(connection))
-        if not fetch or self._host_job is not None or not monitor.due(connection):
-            return
-        registry = self.registry
-        job = self.runner.submit(
-            self.tr("Read %1").replace("%1", registry.display_name(connection)),
-            lambda p, c: registry.monitor.guarded(
-                connection, lambda: registry.open(connection).host_info()), background=True)
-        self._host_job = job
+    @property
+    def host_info(self) -> dict[str, HostInfo]:
+        """What each host's host_info said when it was last shown."""
+        return self.host_panel.info
 
-        def shown(info: object) -> None:
-            if isinstance(info, HostInfo):
-                self.host_info[connection] = info
-            if self.current_host() == connection:
-                self.show_host(connection, fetch=False)
-
-        job.succeeded.connect(shown)
-        job.failed.connect(lambda _error: shown(None))  # the state says what went wrong
-        job.finished.connect(lambda: setattr(self, "_host_job", None))
+    @property
+    def host_details(self) -> HostDetails | None:
+        """The host details widget, once a host has been selected."""
+        return self.host_panel.widget
 
     def host_status_changed(self, connection: str) -> None:
         """A host's connection state changed: its details, if shown, say so at once."""
