@@ -5,8 +5,10 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import re
 import socket
 import sys
+from pathlib import Path
 
 from backends.vmware.locate import Installation
 from desktopvm.model import (
@@ -111,11 +113,36 @@ def capabilities(installation: Installation) -> Capabilities:
     )
 
 
-def host_info() -> HostInfo:
-    """This host, and the networks every VMware install has (netmap.conf's defaults:
-    Bridged -> vmnet0, HostOnly -> vmnet1, NAT -> vmnet8; research §A.9)."""
-    networks = (HostNetwork("nat", "vmnet8", "VMware's NAT network"),
-                HostNetwork("host-only", "vmnet1", "VMware's host-only network"),
-                HostNetwork("bridged", "vmnet0", "bridged to the host's network"))
+DEFAULT_NETWORKS = (HostNetwork("nat", "vmnet8", "VMware's NAT network"),
+                    HostNetwork("host-only", "vmnet1", "VMware's host-only network"))
+BRIDGED = HostNetwork("bridged", "vmnet0", "bridged to the host's network")
+_ANSWER = re.compile(r"^answer\s+VNET_(\d+)_(\w+)\s+(.*?)\s*$")
+
+
+def networks_from(text: str) -> tuple[HostNetwork, ...]:
+    """The vmnets of Linux's /etc/vmware/networking (`answer VNET_<n>_NAT yes`,
+    `…_HOSTONLY_SUBNET`; research §A.9, fixture from Packer's testdata)."""
+    nets: dict[int, dict[str, str]] = {}
+    for line in text.splitlines():
+        match = _ANSWER.match(line.strip())
+        if match:
+            nets.setdefault(int(match.group(1)), {})[match.group(2)] = match.group(3)
+    found = []
+    for number, answers in sorted(nets.items()):
+        subnet = answers.get("HOSTONLY_SUBNET", "")
+        nat = answers.get("NAT", "").lower() == "yes"
+        found.append(HostNetwork("nat" if nat else "host-only", f"vmnet{number}",
+                                 f"{'NAT' if nat else 'host-only'} network {subnet}".strip()))
+    return tuple(found)
+
+
+def host_info(networking: Path = Path("/etc/vmware/networking")) -> HostInfo:
+    """This host and its vmnets: from /etc/vmware/networking on Linux, else netmap.conf's
+    defaults (Bridged -> vmnet0, HostOnly -> vmnet1, NAT -> vmnet8; research §A.9)."""
+    try:
+        networks = networks_from(networking.read_text("utf-8", "replace")) or DEFAULT_NETWORKS
+    except OSError:
+        networks = DEFAULT_NETWORKS
     return HostInfo(hostname=socket.gethostname(), cpus=os.cpu_count() or 1,
-                    memory_mib=host_memory_mib(), os=platform.system(), networks=networks)
+                    memory_mib=host_memory_mib(), os=platform.system(),
+                    networks=(*networks, BRIDGED))

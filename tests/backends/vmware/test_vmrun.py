@@ -123,3 +123,13 @@ def test_per_user_files_by_platform(tmp_path: Path):
     assert user_files("player", tmp_path, "linux")[0] is None
     assert user_files("fusion", tmp_path, "darwin")[0] == (
         tmp_path / "Library/Application Support/VMware Fusion/vmInventory")
+
+
+def test_the_vmnets_of_etc_vmware_networking(shared_fixtures: Path):
+    from backends.vmware.capabilities import host_info
+
+    info = host_info(shared_fixtures / "vmware_packer_linux_etc_vmware_networking_example.txt")
+    assert [(n.attachment, n.name) for n in info.networks] == [
+        ("host-only", "vmnet1"), ("nat", "vmnet8"), ("bridged", "vmnet0")]
+    assert "172.16.41.0" in info.networks[1].description
+    assert host_info(Path("/nonexistent")).networks[0].name == "vmnet8"
