@@ -143,6 +143,18 @@ def test_basic_over_plain_http_is_refused_inline(qtbot, runner):
                                        auth="ntlm", https=False)
 
 
+def test_certificate_sign_in_is_refused_until_hosts_can_hold_a_client_certificate(qtbot,
+                                                                                   runner):
+    dialog = make_dialog(qtbot, ScriptedRegistry(), runner)
+    fill(qtbot, dialog)
+    dialog.auth.setCurrentIndex(dialog.auth.findData("certificate"))
+    assert "needs a client certificate" in dialog.problems["auth"].text()
+    assert not dialog.problems["auth"].isHidden() and not dialog.ok.isEnabled()
+    assert not dialog.password.isEnabled()
+    dialog.auth.setCurrentIndex(dialog.auth.findData("kerberos"))
+    assert dialog.problems["auth"].isHidden() and dialog.ok.isEnabled()
+
+
 def test_the_port_shows_the_transport_default(qtbot, runner):
     dialog = make_dialog(qtbot, ScriptedRegistry(), runner)
     fill(qtbot, dialog)

@@ -135,7 +135,8 @@ class HostDialog(QDialog):
         self.label = QLineEdit()
         self.label.setAccessibleName(self.tr("Name in the tree"))
         self.problems = {name: _problem_label(name)
-                         for name in ("address", "https", "ca_file", "username", "label")}
+                         for name in ("address", "https", "ca_file", "username", "auth",
+                                      "label")}
 
         self.test_button = QPushButton(self.tr("Test connection"))
         self.test_button.setObjectName("test-connection")
@@ -171,6 +172,7 @@ class HostDialog(QDialog):
         form.addRow(self.tr("User:"), self.username)
         form.addRow("", self.problems["username"])
         form.addRow(self.tr("Sign-in:"), self.auth)
+        form.addRow("", self.problems["auth"])
         password_row = QHBoxLayout()
         password_row.addWidget(self.password, 1)
         password_row.addWidget(self.forget)

@@ -58,7 +58,7 @@ def check_fields(fields: HostFields, taken: set[str] | frozenset[str] = frozense
                  original_id: str = "") -> tuple[HostConfig | None, dict[str, str]]:
     """The HostConfig the form describes, or None, and a problem per field name.
 
-    Field names are HostFields' ("address", "https", "username", "ca_file", "label").
+    Field names are HostFields' ("address", "https", "username", "auth", "ca_file", "label").
     `taken` holds the ids of the hosts already added; `original_id` is the edited host's own.
     """
     address = fields.address.strip()
@@ -85,6 +85,11 @@ def check_fields(fields: HostFields, taken: set[str] | frozenset[str] = frozense
     # this check, run as the user types, wait on the network.
     if "ca_file" not in problems and ca_file and not fields.https:
         problems["ca_file"] = "A CA file is only used over HTTPS"
+    if fields.kind in AUTH_CHOICES and fields.auth == "certificate":
+        # A host's settings have no place for the client certificate and key yet, so this
+        # sign-in could never succeed: refused here rather than failing on every connect.
+        problems["auth"] = ("Certificate sign-in needs a client certificate, which DesktopVM "
+                            "cannot be given yet; choose NTLM, Kerberos, CredSSP or Basic")
     if not fields.https and not http_possible(fields.kind):
         problems["https"] = "This kind of host is reached over HTTPS only"
     elif not fields.https and fields.auth not in ENCRYPTING_AUTH:
