@@ -19,4 +19,12 @@ loaded at start-up without the dialogs):
 - `host_details.HostDetails(QWidget)` with `show_host(host: HostConfig | None,
   status: Status, info: HostInfo | None)`: a host node's details (state and fix, how it is
   reached, CPUs, memory, OS, networks from Backend.host_info()).
+
+What proved them (tests/ui/test_host_dialog.py, test_trust_dialog.py, test_host_details.py,
+pytest-qt): Test connection, trusting a self-signed certificate, a wrong password and the
+password reaching only the keyring were run against the loopback HTTPS WinRM server with the
+PowerShell double behind it (a stand-in enforcing the documented WinRM and Hyper-V rules) and
+a real keyrings.alt file keyring; the rest of the dialog's rules against a scripted
+test_host. ESXi/vCenter in the dialog (HTTPS only, no sign-in to choose) was checked with the
+scripted test_host only, and no Windows or vSphere host was used (live-only).
 """
