@@ -242,7 +242,8 @@ def clone_command(ctx: Context) -> int:
 def export_command(ctx: Context) -> int:
     """`export VM PATH`."""
     backend, summary = ctx.machine(ctx.args.vm)
-    if ctx.args.path.exists():
+    # On a remote host PATH is the host's own (Export-VM refuses an export already there).
+    if backend.host == "localhost" and ctx.args.path.exists():
         raise UsageError(f"{ctx.args.path} already exists; export will not overwrite it")
     run_cancellable(ctx, lambda p, c: backend.export(summary.id, ctx.args.path, progress=p,
                                                      cancel=c))
