@@ -14,6 +14,7 @@ from desktopvm.connections import (
     Diagnosis,
     HostConfig,
     State,
+    Status,
     host_from_data,
     is_remote,
     kind_of,
@@ -215,7 +216,10 @@ def test_a_failed_request_on_a_host_that_answered_keeps_it_connected():
 def test_a_broken_listener_does_not_stop_the_others():
     monitor = ConnectionMonitor(Clock())
     seen = []
-    monitor.subscribe(lambda _i, _s: 1 / 0)
+    def broken(_id: str, _status: Status) -> None:
+        raise ZeroDivisionError
+
+    monitor.subscribe(broken)
     unsubscribe = monitor.subscribe(lambda i, s: seen.append((i, s.state)))
     monitor.disconnect("hyperv@hv01")
     unsubscribe()
