@@ -36,7 +36,7 @@ def password(host: HostConfig) -> str:
     if value is None:
         raise AuthenticationFailed(f"No password for {host.username or 'this host'} on "
                                    f"{host.address} is kept; enter it in Edit host or with "
-                                   f"`desktopvm-cli host add {host.id} --password-stdin`")
+                                   f"`desktopvm-cli host edit {host.id} --password-stdin`")
     return str(value)
 
 
