@@ -6,6 +6,7 @@ to the module that does it (docs/architecture.md has the map every backend follo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from backends.vmware.locate import (
     Installation,
     find_installation,
     install_hint,
+    licence_problem,
     version_from_text,
 )
 from backends.vmware.vmrun import VmRun
@@ -98,8 +100,12 @@ class VMwareBackend:
         except BackendError as error:
             return ProbeResult(NAME, False, reason=error.summary,
                                install_hint=getattr(error, "install_hint", "") or install_hint())
-        return ProbeResult(NAME, True, version=f"{installation.display_product} "
-                                               f"{self.version() or '(version unknown)'}")
+        version = self.version()
+        problem = licence_problem(dataclasses.replace(installation, version=version))
+        return ProbeResult(NAME, True, reason=problem,
+                           install_hint=install_hint() if problem else "",
+                           version=f"{installation.display_product} "
+                                   f"{version or '(version unknown)'}")
 
     def capabilities(self) -> Capabilities:
         return capabilities(self.installation or Installation("ws", ""))

@@ -156,6 +156,31 @@ def find_installation(home: Path | None = None) -> Installation | None:
                          Path("/usr/lib/vmware/bin/vmware-vmx"), version, home, sys.platform)
 
 
+NO_LICENCE_FROM = (17, 6, 2)  # Packer: "17.6.2 removed the license key requirement"
+
+
+def licence_problem(installation: Installation, etc: Path = Path("/etc/vmware")) -> str:
+    """Why this Workstation may refuse to run machines for want of a licence ("" if none).
+
+    Before 17.6.2 a licence key was needed (for commercial use from 17.6.1); on Linux Packer
+    looks for `/etc/vmware/license-ws-*` (driver_workstation_unix.go; research §A.1). Other
+    platforms and Player are not checked here.
+    """
+    if installation.product != "ws" or installation.windows or sys.platform == "darwin":
+        return ""
+    try:
+        version = tuple(int(p) for p in installation.version.split(".")[:3])
+    except ValueError:
+        return ""
+    if not installation.version or version >= NO_LICENCE_FROM:
+        return ""
+    if any(etc.glob("license-ws-*")):
+        return ""
+    return (f"VMware Workstation {installation.version} has no licence here (no "
+            f"{etc}/license-ws-* file): versions before 17.6.2 need one; 17.6.2 and later "
+            "are free for every use")
+
+
 def install_hint() -> str:
     """How to get VMware here."""
     if sys.platform == "darwin":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,16 @@ def test_the_vmnets_of_etc_vmware_networking(shared_fixtures: Path):
         ("host-only", "vmnet1"), ("nat", "vmnet8"), ("bridged", "vmnet0")]
     assert "172.16.41.0" in info.networks[1].description
     assert host_info(Path("/nonexistent")).networks[0].name == "vmnet8"
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="the licence file check is Linux's")
+def test_a_workstation_before_17_6_2_without_a_licence_file_is_named(tmp_path: Path):
+    from backends.vmware.locate import Installation, licence_problem
+
+    old = Installation("ws", "/usr/bin/vmrun", version="17.5.0", windows=False)
+    assert "no licence" in licence_problem(old, tmp_path)
+    (tmp_path / "license-ws-170-e1-202208").write_text("key", "utf-8")
+    assert licence_problem(old, tmp_path) == ""
+    for fine in ("17.6.2", "25.0.0", ""):
+        assert licence_problem(Installation("ws", "x", version=fine, windows=False),
+                               tmp_path / "none") == ""
