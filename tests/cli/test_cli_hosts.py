@@ -248,6 +248,9 @@ def test_an_unreachable_host_is_one_stderr_line_and_the_others_still_list(
     states = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert "unreachable" in states[down] and "connected" in states[host_id(server)]
     assert code == 0  # one host answered
+    code, out, _ = cli("host", "show", down)  # the settings, and why there is no more
+    assert code == 1 and f"Id:          {down}" in out
+    assert "State:       unreachable: " in out and "CPUs:" not in out
 
     # With nothing on this computer and only the host that is down, nothing answered: exit 1.
     only_remote = Run((next(k for k in KNOWN_BACKENDS if k.name == "hyperv"),))
