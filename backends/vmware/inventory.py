@@ -225,7 +225,8 @@ class Inventory:
         if any(same_path(str(vmx), r, self.windows) for r in running):
             return PowerState.PAUSED if str(vmx) in self.paused else PowerState.RUNNING
         self.paused.discard(str(vmx))
-        if list(vmx.parent.glob(f"{glob_escape(vmx.stem)}*.vmss")):
+        stem = glob_escape(vmx.stem)  # <vm>.vmss, or ESXi's <vm>-<hash>.vmss; not <vm>2.vmss
+        if [*vmx.parent.glob(f"{stem}.vmss"), *vmx.parent.glob(f"{stem}-*.vmss")]:
             return PowerState.SAVED
         if self.windows and any(any(lock.iterdir()) for lock in lock_folders(vmx)):
             return PowerState.UNKNOWN  # vmrun list shows only the calling user's machines

@@ -240,3 +240,11 @@ def test_delete_with_disks_spares_non_disks_and_other_machines_disks(fake: FakeV
     backend.delete(first, delete_disks=True, progress=no_progress, cancel=CancelToken())
     assert precious.exists() and shared.exists()
     assert not Path(first).exists()
+
+
+def test_another_machines_saved_state_in_the_same_folder_is_not_this_ones(fake: FakeVMware):
+    machine = Path(made(fake, "web"))
+    (machine.parent / "web2.vmss").write_bytes(b"another machine's")
+    assert fake.backend().get_machine(str(machine)).state is PowerState.OFF
+    (machine.parent / "web.vmss").write_bytes(b"its own")
+    assert fake.backend().get_machine(str(machine)).state is PowerState.SAVED
