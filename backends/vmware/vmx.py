@@ -178,7 +178,10 @@ class VmxDocument:
                 old = self._lines[index]
                 match = _ENTRY.match(old.text)
                 assert match is not None
-                text = f'{match.group(1)}{old.key}{match.group(3)}"{escape(value)}"'
+                bare = not match.group(4).startswith('"') and re.fullmatch(r"[\w.:-]+", value)
+                # a bare value stays bare: Packer must write `scsi0:0.virtualSSD = 1` unquoted
+                shown = value if bare else f'"{escape(value)}"'
+                text = f"{match.group(1)}{old.key}{match.group(3)}{shown}"
                 self._lines[index] = _Line(text, old.ending, old.key)
             return True
         if self._lines and not self._lines[-1].ending:

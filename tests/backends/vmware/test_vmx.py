@@ -96,6 +96,14 @@ def test_undecodable_bytes_survive_a_round_trip():
     assert document.to_bytes() == data + b'new.key = "x"\r\n'
 
 
+def test_a_bare_value_stays_bare():
+    document = VmxDocument(b"scsi0:0.virtualSSD = 1\n")
+    document.set("scsi0:0.virtualSSD", "0")
+    assert document.to_bytes() == b"scsi0:0.virtualSSD = 0\n"
+    document.set("scsi0:0.virtualSSD", "two words")
+    assert document.get("scsi0:0.virtualSSD") == "two words"
+
+
 def test_an_unchanged_value_is_not_rewritten():
     data = b'numvcpus="2"\n'
     document = VmxDocument(data)
