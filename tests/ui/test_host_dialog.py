@@ -564,3 +564,33 @@ def test_a_real_host_refuses_a_wrong_password(qtbot, runner, keyring_file: TestK
     assert dialog.checks.fix is not None and "password" in dialog.checks.fix.text()
     assert dialog.trust_dialog is None  # the pinned certificate was the one shown
     assert not keyring_file.path.exists()
+
+
+def test_an_esxi_host_through_the_vsphere_simulator(qtbot, runner, keyring_file: TestKeyring,
+                                                    tmp_path: Path):
+    pytest.importorskip("pyVmomi")
+    from tests.backends.esxi import sim
+
+    if sim.missing_reason():
+        pytest.skip(sim.missing_reason())
+    esx = sim.start(tmp_path / "vcsim")
+    try:
+        dialog = HostDialog(Registry(Settings()), runner)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        dialog.kind.setCurrentIndex(dialog.kind.findData("esxi"))
+        fill(qtbot, dialog, address="127.0.0.1", user=sim.USER, password=sim.PASSWORD)
+        dialog.port.setValue(esx.port)
+        dialog.start_test()  # no CA file: its certificate is shown to be trusted
+        qtbot.waitUntil(lambda: dialog.trust_dialog is not None and asked(dialog).isVisible(),
+                        timeout=60_000)
+        qtbot.mouseClick(asked(dialog).trust_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: dialog.checks.summary.text().startswith("Connected"),
+                        timeout=60_000)
+        assert [name.text() for _, name, _ in dialog.checks.rows] == \
+            ["DNS", "TCP", "TLS", "Login", "Licence"]
+        host = _accept(qtbot, dialog)
+    finally:
+        esx.stop()
+    assert host.kind == "esxi" and host.https and host.pinned_sha256 == asked(dialog).facts.sha256
+    assert credentials.password(host) == sim.PASSWORD
