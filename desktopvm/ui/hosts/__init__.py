@@ -24,7 +24,7 @@ What proved them (tests/ui/test_host_dialog.py, test_trust_dialog.py, test_host_
 pytest-qt): Test connection, trusting a self-signed certificate, a wrong password and the
 password reaching only the keyring were run against the loopback HTTPS WinRM server with the
 PowerShell double behind it (a stand-in enforcing the documented WinRM and Hyper-V rules) and
-a real keyrings.alt file keyring; the rest of the dialog's rules against a scripted
-test_host. ESXi/vCenter in the dialog (HTTPS only, no sign-in to choose) was checked with the
-scripted test_host only, and no Windows or vSphere host was used (live-only).
+a real keyrings.alt file keyring; an ESXi host the same way against govmomi's vSphere
+simulator (vcsim, built by .ci/vcsim); the rest of the dialog's rules against a scripted
+test_host. No real Windows, ESXi or vCenter host was used (live-only).
 """
