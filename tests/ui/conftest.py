@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktopvm.jobs import JobRunner
@@ -30,6 +31,11 @@ def runner(qtbot: Any) -> Iterator[JobRunner]:
     yield job_runner
     job_runner.cancel_all()
     assert job_runner.wait_for_done(10_000)
+    # Deliver what the workers reported (queued to this thread) and run the deferred
+    # deletes now, while the test's widgets still exist: left pending, they were delivered
+    # in the middle of the next test, after this test's objects had gone (a crash in Qt).
+    QApplication.processEvents()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture
