@@ -134,7 +134,8 @@ def add(cli: Run, server: WinRMTestServer, *options: str, password: str = PASSWO
 
 def kept(keyring: TestKeyring, hid: str) -> str | None:
     """The password the test keyring holds for USER on host `hid`."""
-    return keyring.backend.get_password(SERVICE, f"{USER}@{hid}")  # type: ignore[attr-defined]
+    value = keyring.backend.get_password(SERVICE, f"{USER}@{hid}")  # type: ignore[attr-defined]
+    return None if value is None else str(value)
 
 
 def unused_port() -> int:
