@@ -470,8 +470,12 @@ def test_a_changed_certificate_is_refused_loudly(cli: Run, server: WinRMTestServ
     code, out, err = cli("host", "trust", hid)  # no terminal: nothing changes
     assert code == 1 and "CHANGED since you trusted it" in err
     assert load_settings().host(hid).pinned_sha256 == "ef" * 32  # type: ignore[union-attr]
-    code, out, err = cli("host", "trust", hid, "--fingerprint", real)  # renewed on purpose
+    code, out, err = cli("host", "trust", hid, stdin="n\n", tty=True)  # asked; says no
+    assert code == 1 and "Trust this certificate" in err and "not pinned" in err
+    assert load_settings().host(hid).pinned_sha256 == "ef" * 32  # type: ignore[union-attr]
+    code, out, err = cli("host", "trust", hid, stdin="y\n", tty=True)  # renewed on purpose
     assert code == 0 and "CHANGED" in err and "certificate pinned" in out
+    assert load_settings().host(hid).pinned_sha256 == real  # type: ignore[union-attr]
     assert cli("list", "--host", hid)[0] == 0
 
 
