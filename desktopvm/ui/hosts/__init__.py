@@ -8,7 +8,8 @@ loaded at start-up without the dialogs):
   `open()` or `exec()`; when it ends Accepted, `dialog.host()` is the HostConfig to save (the
   caller saves the settings with `Settings.with_host(host, replacing=old_id)` and builds a new
   Registry). The password is already in the keyring then, never in the returned HostConfig.
-  Test connection, the keyring and the trust question run on `runner`; the dialog never waits.
+  Test connection and every keyring call run on `runner`; the dialog never waits, and the
+  trust question it may ask is window-modal without a nested event loop.
 - `trust_dialog.ask_trust(parent: QWidget | None, facts: CertificateFacts,
   changed: bool = False) -> bool`: a modal question (a nested event loop: the app keeps
   painting) whether to pin a certificate for its host; True only when the user chose "Trust
@@ -20,11 +21,12 @@ loaded at start-up without the dialogs):
   status: Status, info: HostInfo | None)`: a host node's details (state and fix, how it is
   reached, CPUs, memory, OS, networks from Backend.host_info()).
 
-What proved them (tests/ui/test_host_dialog.py, test_trust_dialog.py, test_host_details.py,
-pytest-qt): Test connection, trusting a self-signed certificate, a wrong password and the
-password reaching only the keyring were run against the loopback HTTPS WinRM server with the
-PowerShell double behind it (a stand-in enforcing the documented WinRM and Hyper-V rules) and
-a real keyrings.alt file keyring; an ESXi host the same way against govmomi's vSphere
-simulator (vcsim, built by .ci/vcsim); the rest of the dialog's rules against a scripted
-test_host. No real Windows, ESXi or vCenter host was used (live-only).
+What proved them (pytest-qt: tests/ui/test_host_dialog.py, test_host_dialog_end_to_end.py,
+test_trust_dialog.py, test_host_details.py): Test connection, trusting a self-signed
+certificate, a wrong password and the password reaching only the keyring were run against the
+loopback HTTPS WinRM server with the PowerShell double behind it (a stand-in enforcing the
+documented WinRM and Hyper-V rules) and a real keyrings.alt file keyring; an ESXi host the
+same way against govmomi's vSphere simulator (vcsim, built by .ci/vcsim); the rest of the
+dialog's rules against a scripted test_host. No real Windows, ESXi or vCenter host was used
+(live-only).
 """
