@@ -20,7 +20,7 @@ from desktopvm.cli.common import (
     target_backend,
 )
 from desktopvm.cli.spec_commands import describe_spec
-from desktopvm.connections import is_remote, kind_of
+from desktopvm.connections import State, is_remote, kind_of
 from desktopvm.model import printable
 from desktopvm.model.specfile import spec_to_data
 from desktopvm.protocol import BackendError, MachineSummary, PowerState, StartMode
@@ -131,8 +131,8 @@ def list_command(ctx: Context) -> int:
     if ctx.args.json:
         ctx.print_json({
             "machines": [_summary_data(m, name) for name, m in rows],
-            "failures": [{"connection": name, "state": ctx.registry.monitor.status(name)
-                          .state.value, "error": error.summary}
+            "failures": [{"connection": name, "state": _failure_state(ctx, name),
+                          "error": error.summary}
                          for name, error in listing.failures.items()]})
     elif not listing.machines and not listing.failures:
         print("No hypervisor backend is available here; `desktopvm-cli backends` says why.",
@@ -146,13 +146,19 @@ def list_command(ctx: Context) -> int:
     return EXIT_FAILED if listing.failures and not listing.machines else EXIT_OK
 
 
+def _failure_state(ctx: Context, name: str) -> str:
+    """A remote host's state ('unreachable', 'authentication failed', …) when it did not
+    answer; 'failed' for a local backend, or a host that answered but failed the request."""
+    state = ctx.registry.monitor.status(name).state
+    if not is_remote(name) or state in (State.CONNECTED, State.CONNECTING):
+        return "failed"
+    return str(state.value)
+
+
 def _failure_line(ctx: Context, name: str, error: BackendError) -> str:
-    """'unreachable: Cannot reach WinRM on hv01' (the connection's state, when it has one)."""
-    status = ctx.registry.monitor.status(name)
-    summary = printable(error.summary)
-    if is_remote(name) and status.state.value not in summary:
-        return f"{status.state.value}: {summary}"
-    return summary
+    """'unreachable: Cannot reach WinRM on hv01' (a host's state first, when it has one)."""
+    state, summary = _failure_state(ctx, name), printable(error.summary)
+    return summary if state == "failed" or state in summary else f"{state}: {summary}"
 
 
 def show_command(ctx: Context) -> int:
