@@ -62,7 +62,7 @@ class Lab:
 
     def names(self) -> list[str]:
         listed = self.cli("list", "--json")
-        return sorted(m["name"] for m in json.loads(listed.stdout))
+        return sorted(m["name"] for m in json.loads(listed.stdout)["machines"])
 
     def leftovers(self) -> list[str]:
         return sorted(str(p.relative_to(self.root)) for folder in (self.library, self.out)

@@ -33,7 +33,7 @@ def test_create_boot_console_snapshot_clone_export_delete(guest_iso: Path, tmp_p
     cli("create", "--backend", "qemu", "--name", name, "--os", "other-linux",
         "--firmware", "bios", "--memory", "256M", "--cpus", "1", "--disk", "64M",
         "--iso", str(guest_iso), "--network", "none")
-    [row] = json.loads(cli("list", "--json").stdout)
+    [row] = json.loads(cli("list", "--json").stdout)["machines"]
     assert (row["name"], row["state"], row["backend"]) == (name, "off", "qemu")
     cli("start", name, "--headless")
     # Wait for the guest's shell before talking to it through the CLI.
@@ -58,7 +58,7 @@ def test_create_boot_console_snapshot_clone_export_delete(guest_iso: Path, tmp_p
     assert cli("delete", name, check=False).returncode == 2  # not a terminal: refuses
     cli("delete", name, "--delete-disks", "--yes")
     assert not any(Path(p).exists() for p in disks)
-    names = [r["name"] for r in json.loads(cli("list", "--json").stdout)]
+    names = [r["name"] for r in json.loads(cli("list", "--json").stdout)["machines"]]
     assert names == ["cli copy"]
     cli("delete", "cli copy", "--delete-disks", "--yes")
 
