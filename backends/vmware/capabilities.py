@@ -104,7 +104,9 @@ def capabilities(installation: Installation) -> Capabilities:
         pause=True, save_state=True,
         screenshot=False,  # captureScreen needs a guest login (research §A.4)
         type_text=False, keys=frozenset(),  # vmrun has no key events (research §A.4)
-        vnc_console=False,  # offered per machine when its .vmx turns VNC on (console.py)
+        # Workstation's VNC server: turned on at each start for DesktopVM's own machines,
+        # offered for others when their .vmx turns it on (console.py)
+        vnc_console=True,
         serial_console=True,
         export_formats=frozenset({"ova", "ovf"}),
         # Nothing is written to a .vmx VMware has open (vmx.require_unlocked).

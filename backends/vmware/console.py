@@ -12,6 +12,8 @@ credentials (research §A.4), so none are taken here. The native window: `vmware
 from __future__ import annotations
 
 import re
+import secrets
+import string
 import sys
 from pathlib import Path
 
@@ -27,6 +29,8 @@ from desktopvm.protocol import (
 from desktopvm.protocol.states import Operation, require
 
 DEFAULT_VNC_PORT = 5900
+OWN_VNC_PORTS = (5950, 100)  # DesktopVM's machines get 5950-6049, one port each
+PASSWORD_CHARACTERS = string.ascii_letters + string.digits
 _TCP = re.compile(r"^(?:telnet|tcp)://([^:/]*):(\d+)")
 
 
@@ -41,6 +45,20 @@ def vnc(record: Record) -> VncEndpoint | None:
     return VncEndpoint(host=host, port=document.number("RemoteDisplay.vnc.port",
                                                        DEFAULT_VNC_PORT),
                        password=document.get("RemoteDisplay.vnc.password"))
+
+
+def vnc_for_start(index: int) -> dict[str, str]:
+    """The VNC keys a machine DesktopVM made gets before each start: Workstation's server on
+    the loopback interface, a port of its own, and a new password (VNC uses 8 characters).
+
+    Packer writes the same keys for Workstation and Fusion 17.x (StepConfigureVNC, research
+    §A.7). The password is VMware's to read from the .vmx; it changes at every start.
+    """
+    base, count = OWN_VNC_PORTS
+    password = "".join(secrets.choice(PASSWORD_CHARACTERS) for _ in range(8))
+    return {"RemoteDisplay.vnc.enabled": "TRUE", "RemoteDisplay.vnc.ip": "127.0.0.1",
+            "RemoteDisplay.vnc.port": str(base + index % count),
+            "RemoteDisplay.vnc.password": password}
 
 
 def serial(record: Record, windows: bool) -> SerialEndpoint | None:

@@ -9,6 +9,7 @@ a hard stop that fails because the machine is no longer running is not an error.
 
 from __future__ import annotations
 
+from backends.vmware import console, vmx
 from backends.vmware.inventory import Inventory
 from backends.vmware.vmrun import START_TIMEOUT
 from desktopvm.protocol import InvalidState, PowerState, StartMode
@@ -19,6 +20,12 @@ def start(inventory: Inventory, machine_id: str, mode: StartMode) -> None:
     """Start (or resume from suspend) in a VMware window or without one."""
     record = inventory.record(machine_id)
     require(Operation.START, record.state, record.name)
+    own = inventory.library.own()
+    if str(record.vmx) in own and not vmx.lock_folders(record.vmx):
+        # DesktopVM's own machines get Workstation's VNC server for DesktopVM's console, with
+        # a new password each start (a machine VMware has open is started as it is).
+        vmx.update(record.vmx, console.vnc_for_start(own.index(str(record.vmx))),
+                   name=record.name)
     inventory.vmrun.run("start", str(record.vmx), "gui" if mode is StartMode.GUI else "nogui",
                         timeout=START_TIMEOUT, what=record.name)
 

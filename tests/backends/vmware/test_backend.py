@@ -151,6 +151,7 @@ def test_player_has_no_snapshots_or_clones(tmp_path: Path):
 def test_the_vnc_console_when_the_vmx_turns_it_on(fake: FakeVMware, shared_fixtures: Path):
     machine = made(fake)
     backend = fake.backend()
+    backend.library.own_list.write_text("", "utf-8")  # a machine made in VMware, not by us
     keys = VmxDocument.read(shared_fixtures / "vmware_libvirt_remotedisplay_vnc_keys.vmx")
     document = VmxDocument.read(Path(machine))
     for key in ("RemoteDisplay.vnc.enabled", "RemoteDisplay.vnc.port",
@@ -248,3 +249,29 @@ def test_another_machines_saved_state_in_the_same_folder_is_not_this_ones(fake: 
     assert fake.backend().get_machine(str(machine)).state is PowerState.OFF
     (machine.parent / "web.vmss").write_bytes(b"its own")
     assert fake.backend().get_machine(str(machine)).state is PowerState.SAVED
+
+
+def test_own_machines_get_a_new_vnc_password_at_each_start_and_the_console_opens(
+        fake: FakeVMware):
+    from desktopvm.rfb.client import RfbClient, open_socket
+    from tests.backends.vmware.vncserver import VmxVncServer
+
+    machine = made(fake)
+    backend = fake.backend()
+    passwords = []
+    for _ in range(2):
+        backend.start(machine)
+        endpoint = backend.console(machine).vnc
+        assert endpoint is not None and endpoint.host == "127.0.0.1"
+        passwords.append(endpoint.password)
+        server = VmxVncServer(Path(machine))  # where VMware's server reads its settings
+        try:
+            client = RfbClient(open_socket(endpoint.host, endpoint.port),
+                               password=endpoint.password)
+            client.handshake()
+            client.close()
+        finally:
+            server.close()
+        assert server.results == [True]
+        backend.power_off(machine)
+    assert len(set(passwords)) == 2 and all(len(p) == 8 for p in passwords)
