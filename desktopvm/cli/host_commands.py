@@ -49,7 +49,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     host = sub.add_parser("host", help="remote hosts: add, list, show, test, trust, edit, "
                           "remove, forget-password")
     actions = host.add_subparsers(dest="host_command", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="add a remote host (tests it first)")
+    add = actions.add_parser(
+        "add", help="add a remote host (tests it first)",
+        epilog="Exit 0: the host was saved (a host that is down, or not ready, is saved with "
+        "a warning). Exit 1: not saved (the password was refused, or the certificate is not "
+        "trusted: check its fingerprint, then --trust it). docs/hosts.md says more.")
     add.add_argument("kind", choices=list(REMOTE_KINDS), help="what runs there")
     add.add_argument("address", help="host name or IP address")
     _connection_options(add, editing=False)
@@ -105,7 +109,8 @@ def _connection_options(parser: argparse.ArgumentParser, *, editing: bool) -> No
     if editing:
         scheme.add_argument("--https", dest="https", action="store_true", default=None,
                             help="back to HTTPS (port 5986)")
-    parser.add_argument("--port", type=int, help="when not the default (5986, 5985 for HTTP)")
+    parser.add_argument("--port", type=int, help="when not the default (Hyper-V: 5986, or "
+                        "5985 with --http; ESXi/vCenter: 443)")
     parser.add_argument("--ca-file", type=Path, help="a PEM file of the CA that signed the "
                         "host's certificate (besides this computer's trusted CAs)"
                         + ("; '' for none" if editing else ""))
