@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 
 from backends.esxi.backend import EsxiBackend
-from backends.esxi.keys import HID
 from desktopvm.protocol import (
     CancelToken,
     InvalidState,
@@ -86,11 +85,17 @@ def test_snapshots_make_a_tree_and_revert_and_delete(esx_backend: EsxiBackend,
     assert current == second.id
     esx_backend.restore_snapshot(made, first.id, progress=no_progress, cancel=CancelToken())
     assert esx_backend.list_snapshots(made)[1] == first.id
-    esx_backend.delete_snapshot(made, second.id, progress=no_progress, cancel=CancelToken())
+    esx_backend.restore_snapshot(made, second.id, progress=no_progress, cancel=CancelToken())
+    assert esx_backend.list_snapshots(made)[1] == second.id
+    # (vcsim 0.24 breaks when the current snapshot is a root that is deleted while it has
+    # children, so the parent deleted here is not the current one.)
+    # Deleting a snapshot keeps its children (their disks take in its changes).
+    esx_backend.delete_snapshot(made, first.id, progress=no_progress, cancel=CancelToken())
     roots, _ = esx_backend.list_snapshots(made)
-    assert [n.id for r in roots for n in r.walk()] == [first.id]
+    assert [n.id for r in roots for n in r.walk()] == [second.id]
+    esx_backend.delete_snapshot(made, second.id, progress=no_progress, cancel=CancelToken())
     info = esx_backend.get_machine(made)
-    assert info.current_snapshot == first.id and info.snapshots == roots
+    assert info.snapshots == () and info.current_snapshot == ""
 
 
 def test_an_unknown_snapshot_is_not_found(esx_backend: EsxiBackend, made: str) -> None:
@@ -142,6 +147,6 @@ def test_keys_and_text_arrive_as_usb_hid_codes(esx_backend: EsxiBackend, esx: si
     esx_backend.send_keys(made, ["ctrl-alt-delete", "f2"])
     esx_backend.type_text(made, "Hi\n")
     typed = esx.keys_typed()[before:]
-    assert [code >> 16 for code in typed] == [HID["delete"], HID["f2"], HID["h"], HID["i"],
-                                              HID["enter"]]
+    # USB HID Usage Tables 1.12, keyboard page: Delete 0x4C, F2 0x3B, h 0x0B, i 0x0C, Enter 0x28.
+    assert [code >> 16 for code in typed] == [0x4C, 0x3B, 0x0B, 0x0C, 0x28]
     assert all(code & 0xFFFF == 7 for code in typed)
