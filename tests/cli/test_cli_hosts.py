@@ -252,6 +252,8 @@ def test_an_unreachable_host_is_one_stderr_line_and_the_others_still_list(
     code, out, _ = cli("host", "show", down)  # the settings, and why there is no more
     assert code == 1 and f"Id:          {down}" in out
     assert "State:       unreachable: " in out and "CPUs:" not in out
+    code, out, err = cli("host", "trust", down)  # no certificate to read: nothing pinned
+    assert (code, out) == (1, "") and err.startswith(f"error: 127.0.0.1:{port} refused")
 
     # With nothing on this computer and only the host that is down, nothing answered: exit 1.
     only_remote = Run((next(k for k in KNOWN_BACKENDS if k.name == "hyperv"),))
