@@ -21,20 +21,24 @@ import shutil
 import struct
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 STATE = Path(os.environ.get("FAKE_VMWARE_STATE", "."))
+State = dict[str, Any]
 SECTOR = 512
 _ENTRY = re.compile(r'^\s*([^=#\s][^=]*?)\s*=\s*"(.*)"\s*$')
 
 
 # -- files ------------------------------------------------------------------------------------
 
-def load() -> dict:
-    return json.loads((STATE / "state.json").read_text("utf-8"))
+def load() -> State:
+    state: State = json.loads((STATE / "state.json").read_text("utf-8"))
+    return state
 
 
-def store(state: dict) -> None:
+def store(state: State) -> None:
     tmp = STATE / "state.json.tmp"
     tmp.write_text(json.dumps(state, indent=1), "utf-8")
     tmp.replace(STATE / "state.json")
@@ -60,7 +64,7 @@ def write_keys(path: Path, keys: dict[str, str]) -> None:
                                                        if k != ".encoding"), "utf-8")
 
 
-def fail(message: str, code: int = 255) -> None:
+def fail(message: str, code: int = 255) -> NoReturn:
     """vmrun prints errors on stdout as `Error: …` (GNS3 "vmrun print errors on stdout";
     research §A.4); POSIX exit status 255 (§A.4)."""
     print(f"Error: {message}")
@@ -114,11 +118,11 @@ def vmrun(argv: list[str]) -> None:
     store(state)
 
 
-def running(state: dict, vmx: Path) -> bool:
+def running(state: State, vmx: Path) -> bool:
     return str(vmx) in state["running"]
 
 
-def require_running(state: dict, vmx: Path) -> None:
+def require_running(state: State, vmx: Path) -> None:
     # fixture L1/L2. A wrapper saw this message with exit status 0 (§A.4): so does the
     # stand-in, and only the `Error:` line tells the backend it failed.
     if not running(state, vmx):
@@ -136,13 +140,13 @@ def lock(vmx: Path, on: bool) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def power_off(state: dict, vmx: Path) -> None:
+def power_off(state: State, vmx: Path) -> None:
     state["running"] = [p for p in state["running"] if p != str(vmx)]
     state["paused"] = [p for p in state["paused"] if p != str(vmx)]
     lock(vmx, False)
 
 
-def cmd_start(state: dict, vmx: Path, args: list[str]) -> None:
+def cmd_start(state: State, vmx: Path, args: list[str]) -> None:
     if args and args[0] not in ("gui", "nogui"):
         fail("Invalid argument")  # wording not captured; the help lists [gui|nogui]
     if running(state, vmx):
@@ -158,7 +162,7 @@ def cmd_start(state: dict, vmx: Path, args: list[str]) -> None:
     lock(vmx, True)
 
 
-def cmd_stop(state: dict, vmx: Path, args: list[str]) -> None:
+def cmd_stop(state: State, vmx: Path, args: list[str]) -> None:
     require_running(state, vmx)
     if (args[:1] or ["soft"])[0] == "soft" and not state.get("tools", True):
         # fixture L4; a soft stop needs VMware Tools (§A.4, powerType soft)
@@ -166,23 +170,23 @@ def cmd_stop(state: dict, vmx: Path, args: list[str]) -> None:
     power_off(state, vmx)
 
 
-def cmd_reset(state: dict, vmx: Path, args: list[str]) -> None:
+def cmd_reset(state: State, vmx: Path, args: list[str]) -> None:
     require_running(state, vmx)
 
 
-def cmd_suspend(state: dict, vmx: Path, args: list[str]) -> None:
+def cmd_suspend(state: State, vmx: Path, args: list[str]) -> None:
     require_running(state, vmx)
     power_off(state, vmx)
     (vmx.parent / (vmx.stem + ".vmss")).write_bytes(b"saved memory")  # §A.4 Vagrant read_state
 
 
-def cmd_pause(state: dict, vmx: Path, args: list[str]) -> None:
+def cmd_pause(state: State, vmx: Path, args: list[str]) -> None:
     require_running(state, vmx)
     if str(vmx) not in state["paused"]:
         state["paused"].append(str(vmx))
 
 
-def cmd_unpause(state: dict, vmx: Path, args: list[str]) -> None:
+def cmd_unpause(state: State, vmx: Path, args: list[str]) -> None:
     require_running(state, vmx)
     state["paused"] = [p for p in state["paused"] if p != str(vmx)]
 
@@ -226,7 +230,7 @@ def by_name(entries: list[dict[str, str]], name: str) -> dict[str, str]:
     return found[0]
 
 
-def cmd_snapshot(state: dict, vmx: Path, args: list[str]) -> None:
+def cmd_snapshot(state: State, vmx: Path, args: list[str]) -> None:
     if not args:
         fail("Invalid argument")  # wording not captured
     top, entries = snapshot_list(vmx)
@@ -249,7 +253,7 @@ def cmd_snapshot(state: dict, vmx: Path, args: list[str]) -> None:
     save_snapshots(vmx, top, [*entries, entry])
 
 
-def cmd_revert(state: dict, vmx: Path, args: list[str]) -> None:
+def cmd_revert(state: State, vmx: Path, args: list[str]) -> None:
     top, entries = snapshot_list(vmx)
     entry = by_name(entries, args[0] if args else "")
     top = {k: v for k, v in top.items() if k != "snapshot.current"}
@@ -260,7 +264,7 @@ def cmd_revert(state: dict, vmx: Path, args: list[str]) -> None:
     save_snapshots(vmx, top, entries)
 
 
-def cmd_delete_snapshot(state: dict, vmx: Path, args: list[str]) -> None:
+def cmd_delete_snapshot(state: State, vmx: Path, args: list[str]) -> None:
     top, entries = snapshot_list(vmx)
     entry = by_name(entries, args[0] if args else "")
     with_children = args[1:2] == ["andDeleteChildren"]
@@ -292,7 +296,7 @@ def cmd_delete_snapshot(state: dict, vmx: Path, args: list[str]) -> None:
     save_snapshots(vmx, top, kept)
 
 
-def cmd_list_snapshots(state: dict, vmx: Path, args: list[str]) -> None:
+def cmd_list_snapshots(state: State, vmx: Path, args: list[str]) -> None:
     """"Total snapshots: N" then names; showTree indents children with tabs (§A.4)."""
     _top, entries = snapshot_list(vmx)
     print(f"Total snapshots: {len(entries)}")
@@ -323,7 +327,7 @@ def fake_disks(vmx: Path) -> list[Path]:
     return found
 
 
-def cmd_clone(state: dict, vmx: Path, args: list[str]) -> None:
+def cmd_clone(state: State, vmx: Path, args: list[str]) -> None:
     """`clone <vmx> <dst vmx> full|linked [-snapshot=Name] [-cloneName=Name]` (17.0 help)."""
     if len(args) < 2 or args[1] not in ("full", "linked"):
         fail("Invalid argument")  # wording not captured
@@ -366,10 +370,12 @@ def cmd_clone(state: dict, vmx: Path, args: list[str]) -> None:
         save_snapshots(vmx, top, entries)
 
 
-COMMANDS = {"start": cmd_start, "stop": cmd_stop, "reset": cmd_reset, "suspend": cmd_suspend,
-            "pause": cmd_pause, "unpause": cmd_unpause, "snapshot": cmd_snapshot,
-            "revertToSnapshot": cmd_revert, "deleteSnapshot": cmd_delete_snapshot,
-            "listSnapshots": cmd_list_snapshots, "clone": cmd_clone}
+Command = Callable[[State, Path, list[str]], None]
+COMMANDS: dict[str, Command] = {
+    "start": cmd_start, "stop": cmd_stop, "reset": cmd_reset, "suspend": cmd_suspend,
+    "pause": cmd_pause, "unpause": cmd_unpause, "snapshot": cmd_snapshot,
+    "revertToSnapshot": cmd_revert, "deleteSnapshot": cmd_delete_snapshot,
+    "listSnapshots": cmd_list_snapshots, "clone": cmd_clone}
 
 
 # -- vmware-vdiskmanager (help: fixture vmware_vdiskmanager_build5192483_help.txt) --------------
@@ -400,7 +406,8 @@ def sparse_capacity(path: Path) -> int:
     head = path.read_bytes()[:SECTOR]
     if head[:4] != b"KDMV":
         return 0
-    return struct.unpack_from("<Q", head, 12)[0]
+    capacity: int = struct.unpack_from("<Q", head, 12)[0]
+    return capacity
 
 
 def size_sectors(text: str, adapter: str) -> int:
@@ -418,7 +425,7 @@ def size_sectors(text: str, adapter: str) -> int:
     return sectors
 
 
-def vdisk_fail(message: str) -> None:
+def vdisk_fail(message: str) -> NoReturn:
     print(message)  # wording not captured; the backend reads only the exit status
     sys.exit(1)
 

@@ -10,7 +10,7 @@ import pytest
 from backends.vmware import vmsd
 from backends.vmware.inventory import inventory_paths, parse_list
 from backends.vmware.vmx import VmxDocument
-from desktopvm.model import Disk, DiskFormat, defaults_for
+from desktopvm.model import Disk, DiskFormat, MachineSpec, defaults_for
 from desktopvm.protocol import (
     CancelToken,
     CommandFailed,
@@ -215,7 +215,7 @@ def test_disk_sizes_are_read_and_an_edit_grows_a_disk_but_never_shrinks_it(fake:
     assert disk.size_bytes == 20 * 2**30  # the catalog's 20 GiB, read from the header
     controller = old.storage[0]
 
-    def sized(size: int) -> object:
+    def sized(size: int) -> MachineSpec:
         return old.model_copy(update={"storage": (controller.model_copy(update={"disks": (
             disk.model_copy(update={"size_bytes": size}),)}),)})
 

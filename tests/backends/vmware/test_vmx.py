@@ -126,7 +126,7 @@ def test_writing_is_refused_while_vmware_holds_the_lock(tmp_path: Path):
 # -- generated documents ---------------------------------------------------------------------
 
 keys = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,6}(\.[A-Za-z0-9_:]{1,6}){0,2}", fullmatch=True)
-values = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
+values = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
 endings = st.sampled_from(["\n", "\r\n"])
 
 
