@@ -109,13 +109,17 @@ class VirtualBoxBackend:
         return ProbeResult(self.name, True, version=version)
 
     def host_facts(self) -> HostFacts:
-        """`list hostinfo` + `list systemproperties`, asked once."""
+        """`list hostinfo` + `list systemproperties` (+ `list extpacks` on 6.1), asked once."""
         with self._lock:
             if self._facts is not None:
                 return self._facts
         self._require_tool()
+        # Only 6.1 needs the Extension Pack for USB 2.0/3.0 and NVMe (review V3).
+        extpacks = (None if self.dialect().usb2_nvme_builtin
+                    else self.vbox.run(["list", "extpacks"]).stdout)
         facts = HostFacts.from_outputs(self.vbox.run(["list", "hostinfo"]).stdout,
-                                       self.vbox.run(["list", "systemproperties"]).stdout)
+                                       self.vbox.run(["list", "systemproperties"]).stdout,
+                                       extpacks)
         with self._lock:
             self._facts = facts
         return facts

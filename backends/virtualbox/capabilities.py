@@ -23,6 +23,7 @@ from desktopvm.model import (
     NicModel,
     SecureBootTemplate,
     SerialMode,
+    UsbVersion,
 )
 from desktopvm.protocol import HostInfo, HostNetwork
 
@@ -41,9 +42,11 @@ class HostFacts:
     max_video_memory_mib: int = 256
     max_monitors: int = 64
     default_machine_folder: str = ""
+    extension_pack: bool = True  # the Oracle Extension Pack is installed and usable
 
     @classmethod
-    def from_outputs(cls, hostinfo: str, systemproperties: str) -> HostFacts:
+    def from_outputs(cls, hostinfo: str, systemproperties: str,
+                     extpacks: str | None = None) -> HostFacts:
         """Parse both outputs (missing lines keep the defaults above)."""
         host = parse_pairs(hostinfo)
         system = parse_pairs(systemproperties)
@@ -66,7 +69,41 @@ class HostFacts:
             max_video_memory_mib=number(system, "Maximum video RAM size", 256),
             max_monitors=number(system, "Maximum guest monitor count", 64),
             default_machine_folder=system.get("Default machine folder", ""),
+            extension_pack=True if extpacks is None else oracle_pack_usable(extpacks),
         )
+
+
+#: The Oracle pack's name: "Oracle VM VirtualBox Extension Pack" up to 7.0, "Oracle VirtualBox
+#: Extension Pack" from 7.1 (the product was renamed).
+ORACLE_PACK = ("Oracle VM VirtualBox Extension Pack", "Oracle VirtualBox Extension Pack")
+EXTPACK_MISSING = ("VirtualBox 6.1 has USB 2.0/3.0 and NVMe only with the Oracle VM VirtualBox "
+                   "Extension Pack, which is not installed (or not usable) here: install the "
+                   "pack of the same version from virtualbox.org, or use USB 1.1 and SATA.")
+
+
+def extension_packs(output: str) -> list[dict[str, str]]:
+    """`list extpacks`: one dict per pack (VBoxManageList.cpp listExtensionPacks).
+
+    The format: "Extension Packs: N", then per pack "Pack no. 0:   NAME" followed by
+    "Version:", "Revision:", "Edition:", "Description:", "VRDE Module:", "Usable:" and
+    "Why unusable:" lines (7.x adds "Crypto Module:"), packs separated by an empty line.
+    """
+    packs: list[dict[str, str]] = []
+    for line in output.replace("\r\n", "\n").splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        if key.startswith("Pack no."):
+            packs.append({"Name": value.strip()})
+        elif packs:
+            packs[-1][key.strip()] = value.strip()
+    return packs
+
+
+def oracle_pack_usable(output: str) -> bool:
+    """Whether Oracle's pack is installed and VirtualBox says it is usable."""
+    return any(pack.get("Name") in ORACLE_PACK and pack.get("Usable", "").lower() == "true"
+               for pack in extension_packs(output))
 
 
 def this_host() -> Host:
@@ -86,6 +123,8 @@ def serial_modes(host: Host) -> frozenset[SerialMode]:
 
 def capabilities(dialect: Dialect, facts: HostFacts, host: Host) -> Capabilities:
     """VirtualBox `dialect`'s capabilities on this host."""
+    # 6.1 without the pack: OHCI only, no NVMe controller (7.0+ have both built in).
+    limited = not dialect.usb2_nvme_builtin and not facts.extension_pack
     no_tpm = "" if dialect.tpm else (f"VirtualBox {dialect.name} has no virtual TPM; TPM 2.0 "
                                      "needs VirtualBox 7.0 or later")
     return Capabilities(
@@ -105,7 +144,8 @@ def capabilities(dialect: Dialect, facts: HostFacts, host: Host) -> Capabilities
         max_memory_mib=min(facts.max_guest_memory_mib, facts.memory_mib),
         dynamic_memory=False,
         disk_formats=frozenset({DiskFormat.VDI, DiskFormat.VMDK, DiskFormat.VHD}),
-        controller_kinds=frozenset(ControllerKind),
+        controller_kinds=frozenset(ControllerKind) - ({ControllerKind.NVME} if limited
+                                                      else set()),
         ports_per_controller={ControllerKind.IDE: 2, ControllerKind.SATA: 30,
                               ControllerKind.SCSI: 16, ControllerKind.NVME: 255,
                               ControllerKind.VIRTIO: 256},
@@ -119,6 +159,8 @@ def capabilities(dialect: Dialect, facts: HostFacts, host: Host) -> Capabilities
         max_monitors=max(1, facts.max_monitors),
         max_video_memory_mib=facts.max_video_memory_mib,
         usb=True,
+        usb_versions=frozenset({UsbVersion.USB1}) if limited else frozenset(UsbVersion),
+        usb_versions_reason=EXTPACK_MISSING if limited else "",
         serial_modes=serial_modes(host),
         max_serial_ports=4,
         live_snapshot_with_memory=True,

@@ -84,6 +84,9 @@ class Dialect:
     host_only_networks: bool  # 7.0: hostonlynet (vmnet; macOS hosts only)
     platform_architecture: bool  # 7.1: createvm --platform-architecture=x86|arm
     machine_readable_secure_boot: bool  # 7.1: showvminfo prints SecureBoot="on|off" for EFI
+    # 7.0 moved the USB 2.0 (EHCI) / 3.0 (xHCI) controllers and NVMe from the Oracle Extension
+    # Pack into the base package; on 6.1 they work only with the pack installed (review V3).
+    usb2_nvme_builtin: bool
 
     @property
     def name(self) -> str:
@@ -125,6 +128,7 @@ def dialect_for(version: VBoxVersion) -> Dialect:
         host_only_networks=at_least_70,
         platform_architecture=at_least_71,
         machine_readable_secure_boot=at_least_71,
+        usb2_nvme_builtin=at_least_70,
     )
 
 

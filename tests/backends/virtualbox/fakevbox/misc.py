@@ -67,6 +67,26 @@ VBoxNetworkName: HostInterfaceNetworking-eth0
 FORMATS = {"VDI", "VMDK", "VHD", "RAW"}
 
 
+def extpacks(state: dict[str, Any]) -> str:
+    """`list extpacks` as VBoxManageList.cpp listExtensionPacks prints it (state["extpacks"]:
+    dicts with name, version, usable, why; none by default, as after a plain install)."""
+    packs = state.get("extpacks", [])
+    lines = [f"Extension Packs: {len(packs)}"]
+    for number, pack in enumerate(packs):
+        if number:
+            lines.append("")
+        revision = pack["version"].partition("r")[2] or "0"
+        lines += [f"Pack no.{number:2d}:   {pack['name']}",
+                  f"Version:      {pack['version'].partition('r')[0]}",
+                  f"Revision:     {revision}",
+                  "Edition:      ",
+                  f"Description:  {pack.get('description', '')}",
+                  "VRDE Module:  VBoxVRDP",
+                  f"Usable:       {'true' if pack.get('usable', True) else 'false'}",
+                  f"Why unusable: {pack.get('why', '')}"]
+    return "\n".join(lines) + "\n"
+
+
 def lists(state: dict[str, Any], args: list[str], ctx: Context) -> None:
     """list vms|runningvms|ostypes|hostinfo|systemproperties|bridgedifs|... (also --long)."""
     what = [a for a in args if not a.startswith("--")]
@@ -85,6 +105,8 @@ def lists(state: dict[str, Any], args: list[str], ctx: Context) -> None:
                                               folder=state["machine_folder"])
     elif kind == "bridgedifs":
         ctx["out"] += BRIDGED
+    elif kind == "extpacks":
+        ctx["out"] += extpacks(state)
     elif kind == "hostonlynets" and series(state) < (7, 0):
         raise syntax("Invalid parameter 'hostonlynets'")
     elif kind in ("hostonlyifs", "hostonlynets", "natnets", "intnets", "dhcpservers"):
