@@ -8,6 +8,7 @@ file keyring in tmp. Nothing waits on the wall-clock back-off: the monitor's clo
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,7 +91,9 @@ def make_vm(backend, name: str) -> str:
 
 
 def test_a_remote_host_beside_local_qemu_goes_away_and_comes_back(
-        qtbot, tmp_path: Path, tls: TlsFiles, test_keyring: TestKeyring):  # noqa: F811
+        qtbot, tmp_path: Path, tls: TlsFiles, test_keyring: TestKeyring,  # noqa: F811
+        caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.DEBUG)
     fake = FakeHost(tmp_path / "hv01")
     clock = Clock()
     with winrm_host(fake, tls) as server:
@@ -131,3 +134,4 @@ def test_a_remote_host_beside_local_qemu_goes_away_and_comes_back(
         runner.cancel_all()
         assert runner.wait_for_done(30_000)
         window.close_backends()
+    assert caplog.records and PASSWORD not in caplog.text  # nor in any log line
