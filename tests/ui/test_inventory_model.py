@@ -77,3 +77,43 @@ def test_ten_thousand_rows_apply(qtbot):
     machines[5000] = machine(5000, PowerState.RUNNING)
     model.apply(QEMU, "QEMU", machines[:-1])
     assert model.machine_count() == 9_999
+
+
+HOST = ("hv01.lab.example", "hyperv@hv01.lab.example")
+
+
+def test_a_hosts_error_line_comes_and_goes_as_its_first_row(qtmodeltester):
+    from desktopvm.ui.inventory_model import ConnectionRole, KindRole
+
+    model = InventoryModel()
+    qtmodeltester.check(model)
+    model.set_host(HOST, "Hyper-V · hv01", rank=100, state="Connecting…")
+    model.apply(HOST, "Hyper-V · hv01", [machine(1, backend=HOST[1]), machine(2, backend=HOST[1])])
+    qtmodeltester.check(model)
+    group = model.group_index(HOST[1])
+    assert model.rowCount(group) == 2
+    model.set_host(HOST, "Hyper-V · hv01", rank=100, state="Unreachable",
+                   note="Cannot reach WinRM — retrying in 8 s", tip="why\nfix")
+    qtmodeltester.check(model)
+    assert model.rowCount(group) == 3
+    note = model.index(0, NAME, group)
+    assert note.data() == "Cannot reach WinRM — retrying in 8 s"
+    assert note.data(KindRole) == "note" and note.data(MachineRole) is None
+    assert note.data(Qt.ItemDataRole.ToolTipRole) == "why\nfix"
+    assert not model.flags(note) & Qt.ItemFlag.ItemIsSelectable
+    assert model.flags(group) & Qt.ItemFlag.ItemIsSelectable  # a host's details show
+    assert model.index_of((HOST[0], HOST[1], "id-2")).data() == "vm 2"
+    assert model.index(1, NAME, group).data(ConnectionRole) == HOST[1]
+    assert model.index(group.row(), STATE).data() == "Unreachable"
+    # while the line is there, a refresh still applies as a diff below it
+    model.apply(HOST, "Hyper-V · hv01", [machine(2, PowerState.RUNNING, backend=HOST[1]),
+                                         machine(3, backend=HOST[1])])
+    qtmodeltester.check(model)
+    names = [model.index(r, NAME, group).data() for r in range(model.rowCount(group))]
+    assert names == ["Cannot reach WinRM — retrying in 8 s", "vm 2", "vm 3"]
+    assert model.index_of((HOST[0], HOST[1], "id-2")).row() == 1
+    model.set_host(HOST, "Hyper-V · hv01", rank=100, state="Connected")
+    qtmodeltester.check(model)
+    assert [model.index(r, NAME, group).data() for r in range(model.rowCount(group))] == [
+        "vm 2", "vm 3"]
+    assert model.index_of((HOST[0], HOST[1], "id-3")).row() == 1
