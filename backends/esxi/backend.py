@@ -86,6 +86,10 @@ class EsxiBackend:
         if self.read_only:
             raise UnsupportedOperation(READ_ONLY_SUMMARY.format(host=self.host), READ_ONLY_HINT)
 
+    def _exists(self, machine_id: str) -> None:
+        """MachineNotFound for an id the host does not know (before saying what cannot be)."""
+        inventory.read(self.session, machine_id, ["name"])
+
     def check(self, spec: MachineSpec) -> None:
         """InvalidSpec with every problem vSphere would have with `spec`."""
         require_valid(spec, self.capabilities(), check_paths=False)
@@ -159,12 +163,11 @@ class EsxiBackend:
         lifecycle.power(self.session, "reset", machine_id)
 
     def pause(self, machine_id: str) -> None:
-        lifecycle.pause(machine_id)
+        lifecycle.pause(self.session, machine_id)
 
     def resume(self, machine_id: str) -> None:
-        """A suspended machine resumes by powering on (vSphere has no paused state)."""
-        self._writable()
-        lifecycle.power(self.session, "start", machine_id)
+        """Nothing is paused on ESXi: start() resumes a suspended machine."""
+        lifecycle.resume(self.session, machine_id)
 
     def save_state(self, machine_id: str, *, progress: Progress, cancel: CancelToken) -> None:
         self._writable()
@@ -203,6 +206,7 @@ class EsxiBackend:
 
     def export(self, machine_id: str, path: Path, *, progress: Progress,
                cancel: CancelToken) -> None:
+        self._exists(machine_id)
         raise appliances.unsupported()
 
     def import_machine(self, path: Path, *, name: str = "", progress: Progress,
@@ -227,9 +231,11 @@ class EsxiBackend:
 
     # -- consoles ---------------------------------------------------------------------------
     def console(self, machine_id: str) -> ConsoleEndpoints:
+        self._exists(machine_id)
         raise console.unsupported_console()
 
     def screenshot(self, machine_id: str) -> bytes:
+        self._exists(machine_id)
         raise console.unsupported_console()
 
     def type_text(self, machine_id: str, text: str) -> None:

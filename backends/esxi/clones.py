@@ -21,9 +21,9 @@ STANDALONE = ("A standalone ESXi host cannot clone machines (its API refuses Clo
 def clone(session: Session, facts: Facts, machine_id: str, new_name: str, *, linked: bool,
           snapshot_id: str, progress: Progress, cancel: CancelToken) -> str:
     """CloneVM_Task into the source's folder; linked clones share the snapshot's disks."""
+    values = inventory.read(session, machine_id, ["parent", "snapshot"])
     if not facts.vcenter:
         raise UnsupportedOperation(STANDALONE)
-    values = inventory.read(session, machine_id, ["parent", "snapshot"])
     snapshot = None
     if snapshot_id:
         snapshot = vim.vm.Snapshot(snapshot_id)

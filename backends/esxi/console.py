@@ -13,8 +13,9 @@ from typing import Any
 from backends.esxi import inventory
 from backends.esxi.keys import combo_event, event
 from backends.esxi.session import Session, vim
-from desktopvm.protocol import InvalidState, PowerState, UnsupportedOperation
-from desktopvm.protocol.keys import text_to_combos
+from desktopvm.protocol import UnsupportedOperation, states
+from desktopvm.protocol.keys import UnknownKey, text_to_combos
+from desktopvm.protocol.states import Operation
 
 #: Key events per PutUsbScanCodes call: a long text goes in several calls.
 BATCH = 64
@@ -23,10 +24,9 @@ CONSOLE_MISSING = ("The ESXi console (WebMKS) is not in DesktopVM yet; open the 
 
 
 def _send(session: Session, machine_id: str, events: list[object]) -> None:
-    state = inventory.state_of(inventory.read(session, machine_id, ["runtime.powerState"])
-                               .get("runtime.powerState"))
-    if state is not PowerState.RUNNING:
-        raise InvalidState(f"Keys reach only a running machine (this one is {state.value})")
+    values = inventory.read(session, machine_id, ["name", "runtime.powerState"])
+    states.require(Operation.CONSOLE, inventory.state_of(values.get("runtime.powerState")),
+                   str(values.get("name", machine_id)))
     for start in range(0, len(events), BATCH):
         spec = vim.UsbScanCodeSpec(keyEvents=events[start:start + BATCH])
         session.run(functools.partial(_put, machine_id=machine_id, batch=spec), "Typing")
@@ -37,13 +37,22 @@ def _put(si: Any, machine_id: str, batch: Any) -> int:
 
 
 def send_keys(session: Session, machine_id: str, combos: Sequence[str]) -> None:
-    """Each combination ('ctrl-alt-delete', 'enter') as one key event."""
-    _send(session, machine_id, [combo_event(combo) for combo in combos])
+    """Each combination ('ctrl-alt-delete', 'enter') as one key event; one the host cannot
+    send refuses them all before any is sent."""
+    try:
+        events = [combo_event(combo) for combo in combos]
+    except UnknownKey as error:
+        raise UnsupportedOperation(str(error)) from error
+    _send(session, machine_id, events)
 
 
 def type_text(session: Session, machine_id: str, text: str) -> None:
-    """Text typed on a US layout, one key event per character."""
-    _send(session, machine_id, [event(combo) for combo in text_to_combos(text, "ESXi")])
+    """Text typed on a US layout, one key event per character (checked whole first)."""
+    try:
+        events = [event(combo) for combo in text_to_combos(text, "ESXi")]
+    except UnknownKey as error:
+        raise UnsupportedOperation(str(error)) from error
+    _send(session, machine_id, events)
 
 
 def unsupported_console() -> UnsupportedOperation:

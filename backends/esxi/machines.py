@@ -9,12 +9,14 @@ from desktopvm.model import MachineSpec, changed_groups
 from desktopvm.protocol import (
     BackendError,
     CancelToken,
-    InvalidState,
     OperationCancelled,
+    PowerState,
     Progress,
     UnsupportedOperation,
     no_progress,
+    states,
 )
+from desktopvm.protocol.states import Operation
 from desktopvm.protocol.undo import Undo
 
 #: layoutEx file types that hold disk data (snapshot deltas included): kept on request.
@@ -47,6 +49,8 @@ def create(session: Session, facts: Facts, spec: MachineSpec, *, progress: Progr
                 tasks.run_task(session, lambda si: inventory.vm(si, machine_id).ReconfigVM_Task(
                     vim.vm.ConfigSpec(deviceChange=[change])), progress=progress,
                     cancel=cancel, stage=f"Setting the display of {spec.name}")
+        if cancel.cancelled:  # cancelled at the last report: what was made goes again
+            raise OperationCancelled(f"Creating {spec.name}: cancelled")
     return machine_id
 
 
@@ -56,7 +60,8 @@ def update(session: Session, facts: Facts, machine_id: str, old: MachineSpec,
     groups = changed_groups(old, new)
     if not groups:
         return
-    _, devices = inventory.machine(session, machine_id, "")
+    info, devices = inventory.machine(session, machine_id, "")
+    require_changeable(info.spec.name, info.state, old, new, groups)
     try:
         config = plans.update_spec(old, new, groups, devices=devices,
                                    datastore=facts.datastore().name, networks=facts.networks)
@@ -66,14 +71,40 @@ def update(session: Session, facts: Facts, machine_id: str, old: MachineSpec,
                    progress=progress, cancel=cancel, stage=f"Changing {new.name}")
 
 
+def require_changeable(name: str, state: PowerState, old: MachineSpec, new: MachineSpec,
+                       groups: set[str]) -> None:
+    """InvalidState unless what changed may change in `state`: a running machine takes a new
+    name or notes, an ISO in an existing drive, or a network for an existing adapter (what
+    capabilities.live_changes says); the rest waits until it is off."""
+    states.require(Operation.CHANGE_NAME_NOTES, state, name)
+    if state in states.STOPPED:
+        return
+    live = {"name", "notes"}
+    if _only_optical(old, new):
+        live.add("storage")
+    if len(old.network) == len(new.network) and all(
+            (a.model, a.mac) == (b.model, b.mac) for a, b in zip(old.network, new.network,
+                                                               strict=True)):
+        live.add("network")
+    if groups - live:
+        states.require(Operation.CHANGE_HARDWARE, state, name)
+
+
+def _only_optical(old: MachineSpec, new: MachineSpec) -> bool:
+    """Only the ISOs of existing drives differ."""
+    return len(old.storage) == len(new.storage) and all(
+        (a.kind, a.disks, [o.port for o in a.optical]) ==
+        (b.kind, b.disks, [o.port for o in b.optical])
+        for a, b in zip(old.storage, new.storage, strict=True))
+
+
 def delete(session: Session, facts: Facts, machine_id: str, *, delete_disks: bool,
            progress: Progress, cancel: CancelToken) -> None:
     """Destroy_Task removes the machine and every file in its folder. Keeping the disks, the
     machine is unregistered and its other files (configuration, NVRAM, logs, swap) deleted
     one by one, so the disks stay where they were whatever the host does with folders."""
     info, _ = inventory.machine(session, machine_id, "")
-    if info.state.is_active or info.state.value == "saved":
-        raise InvalidState(f"{info.spec.name} is {info.state.value}; power it off first")
+    states.require(Operation.DELETE, info.state, info.spec.name)
     if delete_disks:
         tasks.run_task(session, lambda si: inventory.vm(si, machine_id).Destroy_Task(),
                        progress=progress, cancel=cancel, stage=f"Deleting {info.spec.name}")

@@ -42,14 +42,16 @@ def state(backend: EsxiBackend, machine_id: str) -> PowerState:
     return backend.get_machine(machine_id).state
 
 
-def test_power_on_suspend_resume_reset_off(esx_backend: EsxiBackend, made: str) -> None:
+def test_power_on_suspend_start_reset_off(esx_backend: EsxiBackend, made: str) -> None:
     esx_backend.start(made)
     assert state(esx_backend, made) is PowerState.RUNNING
     with pytest.raises(InvalidState):
         esx_backend.start(made)  # the host's InvalidPowerState
     esx_backend.save_state(made, progress=no_progress, cancel=CancelToken())
     assert state(esx_backend, made) is PowerState.SAVED
-    esx_backend.resume(made)
+    with pytest.raises(InvalidState, match="not paused"):
+        esx_backend.resume(made)  # nothing is paused on ESXi: start resumes it
+    esx_backend.start(made)
     assert state(esx_backend, made) is PowerState.RUNNING
     esx_backend.reset(made)
     assert state(esx_backend, made) is PowerState.RUNNING
@@ -140,7 +142,7 @@ def test_vcenter_clones_full_and_linked(vpx_backend: EsxiBackend,
 
 def test_keys_and_text_arrive_as_usb_hid_codes(esx_backend: EsxiBackend, esx: sim.Sim,
                                                made: str) -> None:
-    with pytest.raises(InvalidState, match="running"):
+    with pytest.raises(InvalidState, match="start it first"):
         esx_backend.send_keys(made, ["enter"])
     esx_backend.start(made)
     before = len(esx.keys_typed())
