@@ -151,11 +151,11 @@ def network_keys(spec: MachineSpec) -> dict[str, str]:
     keys: dict[str, str] = {}
     for n, nic in enumerate(spec.network):
         prefix = f"ethernet{n}."
-        if nic.attachment is NetworkAttachment.NONE:
-            keys.update({prefix + "present": "TRUE", prefix + "startConnected": "FALSE"})
-            continue
-        keys.update({prefix + "present": "TRUE",
-                     prefix + "connectionType": CONNECTION[nic.attachment]})
+        keys[prefix + "present"] = "TRUE"
+        if nic.attachment is NetworkAttachment.NONE:  # an unplugged adapter
+            keys[prefix + "startConnected"] = "FALSE"
+        else:
+            keys[prefix + "connectionType"] = CONNECTION[nic.attachment]
         if nic.attachment in (NetworkAttachment.SWITCH, NetworkAttachment.INTERNAL):
             keys[prefix + "vnet"] = nic.network
         if nic.model in NIC_DEV:

@@ -164,9 +164,11 @@ def network(document: VmxDocument) -> tuple[NetworkAdapter, ...]:
             continue
         connection = document.get(prefix + "connectionType", "").strip().lower()
         name = document.get(prefix + "vnet") or document.get(prefix + "networkName")
+        unplugged = not connection and not document.flag(prefix + "startConnected", True)
         if not connection:  # ESXi: a port group by name; Workstation's default is bridged
             connection = "custom" if document.get(prefix + "networkName") else "bridged"
-        attachment = ATTACHMENTS.get(connection, NetworkAttachment.BRIDGED)
+        attachment = NetworkAttachment.NONE if unplugged else ATTACHMENTS.get(
+            connection, NetworkAttachment.BRIDGED)
         kind = document.get(prefix + "addressType", "generated").strip().lower()
         mac = document.get(prefix + ("address" if kind == "static" else "generatedAddress"))
         if mac.strip() in ("", "00:00:00:00:00:00"):

@@ -111,7 +111,8 @@ def sample_spec(folder: Path) -> MachineSpec:
                      OpticalDrive(iso="/isos/x.iso", port=1),))),
         network=(NetworkAdapter(attachment=NetworkAttachment.NAT, model=NicModel.VMXNET3),
                  NetworkAdapter(attachment=NetworkAttachment.SWITCH, network="vmnet2",
-                                mac="00:50:56:01:02:03", model=NicModel.E1000E)),
+                                mac="00:50:56:01:02:03", model=NicModel.E1000E),
+                 NetworkAdapter(attachment=NetworkAttachment.NONE, model=NicModel.E1000)),
         usb=UsbSpec(version=UsbVersion.USB3),
         serial=(SerialPort(number=1, mode=SerialMode.SOCKET, path=str(folder / "s.sock")),),
         boot_order=(BootDevice.OPTICAL, BootDevice.DISK))
@@ -144,4 +145,5 @@ def test_removing_a_nic_removes_its_keys(tmp_path: Path):
     spec = sample_spec(tmp_path)
     changes = plans.update_changes(spec, spec.model_copy(update={"network": spec.network[:1]}),
                                    tmp_path)
-    assert changes and all(k.startswith("ethernet1.") and v is None for k, v in changes.items())
+    assert changes and all(k.startswith(("ethernet1.", "ethernet2.")) and v is None
+                           for k, v in changes.items())
