@@ -22,6 +22,9 @@ from desktopvm.protocol import CertificateFacts
 # must offer `open_remote(host, settings)` in its package (see registry.Registry.open).
 REMOTE_KINDS: dict[str, str] = {"hyperv": "Hyper-V", "esxi": "VMware ESXi / vCenter"}
 AUTH_METHODS = ("ntlm", "kerberos", "credssp", "basic", "certificate")
+# Authentications that seal every message themselves, so plain HTTP exposes nothing.
+ENCRYPTING_AUTH = ("ntlm", "kerberos", "credssp")
+HTTPS_ONLY_KINDS = frozenset({"esxi"})  # the vSphere API is served over HTTPS only
 DEFAULT_PORTS = {("hyperv", True): 5986, ("hyperv", False): 5985, ("esxi", True): 443}
 # Host names (RFC 1123 labels), IPv4 and bracket-less IPv6: letters, digits, '.', '-', ':'.
 _ADDRESS = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.\-:]{0,252}[A-Za-z0-9])?$")
@@ -71,6 +74,12 @@ class HostConfig:
         if self.auth not in AUTH_METHODS:
             raise ValueError(f"unknown authentication {self.auth!r}; use one of "
                              f"{', '.join(AUTH_METHODS)}")
+        if not self.https and self.kind in HTTPS_ONLY_KINDS:
+            raise ValueError(f"{REMOTE_KINDS[self.kind]} is reached over HTTPS only")
+        if not self.https and self.auth not in ENCRYPTING_AUTH:
+            raise ValueError(f"{self.auth.capitalize()} authentication over plain HTTP would "
+                             "expose the password and every command to the network; use HTTPS, "
+                             "or NTLM, Kerberos or CredSSP (which encrypt each message)")
         if self.pinned_sha256:
             object.__setattr__(self, "pinned_sha256", normalize_fingerprint(self.pinned_sha256))
         if any(ord(c) < 32 for c in self.username + self.label + self.ca_file):

@@ -60,6 +60,11 @@ def test_unknown_kind_port_auth_and_fingerprint_are_refused_with_the_reason():
         HostConfig("hyperv", "hv01", auth="digest")
     with pytest.raises(ValueError, match="64 hexadecimal"):
         HostConfig("hyperv", "hv01", pinned_sha256="abcd")
+    with pytest.raises(ValueError, match="Basic authentication over plain HTTP"):
+        HostConfig("hyperv", "hv01", auth="basic", https=False)
+    with pytest.raises(ValueError, match="HTTPS only"):
+        HostConfig("esxi", "esx01", https=False)
+    assert HostConfig("hyperv", "hv01", auth="kerberos", https=False).effective_port == 5985
     colon = ":".join(["AB"] * 32)
     assert HostConfig("hyperv", "hv01", pinned_sha256=colon).pinned_sha256 == FINGERPRINT
     assert normalize_fingerprint(f" {colon} ") == FINGERPRINT

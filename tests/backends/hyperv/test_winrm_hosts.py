@@ -18,7 +18,12 @@ import pytest
 pytest.importorskip("winrm")
 
 from backends.hyperv import diagnose
-from backends.hyperv.winrm_transport import InsecureTransport, WinRMConfig, config_for_host
+from backends.hyperv.winrm_transport import (
+    InsecureTransport,
+    WinRMChannel,
+    WinRMConfig,
+    config_for_host,
+)
 from desktopvm import credentials
 from desktopvm.connections import Diagnosis, HostConfig, State
 from desktopvm.model import defaults_for
@@ -313,8 +318,8 @@ def test_diagnosis_names_the_failing_step(tls: TlsFiles, tmp_path: Path) -> None
     assert refused.failure is not None and refused.failure.name == "TCP"
     assert "refused" in refused.failure.detail and str(port) in refused.failure.detail
     assert "winrm quickconfig -transport:https" in refused.failure.fix
-    plain_basic = diagnose.test_connection(host.replace(https=False), None, PASSWORD)
-    assert names(plain_basic) == ["Transport security"] and not plain_basic.ok
+    with pytest.raises(ValueError, match="plain HTTP"):  # refused before any step runs
+        host.replace(https=False)
 
 
 def test_no_answer_on_a_port_is_not_refused(tmp_path: Path) -> None:
@@ -354,14 +359,15 @@ def test_a_web_server_without_winrm_and_a_missing_auth_library(
     assert "pip install" in kerberos.failure.fix and "reach" not in kerberos.failure.detail
 
 
-def test_basic_over_plain_http_is_refused_when_connecting(
-        test_keyring: TestKeyring) -> None:  # noqa: F811
-    host = HostConfig(kind="hyperv", address="127.0.0.1", port=9, username=USER,
-                      auth="basic", https=False)
-    credentials.store_password(host, PASSWORD)
-    registry = registry_for(host)
+def test_basic_over_plain_http_is_refused_when_connecting() -> None:
+    """A host the user adds cannot even say it (HostConfig refuses); a WinRMConfig made by
+    hand is refused again when it connects."""
+    with pytest.raises(ValueError, match="plain HTTP"):
+        HostConfig(kind="hyperv", address="127.0.0.1", port=9, username=USER, auth="basic",
+                   https=False)
+    config = WinRMConfig(host="127.0.0.1", port=9, username=USER, auth="basic", https=False)
     with pytest.raises(InsecureTransport, match="plain HTTP"):
-        registry.list_machines(host.id)
+        WinRMChannel(config, password=lambda _c: PASSWORD).open()
 
 
 def test_timeouts_can_be_shortened(monkeypatch: pytest.MonkeyPatch) -> None:
