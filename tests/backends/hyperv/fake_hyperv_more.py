@@ -332,3 +332,26 @@ def op_type_keys(state: State, args: Args) -> Any:
     vm = get_vm(state, args["Id"])
     assert_state(vm, ("Running",), "type into it")
     state["typed"].extend(args.get("Combos", []))
+
+
+# -- doctor ------------------------------------------------------------------------------------
+#: doctor.ps1's answer on a healthy Windows 11 host; tests change it through state["doctor"].
+#: Sources per field are in the script: Win32_OptionalFeature.InstallState, Get-Service vmms,
+#: Win32_ComputerSystem.HypervisorPresent, Win32_Processor.VirtualizationFirmwareEnabled (false
+#: while the hypervisor runs), the Hyper-V Administrators SID S-1-5-32-578, Get-VMHost's folders.
+DOCTOR = {"OsCaption": "Microsoft Windows 11 Pro", "HyperVFeature": "Enabled",
+          "ModulePresent": True, "VmmsRunning": True, "HypervisorPresent": True,
+          "VirtualizationFirmwareEnabled": False, "SlatSupported": True,
+          "IsAdministrator": False, "FreeBytes": 200 * 1024**3, "TotalBytes": 500 * 1024**3,
+          "VirtualBoxVersion": "", "Errors": []}
+
+
+def op_doctor(state: State, args: Args) -> Any:
+    found = {**DOCTOR, **state.get("doctor", {})}
+    host = state["host"]
+    folders = [{"Kind": kind, "Path": host[kind], "FreeBytes": found["FreeBytes"],
+                "TotalBytes": found["TotalBytes"]}
+               for kind in ("VirtualMachinePath", "VirtualHardDiskPath")]
+    return {**{k: v for k, v in found.items() if k not in ("FreeBytes", "TotalBytes")},
+            "OsVersion": host["OsVersion"], "IsHyperVAdmin": state["probe"]["can_manage"],
+            "Folders": folders if found["ModulePresent"] else []}
