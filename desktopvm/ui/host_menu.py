@@ -142,9 +142,12 @@ class HostActions:
                 show_error(self.window, self.tr("Edit host"), ValueError(
                     self.tr("%1 has been added already").replace("%1", new.id)))
                 return
-            # A new id drops the old node with the new settings (Refresher.sync_hosts).
+            # A new id drops the old node with the new settings (Refresher.sync_hosts). With
+            # only the password changed the settings are the same: the host's session is
+            # closed all the same, so the next one signs in with the new password.
             if self._save(self.settings.with_host(new, replacing=old.id),
                           self.tr("Edit host")):
+                self._close_later(new.id)
                 self._connect_now(new.id)
         dialog.accepted.connect(edited)
         self.window.operations.keep(dialog)

@@ -434,6 +434,21 @@ def test_edit_replaces_the_host_and_opens_a_new_registry(qtbot, window, host_dia
     assert group(window, renamed.id).data() == "Renamed (0)"
 
 
+def test_edit_with_only_a_new_password_signs_in_again(qtbot, window, host_dialog):
+    settled(qtbot, window)
+    registry = window.registry
+    old = remote(window, HV01)
+    window.registry.monitor.failed(HV01.id, AuthenticationFailed("The password was refused"))
+    qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Authentication failed", timeout=3000)
+    menu_actions(window, HV01.id)["host-edit"].trigger()
+    host_dialog.result = HV01  # the same settings; the dialog kept the new password
+    host_dialog.opened[-1].accept()
+    assert window.registry is registry  # nothing else changed
+    qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Connected", timeout=5000)
+    assert registry.open(HV01.id) is not old  # a new session, with the new password
+    qtbot.waitUntil(lambda: old.closed_in is not None, timeout=5000)
+
+
 def test_trust_certificate_pins_it_saves_and_connects_again(qtbot, window, monkeypatch):
     from desktopvm.ui.hosts import trust_dialog
 
