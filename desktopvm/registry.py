@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from types import ModuleType
 
-from desktopvm.connections import Diagnosis, HostConfig, is_remote, kind_of
+from desktopvm.connections import Check, Diagnosis, HostConfig, is_remote, kind_of
 from desktopvm.monitor import ConnectionMonitor
 from desktopvm.protocol import (
     Backend,
@@ -188,6 +188,21 @@ class Registry:
                                      "hosts")
         diagnosis: Diagnosis = package.test_connection(host, self.settings, password)
         return diagnosis
+
+    def doctor(self, name: str) -> list[Check]:
+        """`desktopvm-cli doctor`: what is wrong with connection `name` and how to fix it (the
+        package's doctor_checks; for a remote host, Test connection's steps first). Runs tools
+        and contacts hosts: never on the GUI thread."""
+        host = self.settings.host(name)
+        package = self._package(kind_of(name)) if kind_of(name) in self._known else None
+        if package is None or not hasattr(package, "doctor_checks"):
+            return []
+        if host is None:
+            return list(package.doctor_checks(self.settings))
+        diagnosis = self.test_host(host)
+        checks = list(diagnosis.checks)
+        return checks + list(package.doctor_checks(self.settings, self.open(name))) \
+            if diagnosis.ok else checks
 
     def list_machines(self, name: str) -> list[MachineSummary]:
         """The machines of one connection, recording its state; a host that is waiting out a
