@@ -16,7 +16,7 @@ from desktopvm.settings import Settings
 if TYPE_CHECKING:
     from backends.hyperv.backend import HyperVBackend
     from backends.hyperv.winrm_transport import WinRMConfig
-    from desktopvm.connections import Diagnosis, HostConfig
+    from desktopvm.connections import Check, Diagnosis, HostConfig
 
 
 def detect(settings: Settings) -> ProbeResult:
@@ -69,3 +69,21 @@ def test_connection(host: HostConfig, settings: Settings | None,
     from backends.hyperv.diagnose import test_connection as diagnose
 
     return diagnose(host, settings, password)
+
+
+def doctor_checks(settings: Settings, backend: HyperVBackend | None = None) -> list[Check]:
+    """`desktopvm-cli doctor`: this computer's Hyper-V (or `backend`'s host), with fixes."""
+    from backends.hyperv import doctor
+    from backends.hyperv.locate import find_powershell, install_hint
+    from desktopvm.connections import Check
+
+    if backend is None:
+        if find_powershell(settings.powershell_path) is None:
+            return [Check("PowerShell", False, "not found (Hyper-V needs a Windows host)",
+                          install_hint())]
+        backend = open_backend(settings)
+        try:
+            return doctor.run(backend.runner)
+        finally:
+            backend.close()
+    return doctor.run(backend.runner)

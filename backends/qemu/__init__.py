@@ -16,6 +16,7 @@ from desktopvm.settings import Settings
 
 if TYPE_CHECKING:
     from backends.qemu.backend import QemuBackend
+    from desktopvm.connections import Check
 
 
 #: Why the QEMU backend is not offered on Windows (yet): it relies on Unix sockets for QMP,
@@ -41,3 +42,10 @@ def open_backend(settings: Settings) -> QemuBackend:
     from backends.qemu.backend import QemuBackend
 
     return QemuBackend(settings)
+
+
+def doctor_checks(settings: Settings, backend: object = None) -> list[Check]:
+    """`desktopvm-cli doctor`: QEMU on this computer, each finding with its fix."""
+    from backends.qemu import doctor
+
+    return doctor.run(settings)

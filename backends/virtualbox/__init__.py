@@ -15,6 +15,7 @@ from desktopvm.settings import Settings
 
 if TYPE_CHECKING:
     from backends.virtualbox.backend import VirtualBoxBackend
+    from desktopvm.connections import Check
 
 
 def detect(settings: Settings) -> ProbeResult:
@@ -32,3 +33,11 @@ def open_backend(settings: Settings) -> VirtualBoxBackend:
     from backends.virtualbox.backend import VirtualBoxBackend
 
     return VirtualBoxBackend(settings)
+
+
+def doctor_checks(settings: Settings, backend: object = None) -> list[Check]:
+    """`desktopvm-cli doctor`: VirtualBox on this computer, each finding with its fix."""
+    from backends.virtualbox import doctor
+    from backends.virtualbox.vboxmanage import VBoxManage, find_vboxmanage
+
+    return doctor.run(VBoxManage(find_vboxmanage(settings.vboxmanage_path) or ""))
