@@ -1,9 +1,11 @@
-"""End to end: the main window with a real Registry lists a remote Hyper-V host's machines beside
-real local QEMU ones, says when the host goes away, and recovers by itself when it comes back.
+"""End to end: in the main window with a real Registry, a newcomer adds a remote Hyper-V host
+(the real Add host dialog, Test connection), sees its machines beside real local QEMU ones, and
+when the host goes away and comes back the window says so and recovers by itself.
 
 The host is a loopback HTTPS WinRM server (tests/backends/hyperv/winrm_server.py) running the
-PowerShell double's FakeHost, trusted through a CA file, its password in a real keyrings.alt
-file keyring in tmp. Nothing waits on the wall-clock back-off: the monitor's clock is moved.
+PowerShell double's FakeHost, trusted through a CA file; the password goes to a real
+keyrings.alt file keyring in tmp. Nothing waits on the wall-clock back-off: the monitor's clock
+is moved.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ import pytest
 pytest.importorskip("winrm")
 
 from desktopvm import credentials
-from desktopvm.connections import HostConfig
 from desktopvm.jobs import JobRunner
 from desktopvm.model import defaults_for
 from desktopvm.monitor import ConnectionMonitor
 from desktopvm.protocol import CancelToken, no_progress
 from desktopvm.registry import KNOWN_BACKENDS, Registry
-from desktopvm.settings import Settings
+from desktopvm.settings import Settings, load_settings
+from desktopvm.ui.hosts.host_dialog import HostDialog
 from desktopvm.ui.inventory_model import NAME, STATE, KindRole
 from desktopvm.ui.main_window import MainWindow
 from tests.backends.hyperv.certs import TlsFiles, make_tls
@@ -85,6 +87,15 @@ def note(window: MainWindow, connection: str) -> str:
     return first.data() if first.data(KindRole) == "note" else ""
 
 
+def home_of(tmp_path: Path) -> str:
+    """What DesktopVM wrote in its state root (settings, window state, logs), as text."""
+    from desktopvm import paths
+
+    root = paths.state_root()
+    return "".join(f.read_text(errors="replace") for f in root.rglob("*") if f.is_file()
+                   and f.suffix in (".json", ".ini", ".log"))
+
+
 def make_vm(backend, name: str) -> str:
     spec = defaults_for("debian12", backend.capabilities(), name=name)
     return backend.create(spec, progress=no_progress, cancel=CancelToken())
@@ -98,21 +109,40 @@ def test_a_remote_host_beside_local_qemu_goes_away_and_comes_back(
     clock = Clock()
     with winrm_host(fake, tls) as server:
         port = server.port
-        host = HostConfig("hyperv", "127.0.0.1", port=port, username=USER, auth="basic",
-                          ca_file=str(tls.ca), label="hv01 (loopback)")
-        credentials.store_password(host, PASSWORD)
         settings = Settings(library_dir=str(tmp_path / "library"), qemu_accel="tcg",
-                            refresh_interval_s=1, hosts=(host,))
+                            refresh_interval_s=1)
         registry = Registry(settings, known=KNOWN_BACKENDS, monitor=ConnectionMonitor(clock))
-        make_vm(registry.open(host.id), "remote-vm")
         make_vm(registry.open("qemu"), "local-vm")
         runner = JobRunner()
         window = MainWindow(registry, runner)
         qtbot.addWidget(window)
         window.show()
         window.start()
+        qtbot.waitUntil(lambda: rows(window, "qemu")[1] == ["local-vm"], timeout=60_000)
+        # Add host…, as a newcomer does it: the real dialog, Test connection, Add host.
+        window.add_host_action.trigger()
+        dialog = next(d for d in window.operations.open_dialogs if isinstance(d, HostDialog))
+        dialog.address.setText("127.0.0.1")
+        dialog.port.setValue(port)
+        dialog.ca_file.setText(str(tls.ca))
+        dialog.username.setText(USER)
+        dialog.auth.setCurrentIndex(dialog.auth.findData("basic"))
+        dialog.password.setText(PASSWORD)
+        dialog.label.setText("hv01 (loopback)")
+        dialog.test_button.click()
+        qtbot.waitUntil(lambda: dialog.test_job is None and dialog.ok.isEnabled(),
+                        timeout=60_000)
+        assert dialog.checks.summary.text().startswith("Connected: every check passed")
+        dialog.ok.click()
+        qtbot.waitUntil(lambda: bool(window.registry.settings.hosts), timeout=30_000)
+        [host] = window.registry.settings.hosts
+        assert load_settings().hosts == (host,) and host.ca_file == str(tls.ca)
+        assert credentials.password(host) == PASSWORD  # in the keyring, and only there
+        assert PASSWORD not in home_of(tmp_path)
+        make_vm(window.registry.open(host.id), "remote-vm")  # made on the host meanwhile
         qtbot.waitUntil(lambda: rows(window, host.id) == ("Connected", ["remote-vm"]) and
                         rows(window, "qemu")[1] == ["local-vm"], timeout=60_000)
+        registry = window.registry
         assert window.model.index(window.model.group_index(host.id).row(), NAME).data() == \
             "hv01 (loopback) (1)"
     # The server is gone (the context ended: shut down, its port closed).
@@ -135,3 +165,4 @@ def test_a_remote_host_beside_local_qemu_goes_away_and_comes_back(
         assert runner.wait_for_done(30_000)
         window.close_backends()
     assert caplog.records and PASSWORD not in caplog.text  # nor in any log line
+    assert PASSWORD not in home_of(tmp_path)  # nor in the settings or window state
