@@ -20,6 +20,7 @@ from desktopvm import __version__
 from desktopvm.cli import (
     console_commands,
     disk_commands,
+    doctor_commands,
     edit_commands,
     host_commands,
     machine_commands,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     disk_commands.add_parsers(sub)
     console_commands.add_parsers(sub)
     host_commands.add_parsers(sub)
+    doctor_commands.add_parsers(sub)
     return parser
 
 
