@@ -91,7 +91,10 @@ class StatusBridge(QObject):
 
     def _heard(self, connection_id: str, status: Status) -> None:
         # Emitted from a worker, the signal is queued to the receivers' (GUI) thread.
-        self.changed.emit(connection_id, status)
+        try:
+            self.changed.emit(connection_id, status)
+        except RuntimeError:  # the window went without closing: stop listening
+            self.close()
 
     def close(self) -> None:
         """Stop listening (the window is closing)."""

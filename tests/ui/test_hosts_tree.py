@@ -605,3 +605,19 @@ def test_import_asks_which_connection_when_several_can_take_it(qtbot, window, tm
                     ["appliance source"], timeout=5000)
     qtbot.waitUntil(lambda: window.current_machine() is not None and
                     window.current_machine().backend == HV01.id, timeout=5000)
+
+
+def test_a_bridge_whose_window_went_stops_listening(qtbot):
+    import shiboken6
+
+    from desktopvm.ui.connection_refresh import StatusBridge
+
+    monitor = ConnectionMonitor()
+    bridge = StatusBridge(monitor)
+    heard = []
+    bridge.changed.connect(lambda name, status: heard.append(name))
+    monitor.reconnect(HV01.id)
+    assert heard == [HV01.id]
+    shiboken6.delete(bridge)  # its C++ side is gone, as with a window deleted unclosed
+    monitor.failed(HV01.id, ConnectionLost("down"))
+    assert monitor._listeners == []
