@@ -90,7 +90,7 @@ def capabilities(uefi: FirmwareBuild | None, secure: FirmwareBuild | None,
         vnc_console=True,
         serial_console=True,
         export_formats=frozenset({"ova"}),
-        live_changes=frozenset({LiveChange.NAME, LiveChange.NOTES}),
+        live_changes=frozenset({LiveChange.NAME, LiveChange.NOTES, LiveChange.OPTICAL_MEDIA}),
         name_forbidden_characters="",
         max_name_length=200,
     )

@@ -8,7 +8,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from backends.qemu import clones
+from backends.qemu import clones, media
 from backends.qemu.disks import Disks, remove_files
 from backends.qemu.identity import with_macs
 from backends.qemu.inventory import MachineStore, claim, finished
@@ -51,9 +51,17 @@ def update(store: MachineStore, disks: Disks, files: MachineFiles, old: MachineS
     A change made elsewhere since `old` was read, in a group the user did not touch, stays.
     """
     hardware = groups - {"name", "notes"}
-    states.require(Operation.CHANGE_HARDWARE if hardware else Operation.CHANGE_NAME_NOTES,
-                   store.state(files), old.name)
     current = store.spec(files)
+    state = store.state(files)
+    if hardware == {"storage"} and state in states.LIVE:
+        discs = media.disc_changes(current, new)
+        if discs is not None:  # only which ISO is in which drive: done while it runs
+            media.change_discs(store.require_running(files, "change the disc of").qmp, discs)
+            store.save_spec(files, current.model_copy(update={
+                g: getattr(new, g) for g in groups}))
+            return
+    states.require(Operation.CHANGE_HARDWARE if hardware else Operation.CHANGE_NAME_NOTES,
+                   state, old.name)
     made: list[Path] = []
     with Undo() as undo:
         undo.add("remove the new disks", lambda: remove_files(made))

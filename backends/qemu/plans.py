@@ -148,6 +148,11 @@ def _drive(drive_id: str, disk: Disk) -> list[str]:
             "cache=writeback,discard=unmap"]
 
 
+def cdrom_id(controller: int, drive: int) -> str:
+    """The block backend name of an optical drive (QMP names it to change the disc)."""
+    return f"cd{controller}-{drive}"
+
+
 def _cdrom(drive_id: str, optical: OpticalDrive) -> list[str]:
     # format=raw: never probed, so an "ISO" that is really a qcow2 with a backing file
     # cannot hand the guest another file of this computer.
@@ -172,7 +177,7 @@ def _storage(spec: MachineSpec, machine: str, boot: _Boot) -> list[str]:
             argv += ["-device", _attach(kind, bus, drive, disk.port, disk.device, media="hd",
                                         machine=machine) + boot.index(BootDevice.DISK)]
         for oi, optical in enumerate(controller.optical):
-            drive = f"cd{ci}-{oi}"
+            drive = cdrom_id(ci, oi)
             argv += _cdrom(drive, optical)
             argv += ["-device", _attach(kind, bus, drive, optical.port, optical.device,
                                         media="cd", machine=machine)
