@@ -2,10 +2,11 @@
 
 Opt-in twice over, because it creates and deletes machines in the user's own VMware:
 
-    DESKTOPVM_LIVE_VMWARE=1 .venv/bin/python -m pytest -m live_vmware tests/backends/vmware
+    .venv/bin/python -m pytest --live-vmware -m live_vmware tests/backends/vmware
 
-`-m live_vmware` selects it (the default `-m 'not …'` leaves it out) and the environment
-variable lets it run; without both it is skipped with this reason. The tests name their
+`-m live_vmware` selects it (the default `-m 'not …'` leaves it out) and `--live-vmware`
+lets it run (tests/conftest.py, as for the other live suites); without both it is skipped
+with the reason. The tests name their
 machines with the prefix (`--live-prefix`, default `dvmtest-`) and delete only the machines
 they made; a VMware library with other machines is refused unless `--live-prefix` says which
 prefix is the tests' (tests/conformance/live.py). docs/vmware.md has the steps.
@@ -13,7 +14,6 @@ prefix is the tests' (tests/conformance/live.py). docs/vmware.md has the steps.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,7 +39,6 @@ from tests.conformance.harness import Harness
 from tests.conformance.live import live_options, live_session
 
 pytestmark = [pytest.mark.live_vmware, pytest.mark.slow]
-ENV = "DESKTOPVM_LIVE_VMWARE"
 #: What our sources say a real VMware does with the test guest (no VMware Tools in it): a
 #: strict xfail each, so a live run that proves otherwise reports it.
 LIVE_EXPECTATIONS = {
@@ -65,9 +64,6 @@ def live_guest_spec(name: str, iso: Path) -> MachineSpec:
 @pytest.fixture
 def harness(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Iterator[Harness]:
     """A real VMware; only the machines the test made are removed afterwards."""
-    if os.environ.get(ENV) != "1":
-        pytest.skip(f"live test: it creates and deletes machines in this computer's VMware; "
-                    f"run it only on purpose, with {ENV}=1 and -m live_vmware")
     from backends.vmware.backend import VMwareBackend
     from desktopvm.settings import Settings
     from tests.backends.qemu.guest import READY, SerialReader
