@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from backends.esxi import inventory, tasks
 from backends.esxi.backend import EsxiBackend
 from desktopvm.protocol import (
     CancelToken,
@@ -152,3 +153,26 @@ def test_keys_and_text_arrive_as_usb_hid_codes(esx_backend: EsxiBackend, esx: si
     # USB HID Usage Tables 1.12, keyboard page: Delete 0x4C, F2 0x3B, h 0x0B, i 0x0C, Enter 0x28.
     assert [code >> 16 for code in typed] == [0x4C, 0x3B, 0x0B, 0x0C, 0x28]
     assert all(code & 0xFFFF == 7 for code in typed)
+
+
+def test_power_calls_say_why_a_state_refuses_them(esx_backend: EsxiBackend, made: str) -> None:
+    name = esx_backend.get_machine(made).spec.name
+    for call, words in ((esx_backend.power_off, "power off"), (esx_backend.reset, "reset")):
+        with pytest.raises(InvalidState, match=f"Cannot {words} {name} while it is off"):
+            call(made)
+    esx_backend.start(made)
+    esx_backend.save_state(made, progress=no_progress, cancel=CancelToken())
+    esx_backend.power_off(made)  # a suspended machine's state is discarded
+    assert state(esx_backend, made) is PowerState.OFF
+
+
+@pytest.mark.timeout(60)
+def test_a_task_the_host_fails_raises_its_fault(esx_backend: EsxiBackend, made: str) -> None:
+    esx_backend.start(made)
+    # Straight to the host, past the state rules: its own task fails with InvalidPowerState.
+    with pytest.raises(InvalidState) as caught:
+        tasks.run_task(esx_backend.session,
+                       lambda si: inventory.vm(si, made).PowerOnVM_Task(),
+                       progress=no_progress, cancel=CancelToken(), stage="Powering on")
+    assert caught.value.summary.startswith("Powering on: ")
+    assert "InvalidPowerState" in caught.value.details
