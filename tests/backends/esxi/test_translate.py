@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from backends.esxi import keys, plans, translate
@@ -11,6 +13,7 @@ from desktopvm.model.catalog import catalog
 from desktopvm.model.devices import ControllerKind, Disk, DiskFormat, StorageController
 from desktopvm.model.machine import Firmware, FirmwareSpec
 from desktopvm.protocol.keys import KEYS, UnknownKey
+from tests.backends.esxi import sim
 
 KNOWN_GUEST_IDS = set(vim.vm.GuestOsDescriptor.GuestOsIdentifier.values)
 
@@ -71,3 +74,15 @@ def test_an_update_of_the_notes_touches_nothing_else() -> None:
     assert config.annotation == "n"
     assert config.numCPUs is None and config.memoryMB is None and config.name is None
     assert not config.deviceChange
+
+
+def test_without_the_simulator_the_tests_skip_saying_how_to_build_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DESKTOPVM_VCSIM_CACHE", str(tmp_path))
+    reason = sim.missing_reason()
+    assert ".ci/vcsim" in reason and "golang-github-vmware-govmomi-dev" in reason
+    assert str(tmp_path) in reason
+    built = sim.binary()
+    built.parent.mkdir(parents=True)
+    built.write_bytes(b"")
+    assert sim.missing_reason() == ""
