@@ -77,11 +77,3 @@ def connection_facts(registry: Registry, connection: str) -> BackendFacts:
         return host_facts(registry, connection)
     known = next(k for k in registry.known() if k.name == connection)
     return local_facts(registry, known)
-
-
-def gather_facts(registry: Registry) -> list[BackendFacts]:
-    """Probe every local backend and ask the usable ones for capabilities and host info.
-
-    Runs in a worker thread (it starts processes and may wait on them).
-    """
-    return [local_facts(registry, known) for known in registry.known()]

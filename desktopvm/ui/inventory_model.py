@@ -37,6 +37,7 @@ STATE_ICONS = {
     PowerState.STOPPING: "state-busy", PowerState.UNKNOWN: "state-unknown",
 }
 NOTE_COLOR = QColor("#b91c1c")  # a host's error line: a dark red, readable on white and grey
+NOTE_LAST_NUMBER, NOTE_LAST_TEXT = 2**62, "\U0010ffff"  # beyond any CPUs, memory or name
 STATE_TEXT = {
     PowerState.RUNNING: "Running", PowerState.OFF: "Powered off", PowerState.PAUSED: "Paused",
     PowerState.SAVED: "Saved", PowerState.ABORTED: "Aborted", PowerState.STARTING: "Starting",
@@ -103,6 +104,12 @@ class InventoryModel(QAbstractItemModel):
         super().__init__(parent)
         self._groups: list[_Group] = []
         self._by_uid: dict[int, _Group] = {}
+        self._descending = False  # the view's sort order: groups and notes keep their place
+
+    def set_sort_order(self, descending: bool) -> None:
+        """The order the view sorts in (told before it sorts): the sort keys of groups and
+        notes follow it, so they keep their place while the machines are sorted."""
+        self._descending = descending
 
     # -- structure -------------------------------------------------------------------------
     def index(self, row: int, column: int, parent: AnyIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
@@ -196,8 +203,8 @@ class InventoryModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return "\n".join(t for t in (group.label, group.state, group.tip) if t) \
                 if group.remote else group.error or group.label
-        if role == SortRole:
-            return group.label.lower()
+        if role == SortRole:  # the same place whichever way the machines are sorted
+            return -group.rank if self._descending else group.rank
         if role == Qt.ItemDataRole.FontRole and column in (NAME, STATE):
             return _group_font()  # a connection's row heads its machines
         if role == OrderRole:
@@ -217,6 +224,11 @@ class InventoryModel(QAbstractItemModel):
             return group.tip or group.note
         if role == KindRole:
             return "note"
+        if role == SortRole:  # first, whichever way and by whichever column
+            numeric = column in (CPUS, MEMORY)
+            if self._descending:
+                return NOTE_LAST_NUMBER if numeric else NOTE_LAST_TEXT
+            return -1 if numeric else ""
         if role == Qt.ItemDataRole.ForegroundRole:
             return NOTE_COLOR  # the error red of the icons, readable on white and grey
         return None

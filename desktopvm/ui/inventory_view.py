@@ -22,8 +22,8 @@ from desktopvm.ui.inventory_model import (
     NAME,
     AnyIndex,
     ConnectionRole,
+    InventoryModel,
     KindRole,
-    OrderRole,
     SortRole,
 )
 
@@ -50,22 +50,19 @@ class MachineFilter(QSortFilterProxyModel):
         self.setFilterFixedString(text)
 
     def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
-        if source_parent.isValid():
+        if source_row == 0 and source_parent.isValid():  # a note is a group's row 0
             kind = self.sourceModel().index(source_row, NAME, source_parent).data(KindRole)
             if kind == "note":
                 return True
         return super().filterAcceptsRow(source_row, source_parent)
 
-    def lessThan(self, left: AnyIndex, right: AnyIndex) -> bool:
-        ascending = self.sortOrder() is Qt.SortOrder.AscendingOrder
-        if not left.parent().isValid():  # groups: their own order, in either direction
-            first, second = left.data(OrderRole), right.data(OrderRole)
-            return bool(first < second if ascending else first > second)
-        if left.data(KindRole) == "note":
-            return ascending
-        if right.data(KindRole) == "note":
-            return not ascending
-        return super().lessThan(left, right)
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort the machines; the model's sort keys keep the groups and notes in place. (Not
+        a Python lessThan: that would be called some 60,000 times to sort 10,000 rows.)"""
+        source = self.sourceModel()
+        if isinstance(source, InventoryModel):
+            source.set_sort_order(order is Qt.SortOrder.DescendingOrder)
+        super().sort(column, order)
 
 
 class InventoryView(QTreeView):

@@ -35,7 +35,7 @@ from desktopvm.protocol import (
 )
 from desktopvm.registry import Registry
 from desktopvm.settings import Settings, load_settings
-from desktopvm.ui.inventory_model import NAME, STATE, ConnectionRole, KindRole
+from desktopvm.ui.inventory_model import CPUS, NAME, STATE, ConnectionRole, KindRole
 from desktopvm.ui.main_window import MainWindow
 from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (a fixture)
 from tests.ui import fake_hosts
@@ -150,10 +150,31 @@ def test_hosts_show_beside_the_local_machines_with_their_state_and_error_line(
     assert window.tree.isFirstColumnSpanned(0, group(window, HV02.id))  # the line spans
     qtmodeltester.check(window.model)
     # Sorting by name the other way keeps the groups' order and the error line first.
-    window.tree.sortByColumn(NAME, window.proxy.sortOrder().DescendingOrder)
+    window.tree.sortByColumn(NAME, Qt.SortOrder.DescendingOrder)
     assert top_level(window) == ["memory", HV01.id, HV02.id]
     assert children(window, HV01.id) == ["web01", "dc01"]
     assert "connection refused" in children(window, HV02.id)[0]
+
+
+
+def test_sorting_either_way_by_any_column_keeps_the_groups_and_error_lines_in_place(
+        qtbot, window):
+    backend = remote(window, HV02)
+    for name, cpus in (("alpha", 1), ("zulu", 4)):
+        spec = defaults_for("debian12", backend.capabilities(), name=name)
+        spec = spec.model_copy(update={"cpu": spec.cpu.model_copy(update={"count": cpus})})
+        backend.create(spec, progress=no_progress, cancel=CancelToken())
+    settled(qtbot, window)
+    backend.down = ConnectionLost("hv02 went away")
+    window.refresh(only=HV02.id)
+    qtbot.waitUntil(lambda: state_of(window, HV02.id) == "Unreachable", timeout=5000)
+    for column in (NAME, CPUS):  # text and numbers
+        for order, machines in ((Qt.SortOrder.AscendingOrder, ["alpha", "zulu"]),
+                                (Qt.SortOrder.DescendingOrder, ["zulu", "alpha"])):
+            window.tree.sortByColumn(column, order)
+            assert top_level(window) == ["memory", HV01.id, HV02.id]
+            rows = children(window, HV02.id)
+            assert "hv02 went away" in rows[0] and rows[1:] == machines, (column, order)
 
 
 def test_a_hanging_host_holds_up_neither_the_local_backend_nor_the_other_host(
