@@ -201,6 +201,7 @@ class EsxiBackend:
     def clone(self, machine_id: str, new_name: str, *, linked: bool = False,
               snapshot_id: str = "", progress: Progress, cancel: CancelToken) -> str:
         self._writable()
+        machines.require_name(new_name, self.capabilities())
         return clones.clone(self.session, self.facts(), machine_id, new_name, linked=linked,
                             snapshot_id=snapshot_id, progress=progress, cancel=cancel)
 
@@ -211,7 +212,11 @@ class EsxiBackend:
 
     def import_machine(self, path: Path, *, name: str = "", progress: Progress,
                        cancel: CancelToken) -> str:
-        raise appliances.unsupported()
+        self._writable()
+        if name:
+            machines.require_name(name, self.capabilities())
+        return appliances.import_machine(self.session, self.facts(), path, name=name,
+                                         progress=progress, cancel=cancel)
 
     # -- disks ------------------------------------------------------------------------------
     def disk_info(self, path: Path) -> DiskInfo:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from backends.esxi import inventory, plans, tasks
 from backends.esxi.placement import Facts
 from backends.esxi.session import Session, vim
-from desktopvm.model import MachineSpec, changed_groups
+from desktopvm.model import Capabilities, MachineSpec, changed_groups
+from desktopvm.model.names import name_problems
 from desktopvm.protocol import (
     BackendError,
     CancelToken,
+    InvalidSpec,
     OperationCancelled,
     PowerState,
     Progress,
@@ -69,6 +71,13 @@ def update(session: Session, facts: Facts, machine_id: str, old: MachineSpec,
         raise UnsupportedOperation(str(error)) from error
     tasks.run_task(session, lambda si: inventory.vm(si, machine_id).ReconfigVM_Task(config),
                    progress=progress, cancel=cancel, stage=f"Changing {new.name}")
+
+
+def require_name(name: str, capabilities: Capabilities) -> None:
+    """InvalidSpec unless `name` follows the naming rule (checked before anything is made)."""
+    problems = name_problems(name, capabilities)
+    if problems:
+        raise InvalidSpec(problems)
 
 
 def require_changeable(name: str, state: PowerState, old: MachineSpec, new: MachineSpec,

@@ -13,8 +13,9 @@ import http.client
 import logging
 import ssl
 import threading
+import urllib.parse
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import pyVmomi
 from defusedxml import ElementTree
@@ -26,6 +27,7 @@ from desktopvm.connections import HostConfig
 from desktopvm.protocol import (
     AuthenticationFailed,
     BackendError,
+    CancelToken,
     CertificateNotTrusted,
     CommandFailed,
     ConnectionLost,
@@ -36,6 +38,7 @@ from desktopvm.protocol import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+CHUNK = 1 << 20  # bytes per write of an upload: cancel and progress are seen this often
 # pyVmomi's type stubs cover part of its API; the rest is typed at run time by pyVmomi
 # itself (it refuses a wrong type in any data object), so the backend sees it as Any.
 vim: Any = vim_types
@@ -282,7 +285,7 @@ class Session:
         return content
 
     @staticmethod
-    def bind(si: Any, kind: type, moid: str) -> Any:
+    def bind(si: Any, kind: Any, moid: str) -> Any:
         """A managed object of `kind` by its id, bound to the session `si`."""
         return kind(moid, si._stub)
 
@@ -310,3 +313,43 @@ class Session:
             found = self.retrieve(si, [spec])
             return {p.name: p.val for p in found[0].propSet} if found else {}
         return self.run(read)
+
+    def upload(self, url: str, source: IO[bytes], size: int, *,
+               sent: Callable[[int], None], cancel: CancelToken) -> None:
+        """POST `size` bytes of `source` to a URL the host gave (an NFC lease's disk URL), with
+        the session's cookie, over TLS verified as for the session itself."""
+        parts = urllib.parse.urlsplit(url)
+        address, port = parts.hostname or "*", parts.port or 443
+        if address == "*":  # ESXi's lease URLs name no host: "the one you are talking to"
+            address, port = self.host.address, parts.port or self.host.effective_port
+        cookie = str(self.service()._stub.cookie)
+        connection = http.client.HTTPSConnection(address, port,
+                                                 context=tls_context(self.host),
+                                                 timeout=self.timeout)
+        try:
+            connection.putrequest("POST", parts.path + (f"?{parts.query}" if parts.query else ""))
+            connection.putheader("Content-Type", "application/x-vnd.vmware-streamVmdk")
+            connection.putheader("Content-Length", str(size))
+            connection.putheader("Cookie", cookie)
+            connection.endheaders()
+            left = size
+            while left > 0:
+                cancel.raise_if_cancelled()
+                chunk = source.read(min(CHUNK, left))
+                if not chunk:
+                    raise BackendError(f"The file ended {left} bytes early while uploading")
+                connection.send(chunk)
+                left -= len(chunk)
+                sent(len(chunk))
+            response = connection.getresponse()
+            response.read()
+            if not 200 <= response.status < 300:
+                raise CommandFailed(f"{address} refused the upload (HTTP {response.status})",
+                                    details=f"{response.status} {response.reason}: {url}")
+        except ssl.SSLCertVerificationError as error:
+            raise not_trusted(self.host, error) from error
+        except (OSError, http.client.HTTPException) as error:
+            raise ConnectionLost(f"The upload to {address} broke off",
+                                 f"{type(error).__name__}: {error}") from error
+        finally:
+            connection.close()

@@ -7,7 +7,9 @@
 //   - PutUsbScanCodes on a VirtualMachine (vSphere 6.5+): counted, and the HID codes kept for
 //     GET /desktopvm/keys (the tests read what the backend typed);
 //   - -free: the host reports the free licence's edition and refuses every write method with
-//     RestrictedVersion, the fault a free-licence ESXi returns.
+//     RestrictedVersion, the fault a free-licence ESXi returns;
+//   - the bytes each NFC upload (an OVF import's disk) carried, for GET /desktopvm/nfc: the
+//     simulator itself discards them.
 package main
 
 import (
@@ -32,9 +34,22 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 )
 
+type counter struct {
+	io.ReadCloser
+	n *int64
+}
+
+func (c counter) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	*c.n += int64(n)
+	return n, err
+}
+
 var (
 	keysMu   sync.Mutex
 	keysSeen []int64 // usbHidCode values in the order they were sent
+	nfcMu    sync.Mutex
+	nfcBytes = map[string]int64{} // upload path -> bytes received
 
 	hidCode  = regexp.MustCompile(`<usbHidCode>(-?\d+)</usbHidCode>`)
 	method   = regexp.MustCompile(`<soapenv:Body>\s*<([A-Za-z_]+)[\s>]`)
@@ -56,6 +71,21 @@ func front(next http.Handler, free bool) http.Handler {
 			keysMu.Lock()
 			defer keysMu.Unlock()
 			_ = json.NewEncoder(w).Encode(append([]int64{}, keysSeen...))
+			return
+		}
+		if r.URL.Path == "/desktopvm/nfc" {
+			nfcMu.Lock()
+			defer nfcMu.Unlock()
+			_ = json.NewEncoder(w).Encode(nfcBytes)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/nfc/") && (r.Method == http.MethodPost || r.Method == http.MethodPut) {
+			var n int64
+			r.Body = counter{r.Body, &n}
+			next.ServeHTTP(w, r)
+			nfcMu.Lock()
+			nfcBytes[r.URL.Path] += n
+			nfcMu.Unlock()
 			return
 		}
 		if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/sdk") {
