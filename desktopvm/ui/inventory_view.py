@@ -3,6 +3,7 @@ hosts dragged into another order — and `MachineFilter`, its search and sorting
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import (
     QAbstractItemModel,
     QModelIndex,
@@ -60,8 +61,8 @@ class MachineFilter(QSortFilterProxyModel):
         """Sort the machines; the model's sort keys keep the groups and notes in place. (Not
         a Python lessThan: that would be called some 60,000 times to sort 10,000 rows.)"""
         source = self.sourceModel()
-        if isinstance(source, InventoryModel):
-            source.set_sort_order(order is Qt.SortOrder.DescendingOrder)
+        if isinstance(source, InventoryModel) and shiboken6.isValid(source):  # not while the
+            source.set_sort_order(order is Qt.SortOrder.DescendingOrder)  # window is torn down
         super().sort(column, order)
 
 
