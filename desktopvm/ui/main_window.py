@@ -365,6 +365,8 @@ class MainWindow(QMainWindow):
         self._retired.clear()
 
     def show_empty_state(self) -> None:
+        """The tree when a hypervisor is here or a host was added; else what to install (once
+        every local backend has been probed) and a link to add a host."""
         local = [f for f in self.facts.values() if not is_remote(f.name)]
         if any(f.available for f in local) or self.registry.settings.hosts:
             self.stack.setCurrentIndex(0)
