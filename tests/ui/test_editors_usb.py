@@ -59,6 +59,18 @@ def test_a_loaded_controller_the_backend_lacks_stays_and_is_named(qtbot):
         "Memory offers no USB controller here."]
 
 
+def test_only_the_generations_the_backend_has_are_offered(qtbot):
+    """VirtualBox 6.1 without its Extension Pack has USB 1.1 only (review V3)."""
+    reason = "USB 2.0 and 3.0 need the VirtualBox Extension Pack on 6.1"
+    caps = CAPS.model_copy(update={"usb_versions": frozenset({UsbVersion.USB1}),
+                                   "usb_versions_reason": reason})
+    editor, _ = editor_for(qtbot, caps=caps, usb=UsbSpec(version=UsbVersion.USB1))
+    assert editor.buttons[UsbVersion.USB1].isEnabled() and editor.buttons[None].isEnabled()
+    for version in (UsbVersion.USB2, UsbVersion.USB3):
+        assert not editor.buttons[version].isEnabled()
+        assert editor.buttons[version].toolTip() == reason
+
+
 def test_a_saved_machine_locks_usb(qtbot):
     editor, _ = editor_for(qtbot, state=PowerState.SAVED)
     assert not any(b.isEnabled() for b in editor.buttons.values())

@@ -25,8 +25,9 @@ VERSIONS: tuple[UsbVersion | None, ...] = (UsbVersion.USB3, UsbVersion.USB2, Usb
 class UsbEditor(SpecEditor):
     """One radio button per controller generation and "none"; the tablet needs a controller.
 
-    Capabilities say only whether a backend has USB at all, so every generation is offered
-    where it has; a backend without USB offers "none" alone and says why.
+    Capabilities say whether a backend has USB at all and which generations (VirtualBox 6.1
+    without its Extension Pack has USB 1.1 only); a generation the backend lacks is greyed
+    with its reason, and a backend without USB offers "none" alone and says why.
     """
 
     scope = FieldScope(("usb",))
@@ -96,9 +97,16 @@ class UsbEditor(SpecEditor):
         caps = self.capabilities
         chosen = self.version()
         no_usb = self.tr("%s offers no USB controller here.") % caps.backend
+        lacking = caps.usb_versions_reason or self.tr(
+            "%s does not offer this USB controller here.") % caps.backend
         for version, button in self.buttons.items():
             # A loaded controller the backend lacks stays choosable only while chosen.
-            self.offer(button, caps.usb or version is None or version is chosen, no_usb)
+            if version is None or version is chosen:
+                self.offer(button, True, no_usb)
+            elif not caps.usb:
+                self.offer(button, False, no_usb)
+            else:
+                self.offer(button, version in caps.usb_versions, lacking)
         self.offer(self.tablet, chosen is not None,
                    self.tr("The tablet is a USB device: choose a USB controller first."))
 
