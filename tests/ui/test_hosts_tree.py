@@ -437,6 +437,20 @@ def test_add_host_from_the_file_menu_saves_it_and_lists_its_machines(qtbot, runn
     assert top_level(window) == ["memory", added.id]
 
 
+def test_adding_a_host_already_there_says_so_and_changes_nothing(qtbot, window, host_dialog,
+                                                                  find_error_dialogs):
+    settled(qtbot, window)
+    registry = window.registry
+    window.add_host_action.trigger()
+    host_dialog.result = HV02.replace(label="again")
+    host_dialog.opened[-1].accept()
+    qtbot.waitUntil(lambda: bool(find_error_dialogs()), timeout=3000)
+    assert "has been added already" in find_error_dialogs()[0].text()
+    find_error_dialogs()[0].close()
+    assert window.registry is registry and registry.settings.host(HV02.id) == HV02
+    assert load_settings().hosts == ()  # nothing written
+
+
 def test_edit_replaces_the_host_and_opens_a_new_registry(qtbot, window, host_dialog):
     create(remote(window, HV01), "dc01")
     settled(qtbot, window)
