@@ -65,7 +65,8 @@ def disk(item: Disk, controller_key: int, key: int, datastore: str) -> Any:
         fileName=item.path if item.existing else f"[{datastore}]")
     device = Dev.VirtualDisk(key=key, controllerKey=controller_key, unitNumber=item.port,
                              backing=backing)
-    if not item.existing:
+    if not item.existing or item.size_bytes:
+        # An existing disk of known size (a clone's copy) says it, as the file does.
         device.capacityInKB = (item.size_bytes + 1023) // 1024
     return Dev.VirtualDeviceSpec(operation=Op.add, device=device,
                                  fileOperation=None if item.existing else FileOp.create)

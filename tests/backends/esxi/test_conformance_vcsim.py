@@ -25,8 +25,6 @@ pytestmark = pytest.mark.vcsim
 DATASTORE = ("its disks are datastore paths ('[ds] vm/disk.vmdk') on the host, not files on "
              "this computer; test_machines.py checks them in vcsim's datastore folder instead")
 PAUSE = "ESXi has no pause (suspend is save_state, which the suite tests on its own)"
-CLONE = ("a standalone ESXi host has no clone API; vCenter clones are tested on the VPX model "
-         "in test_lifecycle.py")
 SKIPS: dict[str, str] = {
     "test_create_lists_the_machine_off_with_its_hardware": DATASTORE,
     "test_delete_keeps_disks_unless_asked": DATASTORE,
@@ -34,10 +32,6 @@ SKIPS: dict[str, str] = {
     "test_invalid_state_transitions_are_refused": PAUSE,
     "test_acpi_shutdown_reaches_off": "guest shutdown needs VMware Tools in the guest, and "
                                       "vcsim's guests run none (a live_esxi run would show it)",
-    "test_full_clone_is_a_new_machine": CLONE,
-    "test_clone_refuses_every_name_the_rule_refuses_and_makes_nothing": CLONE,
-    "test_clone_cancelled_midway_leaves_nothing_behind": CLONE,
-    "test_a_running_machine_cannot_be_cloned": CLONE,
     "test_disk_tools_create_info_resize_convert": "ESXi's disks are made and grown through "
                                                   "the machine's settings, not as local files",
 }

@@ -17,7 +17,7 @@ from desktopvm.protocol import (
     no_progress,
 )
 from tests.backends.esxi import sim
-from tests.backends.esxi.test_machines import spec
+from tests.backends.esxi.test_machines import on_datastore, spec
 
 pytestmark = pytest.mark.vcsim
 
@@ -107,11 +107,28 @@ def test_an_unknown_snapshot_is_not_found(esx_backend: EsxiBackend, made: str) -
                                      cancel=CancelToken())
 
 
-def test_standalone_esxi_cannot_clone(esx_backend: EsxiBackend, made: str) -> None:
-    # vcsim's ESX model would clone; a real standalone host refuses, so DesktopVM asks first.
+def test_standalone_esxi_clones_by_copying_the_disks(esx_backend: EsxiBackend,
+                                                     made: str) -> None:
+    # vcsim's ESX model would run CloneVM; a real standalone host refuses it, so DesktopVM
+    # never asks: a new machine, the disks copied with the VirtualDiskManager, attached.
     assert not esx_backend.capabilities().linked_clone
-    with pytest.raises(UnsupportedOperation, match="standalone ESXi host cannot clone"):
-        esx_backend.clone(made, "dvmtest-copy", progress=no_progress, cancel=CancelToken())
+    with pytest.raises(UnsupportedOperation, match="full clones only"):
+        esx_backend.clone(made, "dvmtest-linked", linked=True, progress=no_progress,
+                          cancel=CancelToken())
+    source = esx_backend.get_machine(made).spec
+    copy = esx_backend.clone(made, "dvmtest-copy", progress=no_progress, cancel=CancelToken())
+    try:
+        spec = esx_backend.get_machine(copy).spec
+        assert spec.name == "dvmtest-copy"
+        assert spec.cpu == source.cpu and spec.memory == source.memory
+        [(_, disk)] = spec.all_disks()
+        [(_, original)] = source.all_disks()
+        assert disk.path == "[LocalDS_0] dvmtest-copy/dvmtest-copy_0.vmdk"
+        assert disk.size_bytes == original.size_bytes
+        assert on_datastore(esx_backend, disk.path).exists()
+        assert on_datastore(esx_backend, original.path).exists()
+    finally:
+        esx_backend.delete(copy, delete_disks=True, progress=no_progress, cancel=CancelToken())
 
 
 def test_vcenter_clones_full_and_linked(vpx_backend: EsxiBackend,
