@@ -12,6 +12,7 @@ from desktopvm.protocol import (
     CancelToken,
     InvalidState,
     MachineNotFound,
+    OperationCancelled,
     PowerState,
     UnsupportedOperation,
     no_progress,
@@ -193,3 +194,18 @@ def test_a_task_the_host_fails_raises_its_fault(esx_backend: EsxiBackend, made: 
                        progress=no_progress, cancel=CancelToken(), stage="Powering on")
     assert caught.value.summary.startswith("Powering on: ")
     assert "InvalidPowerState" in caught.value.details
+
+
+def test_a_standalone_clone_cancelled_while_copying_leaves_nothing(
+        esx_backend: EsxiBackend, made: str) -> None:
+    before = {m.id for m in esx_backend.list_machines()}
+    token = CancelToken()
+
+    def cancel_when_copying(fraction: float | None, stage: str) -> None:
+        if stage.startswith("Copying"):
+            token.cancel()
+
+    with pytest.raises(OperationCancelled):
+        esx_backend.clone(made, "dvmtest-half-copy", progress=cancel_when_copying, cancel=token)
+    assert {m.id for m in esx_backend.list_machines()} == before
+    assert not on_datastore(esx_backend, "[LocalDS_0] dvmtest-half-copy").exists()
