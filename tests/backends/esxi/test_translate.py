@@ -1,17 +1,20 @@
-"""The pure parts: guest ids against the OS catalog, key codes, ConfigSpecs (no host needed)."""
+"""The pure parts: guest ids against the OS catalog, key codes, ConfigSpecs, a task's cancel
+(no host needed)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from backends.esxi import keys, plans, translate
-from backends.esxi.session import vim
+from backends.esxi import keys, plans, tasks, translate
+from backends.esxi.session import Session, vim, vmodl
 from desktopvm.model import MachineSpec
 from desktopvm.model.catalog import catalog
 from desktopvm.model.devices import ControllerKind, Disk, DiskFormat, StorageController
 from desktopvm.model.machine import Firmware, FirmwareSpec
+from desktopvm.protocol import CancelToken, OperationCancelled
 from desktopvm.protocol.keys import KEYS, UnknownKey
 from tests.backends.esxi import sim
 
@@ -86,3 +89,55 @@ def test_without_the_simulator_the_tests_skip_saying_how_to_build_it(
     built.parent.mkdir(parents=True)
     built.write_bytes(b"")
     assert sim.missing_reason() == ""
+
+
+class RunningTask:
+    """A stand-in for a host whose task runs until CancelTask, then ends in RequestCanceled
+    (the documented vSphere behaviour; vcsim's tasks end before they can be cancelled)."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.reads = 0
+
+    def properties(self, obj: object, paths: object) -> dict[str, object]:
+        self.reads += 1
+        if not self.cancelled:
+            return {"info.state": vim.TaskInfo.State.running, "info.progress": 40}
+        return {"info.state": vim.TaskInfo.State.error,
+                "info.error": vmodl.fault.RequestCanceled(msg="The task was canceled by a user.")}
+
+    def run(self, action: Callable[[object], object], doing: str = "") -> object:
+        return action(self)
+
+    @property
+    def _stub(self) -> object:
+        return None
+
+
+@pytest.mark.timeout(30)  # without CancelTask the stand-in's task would run for ever
+def test_cancel_asks_the_host_to_cancel_the_running_task(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    host = RunningTask()
+
+    class Task:
+        _moId = "task-1"  # noqa: N815  (pyVmomi's attribute)
+
+        def __init__(self, moid: str, stub: object) -> None:
+            pass
+
+        def CancelTask(self) -> None:
+            host.cancelled = True
+
+    monkeypatch.setattr(Session, "bind", staticmethod(lambda si, kind, moid: Task(moid, None)))
+    token = CancelToken()
+    seen: list[float | None] = []
+
+    def report(fraction: float | None, stage: str) -> None:
+        seen.append(fraction)
+        if fraction == 0.4:
+            token.cancel()
+
+    with pytest.raises(OperationCancelled, match="cancelled"):
+        tasks.wait(host, Task("task-1", None), progress=report,  # type: ignore[arg-type]
+                   cancel=token, stage="Copying")
+    assert host.cancelled and seen[0] == 0.4
