@@ -190,6 +190,8 @@ class MachineStore:
             if found is None:
                 return PowerState.UNKNOWN
             runtime = found or None
+        if runtime is None:
+            runtime = self._unrecorded_runtime(files)
         if runtime is not None:
             run = run_files(files, runtime)
             if process.pid_alive(runtime.pid, files.id):
@@ -204,6 +206,27 @@ class MachineStore:
         if files.saved_state.exists() or _pending_loadvm(files):
             return PowerState.SAVED
         return PowerState.OFF
+
+    @staticmethod
+    def _unrecorded_runtime(files: MachineFiles) -> Runtime | None:
+        """A QEMU that runs without a runtime record: its start was killed (kill -9, a power
+        cut of the terminal) after QEMU had daemonized and before the record was written.
+
+        Found by the pid file in the machine's run folder (QEMU writes it as it starts),
+        and believed only if that process is this machine's QEMU; so the machine shows as
+        running and can be powered off, instead of "off" with a QEMU running for nobody.
+        Not written to runtime.json here: a start still in progress writes the full record.
+        """
+        run = RunFiles(files.run_dir())
+        try:
+            pid = int(run.pid.read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            return None
+        if not process.pid_alive(pid, files.id):
+            return None
+        log.warning("QEMU of machine %s (pid %d) runs without a record (its start was "
+                    "interrupted); taking it as running", files.id, pid)
+        return Runtime(pid=pid, run_dir=str(run.folder), accel="", started="")
 
     @staticmethod
     def _recovered_runtime(files: MachineFiles, why: str) -> Runtime | Literal[False] | None:
@@ -251,6 +274,7 @@ class MachineStore:
             runtime = load_runtime(files.runtime)
         except Unreadable as damaged:
             runtime = self._recovered_runtime(files, str(damaged)) or None
+        runtime = runtime or self._unrecorded_runtime(files)
         if runtime is not None and process.pid_alive(runtime.pid, files.id):
             return runtime
         return None

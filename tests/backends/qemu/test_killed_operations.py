@@ -97,3 +97,26 @@ def test_folders_left_half_made_by_a_killed_process_are_swept(tmp_path: Path):
     assert backend.list_machines() == []
     assert not half.exists() and not scratch.exists()
     assert mine.exists()
+
+
+@pytest.mark.qemu
+def test_a_start_killed_before_its_record_leaves_no_qemu_running_for_nobody(qemu, tmp_path):
+    """Found by the soak (bench/soak.py): a `start` killed after QEMU daemonized but before
+    runtime.json was written showed the machine as off while its QEMU ran on. The pid file
+    QEMU wrote in the run folder is enough to see it running and power it off."""
+    from desktopvm.model import defaults_for
+    from desktopvm.protocol import CancelToken, PowerState, no_progress
+
+    spec = defaults_for("other-linux", qemu.capabilities(), name="orphan")
+    spec = spec.model_copy(update={"storage": (), "memory": spec.memory.model_copy(
+        update={"size_mib": 128})})
+    machine_id = qemu.create(spec, progress=no_progress, cancel=CancelToken())
+    qemu.start(machine_id)
+    files = qemu.store.files(machine_id)
+    pid = qemu.store.running_runtime(files).pid
+    files.runtime.unlink()  # what the killed start never got to write
+    assert qemu.get_machine(machine_id).state is PowerState.RUNNING
+    assert [m.state for m in qemu.list_machines()] == [PowerState.RUNNING]
+    qemu.power_off(machine_id)
+    assert process.wait_for_exit(pid, 10)
+    assert qemu.get_machine(machine_id).state is PowerState.OFF
