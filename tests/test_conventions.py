@@ -127,7 +127,7 @@ def test_modules_stay_small():
         assert lines <= 600, f"{relative(path)} has {lines} lines; split it"
 
 
-BACKEND_PACKAGES = ("qemu", "virtualbox", "hyperv", "vmware")
+BACKEND_PACKAGES = ("qemu", "virtualbox", "hyperv", "vmware", "esxi")
 
 
 def package_imports(path: Path, package: str) -> set[str]:
