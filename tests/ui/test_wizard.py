@@ -96,6 +96,8 @@ def test_backend_page_offers_available_backends_and_greys_the_others(open_wizard
     assert "VBoxManage was not found" in details.text()
     assert "Install VirtualBox 7" in details.text()
     assert not page.none_available.isVisible()
+    order = [page.layout().itemAt(i).widget() for i in range(page.layout().count())]
+    assert order.index(page.buttons["memory"]) < order.index(greyed)  # what can run it first
     go_to(wizard, PageId.IDENTITY)
 
 

@@ -29,7 +29,9 @@ class BackendPage(QWizardPage):
         self.choices = QButtonGroup(self)
         self.buttons: dict[str, QRadioButton] = {}
         layout = QVBoxLayout(self)
-        for facts in wizard.facts:
+        # What can take the machine first, then the rest greyed with why (stable: the
+        # registry's order within each).
+        for facts in sorted(wizard.facts, key=lambda f: not f.available):
             button = QRadioButton(self._title(facts))
             button.setObjectName(f"backend-{facts.name}")
             button.setIcon(optional_icon(f"backend-{kind_of(facts.name)}"))
