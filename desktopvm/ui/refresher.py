@@ -142,7 +142,9 @@ class Refresher(QObject):
             self.show_host(name)
             label = host_label(registry.settings.host(name))  # type: ignore[arg-type]
         else:
-            label = f"{facts.display_name if facts else name} · {key[0]}"
+            # "localhost" is jargon; the details pane says "QEMU on this computer" too.
+            label = self.window.tr("%s · this computer") % (facts.display_name if facts
+                                                             else name)
         if listing.machines is not None:
             window.model.apply(key, label, listing.machines)
             self.failures.pop(name, None)
