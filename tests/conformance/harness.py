@@ -121,6 +121,62 @@ def hyperv_replay_harness(folder: Path) -> Iterator[Harness]:
 
 
 @contextmanager
+def hyperv_remote_harness(folder: Path) -> Iterator[Harness]:
+    """Hyper-V on a remote host added as a connection: the Registry opens it from a HostConfig
+    (password in a file keyring, TLS validated against the host's CA) and it talks WinRM over
+    HTTPS to the loopback WS-Man server, which runs the PowerShell double. The backend is the
+    connection `hyperv@127.0.0.1:PORT`, so the suite proves every operation per connection."""
+    import os
+
+    from desktopvm import credentials
+    from desktopvm.connections import HostConfig
+    from desktopvm.model import defaults_for
+    from desktopvm.registry import Registry
+    from desktopvm.settings import Settings
+    from tests.backends.hyperv.certs import make_tls
+    from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
+    from tests.backends.hyperv.winrm_server import WinRMTestServer, running
+    from tests.keyring_fixture import temporary_keyring
+
+    fake = FakeHost(folder / "hyperv-host")
+    tls = make_tls(folder / "tls")
+    password = "conformance 'pa$$'"
+    server = WinRMTestServer(auth="basic", user="tester", password=password,
+                             commands={"powershell.exe": [str(FAKE_POWERSHELL)]},
+                             tls=(tls.certificate, tls.key), env=fake.environment)
+    saved = os.environ.get("DESKTOPVM_WINRM_TIMEOUTS")
+    os.environ["DESKTOPVM_WINRM_TIMEOUTS"] = "2,10"
+    try:
+        with temporary_keyring(folder / "keyring"), running(server):
+            host = HostConfig("hyperv", "127.0.0.1", port=server.port, username="tester",
+                              auth="basic", ca_file=str(tls.ca))
+            credentials.store_password(host, password)
+            registry = Registry(Settings().with_host(host))
+            backend = registry.open(host.id)
+            state = fake.state()["host"]
+            for key in ("VirtualMachinePath", "VirtualHardDiskPath"):
+                Path(state[key]).mkdir(parents=True, exist_ok=True)
+
+            def make_spec(name: str) -> MachineSpec:
+                return defaults_for("debian12", backend.capabilities(), name=name)
+
+            def delivered() -> int:
+                return len(fake.state()["typed"])
+
+            try:
+                yield Harness(backend, make_spec, wait_until_guest_ready=lambda _id: None,
+                              state_timeout=10.0, owned=(fake.folder,),
+                              keys_delivered=delivered)
+            finally:
+                registry.close()
+    finally:
+        if saved is None:
+            os.environ.pop("DESKTOPVM_WINRM_TIMEOUTS", None)
+        else:
+            os.environ["DESKTOPVM_WINRM_TIMEOUTS"] = saved
+
+
+@contextmanager
 def virtualbox_replay_harness(folder: Path) -> Iterator[Harness]:
     """VirtualBox over the VBoxManage double (replay mode)."""
     from tests.backends.virtualbox.harness import virtualbox_replay_harness as factory
@@ -143,5 +199,6 @@ HARNESSES: dict[str, tuple[HarnessFactory, list[pytest.MarkDecorator]]] = {
     "memory": (memory_harness, []),
     "qemu": (qemu_harness, [pytest.mark.qemu, pytest.mark.slow]),
     "hyperv-replay": (hyperv_replay_harness, []),
+    "hyperv-remote": (hyperv_remote_harness, [pytest.mark.slow]),
     "virtualbox-replay": (virtualbox_replay_harness, []),
 }

@@ -106,6 +106,9 @@ def test_create_lists_the_machine_off_with_its_hardware(harness: Harness):
     assert summary.name == spec.name
     assert summary.state is PowerState.OFF
     info = harness.backend.get_machine(machine_id)
+    # The machine names its connection (a remote host's is 'hyperv@HOST'): the app's groups,
+    # jobs and CONNECTION:NAME references find it by that.
+    assert summary.backend == info.summary.backend == harness.backend.name
     assert info.spec.name == spec.name
     assert info.spec.cpu.count == spec.cpu.count
     assert info.spec.memory.size_mib == spec.memory.size_mib
