@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 from desktopvm.model import MAX_NAME_LENGTH, Capabilities, fit_name, name_problems
 from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary
+from desktopvm.ui.name_suggest import clash_with_suggestion, suggest_name
 
 
 class DeleteDialog(QDialog):
@@ -61,7 +63,8 @@ class DeleteDialog(QDialog):
 class CloneDialog(QDialog):
     """New name and full/linked for a clone. The name is checked as typed by the one naming rule
     (and against the other machines' names); OK stays off, with the rule's message shown,
-    until it passes. The proposed "NAME (copy)" is cut to fit the length limit."""
+    until it passes. The proposed "NAME (copy)" is cut to fit the length limit; a name another
+    machine has comes with a free one ("web-2") and a button that takes it."""
 
     def __init__(self, machine: MachineSummary, linked_possible: bool,
                  parent: QWidget | None = None, *, capabilities: Capabilities | None = None,
@@ -73,13 +76,19 @@ class CloneDialog(QDialog):
         self.setWindowTitle(self.tr("Clone %1").replace("%1", printable(machine.name)))
         limit = min(MAX_NAME_LENGTH, capabilities.max_name_length if capabilities
                     else MAX_NAME_LENGTH)
-        self.name = QLineEdit(fit_name(self.tr("%1 (copy)"), printable(machine.name), limit))
+        self.limit = limit
+        proposed = fit_name(self.tr("%1 (copy)"), printable(machine.name), limit)
+        self.name = QLineEdit(proposed)
         self.name.setAccessibleName(self.tr("Name of the copy"))
         self.problem = QLabel()
         self.problem.setObjectName("clone-name-problem")
         self.problem.setTextFormat(Qt.TextFormat.PlainText)
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #b00020;")
+        self.use_suggestion = QPushButton()
+        self.use_suggestion.setObjectName("use-suggested-name")
+        self.use_suggestion.clicked.connect(
+            lambda: self.name.setText(suggest_name(self.name.text(), self.taken, self.limit)))
         self.linked = QCheckBox(self.tr("Linked clone (shares the original's disks; fast, small)"))
         self.linked.setEnabled(linked_possible)
         if not linked_possible:
@@ -93,15 +102,21 @@ class CloneDialog(QDialog):
         form = QFormLayout(self)
         form.addRow(self.tr("Name:"), self.name)
         form.addRow(self.problem)
+        form.addRow("", self.use_suggestion)
         form.addRow(self.linked)
         form.addRow(buttons)
         self.check_name(self.name.text())
 
     def check_name(self, text: str) -> None:
         """Show the naming rule's first problem with `text` (if any); OK only when none."""
-        problems = name_problems(text, self.capabilities, taken=self.taken)
+        clash = clash_with_suggestion(text, self.taken, self.limit)
+        problems = name_problems(text, self.capabilities) + clash
         self.problem.setText(problems[0].message if problems else "")
         self.problem.setVisible(bool(problems))
+        self.use_suggestion.setVisible(bool(clash))
+        if clash:
+            self.use_suggestion.setText(self.tr("Use “%1”").replace(
+                "%1", printable(suggest_name(text, self.taken, self.limit))))
         self.ok.setEnabled(not problems)
 
 

@@ -420,8 +420,10 @@ class Operations:
 
         facts = self.connections()
         default = self._default_connection([f for f in facts if f.available])
+        model = self.window.model
         wizard = NewVmWizard(facts, self.window.runner, self._backend, self.window,
-                             default=default)
+                             default=default,
+                             taken=lambda f: model.machine_names(f.name, f.host))
 
         def created(connection: str, machine_id: str) -> None:
             self._select_new(connection, machine_id)

@@ -17,6 +17,7 @@ from desktopvm.protocol import Backend, CancelToken, OperationCancelled, Progres
 from desktopvm.ui.editors.storage_layout import first_optical
 from desktopvm.ui.error_dialog import show_error
 from desktopvm.ui.facts import BackendFacts
+from desktopvm.ui.name_suggest import clash_with_suggestion
 from desktopvm.ui.wizard.backend_page import BackendPage
 from desktopvm.ui.wizard.disk_page import DiskPage
 from desktopvm.ui.wizard.firmware_page import FirmwarePage
@@ -59,9 +60,12 @@ class NewVmWizard(QWizard):
 
     def __init__(self, facts: list[BackendFacts], runner: JobRunner,
                  open_backend: Callable[[str], Backend], parent: QWidget | None = None,
-                 default: str = "") -> None:
+                 *, default: str = "",
+                 taken: Callable[[BackendFacts], list[str]] | None = None) -> None:
         super().__init__(parent)
         self.default = default
+        # The names of a connection's machines: a new machine's name must differ from them.
+        self.taken = taken or (lambda facts: [])
         self.setObjectName("new-vm-wizard")
         self.setWindowTitle(self.tr("New Virtual Machine"))
         self.facts = facts
@@ -133,10 +137,14 @@ class NewVmWizard(QWizard):
                                  iso=optical[2].iso if optical else "")
 
     def model_problems(self) -> list[Problem]:
-        """What validate() says about the spec for the chosen backend."""
+        """What validate() says about the spec for the chosen backend, and a name another
+        machine on that connection has (with a free one to use instead)."""
         if self.backend is None:
             return []
-        return validate(self.spec, self.capabilities, check_paths=self.check_paths())
+        clash = clash_with_suggestion(self.spec.name, self.taken(self.backend),
+                                      self.capabilities.max_name_length) \
+            if self.spec.name.strip() else []
+        return [*validate(self.spec, self.capabilities, check_paths=self.check_paths()), *clash]
 
     def all_problems(self) -> list[Problem]:
         """The model's problems and what every page's editors found."""
