@@ -323,6 +323,10 @@ class Operations:
         # Those that can take it first; each kind in the tree's order.
         return [f for f in facts if f.available] + [f for f in facts if not f.available]
 
+    def taken_names(self, facts: BackendFacts) -> list[str]:
+        """The names of the machines the tree lists on a connection: a new one must differ."""
+        return [m.name for m in self.window.model.machines_of(facts.name)]
+
     def _default_connection(self, usable: list[BackendFacts]) -> str:
         """The selected node's connection when it can take the machine, else the first."""
         current = self.window.current_connection()
@@ -330,28 +334,29 @@ class Operations:
         return current if current in names else (names[0] if names else "")
 
     def import_appliance(self) -> None:
-        """Import…: choose the file, then (when several could take it) the connection."""
+        """Import…: choose the file, then review it (name, connection, hardware, what the
+        connection lacks) before anything is made."""
         path = self.ask_open_path()
         usable = [f for f in self.connections()
                   if f.available and f.capabilities and f.capabilities.export_formats]
         if not path or not usable:
             return
-        default = self._default_connection(usable)
-        if len(usable) == 1:
-            self._import(Path(path), default)
-            return
-        from desktopvm.ui.connection_dialog import ConnectionDialog
+        from desktopvm.ui.import_review import ImportReviewDialog
 
-        dialog = ConnectionDialog(self.tr("Import %1").replace("%1", printable(Path(path).name)),
-                                  self.tr("Which hypervisor should the imported machine run "
-                                          "on?"), usable, default, self.window)
-        dialog.accepted.connect(lambda: self._import(Path(path), dialog.chosen()))
+        dialog = ImportReviewDialog(Path(path), usable, self._default_connection(usable),
+                                    self.window, runner=self.window.runner,
+                                    taken=self.taken_names)
+        dialog.accepted.connect(lambda: self._import(Path(path), dialog.chosen().name,
+                                                     dialog.chosen_name()))
         self._keep(dialog)
 
-    def _import(self, path: Path, connection: str) -> None:
+    def _import(self, path: Path, connection: str, name: str = "") -> None:
         job = self.submit(self.tr("Import %1").replace("%1", printable(path.name)), None,
-                          lambda b, p, c: b.import_machine(path, progress=p, cancel=c),
-                          backend_name=connection, done=self.tr("Imported as a new machine"))
+                          lambda b, p, c: b.import_machine(path, name=name, progress=p,
+                                                           cancel=c),
+                          backend_name=connection,
+                          done=self.tr("Imported as %1").replace("%1", printable(name))
+                          if name else self.tr("Imported as a new machine"))
         job.succeeded.connect(lambda machine_id: self._select_new(connection, machine_id))
 
     def _select_new(self, connection: str, machine_id: object) -> None:
@@ -420,10 +425,8 @@ class Operations:
 
         facts = self.connections()
         default = self._default_connection([f for f in facts if f.available])
-        model = self.window.model
         wizard = NewVmWizard(facts, self.window.runner, self._backend, self.window,
-                             default=default,
-                             taken=lambda f: model.machine_names(f.name, f.host))
+                             default=default, taken=self.taken_names)
 
         def created(connection: str, machine_id: str) -> None:
             self._select_new(connection, machine_id)

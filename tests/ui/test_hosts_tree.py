@@ -618,28 +618,41 @@ def test_the_new_vm_wizard_asks_which_host_starting_from_the_selected_node(qtbot
     assert window.current_machine().name == "made on hv01"
 
 
-def test_import_asks_which_connection_when_several_can_take_it(qtbot, window, tmp_path):
-    from desktopvm.ui.connection_dialog import ConnectionDialog
+def test_import_reviews_the_package_and_asks_which_connection(qtbot, window, tmp_path):
+    from desktopvm.ui.import_review import ImportReviewDialog
+    from tests.ui.test_import_review import make_ova
 
-    local = window.registry.open("memory")
-    machine_id = create(local, "appliance source")
-    appliance = tmp_path / "source.ova"
-    local.export(machine_id, appliance, progress=no_progress, cancel=CancelToken())
+    appliance = make_ova(tmp_path / "pkg")  # a real OVA of a machine called "web"
+    target = remote(window, HV01)
+    create(target, "web")  # taken on hv01: the review offers web-2
+    calls = []
+
+    def import_machine(path, *, name="", progress, cancel):
+        # The double's own import reads its own JSON "appliances"; what matters here is
+        # what the review hands on: this package, this connection, the name chosen.
+        calls.append((path, name))
+        return create(target, name)
+    target.import_machine = import_machine
     remote(window, HV02).down = ConnectionLost("hv02 is down")
     settled(qtbot, window)
     window.operations.ask_open_path = lambda: str(appliance)
     window.select_host(HV01.id)
     window.import_action.trigger()
-    dialog = opened(window, ConnectionDialog)
+    dialog = opened(window, ImportReviewDialog)
     assert dialog is not None
-    combo = dialog.combo
+    combo = dialog.connection
     assert [combo.itemData(i) for i in range(combo.count())] == ["memory", HV01.id]
-    assert dialog.chosen() == HV01.id  # the selected node's host
-    dialog.accept()
-    qtbot.waitUntil(lambda: [m.name for m in remote(window, HV01).list_machines()] ==
-                    ["appliance source"], timeout=5000)
+    assert dialog.chosen().name == HV01.id  # the selected node's host
+    qtbot.waitUntil(lambda: dialog.appliance is not None, timeout=5000)
+    assert "already called web" in dialog.name_problem.text()
+    assert not dialog.import_button.isEnabled()
+    dialog.use_suggestion.click()
+    assert dialog.import_button.isEnabled()
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: calls == [(appliance, "web-2")], timeout=5000)
     qtbot.waitUntil(lambda: window.current_machine() is not None and
-                    window.current_machine().backend == HV01.id, timeout=5000)
+                    window.current_machine().backend == HV01.id and
+                    window.current_machine().name == "web-2", timeout=5000)
 
 
 def test_a_bridge_whose_window_went_stops_listening(qtbot):
