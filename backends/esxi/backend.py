@@ -207,8 +207,8 @@ class EsxiBackend:
 
     def export(self, machine_id: str, path: Path, *, progress: Progress,
                cancel: CancelToken) -> None:
-        self._exists(machine_id)
-        raise appliances.unsupported()
+        appliances.export_machine(self.session, machine_id, path, backend=self.name,
+                                  progress=progress, cancel=cancel)
 
     def import_machine(self, path: Path, *, name: str = "", progress: Progress,
                        cancel: CancelToken) -> str:

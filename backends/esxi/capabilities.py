@@ -59,7 +59,7 @@ def capabilities(facts: Facts, backend: str) -> Capabilities:
         type_text=True,
         keys=SENDABLE,
         vnc_console=False,
-        export_formats=frozenset(),
+        export_formats=frozenset({"ova", "ovf"}),
         live_changes=frozenset({LiveChange.NAME, LiveChange.NOTES, LiveChange.OPTICAL_MEDIA,
                                 LiveChange.NETWORK_ATTACHMENT}),
         name_forbidden_characters="%/\\",

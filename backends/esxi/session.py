@@ -314,20 +314,59 @@ class Session:
             return {p.name: p.val for p in found[0].propSet} if found else {}
         return self.run(read)
 
-    def upload(self, url: str, source: IO[bytes], size: int, *,
-               sent: Callable[[int], None], cancel: CancelToken) -> None:
-        """POST `size` bytes of `source` to a URL the host gave (an NFC lease's disk URL), with
-        the session's cookie, over TLS verified as for the session itself."""
+    def _nfc(self, url: str) -> tuple[http.client.HTTPSConnection, str, str]:
+        """A connection for a URL an NFC lease gave, its address, and the request path."""
         parts = urllib.parse.urlsplit(url)
         address, port = parts.hostname or "*", parts.port or 443
         if address == "*":  # ESXi's lease URLs name no host: "the one you are talking to"
             address, port = self.host.address, parts.port or self.host.effective_port
-        cookie = str(self.service()._stub.cookie)
         connection = http.client.HTTPSConnection(address, port,
                                                  context=tls_context(self.host),
                                                  timeout=self.timeout)
+        return connection, address, parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def download(self, url: str, target: IO[bytes], *, received: Callable[[int], None],
+                 cancel: CancelToken) -> int:
+        """GET a URL the host gave (an export lease's disk) into `target`, with the session's
+        cookie over TLS verified as for the session itself; the number of bytes written."""
+        cookie = str(self.service()._stub.cookie)
+        connection, address, path = self._nfc(url)
         try:
-            connection.putrequest("POST", parts.path + (f"?{parts.query}" if parts.query else ""))
+            connection.putrequest("GET", path)
+            connection.putheader("Cookie", cookie)
+            connection.endheaders()
+            response = connection.getresponse()
+            if response.status != 200:
+                response.read()
+                raise CommandFailed(f"{address} refused the download (HTTP {response.status})",
+                                    details=f"{response.status} {response.reason}: {url}")
+            expected = response.getheader("Content-Length")
+            total = 0
+            while chunk := response.read(CHUNK):
+                cancel.raise_if_cancelled()
+                target.write(chunk)
+                total += len(chunk)
+                received(len(chunk))
+            if expected is not None and total != int(expected):
+                raise ConnectionLost(f"The download from {address} broke off",
+                                     f"{total} of {expected} bytes: {url}")
+            return total
+        except ssl.SSLCertVerificationError as error:
+            raise not_trusted(self.host, error) from error
+        except (OSError, http.client.HTTPException) as error:
+            raise ConnectionLost(f"The download from {address} broke off",
+                                 f"{type(error).__name__}: {error}") from error
+        finally:
+            connection.close()
+
+    def upload(self, url: str, source: IO[bytes], size: int, *,
+               sent: Callable[[int], None], cancel: CancelToken) -> None:
+        """POST `size` bytes of `source` to a URL the host gave (an NFC lease's disk URL), with
+        the session's cookie, over TLS verified as for the session itself."""
+        cookie = str(self.service()._stub.cookie)
+        connection, address, path = self._nfc(url)
+        try:
+            connection.putrequest("POST", path)
             connection.putheader("Content-Type", "application/x-vnd.vmware-streamVmdk")
             connection.putheader("Content-Length", str(size))
             connection.putheader("Cookie", cookie)

@@ -8,8 +8,13 @@
 //     GET /desktopvm/keys (the tests read what the backend typed);
 //   - -free: the host reports the free licence's edition and refuses every write method with
 //     RestrictedVersion, the fault a free-licence ESXi returns;
-//   - the bytes each NFC upload (an OVF import's disk) carried, for GET /desktopvm/nfc: the
-//     simulator itself discards them.
+//   - the bytes each NFC upload (an OVF import's disk) carried, for GET /desktopvm/nfc; and
+//     the bytes themselves, written into the imported machine's disk file on the datastore
+//     (the simulator itself discards them), so what was imported can be exported again;
+//   - ExportVm on a powered-off VirtualMachine: an HttpNfcLease (a Go object in the
+//     simulator's registry, so its properties and methods are the simulator's own SOAP
+//     handling) whose device URLs serve each disk file by GET, as ESXi's NFC does; what the
+//     lease heard (HttpNfcLeaseProgress, Complete, Abort) is kept for GET /desktopvm/leases.
 package main
 
 import (
@@ -22,15 +27,21 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 
+	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -60,7 +71,192 @@ var (
 		"RevertToSnapshot_Task": true, "RemoveSnapshot_Task": true, "CloneVM_Task": true,
 		"RegisterVM_Task": true, "ImportVApp": true, "PutUsbScanCodes": true,
 	}
+	thisRef    = regexp.MustCompile(`<_this[^>]*>([^<]+)</_this>`)
+	leaseRef   = regexp.MustCompile(`<returnval[^>]*>([^<]+)</returnval>`)
+	importName = regexp.MustCompile(`(?s)<configSpec>.*?<name>([^<]+)</name>`)
+
+	leasesMu    sync.Mutex
+	exportFiles = map[string]map[string]string{} // export lease -> device file name -> local path
+	importFiles = map[string]map[string]string{} // import lease -> device file name -> local path
+	leaseEvents = map[string][]string{}          // lease -> "progress N", "complete", "abort"
+	leaseCount  int
 )
+
+// exportLease is the HttpNfcLease ExportVm returns: its properties are read and its methods
+// called through the simulator's registry like any of its own objects.
+type exportLease struct {
+	mo.HttpNfcLease
+}
+
+func heard(lease types.ManagedObjectReference, event string) {
+	leasesMu.Lock()
+	defer leasesMu.Unlock()
+	leaseEvents[lease.Value] = append(leaseEvents[lease.Value], event)
+}
+
+func (l *exportLease) end(lease types.ManagedObjectReference, event string) {
+	heard(lease, event)
+	leasesMu.Lock()
+	delete(exportFiles, lease.Value)
+	leasesMu.Unlock()
+	simulator.Map.Remove(lease)
+}
+
+func (l *exportLease) HttpNfcLeaseComplete(ctx *simulator.Context, req *types.HttpNfcLeaseComplete) soap.HasFault {
+	l.end(req.This, "complete")
+	return &methods.HttpNfcLeaseCompleteBody{Res: new(types.HttpNfcLeaseCompleteResponse)}
+}
+
+func (l *exportLease) HttpNfcLeaseAbort(ctx *simulator.Context, req *types.HttpNfcLeaseAbort) soap.HasFault {
+	l.end(req.This, "abort")
+	return &methods.HttpNfcLeaseAbortBody{Res: new(types.HttpNfcLeaseAbortResponse)}
+}
+
+func (l *exportLease) HttpNfcLeaseProgress(ctx *simulator.Context, req *types.HttpNfcLeaseProgress) soap.HasFault {
+	l.TransferProgress = req.Percent
+	heard(req.This, fmt.Sprintf("progress %d", req.Percent))
+	return &methods.HttpNfcLeaseProgressBody{Res: new(types.HttpNfcLeaseProgressResponse)}
+}
+
+// diskFiles maps each disk's file name to where the simulator keeps it on this computer.
+func diskFiles(vm *simulator.VirtualMachine) (map[string]string, []types.HttpNfcLeaseDeviceUrl) {
+	files := map[string]string{}
+	var urls []types.HttpNfcLeaseDeviceUrl
+	simulator.Map.WithLock(vm, func() {
+		for n, d := range object.VirtualDeviceList(vm.Config.Hardware.Device).SelectByType((*types.VirtualDisk)(nil)) {
+			backing, ok := d.GetVirtualDevice().Backing.(types.BaseVirtualDeviceFileBackingInfo)
+			if !ok {
+				continue
+			}
+			var file object.DatastorePath
+			file.FromString(backing.GetVirtualDeviceFileBackingInfo().FileName)
+			for _, e := range simulator.Map.All("Datastore") {
+				ds := e.(*simulator.Datastore)
+				if ds.Name != file.Datastore {
+					continue
+				}
+				local := ds.Info.GetDatastoreInfo().Url + "/" + file.Path
+				name := file.Path[strings.LastIndex(file.Path, "/")+1:]
+				files[name] = local
+				var size int64
+				if st, err := os.Stat(local); err == nil {
+					size = st.Size()
+				}
+				urls = append(urls, types.HttpNfcLeaseDeviceUrl{
+					Key: fmt.Sprintf("/%s/VirtualLsiLogicController0:0:%d", vm.Self.Value, n),
+					Url: url.PathEscape(name), Disk: types.NewBool(true),
+					TargetId: fmt.Sprintf("disk-%d.vmdk", n), FileSize: size,
+				})
+			}
+		}
+	})
+	return files, urls
+}
+
+func exportVm(body []byte) string {
+	m := thisRef.FindSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	ref := types.ManagedObjectReference{Type: "VirtualMachine", Value: string(m[1])}
+	vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+	if !ok {
+		return fmt.Sprintf(envelope, fmt.Sprintf(`<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>managed object not found: %s</faultstring><detail><ManagedObjectNotFoundFault xmlns="urn:vim25" xsi:type="ManagedObjectNotFound"><obj type="VirtualMachine">%s</obj></ManagedObjectNotFoundFault></detail></soapenv:Fault>`, ref.Value, ref.Value))
+	}
+	if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOff {
+		return fmt.Sprintf(envelope, `<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>The attempted operation cannot be performed in the current state (Powered on).</faultstring><detail><InvalidStateFault xmlns="urn:vim25" xsi:type="InvalidState"></InvalidStateFault></detail></soapenv:Fault>`)
+	}
+	files, urls := diskFiles(vm)
+	if fault := streamable(vm, files, urls); fault != "" {
+		return fmt.Sprintf(envelope, fmt.Sprintf(`<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>%s</faultstring><detail><SystemErrorFault xmlns="urn:vim25" xsi:type="SystemError"><reason>%s</reason></SystemErrorFault></detail></soapenv:Fault>`, fault, fault))
+	}
+	leasesMu.Lock()
+	leaseCount++
+	id := fmt.Sprintf("desktopvm-export-%d", leaseCount)
+	exportFiles[id] = files
+	leasesMu.Unlock()
+	lease := &exportLease{}
+	lease.Self = types.ManagedObjectReference{Type: "HttpNfcLease", Value: id}
+	lease.State = types.HttpNfcLeaseStateReady
+	lease.Info = &types.HttpNfcLeaseInfo{Lease: lease.Self, Entity: ref, LeaseTimeout: 300}
+	for i := range urls {
+		urls[i].Url = "https://*/nfc/" + id + "/" + urls[i].Url
+	}
+	lease.Info.DeviceUrl = urls
+	simulator.Map.Put(lease)
+	return fmt.Sprintf(envelope, fmt.Sprintf(`<ExportVmResponse xmlns="urn:vim25"><returnval type="HttpNfcLease">%s</returnval></ExportVmResponse>`, id))
+}
+
+// streamable makes each disk the lease serves a stream-optimized VMDK, the form ESXi's export
+// streams: a disk an import uploaded is one already; a disk the simulator made holds no bytes,
+// so an empty one of the disk's capacity is made with qemu-img beside it (its sizes updated).
+func streamable(vm *simulator.VirtualMachine, files map[string]string, urls []types.HttpNfcLeaseDeviceUrl) string {
+	capacity := map[string]int64{}
+	simulator.Map.WithLock(vm, func() {
+		for _, d := range object.VirtualDeviceList(vm.Config.Hardware.Device).SelectByType((*types.VirtualDisk)(nil)) {
+			if b, ok := d.GetVirtualDevice().Backing.(types.BaseVirtualDeviceFileBackingInfo); ok {
+				var file object.DatastorePath
+				file.FromString(b.GetVirtualDeviceFileBackingInfo().FileName)
+				capacity[file.Path[strings.LastIndex(file.Path, "/")+1:]] = d.(*types.VirtualDisk).CapacityInKB * 1024
+			}
+		}
+	})
+	for name, local := range files {
+		head := make([]byte, 4)
+		if f, err := os.Open(local); err == nil {
+			_, _ = io.ReadFull(f, head)
+			f.Close()
+		}
+		if string(head) == "KDMV" {
+			continue
+		}
+		stream := local + ".desktopvm-stream.vmdk"
+		_ = os.Remove(stream)
+		out, err := exec.Command("qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=streamOptimized",
+			stream, fmt.Sprint(capacity[name])).CombinedOutput()
+		if err != nil {
+			return fmt.Sprintf("cannot stream %s: %v %s", name, err, out)
+		}
+		files[name] = stream
+		if st, err := os.Stat(stream); err == nil {
+			for i := range urls {
+				if urls[i].Url == url.PathEscape(name) {
+					urls[i].FileSize = st.Size()
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// remember notes where an import lease's uploads belong: the disk files of the machine
+// ImportVApp made (found by the name its import spec gave).
+func remember(request []byte, response []byte) {
+	lm, nm := leaseRef.FindSubmatch(response), importName.FindSubmatch(request)
+	if lm == nil || nm == nil {
+		return
+	}
+	for _, e := range simulator.Map.All("VirtualMachine") {
+		vm := e.(*simulator.VirtualMachine)
+		if vm.Name == string(nm[1]) {
+			files, _ := diskFiles(vm)
+			leasesMu.Lock()
+			importFiles[string(lm[1])] = files
+			leasesMu.Unlock()
+		}
+	}
+}
+
+// nfcFile is the local file behind an NFC URL of our leases ("" when not ours).
+func nfcFile(table map[string]map[string]string, urlPath string) string {
+	parts := strings.Split(urlPath, "/")
+	if len(parts) < 2 {
+		return ""
+	}
+	leasesMu.Lock()
+	defer leasesMu.Unlock()
+	return table[parts[len(parts)-2]][parts[len(parts)-1]]
+}
 
 const envelope = `<?xml version="1.0" encoding="UTF-8"?>
 <soapenv:Envelope xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>%s</soapenv:Body></soapenv:Envelope>`
@@ -79,10 +275,36 @@ func front(next http.Handler, free bool) http.Handler {
 			_ = json.NewEncoder(w).Encode(nfcBytes)
 			return
 		}
+		if r.URL.Path == "/desktopvm/leases" {
+			leasesMu.Lock()
+			defer leasesMu.Unlock()
+			_ = json.NewEncoder(w).Encode(leaseEvents)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/nfc/") && r.Method == http.MethodGet {
+			if local := nfcFile(exportFiles, r.URL.Path); local != "" {
+				// Lease URLs carry no session check on ESXi either: the lease id is the ticket.
+				http.ServeFile(w, r, local)
+				return
+			}
+		}
 		if strings.HasPrefix(r.URL.Path, "/nfc/") && (r.Method == http.MethodPost || r.Method == http.MethodPut) {
 			var n int64
 			r.Body = counter{r.Body, &n}
-			next.ServeHTTP(w, r)
+			if local := nfcFile(importFiles, r.URL.Path); local != "" {
+				f, err := os.Create(local)
+				if err == nil {
+					_, err = io.Copy(f, r.Body)
+					if cerr := f.Close(); err == nil {
+						err = cerr
+					}
+				}
+				if err != nil {
+					w.WriteHeader(http.StatusInternalServerError)
+				}
+			} else {
+				next.ServeHTTP(w, r)
+			}
 			nfcMu.Lock()
 			nfcBytes[r.URL.Path] += n
 			nfcMu.Unlock()
@@ -107,6 +329,27 @@ func front(next http.Handler, free bool) http.Handler {
 			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 			w.WriteHeader(http.StatusInternalServerError)
 			fmt.Fprintf(w, envelope, `<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>Current license or ESXi version prohibits execution of the requested operation.</faultstring><detail><RestrictedVersionFault xmlns="urn:vim25" xsi:type="RestrictedVersion"></RestrictedVersionFault></detail></soapenv:Fault>`)
+			return
+		}
+		if noSession == nil && name == "ExportVm" {
+			if answer := exportVm(body); answer != "" {
+				w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+				if strings.Contains(answer, "<soapenv:Fault>") {
+					w.WriteHeader(http.StatusInternalServerError)
+				}
+				fmt.Fprint(w, answer)
+				return
+			}
+		}
+		if noSession == nil && name == "ImportVApp" {
+			recorder := httptest.NewRecorder()
+			next.ServeHTTP(recorder, r)
+			remember(body, recorder.Body.Bytes())
+			for k, v := range recorder.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(recorder.Code)
+			_, _ = w.Write(recorder.Body.Bytes())
 			return
 		}
 		if noSession == nil && name == "PutUsbScanCodes" {
