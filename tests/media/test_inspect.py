@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -108,4 +107,4 @@ def test_folder_and_missing_file(tmp_path: Path):
         inspect_media(tmp_path)
     with pytest.raises(MediaError, match="cannot read"):
         inspect_media(tmp_path / "missing.iso")
-    assert os.listdir(tmp_path) == []
+    assert list(tmp_path.iterdir()) == []
