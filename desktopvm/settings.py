@@ -31,6 +31,7 @@ class Settings:
     vboxmanage_path: str = ""  # empty: search the usual places
     powershell_path: str = ""  # empty: powershell.exe / pwsh
     refresh_interval_s: float = 5.0
+    theme: str = ""  # empty: light or dark as the operating system says; "light", "dark"
     vnc_password: bool = False  # QEMU: protect each machine's VNC console with a random password
     hosts: tuple[HostConfig, ...] = ()  # remote hosts the user added, in the tree's order
 
