@@ -17,6 +17,7 @@ from desktopvm.jobs import JobRunner
 from desktopvm.registry import Registry
 from desktopvm.settings import load_settings
 from desktopvm.ui.main_window import MainWindow
+from desktopvm.ui.theme import apply_theme
 
 log = logging.getLogger("desktopvm")
 
@@ -62,7 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     _install_error_hook(show_windows=not args.self_test)
     runner = JobRunner()
-    window = MainWindow(Registry(load_settings()), runner)
+    settings = load_settings()
+    apply_theme(settings.theme)
+    window = MainWindow(Registry(settings), runner)
     window.show()
     if args.self_test:
         QTimer.singleShot(0, app.quit)

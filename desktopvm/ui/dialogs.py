@@ -23,6 +23,7 @@ from desktopvm.model import MAX_NAME_LENGTH, Capabilities, fit_name, name_proble
 from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary
 from desktopvm.ui.name_suggest import clash_with_suggestion, suggest_name
+from desktopvm.ui.theme import error_colour
 
 
 class DeleteDialog(QDialog):
@@ -84,7 +85,7 @@ class CloneDialog(QDialog):
         self.problem.setObjectName("clone-name-problem")
         self.problem.setTextFormat(Qt.TextFormat.PlainText)
         self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: #b00020;")
+        self.problem.setStyleSheet(f"color: {error_colour()};")
         self.use_suggestion = QPushButton()
         self.use_suggestion.setObjectName("use-suggested-name")
         self.use_suggestion.clicked.connect(

@@ -28,8 +28,7 @@ from desktopvm.ui.appliance_review import change_lines, hardware_lines, read_pac
 from desktopvm.ui.error_dialog import describe
 from desktopvm.ui.facts import BackendFacts
 from desktopvm.ui.name_suggest import clash_with_suggestion, suggest_name
-
-PROBLEM_STYLE = "color: #b00020;"
+from desktopvm.ui.theme import error_colour
 
 
 def _label(text: str = "", name: str = "") -> QLabel:
@@ -62,7 +61,7 @@ class ImportReviewDialog(QDialog):
         self.name.setObjectName("import-name")
         self.name.setAccessibleName(self.tr("Name of the imported machine"))
         self.name_problem = _label(name="import-name-problem")
-        self.name_problem.setStyleSheet(PROBLEM_STYLE)
+        self.name_problem.setStyleSheet(f"color: {error_colour()};")
         self.name_problem.hide()
         self.use_suggestion = QPushButton()
         self.use_suggestion.setObjectName("use-suggested-name")
@@ -133,7 +132,7 @@ class ImportReviewDialog(QDialog):
         self.read_error = summary
         self.status.setText(self.tr("Cannot read %1: %2").replace("%1", printable(
             self.path.name)).replace("%2", summary))
-        self.status.setStyleSheet(PROBLEM_STYLE)
+        self.status.setStyleSheet(f"color: {error_colour()};")
 
     # -- checks ------------------------------------------------------------------------------
     def chosen(self) -> BackendFacts:

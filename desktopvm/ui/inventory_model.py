@@ -20,6 +20,8 @@ from PySide6.QtGui import QColor, QFont
 from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary, PowerState
 from desktopvm.ui.icons import icon
+from desktopvm.ui.theme import error_colour, is_dark
+from desktopvm.ui.words import format_mib
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 GroupKey = tuple[str, str]  # (host, connection id); the connection id alone is unique
@@ -230,14 +232,15 @@ class InventoryModel(QAbstractItemModel):
                 return NOTE_LAST_NUMBER if numeric else NOTE_LAST_TEXT
             return -1 if numeric else ""
         if role == Qt.ItemDataRole.ForegroundRole:
-            return NOTE_COLOR  # the error red of the icons, readable on white and grey
+            # the error red of the icons, readable on white and grey; lighter on dark
+            return QColor(error_colour()) if is_dark() else NOTE_COLOR
         return None
 
     def _machine_data(self, machine: MachineSummary, column: int, role: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return (printable(machine.name), self.tr(STATE_TEXT[machine.state]), machine.backend,
                     machine.host, os_name(machine.os), str(machine.cpus),
-                    f"{machine.memory_mib:,} MiB".replace(",", " "))[column]
+                    format_mib(machine.memory_mib))[column]
         if role == Qt.ItemDataRole.DecorationRole:
             if column == NAME:
                 return icon(os_icon_name(machine.os))

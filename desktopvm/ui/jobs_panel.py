@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from desktopvm.jobs import Job, JobRunner, JobState
 from desktopvm.ui.error_dialog import describe, show_error
 from desktopvm.ui.icons import icon
+from desktopvm.ui.theme import error_colour, is_dark
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QPainter
@@ -94,7 +95,7 @@ class JobsModel(QAbstractTableModel):
             return job.state
         if role == Qt.ItemDataRole.ForegroundRole and job.state is JobState.FAILED and \
                 column in (STATUS, DETAILS):
-            return QBrush(FAILED_COLOUR)
+            return QBrush(QColor(error_colour()) if is_dark() else FAILED_COLOUR)
         if role == Qt.ItemDataRole.DecorationRole and column == STATUS:
             return {JobState.FAILED: icon("error"), JobState.CANCELLED: icon("cancel"),
                     JobState.RUNNING: icon("state-busy")}.get(job.state)

@@ -55,6 +55,7 @@ from desktopvm.ui.inventory_view import InventoryView, MachineFilter
 from desktopvm.ui.jobs_panel import JobsPanel
 from desktopvm.ui.operations import Operations
 from desktopvm.ui.refresher import Refresher
+from desktopvm.ui.theme import apply_theme
 
 if TYPE_CHECKING:
     from desktopvm.ui.hosts.host_details import HostDetails
@@ -322,12 +323,15 @@ class MainWindow(QMainWindow):
         The old backends are closed once no job that may use them is left (see _retire).
         """
         self.timer.setInterval(int(settings.refresh_interval_s * 1000))
+        apply_theme(settings.theme)
         old = self.registry
         same_hosts = sorted(settings.hosts, key=lambda h: h.id) == \
             sorted(old.settings.hosts, key=lambda h: h.id)
         if same_hosts and settings.replace(refresh_interval_s=old.settings.refresh_interval_s,
-                                           hosts=old.settings.hosts) == old.settings:
-            # Only the refresh interval or the hosts' order changed: no backend reads them.
+                                           hosts=old.settings.hosts,
+                                           theme=old.settings.theme) == old.settings:
+            # Only the refresh interval, the theme or the hosts' order changed: no backend
+            # reads them.
             old.settings = settings
             self.refresher.sync_hosts()  # the groups' new ranks: the proxy sorts again
             return

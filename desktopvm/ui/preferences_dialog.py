@@ -1,4 +1,5 @@
-"""Preferences: library folder, tool paths, QEMU acceleration, refresh interval, backend status."""
+"""Preferences: library folder, tool paths, QEMU acceleration, refresh interval, appearance,
+backend status."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 from desktopvm.settings import Settings, save_settings
 from desktopvm.ui.error_dialog import show_error
 from desktopvm.ui.facts import BackendFacts
+from desktopvm.ui.theme import THEMES
 
 ACCELERATORS = ("", "kvm", "tcg", "whpx", "hvf")
 
@@ -46,6 +48,12 @@ class PreferencesDialog(QDialog):
                                        if settings.qemu_accel in ACCELERATORS else 0))
         self.vboxmanage = QLineEdit(settings.vboxmanage_path)
         self.vboxmanage.setPlaceholderText(self.tr("found automatically"))
+        self.theme = QComboBox()
+        self.theme.setObjectName("theme")
+        for value, shown in zip(THEMES, (self.tr("As the system (light or dark)"),
+                                         self.tr("Light"), self.tr("Dark")), strict=True):
+            self.theme.addItem(shown, value)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(settings.theme)))
         self.refresh = QDoubleSpinBox()
         self.refresh.setRange(1, 3600)
         self.refresh.setSuffix(" s")
@@ -56,6 +64,7 @@ class PreferencesDialog(QDialog):
         form.addRow(self.tr("QEMU acceleration:"), self.accel)
         form.addRow(self.tr("VBoxManage:"), self.vboxmanage)
         form.addRow(self.tr("Refresh every:"), self.refresh)
+        form.addRow(self.tr("Appearance:"), self.theme)
         status = QGroupBox(self.tr("Hypervisors on this computer"))
         status_layout = QVBoxLayout(status)
         for fact in facts:
@@ -87,6 +96,7 @@ class PreferencesDialog(QDialog):
             "qemu_accel": self.accel.currentData(),
             "vboxmanage_path": self.vboxmanage.text().strip(),
             "refresh_interval_s": self.refresh.value(),
+            "theme": self.theme.currentData(),
         })
 
     def _save(self) -> None:
