@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import Qt, Signal, SignalInstance
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
@@ -22,44 +20,11 @@ from PySide6.QtWidgets import (
 
 from desktopvm.printable import printable, printable_lines
 from desktopvm.protocol import MachineInfo, Snapshot
+from desktopvm.ui.hardware_words import Row, hardware_rows
 from desktopvm.ui.icons import icon
-from desktopvm.ui.inventory_model import STATE_TEXT, os_name
-from desktopvm.units import format_size
-
-if TYPE_CHECKING:
-    from desktopvm.model import MachineSpec
+from desktopvm.ui.inventory_model import STATE_TEXT
 
 SnapshotIdRole = Qt.ItemDataRole.UserRole + 1
-
-
-def hardware_lines(spec: MachineSpec) -> list[tuple[str, str]]:
-    """(label, value) rows describing a spec for people."""
-    fw = spec.firmware
-    firmware = fw.kind.value.upper()
-    if fw.secure_boot:
-        firmware += ", Secure Boot"
-    if fw.tpm:
-        firmware += ", TPM 2.0"
-    memory = f"{spec.memory.size_mib} MiB"
-    if spec.memory.dynamic:
-        memory += f" (dynamic {spec.memory.dynamic.minimum_mib}–{spec.memory.dynamic.maximum_mib})"
-    rows = [("Guest OS", os_name(spec.os)), ("Firmware", firmware),
-            ("CPUs", str(spec.cpu.count)), ("Memory", memory)]
-    for controller in spec.storage:
-        bus = controller.kind.value.upper()
-        for disk in controller.disks:
-            rows.append(("Disk", f"{format_size(disk.size_bytes) + ' ' if disk.size_bytes else ''}"
-                                 f"{disk.format.value} on {bus} — {disk.path}"))
-        for drive in controller.optical:
-            rows.append(("Optical", f"{drive.iso or 'empty'} on {bus}"))
-    for nic in spec.network:
-        target = f" ({nic.network})" if nic.network else ""
-        model = f", {nic.model.value}" if nic.model else ""
-        rows.append(("Network", f"{nic.attachment.value}{target}{model} {nic.mac}".strip()))
-    if not spec.network:
-        rows.append(("Network", "not connected"))
-    rows.append(("Display", f"{spec.display.video_memory_mib} MiB video memory"))
-    return rows
 
 
 class DetailsPane(QTabWidget):
@@ -187,7 +152,7 @@ class DetailsPane(QTabWidget):
         self.take_button.setEnabled(False)
         self._snapshot_buttons()
         self.preview.clear()
-        self.preview.setText(self.tr("No preview"))
+        self.preview.hide()  # nothing to preview: no empty dark box
 
     def show_machine(self, info: MachineInfo, where: str = "") -> None:
         """Fill the pane from a freshly read machine (keeps unsaved notes of the same one).
@@ -200,7 +165,7 @@ class DetailsPane(QTabWidget):
         self.state.setText(f"{self.tr(STATE_TEXT[info.state])} · {place}")
         self.state.setToolTip(self.tr("The hypervisor's messages about this machine: %1")
                               .replace("%1", info.log) if info.log else "")
-        self._fill_hardware(hardware_lines(info.spec))
+        self._fill_hardware(hardware_rows(info.spec))
         if not editing:
             self.notes.blockSignals(True)
             self.notes.setPlainText(info.spec.notes)
@@ -209,9 +174,10 @@ class DetailsPane(QTabWidget):
         self._notes_edited()
         self._fill_snapshots(info.snapshots, info.current_snapshot)
         self.take_button.setEnabled(True)
+        # Only a running (or paused) machine has a screen to show; no empty box otherwise.
+        self.preview.setVisible(info.state.is_active)
         if not info.state.is_active:
             self.preview.clear()
-            self.preview.setText(self.tr("Not running"))
 
     def show_preview(self, png: bytes) -> None:
         """A fresh screenshot for the thumbnail."""
@@ -221,11 +187,13 @@ class DetailsPane(QTabWidget):
                 self.preview.size(), Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation))
 
-    def _fill_hardware(self, rows: list[tuple[str, str]]) -> None:
+    def _fill_hardware(self, rows: list[Row]) -> None:
         while self.hardware.rowCount():
             self.hardware.removeRow(0)
-        for label, value in rows:
+        for label, value, tooltip in rows:
             text = QLabel(value)
+            text.setTextFormat(Qt.TextFormat.PlainText)  # names and paths are text
+            text.setToolTip(tooltip)
             text.setWordWrap(True)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.hardware.addRow(self.tr(label) + ":", text)
