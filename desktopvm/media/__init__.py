@@ -5,6 +5,7 @@ without reading the whole image; `detect_os` matches those facts against osinfo-
 rules (or the built-in table derived from them) and names the OS catalog entry.
 """
 
-from desktopvm.media.facts import MediaError, MediaFacts, inspect_media
+from desktopvm.media.detect import Detection, detect_os
+from desktopvm.media.facts import MediaError, MediaFacts, boot_media, inspect_media
 
-__all__ = ["MediaError", "MediaFacts", "inspect_media"]
+__all__ = ["Detection", "MediaError", "MediaFacts", "boot_media", "detect_os", "inspect_media"]

@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 from desktopvm.media import iso, udf
 from desktopvm.media.iso import PLATFORM_BIOS, PLATFORM_EFI, IsoError
+from desktopvm.model.catalog import BootMedia
 
 # EFI/BOOT/BOOT<arch>.EFI is where firmware looks for a removable disc's loader (UEFI spec
 # 3.5.1.1); the suffix names the architecture.
@@ -164,3 +165,8 @@ def parse_ini(text: str) -> dict[str, dict[str, str]]:
         return {}
     return {section.lower(): {key.lower(): value for key, value in parser[section].items()}
             for section in parser.sections()}
+
+
+def boot_media(facts: MediaFacts) -> BootMedia:
+    """What the model needs to know of a disc: how it boots, for which architecture."""
+    return BootMedia(bios=facts.bios, uefi=facts.uefi, architecture=facts.architecture)

@@ -92,6 +92,24 @@ class OsEntry(Value):
     backend_ids: dict[str, str] = Field(default_factory=dict)
 
 
+class BootMedia(Value):
+    """How an install disc boots, as desktopvm.media read it: the model reads no disc itself,
+    it is told (defaults_for picks firmware from it, validate checks the spec against it)."""
+
+    bios: bool
+    uefi: bool
+    architecture: str | None = None  # 'x86_64', 'aarch64', …; None when the disc does not say
+
+    def firmware_for(self, entry_choice: Firmware, offered: frozenset[Firmware]) -> Firmware:
+        """The firmware to give a machine booting this disc: the OS's choice if the disc
+        boots with it, else the one the disc does boot with (if the backend has it)."""
+        boots = {Firmware.BIOS: self.bios, Firmware.UEFI: self.uefi}
+        if boots[entry_choice] or not (self.bios or self.uefi):
+            return entry_choice
+        other = Firmware.UEFI if entry_choice is Firmware.BIOS else Firmware.BIOS
+        return other if other in offered else entry_choice
+
+
 class CatalogFile(Value):
     """The catalog file's top level."""
 
@@ -159,8 +177,12 @@ def defaults_for(
     name: str = "",
     iso: str = "",
     os_catalog: OsCatalog | None = None,
+    media: BootMedia | None = None,
 ) -> MachineSpec:
     """A spec with the catalog's recommendations for `os_id`, cut to what the backend can do.
+
+    `media` (how the ISO boots) overrides the OS's firmware when the disc cannot boot with
+    it: a BIOS-only disc gets BIOS even for an OS that prefers UEFI.
 
     Recommendations the backend cannot honour (TPM, Secure Boot, UEFI) are dropped here
     rather than producing an invalid spec; `validate` then warns about what the OS wants.
@@ -171,6 +193,8 @@ def defaults_for(
         raise CatalogError(f"unknown OS {os_id!r} and no 'other' entry in the catalog")
 
     firmware_kind = entry.firmware if entry.firmware in capabilities.firmware else Firmware.BIOS
+    if media is not None:
+        firmware_kind = media.firmware_for(firmware_kind, capabilities.firmware)
     uefi = firmware_kind is Firmware.UEFI
     secure_boot = entry.secure_boot and uefi and capabilities.secure_boot
     template = entry.secure_boot_template if secure_boot else None

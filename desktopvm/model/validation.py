@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from desktopvm.model.capabilities import Capabilities
-from desktopvm.model.catalog import GIB, OsCatalog, catalog
+from desktopvm.model.catalog import GIB, BootMedia, OsCatalog, catalog
 from desktopvm.model.devices import ControllerKind, Disk, NetworkAttachment, StorageController
 from desktopvm.model.machine import Firmware, MachineSpec
 from desktopvm.model.names import name_problems
@@ -32,11 +32,14 @@ def validate(
     *,
     check_paths: bool = True,
     os_catalog: OsCatalog | None = None,
+    media: Mapping[str, BootMedia] | None = None,
 ) -> list[Problem]:
     """All problems of `spec` for a backend with `capabilities`.
 
     `check_paths` looks at the file system (ISOs exist, new disks would not overwrite a
-    file); turn it off for specs that describe a machine on another host.
+    file); turn it off for specs that describe a machine on another host. `media` tells how
+    the spec's ISOs boot (by path, as desktopvm.media read them): firmware they cannot boot
+    with, and another architecture, are problems.
     """
     checks = (
         _name(spec, capabilities),
@@ -46,6 +49,7 @@ def validate(
         _network(spec, capabilities),
         _devices(spec, capabilities),
         _guest_os(spec, capabilities, os_catalog or catalog()),
+        _boot_media(spec, media or {}),
     )
     return [problem for check in checks for problem in check]
 
@@ -249,6 +253,33 @@ def _guest_os(spec: MachineSpec, caps: Capabilities, os_catalog: OsCatalog) -> I
     if missing:
         yield _warning("os", f"{entry.name} needs {_join(missing)}; its installer may refuse "
                        "to run without them.")
+
+
+# The machines every backend makes are x86-64; 32-bit x86 discs boot on them too.
+MACHINE_ARCHITECTURES = ("x86_64", "i686")
+ARCHITECTURE_NAMES = {"aarch64": "ARM64", "armv7l": "32-bit ARM", "riscv64": "RISC-V",
+                      "ppc64le": "POWER", "s390x": "IBM Z"}
+
+
+def _boot_media(spec: MachineSpec, media: Mapping[str, BootMedia]) -> Iterator[Problem]:
+    for ci, controller in enumerate(spec.storage):
+        for i, drive in enumerate(controller.optical):
+            disc = media.get(drive.iso) if drive.iso else None
+            if disc is None or not (disc.bios or disc.uefi):
+                continue  # a data disc: it need not boot
+            field = f"storage[{ci}].optical[{i}].iso"
+            kind = spec.firmware.kind
+            if kind is Firmware.UEFI and not disc.uefi:
+                yield _error("firmware.kind", f"This ISO ({Path(drive.iso).name}) can only "
+                             "boot with BIOS firmware; choose BIOS.")
+            elif kind is Firmware.BIOS and not disc.bios:
+                yield _error("firmware.kind", f"This ISO ({Path(drive.iso).name}) can only "
+                             "boot with UEFI firmware; choose UEFI.")
+            arch = disc.architecture
+            if arch is not None and arch not in MACHINE_ARCHITECTURES:
+                yield _error(field, f"This ISO is for {ARCHITECTURE_NAMES.get(arch, arch)} "
+                             f"({arch}) computers; this machine is x86-64, so it will not "
+                             "start. Use the ISO for x86-64 (amd64).")
 
 
 def _join(items: list[str]) -> str:
