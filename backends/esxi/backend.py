@@ -18,6 +18,7 @@ from backends.esxi import (
     disks,
     inventory,
     lifecycle,
+    live,
     machines,
     snapshots,
 )
@@ -59,6 +60,7 @@ class EsxiBackend:
         self._lock = threading.Lock()
         self._facts: tuple[float, Facts] | None = None
         self._read_only: bool | None = None
+        self._watch = live.Watch(session)
 
     def close(self) -> None:
         """Log out."""
@@ -120,6 +122,13 @@ class EsxiBackend:
     # -- inventory and configuration --------------------------------------------------------
     def list_machines(self) -> list[MachineSummary]:
         return inventory.machines(self.session, self.name)
+
+    def wait_for_changes(self, token: str = "", *, seconds: int = 30,
+                         cancel: CancelToken | None = None) -> str:
+        """Block (a background job) until the machine list changed since `token` or `seconds`
+        passed; a token different from `token` means list_machines() again (backends/esxi/
+        live.py). The first call, with "", returns at once."""
+        return self._watch.wait(token, seconds=seconds, cancel=cancel)
 
     def get_machine(self, machine_id: str) -> MachineInfo:
         return inventory.machine(self.session, machine_id, self.name)[0]

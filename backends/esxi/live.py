@@ -1,0 +1,97 @@
+"""Live state (beyond the module map): WaitForUpdatesEx tells when the machine list changed.
+
+Instead of listing every few seconds, a caller waits here: `Watch.wait(token)` blocks in
+WaitForUpdatesEx until a machine's summary changed on the host (made, removed, renamed,
+powered on or off — also by another client) or the time is up, and returns a token. A token
+different from the one passed in means "list again" (one RetrievePropertiesEx); the same token
+means nothing changed. The first call (token "") returns at once with a starting token.
+
+The wait has a property collector of its own (CreatePropertyCollector) with one filter over a
+container view of its own, so a blocking wait never holds up or disturbs the session's
+listing and reading. After a new login (an expired session) the collector is made again and
+the token changes, so the caller lists once more: a change made meanwhile is never lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+from backends.esxi.session import Session, vim, vmodl
+from desktopvm.protocol import BackendError, CancelToken, OperationCancelled
+
+PC = vmodl.query.PropertyCollector
+#: What a MachineSummary shows: a change to any of these is a change of the list.
+WATCHED = ["name", "runtime.powerState", "config.guestId", "config.hardware.numCPU",
+           "config.hardware.memoryMB", "config.template"]
+
+
+class Watch:
+    """Waits for changes of one session's machine list."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._lock = threading.Lock()
+        self._collector: tuple[Any, Any] | None = None  # (the login it belongs to, collector)
+        self._changes = 0  # counts update sets: some hosts (vcsim) never change the version
+
+    def _made(self, si: Any) -> Any:
+        """This login's collector with its filter, made on first use."""
+        with self._lock:
+            if self._collector is not None and self._collector[0] is si:
+                return self._collector[1]
+        content = self.session.content(si)
+        collector = content.propertyCollector.CreatePropertyCollector()
+        view = content.viewManager.CreateContainerView(content.rootFolder,
+                                                       [vim.VirtualMachine], True)
+        collector.CreateFilter(PC.FilterSpec(
+            objectSet=[PC.ObjectSpec(obj=view, skip=True, selectSet=[PC.TraversalSpec(
+                name="view", type=vim.view.ContainerView, path="view", skip=False)])],
+            propSet=[PC.PropertySpec(type=vim.VirtualMachine, pathSet=WATCHED)]),
+            partialUpdates=True)
+        with self._lock:
+            self._collector = (si, collector)
+        return collector
+
+    def wait(self, token: str = "", *, seconds: int = 30,
+             cancel: CancelToken | None = None) -> str:
+        """Block until the machine list changed since `token`, at most `seconds`; the token to
+        wait from next (different from `token` exactly when something changed)."""
+        cancel = cancel or CancelToken()
+        cancel.raise_if_cancelled()
+
+        def call(si: Any) -> str:
+            collector = self._made(si)
+            mine, _, rest = token.partition("|")
+            version = rest.rpartition("|")[0] if mine == collector._moId else ""
+            options = PC.WaitOptions(maxWaitSeconds=0 if not version else max(1, seconds))
+
+            def stop() -> None:
+                # Cancel runs on the canceller's thread (maybe the GUI's): never block it.
+                threading.Thread(target=_stop, args=(collector,), daemon=True).start()
+
+            unregister = cancel.on_cancel(stop)
+            try:
+                cancel.raise_if_cancelled()
+                result = collector.WaitForUpdatesEx(version, options)
+            except vmodl.fault.RequestCanceled as error:
+                raise OperationCancelled("Stopped waiting for changes") from error
+            finally:
+                unregister()
+            if result is None:  # the time was up: nothing changed
+                return token
+            if version and result.filterSet:
+                with self._lock:
+                    self._changes += 1
+            with self._lock:
+                changes = self._changes
+            return f"{collector._moId}|{result.version}|{changes}"
+
+        return self.session.run(call, "Waiting for changes")
+
+
+def _stop(collector: Any) -> None:
+    """End a wait in progress (its call then raises RequestCanceled)."""
+    with contextlib.suppress(BackendError, vmodl.MethodFault, OSError):
+        collector.CancelWaitForUpdates()

@@ -1,0 +1,92 @@
+"""Live state on vcsim's vCenter: WaitForUpdatesEx ends a wait when another client changes a
+machine, and only then; Cancel ends a wait; a new login changes the token."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from pyVim.connect import Disconnect, SmartConnect
+
+from backends.esxi.backend import EsxiBackend
+from backends.esxi.session import vim
+from desktopvm.protocol import CancelToken, OperationCancelled, PowerState
+from tests.backends.esxi import sim
+
+pytestmark = pytest.mark.vcsim
+JOIN = 30.0  # seconds a test waits for the waiting thread; the waits themselves are longer
+
+
+@pytest.fixture
+def other_client(vpx: sim.Sim) -> Iterator[Any]:
+    """A second pyVmomi session, as another administrator's client would be."""
+    context = ssl.create_default_context(cafile=str(vpx.tls.ca))
+    admin = SmartConnect(host="127.0.0.1", port=vpx.port, user=sim.USER, pwd=sim.PASSWORD,
+                         sslContext=context)
+    yield admin
+    Disconnect(admin)
+
+
+def in_thread(call: Callable[[], str]) -> tuple[threading.Thread, list[object]]:
+    out: list[object] = []
+
+    def run() -> None:
+        try:
+            out.append(call())
+        except Exception as error:  # handed to the test, which asserts on it
+            out.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def wait_task(task: Any) -> None:
+    while task.info.state not in ("success", "error"):
+        threading.Event().wait(0.05)
+
+
+def test_a_power_change_by_another_client_ends_the_wait(vpx_backend: EsxiBackend,
+                                                        other_client: Any) -> None:
+    machine = next(m for m in vpx_backend.list_machines() if m.state is PowerState.RUNNING)
+    start = vpx_backend.wait_for_changes("")
+    thread, out = in_thread(lambda: vpx_backend.wait_for_changes(start, seconds=120))
+    remote = vim.VirtualMachine(machine.id, other_client._stub)
+    wait_task(remote.PowerOffVM_Task())
+    try:
+        thread.join(JOIN)
+        assert out and isinstance(out[0], str) and out[0] != start  # ended by the change
+        states = {m.id: m.state for m in vpx_backend.list_machines()}
+        assert states[machine.id] is PowerState.OFF
+    finally:
+        wait_task(remote.PowerOnVM_Task())
+
+
+def test_a_wait_with_no_change_returns_the_same_token(vpx_backend: EsxiBackend) -> None:
+    start = vpx_backend.wait_for_changes("")
+    assert vpx_backend.wait_for_changes(start, seconds=1) == start
+
+
+def test_cancel_ends_a_wait(vpx_backend: EsxiBackend) -> None:
+    start = vpx_backend.wait_for_changes("")
+    token = CancelToken()
+    thread, out = in_thread(lambda: vpx_backend.wait_for_changes(start, seconds=120,
+                                                                 cancel=token))
+    # Most likely the wait is on the host by then, so CancelWaitForUpdates is what ends it
+    # (a cancel before the call is also an end; a cancel never lets the wait run its time).
+    threading.Event().wait(0.5)
+    token.cancel()
+    thread.join(JOIN)
+    assert out and isinstance(out[0], OperationCancelled)
+
+
+def test_a_new_login_changes_the_token(vpx_backend: EsxiBackend, other_client: Any) -> None:
+    start = vpx_backend.wait_for_changes("")
+    ours = vpx_backend.session.service().content.sessionManager.currentSession.key
+    other_client.content.sessionManager.TerminateSession([ours])
+    thread, out = in_thread(lambda: vpx_backend.wait_for_changes(start, seconds=120))
+    thread.join(JOIN)
+    assert out and isinstance(out[0], str) and out[0] != start
