@@ -24,6 +24,7 @@ from desktopvm.cli import (
     edit_commands,
     host_commands,
     machine_commands,
+    media_commands,
     snapshot_commands,
     spec_commands,
 )
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     console_commands.add_parsers(sub)
     host_commands.add_parsers(sub)
     doctor_commands.add_parsers(sub)
+    media_commands.add_parsers(sub)
     return parser
 
 

@@ -15,6 +15,7 @@ from desktopvm.cli.common import (
     run_cancellable,
     target_backend,
 )
+from desktopvm.cli.media_commands import detect_for_create, media_of
 from desktopvm.model import (
     Capabilities,
     Disk,
@@ -35,6 +36,7 @@ from desktopvm.model import (
     printable_lines,
     validate,
 )
+from desktopvm.model.catalog import BootMedia
 from desktopvm.model.specfile import spec_to_data
 from desktopvm.protocol import InvalidSpec
 
@@ -70,7 +72,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     source = create.add_mutually_exclusive_group(required=True)
     source.add_argument("--spec", type=Path, help="a spec file")
     source.add_argument("--name", help="machine name (with --os and options)")
-    create.add_argument("--os", default="other-linux", help="guest OS id (default other-linux)")
+    create.add_argument("--os", help="guest OS id (default: the one detected on --iso, else "
+                        "other-linux)")
     create.add_argument("--cpus", type=int)
     create.add_argument("--memory", help="e.g. 4G or 4096M (plain numbers are MiB)")
     create.add_argument("--disk", help="size of a new disk, e.g. 40G (plain numbers are GiB); "
@@ -185,17 +188,37 @@ def _network_option(text: str) -> tuple[NetworkAdapter, ...]:
     return (NetworkAdapter(attachment=attachment, network=name),)
 
 
+def _os_and_media(ctx: Context, local: bool) -> tuple[str, BootMedia | None]:
+    """The OS (--os, else the one detected on --iso, else other-linux) and how the ISO
+    boots; what was detected is said on stderr, so --json output stays clean."""
+    args = ctx.args
+    os_id, media = args.os or "other-linux", None
+    if args.iso and local:  # a remote host's ISO is not here to read
+        detection, media, note = detect_for_create(args.iso)
+        if detection is None:
+            print(f"note: {printable(note)}; the OS and firmware are not taken from it",
+                  file=ctx.err)
+        elif args.os is None:
+            os_id = detection.os_id
+            entry = catalog().get(os_id)
+            print(f"detected {printable(detection.summary())}: OS {os_id}"
+                  f" ({entry.name if entry else os_id})", file=ctx.err)
+    return os_id, media
+
+
 def spec_from_options(ctx: Context, caps: Capabilities, *, local: bool = True) -> MachineSpec:
     """Build a spec from `create --name … --os …` options over the OS defaults. Paths are made
     absolute here only for this computer; a remote host's paths are its own, kept as typed."""
     args = ctx.args
-    if args.os not in catalog():
+    if args.os is not None and args.os not in catalog():
         raise UsageError(f"unknown OS {args.os!r}; `desktopvm-cli spec os-list` lists them")
 
     def where(path: Path) -> str:
         return str(path.resolve()) if local else str(path)
 
-    spec = defaults_for(args.os, caps, name=args.name, iso=where(args.iso) if args.iso else "")
+    os_id, media = _os_and_media(ctx, local)
+    spec = defaults_for(os_id, caps, name=args.name, iso=where(args.iso) if args.iso else "",
+                        media=media)
     # The name as given, even "": the naming rule refuses it rather than a default replacing it.
     update: dict[str, object] = {"name": args.name, "notes": args.notes}
     if args.cpus is not None:
@@ -243,7 +266,8 @@ def create_command(ctx: Context) -> int:
         spec = spec_from_options(ctx, caps, local=local)
         source = spec.name
     # A remote host's files are not here to look at: the host checks them itself.
-    problems = validate(spec, caps, check_paths=local) + clash_problems(spec.name,
+    problems = validate(spec, caps, check_paths=local,
+                        media=media_of(spec) if local else None) + clash_problems(spec.name,
                                                      [m.name for m in backend.list_machines()])
     print_problems(ctx, problems, source)
     if errors(problems):
