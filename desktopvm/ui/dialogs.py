@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -104,6 +105,9 @@ class CloneDialog(QDialog):
         form.addRow(self.tr("Name:"), self.name)
         form.addRow(self.problem)
         form.addRow("", self.use_suggestion)
+        # the button as wide as its words, not the whole field
+        self.use_suggestion.setSizePolicy(QSizePolicy.Policy.Maximum,
+                                          QSizePolicy.Policy.Fixed)
         form.addRow(self.linked)
         form.addRow(buttons)
         self.check_name(self.name.text())

@@ -10,6 +10,8 @@ from desktopvm.printable import printable, printable_lines
 from desktopvm.protocol import BackendError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from PySide6.QtWidgets import QMessageBox, QWidget
 
 log = logging.getLogger(__name__)
@@ -45,4 +47,24 @@ def show_error(parent: QWidget | None, title: str, error: BaseException | str,
         box.setDetailedText(details)
     box.setAccessibleName(title)
     box.open()
+    return box
+
+
+def show_missing_iso(parent: QWidget | None, title: str, error: BaseException,
+                     on_eject: Callable[[], object], on_choose: Callable[[], object]
+                     ) -> QMessageBox:
+    """Start refused for a missing ISO: the cause, and "Eject and start" / "Choose another…"
+    (Cancel is the default: nothing changes)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    box = show_error(parent, title, error)
+    box.setObjectName("missing-iso-dialog")
+    box.setStandardButtons(QMessageBox.StandardButton.Cancel)
+    eject = box.addButton(box.tr("Eject and start"), QMessageBox.ButtonRole.AcceptRole)
+    eject.setObjectName("eject-and-start")
+    choose = box.addButton(box.tr("Choose another…"), QMessageBox.ButtonRole.ActionRole)
+    choose.setObjectName("choose-another-iso")
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.buttonClicked.connect(lambda button: on_eject() if button is eject else
+                              on_choose() if button is choose else None)
     return box

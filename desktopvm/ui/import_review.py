@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -102,6 +103,9 @@ class ImportReviewDialog(QDialog):
         form.addRow(self.tr("Name:"), self.name)
         form.addRow("", self.name_problem)
         form.addRow("", self.use_suggestion)
+        # the button as wide as its words, not the whole field
+        self.use_suggestion.setSizePolicy(QSizePolicy.Policy.Maximum,
+                                          QSizePolicy.Policy.Fixed)
         form.addRow(self.tr("Where:"), self.connection)
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)

@@ -77,6 +77,7 @@ class Operations:
         # Hooks that tests replace: the file dialogs are the only blocking prompts.
         self.ask_save_path: Callable[[str], str] = self._ask_save_path
         self.ask_open_path: Callable[[], str] = self._ask_open_path
+        self.ask_iso_path: Callable[[], str] = self._ask_iso_path
         self.open_dialogs: list[QDialog] = []
         self._shutdowns: dict[object, Job] = {}  # machine key -> a shutdown still waiting
 
@@ -92,6 +93,12 @@ class Operations:
         return QFileDialog.getOpenFileName(self.window, self.tr("Import appliance"), "",
                                            self.tr("Appliances (*.ova *.ovf)"))[0]
 
+    def _ask_iso_path(self) -> str:
+        from PySide6.QtWidgets import QFileDialog
+
+        return QFileDialog.getOpenFileName(self.window, self.tr("Choose a disc image"), "",
+                                           self.tr("Disc images (*.iso);;All files (*)"))[0]
+
     def confirm(self, title: str, text: str, action: str, on_yes: Callable[[], object]) -> None:
         """Ask window-modally without blocking (dialogs.confirm); `on_yes` runs on yes."""
         from desktopvm.ui.dialogs import confirm
@@ -102,10 +109,12 @@ class Operations:
         return self.window.registry.open(name)
 
     def submit(self, title: str, machine: MachineSummary | None, work: Work,
-               backend_name: str = "", done: str = "") -> Job:
+               backend_name: str = "", done: str = "", *,
+               on_failed: Callable[[object], object] | None = None) -> Job:
         """Run `work(backend, progress, cancel)` as a job; errors show a dialog; refresh after.
 
-        `done` is what the jobs panel says the job did once it succeeded. Any operation on a
+        `done` is what the jobs panel says the job did once it succeeded; `on_failed` replaces
+        the error dialog. Any operation on a
         machine whose shutdown is still being waited for ends that wait (it would queue
         behind it)."""
         name = backend_name or (machine.backend if machine else "")
@@ -123,7 +132,7 @@ class Operations:
                 progress(1.0, done)
             return result
         job = self.window.runner.submit(title, run, machine_key=machine.key if machine else None)
-        job.failed.connect(lambda error: self._failed(title, error))
+        job.failed.connect(on_failed or (lambda error: self._failed(title, error)))
         job.finished.connect(lambda: self.window.refresh(with_facts=False))
         return job
 
@@ -167,9 +176,45 @@ class Operations:
         return self.submit(title, machine, lambda b, p, c: call(b, machine.id, p, c), done=done)
 
     def do_start(self, machines: list[MachineSummary]) -> None:
-        self.each(machines, "Start %1",
-                  lambda b, machine_id, p, c: b.start(machine_id, mode=StartMode.HEADLESS),
-                  "Started (headless)")
+        for machine in machines:
+            self._start(machine)
+
+    def _start(self, machine: MachineSummary) -> None:
+        # A missing ISO gets its own dialog (eject or choose another), other errors the usual.
+        self.submit(self.tr("Start %1").replace("%1", printable(machine.name)), machine,
+                    lambda b, p, c: b.start(machine.id, mode=StartMode.HEADLESS),
+                    done=self.tr("Started (headless)"),
+                    on_failed=lambda error: self._start_failed(machine, error))
+
+    def _start_failed(self, machine: MachineSummary, error: object) -> None:
+        from desktopvm.ui.missing_media import missing_isos
+
+        title = self.tr("Start %1").replace("%1", printable(machine.name))
+        drives = missing_isos(error)
+        if not drives or not isinstance(error, BaseException):
+            self._failed(title, error)
+            return
+        from desktopvm.ui.error_dialog import show_missing_iso
+
+        show_missing_iso(self.window, title, error,
+                         lambda: self._change_disc(machine, drives, ""),
+                         lambda: self._choose_disc(machine, drives))
+
+    def _choose_disc(self, machine: MachineSummary, drives: list[tuple[int, int]]) -> None:
+        path = self.ask_iso_path()
+        if path:
+            self._change_disc(machine, drives, path)
+
+    def _change_disc(self, machine: MachineSummary, drives: list[tuple[int, int]],
+                     iso: str) -> None:
+        from desktopvm.ui.missing_media import change_disc_and_start
+
+        name = printable(machine.name)
+        self.submit(self.tr("Eject the disc and start %1").replace("%1", name) if not iso
+                    else self.tr("Change the disc and start %1").replace("%1", name), machine,
+                    lambda b, p, c: change_disc_and_start(b, machine.id, drives, iso,
+                                                          progress=p, cancel=c),
+                    done=self.tr("Started (headless)"))
 
     def do_shutdown(self, machines: list[MachineSummary]) -> None:
         for machine, job in zip(machines, self.each(machines, "Shut down %1", _shut_down),
