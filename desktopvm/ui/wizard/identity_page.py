@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel
 
+from desktopvm.media import Detection, boot_media, detect_os, inspect_media
 from desktopvm.model import Capabilities, catalog
-from desktopvm.model.catalog import default_name
-from desktopvm.protocol import HostInfo
+from desktopvm.model.catalog import BootMedia, default_name
+from desktopvm.model.machine import FirmwareSpec
+from desktopvm.protocol import CancelToken, HostInfo, Progress
 from desktopvm.ui.editors import IdentityEditor, OpticalEditor, SpecEditor
 from desktopvm.ui.editors.widgets import caption, format_mib
 from desktopvm.ui.wizard.os_guess import guess_os
@@ -23,7 +26,9 @@ class IdentityPage(SpecPage):
     """Name, guest OS (choosing one applies its defaults) and the installer ISO.
 
     Until the user types a name of their own, the name follows the OS; until they pick an
-    OS themselves, choosing an ISO picks the OS its file name suggests.
+    OS themselves, choosing an ISO picks the OS its file name suggests at once, then the one
+    the disc itself names when a background job has read it (desktopvm.media). A disc that
+    cannot boot with the chosen firmware switches the firmware to one it boots with.
     """
 
     def __init__(self, wizard: NewVmWizard) -> None:
@@ -35,6 +40,9 @@ class IdentityPage(SpecPage):
         self.os_hint = caption()
         self.name_follows_os = True
         self.os_chosen_by_user = False
+        self.disc_text = ""  # what the disc said, shown above the defaults
+        self.detection: Detection | None = None
+        self._inspected_path = ""  # the ISO last sent to be read
 
     def make_editors(self, capabilities: Capabilities,
                      host_info: HostInfo | None) -> list[SpecEditor]:
@@ -67,11 +75,54 @@ class IdentityPage(SpecPage):
         if editor is self.identity and spec.name != before.name:
             entry = catalog().get(spec.os)
             self.name_follows_os = entry is not None and spec.name == default_name(entry)
+        if editor is self.optical and self.optical.path() != self._inspected_path:
+            self._inspect(self.optical.path())
         if editor is self.optical and not self.os_chosen_by_user:
             guessed = guess_os(self.optical.path())
             if guessed is not None and guessed != spec.os:
                 self._switch_os(guessed)
                 self._update_hint(detected=True)
+
+    def _inspect(self, path: str) -> None:
+        """Read the disc on a worker: a DVD's descriptors are a few sectors, but the file may
+        sit on a slow network share, and the GUI thread never waits on a disk."""
+        self._inspected_path = path
+        self.detection = None
+        self.disc_text = ""
+        if not path or not Path(path).is_file():
+            self._update_hint(detected=False)
+            return
+
+        def work(_progress: Progress, _cancel: CancelToken) -> tuple[Detection, BootMedia]:
+            facts = inspect_media(path)
+            return detect_os(facts), boot_media(facts)
+
+        job = self.vm_wizard.runner.submit(self.tr("Read %s") % Path(path).name, work,
+                                           background=True)
+        job.succeeded.connect(lambda result: self._disc_read(path, result))
+        job.failed.connect(lambda error: self._disc_unreadable(path, error))
+
+    def _disc_read(self, path: str, result: object) -> None:
+        if self.optical is None or path != self.optical.path():
+            return  # another ISO was chosen meanwhile
+        detection, media = cast("tuple[Detection, BootMedia]", result)
+        self.detection = detection
+        self.disc_text = self.tr("Detected: %s.") % detection.summary()
+        if not self.os_chosen_by_user and detection.os_id not in ("other",
+                                                                  self.vm_wizard.spec.os):
+            self._switch_os(detection.os_id)
+        spec = self.vm_wizard.spec
+        kind = media.firmware_for(spec.firmware.kind, self.vm_wizard.capabilities.firmware)
+        if kind is not spec.firmware.kind:  # the disc cannot boot with the one chosen
+            self.vm_wizard.spec = spec.model_copy(update={"firmware": FirmwareSpec(kind=kind)})
+            self.load()
+        self._update_hint(detected=False)
+
+    def _disc_unreadable(self, path: str, error: object) -> None:
+        if self.optical is None or path != self.optical.path():
+            return
+        self.disc_text = self.tr("Not read as an install disc: %s.") % error
+        self._update_hint(detected=False)
 
     def _os_picked(self, os_id: str) -> None:
         self.os_chosen_by_user = True
@@ -85,9 +136,10 @@ class IdentityPage(SpecPage):
     def _update_hint(self, detected: bool) -> None:
         entry = catalog().get(self.vm_wizard.spec.os)
         if entry is None:
-            self.os_hint.setText("")
+            self.os_hint.setText(self.disc_text)
             return
-        text = self.tr("Detected from the disc's file name. ") if detected else ""
+        text = self.disc_text + " " if self.disc_text else ""
+        text += self.tr("Detected from the disc's file name. ") if detected else ""
         cpus = self.tr("1 CPU") if entry.cpus == 1 else self.tr("%d CPUs") % entry.cpus
         text += self.tr("Defaults for %s: %s, %s of memory and a %d GiB disk.") % (
             entry.name, cpus, format_mib(entry.memory_mib), entry.disk_gib)
