@@ -26,7 +26,7 @@ def choose_iso(wizard, qtbot, path: Path) -> str:
     editor(wizard, OpticalEditor).iso.set_path(str(path))
     hint = wizard.identity_page.os_hint
     qtbot.waitUntil(lambda: "Detected:" in hint.text() or "Not read" in hint.text())
-    return hint.text()
+    return str(hint.text())
 
 
 def test_a_bios_only_disc_with_a_meaningless_name_gets_its_os_and_bios(wizard, qtbot,
