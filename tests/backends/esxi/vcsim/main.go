@@ -379,6 +379,7 @@ func main() {
 	vms := flag.Int("vm", 2, "machines per resource pool")
 	hosts := flag.Int("host", 3, "hosts per cluster (vCenter)")
 	free := flag.Bool("free", false, "a free-licence host: every write is RestrictedVersion")
+	delay := flag.Int("delay", 0, "milliseconds added to every SOAP call (a network and server's latency; bench/)")
 	flag.Parse()
 	if *password == "" {
 		log.Fatal("-password is required")
@@ -390,6 +391,7 @@ func main() {
 		model.ClusterHost = *hosts
 	}
 	model.Machine = *vms
+	model.DelayConfig.Delay = *delay
 	if err := model.Create(); err != nil {
 		log.Fatal(err)
 	}
