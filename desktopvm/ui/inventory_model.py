@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 
 from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary, PowerState
@@ -61,6 +61,7 @@ class _Group:
     note: str = ""  # a host's error line (its first child row while not empty)
     tip: str = ""  # the note's tooltip: the whole reason and the fix
     icon: str = ""  # a host's icon, which follows its state
+    unavailable: bool = False  # its hypervisor went: the machines shown are as last seen
 
     def reindex(self) -> None:
         self.rows = {m.id: i for i, m in enumerate(self.machines)}
@@ -158,6 +159,8 @@ class InventoryModel(QAbstractItemModel):
             return Qt.ItemFlag.ItemIsEnabled
         if self._is_note(index):
             return Qt.ItemFlag.ItemIsEnabled
+        if self._by_uid[index.internalId()].unavailable:
+            return Qt.ItemFlag.ItemIsEnabled  # listed as last seen; nothing can act on it
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     # -- data ------------------------------------------------------------------------------
@@ -186,7 +189,15 @@ class InventoryModel(QAbstractItemModel):
         machine = self.machine(index)
         if role == KindRole:
             return "machine"
-        return None if machine is None else self._machine_data(machine, index.column(), role)
+        if machine is None:
+            return None
+        greyed = _greyed(group, machine)
+        if greyed and role == Qt.ItemDataRole.ForegroundRole:
+            return QGuiApplication.palette().color(QPalette.ColorGroup.Disabled,
+                                                   QPalette.ColorRole.Text)
+        if greyed and role == Qt.ItemDataRole.ToolTipRole:
+            return greyed
+        return self._machine_data(machine, index.column(), role)
 
     def _group_data(self, group: _Group, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
@@ -196,7 +207,8 @@ class InventoryModel(QAbstractItemModel):
             if column == STATE and group.remote:
                 return group.state
             if column == STATE and group.error:
-                return self.tr("Not answering: %1").replace("%1", group.error)
+                words = "Not available: %1" if group.unavailable else "Not answering: %1"
+                return self.tr(words).replace("%1", group.error)
             return None
         if role == Qt.ItemDataRole.DecorationRole and column == NAME:
             if group.remote:
@@ -320,11 +332,17 @@ class InventoryModel(QAbstractItemModel):
             self._groups[index.row()].rank = rank
             self.dataChanged.emit(index, self.createIndex(index.row(), len(COLUMNS) - 1, 0))
 
-    def set_error(self, key: GroupKey, label: str, error: str) -> None:
-        """Mark a backend as not answering (its last known machines stay)."""
+    def set_error(self, key: GroupKey, label: str, error: str, *,
+                  unavailable: bool = False) -> None:
+        """Mark a backend as not answering, or (`unavailable`) as gone from this computer: its
+        last known machines stay, greyed, with the reason."""
         row, group = self._group(key, label)
-        if group.error != error:
-            group.error = error
+        if (group.error, group.unavailable) != (error, unavailable):
+            group.error, group.unavailable = error, unavailable
+            if group.machines:
+                self.dataChanged.emit(self.createIndex(group.offset, 0, group.uid),
+                                      self.createIndex(group.offset + len(group.machines) - 1,
+                                                       len(COLUMNS) - 1, group.uid))
             self.dataChanged.emit(self.createIndex(row, 0, 0),
                                   self.createIndex(row, len(COLUMNS) - 1, 0))
 
@@ -360,7 +378,11 @@ class InventoryModel(QAbstractItemModel):
                 group.rows[machine.id] = first + offset
             self.endInsertRows()
         if group.error or doomed or added:
-            group.error = ""
+            if group.error and group.machines:  # greyed rows read normally again
+                self.dataChanged.emit(self.createIndex(group.offset, 0, group.uid),
+                                      self.createIndex(group.offset + len(group.machines) - 1,
+                                                       len(COLUMNS) - 1, group.uid))
+            group.error, group.unavailable = "", False
             self.dataChanged.emit(parent, self.createIndex(group_row, len(COLUMNS) - 1, 0))
 
     def remove_group(self, key: GroupKey | str) -> None:
@@ -398,6 +420,18 @@ def _changed_columns(old: MachineSummary, new: MachineSummary) -> list[int]:
                                             (CPUS, "cpus"), (MEMORY, "memory_mib"))
                if getattr(old, field) != getattr(new, field)]
     return columns or list(range(len(COLUMNS)))
+
+
+def _greyed(group: _Group, machine: MachineSummary) -> str:
+    """Why a machine's row is greyed ("" when it is not): its hypervisor is gone or not
+    answering (the row is as last seen), or its state cannot be read."""
+    if group.error:
+        return (f"Shown as last seen: {group.error}" if group.unavailable else
+                f"Shown as last seen; the hypervisor is not answering: {group.error}")
+    if machine.state is PowerState.UNKNOWN:
+        return ("DesktopVM cannot read this machine's state: its record is damaged or the "
+                "hypervisor did not answer for it")
+    return ""
 
 
 def _ranges(rows: list[int]) -> list[tuple[int, int]]:

@@ -153,7 +153,13 @@ class Refresher(QObject):
             if not remote:
                 window.model.set_error(key, label, listing.error.summary)
         elif facts is not None and not facts.available:
-            window.model.remove_group(key)
+            if window.model.machines_of(name):
+                # Its machines were listed before: they stay, greyed, with why and the fix.
+                reason = facts.probe.reason + (f" — {facts.probe.install_hint}"
+                                               if facts.probe.install_hint else "")
+                window.model.set_error(key, label, reason, unavailable=True)
+            else:
+                window.model.remove_group(key)
             self.failures.pop(name, None)
         if not remote:
             window.model.set_rank(key, self.rank(name))
