@@ -58,6 +58,7 @@ def inspect_command(ctx: Context) -> int:
     if facts.windows_image:
         rows.append(("Windows image", facts.windows_image))
     rows += [("Release file", name) for name in facts.release_files]
+    rows = [(label, value) for label, value in rows if value]  # a disc leaves ids blank
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         ctx.print(f"{label + ':':<{width + 1}} {printable(value)}")
