@@ -28,10 +28,11 @@ WINDOWS = {
 WINDOWS_EXACT = frozenset({"win11", "win10", "win8.1", "win7", "win2k25", "win2k22", "win2k19"})
 # idwbinfo.txt's BuildBranch tells releases apart that share volume ids (Windows 10 and 11,
 # Server 2019 and 2022 discs are named alike): the branch each was built from.
+# Client and server releases built from one branch are told apart by which rules matched.
 WINDOWS_BRANCHES = {
-    "ge_release": "win11", "ni_release": "win11", "co_release": "win11",
-    "vb_release": "win10", "19h1_release": "win10", "rs5_release": "win2k19",
-    "fe_release": "win2k22",
+    "ge_release": ("win11", "win2k25"), "ni_release": ("win11",), "co_release": ("win11",),
+    "vb_release": ("win10",), "19h1_release": ("win10",), "rs5_release": ("win10", "win2k19"),
+    "fe_release": ("win2k22",),
 }
 FAMILY_FALLBACK = {"linux": "other-linux", "winnt": "windows7", "win9x": "other",
                    "freebsd": "freebsd13", "openbsd": "openbsd", "bsd": "freebsd13"}
@@ -85,8 +86,8 @@ def _windows_branch(facts: MediaFacts, found: list[osinfo.MediaRule]
     """Among Windows matches, the one the disc's build branch names."""
     text = facts.release_files.get("sources/idwbinfo.txt", "")
     branch = parse_ini(text).get("buildinfo", {}).get("buildbranch", "").lower()
-    wanted = WINDOWS_BRANCHES.get(branch)
-    return next((rule for rule in found if rule.short_id == wanted), None) if wanted else None
+    wanted = WINDOWS_BRANCHES.get(branch, ())
+    return next((rule for rule in found if rule.short_id in wanted), None)
 
 
 def _version_key(version: str) -> tuple[int, ...]:

@@ -108,3 +108,15 @@ def test_folder_and_missing_file(tmp_path: Path):
     with pytest.raises(MediaError, match="cannot read"):
         inspect_media(tmp_path / "missing.iso")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("branch", "os_id"), [
+    ("ge_release", "windows-server-2025"), ("fe_release", "windows-server-2022"),
+    ("rs5_release", "windows-server-2019"),
+])
+def test_windows_server_discs_share_ids_and_differ_by_branch(tmp_path: Path, branch: str,
+                                                             os_id: str):
+    info = f"[BUILDINFO]\r\nBuildArch=amd64\r\nBuildBranch={branch}\r\n".encode()
+    disc = isos.udf_iso(tmp_path / "s.iso", "SSS_X64FREV_EN-US_DV9", "MICROSOFT CORPORATION",
+                        {"sources/install.wim": b"MSWIM", "sources/idwbinfo.txt": info})
+    assert detect_os(inspect_media(disc)).os_id == os_id
