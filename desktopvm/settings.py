@@ -30,6 +30,7 @@ class Settings:
     qemu_accel: str = ""  # empty: best available; "tcg", "kvm", "whpx", "hvf"
     vboxmanage_path: str = ""  # empty: search the usual places
     powershell_path: str = ""  # empty: powershell.exe / pwsh
+    vmrun_path: str = ""  # empty: $DESKTOPVM_VMRUN, else VMware's usual install places
     refresh_interval_s: float = 5.0
     theme: str = ""  # empty: light or dark as the operating system says; "light", "dark"
     vnc_password: bool = False  # QEMU: protect each machine's VNC console with a random password
