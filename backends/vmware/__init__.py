@@ -7,6 +7,7 @@ to ask `detect()` before anything heavy is loaded.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desktopvm.protocol import ProbeResult
@@ -20,7 +21,12 @@ def detect(settings: Settings) -> ProbeResult:
     """Is vmrun here, which product and version? (No process is started.)"""
     from backends.vmware.locate import find_installation, install_hint
 
-    found = find_installation()
+    if settings.vmrun_path and not Path(settings.vmrun_path).is_file():
+        return ProbeResult("vmware", False, reason=f"The vmrun set in Preferences, "
+                           f"{settings.vmrun_path}, does not exist",
+                           install_hint="Correct it in Preferences, or clear it to search the "
+                                        "usual places")
+    found = find_installation(vmrun=settings.vmrun_path)
     if found is None or not found.vmrun:
         return ProbeResult("vmware", False, reason="VMware's vmrun was not found",
                            install_hint=install_hint())
@@ -31,5 +37,6 @@ def detect(settings: Settings) -> ProbeResult:
 def open_backend(settings: Settings) -> VMwareBackend:
     """The VMware backend."""
     from backends.vmware.backend import VMwareBackend
+    from backends.vmware.locate import find_installation
 
-    return VMwareBackend(settings)
+    return VMwareBackend(settings, installation=find_installation(vmrun=settings.vmrun_path))

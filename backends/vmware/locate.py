@@ -121,10 +121,11 @@ def _installation(product: str, vmrun: str, folder: Path, vmx: Path, version: st
                         windows=platform == "win32")
 
 
-def find_installation(home: Path | None = None) -> Installation | None:
-    """The VMware product here, or None. `$DESKTOPVM_VMRUN` names a vmrun to use (its folder
-    holds vmware-vdiskmanager; `$DESKTOPVM_VMRUN_TYPE` its -T, default ws)."""
-    explicit = os.environ.get(ENV_VMRUN, "")
+def find_installation(home: Path | None = None, vmrun: str = "") -> Installation | None:
+    """The VMware product here, or None. `vmrun` (Preferences) or `$DESKTOPVM_VMRUN` names a
+    vmrun to use (its folder holds vmware-vdiskmanager; `$DESKTOPVM_VMRUN_TYPE` its -T,
+    default ws)."""
+    explicit = vmrun or os.environ.get(ENV_VMRUN, "")
     if explicit:
         path = Path(explicit)
         product = os.environ.get("DESKTOPVM_VMRUN_TYPE", "ws")
