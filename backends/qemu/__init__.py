@@ -8,7 +8,10 @@ light: the registry imports it to ask `detect()` before anything heavy is loaded
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desktopvm.protocol import ProbeResult
@@ -31,10 +34,46 @@ def detect(settings: Settings) -> ProbeResult:
 
     if sys.platform == "win32":
         return ProbeResult("qemu", False, reason=WINDOWS_REASON)
+    # Every missing piece at once (not the binary now and qemu-img after the user fixed it),
+    # and "off PATH" told from "not installed": the fix differs.
+    missing: list[str] = []
+    off_path: list[str] = []
     if find_qemu(settings.qemu_binary) is None:
-        return ProbeResult("qemu", False, reason="qemu-system-x86_64 is not installed",
-                           install_hint=install_hint())
-    return ProbeResult("qemu", True)
+        if settings.qemu_binary:
+            missing.append(f"the QEMU binary set in Preferences, {settings.qemu_binary}, was "
+                           "not found")
+        else:
+            _place("qemu-system-x86_64", missing, off_path)
+    if not os.environ.get("DESKTOPVM_QEMU_IMG") and shutil.which("qemu-img") is None:
+        # On macOS the qemu-img door looks in Homebrew's and MacPorts' folders itself.
+        _place("qemu-img", missing, off_path, usual_is_fine=sys.platform == "darwin")
+    if not missing:
+        return ProbeResult("qemu", True)
+    hint = install_hint() if any(m.endswith("is not installed") for m in missing) else ""
+    if off_path:
+        hint = "; ".join(h for h in (
+            f"add {' and '.join(sorted(set(off_path)))} to PATH, or set the QEMU binary in "
+            "Preferences", hint) if h)
+    return ProbeResult("qemu", False, reason="; ".join(missing), install_hint=hint)
+
+
+# Where QEMU is installed when PATH does not say so: Fedora's qemu-kvm, Homebrew and MacPorts
+# (apps started from Finder lack their PATH), /usr/local builds, snaps.
+_USUAL_FOLDERS = ("/usr/bin", "/usr/local/bin", "/usr/libexec", "/opt/homebrew/bin",
+                  "/opt/local/bin", "/snap/bin")
+
+
+def _place(tool: str, missing: list[str], off_path: list[str], *,
+           usual_is_fine: bool = False) -> None:
+    """Say whether `tool` is off PATH (found in a usual folder) or not installed."""
+    folder = next((f for f in _USUAL_FOLDERS if (Path(f) / tool).is_file()), "")
+    if folder and usual_is_fine:
+        return
+    if folder:
+        missing.append(f"{tool} is installed in {folder}, which is not on PATH")
+        off_path.append(folder)
+    else:
+        missing.append(f"{tool} is not installed")
 
 
 def open_backend(settings: Settings) -> QemuBackend:
