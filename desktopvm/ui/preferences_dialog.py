@@ -3,6 +3,9 @@ backend status."""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -11,8 +14,10 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +42,8 @@ class PreferencesDialog(QDialog):
         self.setWindowTitle(self.tr("Preferences"))
         self.setMinimumWidth(620)
         self.settings = settings
+        # The file dialog is the only blocking prompt: tests replace it.
+        self.ask_program: Callable[[str], str] = self._ask_program
         self.library = QLineEdit(settings.library_dir)
         self.library.setPlaceholderText(str(settings.library()))
         self.qemu = QLineEdit(settings.qemu_binary)
@@ -48,6 +55,10 @@ class PreferencesDialog(QDialog):
                                        if settings.qemu_accel in ACCELERATORS else 0))
         self.vboxmanage = QLineEdit(settings.vboxmanage_path)
         self.vboxmanage.setPlaceholderText(self.tr("found automatically"))
+        self.powershell = QLineEdit(settings.powershell_path)
+        self.powershell.setPlaceholderText("powershell.exe / pwsh")
+        self.vmrun = QLineEdit(settings.vmrun_path)
+        self.vmrun.setPlaceholderText(self.tr("found automatically"))
         self.theme = QComboBox()
         self.theme.setObjectName("theme")
         for value, shown in zip(THEMES, (self.tr("As the system (light or dark)"),
@@ -60,25 +71,15 @@ class PreferencesDialog(QDialog):
         self.refresh.setValue(settings.refresh_interval_s)
         form = QFormLayout()
         form.addRow(self.tr("Machine library folder:"), self.library)
-        form.addRow(self.tr("QEMU binary:"), self.qemu)
+        form.addRow(self.tr("QEMU binary:"), self._browsable(self.qemu, "qemu"))
         form.addRow(self.tr("QEMU acceleration:"), self.accel)
-        form.addRow(self.tr("VBoxManage:"), self.vboxmanage)
+        form.addRow(self.tr("VBoxManage:"), self._browsable(self.vboxmanage, "vboxmanage"))
+        form.addRow(self.tr("PowerShell (Hyper-V):"),
+                    self._browsable(self.powershell, "powershell"))
+        form.addRow(self.tr("vmrun (VMware):"), self._browsable(self.vmrun, "vmrun"))
         form.addRow(self.tr("Refresh every:"), self.refresh)
         form.addRow(self.tr("Appearance:"), self.theme)
-        status = QGroupBox(self.tr("Hypervisors on this computer"))
-        status_layout = QVBoxLayout(status)
-        for fact in facts:
-            text = f"<b>{fact.display_name}</b>: "
-            if fact.available:
-                text += self.tr("available") + (f" ({fact.probe.version})"
-                                                if fact.probe.version else "")
-            else:
-                text += fact.probe.reason
-                if fact.probe.install_hint:
-                    text += f"<br><small>{fact.probe.install_hint}</small>"
-            label = QLabel(text)
-            label.setWordWrap(True)
-            status_layout.addWidget(label)
+        status = self._status_box(facts)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._save)
@@ -88,6 +89,48 @@ class PreferencesDialog(QDialog):
         layout.addWidget(status)
         layout.addWidget(buttons)
 
+    def _status_box(self, facts: list[BackendFacts]) -> QGroupBox:
+        """Each hypervisor here: available (version), or why not and the fix."""
+        status = QGroupBox(self.tr("Hypervisors on this computer"))
+        status_layout = QVBoxLayout(status)
+        for fact in facts:
+            text = f"<b>{html.escape(fact.display_name)}</b>: "
+            if fact.available:
+                text += self.tr("available") + (f" ({html.escape(fact.probe.version)})"
+                                                if fact.probe.version else "")
+            else:
+                # paths in reasons may hold < and &: escaped for the rich-text label
+                text += html.escape(fact.probe.reason)
+                if fact.probe.install_hint:
+                    text += f"<br><small>{html.escape(fact.probe.install_hint)}</small>"
+            label = QLabel(text)
+            label.setWordWrap(True)
+            status_layout.addWidget(label)
+        return status
+
+    def _browsable(self, field: QLineEdit, name: str) -> QWidget:
+        """The field with a Browse… button that fills it with a chosen program."""
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(field, 1)
+        button = QPushButton(self.tr("Browse…"))
+        button.setObjectName(f"browse-{name}")
+        button.setAccessibleName(self.tr("Choose the program"))
+
+        def browse() -> None:
+            path = self.ask_program(field.text())
+            if path:
+                field.setText(path)
+        button.clicked.connect(browse)
+        layout.addWidget(button)
+        return row
+
+    def _ask_program(self, current: str) -> str:
+        from PySide6.QtWidgets import QFileDialog
+
+        return QFileDialog.getOpenFileName(self, self.tr("Choose the program"), current)[0]
+
     def edited(self) -> Settings:
         """The settings as edited."""
         return self.settings.replace(**{
@@ -95,6 +138,8 @@ class PreferencesDialog(QDialog):
             "qemu_binary": self.qemu.text().strip(),
             "qemu_accel": self.accel.currentData(),
             "vboxmanage_path": self.vboxmanage.text().strip(),
+            "powershell_path": self.powershell.text().strip(),
+            "vmrun_path": self.vmrun.text().strip(),
             "refresh_interval_s": self.refresh.value(),
             "theme": self.theme.currentData(),
         })

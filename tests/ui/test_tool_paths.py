@@ -1,0 +1,94 @@
+"""Missing tools: every missing piece said at once, "off PATH" told from "not installed", and
+Preferences pointing at each tool with Browse…."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QPushButton
+
+from backends import qemu, vmware
+from desktopvm.settings import Settings
+from desktopvm.ui.preferences_dialog import PreferencesDialog
+
+
+def tool(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("#!/bin/sh\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return path
+
+
+@pytest.fixture
+def no_qemu_anywhere(monkeypatch, tmp_path):
+    """PATH without QEMU, and the usual folders pointing at an empty scratch folder."""
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.delenv("DESKTOPVM_QEMU", raising=False)
+    monkeypatch.delenv("DESKTOPVM_QEMU_IMG", raising=False)
+    usual = tmp_path / "usual"
+    usual.mkdir()
+    monkeypatch.setattr(qemu, "_USUAL_FOLDERS", (str(usual),))
+    monkeypatch.setattr(qemu.sys, "platform", "linux")
+    return usual
+
+
+def test_every_missing_qemu_piece_is_said_at_once(no_qemu_anywhere):
+    found = qemu.detect(Settings())
+    assert not found.available
+    assert found.reason == ("qemu-system-x86_64 is not installed; qemu-img is not installed")
+    assert "apt-get install" in found.install_hint
+
+
+def test_off_path_is_told_from_not_installed(no_qemu_anywhere):
+    tool(no_qemu_anywhere, "qemu-system-x86_64")
+    found = qemu.detect(Settings())
+    assert found.reason == (f"qemu-system-x86_64 is installed in {no_qemu_anywhere}, which is "
+                            "not on PATH; qemu-img is not installed")
+    assert f"add {no_qemu_anywhere} to PATH, or set the QEMU binary in Preferences" in \
+        found.install_hint
+    tool(no_qemu_anywhere, "qemu-img")
+    found = qemu.detect(Settings())
+    assert "not installed" not in found.reason
+    assert "apt-get" not in found.install_hint  # nothing to install: only PATH
+
+
+def test_a_qemu_binary_set_in_preferences_that_is_gone_is_named(no_qemu_anywhere, tmp_path):
+    tool(tmp_path / "bin", "qemu-img")
+    found = qemu.detect(Settings(qemu_binary=str(tmp_path / "gone" / "qemu")))
+    assert found.reason == (f"the QEMU binary set in Preferences, {tmp_path / 'gone' / 'qemu'}, "
+                            "was not found")
+    good = tool(tmp_path / "mine", "qemu-system-x86_64")
+    assert qemu.detect(Settings(qemu_binary=str(good))).available
+
+
+def test_vmrun_set_in_preferences_is_used_and_a_wrong_one_named(monkeypatch, tmp_path):
+    monkeypatch.delenv("DESKTOPVM_VMRUN", raising=False)
+    vmrun = tool(tmp_path / "vmware", "vmrun")
+    assert vmware.detect(Settings(vmrun_path=str(vmrun))).available
+    from backends.vmware.locate import find_installation
+
+    assert find_installation(vmrun=str(vmrun)).vmrun == str(vmrun)
+    wrong = vmware.detect(Settings(vmrun_path=str(tmp_path / "nowhere" / "vmrun")))
+    assert not wrong.available and "set in Preferences" in wrong.reason
+
+
+@pytest.mark.parametrize(("button", "field", "setting"), [
+    ("browse-qemu", "qemu", "qemu_binary"),
+    ("browse-vboxmanage", "vboxmanage", "vboxmanage_path"),
+    ("browse-powershell", "powershell", "powershell_path"),
+    ("browse-vmrun", "vmrun", "vmrun_path"),
+])
+def test_preferences_browse_for_each_tool(qtbot, button, field, setting):
+    dialog = PreferencesDialog(Settings(), [])
+    qtbot.addWidget(dialog)
+    asked = []
+    dialog.ask_program = lambda current: asked.append(current) or "/opt/tools/the-tool"
+    dialog.findChild(QPushButton, button).click()
+    assert getattr(dialog, field).text() == "/opt/tools/the-tool"
+    assert getattr(dialog.edited(), setting) == "/opt/tools/the-tool"
+    dialog.ask_program = lambda current: ""  # Cancel in the file dialog changes nothing
+    dialog.findChild(QPushButton, button).click()
+    assert getattr(dialog.edited(), setting) == "/opt/tools/the-tool"
