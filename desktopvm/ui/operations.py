@@ -426,11 +426,22 @@ class Operations:
         files = [path for info in infos for path in info.files]
         dialog = DeleteDialog(machines, files, self.window)
 
+        kept_by = {info.summary.key: list(info.files) for info in infos}
+
         def delete() -> None:
             disks = dialog.delete_disks.isChecked()
-            self.each(machines, "Delete %1", lambda b, machine_id, p, c: b.delete(
-                machine_id, delete_disks=disks, progress=p, cancel=c),
-                "Deleted with its disk files" if disks else "Deleted; its disk files are kept")
+            for machine in machines:
+                kept = kept_by.get(machine.key, [])
+                # Kept disks are said where they are, so they can be found, reused (Settings
+                # → Storage attaches an existing disk) or removed: DesktopVM lists them nowhere
+                # else once the machine is gone.
+                done = self.tr("Deleted with its disk files") if disks or not kept else \
+                    self.tr("Deleted; its disks are kept at %1 (attach them to a machine in "
+                            "Settings → Storage, or delete the files yourself)").replace(
+                                "%1", ", ".join(printable(path) for path in kept))
+                self._one(machine, self.tr("Delete %1").replace("%1", printable(machine.name)),
+                          lambda b, machine_id, p, c: b.delete(
+                              machine_id, delete_disks=disks, progress=p, cancel=c), done)
         dialog.accepted.connect(delete)
         self._keep(dialog)
 

@@ -211,9 +211,14 @@ def test_delete_asks_and_keeps_disks_unless_ticked(qtbot, window):
     assert not dialog.delete_disks.isChecked()
     listed = dialog.findChild(QLabel, "disk-files")
     assert listed is not None and str(files[0]) in listed.text()
-    dialog.delete_button.click()
+    with qtbot.waitSignal(window.runner.job_added, timeout=2000) as added:
+        dialog.delete_button.click()
     qtbot.waitUntil(lambda: window.model.machine_count() == 0, timeout=5000)
     assert files and all(p.exists() for p in files)
+    job = added.args[0]
+    qtbot.waitUntil(lambda: job.state.is_done, timeout=5000)
+    # The kept disks are said where they are, to reuse or remove them.
+    assert str(files[0]) in job.stage and "Settings → Storage" in job.stage
 
 
 def test_no_backend_shows_what_to_install(qtbot, runner, tmp_path):
