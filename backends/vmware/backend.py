@@ -15,7 +15,6 @@ from backends.vmware import (
     clones,
     console,
     disks,
-    keys,
     lifecycle,
     machines,
     snapshots,
@@ -233,14 +232,7 @@ class VMwareBackend:
         return console.screenshot(self.inventory.record(machine_id))
 
     def type_text(self, machine_id: str, text: str) -> None:
-        self._refuse_keys(machine_id)
+        console.type_text(self.inventory.record(machine_id), text)
 
     def send_keys(self, machine_id: str, keys_: Sequence[str]) -> None:
-        self._refuse_keys(machine_id)
-
-    def _refuse_keys(self, machine_id: str) -> None:
-        from desktopvm.protocol.states import Operation, require
-
-        record = self.inventory.record(machine_id)
-        require(Operation.CONSOLE, record.state, record.name)
-        keys.refuse()
+        console.send_keys(self.inventory.record(machine_id), keys_)

@@ -10,6 +10,7 @@ import socket
 import sys
 from pathlib import Path
 
+from backends.vmware.keys import KEYS
 from backends.vmware.locate import Installation
 from desktopvm.model import (
     Capabilities,
@@ -102,8 +103,9 @@ def capabilities(installation: Installation) -> Capabilities:
         live_snapshot_with_memory=not player,
         linked_clone=not player,
         pause=True, save_state=True,
-        screenshot=False,  # captureScreen needs a guest login (research §A.4)
-        type_text=False, keys=frozenset(),  # vmrun has no key events (research §A.4)
+        # Over Workstation's VNC server (console.py): vmrun's captureScreen and
+        # typeKeystrokesInGuest need a guest login and VMware Tools (research §A.4).
+        screenshot=True, type_text=True, keys=frozenset(KEYS),
         # Workstation's VNC server: turned on at each start for DesktopVM's own machines,
         # offered for others when their .vmx turns it on (console.py)
         vnc_console=True,

@@ -1,26 +1,37 @@
-"""Console endpoints: Workstation's VNC server when the .vmx turns it on, the serial ports,
-VMware's own window.
+"""Consoles: Workstation's VNC server (endpoint, screenshots, keys, text), serial ports, VMware's
+own window.
 
 Workstation's VNC server is configured in the .vmx (`RemoteDisplay.vnc.enabled`, `.port`,
 `.ip`, `.password`; libvirt's mapping and fixture vmware_libvirt_remotedisplay_vnc_keys.vmx;
 Packer still writes these keys for 17.x, research §A.7). When a machine has it on, its address
-is offered to DesktopVM's RFB console. Screenshots: `vmrun captureScreen` needs guest
-credentials (research §A.4), so none are taken here. The native window: `vmware -x <vmx>`
-(Workstation), `vmplayer <vmx>` (Player), `open -a "VMware Fusion" <vmx>` (Fusion).
+is offered to DesktopVM's RFB console, and screenshots, keys and typed text go through it too
+with DesktopVM's RFB client (a shared session, so an open console stays connected): vmrun's
+`captureScreen` and `typeKeystrokesInGuest` need a guest login and VMware Tools (research
+§A.4). The native window: `vmware -x <vmx>` (Workstation), `vmplayer <vmx>` (Player),
+`open -a "VMware Fusion" <vmx>` (Fusion).
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import socket
 import string
+import struct
 import sys
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
+from backends.vmware import keys
 from backends.vmware.inventory import Record
 from backends.vmware.locate import Installation
+from desktopvm import rfb
 from desktopvm.model import SerialMode
 from desktopvm.protocol import (
+    AuthenticationFailed,
+    CommandFailed,
     ConsoleEndpoints,
     SerialEndpoint,
     UnsupportedOperation,
@@ -29,6 +40,8 @@ from desktopvm.protocol import (
 from desktopvm.protocol.states import Operation, require
 
 DEFAULT_VNC_PORT = 5900
+PROBE_TIMEOUT = 1.0  # a loopback connect answers at once; this only bounds a stuck listener
+VNC_TIMEOUT = 15.0  # seconds one VNC answer may take (the first screen, the end of a session)
 OWN_VNC_PORTS = (5950, 100)  # DesktopVM's machines get 5950-6049, one port each
 PASSWORD_CHARACTERS = string.ascii_letters + string.digits
 _TCP = re.compile(r"^(?:telnet|tcp)://([^:/]*):(\d+)")
@@ -47,18 +60,31 @@ def vnc(record: Record) -> VncEndpoint | None:
                        password=document.get("RemoteDisplay.vnc.password"))
 
 
-def vnc_for_start(index: int) -> dict[str, str]:
+def port_answers(port: int) -> bool:
+    """Whether something already listens on the loopback port."""
+    try:
+        rfb.open_socket("127.0.0.1", port, timeout=PROBE_TIMEOUT).close()
+    except OSError:
+        return False
+    return True
+
+
+def vnc_for_start(index: int, taken: Callable[[int], bool] = port_answers) -> dict[str, str]:
     """The VNC keys a machine DesktopVM made gets before each start: Workstation's server on
     the loopback interface, a port of its own, and a new password (VNC uses 8 characters).
 
-    Packer writes the same keys for Workstation and Fusion 17.x (StepConfigureVNC, research
+    The port is the machine's own (5950 + its place in DesktopVM's list) unless something
+    already listens there (another program's VNC server): then the next free one of the range,
+    since VMware would not serve where the port is taken. Packer picks a free port the same
+    way and writes the same keys for Workstation and Fusion 17.x (StepConfigureVNC, research
     §A.7). The password is VMware's to read from the .vmx; it changes at every start.
     """
     base, count = OWN_VNC_PORTS
+    ports = [base + (index + step) % count for step in range(count)]
+    port = next((p for p in ports if not taken(p)), ports[0])
     password = "".join(secrets.choice(PASSWORD_CHARACTERS) for _ in range(8))
     return {"RemoteDisplay.vnc.enabled": "TRUE", "RemoteDisplay.vnc.ip": "127.0.0.1",
-            "RemoteDisplay.vnc.port": str(base + index % count),
-            "RemoteDisplay.vnc.password": password}
+            "RemoteDisplay.vnc.port": str(port), "RemoteDisplay.vnc.password": password}
 
 
 def serial(record: Record, windows: bool) -> SerialEndpoint | None:
@@ -94,8 +120,110 @@ def endpoints(installation: Installation, record: Record) -> ConsoleEndpoints:
                             native_viewer=viewer(installation, record.vmx))
 
 
-def screenshot(record: Record) -> bytes:
-    """Refused: captureScreen needs a guest login."""
+# -- over the VNC server: screenshots, keys, text --------------------------------------------
+
+@contextmanager
+def _session(record: Record, listener: rfb.RfbListener | None = None) -> Iterator[rfb.RfbClient]:
+    """An authenticated, shared RFB session with the machine's VNC server."""
     require(Operation.CONSOLE, record.state, record.name)
-    raise UnsupportedOperation("vmrun's captureScreen needs a guest user name and password; "
-                               "use the VNC console to see the screen")
+    endpoint = vnc(record)
+    if endpoint is None:
+        raise UnsupportedOperation(keys.NO_VNC.format(name=record.name))
+    where = f"{endpoint.host}:{endpoint.port}"
+    try:
+        sock = rfb.open_socket(endpoint.host, endpoint.port, timeout=VNC_TIMEOUT)
+    except OSError as error:
+        raise CommandFailed(f"VMware's VNC server for {record.name} does not answer on {where}",
+                            details=str(error)) from error
+    client = rfb.RfbClient(sock, listener, password=endpoint.password or "", shared=True)
+    try:
+        client.handshake()
+    except rfb.AuthenticationFailed as error:
+        raise AuthenticationFailed(f"VMware's VNC server for {record.name} refused the "
+                                   f"password in its .vmx: {error}") from error
+    except rfb.RfbError as error:
+        raise CommandFailed(f"VNC with {record.name} failed on {where}: {error}") from error
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+class _FirstScreen(rfb.RfbListener):
+    """Keeps the first picture that covers the whole screen, then ends the session."""
+
+    def __init__(self) -> None:
+        self.client: rfb.RfbClient | None = None
+        self.covered: rfb.Rect | None = None
+        self.picture: tuple[int, int, bytes] | None = None
+
+    def on_resize(self, width: int, height: int) -> None:
+        self.covered = None  # everything is painted again after a resize
+
+    def on_update(self, rects: list[rfb.Rect]) -> None:
+        assert self.client is not None
+        for rect in rects:
+            self.covered = rect if self.covered is None else self.covered.union(rect)
+        fb = self.client.framebuffer
+        if self.covered == rfb.Rect(0, 0, fb.width, fb.height) and self.picture is None:
+            self.picture = (fb.width, fb.height, bytes(fb.data))
+            self.client.close()  # run() ends: nothing more is needed
+
+
+def screenshot(record: Record) -> bytes:
+    """A PNG of the screen: the first full picture VMware's VNC server sends."""
+    listener = _FirstScreen()
+    with _session(record, listener) as client:
+        listener.client = client
+        client.sock.settimeout(VNC_TIMEOUT)
+        try:
+            client.run()
+        except rfb.RfbError as error:
+            if listener.picture is None:
+                raise CommandFailed(f"VMware's VNC server sent no picture of {record.name}",
+                                    details=str(error)) from error
+    assert listener.picture is not None
+    return png(*listener.picture)
+
+
+def png(width: int, height: int, bgrx: bytes) -> bytes:
+    """An 8-bit RGB PNG of framebuffer pixels (B, G, R, X bytes each; desktopvm.rfb's layout)."""
+    rgb = bytearray(width * height * 3)
+    rgb[0::3], rgb[1::3], rgb[2::3] = bgrx[2::4], bgrx[1::4], bgrx[0::4]
+    row = width * 3
+    raw = b"".join(b"\x00" + rgb[y * row:(y + 1) * row] for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2,
+                                                                0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+
+
+def send_keys(record: Record, combos: Sequence[str]) -> None:
+    """Press each combination (in order, released in reverse) over the VNC server."""
+    _press(record, keys.combos_keysyms(combos))
+
+
+def type_text(record: Record, text: str) -> None:
+    """Type `text` key by key on a US layout over the VNC server."""
+    _press(record, keys.text_keysyms(text))
+
+
+def _press(record: Record, combos: list[list[int]]) -> None:
+    with _session(record) as client:
+        for combo in combos:
+            for keysym in combo:
+                client.key_event(keysym, True)
+            for keysym in reversed(combo):
+                client.key_event(keysym, False)
+        # End the session the polite way and read until the server closes it: closing with
+        # its screen updates unread would reset the connection, which can drop the keys.
+        try:
+            client.sock.shutdown(socket.SHUT_WR)
+            client.sock.settimeout(VNC_TIMEOUT)
+            client.run()
+        except (OSError, rfb.RfbError):
+            pass  # the server has the keys; how it ends the session does not matter

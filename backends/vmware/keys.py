@@ -1,24 +1,47 @@
-"""Keys: vmrun has no key events, so the VMware backend sends none.
+"""Keys: the shared key names → X keysyms, sent over Workstation's VNC server (console.py).
 
-vmrun's only keyboard command is `typeKeystrokesInGuest` (the 17.0 help), a guest operation:
-it needs VMware Tools running and a guest user name and password (`-gu/-gp`), and types text,
-not key combinations (research/vmware.md §A.4: "There is no scancode/keyboard-event command in
-vmrun"; a tool reports that `vmcli MKS sendKeyEvent` "silently does nothing"). The way to send
-keys is Workstation's VNC server (console.py), through DesktopVM's own RFB console.
+vmrun has no key events: its only keyboard command is `typeKeystrokesInGuest` (the 17.0 help),
+a guest operation that needs VMware Tools and a guest user name and password and types text,
+not combinations (research/vmware.md §A.4; a tool reports that `vmcli MKS sendKeyEvent`
+"silently does nothing"). Workstation's VNC server takes RFB key events, which name keys by
+their X keysym, so every key of the shared vocabulary can be sent that way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from desktopvm.protocol import UnsupportedOperation
+from desktopvm.protocol.keys import KEYS as SHARED
+from desktopvm.protocol.keys import UnknownKey, parse_combo, text_to_combos
 
-#: Shared key name -> this tool's code: none (see above).
-KEYS: dict[str, int] = {}
+#: Shared key name -> X keysym (RFB KeyEvent). VMware's server gets no QEMU scan codes.
+KEYS: dict[str, int] = {name: key.keysym for name, key in SHARED.items() if key.keysym}
 
-WHY = ("vmrun cannot send keys or type text without a guest login and VMware Tools; turn on "
-       "the machine's VNC server (VM Settings -> Options -> VNC Connections) and use the "
-       "console")
+NO_VNC = ("{name} has no VNC server turned on, and vmrun cannot send keys, type text or take "
+          "screenshots without a guest login and VMware Tools; start it from DesktopVM (which "
+          "turns VNC on for its own machines) or turn it on in VMware (VM Settings -> Options "
+          "-> VNC Connections)")
 
 
-def refuse() -> None:
-    """UnsupportedOperation, saying why and what to use instead."""
-    raise UnsupportedOperation(WHY)
+def combos_keysyms(combos: Sequence[str]) -> list[list[int]]:
+    """The keysyms of each combination, all checked before any is sent."""
+    try:
+        return [[_keysym(name) for name in parse_combo(combo)] for combo in combos]
+    except UnknownKey as error:
+        raise UnsupportedOperation(str(error)) from error
+
+
+def text_keysyms(text: str) -> list[list[int]]:
+    """The combination of each character on a US layout, as keysyms (all checked first)."""
+    try:
+        return [[_keysym(name) for name in combo]
+                for combo in text_to_combos(text, "VMware's VNC keyboard")]
+    except UnknownKey as error:
+        raise UnsupportedOperation(str(error)) from error
+
+
+def _keysym(name: str) -> int:
+    if name not in KEYS:
+        raise UnknownKey(f"VMware's VNC server has no keysym for {name!r}")
+    return KEYS[name]

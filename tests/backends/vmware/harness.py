@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +16,8 @@ if TYPE_CHECKING:
 
 @contextmanager
 def vmware_standin_harness(folder: Path) -> Iterator[Harness]:
-    """Machines live under `folder` (the fake user's home); the stand-in's own files too."""
+    """Machines live under `folder` (the fake user's home); the stand-in's own files too. Each
+    start brings up the stand-in's picture VNC server, which records the keys it gets."""
     from tests.conformance.harness import Harness
 
     fake = FakeVMware(folder / "fake-vmware")
@@ -26,10 +26,11 @@ def vmware_standin_harness(folder: Path) -> Iterator[Harness]:
     def make_spec(name: str) -> MachineSpec:
         return defaults_for("other-linux", backend.capabilities(), name=name)
 
-    def delivered() -> int:  # vmrun has no key events: nothing can ever be delivered
-        calls = folder / "fake-vmware" / "calls.jsonl"
-        lines = calls.read_text("utf-8").splitlines() if calls.exists() else []
-        return sum(1 for line in lines if "typeKeystrokesInGuest" in json.loads(line)["argv"])
+    def delivered() -> int:  # key presses that reached the machine's VNC server (fakevnc.py)
+        return sum(1 for event in fake.vnc_keys() if event["down"])
 
-    yield Harness(backend, make_spec, wait_until_guest_ready=lambda machine_id: None,
-                  state_timeout=10.0, owned=(fake.home,), keys_delivered=delivered)
+    try:
+        yield Harness(backend, make_spec, wait_until_guest_ready=lambda machine_id: None,
+                      state_timeout=10.0, owned=(fake.home,), keys_delivered=delivered)
+    finally:
+        fake.close()

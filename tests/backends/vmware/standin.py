@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ from backends.vmware.locate import Installation
 from desktopvm.settings import Settings
 
 FAKE = Path(__file__).resolve().with_name("fakevmware.py")
-TOOLS = ("vmrun", "vmware-vdiskmanager", "vmware-vmx")
+TOOLS = ("vmrun", "vmware-vdiskmanager", "vmware-vmx", "vmware")
 
 
 def launcher(state: Path) -> str:
@@ -34,8 +37,9 @@ def launcher(state: Path) -> str:
 
 
 class FakeVMware:
-    """A fake VMware product in `folder`: bin/ holds vmrun, vmware-vdiskmanager, vmware-vmx;
-    home/ is the user's (home/.vmware/inventory.vmls); home/vmware the default VM folder."""
+    """A fake VMware product in `folder`: bin/ holds vmrun, vmware-vdiskmanager, vmware-vmx and
+    vmware (the window); home/ is the user's (home/.vmware/inventory.vmls); home/vmware the
+    default VM folder. `close()` ends the VNC servers (or guests) of machines left running."""
 
     def __init__(self, folder: Path, *, product: str = "ws", windows: bool = False,
                  version: str = "17.6.2") -> None:
@@ -49,7 +53,9 @@ class FakeVMware:
         self.product = product
         self.windows = windows
         state = {"running": [], "paused": [], "other_user": [], "tools": True,
-                 "product": product, "version": version, "delay": {}, "disk_delay": 0.0}
+                 "product": product, "version": version, "delay": {}, "disk_delay": 0.0,
+                 # VMware's VNC server for machines whose .vmx turns it on (fakedisplay.py)
+                 "display": "picture", "displays": {}}
         (folder / "state.json").write_text(json.dumps(state), "utf-8")
         for tool in TOOLS:
             path = self.bin / tool
@@ -81,3 +87,17 @@ class FakeVMware:
         path = self.folder / "calls.jsonl"
         lines = path.read_text("utf-8").splitlines() if path.exists() else []
         return [entry["argv"] for entry in map(json.loads, lines) if entry["tool"] == tool]
+
+    def vnc_keys(self) -> list[dict[str, Any]]:
+        """The key events the picture VNC servers received (fakevnc.py), oldest first."""
+        path = self.folder / "vnc-keys.jsonl"
+        lines = path.read_text("utf-8").splitlines() if path.exists() else []
+        return [json.loads(line) for line in lines]
+
+    def close(self) -> None:
+        """Power off, as far as VNC goes: end every display process the stand-in started."""
+        state = self.state()
+        for pid in state.get("displays", {}).values():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        self.set(displays={})
