@@ -245,12 +245,10 @@ class EsxiBackend:
 
     # -- consoles ---------------------------------------------------------------------------
     def console(self, machine_id: str) -> ConsoleEndpoints:
-        self._exists(machine_id)
-        raise console.unsupported_console()
+        return console.endpoints(self.session, machine_id)
 
     def screenshot(self, machine_id: str) -> bytes:
-        self._exists(machine_id)
-        raise console.unsupported_console()
+        return console.screenshot(self.session, self.facts(), machine_id)
 
     def type_text(self, machine_id: str, text: str) -> None:
         self._writable()

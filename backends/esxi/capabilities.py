@@ -55,7 +55,7 @@ def capabilities(facts: Facts, backend: str) -> Capabilities:
         linked_clone=facts.vcenter,
         pause=False,
         save_state=True,
-        screenshot=False,
+        screenshot=True,
         type_text=True,
         keys=SENDABLE,
         vnc_console=False,

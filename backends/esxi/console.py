@@ -1,26 +1,40 @@
-"""Typing into a machine (PutUsbScanCodes, vSphere 6.5+); the graphical console is not built.
-
-The WebMKS console (AcquireTicket("webmks"): RFB 3.8 over a WebSocket) and screenshots
-(CreateScreenshot_Task) are what a console needs here; both are still to come, and say so.
+"""Typing into a machine (PutUsbScanCodes, vSphere 6.5+), screenshots (CreateScreenshot_Task:
+the host writes a PNG beside the machine, which is downloaded from the datastore and then
+deleted there), and the native console: VMware Remote Console (a vmrc:// link) when it is
+installed, else the host's web client in the browser. The embedded console (WebMKS) is not
+built yet.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
+import shutil
+import sys
+import urllib.parse
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from backends.esxi import inventory
+from backends.esxi import inventory, tasks
 from backends.esxi.keys import combo_event, event
+from backends.esxi.placement import Facts
 from backends.esxi.session import Session, vim
-from desktopvm.protocol import UnsupportedOperation, states
+from desktopvm.protocol import (
+    BackendError,
+    CancelToken,
+    CommandFailed,
+    ConsoleEndpoints,
+    UnsupportedOperation,
+    no_progress,
+    states,
+)
 from desktopvm.protocol.keys import UnknownKey, text_to_combos
 from desktopvm.protocol.states import Operation
 
 #: Key events per PutUsbScanCodes call: a long text goes in several calls.
 BATCH = 64
-CONSOLE_MISSING = ("The ESXi console (WebMKS) is not in DesktopVM yet; open the machine in "
-                   "the host's web client or VMware Remote Console")
 
 
 def _send(session: Session, machine_id: str, events: list[object]) -> None:
@@ -55,6 +69,62 @@ def type_text(session: Session, machine_id: str, text: str) -> None:
     _send(session, machine_id, events)
 
 
-def unsupported_console() -> UnsupportedOperation:
-    """What console() and screenshot() say until WebMKS is built."""
-    return UnsupportedOperation(CONSOLE_MISSING)
+VMRC_WINDOWS = r"C:\Program Files (x86)\VMware\VMware Remote Console\vmrc.exe"
+
+
+def endpoints(session: Session, machine_id: str) -> ConsoleEndpoints:
+    """The native console of a running machine: VMware Remote Console when installed (it asks
+    for the password itself: none is put on its command line), else the web client."""
+    values = inventory.read(session, machine_id, ["name", "runtime.powerState"])
+    states.require(Operation.CONSOLE, inventory.state_of(values.get("runtime.powerState")),
+                   str(values.get("name", machine_id)))
+    host = session.host
+    where = f"{host.address}:{host.effective_port}"
+    user = urllib.parse.quote(host.username, safe="")
+    return ConsoleEndpoints(native_viewer=viewer(
+        f"vmrc://{user}@{where}/?moid={urllib.parse.quote(machine_id)}",
+        f"https://{where}/ui/#/host/vms/{urllib.parse.quote(machine_id)}"
+        if session.about().apiType == "HostAgent" else f"https://{where}/ui/"))
+
+
+def viewer(vmrc: str, web: str) -> tuple[str, ...]:
+    """The argv that opens `vmrc` in VMware Remote Console, or `web` in the browser."""
+    if sys.platform == "darwin":
+        return ("open", vmrc if shutil.which("vmrc") else web)  # vmrc:// is a URL handler
+    if sys.platform == "win32":
+        program = shutil.which("vmrc.exe") or (VMRC_WINDOWS if Path(VMRC_WINDOWS).exists()
+                                               else "")
+        return (program, vmrc) if program else ("rundll32", "url.dll,FileProtocolHandler",
+                                                web)
+    program = shutil.which("vmrc")
+    return (program, vmrc) if program else ("xdg-open", web)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def screenshot(session: Session, facts: Facts, machine_id: str) -> bytes:
+    """A PNG of a running machine's screen."""
+    values = inventory.read(session, machine_id, ["name", "runtime.powerState"])
+    states.require(Operation.CONSOLE, inventory.state_of(values.get("runtime.powerState")),
+                   str(values.get("name", machine_id)))
+    path = str(tasks.run_task(
+        session, lambda si: inventory.vm(si, machine_id).CreateScreenshot_Task(),
+        progress=no_progress, cancel=CancelToken(), stage="Taking a screenshot"))
+    try:
+        store, _, file = path.partition("] ")
+        query = urllib.parse.urlencode({"dcPath": facts.datacenter, "dsName": store[1:]})
+        picture = io.BytesIO()
+        session.download(f"https://*/folder/{urllib.parse.quote(file)}?{query}", picture,
+                         received=lambda _: None, cancel=CancelToken())
+    finally:
+        # ESXi keeps every screenshot in the machine's folder: do not fill the datastore.
+        with contextlib.suppress(BackendError):
+            tasks.run_task(session, lambda si: session.content(si).fileManager
+                           .DeleteDatastoreFile_Task(path, facts.datacenter_ref),
+                           progress=no_progress, cancel=CancelToken(),
+                           stage="Deleting the screenshot")
+    data = picture.getvalue()
+    if not data.startswith(PNG_SIGNATURE):
+        raise CommandFailed(f"The host's screenshot {path} is not a PNG image")
+    return data

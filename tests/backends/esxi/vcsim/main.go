@@ -6,6 +6,9 @@
 // because 0.24 has no such method or rule (docs/esxi.md says what each proves):
 //   - PutUsbScanCodes on a VirtualMachine (vSphere 6.5+): counted, and the HID codes kept for
 //     GET /desktopvm/keys (the tests read what the backend typed);
+//   - CreateScreenshot_Task on a running VirtualMachine: a simulator task that writes a PNG
+//     (320x200, a known pattern) into the machine's folder on the datastore and names it by
+//     its datastore path, as ESXi does; the simulator's own /folder handler serves it;
 //   - -free: the host reports the free licence's edition and refuses every write method with
 //     RestrictedVersion, the fault a free-licence ESXi returns;
 //   - the bytes each NFC upload (an OVF import's disk) carried, for GET /desktopvm/nfc; and
@@ -24,6 +27,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"log"
 	"net/http"
@@ -229,6 +235,57 @@ func streamable(vm *simulator.VirtualMachine, files map[string]string, urls []ty
 	return ""
 }
 
+var screenshots int
+
+// screenshot answers CreateScreenshot_Task with a task that writes a PNG beside the machine.
+func screenshot(body []byte) string {
+	m := thisRef.FindSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	ref := types.ManagedObjectReference{Type: "VirtualMachine", Value: string(m[1])}
+	vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+	if !ok {
+		return fmt.Sprintf(envelope, fmt.Sprintf(`<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>managed object not found: %s</faultstring><detail><ManagedObjectNotFoundFault xmlns="urn:vim25" xsi:type="ManagedObjectNotFound"><obj type="VirtualMachine">%s</obj></ManagedObjectNotFoundFault></detail></soapenv:Fault>`, ref.Value, ref.Value))
+	}
+	if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
+		return fmt.Sprintf(envelope, `<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>The attempted operation cannot be performed in the current state (Powered off).</faultstring><detail><InvalidPowerStateFault xmlns="urn:vim25" xsi:type="InvalidPowerState"><existingState>poweredOff</existingState></InvalidPowerStateFault></detail></soapenv:Fault>`)
+	}
+	var vmx object.DatastorePath
+	vmx.FromString(vm.Config.Files.VmPathName)
+	folder := vmx.Path[:strings.LastIndex(vmx.Path, "/")+1]
+	leasesMu.Lock()
+	screenshots++
+	name := fmt.Sprintf("%s%s-%d.png", folder, vm.Name, screenshots)
+	leasesMu.Unlock()
+	task := simulator.CreateTask(vm, "createScreenshot", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		for _, e := range simulator.Map.All("Datastore") {
+			ds := e.(*simulator.Datastore)
+			if ds.Name != vmx.Datastore {
+				continue
+			}
+			picture := image.NewRGBA(image.Rect(0, 0, 320, 200))
+			for y := 0; y < 200; y++ {
+				for x := 0; x < 320; x++ {
+					picture.Set(x, y, color.RGBA{uint8(x), uint8(y), 0x80, 0xff})
+				}
+			}
+			f, err := os.Create(ds.Info.GetDatastoreInfo().Url + "/" + name)
+			if err == nil {
+				err = png.Encode(f, picture)
+				f.Close()
+			}
+			if err != nil {
+				return nil, &types.FileFault{File: name}
+			}
+			return fmt.Sprintf("[%s] %s", vmx.Datastore, name), nil
+		}
+		return nil, &types.FileNotFound{FileFault: types.FileFault{File: vmx.Datastore}}
+	})
+	id := task.Run()
+	return fmt.Sprintf(envelope, fmt.Sprintf(`<CreateScreenshot_TaskResponse xmlns="urn:vim25"><returnval type="Task">%s</returnval></CreateScreenshot_TaskResponse>`, id.Value))
+}
+
 // remember notes where an import lease's uploads belong: the disk files of the machine
 // ImportVApp made (found by the name its import spec gave).
 func remember(request []byte, response []byte) {
@@ -340,6 +397,15 @@ func front(next http.Handler, free bool) http.Handler {
 				fmt.Fprint(w, answer)
 				return
 			}
+		}
+		if noSession == nil && name == "CreateScreenshot_Task" {
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			answer := screenshot(body)
+			if strings.Contains(answer, "<soapenv:Fault>") {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+			fmt.Fprint(w, answer)
+			return
 		}
 		if noSession == nil && name == "ImportVApp" {
 			recorder := httptest.NewRecorder()
