@@ -73,3 +73,13 @@ def test_a_result_for_an_iso_no_longer_chosen_is_dropped(wizard, qtbot, tmp_path
     wizard.runner.wait_for_done(5000)
     qtbot.wait(50)
     assert "Detected:" not in page.os_hint.text() and wizard.spec.os != "debian11"
+
+
+def test_a_name_guess_stays_said_when_the_file_is_no_disc(wizard, qtbot, tmp_path):
+    empty = tmp_path / "debian-12.5.0-amd64-netinst.iso"
+    empty.write_bytes(b"")
+    text = choose_iso(wizard, qtbot, empty)
+    assert wizard.spec.os == "debian12"
+    assert text.startswith("Not read as an install disc: debian-12.5.0-amd64-netinst.iso: too "
+                           "small for an ISO 9660 image (0 bytes). Detected from the disc's "
+                           "file name. Defaults for Debian 12")

@@ -43,6 +43,7 @@ class IdentityPage(SpecPage):
         self.disc_text = ""  # what the disc said, shown above the defaults
         self.detection: Detection | None = None
         self._inspected_path = ""  # the ISO last sent to be read
+        self._name_guessed = False  # the OS came from the ISO's file name
 
     def make_editors(self, capabilities: Capabilities,
                      host_info: HostInfo | None) -> list[SpecEditor]:
@@ -81,12 +82,14 @@ class IdentityPage(SpecPage):
             guessed = guess_os(self.optical.path())
             if guessed is not None and guessed != spec.os:
                 self._switch_os(guessed)
+                self._name_guessed = True
                 self._update_hint(detected=True)
 
     def _inspect(self, path: str) -> None:
         """Read the disc on a worker: a DVD's descriptors are a few sectors, but the file may
         sit on a slow network share, and the GUI thread never waits on a disk."""
         self._inspected_path = path
+        self._name_guessed = False
         self.detection = None
         self.disc_text = ""
         if not path or not Path(path).is_file():
@@ -111,21 +114,23 @@ class IdentityPage(SpecPage):
         if not self.os_chosen_by_user and detection.os_id not in ("other",
                                                                   self.vm_wizard.spec.os):
             self._switch_os(detection.os_id)
+            self._name_guessed = False  # the disc's own word beats its file name
         spec = self.vm_wizard.spec
         kind = media.firmware_for(spec.firmware.kind, self.vm_wizard.capabilities.firmware)
         if kind is not spec.firmware.kind:  # the disc cannot boot with the one chosen
             self.vm_wizard.spec = spec.model_copy(update={"firmware": FirmwareSpec(kind=kind)})
             self.load()
-        self._update_hint(detected=False)
+        self._update_hint(detected=self._name_guessed)
 
     def _disc_unreadable(self, path: str, error: object) -> None:
         if self.optical is None or path != self.optical.path():
             return
         self.disc_text = self.tr("Not read as an install disc: %s.") % error
-        self._update_hint(detected=False)
+        self._update_hint(detected=self._name_guessed)
 
     def _os_picked(self, os_id: str) -> None:
         self.os_chosen_by_user = True
+        self._name_guessed = False
         self._switch_os(os_id)
         self._update_hint(detected=False)
 
