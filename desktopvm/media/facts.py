@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from desktopvm.media import iso, udf
+from desktopvm.media.efi_image import efi_loaders
 from desktopvm.media.iso import PLATFORM_BIOS, PLATFORM_EFI, IsoError
 from desktopvm.model.catalog import BootMedia
 
@@ -83,8 +84,15 @@ def inspect_handle(handle: BinaryIO, size: int, name: str = "") -> MediaFacts:
     platforms = {entry.platform_id for entry in volume.boot_entries}
     bios = PLATFORM_BIOS in platforms
     uefi = PLATFORM_EFI in platforms
-    loaders = [name for name in iso.list_directory(handle, volume, "EFI/BOOT")
-               if name.lower().startswith("boot") and name.lower().endswith(".efi")]
+    names = set(iso.list_directory(handle, volume, "EFI/BOOT"))
+    for entry in volume.boot_entries:
+        if entry.platform_id == PLATFORM_EFI:
+            try:
+                names.update(efi_loaders(handle, size, entry.load_rba))
+            except IsoError:
+                continue  # a damaged EFI image: the disc still says it boots with UEFI
+    loaders = sorted(name for name in names
+                     if name.lower().startswith("boot") and name.lower().endswith(".efi"))
     releases = {}
     for release in RELEASE_FILES:
         text = iso.read_small_file(handle, volume, release)
@@ -134,11 +142,15 @@ def _with_architecture(facts: MediaFacts) -> MediaFacts:
     return replace(facts, architecture=arch)
 
 
+# An architecture word between separators ('_' counts: FreeBSD's '14_1_RELEASE_AMD64_CD');
+# x86_64 is tried before x64 and x86 so its own underscore does not split it.
+_ARCH_PATTERN = re.compile(r"(?<![a-z0-9])(" + "|".join(
+    sorted(ARCH_WORDS, key=len, reverse=True)) + r")(?![a-z0-9])")
+
+
 def _arch_word(text: str) -> str | None:
-    for word in re.split(r"[^a-z0-9_]+", text.lower()):
-        if word in ARCH_WORDS:
-            return ARCH_WORDS[word]
-    return None
+    match = _ARCH_PATTERN.search(text.lower())
+    return ARCH_WORDS[match.group(1)] if match else None
 
 
 def release_architecture(files: dict[str, str]) -> str | None:

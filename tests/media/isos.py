@@ -27,8 +27,9 @@ def need_xorriso() -> None:
 
 
 def make_iso(out: Path, ids: dict[str, str], files: dict[str, bytes], *, bios: bool = False,
-             efi: bool = False, udf: bool = False) -> Path:
-    """An ISO with `files` (path → content), the ids, and the El Torito entries asked for."""
+             efi: bool = False, udf: bool = False, efi_loaders: tuple[str, ...] = ()) -> Path:
+    """An ISO with `files` (path → content), the ids, and the El Torito entries asked for;
+    the EFI entry's FAT image holds `efi_loaders` in EFI/BOOT (empty when none are named)."""
     need_xorriso()
     tree = out.with_suffix(".tree")
     for path, content in files.items():
@@ -46,7 +47,8 @@ def make_iso(out: Path, ids: dict[str, str], files: dict[str, bytes], *, bios: b
         cmd += ["-c", "boot.cat", "-b", "isolinux/isolinux.bin", "-no-emul-boot",
                 "-boot-load-size", "4", "-boot-info-table"]
     if efi:
-        (tree / "efi.img").write_bytes(b"\0" * 1440 * 1024)  # the FAT image's content is not read
+        if "efi.img" not in files:  # a test may bring its own
+            efi_image(tree / "efi.img", efi_loaders)
         if bios:
             cmd += ["-eltorito-alt-boot"]
         else:
@@ -55,6 +57,26 @@ def make_iso(out: Path, ids: dict[str, str], files: dict[str, bytes], *, bios: b
     if udf:
         cmd += ["-udf"]  # accepted and ignored by xorriso: see udf_iso for real UDF
     subprocess.run([*cmd, str(tree)], check=True, capture_output=True)
+    return out
+
+
+def efi_image(out: Path, loaders: tuple[str, ...], *, fat32: bool = False) -> Path:
+    """A FAT image made by mtools (as grub-mkrescue and live-build make theirs) holding
+    EFI/BOOT/<loader> for each loader named."""
+    if shutil.which("mformat") is None:
+        pytest.skip("mtools is not installed (apt install mtools)")
+    size = ["-F", "-T", "66600"] if fat32 else ["-f", "1440"]
+    subprocess.run(["mformat", "-C", *size, "-i", str(out), "::"], check=True,
+                   capture_output=True)
+    if loaders:
+        subprocess.run(["mmd", "-i", str(out), "::/EFI", "::/EFI/BOOT"], check=True,
+                       capture_output=True)
+        stub = out.with_suffix(".efi")
+        stub.write_bytes(b"MZ")
+        for loader in loaders:
+            subprocess.run(["mcopy", "-i", str(out), str(stub), f"::/EFI/BOOT/{loader}"],
+                           check=True, capture_output=True)
+        stub.unlink()
     return out
 
 

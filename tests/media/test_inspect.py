@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from desktopvm.media import MediaError, inspect_media
+from desktopvm.media import MediaError, inspect_media, iso
 from desktopvm.media.detect import detect_os
 from desktopvm.model.machine import Firmware
 from tests.media import isos
@@ -120,3 +120,33 @@ def test_windows_server_discs_share_ids_and_differ_by_branch(tmp_path: Path, bra
     disc = isos.udf_iso(tmp_path / "s.iso", "SSS_X64FREV_EN-US_DV9", "MICROSOFT CORPORATION",
                         {"sources/install.wim": b"MSWIM", "sources/idwbinfo.txt": info})
     assert detect_os(inspect_media(disc)).os_id == os_id
+
+
+@pytest.mark.parametrize("fat32", [False, True])
+def test_efi_architectures_from_the_boot_image_alone(tmp_path: Path, fat32: bool):
+    """No EFI folder in the ISO 9660 tree (as on FreeBSD's discs): the El Torito EFI image's
+    own EFI/BOOT names the architectures."""
+    image = isos.efi_image(tmp_path / "fat.img", ("BOOTX64.EFI", "BOOTAA64.EFI"), fat32=fat32)
+    disc = isos.make_iso(tmp_path / "f.iso", {"-V": "14_1_RELEASE_AMD64_CD"},
+                         {"efi.img": image.read_bytes()}, efi=True)
+    facts = inspect_media(disc)
+    assert facts.uefi and facts.efi_architectures == ("aarch64", "x86_64")
+    assert facts.architecture == "x86_64"  # two loaders: the volume id's AMD64 decides
+
+
+def test_a_damaged_efi_image_still_boots_with_uefi(tmp_path: Path):
+    disc = isos.make_iso(tmp_path / "u.iso", isos.UBUNTU_2204, {"EFI/BOOT/BOOTX64.EFI": b"MZ"},
+                         efi=True, efi_loaders=("BOOTAA64.EFI",))
+    good = inspect_media(disc)
+    assert good.efi_architectures == ("aarch64", "x86_64")  # the image's and the tree's
+    with disc.open("r+b") as handle:
+        handle.seek(good_rba(disc) * 2048 + 510)
+        handle.write(b"\0\0")  # no FAT boot signature any more
+    damaged = inspect_media(disc)
+    assert damaged.uefi and damaged.efi_architectures == ("x86_64",)
+
+
+def good_rba(disc: Path) -> int:
+    with disc.open("rb") as handle:
+        volume = iso.read_volume(handle, disc.stat().st_size)
+    return next(e.load_rba for e in volume.boot_entries if e.platform == "EFI")

@@ -38,7 +38,7 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return {
         "hybrid": isos.make_iso(folder / "u.iso", isos.UBUNTU_2204, {
             ".disk/info": isos.UBUNTU_2204_INFO.encode(), "EFI/BOOT/BOOTX64.EFI": b"MZ",
-        }, bios=True, efi=True).read_bytes(),
+        }, bios=True, efi=True, efi_loaders=("BOOTX64.EFI",)).read_bytes(),
         "bios": isos.make_iso(folder / "d.iso", isos.DEBIAN_11, {"a": b"a"},
                               bios=True).read_bytes(),
         "udf": isos.udf_iso(folder / "w.iso", "CCCOMA_X64FRE_EN-US_DV9", "MICROSOFT CORPORATION",
