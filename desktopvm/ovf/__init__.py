@@ -1,6 +1,7 @@
 """OVF/OVA import and export at the model level: descriptors <-> MachineSpec, safe OVA files."""
 
 from desktopvm.ovf.common import STREAM_OPTIMIZED_VMDK, OvfError, check_href
+from desktopvm.ovf.fitting import fitted, unfitted
 from desktopvm.ovf.manifest import format_manifest, read_manifest
 from desktopvm.ovf.ova import extract_ova, write_ova
 from desktopvm.ovf.package import check_appliance
@@ -17,9 +18,11 @@ __all__ = [
     "check_href",
     "export_warnings",
     "extract_ova",
+    "fitted",
     "format_manifest",
     "read_manifest",
     "read_ovf",
+    "unfitted",
     "write_ova",
     "write_ovf",
 ]

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from desktopvm.model import (
+    ControllerKind,
     CpuSpec,
     DiskFormat,
     DisplaySpec,
@@ -18,6 +19,7 @@ from desktopvm.model import (
     UsbVersion,
 )
 from desktopvm.ovf.common import VMW_NS, OvfError, check_href, unit_multiplier, whole_number
+from desktopvm.ovf.extension import read_extension
 from desktopvm.ovf.hardware import Hardware, disk_format
 from desktopvm.ovf.osmap import os_from_ovf
 from desktopvm.ovf.xmlread import (
@@ -58,6 +60,10 @@ class Appliance:
     spec: MachineSpec
     disks: list[ApplianceDisk]
     warnings: list[str] = field(default_factory=list)
+    # The bus each disk (by DiskSection id) had where DesktopVM exported it, when OVF could
+    # not say it (NVMe, VirtIO are written as SATA); `ovf.fitted` puts disks back on it.
+    buses: dict[str, ControllerKind] = field(default_factory=dict)
+    disk_ids: list[str] = field(default_factory=list)  # the DiskSection id of each of `disks`
 
 
 @dataclass(frozen=True)
@@ -110,12 +116,14 @@ class _Reader:
         cpus, memory_mib, usb = self._scan(items, hardware, vbox_hw)
         storage, placements = hardware.storage()
         self.warnings.extend(hardware.warnings)
+        own_display, buses = read_extension(system)  # our own export's buses and display
 
-        appliance_disks = []
+        appliance_disks, disk_ids = [], []
         for controller_index, port, device, disk_id in placements:
             entry = disks[disk_id]
             if entry.href is None:
                 continue
+            disk_ids.append(disk_id)
             appliance_disks.append(ApplianceDisk(
                 file_href=entry.href, format=disk_format(entry.format_url, entry.href),
                 capacity_bytes=entry.capacity, controller_index=controller_index, port=port,
@@ -136,10 +144,12 @@ class _Reader:
             memory=MemorySpec(size_mib=memory_mib if memory_mib > 0 else 1024),
             storage=tuple(storage),
             network=tuple(hardware.adapters),
-            display=_display(vbox_hw),
+            display=own_display if own_display is not None and vbox_hw is None
+            else _display(vbox_hw),
             usb=UsbSpec(version=usb) if usb else UsbSpec(version=None, tablet=False),
         )
-        return Appliance(spec=spec, disks=appliance_disks, warnings=self.warnings)
+        return Appliance(spec=spec, disks=appliance_disks, warnings=self.warnings, buses=buses,
+                         disk_ids=disk_ids)
 
     def _scan(self, items: list[HardwareItem], hardware: Hardware,
               vbox_hw: ET.Element | None) -> tuple[int, int, UsbVersion | None]:
