@@ -20,6 +20,7 @@ from desktopvm.ovf import (
     OvfError,
     check_href,
     extract_ova,
+    fitted,
     read_ovf,
     write_ova,
     write_ovf,
@@ -105,7 +106,8 @@ def import_appliance(store: MachineStore, disks: Disks, capabilities: Capabiliti
             descriptor = path
         # Name the package and the member in messages, not our scratch folder.
         where = descriptor.name if descriptor.parent == unpacked else str(descriptor)
-        appliance = read_ovf(descriptor.read_bytes(), where)
+        # Disks go back on the bus they were exported from (NVMe, VirtIO: OVF says SATA).
+        appliance = fitted(read_ovf(descriptor.read_bytes(), where), capabilities)
         # Every disk is checked before qemu-img opens any: a package's disk must be its own
         # self-contained file of the declared format (see desktopvm.images).
         checked = [check_package_disk(descriptor.parent, check_href(disk.file_href, where),

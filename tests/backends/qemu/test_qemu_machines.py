@@ -186,7 +186,10 @@ def test_screenshot_and_typing_reach_the_guest(qemu, guest_iso):
 
 
 def test_ova_export_then_import_boots(qemu, guest_iso, tmp_path):
-    source = create(qemu, guest_spec("exported ‘vm’", guest_iso))
+    spec = guest_spec("exported ‘vm’", guest_iso)
+    spec = spec.model_copy(update={"display": spec.display.model_copy(
+        update={"video_memory_mib": 64})})
+    source = create(qemu, spec)
     boot(qemu, source).close()
     qemu.power_off(source)
     ova = tmp_path / "out.ova"
@@ -200,6 +203,13 @@ def test_ova_export_then_import_boots(qemu, guest_iso, tmp_path):
     original = qemu.get_machine(source).spec
     assert (info.spec.cpu, info.spec.memory.size_mib) == (original.cpu, original.memory.size_mib)
     assert len(info.spec.all_disks()) == 1
+    # The round trip keeps the disk's bus, its size and the video memory (issue #13).
+    assert [c.kind for c in info.spec.storage if c.disks] == \
+        [c.kind for c in original.storage if c.disks]
+    assert info.spec.display.video_memory_mib == 64
+    [(_, copied)], [(_, first)] = info.spec.all_disks(), original.all_disks()
+    assert qemu.disk_info(Path(copied.path)).virtual_size == \
+        qemu.disk_info(Path(first.path)).virtual_size
     # OVF carries neither the ISO nor serial ports: add them back to boot and watch it.
     storage = tuple(c.model_copy(update={"optical": tuple(
         o.model_copy(update={"iso": str(guest_iso)}) for o in c.optical)})
