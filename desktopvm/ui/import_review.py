@@ -23,11 +23,12 @@ from PySide6.QtWidgets import (
 
 from desktopvm.jobs import JobRunner
 from desktopvm.model import MAX_NAME_LENGTH, name_problems
-from desktopvm.ovf import Appliance
+from desktopvm.ovf import Appliance, fitted, unfitted
 from desktopvm.printable import printable
 from desktopvm.ui.appliance_review import change_lines, hardware_lines, read_package
 from desktopvm.ui.error_dialog import describe
 from desktopvm.ui.facts import BackendFacts
+from desktopvm.ui.hardware_words import BUS
 from desktopvm.ui.name_suggest import clash_with_suggestion, suggest_name
 from desktopvm.ui.theme import error_colour
 
@@ -121,7 +122,8 @@ class ImportReviewDialog(QDialog):
         self.appliance = appliance
         self.status.setText(self.tr("The package describes this machine. Nothing is made "
                                     "until you press Import."))
-        for label, value in hardware_lines(appliance):
+        # The machine as it was: disks on the buses it was exported from, when it says so.
+        for label, value in hardware_lines(fitted(appliance, None)):
             self.hardware.addRow(self.tr(label) + ":", _label(value))
         if appliance.warnings:
             self.warnings.setText(self.tr("Not imported: %1")
@@ -168,7 +170,15 @@ class ImportReviewDialog(QDialog):
         if clash:
             self.use_suggestion.setText(self.tr("Use “%1”").replace(
                 "%1", printable(self._suggestion())))
-        lines = change_lines(self.appliance.spec, caps) if caps else []
+        lines = []
+        if caps:
+            appliance = fitted(self.appliance, caps)
+            lines = [(False, self.tr("Disk %1 was on %2; %3 has no such controller, so it goes "
+                                     "on the bus the package names for other hypervisors.")
+                      .replace("%1", str(number)).replace("%2", BUS.get(bus, bus))
+                      .replace("%3", facts.display_name))
+                     for number, bus in unfitted(self.appliance, caps)]
+            lines += change_lines(appliance.spec, caps)
         if not lines:
             self.changes.setText(self.tr("%1 takes the machine as the package describes it.")
                                  .replace("%1", facts.display_name))

@@ -118,3 +118,15 @@ def test_an_ovf_folder_is_read_too(review, tmp_path):
     descriptor.write_bytes(write_ovf(SPEC, [ExportDisk("disk1.vmdk", 8 * GIB, 1)]))
     dialog = review(descriptor)
     assert "8 GiB on SATA" in shown(dialog) and dialog.import_button.isEnabled()
+
+
+def test_a_disk_exported_from_virtio_is_shown_there_and_where_it_cannot_go(review, tmp_path):
+    on_virtio = SPEC.model_copy(update={"storage": (StorageController(
+        kind=ControllerKind.VIRTIO, disks=SPEC.storage[0].disks),)})
+    ova = make_ova(tmp_path / "pkg", on_virtio)
+    dialog = review(ova, controller_kinds=frozenset({ControllerKind.SATA,
+                                                     ControllerKind.VIRTIO}))
+    assert "8 GiB on VirtIO" in shown(dialog)  # as it was, though OVF's items say SATA
+    assert "Disk 1 was on" not in dialog.changes.text()
+    dialog = review(ova, controller_kinds=frozenset({ControllerKind.SATA}))
+    assert "Disk 1 was on VirtIO; Memory has no such controller" in dialog.changes.text()
