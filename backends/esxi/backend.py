@@ -6,6 +6,7 @@ Thin on purpose: each operation hands the work to the module that does it
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -246,6 +247,11 @@ class EsxiBackend:
     # -- consoles ---------------------------------------------------------------------------
     def console(self, machine_id: str) -> ConsoleEndpoints:
         return console.endpoints(self.session, machine_id)
+
+    def open_webmks(self, machine_id: str) -> socket.socket:
+        """The machine's screen as a socket for desktopvm.rfb.RfbClient (WebMKS: RFB 3.8 over
+        a WebSocket); the console window would use this where it opens a VNC socket."""
+        return console.open_webmks(self.session, machine_id)
 
     def screenshot(self, machine_id: str) -> bytes:
         return console.screenshot(self.session, self.facts(), machine_id)

@@ -1,8 +1,9 @@
 """Typing into a machine (PutUsbScanCodes, vSphere 6.5+), screenshots (CreateScreenshot_Task:
 the host writes a PNG beside the machine, which is downloaded from the datastore and then
 deleted there), and the native console: VMware Remote Console (a vmrc:// link) when it is
-installed, else the host's web client in the browser. The embedded console (WebMKS) is not
-built yet.
+installed, else the host's web client in the browser; and the embedded console's way in:
+AcquireTicket("webmks") names a WebSocket carrying RFB 3.8, opened as a socket our RFB client
+reads (desktopvm.rfb.websocket_transport).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import functools
 import io
 import shutil
+import socket
 import sys
 import urllib.parse
 from collections.abc import Sequence
@@ -20,11 +22,12 @@ from typing import Any
 from backends.esxi import inventory, tasks
 from backends.esxi.keys import combo_event, event
 from backends.esxi.placement import Facts
-from backends.esxi.session import Session, vim
+from backends.esxi.session import Session, tls_context, vim
 from desktopvm.protocol import (
     BackendError,
     CancelToken,
     CommandFailed,
+    ConnectionLost,
     ConsoleEndpoints,
     UnsupportedOperation,
     no_progress,
@@ -32,6 +35,7 @@ from desktopvm.protocol import (
 )
 from desktopvm.protocol.keys import UnknownKey, text_to_combos
 from desktopvm.protocol.states import Operation
+from desktopvm.rfb.websocket_transport import WebSocketError, open_websocket
 
 #: Key events per PutUsbScanCodes call: a long text goes in several calls.
 BATCH = 64
@@ -67,6 +71,31 @@ def type_text(session: Session, machine_id: str, text: str) -> None:
     except UnknownKey as error:
         raise UnsupportedOperation(str(error)) from error
     _send(session, machine_id, events)
+
+
+def webmks_url(session: Session, machine_id: str) -> str:
+    """The WebSocket (wss://HOST:PORT/ticket/TICKET) of a running machine's screen; the ticket
+    is good for one connection, soon."""
+    values = inventory.read(session, machine_id, ["name", "runtime.powerState"])
+    states.require(Operation.CONSOLE, inventory.state_of(values.get("runtime.powerState")),
+                   str(values.get("name", machine_id)))
+    ticket = session.run(lambda si: inventory.vm(si, machine_id).AcquireTicket("webmks"),
+                         "Opening the console")
+    if getattr(ticket, "url", None):  # vSphere 7.0.1 and later say it whole
+        return str(ticket.url)
+    host = ticket.host or session.host.address
+    return f"wss://{host}:{ticket.port or 443}/ticket/{ticket.ticket}"
+
+
+def open_webmks(session: Session, machine_id: str) -> socket.socket:
+    """A socket carrying the machine's RFB stream (for desktopvm.rfb.RfbClient), over TLS
+    trusted as the session is (CA file, or the pinned certificate)."""
+    url = webmks_url(session, machine_id)
+    try:
+        return open_websocket(url, context=tls_context(session.host), timeout=session.timeout)
+    except WebSocketError as error:
+        raise ConnectionLost(f"The console of {machine_id} on {session.host.address} could "
+                             "not be opened", str(error)) from error
 
 
 VMRC_WINDOWS = r"C:\Program Files (x86)\VMware\VMware Remote Console\vmrc.exe"

@@ -9,6 +9,10 @@
 //   - CreateScreenshot_Task on a running VirtualMachine: a simulator task that writes a PNG
 //     (320x200, a known pattern) into the machine's folder on the datastore and names it by
 //     its datastore path, as ESXi does; the simulator's own /folder handler serves it;
+//   - AcquireTicket("webmks") on a running VirtualMachine: a ticket whose url is the WebSocket
+//     endpoint a test set with POST /desktopvm/webmks (its body: the URL up to /ticket/) plus
+//     the ticket; the tickets issued are listed by GET /desktopvm/tickets, so the test's
+//     endpoint admits only those;
 //   - -free: the host reports the free licence's edition and refuses every write method with
 //     RestrictedVersion, the fault a free-licence ESXi returns;
 //   - the bytes each NFC upload (an OVF import's disk) carried, for GET /desktopvm/nfc; and
@@ -235,7 +239,40 @@ func streamable(vm *simulator.VirtualMachine, files map[string]string, urls []ty
 	return ""
 }
 
-var screenshots int
+var (
+	screenshots int
+	webmksBase  string   // where the test's WebSocket endpoint listens, up to /ticket/
+	tickets     []string // the webmks tickets issued, in order
+	ticketKind  = regexp.MustCompile(`<ticketType[^>]*>([^<]*)</ticketType>`)
+)
+
+// acquireTicket answers AcquireTicket("webmks") for a running machine.
+func acquireTicket(body []byte) string {
+	m := thisRef.FindSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	ref := types.ManagedObjectReference{Type: "VirtualMachine", Value: string(m[1])}
+	vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+	kind := ticketKind.FindSubmatch(body)
+	if !ok || kind == nil || string(kind[1]) != "webmks" {
+		return fmt.Sprintf(envelope, `<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>A specified parameter was not correct: ticketType</faultstring><detail><InvalidArgumentFault xmlns="urn:vim25" xsi:type="InvalidArgument"><invalidProperty>ticketType</invalidProperty></InvalidArgumentFault></detail></soapenv:Fault>`)
+	}
+	if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
+		return fmt.Sprintf(envelope, `<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>The attempted operation cannot be performed in the current state (Powered off).</faultstring><detail><InvalidPowerStateFault xmlns="urn:vim25" xsi:type="InvalidPowerState"><existingState>poweredOff</existingState></InvalidPowerStateFault></detail></soapenv:Fault>`)
+	}
+	leasesMu.Lock()
+	ticket := fmt.Sprintf("desktopvm-webmks-%d-%s", len(tickets)+1, ref.Value)
+	tickets = append(tickets, ticket)
+	base := webmksBase
+	leasesMu.Unlock()
+	parts, _ := url.Parse(base)
+	host, port := "127.0.0.1", "443"
+	if parts != nil && parts.Hostname() != "" {
+		host, port = parts.Hostname(), parts.Port()
+	}
+	return fmt.Sprintf(envelope, fmt.Sprintf(`<AcquireTicketResponse xmlns="urn:vim25"><returnval><ticket>%s</ticket><cfgFile>%s</cfgFile><host>%s</host><port>%s</port><url>%s%s</url></returnval></AcquireTicketResponse>`, ticket, vm.Config.Files.VmPathName, host, port, base, ticket))
+}
 
 // screenshot answers CreateScreenshot_Task with a task that writes a PNG beside the machine.
 func screenshot(body []byte) string {
@@ -332,6 +369,19 @@ func front(next http.Handler, free bool) http.Handler {
 			_ = json.NewEncoder(w).Encode(nfcBytes)
 			return
 		}
+		if r.URL.Path == "/desktopvm/webmks" && r.Method == http.MethodPost {
+			target, _ := io.ReadAll(r.Body)
+			leasesMu.Lock()
+			webmksBase = string(target)
+			leasesMu.Unlock()
+			return
+		}
+		if r.URL.Path == "/desktopvm/tickets" {
+			leasesMu.Lock()
+			defer leasesMu.Unlock()
+			_ = json.NewEncoder(w).Encode(append([]string{}, tickets...))
+			return
+		}
 		if r.URL.Path == "/desktopvm/leases" {
 			leasesMu.Lock()
 			defer leasesMu.Unlock()
@@ -397,6 +447,15 @@ func front(next http.Handler, free bool) http.Handler {
 				fmt.Fprint(w, answer)
 				return
 			}
+		}
+		if noSession == nil && name == "AcquireTicket" {
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			answer := acquireTicket(body)
+			if strings.Contains(answer, "<soapenv:Fault>") {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+			fmt.Fprint(w, answer)
+			return
 		}
 		if noSession == nil && name == "CreateScreenshot_Task" {
 			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
