@@ -110,7 +110,7 @@ def print_problems(ctx: Context, problems: list[Problem], source: str) -> None:
 def validate_command(ctx: Context) -> int:
     """`spec validate FILE`: exit 0 when valid (warnings allowed), 1 on errors, 2 if unreadable."""
     spec = load_spec(ctx.args.file)
-    problems = validate(spec, capabilities_for(ctx, ctx.args.backend))
+    problems = validate(spec, capabilities_for(ctx, ctx.args.backend), media=media_of(spec))
     if ctx.args.json:
         ctx.print_json([p.model_dump(mode="json") for p in problems])
     else:

@@ -86,3 +86,17 @@ def test_create_with_an_unreadable_iso_says_so_and_goes_on(cli: Run, tmp_path: P
     assert code == 0
     assert err.startswith("note: junk.iso: not an ISO 9660 image")
     assert json.loads(out)["spec"]["os"] == "other-linux"
+
+
+def test_spec_validate_checks_the_isos_firmware(cli: Run, debian: Path,  # noqa: F811
+                                                 tmp_path: Path):
+    code, out, _ = cli("spec", "defaults", "other-linux", "--json")
+    data = json.loads(out)
+    [drive] = [d for controller in data["storage"] for d in controller["optical"]]
+    drive["iso"] = str(debian)
+    spec_file = tmp_path / "m.json"
+    spec_file.write_text(json.dumps(data))
+    assert data["firmware"]["kind"] == "uefi"
+    code, _, err = cli("spec", "validate", str(spec_file))
+    assert code == 1
+    assert "This ISO (debian-bios.iso) can only boot with BIOS firmware" in err
