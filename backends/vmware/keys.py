@@ -33,12 +33,23 @@ def combos_keysyms(combos: Sequence[str]) -> list[list[int]]:
 
 
 def text_keysyms(text: str) -> list[list[int]]:
-    """The combination of each character on a US layout, as keysyms (all checked first)."""
+    """The keys that type each character on a US layout, as keysyms (all checked first).
+
+    A printable character is sent as its own keysym (X keysyms of ASCII are its codes), with
+    Shift held where the US layout needs it: RFB names the symbol the key makes (RFC 6143
+    7.5.4), so a server with another layout still types the right character.
+    """
     try:
-        return [[_keysym(name) for name in combo]
-                for combo in text_to_combos(text, "VMware's VNC keyboard")]
+        combos = text_to_combos(text, "VMware's VNC keyboard")
     except UnknownKey as error:
         raise UnsupportedOperation(str(error)) from error
+    typed = []
+    for char, combo in zip(text, combos, strict=True):
+        if char.isprintable() and char != " ":
+            typed.append([*(KEYS[m] for m in combo[:-1]), ord(char)])
+        else:  # space, Enter, Tab: the key's own keysym
+            typed.append([KEYS[name] for name in combo])
+    return typed
 
 
 def _keysym(name: str) -> int:

@@ -126,8 +126,8 @@ def test_keys_and_text_reach_the_vnc_server_as_keysyms_in_order(fake: FakeVMware
     ctrl, alt, delete, shift, enter = 0xFFE3, 0xFFE9, 0xFFFF, 0xFFE1, 0xFF0D
     assert events == [
         (ctrl, True), (alt, True), (delete, True), (delete, False), (alt, False), (ctrl, False),
-        (shift, True), (ord("a"), True), (ord("a"), False), (shift, False),
-        (shift, True), (ord("1"), True), (ord("1"), False), (shift, False),
+        (shift, True), (ord("A"), True), (ord("A"), False), (shift, False),
+        (shift, True), (ord("!"), True), (ord("!"), False), (shift, False),
         (enter, True), (enter, False)]
 
 
