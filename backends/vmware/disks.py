@@ -4,7 +4,9 @@ vmware-vdiskmanager (its help: fixture vmware_vdiskmanager_build5192483_help.txt
 §A.6): `-c -s <size> -a ide|buslogic|lsilogic -t <type>` creates, `-x <size>` grows (never the
 guest's partition), `-r <src> -t <type> <dst>` converts, `-d` then `-k` compacts (Packer),
 and it refuses to overwrite an existing file. Types: 0 one growable file, 1 growable split in
-2 GB files, 2/3 preallocated, 5 streamOptimized (for OVF). vdiskmanager has no "info": the
+2 GB files, 2/3 preallocated, 5 streamOptimized (for OVF). Conversions to or from other formats
+(qcow2, VHDX, VDI, VHD, raw) go through qemu-img when it is installed (qemu_img.py); new disks
+are VMDK only, the one format VMware machines use. vdiskmanager has no "info": the
 size and type come from the disk's own headers, read in pure Python (desktopvm.images), which
 also decide — before vdiskmanager opens it — whether a disk from outside may be opened at all
 (nothing that names files outside its own folder).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backends.vmware import qemu_img
 from backends.vmware.plans import size_argument
 from backends.vmware.vmrun import VmRun
 from desktopvm.images import UnsafeImage, check_untrusted, inspect_image
@@ -94,13 +97,15 @@ def require_vmdk(disk_format: DiskFormat) -> None:
                                    f"{disk_format.value}")
 
 
-def require_safe(path: Path) -> None:
-    """A disk from outside is opened only when it names nothing outside its own folder."""
-    try:
-        check_untrusted(path, DiskFormat.VMDK, label=path.name, local_extents=True)
-    except UnsafeImage as error:
-        from desktopvm.model import Problem, Severity
+def require_safe(path: Path, declared: DiskFormat | None = DiskFormat.VMDK) -> DiskFormat:
+    """A disk from outside is opened only when it names nothing outside its own folder; its
+    format, from its headers."""
+    from desktopvm.model import Problem, Severity
 
+    try:
+        facts = check_untrusted(path, declared, label=path.name, local_extents=True)
+        return DiskFormat(facts.format)
+    except (UnsafeImage, ValueError) as error:
         raise InvalidSpec([Problem(field="storage", severity=Severity.ERROR,
                                    message=str(error))]) from error
 
@@ -137,15 +142,19 @@ def resize(vmrun: VmRun, path: Path, size_bytes: int, *, progress: Progress,
 
 def convert(vmrun: VmRun, source: Path, target: Path, disk_format: DiskFormat, *,
             progress: Progress, cancel: CancelToken, disk_type: int = 0) -> DiskInfo:
-    """`-r <source> -t <type> <target>`; a cancelled or failed run removes the new file."""
-    require_vmdk(disk_format)
-    require_safe(source)
+    """VMDK to VMDK: vdiskmanager's `-r <source> -t <type> <target>`; to or from any other
+    format: qemu-img (qemu_img.py). A cancelled or failed run removes the new file."""
+    source_format = require_safe(source, None)
     if target.exists():
-        raise CommandFailed(f"{target} exists already; vmware-vdiskmanager does not overwrite")
+        raise CommandFailed(f"{target} exists already; a conversion does not overwrite")
     progress(0.0, f"Converting {source.name}")
     try:
-        vmrun.vdisk(["-r", str(source), "-t", str(disk_type), str(target)], cancel=cancel,
-                    progress=lambda f: progress(min(f, 0.99), ""))
+        if source_format is DiskFormat.VMDK and disk_format is DiskFormat.VMDK:
+            vmrun.vdisk(["-r", str(source), "-t", str(disk_type), str(target)], cancel=cancel,
+                        progress=lambda f: progress(min(f, 0.99), ""))
+        else:
+            qemu_img.convert(source, source_format, target, disk_format, cancel=cancel,
+                             progress=lambda f: progress(min(f, 0.99), ""))
     except BaseException:
         for made in [target, *target.parent.glob(target.stem + "-s0*.vmdk"),
                      *target.parent.glob(target.stem + "-f0*.vmdk")]:
