@@ -19,10 +19,11 @@ DATA = Path(__file__).resolve().parent / "data"
 # marker -> the option without which its tests are skipped (they create and delete machines in
 # the user's own hypervisor: never by accident, whatever -m selects).
 LIVE_OPTIONS = {"live_virtualbox": "--live-virtualbox", "live_hyperv": "--live-hyperv",
-                "live_vmware": "--live-vmware"}
+                "live_vmware": "--live-vmware", "live_esxi": "--live-esxi"}
 LIVE_WHERE = {"live_virtualbox": "this computer's VirtualBox",
               "live_hyperv": "this computer's Hyper-V",
-              "live_vmware": "this computer's VMware Workstation or Fusion"}
+              "live_vmware": "this computer's VMware Workstation or Fusion",
+              "live_esxi": "the ESXi host or vCenter named by DESKTOPVM_ESXI_HOST"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,6 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run the live_hyperv tests (with -m live_hyperv)")
     group.addoption("--live-vmware", action="store_true", default=False,
                     help="run the live_vmware tests (with -m live_vmware)")
+    group.addoption("--live-esxi", action="store_true", default=False,
+                    help="run the live_esxi tests (with -m live_esxi; docs/esxi.md)")
     group.addoption("--live-prefix", default=None, metavar="PREFIX",
                     help="the live tests name their machines PREFIX… (default dvmtest-) and "
                          "delete only those they made; giving it also lets them run on a host "
