@@ -2,7 +2,7 @@
 // golang-github-vmware-govmomi-dev) on a loopback port, with TLS from the given key pair.
 //
 // It prints one line, the SDK URL (no credentials), and serves until its standard input closes
-// or it gets a signal. Two additions, answered in front of the simulator's own /sdk handler
+// or it gets a signal. Additions, answered in front of the simulator's own handlers
 // because 0.24 has no such method or rule (docs/esxi.md says what each proves):
 //   - PutUsbScanCodes on a VirtualMachine (vSphere 6.5+): counted, and the HID codes kept for
 //     GET /desktopvm/keys (the tests read what the backend typed);
