@@ -20,7 +20,13 @@ from backends.qemu.backend import QemuBackend
 from desktopvm.model import defaults_for
 from desktopvm.model.devices import ControllerKind, NicModel, StorageController
 from desktopvm.ovf import check_appliance
-from desktopvm.protocol import CancelToken, InvalidState, OperationCancelled, no_progress
+from desktopvm.protocol import (
+    CancelToken,
+    InvalidState,
+    OperationCancelled,
+    PowerState,
+    no_progress,
+)
 from desktopvm.settings import Settings
 from tests.backends.esxi import sim
 from tests.backends.esxi.test_appliances import make_ova
@@ -123,6 +129,21 @@ def test_a_running_machine_is_not_exported(esx_backend: EsxiBackend,
     finally:
         esx_backend.power_off(machine_id)
     assert list(out.iterdir()) == []
+
+
+def test_a_vcenter_machine_is_exported_with_a_readable_disk(vpx_backend: EsxiBackend,
+                                                            tmp_path: Path) -> None:
+    machine = next(m for m in vpx_backend.list_machines() if m.state is PowerState.RUNNING)
+    vpx_backend.power_off(machine.id)
+    try:
+        vpx_backend.export(machine.id, tmp_path / "vc.ova", progress=no_progress,
+                           cancel=CancelToken())
+    finally:
+        vpx_backend.start(machine.id)
+    appliance = check_appliance(tmp_path / "vc.ova")  # each disk a stream-optimized VMDK
+    source = vpx_backend.get_machine(machine.id).spec
+    assert [d.size_bytes for _, d in appliance.spec.all_disks()] == [
+        d.size_bytes for _, d in source.all_disks()]
 
 
 @pytest.fixture

@@ -78,6 +78,8 @@ def test_cancel_ends_a_wait(vpx_backend: EsxiBackend) -> None:
     # Most likely the wait is on the host by then, so CancelWaitForUpdates is what ends it
     # (a cancel before the call is also an end; a cancel never lets the wait run its time).
     threading.Event().wait(0.5)
+    assert vpx_backend.list_machines()  # a wait in progress does not hold up the session
+    assert thread.is_alive()
     token.cancel()
     thread.join(JOIN)
     assert out and isinstance(out[0], OperationCancelled)
