@@ -41,7 +41,8 @@ from desktopvm.protocol.states import Operation, require
 
 DEFAULT_VNC_PORT = 5900
 PROBE_TIMEOUT = 1.0  # a loopback connect answers at once; this only bounds a stuck listener
-VNC_TIMEOUT = 15.0  # seconds one VNC answer may take (the first screen, the end of a session)
+VNC_TIMEOUT = 15.0  # seconds one VNC answer may take (the first screen)
+DRAIN_TIMEOUT = 5.0  # seconds a server may take to close a session we ended
 OWN_VNC_PORTS = (5950, 100)  # DesktopVM's machines get 5950-6049, one port each
 PASSWORD_CHARACTERS = string.ascii_letters + string.digits
 _TCP = re.compile(r"^(?:telnet|tcp)://([^:/]*):(\d+)")
@@ -220,10 +221,13 @@ def _press(record: Record, combos: list[list[int]]) -> None:
             for keysym in reversed(combo):
                 client.key_event(keysym, False)
         # End the session the polite way and read until the server closes it: closing with
-        # its screen updates unread would reset the connection, which can drop the keys.
+        # its screen updates unread would reset the connection, which can drop the keys, and
+        # only a server that has read everything we sent (the keys come last) closes. The
+        # bytes are not parsed: run() would ask for more updates on the half-closed socket.
         try:
             client.sock.shutdown(socket.SHUT_WR)
-            client.sock.settimeout(VNC_TIMEOUT)
-            client.run()
-        except (OSError, rfb.RfbError):
-            pass  # the server has the keys; how it ends the session does not matter
+            client.sock.settimeout(DRAIN_TIMEOUT)
+            while client.sock.recv(65536):
+                pass
+        except OSError:
+            pass  # a server that keeps the session open has had the keys for seconds now

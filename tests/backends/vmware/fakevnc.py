@@ -117,6 +117,8 @@ class Server:
 
     def _messages(self, conn: socket.socket) -> None:
         pixel_format = (32, 0, 16, 8, 0)  # bpp, big endian, red/green/blue shifts
+        # A busy server (a test sets it): each key event is logged only after this delay.
+        delay = json.loads((self.state / "state.json").read_text("utf-8")).get("key_delay", 0)
         while True:
             kind = read_exactly(conn, 1)[0]
             if kind == 0:  # SetPixelFormat
@@ -135,6 +137,7 @@ class Server:
                                  + picture(pixel_format))
             elif kind == 4:  # KeyEvent
                 down, keysym = struct.unpack(">BxxI", read_exactly(conn, 7))
+                time.sleep(delay)
                 with (self.state / "vnc-keys.jsonl").open("a", encoding="utf-8") as log:
                     log.write(json.dumps({"vmx": str(self.vmx), "keysym": keysym,
                                           "down": bool(down)}) + "\n")

@@ -131,6 +131,15 @@ def test_keys_and_text_reach_the_vnc_server_as_keysyms_in_order(fake: FakeVMware
         (enter, True), (enter, False)]
 
 
+def test_keys_have_reached_a_busy_server_when_send_keys_returns(fake: FakeVMware):
+    machine = made(fake)
+    backend = fake.backend()
+    backend.start(machine)
+    fake.set(key_delay=0.2)  # the server reads each key event slowly
+    backend.send_keys(machine, ["ctrl-alt-delete"])
+    assert len(fake.vnc_keys()) == 6, "send_keys returned before the server had the keys"
+
+
 def test_a_taken_port_moves_the_machine_to_the_next_free_one():
     keys = console.vnc_for_start(3, taken=lambda port: port in (5953, 5954))
     assert keys["RemoteDisplay.vnc.port"] == "5955"
