@@ -194,6 +194,15 @@ def virtualbox_replay_harness(folder: Path) -> Iterator[Harness]:
         yield dataclasses.replace(harness, owned=(folder,), keys_delivered=delivered)
 
 
+@contextmanager
+def vmware_standin_harness(folder: Path) -> Iterator[Harness]:
+    """VMware Workstation over the vmrun stand-in, with its VNC server (picture + key log)."""
+    from tests.backends.vmware.harness import vmware_standin_harness as factory
+
+    with factory(folder) as harness:
+        yield harness
+
+
 # name -> (factory, marks). Backends add themselves here.
 HARNESSES: dict[str, tuple[HarnessFactory, list[pytest.MarkDecorator]]] = {
     "memory": (memory_harness, []),
@@ -201,4 +210,6 @@ HARNESSES: dict[str, tuple[HarnessFactory, list[pytest.MarkDecorator]]] = {
     "hyperv-replay": (hyperv_replay_harness, []),
     "hyperv-remote": (hyperv_remote_harness, [pytest.mark.slow]),
     "virtualbox-replay": (virtualbox_replay_harness, []),
+    # ~40 tests at 1-4 s each (a vmrun process per call, a VNC server per start)
+    "vmware-standin": (vmware_standin_harness, [pytest.mark.slow]),
 }
