@@ -1,6 +1,7 @@
-"""A process-boundary stand-in for vmrun, vmware-vdiskmanager and vmware-vmx (stdlib only).
+"""A process-boundary stand-in for vmrun, vmware-vdiskmanager, vmware-vmx and vmware (stdlib).
 
-Run as `vmrun` / `vmware-vdiskmanager` / `vmware-vmx` through the launchers standin.py writes.
+Run as `vmrun` / `vmware-vdiskmanager` / `vmware-vmx` / `vmware` through the launchers
+standin.py writes; `vmrun start` also starts the machine's VNC server (fakedisplay.py).
 It keeps real state in real files — the .vmx it is given, `<vm>.vmsd`, `<vm>.vmss`,
 `<vm>.vmx.lck/`, `*.vmsn`, VMDK headers — plus `state.json` (which machines run) and
 `calls.jsonl` (every call). It shares no code with backends/vmware: it reads .vmx files with

@@ -1,4 +1,4 @@
-"""Inventory, snapshots database, consoles and machine files, on real files and the stand-in."""
+"""Inventory, snapshots database and machine files, on real files and the stand-in."""
 
 from __future__ import annotations
 
