@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QApplication, QLabel
 
 from desktopvm.model import (
     ControllerKind,
@@ -58,6 +58,8 @@ def review(qtbot, runner, memory_backend, make_facts):
         dialog.show()
         qtbot.waitUntil(lambda: dialog.appliance is not None or bool(dialog.read_error),
                         timeout=5000)
+        # Widgets added to a shown dialog are shown by a queued call: let it run.
+        QApplication.processEvents()
         return dialog
     return open_
 
