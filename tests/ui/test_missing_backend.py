@@ -10,8 +10,11 @@ from PySide6.QtWidgets import QApplication
 from desktopvm.protocol import MachineSummary, PowerState, ProbeResult
 from desktopvm.ui.inventory_model import STATE, InventoryModel
 from tests.doubles import memory_plugin
-from tests.ui.test_preferences_apply import add, names
-from tests.ui.test_preferences_apply import window  # noqa: F401 (a fixture)
+from tests.ui.test_preferences_apply import (
+    add,
+    names,
+    window,  # noqa: F401 (a fixture)
+)
 
 GONE = ProbeResult("memory", False, reason="memory-tool is not on PATH (found in /opt/mem/bin)",
                    install_hint="Set it in Preferences, or add /opt/mem/bin to PATH")
