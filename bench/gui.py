@@ -96,7 +96,7 @@ def refresh_and_memory() -> None:
 
     from desktopvm.protocol import MachineSummary, PowerState
     from desktopvm.ui.inventory_model import InventoryModel
-    from desktopvm.ui.main_window import MachineFilter
+    from desktopvm.ui.inventory_view import MachineFilter
 
     app = QApplication.instance() or QApplication([])
     n = 10_000

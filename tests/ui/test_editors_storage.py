@@ -94,7 +94,9 @@ def select_disk(qtbot, dialog, shown: str = "20 GiB") -> None:
 
 
 def storage_problems(dialog) -> list[str]:
-    return dialog.tab_problems[dialog.tabs.indexOf(dialog.storage.parentWidget())].texts()
+    texts: list[str] = dialog.tab_problems[dialog.tabs.indexOf(
+        dialog.storage.parentWidget())].texts()
+    return texts
 
 
 def test_a_disk_grows_on_ok_before_the_update(open_settings, qtbot):  # noqa: F811

@@ -98,7 +98,8 @@ def home_of(tmp_path: Path) -> str:
 
 def make_vm(backend, name: str) -> str:
     spec = defaults_for("debian12", backend.capabilities(), name=name)
-    return backend.create(spec, progress=no_progress, cancel=CancelToken())
+    machine_id: str = backend.create(spec, progress=no_progress, cancel=CancelToken())
+    return machine_id
 
 
 def test_a_remote_host_beside_local_qemu_goes_away_and_comes_back(

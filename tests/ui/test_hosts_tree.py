@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt
-from PySide6.QtGui import QDragMoveEvent, QDropEvent
+from PySide6.QtGui import QAction, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from desktopvm import credentials
@@ -93,8 +93,10 @@ def remote(window: MainWindow, host: HostConfig) -> fake_hosts.RemoteMemory:
 
 
 def create(backend, name: str) -> str:
-    return backend.create(defaults_for("debian12", backend.capabilities(), name=name),
-                          progress=no_progress, cancel=CancelToken())
+    machine_id: str = backend.create(defaults_for("debian12", backend.capabilities(),
+                                                  name=name),
+                                     progress=no_progress, cancel=CancelToken())
+    return machine_id
 
 
 def group(window: MainWindow, connection: str):
@@ -109,13 +111,13 @@ def children(window: MainWindow, connection: str) -> list[str]:
 
 
 def state_of(window: MainWindow, connection: str) -> str:
-    return window.proxy.index(group(window, connection).row(), STATE).data()
+    return str(window.proxy.index(group(window, connection).row(), STATE).data())
 
 
 def note_of(window: MainWindow, connection: str) -> str:
     parent = group(window, connection)
     first = window.proxy.index(0, NAME, parent)
-    return first.data() if first.data(KindRole) == "note" else ""
+    return str(first.data() if first.data(KindRole) == "note" else "")
 
 
 def settled(qtbot, window: MainWindow) -> None:
@@ -190,7 +192,9 @@ def test_a_hanging_host_holds_up_neither_the_local_backend_nor_the_other_host(
     assert HV02.id in window.refresher.jobs  # still waiting for its answer
     assert window.refresh() is not None  # a refresh now lists the others again, not HV02
     assert list(window.refresher.jobs).count(HV02.id) == 1
-    remote(window, HV02).hang.set()
+    hang = remote(window, HV02).hang
+    assert hang is not None
+    hang.set()
     qtbot.waitUntil(lambda: window._refreshing is None, timeout=5000)
 
 
@@ -249,7 +253,7 @@ def test_an_operation_that_loses_its_host_shows_it_on_the_node(qtbot, window,
 
     def start(machine_id, mode=None):
         raise ConnectionLost("hv01 dropped the connection")
-    backend.start = start
+    backend.start = start  # type: ignore[method-assign]
     window.machine_actions["start"].trigger()
     qtbot.waitUntil(lambda: bool(find_error_dialogs()), timeout=5000)
     assert state_of(window, HV01.id) == "Unreachable"
@@ -294,7 +298,7 @@ def test_selecting_a_host_shows_its_details_from_host_info(qtbot, window):
     qtbot.waitUntil(lambda: "hv01 stopped answering" in details.state.text(), timeout=3000)
 
 
-def menu_actions(window: MainWindow, connection: str) -> dict[str, object]:
+def menu_actions(window: MainWindow, connection: str) -> dict[str, QAction]:
     menu = window.hosts.menu(connection, window)
     return {a.objectName(): a for a in menu.actions() if a.objectName()}
 
@@ -303,7 +307,8 @@ def confirm_box(qtbot) -> QMessageBox:
     qtbot.waitUntil(lambda: any(w.objectName() == "confirm-dialog" and w.isVisible()
                                 for w in QApplication.topLevelWidgets()), timeout=3000)
     return next(w for w in QApplication.topLevelWidgets()
-                if w.objectName() == "confirm-dialog" and w.isVisible())
+                if isinstance(w, QMessageBox) and w.objectName() == "confirm-dialog"
+                and w.isVisible())
 
 
 def test_the_menu_follows_the_state_and_retry_disconnect_connect_work(qtbot, window):
@@ -397,9 +402,9 @@ def test_folded_hosts_stay_folded_in_the_next_window(qtbot, runner, tmp_path, cl
 
 class FakeHostDialog(QDialog):
     """Stands in for desktopvm.ui.hosts.host_dialog.HostDialog (its own tests are C1's):
-    accepting it gives `FakeHostDialog.result` as the host to save."""
+    accepting it gives `FakeHostDialog.chosen` as the host to save."""
 
-    result: ClassVar[HostConfig | None] = None
+    chosen: ClassVar[HostConfig | None] = None
     opened: ClassVar[list[FakeHostDialog]] = []
 
     def __init__(self, registry, runner, parent=None, host=None) -> None:
@@ -408,7 +413,7 @@ class FakeHostDialog(QDialog):
         FakeHostDialog.opened.append(self)
 
     def host(self) -> HostConfig | None:
-        return FakeHostDialog.result
+        return FakeHostDialog.chosen
 
 
 @pytest.fixture
@@ -426,7 +431,7 @@ def test_add_host_from_the_file_menu_saves_it_and_lists_its_machines(qtbot, runn
     settled(qtbot, window)
     added = HostConfig("hyperv", "hv03.lab.example", username="admin")
     window.add_host_action.trigger()
-    host_dialog.result = added
+    host_dialog.chosen = added
     host_dialog.opened[-1].accept()
     assert load_settings().hosts == (added,)
     assert window.registry.settings.hosts == (added,)
@@ -442,7 +447,7 @@ def test_adding_a_host_already_there_says_so_and_changes_nothing(qtbot, window, 
     settled(qtbot, window)
     registry = window.registry
     window.add_host_action.trigger()
-    host_dialog.result = HV02.replace(label="again")
+    host_dialog.chosen = HV02.replace(label="again")
     host_dialog.opened[-1].accept()
     qtbot.waitUntil(lambda: bool(find_error_dialogs()), timeout=3000)
     assert "has been added already" in find_error_dialogs()[0].text()
@@ -459,7 +464,7 @@ def test_edit_replaces_the_host_and_opens_a_new_registry(qtbot, window, host_dia
     dialog = host_dialog.opened[-1]
     assert dialog.editing == HV01
     renamed = HV01.replace(address="hv01.example.net", label="Renamed")
-    host_dialog.result = renamed
+    host_dialog.chosen = renamed
     dialog.accept()
     assert [h.id for h in load_settings().hosts] == [renamed.id, HV02.id]  # in its place
     assert window.registry is not old_registry
@@ -476,7 +481,7 @@ def test_edit_with_only_a_new_password_signs_in_again(qtbot, window, host_dialog
     window.registry.monitor.failed(HV01.id, AuthenticationFailed("The password was refused"))
     qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Authentication failed", timeout=3000)
     menu_actions(window, HV01.id)["host-edit"].trigger()
-    host_dialog.result = HV01  # the same settings; the dialog kept the new password
+    host_dialog.chosen = HV01  # the same settings; the dialog kept the new password
     host_dialog.opened[-1].accept()
     assert window.registry is registry  # nothing else changed
     qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Connected", timeout=5000)
@@ -507,8 +512,9 @@ def test_trust_certificate_pins_it_saves_and_connects_again(qtbot, window, monke
     monkeypatch.setattr(trust_dialog, "TrustDialog", Trusting)
     menu_actions(window, HV01.id)["host-trust"].trigger()
     assert shown == [(facts, False)]
-    assert load_settings().host(HV01.id).pinned_sha256 == "ab" * 32
-    assert window.registry.settings.host(HV01.id).pinned_sha256 == "ab" * 32
+    saved, used = load_settings().host(HV01.id), window.registry.settings.host(HV01.id)
+    assert saved is not None and saved.pinned_sha256 == "ab" * 32
+    assert used is not None and used.pinned_sha256 == "ab" * 32
     qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Connected", timeout=5000)
 
 
@@ -565,7 +571,7 @@ def test_the_empty_state_offers_add_host(qtbot, runner, tmp_path, clock, host_di
     assert window.stack.currentWidget() is window.empty
     assert "Add a remote host" in window.empty.text()
     window.empty.linkActivated.emit("add-host")
-    host_dialog.result = HV01
+    host_dialog.chosen = HV01
     host_dialog.opened[-1].accept()
     assert window.stack.currentWidget() is not window.empty
     qtbot.waitUntil(lambda: state_of(window, HV01.id) == "Connected", timeout=5000)
@@ -632,7 +638,7 @@ def test_import_reviews_the_package_and_asks_which_connection(qtbot, window, tmp
         # what the review hands on: this package, this connection, the name chosen.
         calls.append((path, name))
         return create(target, name)
-    target.import_machine = import_machine
+    target.import_machine = import_machine  # type: ignore[method-assign]
     remote(window, HV02).down = ConnectionLost("hv02 is down")
     settled(qtbot, window)
     window.operations.ask_open_path = lambda: str(appliance)

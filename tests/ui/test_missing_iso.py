@@ -24,11 +24,13 @@ def the_box(qtbot) -> QMessageBox:
     qtbot.waitUntil(lambda: any(w.objectName() == "missing-iso-dialog" and w.isVisible()
                                 for w in QApplication.topLevelWidgets()), timeout=30_000)
     return next(w for w in QApplication.topLevelWidgets()
-                if w.objectName() == "missing-iso-dialog" and w.isVisible())
+                if isinstance(w, QMessageBox) and w.objectName() == "missing-iso-dialog"
+                and w.isVisible())
 
 
 def button(box: QMessageBox, name: str) -> QPushButton:
-    return next(b for b in box.buttons() if b.objectName() == name)
+    return next(b for b in box.buttons()
+                if isinstance(b, QPushButton) and b.objectName() == name)
 
 
 def state_of(main: MainWindow, machine_id: str) -> PowerState | None:

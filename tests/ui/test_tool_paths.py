@@ -31,7 +31,7 @@ def no_qemu_anywhere(monkeypatch, tmp_path):
     usual = tmp_path / "usual"
     usual.mkdir()
     monkeypatch.setattr(qemu, "_USUAL_FOLDERS", (str(usual),))
-    monkeypatch.setattr(qemu.sys, "platform", "linux")
+    monkeypatch.setattr("sys.platform", "linux")
     return usual
 
 
@@ -70,7 +70,8 @@ def test_vmrun_set_in_preferences_is_used_and_a_wrong_one_named(monkeypatch, tmp
     assert vmware.detect(Settings(vmrun_path=str(vmrun))).available
     from backends.vmware.locate import find_installation
 
-    assert find_installation(vmrun=str(vmrun)).vmrun == str(vmrun)
+    found = find_installation(vmrun=str(vmrun))
+    assert found is not None and found.vmrun == str(vmrun)
     wrong = vmware.detect(Settings(vmrun_path=str(tmp_path / "nowhere" / "vmrun")))
     assert not wrong.available and "set in Preferences" in wrong.reason
 
@@ -84,11 +85,18 @@ def test_vmrun_set_in_preferences_is_used_and_a_wrong_one_named(monkeypatch, tmp
 def test_preferences_browse_for_each_tool(qtbot, button, field, setting):
     dialog = PreferencesDialog(Settings(), [])
     qtbot.addWidget(dialog)
-    asked = []
-    dialog.ask_program = lambda current: asked.append(current) or "/opt/tools/the-tool"
-    dialog.findChild(QPushButton, button).click()
+    asked: list[str] = []
+
+    def ask(current: str) -> str:
+        asked.append(current)
+        return "/opt/tools/the-tool"
+
+    dialog.ask_program = ask
+    browse = dialog.findChild(QPushButton, button)
+    assert browse is not None
+    browse.click()
     assert getattr(dialog, field).text() == "/opt/tools/the-tool"
     assert getattr(dialog.edited(), setting) == "/opt/tools/the-tool"
-    dialog.ask_program = lambda current: ""  # Cancel in the file dialog changes nothing
-    dialog.findChild(QPushButton, button).click()
+    dialog.ask_program = lambda current: ""  # Cancel in the file dialog: no change
+    browse.click()
     assert getattr(dialog.edited(), setting) == "/opt/tools/the-tool"

@@ -11,6 +11,7 @@ from backends.qemu import qmp
 from backends.qemu.media import disc_changes
 from desktopvm.model import (
     ControllerKind,
+    Disk,
     LiveChange,
     OpticalDrive,
     StorageController,
@@ -25,7 +26,7 @@ def with_storage(spec, *controllers: StorageController):
     return spec.model_copy(update={"storage": controllers})
 
 
-def ide(*isos: str, disks: tuple = ()) -> StorageController:
+def ide(*isos: str, disks: tuple[Disk, ...] = ()) -> StorageController:
     return StorageController(name="IDE", kind=ControllerKind.IDE, disks=disks,
                              optical=tuple(OpticalDrive(iso=iso, port=1, device=i)
                                            for i, iso in enumerate(isos)))
