@@ -94,7 +94,7 @@ class MainWindow(QMainWindow):
         self.refresher.sync_hosts()  # the added hosts show at once, "connecting"
         self.timer = QTimer(self)
         self.timer.setInterval(int(registry.settings.refresh_interval_s * 1000))
-        self.timer.timeout.connect(self.refresh)
+        self.timer.timeout.connect(lambda: self.refresher.refresh(asked=False))
         self.preview_timer = QTimer(self)
         self.preview_timer.setInterval(PREVIEW_INTERVAL_MS)
         self.preview_timer.timeout.connect(self._refresh_preview)

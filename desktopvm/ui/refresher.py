@@ -70,14 +70,23 @@ class Refresher(QObject):
         return HOST_RANK + (hosts.index(name) if name in hosts else len(hosts))
 
     # -- submitting ---------------------------------------------------------------------------
-    def refresh(self, with_facts: bool | None = None, only: str = "") -> Job | None:
+    def refresh(self, with_facts: bool | None = None, only: str = "", *,
+                asked: bool = True) -> Job | None:
         """Submit a refresh job for each connection (or `only` one) not being refreshed;
-        returns the first job submitted. Facts are re-read every tenth time."""
+        returns the first job submitted. Facts are re-read every tenth time.
+
+        `asked`: someone wants what is there now (the user, or an operation that just
+        changed something): a connection whose refresh is running is listed once more after
+        it, as that one may have read the state from before. The timer's ticks are not asked.
+        """
         if with_facts is None:
             with_facts = not self.window.facts or self.count % 10 == 0
         self.count += 1
         first: Job | None = None
         for name in [only] if only else self.registry.names():
+            if asked and name in self.jobs:
+                self.again.add(name)
+                continue
             job = self._submit(name, with_facts)
             first = first or job
         return first

@@ -675,3 +675,20 @@ def test_a_bridge_whose_window_went_stops_listening(qtbot):
     shiboken6.delete(bridge)  # its C++ side is gone, as with a window deleted unclosed
     monitor.failed(HV01.id, ConnectionLost("down"))
     assert monitor._listeners == []
+
+
+def test_a_refresh_asked_while_one_runs_lists_again_after_it(qtbot, window):
+    """A machine made while a slow listing of its host runs shows up once that listing ends
+    (the running one may have read the host from before); the timer's ticks do not pile up."""
+    backend = remote(window, HV01)
+    settled(qtbot, window)
+    backend.hang = threading.Event()
+    window.refresher.refresh(asked=False, only=HV01.id)  # a tick starts a slow listing
+    assert HV01.id in window.refresher.jobs
+    create(backend, "made meanwhile")
+    window.refresher.refresh(asked=False, only=HV01.id)  # another tick: nothing more
+    assert HV01.id not in window.refresher.again
+    window.refresh(only=HV01.id)  # the operation that made it asks for a refresh
+    backend.hang.set()
+    backend.hang = None
+    qtbot.waitUntil(lambda: "made meanwhile" in children(window, HV01.id), timeout=5000)
