@@ -22,7 +22,8 @@ OPENED: dict[str, RemoteMemory] = {}  # connection id -> the backend opened last
 
 class RemoteMemory(MemoryBackend):
     """A memory backend on a "remote host": `down` fails every request with that error;
-    `hang` makes list_machines wait until it is set."""
+    `hang` makes list_machines wait until it is set; `slow_answer` makes it read the machines
+    first and answer only once it is set (a reply that left the host before a change)."""
 
     display_name = "Hyper-V"
 
@@ -32,13 +33,19 @@ class RemoteMemory(MemoryBackend):
         self.host = host.address
         self.down: BackendError | None = None
         self.hang: threading.Event | None = None
+        self.slow_answer: threading.Event | None = None
+        self.read = threading.Event()  # set each time list_machines has read the machines
 
     def list_machines(self) -> list[MachineSummary]:
         if self.hang is not None:
             self.hang.wait(30)
         if self.down is not None:
             raise self.down
-        return super().list_machines()
+        machines = super().list_machines()
+        self.read.set()
+        if self.slow_answer is not None:
+            self.slow_answer.wait(30)
+        return machines
 
 
 def detect(settings: Settings) -> ProbeResult:

@@ -682,13 +682,15 @@ def test_a_refresh_asked_while_one_runs_lists_again_after_it(qtbot, window):
     (the running one may have read the host from before); the timer's ticks do not pile up."""
     backend = remote(window, HV01)
     settled(qtbot, window)
-    backend.hang = threading.Event()
+    answer = backend.slow_answer = threading.Event()
+    backend.read.clear()
     window.refresher.refresh(asked=False, only=HV01.id)  # a tick starts a slow listing
     assert HV01.id in window.refresher.jobs
+    assert backend.read.wait(10)  # it has read the host; its answer is on its way
     create(backend, "made meanwhile")
     window.refresher.refresh(asked=False, only=HV01.id)  # another tick: nothing more
     assert HV01.id not in window.refresher.again
     window.refresh(only=HV01.id)  # the operation that made it asks for a refresh
-    backend.hang.set()
-    backend.hang = None
+    backend.slow_answer = None
+    answer.set()
     qtbot.waitUntil(lambda: "made meanwhile" in children(window, HV01.id), timeout=5000)
