@@ -83,3 +83,17 @@ def test_a_name_guess_stays_said_when_the_file_is_no_disc(wizard, qtbot, tmp_pat
     assert text.startswith("Not read as an install disc: debian-12.5.0-amd64-netinst.iso: too "
                            "small for an ISO 9660 image (0 bytes). Detected from the disc's "
                            "file name. Defaults for Debian 12")
+
+
+def test_uefi_chosen_for_a_bios_only_disc_is_a_problem_in_words(wizard, qtbot, tmp_path):
+    """The wizard validates with what the disc said, as the CLI does: choosing UEFI on the
+    firmware page for a BIOS-only disc blocks Next with the reason."""
+    disc = isos.make_iso(tmp_path / "install.iso", isos.DEBIAN_11, {"a": b"a"}, bios=True)
+    choose_iso(wizard, qtbot, disc)
+    assert wizard.spec.firmware.kind is Firmware.BIOS
+    wizard.spec = wizard.spec.model_copy(update={"firmware": wizard.spec.firmware.model_copy(
+        update={"kind": Firmware.UEFI})})
+    messages = [p.message for p in wizard.model_problems()]
+    assert any("can only boot with BIOS firmware" in m for m in messages), messages
+    wizard.choose_os("debian12", keep_name=True)  # new defaults keep to what the disc boots
+    assert wizard.spec.firmware.kind is Firmware.BIOS

@@ -91,6 +91,7 @@ class IdentityPage(SpecPage):
         self._inspected_path = path
         self._name_guessed = False
         self.detection = None
+        self.vm_wizard.boot_media = {}
         self.disc_text = ""
         if not path or not Path(path).is_file():
             self._update_hint(detected=False)
@@ -110,6 +111,7 @@ class IdentityPage(SpecPage):
             return  # another ISO was chosen meanwhile
         detection, media = cast("tuple[Detection, BootMedia]", result)
         self.detection = detection
+        self.vm_wizard.boot_media = {path: media}
         self.disc_text = self.tr("Detected: %s.") % detection.summary()
         if not self.os_chosen_by_user and detection.os_id not in ("other",
                                                                   self.vm_wizard.spec.os):
@@ -125,6 +127,7 @@ class IdentityPage(SpecPage):
     def _disc_unreadable(self, path: str, error: object) -> None:
         if self.optical is None or path != self.optical.path():
             return
+        self.vm_wizard.boot_media = {}
         self.disc_text = self.tr("Not read as an install disc: %s.") % error
         self._update_hint(detected=self._name_guessed)
 

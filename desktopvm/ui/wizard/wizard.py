@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QLabel, QWidget, QWizard
 
 from desktopvm.jobs import Job, JobRunner
 from desktopvm.model import Capabilities, MachineSpec, Problem, defaults_for, validate
+from desktopvm.model.catalog import BootMedia
 from desktopvm.printable import printable
 from desktopvm.protocol import Backend, CancelToken, OperationCancelled, Progress
 from desktopvm.ui.editors.storage_layout import first_optical
@@ -73,6 +74,8 @@ class NewVmWizard(QWizard):
         self.open_backend = open_backend
         self.backend: BackendFacts | None = None
         self.spec = MachineSpec(name="", os=STARTING_OS)
+        # How the chosen ISO boots, once read (identity page): by path, as validate() wants.
+        self.boot_media: dict[str, BootMedia] = {}
         self.job: Job | None = None
         self.created_id = ""
         self._cancel_requested = False
@@ -132,9 +135,10 @@ class NewVmWizard(QWizard):
     def choose_os(self, os_id: str, keep_name: bool) -> None:
         """Apply the catalog's defaults for `os_id`, keeping the ISO (and the name if asked)."""
         optical = first_optical(self.spec)
+        iso = optical[2].iso if optical else ""
         self.spec = defaults_for(os_id, self.capabilities,
-                                 name=self.spec.name if keep_name else "",
-                                 iso=optical[2].iso if optical else "")
+                                 name=self.spec.name if keep_name else "", iso=iso,
+                                 media=self.boot_media.get(iso))
 
     def model_problems(self) -> list[Problem]:
         """What validate() says about the spec for the chosen backend, and a name another
@@ -144,7 +148,8 @@ class NewVmWizard(QWizard):
         clash = clash_with_suggestion(self.spec.name, self.taken(self.backend),
                                       self.capabilities.max_name_length) \
             if self.spec.name.strip() else []
-        return [*validate(self.spec, self.capabilities, check_paths=self.check_paths()), *clash]
+        return [*validate(self.spec, self.capabilities, check_paths=self.check_paths(),
+                          media=self.boot_media), *clash]
 
     def all_problems(self) -> list[Problem]:
         """The model's problems and what every page's editors found."""
