@@ -35,6 +35,7 @@ from desktopvm.protocol import (
     HostInfo,
     MachineInfo,
     MachineSummary,
+    PowerState,
     ProbeResult,
     Progress,
     Snapshot,
@@ -110,7 +111,10 @@ class QemuBackend:
                               os=spec.os, cpus=spec.cpu.count, memory_mib=spec.memory.size_mib)
 
     def list_machines(self) -> list[MachineSummary]:
-        return [self._summary(files, spec) for files, spec in self.store.readable()]
+        return [self._summary(files, spec) if isinstance(spec, MachineSpec) else
+                MachineSummary(self.name, files.id, files.folder.name, PowerState.UNKNOWN,
+                               problem=spec)
+                for files, spec in self.store.listing()]
 
     def get_machine(self, machine_id: str) -> MachineInfo:
         files = self.store.files(machine_id)

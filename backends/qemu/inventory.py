@@ -171,13 +171,20 @@ class MachineStore:
 
     def readable(self) -> list[tuple[MachineFiles, MachineSpec]]:
         """Every machine whose spec file can be read; broken ones are logged and skipped."""
+        return [(files, spec) for files, spec in self.listing() if isinstance(spec, MachineSpec)]
+
+    def listing(self) -> list[tuple[MachineFiles, MachineSpec | str]]:
+        """Every machine folder with its spec, or why its spec cannot be read (in words), so
+        a damaged record is shown rather than silently missing (review D5, #21 §4)."""
         self.sweep_abandoned()
-        result = []
+        result: list[tuple[MachineFiles, MachineSpec | str]] = []
         for files in self.all_files():
             try:
                 result.append((files, self.spec(files)))
             except (SpecFileError, OSError) as error:
-                log.warning("skipping machine folder %s: %s", files.folder, error)
+                log.warning("cannot read machine folder %s: %s", files.folder, error)
+                result.append((files, f"Its record {files.spec} cannot be read ({error}); "
+                                      "DesktopVM changes nothing in that folder"))
         return result
 
     # -- state ------------------------------------------------------------------------------

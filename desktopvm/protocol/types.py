@@ -59,6 +59,9 @@ class MachineSummary:
     os: str = ""
     cpus: int = 0
     memory_mib: int = 0
+    # Why the machine cannot be read (its record is damaged), in words; "" when it can. Such
+    # a machine is listed in state UNKNOWN so it does not vanish from the user's list.
+    problem: str = ""
 
     @property
     def key(self) -> tuple[str, str, str]:

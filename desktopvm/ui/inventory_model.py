@@ -428,6 +428,8 @@ def _greyed(group: _Group, machine: MachineSummary) -> str:
     if group.error:
         return (f"Shown as last seen: {group.error}" if group.unavailable else
                 f"Shown as last seen; the hypervisor is not answering: {group.error}")
+    if machine.problem:  # the backend could not read it, and says why
+        return machine.problem
     if machine.state is PowerState.UNKNOWN:
         return ("DesktopVM cannot read this machine's state: its record is damaged or the "
                 "hypervisor did not answer for it")

@@ -71,3 +71,13 @@ def test_a_machine_whose_state_cannot_be_read_is_greyed_with_why(qtbot):
     assert damaged.data(Qt.ItemDataRole.ForegroundRole) == grey()
     assert "cannot read this machine's state" in damaged.data(Qt.ItemDataRole.ToolTipRole)
     assert damaged.flags() & Qt.ItemFlag.ItemIsSelectable  # it can still be deleted
+
+
+def test_a_machine_the_backend_cannot_read_shows_the_backends_reason(qtbot):
+    model = InventoryModel()
+    reason = "Its record /lib/x/machine.json cannot be read (bad JSON)"
+    model.apply(("localhost", "qemu"), "QEMU", [
+        MachineSummary("qemu", "x", "x", PowerState.UNKNOWN, problem=reason)])
+    damaged = model.index(0, 0, model.index(0, 0))
+    assert damaged.data(Qt.ItemDataRole.ForegroundRole) == grey()
+    assert reason in damaged.data(Qt.ItemDataRole.ToolTipRole)

@@ -79,3 +79,16 @@ def test_a_damaged_snapshot_book_is_kept_and_rebuilt_from_the_disks(backend):
     assert {s.name for s in flat} == {recovered.name, "second"}
     backend.restore_snapshot(machine_id, recovered.id, progress=no_progress,
                              cancel=CancelToken())  # the first snapshot is still usable
+
+
+def test_a_machine_whose_record_cannot_be_read_stays_listed_with_the_reason(backend):
+    """#21 §4: not silently missing; listed as unknown, saying which file and why."""
+    healthy, broken = make(backend, "healthy"), make(backend, "broken")
+    backend.store.files(broken).spec.write_text("{ not json", encoding="utf-8")
+    listed = {m.id: m for m in backend.list_machines()}
+    assert listed[healthy].problem == "" and listed[healthy].state is PowerState.OFF
+    damaged = listed[broken]
+    assert damaged.state is PowerState.UNKNOWN
+    assert "machine.json cannot be read" in damaged.problem
+    assert "changes nothing in that folder" in damaged.problem
+    assert damaged.name == broken  # its folder's name: the spec, with the name, is unreadable
