@@ -183,8 +183,8 @@ class MachineStore:
                 result.append((files, self.spec(files)))
             except (SpecFileError, OSError) as error:
                 log.warning("cannot read machine folder %s: %s", files.folder, error)
-                result.append((files, f"Its record {files.spec} cannot be read ({error}); "
-                                      "DesktopVM changes nothing in that folder"))
+                result.append((files, f"Its record cannot be read ({error}); DesktopVM "
+                                      "changes nothing in that folder"))
         return result
 
     # -- state ------------------------------------------------------------------------------

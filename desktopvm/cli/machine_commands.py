@@ -107,7 +107,8 @@ def backends_command(ctx: Context) -> int:
 def _summary_data(m: MachineSummary, connection: str = "") -> dict[str, object]:
     return {"connection": connection or m.backend, "backend": kind_of(m.backend),
             "host": m.host, "id": m.id, "name": m.name, "state": m.state.value, "os": m.os,
-            "cpus": m.cpus, "memory_mib": m.memory_mib}
+            "cpus": m.cpus, "memory_mib": m.memory_mib,
+            **({"problem": m.problem} if m.problem else {})}
 
 
 def list_command(ctx: Context) -> int:
@@ -128,6 +129,9 @@ def list_command(ctx: Context) -> int:
                              r[1].name.lower()))
     for name, error in listing.failures.items():
         print(f"{name}: {_failure_line(ctx, name, error)}", file=ctx.err)
+    for name, machine in rows:  # listed, but the backend cannot read it: say why
+        if machine.problem:
+            print(f"{name}:{machine.id}: {printable(machine.problem)}", file=ctx.err)
     if ctx.args.json:
         ctx.print_json({
             "machines": [_summary_data(m, name) for name, m in rows],

@@ -131,3 +131,24 @@ def test_every_printed_line_is_escaped_even_text_that_is_no_name():
     out = io.StringIO()
     Context(None, None, out=out).print("a\x1b[2Jb\nc\x9bd")  # type: ignore[arg-type]
     assert out.getvalue() == "a\\x1b[2Jb\nc\\x9bd\n"
+
+
+def test_list_says_why_a_machine_cannot_be_read(tmp_path, monkeypatch, capsys):
+    """A QEMU machine with a damaged record is listed as unknown, with the reason on stderr
+    and in --json (#21 §4)."""
+    import json
+
+    from desktopvm.cli import main
+
+    monkeypatch.setenv("DESKTOPVM_HOME", str(tmp_path / "home"))
+    assert main(["create", "--backend", "qemu", "--name", "a", "--disk", "0"]) == 0
+    capsys.readouterr()
+    [folder] = (tmp_path / "home" / "machines").iterdir()
+    (folder / "machine.json").write_text("{bad", encoding="utf-8")
+    assert main(["list"]) == 0
+    out = capsys.readouterr()
+    assert f"qemu:{folder.name}: Its record cannot be read" in out.err
+    assert "unknown" in out.out
+    assert main(["list", "--json"]) == 0
+    [machine] = json.loads(capsys.readouterr().out)["machines"]
+    assert machine["state"] == "unknown" and "cannot be read" in machine["problem"]

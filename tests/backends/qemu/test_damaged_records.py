@@ -89,6 +89,6 @@ def test_a_machine_whose_record_cannot_be_read_stays_listed_with_the_reason(back
     assert listed[healthy].problem == "" and listed[healthy].state is PowerState.OFF
     damaged = listed[broken]
     assert damaged.state is PowerState.UNKNOWN
-    assert "machine.json cannot be read" in damaged.problem
+    assert "record cannot be read" in damaged.problem and "machine.json" in damaged.problem
     assert "changes nothing in that folder" in damaged.problem
     assert damaged.name == broken  # its folder's name: the spec, with the name, is unreadable
