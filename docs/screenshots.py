@@ -111,7 +111,7 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
         print("wrote", out / f"{name}.png")
 
     web = machine("web-frontend", "debian12", 512)
-    machine("build-runner", "ubuntu24.04", 768)
+    runner_vm = machine("build-runner", "ubuntu24.04", 768)
     db = machine("database", "rocky9", 384)
     win = machine("windows-lab", "windows11", 256)
     qemu.start(web)
@@ -199,6 +199,24 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
     box = show_error(window, "Start build-runner", error)
     shot(box, "error-dialog")
     box.close()
+
+    from desktopvm.ui.import_review import ImportReviewDialog
+    from desktopvm.ui.theme import apply_theme
+
+    apply_theme("dark")
+    wait(500)
+    shot(window, "main-window-dark")
+    apply_theme("light")
+    ova = home / "build-runner.ova"
+    qemu.export(runner_vm, ova, progress=no_progress, cancel=CancelToken())
+    operations = window.operations
+    operations.ask_open_path = lambda: str(ova)
+    operations.import_appliance()
+    review = next(d for d in operations.open_dialogs if isinstance(d, ImportReviewDialog))
+    wait_until(lambda: review.appliance is not None)
+    review.adjustSize()
+    shot(review, "import-review")
+    review.reject()
 
     window.close()
     runner.cancel_all()
