@@ -250,9 +250,11 @@ class InventoryModel(QAbstractItemModel):
 
     def _machine_data(self, machine: MachineSummary, column: int, role: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            unread = bool(machine.problem)  # its hardware is not known: not "0 MiB"
             return (printable(machine.name), self.tr(STATE_TEXT[machine.state]), machine.backend,
-                    machine.host, os_name(machine.os), str(machine.cpus),
-                    format_mib(machine.memory_mib))[column]
+                    machine.host, "" if unread else os_name(machine.os),
+                    "" if unread else str(machine.cpus),
+                    "" if unread else format_mib(machine.memory_mib))[column]
         if role == Qt.ItemDataRole.DecorationRole:
             if column == NAME:
                 return icon(os_icon_name(machine.os))

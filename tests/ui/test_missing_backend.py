@@ -81,3 +81,5 @@ def test_a_machine_the_backend_cannot_read_shows_the_backends_reason(qtbot):
     damaged = model.index(0, 0, model.index(0, 0))
     assert damaged.data(Qt.ItemDataRole.ForegroundRole) == grey()
     assert reason in damaged.data(Qt.ItemDataRole.ToolTipRole)
+    row = [model.index(0, column, model.index(0, 0)).data() for column in range(7)]
+    assert row[4:] == ["", "", ""]  # OS, CPUs, memory: not known, so not "0 MiB"
