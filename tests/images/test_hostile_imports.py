@@ -320,3 +320,22 @@ def test_virtualbox_refuses_an_existing_disk_from_outside_before_createvm(world,
     with pytest.raises(InvalidSpec, match=re.escape(disk.name)):
         backend.create(spec, progress=no_progress, cancel=CancelToken())
     assert not any(call[:1] == ["createvm"] for call in fake.calls())
+
+
+@pytest.mark.parametrize("trick", sorted(TRICKS))
+def test_vmware_import_refuses_every_trick_and_copies_nothing(world, trick: str):
+    """VMware Workstation's import (our OVF mapping) checks the package before any tool or
+    copy touches a disk: refused in one line, no machine, the canary nowhere."""
+    from tests.backends.vmware.standin import FakeVMware
+
+    host, downloads, _backend = world
+    fake = FakeVMware(downloads.parent / "vmware")
+    build, url = TRICKS[trick]
+    ova = make_ova(downloads.parent / "evil.ova", build(downloads, host), url)
+    backend = fake.backend()
+    with pytest.raises(BackendError) as refused:
+        backend.import_machine(ova, progress=no_progress, cancel=CancelToken())
+    assert "\n" not in refused.value.summary and "disk1." in refused.value.summary
+    assert backend.list_machines() == []
+    assert contains_canary(fake.folder) == []
+    assert fake.calls("vmware-vdiskmanager") == []
