@@ -69,7 +69,8 @@ class VMwareBackend:
     def __init__(self, settings: Settings, *, installation: Installation | None = None,
                  own_list: Path | None = None, os_catalog: OsCatalog | None = None) -> None:
         self.settings = settings
-        self.installation = installation or find_installation()
+        # The user's own vmrun (Preferences) first, as detect() and open_backend() look.
+        self.installation = installation or find_installation(vmrun=settings.vmrun_path)
         found = self.installation or Installation("ws", "")
         self.display_name = found.display_product
         self.vmrun = VmRun(found.vmrun, found.product, vdiskmanager=found.vdiskmanager,

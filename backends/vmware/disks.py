@@ -14,6 +14,7 @@ also decide — before vdiskmanager opens it — whether a disk from outside may
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
 from backends.vmware import qemu_img
@@ -156,17 +157,11 @@ def convert(vmrun: VmRun, source: Path, target: Path, disk_format: DiskFormat, *
             qemu_img.convert(source, source_format, target, disk_format, cancel=cancel,
                              progress=lambda f: progress(min(f, 0.99), ""))
     except BaseException:
-        for made in [target, *target.parent.glob(target.stem + "-s0*.vmdk"),
-                     *target.parent.glob(target.stem + "-f0*.vmdk")]:
+        stem = glob.escape(target.stem)  # "disk[1]" must not match disk1-s001.vmdk
+        for made in [target, *target.parent.glob(stem + "-s0*.vmdk"),
+                     *target.parent.glob(stem + "-f0*.vmdk")]:
             made.unlink(missing_ok=True)
         raise
     progress(1.0, "Converted")
     return info(target)
 
-
-def compact(vmrun: VmRun, path: Path, *, cancel: CancelToken) -> DiskInfo:
-    """`-d` then `-k` (Packer's order): give unused space back to the host."""
-    require_safe(path)
-    vmrun.vdisk(["-d", str(path)], cancel=cancel)
-    vmrun.vdisk(["-k", str(path)], cancel=cancel)
-    return info(path)

@@ -17,6 +17,7 @@ One process per refresh (research/vmware.md §0.2, §A.3, §A.4):
 
 from __future__ import annotations
 
+import glob
 import logging
 import re
 import threading
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from backends.vmware import vmsd
 from backends.vmware.locate import Installation
-from backends.vmware.translate import display_name, to_spec
+from backends.vmware.translate import display_name, os_id, to_spec
 from backends.vmware.vmrun import LIST_TIMEOUT, VmRun
 from backends.vmware.vmx import VmxDocument, VmxError, lock_folders
 from desktopvm.model import MachineSpec
@@ -225,7 +226,7 @@ class Inventory:
         if any(same_path(str(vmx), r, self.windows) for r in running):
             return PowerState.PAUSED if str(vmx) in self.paused else PowerState.RUNNING
         self.paused.discard(str(vmx))
-        stem = glob_escape(vmx.stem)  # <vm>.vmss, or ESXi's <vm>-<hash>.vmss; not <vm>2.vmss
+        stem = glob.escape(vmx.stem)  # <vm>.vmss, or ESXi's <vm>-<hash>.vmss; not <vm>2.vmss
         if [*vmx.parent.glob(f"{stem}.vmss"), *vmx.parent.glob(f"{stem}-*.vmss")]:
             return PowerState.SAVED
         if self.windows and any(any(lock.iterdir()) for lock in lock_folders(vmx)):
@@ -241,7 +242,7 @@ class Inventory:
             raise MachineNotFound(f"Cannot read {vmx}: {error}") from error
         state = self.state_of(vmx, running)
         summary = MachineSummary(self.backend, str(vmx), display_name(document) or vmx.stem,
-                                 state, self.host, os=document.get("guestOS"),
+                                 state, self.host, os=os_id(document),
                                  cpus=max(1, document.number("numvcpus", 1)),
                                  memory_mib=document.number("memsize", 32))
         return Record(vmx, document, state, summary)
@@ -249,8 +250,3 @@ class Inventory:
     def snapshots(self, vmx: Path) -> tuple[list[vmsd.Entry], str]:
         """The .vmsd's entries and current uid."""
         return vmsd.read(vmx)
-
-
-def glob_escape(text: str) -> str:
-    """`text` with glob's special characters taken literally."""
-    return re.sub(r"([*?\[])", r"[\1]", text)

@@ -12,11 +12,12 @@ empty.
 from __future__ import annotations
 
 import contextlib
+import glob
 from pathlib import Path
 
 from backends.vmware import plans, vmx
 from backends.vmware.disks import growths
-from backends.vmware.inventory import Inventory, Record, glob_escape
+from backends.vmware.inventory import Inventory, Record
 from backends.vmware.plans import NewDisk, safe_stem, size_argument
 from desktopvm.model import MachineSpec, changed_groups
 from desktopvm.protocol import CancelToken, InvalidState, Progress, scaled_progress
@@ -120,7 +121,7 @@ def own_files(record: Record, *, with_disks: bool, windows: bool,
     files = [folder / (stem + suffix) for suffix in OWN_SUFFIXES]
     for pattern in OWN_PATTERNS:
         files += folder.glob(pattern if pattern.startswith("vmware") else
-                             glob_escape(stem) + pattern)
+                             glob.escape(stem) + pattern)
     nvram = record.document.get("nvram")
     if nvram and "/" not in nvram and "\\" not in nvram:
         files.append(folder / nvram)
@@ -132,7 +133,7 @@ def own_files(record: Record, *, with_disks: bool, windows: bool,
             files.append(path)
             # the snapshot deltas of a disk in the machine's folder (<disk>-000001.vmdk, …)
             if path.parent == folder:
-                files += folder.glob(glob_escape(path.stem) + "-0*.vmdk")
+                files += folder.glob(glob.escape(path.stem) + "-0*.vmdk")
     return [f for f in dict.fromkeys(files) if f.is_file()]
 
 

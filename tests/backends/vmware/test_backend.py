@@ -13,6 +13,7 @@ from backends.vmware.inventory import inventory_paths, parse_list
 from backends.vmware.vmx import VmxDocument
 from desktopvm.model import Disk, DiskFormat, MachineSpec, defaults_for
 from desktopvm.protocol import (
+    BackendError,
     CancelToken,
     CommandFailed,
     InvalidSpec,
@@ -22,6 +23,7 @@ from desktopvm.protocol import (
     no_progress,
 )
 from tests.backends.vmware.standin import FakeVMware
+from tests.images.hostile import qemu_img
 
 
 def test_the_fusion_inventory_lists_every_vm_and_skips_free_slots(shared_fixtures: Path):
@@ -231,3 +233,31 @@ def test_another_machines_saved_state_in_the_same_folder_is_not_this_ones(fake: 
     assert fake.backend().get_machine(str(machine)).state is PowerState.OFF
     (machine.parent / "web.vmss").write_bytes(b"its own")
     assert fake.backend().get_machine(str(machine)).state is PowerState.SAVED
+
+
+def test_the_list_names_the_guest_os_by_our_catalog_id(fake: FakeVMware):
+    """The .vmx says guestOS = "windows11-64"; the list (its icon, its "Windows 11") and the
+    spec must agree on our id."""
+    backend = fake.backend()
+    spec = defaults_for("windows11", backend.capabilities(), name="w11")
+    machine_id = backend.create(spec, progress=no_progress, cancel=CancelToken())
+    [listed] = [m for m in backend.list_machines() if m.id == machine_id]
+    assert listed.os == backend.get_machine(machine_id).spec.os == "windows11"
+
+
+def test_a_failed_conversion_removes_only_its_own_parts(fake: FakeVMware, tmp_path: Path):
+    """Clean-up after a failed convert globbed the target's raw name: "disk[1]" matched
+    disk1-s001.vmdk, another disk."""
+    from backends.vmware import disks
+
+    other = tmp_path / "out" / "disk1-s001.vmdk"
+    other.parent.mkdir()
+    other.write_bytes(b"someone else's extent")
+    cancel = CancelToken()
+    cancel.cancel()
+    source = tmp_path / "source.vmdk"
+    qemu_img("create", "-f", "vmdk", str(source), "1M")
+    with pytest.raises(BackendError):
+        disks.convert(fake.backend().vmrun, source, other.parent / "disk[1].vmdk",
+                      DiskFormat.VMDK, cancel=cancel, progress=no_progress)
+    assert other.read_bytes() == b"someone else's extent"
