@@ -96,14 +96,20 @@ class ConnectionMonitor:
         return status.retry_at <= self._clock()
 
     def succeeded(self, connection_id: str) -> Status:
-        """A request reached the host and it answered."""
+        """A request reached the host and it answered (a request that was under way when the
+        user disconnected does not connect it again)."""
+        if self.disconnected(connection_id):
+            return self.status(connection_id)
         with self._lock:
             self._backoff.pop(connection_id, None)
             self._errors.pop(connection_id, None)
         return self._set(connection_id, Status(State.CONNECTED))
 
     def failed(self, connection_id: str, error: BackendError) -> Status:
-        """A request failed; unreachable hosts get the next back-off delay."""
+        """A request failed; unreachable hosts get the next back-off delay (a request that was
+        under way when the user disconnected changes nothing)."""
+        if self.disconnected(connection_id):
+            return self.status(connection_id)
         state, fix = classify(error)
         if state is State.CONNECTED:
             return self._set(connection_id, Status(State.CONNECTED, reason=error.summary))

@@ -210,6 +210,8 @@ class Registry:
         if self.monitor.disconnected(name):
             raise BackendUnavailable(f"{self.display_name(name)}: disconnected; connect "
                                      "again to see its machines")
+        if not is_remote(name):  # a local tool is asked every time: no back-off to wait out
+            return self.open(name).list_machines()
         return self.monitor.guarded(name, lambda: self.open(name).list_machines())
 
     def list_everything(self) -> Listing:

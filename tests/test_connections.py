@@ -239,3 +239,39 @@ def test_a_diagnosis_is_ok_only_when_every_step_passed():
     assert not Diagnosis("hyperv@hv01", ()).ok
     diagnosis = Diagnosis("hyperv@hv01", (passed, failed))
     assert not diagnosis.ok and diagnosis.failure == failed
+
+
+def test_a_request_under_way_when_the_user_disconnects_does_not_reconnect():
+    monitor = ConnectionMonitor(Clock())
+
+    def answered_after_disconnect() -> list[str]:
+        monitor.disconnect("hyperv@hv01")
+        return ["web"]
+
+    def failed_after_disconnect() -> list[str]:
+        monitor.disconnect("hyperv@hv01")
+        raise ConnectionLost("the session was closed")
+
+    monitor.guarded("hyperv@hv01", answered_after_disconnect)
+    assert monitor.status("hyperv@hv01").state is State.DISCONNECTED
+    monitor.reconnect("hyperv@hv01")
+    with pytest.raises(ConnectionLost):
+        monitor.guarded("hyperv@hv01", failed_after_disconnect)
+    assert monitor.status("hyperv@hv01").state is State.DISCONNECTED
+    assert not monitor.due("hyperv@hv01")
+
+
+def test_a_local_backend_is_asked_every_time_without_back_off(monkeypatch):
+    registry = Registry(Settings())
+    calls = []
+
+    class Failing:
+        def list_machines(self):
+            calls.append(1)
+            raise BackendUnavailable("VBoxManage timed out")
+
+    monkeypatch.setattr(registry, "open", lambda name: Failing())
+    for _ in range(2):
+        with pytest.raises(BackendUnavailable):
+            registry.list_machines("virtualbox")
+    assert len(calls) == 2  # the second refresh asked again, not a remembered failure

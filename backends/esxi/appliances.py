@@ -30,7 +30,7 @@ from typing import IO, Any
 from backends.esxi import inventory, tasks
 from backends.esxi.placement import Facts
 from backends.esxi.session import Session, vim
-from desktopvm.ovf import OvfError, check_appliance
+from desktopvm.ovf import OvfError, check_appliance, check_href
 from desktopvm.ovf.manifest import format_manifest
 from desktopvm.ovf.ova import write_ova
 from desktopvm.ovf.writer import ExportDisk, write_ovf
@@ -173,7 +173,9 @@ def package(path: Path) -> Iterator[Package]:
         folder = path.parent
 
         def from_folder(href: str) -> tuple[IO[bytes], int]:
-            file = folder / href
+            # The host names the file to upload: only a plain member of the package folder
+            # (a hostile or impersonated host could name ../../.ssh/id_rsa).
+            file = folder / check_href(href, path.name)
             return file.open("rb"), file.stat().st_size
 
         yield Package(path.read_text(encoding="utf-8"), from_folder)

@@ -65,7 +65,10 @@ class Watch:
             collector = self._made(si)
             mine, _, rest = token.partition("|")
             version = rest.rpartition("|")[0] if mine == collector._moId else ""
-            options = PC.WaitOptions(maxWaitSeconds=0 if not version else max(1, seconds))
+            # Shorter than the connection's socket timeout, or a quiet wait would look like a
+            # dropped connection and end the session.
+            longest = max(1, min(seconds, int(self.session.timeout) - 5))
+            options = PC.WaitOptions(maxWaitSeconds=0 if not version else longest)
 
             def stop() -> None:
                 # Cancel runs on the canceller's thread (maybe the GUI's): never block it.

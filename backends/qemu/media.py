@@ -14,7 +14,7 @@ from pathlib import Path
 from backends.qemu import qmp
 from backends.qemu.plans import cdrom_id
 from desktopvm.model import MachineSpec
-from desktopvm.protocol import CommandFailed, MachineNotFound
+from desktopvm.protocol import CommandFailed
 
 
 def disc_changes(current: MachineSpec, new: MachineSpec) -> list[tuple[str, str]] | None:
@@ -40,7 +40,7 @@ def change_discs(qmp_socket: Path, changes: list[tuple[str, str]]) -> None:
     """Put each ISO in its drive (or eject it), forcing a tray the guest has locked."""
     for _drive, iso in changes:
         if iso and not Path(iso).is_file():
-            raise MachineNotFound(f"The ISO {iso} does not exist; nothing was changed")
+            raise CommandFailed(f"The ISO {iso} does not exist; nothing was changed")
     with qmp.connect(qmp_socket) as session:
         for drive, iso in changes:
             try:

@@ -128,6 +128,9 @@ def set_aside(path: Path) -> Path:
     """Rename a damaged record to `NAME.damaged-<time>` (kept for the user), return the new path."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     target = path.with_name(f"{path.name}.damaged-{stamp}")
-    path.replace(target)
+    try:
+        path.replace(target)
+    except FileNotFoundError:  # another reader (the app, the CLI) set it aside first
+        return target
     log.warning("%s was damaged; kept as %s", path, target.name)
     return target

@@ -287,7 +287,7 @@ function Resolve-DvmIncompatibility {
     foreach ($item in @($Report.Incompatibilities)) {
         if ($null -eq $item) { continue }
         $source = $item.Source
-        if ($null -ne $source -and $source.GetType().FullName -eq 'Microsoft.HyperV.PowerShell.VMNetworkAdapter') {
+        if ($null -ne $source -and [int]$item.MessageId -eq 33012 -and $source.GetType().FullName -eq 'Microsoft.HyperV.PowerShell.VMNetworkAdapter') {
             $switchName = [string]$source.SwitchName
             Hyper-V\Disconnect-VMNetworkAdapter -VMNetworkAdapter $source
             $changes.Add(("Network adapter '{0}' was connected to switch '{1}', which this host does not have; it is now not connected" -f [string]$source.Name, $switchName))
