@@ -67,6 +67,10 @@ class Capabilities(Value):
     vnc_console: bool = False
     serial_console: bool = False
     export_formats: frozenset[str] = frozenset()
+    # Backups (desktopvm/backup): of a running machine without stopping it, and of only the
+    # blocks changed since the previous backup. Off machines can always be backed up.
+    backup_running: bool = False
+    backup_incremental: bool = False
     live_changes: frozenset[LiveChange] = frozenset({LiveChange.NOTES})
     name_forbidden_characters: str = ""
     max_name_length: int = 255

@@ -1,6 +1,7 @@
 """The backend protocol: the one synchronous, Qt-free interface every hypervisor implements."""
 
 from desktopvm.protocol.backend import Backend
+from desktopvm.protocol.backup import Capture, CapturedDisk, CapturingBackend
 from desktopvm.protocol.errors import (
     AuthenticationFailed,
     BackendError,
@@ -38,6 +39,9 @@ __all__ = [
     "BackendError",
     "BackendUnavailable",
     "CancelToken",
+    "Capture",
+    "CapturedDisk",
+    "CapturingBackend",
     "CertificateFacts",
     "CertificateNotTrusted",
     "CommandFailed",
