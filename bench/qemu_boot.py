@@ -24,8 +24,8 @@ from backends.qemu.layout import RunFiles
 from backends.qemu.plans import LaunchPlan, build_argv
 from desktopvm.protocol import CancelToken, no_progress
 from desktopvm.settings import Settings
-from tests.backends.qemu.guest import READY, guest_spec
-from tests.guest.build_iso import build_test_iso
+from desktopvm.testing.guest.build_iso import build_test_iso
+from desktopvm.testing.qemu_guest import READY, guest_spec
 
 
 def read_until(path: Path, needle: bytes, started: float) -> float:

@@ -72,10 +72,10 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
     from desktopvm.protocol import CancelToken, no_progress
     from desktopvm.registry import KNOWN_BACKENDS, Registry
     from desktopvm.settings import Settings
+    from desktopvm.testing.guest.build_iso import build_test_iso
+    from desktopvm.testing.qemu_guest import READY, SerialReader, guest_spec
     from desktopvm.ui.main_window import MainWindow
     from desktopvm.ui.wizard import NewVmWizard, PageId
-    from tests.backends.qemu.guest import READY, SerialReader, guest_spec
-    from tests.guest.build_iso import build_test_iso
 
     app = QApplication([])
     app.setStyle("Fusion")

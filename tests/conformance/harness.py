@@ -90,8 +90,8 @@ def qemu_harness(folder: Path) -> Iterator[Harness]:
     """Real QEMU (TCG) booting the test guest ISO."""
     from backends.qemu.backend import QemuBackend
     from desktopvm.settings import Settings
-    from tests.backends.qemu.guest import guest_spec, wait_until_ready
-    from tests.guest.build_iso import build_test_iso
+    from desktopvm.testing.guest.build_iso import build_test_iso
+    from desktopvm.testing.qemu_guest import guest_spec, wait_until_ready
 
     iso = build_test_iso()
     library = folder / "library"

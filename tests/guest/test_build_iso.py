@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.backends.qemu.guest import EV_REL, EV_SYN, REL_X, InputEvent, parse_input_dump
-
-from . import build_iso
-from .build_iso import MissingDependencyError, NewcArchive
+from desktopvm.testing.guest import build_iso
+from desktopvm.testing.guest.build_iso import MissingDependencyError, NewcArchive
+from desktopvm.testing.qemu_guest import EV_REL, EV_SYN, REL_X, InputEvent, parse_input_dump
 
 
 def test_missing_tool_error_names_the_debian_package(

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from backends.qemu import keys
-from tests.backends.qemu.guest import (
+from desktopvm.testing.guest.build_iso import build_test_iso
+from desktopvm.testing.qemu_guest import (
     ABS_X,
     ABS_Y,
     BTN_LEFT,
@@ -45,8 +46,6 @@ from tests.backends.qemu.guest import (
     result_pattern,
     without_sync,
 )
-
-from .build_iso import build_test_iso
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 

@@ -11,8 +11,8 @@ import pytest
 from backends.qemu.backend import QemuBackend
 from desktopvm.media import detect_os, inspect_media
 from desktopvm.settings import load_settings
+from desktopvm.testing.qemu_guest import READY, SerialReader
 from tests.backends.qemu.conftest import guest_iso  # noqa: F401 - the session fixture
-from tests.backends.qemu.guest import READY, SerialReader
 from tests.backends.qemu.test_qemu_cli import cli
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]

@@ -12,19 +12,19 @@ from desktopvm.model import Firmware
 from desktopvm.protocol import PowerState
 from desktopvm.registry import KNOWN_BACKENDS, Registry
 from desktopvm.settings import Settings
+from desktopvm.testing.qemu_guest import PROMPT, SerialReader
 from desktopvm.ui.dialogs import DeleteDialog, SnapshotDialog
 from desktopvm.ui.editors import FirmwareEditor, IdentityEditor, OpticalEditor
 from desktopvm.ui.main_window import MainWindow
 from desktopvm.ui.wizard import NewVmWizard, PageId
 from desktopvm.ui.wizard.spec_page import SpecPage
-from tests.backends.qemu.guest import PROMPT, SerialReader
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def guest_iso() -> Path:
-    from tests.guest.build_iso import build_test_iso
+    from desktopvm.testing.guest.build_iso import build_test_iso
 
     return build_test_iso()
 

@@ -45,8 +45,8 @@ def test_other_errors_are_not_taken_for_a_missing_iso():
 @pytest.mark.qemu
 @pytest.mark.slow
 def test_eject_and_start_on_real_qemu(qtbot, tmp_path):
-    from tests.backends.qemu.guest import guest_spec
-    from tests.guest.build_iso import build_test_iso
+    from desktopvm.testing.guest.build_iso import build_test_iso
+    from desktopvm.testing.qemu_guest import guest_spec
 
     iso = tmp_path / "installer.iso"
     shutil.copy(build_test_iso(), iso)

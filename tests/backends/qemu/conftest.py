@@ -13,7 +13,7 @@ from desktopvm.settings import Settings
 
 @pytest.fixture(scope="session")
 def guest_iso() -> Path:
-    from tests.guest.build_iso import build_test_iso
+    from desktopvm.testing.guest.build_iso import build_test_iso
 
     return build_test_iso()
 
@@ -21,7 +21,7 @@ def guest_iso() -> Path:
 @pytest.fixture(scope="session")
 def generic_iso() -> Path:
     """The test guest on Debian's generic kernel: mouse, tablet and bochs drivers (boots slower)."""
-    from tests.guest.build_iso import build_test_iso
+    from desktopvm.testing.guest.build_iso import build_test_iso
 
     return build_test_iso(flavour="generic")
 

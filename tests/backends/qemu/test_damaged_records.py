@@ -10,7 +10,7 @@ from backends.qemu.backend import QemuBackend
 from desktopvm.model import defaults_for
 from desktopvm.protocol import CancelToken, InvalidState, PowerState, no_progress
 from desktopvm.settings import Settings, load_settings
-from tests.backends.qemu.guest import guest_spec
+from desktopvm.testing.qemu_guest import guest_spec
 
 DEEP = "[" * 100_000
 

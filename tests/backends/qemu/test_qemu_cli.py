@@ -12,7 +12,7 @@ import pytest
 
 from backends.qemu.backend import QemuBackend
 from desktopvm.settings import load_settings
-from tests.backends.qemu.guest import READY, SerialReader
+from desktopvm.testing.qemu_guest import READY, SerialReader
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 CLI = str(Path(sys.executable).with_name("desktopvm-cli"))

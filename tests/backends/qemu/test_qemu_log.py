@@ -13,7 +13,7 @@ from backends.qemu.layout import RunFiles
 from backends.qemu.plans import LaunchPlan, build_argv
 from desktopvm.model import MachineSpec
 from desktopvm.protocol import CancelToken, CommandFailed, PowerState, no_progress
-from tests.backends.qemu.guest import guest_spec
+from desktopvm.testing.qemu_guest import guest_spec
 
 
 def create(qemu, spec):

@@ -18,7 +18,7 @@ from desktopvm.protocol import (
     no_progress,
 )
 from desktopvm.settings import Settings
-from tests.backends.qemu.guest import READY, SerialReader, guest_spec
+from desktopvm.testing.qemu_guest import READY, SerialReader, guest_spec
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
@@ -60,7 +60,7 @@ def test_guest_sees_the_cpus_memory_and_disk_of_the_spec(qemu, guest_iso):
 def test_each_controller_kind_gives_the_guest_a_disk(qemu, guest_iso, bus):
     if bus in (ControllerKind.SATA, ControllerKind.IDE):
         # Debian's cloud kernel has no AHCI/PATA drivers; its generic kernel has them.
-        from tests.guest.build_iso import build_test_iso
+        from desktopvm.testing.guest.build_iso import build_test_iso
         guest_iso = build_test_iso(flavour="generic")
     machine_id = create(qemu, guest_spec(f"bus-{bus.value}", guest_iso, disk_bus=bus))
     reader = boot(qemu, machine_id)

@@ -19,7 +19,7 @@ from desktopvm.model import (
     StorageController,
 )
 from desktopvm.protocol import CancelToken, InvalidState, PowerState, no_progress
-from tests.backends.qemu.guest import guest_spec
+from desktopvm.testing.qemu_guest import guest_spec
 
 pytestmark = [pytest.mark.qemu]
 MIB = 1024**2

@@ -6,7 +6,7 @@ import pytest
 
 from desktopvm.model import CpuSpec, MemorySpec
 from desktopvm.protocol import CancelToken, InvalidState, PowerState, no_progress
-from tests.backends.qemu.guest import guest_spec
+from desktopvm.testing.qemu_guest import guest_spec
 from tests.backends.qemu.test_qemu_machines import boot, create, wait_state
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]

@@ -50,7 +50,7 @@ def virtualbox_replay_harness(folder: Path, version: str = "7.0") -> Iterator[Ha
 
 
 def live_guest_spec(name: str, iso: Path) -> MachineSpec:
-    """The conformance test guest (tests/guest) on VirtualBox: BIOS, SATA, serial socket."""
+    """The conformance test guest (desktopvm/testing/guest) on VirtualBox: BIOS, SATA, serial."""
     return MachineSpec(
         name=name, os="other-linux", firmware=FirmwareSpec(), cpu=CpuSpec(count=1),
         memory=MemorySpec(size_mib=256),
@@ -76,7 +76,7 @@ def virtualbox_live_harness(folder: Path, options: LiveOptions, *,
     """
     from backends.virtualbox.backend import VirtualBoxBackend
     from desktopvm.settings import Settings
-    from tests.backends.qemu.guest import READY, SerialReader
+    from desktopvm.testing.qemu_guest import READY, SerialReader
     from tests.conformance.harness import Harness
     from tests.conformance.live import live_session
 
@@ -88,7 +88,7 @@ def virtualbox_live_harness(folder: Path, options: LiveOptions, *,
     live = backend
 
     def guest_spec(name: str) -> MachineSpec:
-        from tests.guest.build_iso import build_test_iso
+        from desktopvm.testing.guest.build_iso import build_test_iso
 
         return live_guest_spec(name, build_test_iso())
 

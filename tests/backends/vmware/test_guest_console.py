@@ -13,7 +13,7 @@ import pytest
 
 from desktopvm.model import OpticalDrive, SerialMode, SerialPort, defaults_for
 from desktopvm.protocol import CancelToken, no_progress
-from tests.backends.qemu.guest import (
+from desktopvm.testing.qemu_guest import (
     PROMPT,
     TEXT_MODE_SIZE,
     TYPED_ANSWER,
@@ -40,7 +40,7 @@ def test_screenshot_and_typing_reach_the_guest_through_the_vmx_vnc_server(
         pytest.skip("qemu-system-x86_64 is not installed")
     from PySide6.QtGui import QImage
 
-    from tests.guest.build_iso import build_test_iso
+    from desktopvm.testing.guest.build_iso import build_test_iso
 
     fake = FakeVMware(tmp_path / "vmware")
     fake.set(display="qemu", qemu={"binary": QEMU})

@@ -50,7 +50,7 @@ MIB = 1024**2
 
 
 def live_guest_spec(name: str, iso: Path) -> MachineSpec:
-    """The conformance test guest (tests/guest) on VMware: BIOS, SATA, a serial socket."""
+    """The conformance test guest (desktopvm/testing/guest) on VMware: BIOS, SATA, serial."""
     return MachineSpec(
         name=name, os="other-linux", firmware=FirmwareSpec(), cpu=CpuSpec(count=1),
         memory=MemorySpec(size_mib=256),
@@ -66,8 +66,8 @@ def harness(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Iter
     """A real VMware; only the machines the test made are removed afterwards."""
     from backends.vmware.backend import VMwareBackend
     from desktopvm.settings import Settings
-    from tests.backends.qemu.guest import READY, SerialReader
-    from tests.guest.build_iso import build_test_iso
+    from desktopvm.testing.guest.build_iso import build_test_iso
+    from desktopvm.testing.qemu_guest import READY, SerialReader
 
     suite.apply_known_defects(request, "vmware-live")
     if getattr(request.node, "originalname", "") in LIVE_EXPECTATIONS:

@@ -12,13 +12,7 @@ from backends.qemu import process
 from backends.qemu.backend import QemuBackend
 from desktopvm.model import UsbSpec
 from desktopvm.protocol import CancelToken, ConsoleEndpoints, VncEndpoint, no_progress
-from desktopvm.ui.console import ConsoleWindow
-from desktopvm.ui.console.display_page import DisplayPage
-from desktopvm.ui.console.serial_log import serial_log_for
-from desktopvm.ui.console.text_pages import SerialPage
-from desktopvm.ui.console.vnc_view import Scaling
-from desktopvm.ui.console.window import show_console
-from tests.backends.qemu.guest import (
+from desktopvm.testing.qemu_guest import (
     ABS_X,
     ABS_Y,
     BTN_LEFT,
@@ -40,6 +34,12 @@ from tests.backends.qemu.guest import (
     guest_spec,
     without_sync,
 )
+from desktopvm.ui.console import ConsoleWindow
+from desktopvm.ui.console.display_page import DisplayPage
+from desktopvm.ui.console.serial_log import serial_log_for
+from desktopvm.ui.console.text_pages import SerialPage
+from desktopvm.ui.console.vnc_view import Scaling
+from desktopvm.ui.console.window import show_console
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 

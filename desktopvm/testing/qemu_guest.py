@@ -78,7 +78,7 @@ class InputEvent(NamedTuple):
     value: int
 
 
-# --- the guest's commands (see tests/guest/README.md); for any serial console ------------------
+# --- the guest's commands (see desktopvm/testing/guest/README.md); for any serial console ---
 
 
 def load_driver_command(driver: str) -> str:

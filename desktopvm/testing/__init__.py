@@ -1,0 +1,1 @@
+"""Test support: stand-ins and the test guest, shared by tests/, bench/ and docs/ (not shipped)."""
