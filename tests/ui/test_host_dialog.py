@@ -345,17 +345,32 @@ def test_the_password_goes_to_the_keyring_only(qtbot, runner, keyring_file: Test
     assert SECRET not in caplog.text
 
 
-def test_a_passing_test_keeps_the_password_at_once(qtbot, runner, keyring_file: TestKeyring):
-    registry = ScriptedRegistry(answers=[diagnosis(PASSED)])
+def test_a_passing_test_keeps_nothing_until_ok(qtbot, runner, keyring_file: TestKeyring):
+    registry = ScriptedRegistry(answers=[diagnosis(PASSED), diagnosis(PASSED)])
     dialog = make_dialog(qtbot, registry, runner)
     fill(qtbot, dialog, password=SECRET)
     dialog.start_test()
-    qtbot.waitUntil(lambda: "saved in the system keyring" in dialog.password_note.text())
-    assert credentials.password(form_host(dialog)) == SECRET
-    dialog.username.setText("LAB\\other")  # then changed: the first key is not left behind
+    qtbot.waitUntil(lambda: len(dialog.checks.rows) == 3)
+    qtbot.waitUntil(lambda: dialog.test_job is None)
+    assert not credentials.has_password(form_host(dialog))  # Cancel now would leave nothing
+    dialog.username.setText("LAB\\other")  # then changed: only the final key gets it
     host = press_ok(qtbot, dialog)
     assert credentials.password(host) == SECRET
     assert not credentials.has_password(host.replace(username="LAB\\admin"))
+
+
+def test_cancel_after_a_passing_test_leaves_the_keyring_as_it_was(
+        qtbot, runner, keyring_file: TestKeyring):
+    kept = HostConfig("hyperv", "hv01.lab.example", username="LAB\\admin")
+    credentials.store_password(kept, "the old one")
+    registry = ScriptedRegistry(Settings(hosts=(kept,)), answers=[diagnosis(PASSED)])
+    dialog = make_dialog(qtbot, registry, runner, kept)
+    dialog.password.setText(SECRET)
+    dialog.start_test()
+    qtbot.waitUntil(lambda: len(dialog.checks.rows) == 3)
+    qtbot.waitUntil(lambda: dialog.test_job is None)
+    dialog.reject()
+    assert credentials.password(kept) == "the old one"
 
 
 def test_editing_with_an_empty_password_keeps_the_kept_one(qtbot, runner,

@@ -40,7 +40,7 @@ from desktopvm.ui.hosts.host_fields import (
     default_port,
     http_possible,
 )
-from desktopvm.ui.hosts.host_jobs import TestOutcome, keep_password, test_and_keep
+from desktopvm.ui.hosts.host_jobs import TestOutcome, keep_password, test_host
 from desktopvm.ui.hosts.trust_dialog import TrustDialog
 
 PROBLEM_STYLE = f"color: {FAILED_COLOR};"
@@ -86,7 +86,6 @@ class HostDialog(QDialog):
         self._host: HostConfig | None = None  # the form's host while it is valid
         self._result: HostConfig | None = None
         self._edited: set[str] = set()
-        self._stored: list[HostConfig] = []  # keys this dialog put the typed password under
         self.test_job: Job | None = None
         self.save_job: Job | None = None
         self.trust_dialog: TrustDialog | None = None
@@ -393,7 +392,7 @@ class HostDialog(QDialog):
                                 original.credential_key != host.credential_key) else None
         job = self.runner.submit(
             self.tr("Test connection to %1").replace("%1", host.display_name),
-            lambda _p, _c: test_and_keep(registry, host, password, kept_for), background=True)
+            lambda _p, _c: test_host(registry, host, password, kept_for), background=True)
         self.test_job, self._tested = job, host
         job.succeeded.connect(self._on_tested)
         job.failed.connect(self._on_test_failed)
@@ -419,13 +418,6 @@ class HostDialog(QDialog):
         assert host is not None
         self.test_status.setText("")
         self.checks.show_diagnosis(diagnosis)
-        if outcome.stored:
-            self._stored.append(host)
-            self.password_note.setText(self.tr("The password was saved in the system keyring."))
-        elif outcome.store_error:
-            self.checks.show_summary(self.tr("Connected, but the password could not be saved: "
-                                             "%1").replace("%1", outcome.store_error),
-                                     FAILED_COLOR)
         certificate = diagnosis.certificate
         if certificate is not None and not diagnosis.certificate_trusted:
             self._ask_trust(host, certificate)
@@ -471,16 +463,15 @@ class HostDialog(QDialog):
         if host is None or self.test_job is not None or self.save_job is not None:
             return
         password, original = self.typed_password(), self.original
-        stale = [h for h in self._stored if h.credential_key != host.credential_key]
         moved = self.original is not None and \
             self.original.credential_key != host.credential_key
-        if not password and not stale and not moved:
+        if not password and not moved:
             self._finish(host)
             return
         self.test_status.setText(self.tr("Saving the password in the system keyring…"))
         self.save_job = self.runner.submit(
             self.tr("Save the password of %1").replace("%1", host.display_name),
-            lambda _p, _c: keep_password(host, password, original, stale), background=True)
+            lambda _p, _c: keep_password(host, password, original), background=True)
         self._saving = host
         self.save_job.succeeded.connect(self._on_saved)
         self.save_job.failed.connect(self._on_save_failed)

@@ -9,23 +9,21 @@ from dataclasses import dataclass
 
 from desktopvm import credentials
 from desktopvm.connections import Diagnosis, HostConfig
-from desktopvm.protocol import AuthenticationFailed, BackendError
+from desktopvm.protocol import AuthenticationFailed
 from desktopvm.registry import Registry
 
 
 @dataclass(frozen=True)
 class TestOutcome:
-    """What the Test connection job hands back: the diagnosis, and whether the typed
-    password went to the keyring (it does only when every check passed)."""
+    """What the Test connection job hands back. Testing never writes the keyring: the typed
+    password is kept only when the user presses OK, so Cancel leaves the keyring as it was."""
 
     diagnosis: Diagnosis
-    stored: bool = False
-    store_error: str = ""
 
 
-def test_and_keep(registry: Registry, host: HostConfig, password: str | None,
-                  kept_for: HostConfig | None = None) -> TestOutcome:
-    """Test `host`; when every check passed, keep the typed password. Runs in a worker.
+def test_host(registry: Registry, host: HostConfig, password: str | None,
+              kept_for: HostConfig | None = None) -> TestOutcome:
+    """Test `host` with the typed password, else the kept one. Runs in a worker.
 
     With no password typed, the keyring's is used: `kept_for`'s when given (an edited host
     whose user name or address changed, so its password is still under the old key).
@@ -36,24 +34,15 @@ def test_and_keep(registry: Registry, host: HostConfig, password: str | None,
             tried = credentials.password(kept_for)
         except AuthenticationFailed:  # none kept there either: the test says so
             tried = None
-    diagnosis = registry.test_host(host, tried)
-    if not (diagnosis.ok and password):
-        return TestOutcome(diagnosis)
-    try:
-        credentials.store_password(host, password)
-    except BackendError as error:
-        return TestOutcome(diagnosis, store_error=error.summary)
-    return TestOutcome(diagnosis, stored=True)
+    return TestOutcome(registry.test_host(host, tried))
 
 
-def keep_password(host: HostConfig, password: str | None, original: HostConfig | None,
-                  stale: list[HostConfig]) -> None:
+def keep_password(host: HostConfig, password: str | None, original: HostConfig | None) -> None:
     """Put the password where `host` will look for it. Runs in a worker.
 
     A typed password is stored under the host's key. With none typed, an edited host whose
-    key changed (new user name or address) takes the kept password along. Passwords this
-    dialog stored under other keys (`stale`), and the original's, are removed: no orphan
-    secrets stay in the keyring.
+    key changed (new user name or address) takes the kept password along, and the original
+    key's is removed: no orphan secrets stay in the keyring.
     """
     moved = original is not None and original.credential_key != host.credential_key
     if password:
@@ -65,6 +54,5 @@ def keep_password(host: HostConfig, password: str | None, original: HostConfig |
             kept = ""
         if kept:
             credentials.store_password(host, kept)
-    for other in [*stale, *([original] if moved and original is not None else [])]:
-        if other.credential_key != host.credential_key:
-            credentials.forget_password(other)
+    if moved and original is not None:
+        credentials.forget_password(original)
