@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import ipaddress
 import re
 import time
 from dataclasses import dataclass
@@ -29,6 +30,14 @@ DEFAULT_PORTS = {("hyperv", True): 5986, ("hyperv", False): 5985, ("esxi", True)
 # Host names (RFC 1123 labels), IPv4 and bracket-less IPv6: letters, digits, '.', '-', ':'.
 _ADDRESS = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.\-:]{0,252}[A-Za-z0-9])?$")
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def kind_of(connection_id: str) -> str:
@@ -69,11 +78,20 @@ class HostConfig:
             raise ValueError(f"unknown host kind {self.kind!r}; DesktopVM can add: {known}")
         if not _ADDRESS.fullmatch(self.address) or ".." in self.address:
             raise ValueError(f"{self.address!r} is not a host name or IP address")
+        if ":" in self.address and not _is_ipv6(self.address):
+            # "hv01:5985" would become a connection id whose port nobody reads.
+            raise ValueError(f"{self.address!r} is not a host name or IP address; give the "
+                             "port in its own field")
         if not 0 <= self.port <= 65535:
             raise ValueError("the port must be between 1 and 65535")
         if self.auth not in AUTH_METHODS:
             raise ValueError(f"unknown authentication {self.auth!r}; use one of "
                              f"{', '.join(AUTH_METHODS)}")
+        if self.auth == "certificate":
+            # A host's settings have no place for the client certificate and key yet, so
+            # this sign-in could never succeed: refused here, for the app and the CLI alike.
+            raise ValueError("Certificate sign-in needs a client certificate, which DesktopVM "
+                             "cannot be given yet; choose NTLM, Kerberos, CredSSP or Basic")
         if not self.https and self.kind in HTTPS_ONLY_KINDS:
             raise ValueError(f"{REMOTE_KINDS[self.kind]} is reached over HTTPS only")
         if not self.https and self.auth not in ENCRYPTING_AUTH:

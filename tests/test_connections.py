@@ -45,7 +45,8 @@ def test_ids_name_kind_and_address_and_only_a_non_default_port():
 
 
 @pytest.mark.parametrize("address", ["", " hv01", "hv01;rm", "a..b", "-x", "hv01\n", "x" * 300,
-                                     "hv01/wsman", "user@hv01"])
+                                     "hv01/wsman", "user@hv01", "hv01:5985", "10.0.0.5:5986",
+                                     "fe80::1::2"])
 def test_addresses_that_are_not_host_names_are_refused(address: str):
     with pytest.raises(ValueError, match="host name or IP address"):
         HostConfig("hyperv", address)
@@ -58,6 +59,8 @@ def test_unknown_kind_port_auth_and_fingerprint_are_refused_with_the_reason():
         HostConfig("hyperv", "hv01", port=70000)
     with pytest.raises(ValueError, match="unknown authentication"):
         HostConfig("hyperv", "hv01", auth="digest")
+    with pytest.raises(ValueError, match="needs a client certificate"):
+        HostConfig("hyperv", "hv01", auth="certificate")
     with pytest.raises(ValueError, match="64 hexadecimal"):
         HostConfig("hyperv", "hv01", pinned_sha256="abcd")
     with pytest.raises(ValueError, match="Basic authentication over plain HTTP"):

@@ -12,7 +12,6 @@ from backends.esxi import test_connection as diagnose
 from backends.esxi.backend import EsxiBackend
 from desktopvm import credentials
 from desktopvm.protocol import (
-    BackendUnavailable,
     CancelToken,
     OperationCancelled,
     UnsupportedOperation,
@@ -121,8 +120,8 @@ def test_connection_test_says_when_the_licence_is_read_only(free_esx: sim.Sim) -
 
 
 def test_certificate_login_is_refused_clearly(esx: sim.Sim) -> None:
-    with pytest.raises(BackendUnavailable, match="user name and password"):
-        open_remote(esx.host(auth="certificate"))
+    with pytest.raises(ValueError, match="needs a client certificate"):
+        esx.host(auth="certificate")  # refused by the host entry itself, before any connect
 
 
 def test_the_registry_opens_an_added_host_with_the_kept_password(
