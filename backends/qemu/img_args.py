@@ -44,3 +44,12 @@ def untrusted_source(source: Path, fmt: DiskFormat) -> list[str]:
         return ["json:" + json.dumps(node)]
     return ["-f", qemu_format(fmt), image_arg(source)]
 
+
+def chain_source(layers: list[Path]) -> list[str]:
+    """A checked qcow2 chain (newest first) as one json: source: each layer's backing is the
+    next, the last has none; no file's own header is followed (backup sets, desktopvm.backup)."""
+    node: dict[str, object] | None = None
+    for layer in reversed(layers):
+        node = {"driver": "qcow2", "backing": node,
+                "file": {"driver": "file", "filename": image_arg(layer)}}
+    return ["json:" + json.dumps(node)]

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from backends.qemu.img_args import QEMU_FORMATS, image_arg, qemu_format, untrusted_source
+from backends.qemu.img_args import (
+    QEMU_FORMATS,
+    chain_source,
+    image_arg,
+    qemu_format,
+    untrusted_source,
+)
 from backends.qemu.img_partial import partial_file
 from backends.qemu.img_progress import ProgressParser
 from desktopvm.model.devices import DiskFormat
@@ -274,6 +280,7 @@ class QemuImg:
         subformat: str = "",
         compress: bool = False,
         source_format: DiskFormat | None = None,
+        backing_chain: Sequence[Path] = (),
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
     ) -> DiskInfo:
@@ -286,13 +293,16 @@ class QemuImg:
         `source_format` is for disks from outside, already checked by `desktopvm.images`:
         the format is then given, never probed, and a qcow2 is opened with its backing chain
         cut (belt and braces: the check already refused backing files). Without it the
-        format is probed, which only our own disks may be.
+        format is probed, which only our own disks may be. `backing_chain` (checked qcow2
+        layers, newest first) is what `source`, a checked qcow2, reads through.
         """
         fmt = DiskFormat(fmt)
         self._refuse_existing(target)
         if cancel is not None:
             cancel.raise_if_cancelled()
-        if source_format is None:
+        if backing_chain:
+            source_args = chain_source([source, *backing_chain])
+        elif source_format is None:
             source_fmt = str(self.info(source).details.get("format", ""))
             source_args = ["-f", source_fmt, image_arg(source)]
         else:
