@@ -44,10 +44,6 @@ KNOWN_DEFECTS: dict[tuple[str, ...], str] = {
     ("test_linked_clone_cancelled_midway_leaves_nothing_and_the_source_as_it_was", "qemu"):
         "QEMU's linked clone reports no progress until it is done (only 1.0 'Cloned'), so a "
         "Cancel can never stop it part-way",
-    **{("test_linked_clone_cancelled_midway_leaves_nothing_and_the_source_as_it_was", name):
-       "VirtualBox's linked clone, cancelled once its 'Base of <name>' snapshot is taken, "
-       "leaves that snapshot and its differencing disk on the source (the clean-up removes "
-       "only the clone)" for name in ("virtualbox-replay", "virtualbox-real")},
     ("test_disk_tools_create_info_resize_convert", "virtualbox-real", "vmdk"):
         "VirtualBox resize_disk of a VMDK reports the new size from the sparse header while "
         "VirtualBox itself keeps the old one (showmediuminfo 64 MBytes; clonemedium copies "
