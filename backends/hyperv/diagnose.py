@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from backends.hyperv.errors import HYPERV_ADMINISTRATORS_HINT, permission_message
+from backends.hyperv.parsers import MIN_BUILD, os_build
 from backends.hyperv.session import PowerShellSession
 from backends.hyperv.winrm_transport import (
     AUTH_LIBRARY_HINT,
@@ -205,6 +206,11 @@ def _through_the_session(steps: _Steps, host: HostConfig,
         return steps.fail("Hyper-V", error.summary, "Try again")
     steps.version = (f"Hyper-V module {answer.get('ModuleVersion', '?')}, Windows "
                      f"{answer.get('OsVersion', '?')}")
+    build = os_build(str(answer.get("OsVersion", "")))
+    if 0 < build < MIN_BUILD:  # the probe refuses such a host: the test must say so too
+        return steps.fail("Hyper-V", f"{steps.version}: too old for DesktopVM",
+                          "DesktopVM needs Windows 10 1607 or Windows Server 2016 (build "
+                          f"{MIN_BUILD}) or later on the host")
     steps.ok("Hyper-V", steps.version)
     return _permissions(steps, host, answer)
 

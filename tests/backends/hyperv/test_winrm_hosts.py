@@ -306,6 +306,11 @@ def test_diagnosis_names_the_failing_step(tls: TlsFiles, tmp_path: Path) -> None
         changed = diagnose.test_connection(host.replace(pinned_sha256="0" * 64), None, PASSWORD)
         assert changed.failure is not None and "CHANGED" in changed.failure.detail
 
+        fake.update(lambda state: state["host"].update(OsVersion="6.3.9600.0"))
+        too_old = diagnose.test_connection(host, None, PASSWORD)  # as the probe refuses it
+        assert too_old.failure is not None and too_old.failure.name == "Hyper-V"
+        assert "build 14393" in too_old.failure.fix
+        fake.update(lambda state: state["host"].update(OsVersion="10.0.14393.0"))
         fake.update(lambda state: state["probe"].update(can_manage=False))
         denied = diagnose.test_connection(host, None, PASSWORD)
         assert denied.failure is not None and denied.failure.name == "Permissions"
