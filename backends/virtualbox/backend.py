@@ -14,6 +14,7 @@ from pathlib import Path
 
 from backends.virtualbox import (
     appliances,
+    backup,
     clones,
     console,
     disks,
@@ -59,6 +60,7 @@ from desktopvm.protocol import (
     Snapshot,
     StartMode,
 )
+from desktopvm.protocol.backup import Capture
 from desktopvm.protocol.validity import require_valid
 from desktopvm.settings import Settings
 
@@ -276,6 +278,16 @@ class VirtualBoxBackend:
                        cancel: CancelToken) -> str:
         return appliances.import_appliance(self.inventory, self.capabilities(), path, name,
                                            progress=progress, cancel=cancel)
+
+    # -- backups (backup.py: full copies; VirtualBox tracks no changed blocks) ---------------
+    def capture(self, machine_id: str, folder: Path, *, since: str = "", compress: bool = True,
+                progress: Progress, cancel: CancelToken) -> Capture:
+        # `since` and `compress` do not apply: every copy is full, in VirtualBox's own format.
+        return backup.capture(self.inventory, machine_id, folder, progress=progress,
+                              cancel=cancel)
+
+    def forget_capture_points(self, machine_id: str) -> None:
+        """Nothing to forget: VirtualBox keeps nothing for incremental captures."""
 
     def disk_info(self, path: Path) -> DiskInfo:
         return disks.info(self.vbox, path)

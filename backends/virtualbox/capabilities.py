@@ -171,6 +171,10 @@ def capabilities(dialect: Dialect, facts: HostFacts, host: Host) -> Capabilities
         vnc_console=False,
         serial_console=True,
         export_formats=frozenset({"ova", "ovf"}),
+        # A running machine: temporary snapshot, copy, delete it (backup.py). No changed-block
+        # tracking in VirtualBox, so no incremental backups.
+        backup_running=True,
+        backup_incremental=False,
         live_changes=frozenset({LiveChange.OPTICAL_MEDIA, LiveChange.NETWORK_ATTACHMENT}),
         name_forbidden_characters="",
         max_name_length=255,
