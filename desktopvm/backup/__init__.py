@@ -1,0 +1,23 @@
+"""Backup sets: back up a machine to a folder, list, verify, prune and restore them (issue #20).
+
+A set is a folder holding the machine's spec, an OVF descriptor, its disks as qcow2 (only the
+changed blocks in an incremental set), the notes, the snapshot tree and SHA256SUMS; see
+docs/backup.md for the layout and what proved each operation.
+"""
+
+from desktopvm.backup.checking import list_backups, verify
+from desktopvm.backup.making import back_up
+from desktopvm.backup.retention import Retention, prune
+from desktopvm.backup.setfile import BackupDamaged, BackupSet, DiskEntry, machine_key
+
+__all__ = [
+    "BackupDamaged",
+    "BackupSet",
+    "DiskEntry",
+    "Retention",
+    "back_up",
+    "list_backups",
+    "machine_key",
+    "prune",
+    "verify",
+]

@@ -1,0 +1,192 @@
+"""Reading sets back: `list_backups` (quick, damage listed) and `verify` (every byte, the chain)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from desktopvm.backup.publish import PREFIX
+from desktopvm.backup.setfile import (
+    RECORD,
+    SPEC,
+    SUMS,
+    BackupDamaged,
+    BackupSet,
+    damaged,
+    disks_of,
+    file_digest,
+    is_set_name,
+    read_record,
+    read_sums,
+    set_files,
+)
+from desktopvm.images import UnsafeImage, check_untrusted
+from desktopvm.model import DiskFormat, MachineSpec
+from desktopvm.model.specfile import SpecFileError, load_spec
+from desktopvm.protocol import CancelToken, Progress
+
+MAX_CHAIN = 1000  # a chain longer than this is a loop or a forgery
+
+
+def load_set(set_path: Path) -> BackupSet:
+    """The set at `set_path` from its record and spec (no digests: see `verify`)."""
+    data = read_record(set_path)
+    try:
+        spec = load_spec(set_path / SPEC)
+    except SpecFileError as error:
+        raise damaged(set_path, SPEC, error.reason if error.field == "" else
+                      f"field {error.field}: {error.reason}") from None
+    disks = disks_of(data)
+    size = 0
+    for disk in disks:
+        path = set_path / disk.file
+        if not path.is_file() or path.is_symlink():
+            raise damaged(set_path, disk.file, "missing (or not a plain file)")
+        size += path.stat().st_size
+    return BackupSet(path=set_path, id=data["id"], machine_key=data["machine_key"],
+                     machine_name=data["machine_name"], source=data["source"],
+                     created=datetime.fromisoformat(data["created"]), kind=data["kind"],
+                     parent=data["parent"], was_running=data["was_running"], size_bytes=size,
+                     spec=spec, point=data["point"], disks=disks)
+
+
+def _unreadable(set_path: Path, problem: str) -> BackupSet:
+    """A damaged set as the list shows it: what its folder name says, and the problem."""
+    kind = set_path.name.rpartition("-")[2]
+    try:
+        created = datetime.strptime(set_path.name[:16], "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        created = datetime.fromtimestamp(0)
+    name = set_path.parent.name.rpartition("-")[0] or set_path.parent.name
+    return BackupSet(path=set_path, id=set_path.name, machine_key="", machine_name=name,
+                     source="", created=created, kind=kind, parent="", was_running=False,
+                     size_bytes=0, spec=MachineSpec(name=name or "unknown"), problem=problem)
+
+
+def machine_sets(machine_folder: Path) -> list[BackupSet]:
+    """The sets in one machine's folder, oldest first; damaged ones carry their problem."""
+    found = []
+    for path in sorted(machine_folder.iterdir()):
+        if not path.is_dir() or path.name.startswith(PREFIX) or not is_set_name(path.name):
+            continue
+        try:
+            found.append(load_set(path))
+        except BackupDamaged as error:
+            found.append(_unreadable(path, error.summary))
+    by_id = {s.id: s for s in found}
+    for number, backup in enumerate(found):  # a missing or damaged link damages what follows
+        if backup.problem or not backup.parent:
+            continue
+        parent = by_id.get(backup.parent)
+        if parent is None or parent.problem or parent.created >= backup.created:
+            found[number] = _with_problem(backup, damaged(
+                backup.path, RECORD, f"its parent set {backup.parent} is missing or damaged"
+            ).summary)
+            by_id[backup.id] = found[number]
+    return sorted(found, key=lambda s: (s.created, s.id))
+
+
+def _with_problem(backup: BackupSet, problem: str) -> BackupSet:
+    return replace(backup, problem=problem)
+
+
+def list_backups(destination: Path) -> list[BackupSet]:
+    """Every set in `destination`, by machine then time; a damaged set is listed with its
+    problem instead of failing the list."""
+    if not destination.is_dir():
+        return []
+    found = []
+    for folder in sorted(destination.iterdir()):
+        if folder.is_dir() and not folder.is_symlink() and not folder.name.startswith("."):
+            found.extend(machine_sets(folder))
+    return found
+
+
+def chain_of(set_path: Path) -> list[BackupSet]:
+    """The set and its ancestors, newest first, read quickly (BackupDamaged on a broken link)."""
+    chain = [load_set(set_path)]
+    while chain[-1].parent:
+        if len(chain) > MAX_CHAIN:
+            raise damaged(set_path, RECORD, "its chain of parents does not end")
+        child = chain[-1]
+        parent_path = set_path.parent / child.parent
+        if not is_set_name(child.parent) or not parent_path.is_dir():
+            raise damaged(child.path, RECORD, f"its parent set {child.parent} is missing")
+        parent = load_set(parent_path)
+        if parent.machine_key != child.machine_key:
+            raise damaged(child.path, RECORD, f"its parent set {child.parent} is of another "
+                          "machine")
+        if parent.created >= child.created:
+            raise damaged(child.path, RECORD, f"its parent set {child.parent} is not older")
+        chain.append(parent)
+    return chain
+
+
+def verify(set_path: Path, *, progress: Progress, cancel: CancelToken) -> BackupSet:
+    """Check a set and every set it depends on: record, digests, files, disks, chain.
+
+    Nothing is written. BackupDamaged (one line: set, file, fault) at the first problem.
+    """
+    chain = chain_of(set_path)
+    total = max(1, sum(s.size_bytes for s in chain))
+    done = 0
+    for backup in chain:
+        done = _verify_one(backup, progress, cancel, done, total)
+    for child, parent in itertools.pairwise(chain):
+        below = {d.slot: d for d in parent.disks}
+        for disk in child.disks:
+            if not disk.incremental:
+                continue
+            base = below.get(disk.slot)
+            if base is None or base.virtual_size != disk.virtual_size:
+                raise damaged(child.path, disk.file, f"an incremental disk whose parent set "
+                              f"{parent.id} has no disk of its size at the same place")
+    progress(1.0, "Verified")
+    return chain[0]
+
+
+def _verify_one(backup: BackupSet, progress: Progress, cancel: CancelToken, done: int,
+                total: int) -> int:
+    path = backup.path
+    sums = read_sums(path)
+    present = set_files(path)
+    for name in present:
+        if (path / name).is_symlink():
+            raise damaged(path, name, "a symbolic link; a set holds only its own files")
+    missing = sorted(set(sums) - set(present))
+    if missing:
+        raise damaged(path, missing[0], "listed in SHA256SUMS but missing")
+    unlisted = sorted(set(present) - set(sums))
+    if unlisted:
+        raise damaged(path, unlisted[0], "not listed in SHA256SUMS, so it cannot be checked")
+    for required in (RECORD, SPEC):
+        if required not in sums:
+            raise damaged(path, SUMS, f"does not list {required}")
+    by_file = {d.file: d for d in backup.disks}
+    for name, expected in sorted(sums.items()):
+        cancel.raise_if_cancelled()
+        disk = by_file.get(name)
+        if disk is not None:
+            _check_disk(backup, disk.file, disk.virtual_size)
+            if disk.sha256 != expected:
+                raise damaged(path, name, "its digest in backup.json and SHA256SUMS differ")
+            progress(done / total, f"Checking {backup.id}/{name}")
+        if file_digest(path / name, cancel) != expected:
+            raise damaged(path, name, "its contents do not match SHA256SUMS (changed or cut "
+                          "short)")
+        if disk is not None:
+            done += (path / name).stat().st_size
+    return done
+
+
+def _check_disk(backup: BackupSet, file: str, virtual_size: int) -> None:
+    """A set's disk passes the rules for disks from outside, as the qcow2 it says it is."""
+    try:
+        facts = check_untrusted(backup.path / file, DiskFormat.QCOW2, label=file)
+    except UnsafeImage as error:
+        raise damaged(backup.path, "", str(error)) from None
+    if facts.virtual_size != virtual_size:
+        raise damaged(backup.path, file, f"its header says {facts.virtual_size} bytes, "
+                      f"backup.json {virtual_size}")

@@ -1,0 +1,198 @@
+"""`back_up`: a machine into a new set, through `capture` or, without it, the backend's export."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import cast
+
+from backends.qemu.qemu_img import QemuImg
+from desktopvm.backup.checking import machine_sets
+from desktopvm.backup.publish import partial_folder
+from desktopvm.backup.setfile import BackupSet, DiskEntry, file_digest, machine_key
+from desktopvm.backup.writing import finish
+from desktopvm.images import UnsafeImage, check_package_disk, check_untrusted, disk_format
+from desktopvm.model import MachineSpec
+from desktopvm.model.devices import DiskFormat
+from desktopvm.ovf import OvfError, check_href, extract_ova, read_ovf
+from desktopvm.protocol import (
+    Backend,
+    BackendError,
+    CancelToken,
+    CapturingBackend,
+    InvalidState,
+    PowerState,
+    Progress,
+    Snapshot,
+    UnsupportedOperation,
+    scaled_progress,
+)
+
+_UNSAFE = re.compile(r"[^\w.-]+")
+
+
+def machine_folder(destination: Path, name: str, key: str) -> Path:
+    """The machine's folder in `destination`: the one already named for its key, else new."""
+    suffix = f"-{key[:8]}"
+    if destination.is_dir():
+        for folder in sorted(destination.iterdir()):
+            if folder.is_dir() and folder.name.endswith(suffix):
+                return folder
+    stem = _UNSAFE.sub("_", name).strip("._") or "machine"
+    return destination / f"{stem[:60]}{suffix}"
+
+
+def back_up(backend: Backend, machine_id: str, destination: Path, *, incremental: bool = True,
+            compress: bool = True, progress: Progress, cancel: CancelToken) -> BackupSet:
+    """A new set of the machine in `destination` (a folder the user chose).
+
+    With `capture` (see desktopvm.protocol.backup) running machines are backed up too and,
+    when `incremental`, only what changed since the latest set of the machine. Other
+    backends export the machine (it must be off) and the package's disks become qcow2.
+    A failed, cancelled or killed backup leaves no set that looks complete.
+    """
+    info = backend.get_machine(machine_id)
+    key = machine_key(backend.name, machine_id)
+    folder = machine_folder(destination, info.spec.name, key)
+    cancel.raise_if_cancelled()
+    if isinstance(backend, CapturingBackend):
+        return _by_capture(backend, machine_id, folder, key, incremental=incremental,
+                           compress=compress, progress=progress, cancel=cancel)
+    if info.summary.state not in (PowerState.OFF, PowerState.ABORTED):
+        raise InvalidState(f"{info.spec.name} is {info.summary.state.value}: "
+                           f"{backend.display_name} cannot back up a running machine; shut "
+                           "it down first")
+    return _by_export(backend, machine_id, folder, key, spec=info.spec,
+                      snapshots=info.snapshots, compress=compress, progress=progress, cancel=cancel)
+
+
+def _latest_parent(folder: Path, key: str) -> BackupSet | None:
+    """The newest sound set of this machine that knows a capture point."""
+    if not folder.is_dir():
+        return None
+    sets = [s for s in machine_sets(folder) if not s.problem and s.machine_key == key]
+    return sets[-1] if sets and sets[-1].point else None
+
+
+def _by_capture(backend: Backend, machine_id: str, folder: Path, key: str, *,
+                incremental: bool, compress: bool, progress: Progress,
+                cancel: CancelToken) -> BackupSet:
+    parent = _latest_parent(folder, key) if incremental else None
+    with partial_folder(folder) as partial:
+        disks_dir = partial / "disks"
+        disks_dir.mkdir()
+        capturer = cast("CapturingBackend", backend)
+        capture = capturer.capture(machine_id, disks_dir, since=parent.point if parent else "",
+                                   compress=compress,
+                                   progress=scaled_progress(progress, 0, 0.9), cancel=cancel)
+        below = {d.slot: d for d in parent.disks} if parent else {}
+        entries = []
+        for number, disk in enumerate(capture.disks, start=1):
+            cancel.raise_if_cancelled()
+            path = _inside(disk.path, disks_dir)
+            if disk.format is not DiskFormat.QCOW2:
+                if disk.incremental:
+                    raise BackendError(f"The capture of {capture.spec.name} gave an "
+                                       f"incremental {disk.format.value} disk; only qcow2 can be")
+                path = _to_qcow2(path, disk.format, disks_dir / f"disk{number}.qcow2",
+                                 compress=compress, cancel=cancel)
+            slot = (disk.controller, disk.port, disk.device)
+            base = below.get(slot)
+            if disk.incremental and (base is None or base.virtual_size != disk.virtual_size):
+                raise BackendError(f"The capture of {capture.spec.name} gave an incremental "
+                                   f"disk at {slot} that the previous backup does not have")
+            entries.append(_entry(path, partial, slot, virtual_size=disk.virtual_size,
+                                  incremental=disk.incremental, cancel=cancel))
+        incremental_set = any(e.incremental for e in entries)
+        return finish(partial, folder, spec=capture.spec, disks=tuple(entries),
+                      source=backend.name, machine_id=machine_id, key=key,
+                      backend=_kind(backend.name),
+                      parent=parent.id if parent is not None and incremental_set else "",
+                      point=capture.point, was_running=capture.was_running,
+                      compressed=compress, snapshots=capture.snapshots, cancel=cancel)
+
+
+def _by_export(backend: Backend, machine_id: str, folder: Path, key: str, *,
+               spec: MachineSpec, snapshots: tuple[Snapshot, ...], compress: bool,
+               progress: Progress, cancel: CancelToken) -> BackupSet:
+    if not backend.capabilities().export_formats & {"ova"}:
+        raise UnsupportedOperation(f"{backend.display_name} cannot back up machines yet: it "
+                                   "neither captures disks nor exports OVA packages")
+    with partial_folder(folder) as partial:
+        work = partial / ".export"
+        work.mkdir()
+        disks_dir = partial / "disks"
+        disks_dir.mkdir()
+        ova = work / "machine.ova"
+        backend.export(machine_id, ova, progress=scaled_progress(progress, 0, 0.5), cancel=cancel)
+        try:
+            descriptor = extract_ova(ova, work / "unpacked",
+                                     progress=scaled_progress(progress, 0.5, 0.1), cancel=cancel)
+            ova.unlink()
+            appliance = read_ovf(descriptor.read_bytes(), f"{spec.name}'s export")
+            slots = [(index, d.port, d.device) for index, d in spec.all_disks()]
+            if len(slots) != len(appliance.disks):
+                raise BackendError(f"The export of {spec.name} holds {len(appliance.disks)} "
+                                   f"disk(s), the machine {len(slots)}")
+            entries = []
+            for number, (disk, slot) in enumerate(zip(appliance.disks, slots, strict=True), 1):
+                facts = check_package_disk(descriptor.parent,
+                                           check_href(disk.file_href, descriptor.name),
+                                           disk.format)
+                target = disks_dir / f"disk{number}.qcow2"
+                share = 0.3 / len(slots)
+                QemuImg().convert(descriptor.parent / disk.file_href, target, DiskFormat.QCOW2,
+                                  compress=compress, source_format=disk_format(facts),
+                                  progress=scaled_progress(progress, 0.6 + (number - 1) * share,
+                                                           share), cancel=cancel)
+                entries.append(_entry(target, partial, slot, virtual_size=facts.virtual_size,
+                                      incremental=False, cancel=cancel))
+        except (OvfError, UnsafeImage) as error:
+            raise BackendError(f"Cannot back up {spec.name}: its export {error}") from error
+        shutil.rmtree(work)
+        return finish(partial, folder, spec=spec, disks=tuple(entries), source=backend.name,
+                      machine_id=machine_id, key=key, backend=_kind(backend.name), parent="",
+                      point="", was_running=False, compressed=compress, snapshots=snapshots,
+                      cancel=cancel)
+
+
+def _inside(path: Path, folder: Path) -> Path:
+    """A captured disk's file, which must be a plain file the capture wrote into `folder`."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(folder.resolve()) or path.is_symlink() \
+            or not resolved.is_file():
+        raise BackendError(f"The capture named {path}, which is not a file in its folder")
+    return resolved
+
+
+def _to_qcow2(path: Path, fmt: DiskFormat, target: Path, *, compress: bool,
+              cancel: CancelToken) -> Path:
+    """A captured disk of another format as a (compressed) qcow2 in its place."""
+    facts = check_untrusted(path, fmt, label=path.name)
+    QemuImg().convert(path, target, DiskFormat.QCOW2, compress=compress,
+                      source_format=disk_format(facts), cancel=cancel)
+    path.unlink()
+    return target
+
+
+def _entry(path: Path, partial: Path, slot: tuple[int, int, int], *, virtual_size: int,
+           incremental: bool, cancel: CancelToken) -> DiskEntry:
+    """The record of one disk file of the set, its own headers checked first."""
+    try:
+        facts = check_untrusted(path, DiskFormat.QCOW2, label=path.name)
+    except UnsafeImage as error:
+        raise BackendError(f"The backup's disk is unusable: {error}") from error
+    if facts.virtual_size != virtual_size:
+        raise BackendError(f"{path.name} holds {facts.virtual_size} bytes, not the "
+                           f"{virtual_size} its disk has")
+    file = path.resolve().relative_to(partial.resolve()).as_posix()
+    return DiskEntry(file=file, controller=slot[0], port=slot[1], device=slot[2],
+                     format=DiskFormat.QCOW2,
+                     virtual_size=virtual_size, sha256=file_digest(path, cancel),
+                     incremental=incremental)
+
+
+def _kind(connection: str) -> str:
+    """The backend kind of a connection id ('hyperv@hv01' -> 'hyperv')."""
+    return connection.partition("@")[0]

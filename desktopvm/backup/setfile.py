@@ -1,0 +1,258 @@
+"""A backup set's files: backup.json (schema 1), SHA256SUMS, and the BackupSet they describe."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from desktopvm.model import MachineSpec
+from desktopvm.model.devices import DiskFormat
+from desktopvm.protocol import BackendError, CancelToken
+
+SCHEMA = 1
+RECORD = "backup.json"
+SUMS = "SHA256SUMS"
+SPEC = "spec.json"
+OVF = "machine.ovf"
+NOTES = "notes.txt"
+SNAPSHOTS = "snapshots.json"
+DISKS = "disks"
+KINDS = ("full", "incremental")
+MAX_RECORD_BYTES = 4 * 1024 * 1024  # a record is a few KiB; more is not one of ours
+CHUNK = 1024 * 1024
+_SET_NAME = re.compile(r"^\d{8}T\d{6}Z(?:-\d+)?-(full|incremental)$")
+_SUM_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
+
+
+class BackupDamaged(BackendError):
+    """A backup set that cannot be trusted: one line naming the set, the file and the fault."""
+
+
+def damaged(set_path: Path, file: str, problem: str) -> BackupDamaged:
+    """The error for `file` of the set at `set_path`."""
+    where = f"{file}: " if file else ""
+    return BackupDamaged(f"Backup {set_path.parent.name}/{set_path.name} is damaged: "
+                         f"{where}{problem}")
+
+
+@dataclass(frozen=True)
+class DiskEntry:
+    """One disk file of a set and the slot it fills in the spec."""
+
+    file: str  # relative to the set, e.g. "disks/disk1.qcow2"
+    controller: int
+    port: int
+    device: int
+    format: DiskFormat
+    virtual_size: int
+    sha256: str
+    incremental: bool = False
+
+    @property
+    def slot(self) -> tuple[int, int, int]:
+        """Where the disk sits: (controller index, port, device)."""
+        return (self.controller, self.port, self.device)
+
+
+@dataclass(frozen=True)
+class BackupSet:
+    """One complete backup of one machine at one point in time (a folder in the destination).
+
+    `problem` is empty for a set that looks sound; `list_backups` fills it (and leaves the
+    rest as far as it could read) for a damaged one instead of failing the whole list.
+    """
+
+    path: Path
+    id: str
+    machine_key: str
+    machine_name: str
+    source: str
+    created: datetime
+    kind: str
+    parent: str
+    was_running: bool
+    size_bytes: int
+    spec: MachineSpec
+    point: str = ""
+    disks: tuple[DiskEntry, ...] = ()
+    problem: str = ""
+
+
+def machine_key(source: str, machine_id: str) -> str:
+    """The stable key of a machine: its connection and its id there, hashed (64 hex)."""
+    return hashlib.sha256(f"{source}\n{machine_id}".encode()).hexdigest()
+
+
+def set_name(created: datetime, kind: str, taken: set[str]) -> str:
+    """The folder name of a new set: UTC time and kind, a counter if that second is taken."""
+    stamp = created.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name, number = f"{stamp}-{kind}", 1
+    while name in taken:
+        number += 1
+        name = f"{stamp}-{number}-{kind}"
+    return name
+
+
+def is_set_name(name: str) -> bool:
+    """Whether a folder name is a published set's (partial folders never are)."""
+    return bool(_SET_NAME.match(name))
+
+
+def record_data(backup: BackupSet, *, machine_id: str, backend: str, compressed: bool,
+                version: str) -> dict[str, Any]:
+    """The JSON object of backup.json for `backup`."""
+    return {
+        "schema": SCHEMA, "desktopvm_version": version, "id": backup.id,
+        "machine_key": backup.machine_key, "machine_name": backup.machine_name,
+        "machine_id": machine_id, "source": backup.source, "backend": backend,
+        "created": backup.created.astimezone(UTC).isoformat(), "kind": backup.kind,
+        "parent": backup.parent, "was_running": backup.was_running, "point": backup.point,
+        "compressed": compressed,
+        "disks": [{"file": d.file, "controller": d.controller, "port": d.port,
+                   "device": d.device, "format": d.format.value,
+                   "virtual_size": d.virtual_size, "sha256": d.sha256,
+                   "incremental": d.incremental} for d in backup.disks],
+    }
+
+
+_TOP = {"schema": int, "desktopvm_version": str, "id": str, "machine_key": str,
+        "machine_name": str, "machine_id": str, "source": str, "backend": str,
+        "created": str, "kind": str, "parent": str, "was_running": bool, "point": str,
+        "compressed": bool, "disks": list}
+_DISK = {"file": str, "controller": int, "port": int, "device": int, "format": str,
+         "virtual_size": int, "sha256": str, "incremental": bool}
+
+
+def read_record(set_path: Path) -> dict[str, Any]:
+    """backup.json of the set, checked against schema 1 (BackupDamaged names what is wrong)."""
+    path = set_path / RECORD
+    try:
+        if path.is_symlink() or path.stat().st_size > MAX_RECORD_BYTES:
+            raise damaged(set_path, RECORD, "not a plain file of a plausible size")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise damaged(set_path, RECORD, "missing") from None
+    except (OSError, UnicodeDecodeError, RecursionError) as error:
+        raise damaged(set_path, RECORD, f"cannot be read ({error})") from None
+    except json.JSONDecodeError as error:
+        raise damaged(set_path, RECORD, f"not valid JSON ({error.msg}, line {error.lineno})") \
+            from None
+    _check_fields(set_path, data, _TOP, "")
+    if data["schema"] > SCHEMA:
+        raise damaged(set_path, RECORD, f"schema {data['schema']} was written by a newer "
+                      f"DesktopVM; this one reads schema {SCHEMA}")
+    if data["schema"] != SCHEMA:
+        raise damaged(set_path, RECORD, f"unknown schema {data['schema']}")
+    if data["kind"] not in KINDS:
+        raise damaged(set_path, RECORD, f"kind {data['kind']!r} is neither full nor incremental")
+    if data["id"] != set_path.name:
+        raise damaged(set_path, RECORD, f"it names the set {data['id']!r}, not its own folder")
+    if (data["kind"] == "incremental") != bool(data["parent"]):
+        raise damaged(set_path, RECORD, "an incremental set needs a parent, a full one has none")
+    try:
+        datetime.fromisoformat(data["created"])
+    except ValueError:
+        raise damaged(set_path, RECORD, f"created {data['created']!r} is not a time") from None
+    _check_disks(set_path, data)
+    return dict(data)
+
+
+def _check_disks(set_path: Path, data: dict[str, Any]) -> None:
+    slots = set()
+    for number, disk in enumerate(data["disks"], start=1):
+        _check_fields(set_path, disk, _DISK, f"disk {number} ")
+        check_member(set_path, disk["file"], f"disk {number}")
+        if disk["format"] != DiskFormat.QCOW2.value:
+            raise damaged(set_path, RECORD, f"disk {number} is {disk['format']!r}; a set holds "
+                          "qcow2 disks")
+        if not re.fullmatch(r"[0-9a-f]{64}", disk["sha256"]):
+            raise damaged(set_path, RECORD, f"disk {number} has no SHA-256 digest")
+        if disk["incremental"] and data["kind"] != "incremental":
+            raise damaged(set_path, RECORD, f"disk {number} is incremental in a full set")
+        slot = (disk["controller"], disk["port"], disk["device"])
+        if slot in slots or min(slot) < 0 or disk["virtual_size"] < 0:
+            raise damaged(set_path, RECORD, f"disk {number}'s place {slot} is invalid or taken")
+        slots.add(slot)
+
+
+def _check_fields(set_path: Path, data: object, fields: dict[str, type], what: str) -> None:
+    if not isinstance(data, dict):
+        raise damaged(set_path, RECORD, f"{what or 'the record '}is not a JSON object")
+    missing = sorted(set(fields) - set(data))
+    unknown = sorted(set(data) - set(fields))
+    if missing or unknown:
+        detail = f"lacks {missing[0]!r}" if missing else f"has an unknown field {unknown[0]!r}"
+        raise damaged(set_path, RECORD, f"{what}{detail}")
+    for name, kind in fields.items():
+        value = data[name]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise damaged(set_path, RECORD, f"{what}field {name!r} is not a {kind.__name__}")
+
+
+def disks_of(data: dict[str, Any]) -> tuple[DiskEntry, ...]:
+    """The disk entries of a checked record."""
+    return tuple(DiskEntry(file=d["file"], controller=d["controller"], port=d["port"],
+                           device=d["device"], format=DiskFormat(d["format"]),
+                           virtual_size=d["virtual_size"], sha256=d["sha256"],
+                           incremental=d["incremental"]) for d in data["disks"])
+
+
+def check_member(set_path: Path, name: str, what: str) -> str:
+    """`name` if it is a plain relative path inside the set, else BackupDamaged."""
+    parts = PurePosixPath(name).parts
+    if (not name or name.startswith("/") or "\\" in name or ":" in name
+            or any(p in (".", "..") for p in parts) or PurePosixPath(name).as_posix() != name):
+        raise damaged(set_path, RECORD if what != SUMS else SUMS,
+                      f"{what} names {name!r}, which is not a file inside the set")
+    return name
+
+
+def file_digest(path: Path, cancel: CancelToken | None = None) -> str:
+    """The SHA-256 of a file, read in chunks (cancel checked between them)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(CHUNK):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def format_sums(digests: dict[str, str]) -> str:
+    """SHA256SUMS text as sha256sum writes it (`sha256sum -c SHA256SUMS` checks a set)."""
+    return "".join(f"{digest}  {name}\n" for name, digest in sorted(digests.items()))
+
+
+def read_sums(set_path: Path) -> dict[str, str]:
+    """SHA256SUMS of the set: file -> digest (BackupDamaged for anything malformed)."""
+    path = set_path / SUMS
+    try:
+        if path.is_symlink() or path.stat().st_size > MAX_RECORD_BYTES:
+            raise damaged(set_path, SUMS, "not a plain file of a plausible size")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise damaged(set_path, SUMS, "missing") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise damaged(set_path, SUMS, f"cannot be read ({error})") from None
+    sums: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _SUM_LINE.match(line)
+        if not match:
+            raise damaged(set_path, SUMS, f"line {number} is not 'digest  file'")
+        name = check_member(set_path, match.group(2), SUMS)
+        if name in sums:
+            raise damaged(set_path, SUMS, f"{name} is listed twice")
+        sums[name] = match.group(1)
+    return sums
+
+
+def set_files(set_path: Path) -> list[str]:
+    """Every file in the set (relative, '/'-separated), SHA256SUMS left out."""
+    names = (p.relative_to(set_path).as_posix() for p in set_path.rglob("*")
+             if p.is_symlink() or not p.is_dir())
+    return sorted(name for name in names if name != SUMS)
