@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
+from desktopvm import last_seen
 from desktopvm.connections import REMOTE_KINDS, HostConfig, State, Status, is_remote
 from desktopvm.monitor import ConnectionMonitor, classify
 from desktopvm.protocol import BackendError, CancelToken, MachineSummary, Progress
@@ -46,6 +47,8 @@ class ConnectionListing:
     machines: list[MachineSummary] | None = None
     error: BackendError | None = None
     facts: BackendFacts | None = None
+    # A local backend that is unavailable: its machines as an earlier run listed them.
+    last_seen: list[MachineSummary] | None = None
 
 
 def list_connection(registry: Registry, name: str, with_facts: bool, progress: Progress,
@@ -58,7 +61,7 @@ def list_connection(registry: Registry, name: str, with_facts: bool, progress: P
     if with_facts and not remote:
         facts = connection_facts(registry, name)
         if not facts.available:
-            return ConnectionListing(name, facts=facts)
+            return ConnectionListing(name, facts=facts, last_seen=last_seen.recall(name))
     cancel.raise_if_cancelled()
     try:
         machines = registry.list_machines(name)
@@ -66,6 +69,8 @@ def list_connection(registry: Registry, name: str, with_facts: bool, progress: P
             facts = connection_facts(registry, name)
     except BackendError as error:
         return ConnectionListing(name, error=error, facts=facts)
+    if not remote:
+        last_seen.remember(name, machines)
     return ConnectionListing(name, machines, facts=facts)
 
 

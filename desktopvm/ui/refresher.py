@@ -162,6 +162,8 @@ class Refresher(QObject):
             if not remote:
                 window.model.set_error(key, label, listing.error.summary)
         elif facts is not None and not facts.available:
+            if not window.model.machines_of(name) and listing.last_seen:
+                window.model.apply(key, label, listing.last_seen)  # from an earlier run
             if window.model.machines_of(name):
                 # Its machines were listed before: they stay, greyed, with why and the fix.
                 reason = facts.probe.reason + (f" — {facts.probe.install_hint}"

@@ -8,9 +8,12 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from desktopvm.protocol import MachineSummary, PowerState, ProbeResult
+from desktopvm.registry import Registry
+from desktopvm.testing.doubles import memory_plugin
 from desktopvm.ui.inventory_model import STATE, InventoryModel
-from tests.doubles import memory_plugin
+from desktopvm.ui.main_window import MainWindow
 from tests.ui.test_preferences_apply import (
+    MEMORY,
     add,
     names,
     window,  # noqa: F401 (a fixture)
@@ -48,6 +51,27 @@ def test_machines_of_a_hypervisor_that_went_stay_greyed_with_why(qtbot, window, 
     row = model.index(0, 0, group)
     assert row.data(Qt.ItemDataRole.ForegroundRole) is None
     assert row.flags() & Qt.ItemFlag.ItemIsSelectable
+
+
+def test_a_hypervisor_gone_at_start_up_shows_the_machines_of_the_last_run(
+        qtbot, runner, window, monkeypatch, tmp_path):  # noqa: F811
+    add(window.registry, "web")
+    window.refresh(with_facts=True)
+    qtbot.waitUntil(lambda: names(window) == {"web"} and window._refreshing is None,
+                    timeout=5000)
+    window.close()
+    monkeypatch.setattr(memory_plugin, "detect", lambda settings: GONE)
+    later = MainWindow(Registry(window.registry.settings, known=(MEMORY,)), runner)  # next run
+    qtbot.addWidget(later)
+    later.show()
+    later.refresh(with_facts=True)
+    model = later.model
+    qtbot.waitUntil(lambda: "Not available" in str(model.index(0, STATE).data()), timeout=5000)
+    assert names(later) == {"web"}  # what the last run listed, greyed, with the reason
+    row = model.index(0, 0, model.index(0, 0))
+    assert row.data(Qt.ItemDataRole.ForegroundRole) == grey()
+    assert "memory-tool is not on PATH" in row.data(Qt.ItemDataRole.ToolTipRole)
+    assert "unknown" in str(model.index(0, STATE, model.index(0, 0)).data()).lower()
 
 
 def test_a_hypervisor_gone_with_no_machines_listed_is_dropped(qtbot, window,  # noqa: F811
