@@ -15,6 +15,7 @@ SOURCES = sorted([*REPO.glob("desktopvm/**/*.py"), *REPO.glob("backends/**/*.py"
 PROCESS_DOORS = {
     "backends/qemu/qemu_img.py",
     "backends/qemu/process.py",
+    "backends/qemu/storage_daemon.py",
     "backends/virtualbox/vboxmanage.py",
     "backends/vmware/vmrun.py",
     "backends/hyperv/session.py",
