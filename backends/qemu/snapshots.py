@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from backends.qemu import qmp
+from backends.qemu import backup_points, qmp
 from backends.qemu.inventory import MachineStore
 from backends.qemu.layout import MachineFiles
 from backends.qemu.qemu_img import QemuImg
@@ -188,6 +188,7 @@ def restore(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, snapsho
                                "hardware")
         run = store.require_running(files, "restore a snapshot of")
         with qmp.connect(run.qmp) as session:
+            backup_points.forget_running(session, _drive_ids(spec))  # QEMU refuses otherwise
             session.human(f"loadvm {record.tag}", timeout=SAVEVM_TIMEOUT)
     elif state in states.OFFLINE:
         # Check every image first, so a restore either changes all of them or none.
@@ -200,6 +201,7 @@ def restore(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, snapsho
         if gone:
             raise InvalidState(f"'{record.name}' needs {', '.join(gone)}, which no longer "
                                "exists; it cannot be restored")
+        backup_points.forget_off(qemu_img, images)  # QEMU refuses otherwise (backup_points)
         for image in images:
             qemu_img.snapshot_apply(image, record.tag)
         if then != spec:
