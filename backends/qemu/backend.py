@@ -13,12 +13,14 @@ from pathlib import Path
 from backends.qemu import (
     WINDOWS_REASON,
     appliances,
+    backup,
     capabilities,
     clones,
     console,
     machines,
     process,
     snapshots,
+    storage_daemon,
 )
 from backends.qemu.disks import Disks
 from backends.qemu.firmware import find_firmware
@@ -41,6 +43,7 @@ from desktopvm.protocol import (
     Snapshot,
     StartMode,
 )
+from desktopvm.protocol.backup import Capture
 from desktopvm.protocol.states import Operation
 from desktopvm.protocol.validity import require_valid
 from desktopvm.settings import Settings
@@ -84,8 +87,9 @@ class QemuBackend:
         return ProbeResult(self.name, True, version=version)
 
     def capabilities(self) -> Capabilities:
-        return capabilities.capabilities(self.uefi, self.secure_uefi,
-                                         process.find_swtpm() is not None)
+        return capabilities.capabilities(
+            self.uefi, self.secure_uefi, process.find_swtpm() is not None,
+            storage_daemon=storage_daemon.find_daemon() is not None)
 
     def host_info(self) -> HostInfo:
         return capabilities.host_info()
@@ -219,6 +223,19 @@ class QemuBackend:
                        cancel: CancelToken) -> str:
         return appliances.import_appliance(self.store, self.disks, self.capabilities(), path,
                                            name=name, progress=progress, cancel=cancel)
+
+    # -- backups ----------------------------------------------------------------------------
+    def capture(self, machine_id: str, folder: Path, *, since: str = "", compress: bool = True,
+                progress: Progress, cancel: CancelToken) -> Capture:
+        files = self.store.files(machine_id)
+        with self.store.locked(files):
+            return backup.capture(self.store, self.qemu_img, files, folder, since=since,
+                                  compress=compress, progress=progress, cancel=cancel)
+
+    def forget_capture_points(self, machine_id: str) -> None:
+        files = self.store.files(machine_id)
+        with self.store.locked(files):
+            backup.forget(self.store, self.qemu_img, files)
 
     # -- disks ------------------------------------------------------------------------------
     def disk_info(self, path: Path) -> DiskInfo:

@@ -46,8 +46,12 @@ def allowed_bridges() -> list[str]:
 
 
 def capabilities(uefi: FirmwareBuild | None, secure: FirmwareBuild | None,
-                 tpm_available: bool) -> Capabilities:
-    """The QEMU backend's capabilities on this host."""
+                 tpm_available: bool, *, storage_daemon: bool = False) -> Capabilities:
+    """The QEMU backend's capabilities on this host.
+
+    Running machines are backed up by their own QEMU (blockdev-backup); incremental backups
+    of machines that are off need qemu-storage-daemon to keep the points (dirty bitmaps).
+    """
     firmware = {Firmware.BIOS} | ({Firmware.UEFI} if uefi or secure else set())
     attachments = {NetworkAttachment.NAT, NetworkAttachment.NONE}
     if allowed_bridges():
@@ -84,6 +88,8 @@ def capabilities(uefi: FirmwareBuild | None, secure: FirmwareBuild | None,
         max_serial_ports=4,
         live_snapshot_with_memory=True,
         linked_clone=True,
+        backup_running=True,
+        backup_incremental=storage_daemon,
         screenshot=True,
         type_text=True,
         keys=SENDABLE,

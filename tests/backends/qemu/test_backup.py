@@ -1,0 +1,200 @@
+"""Backups of QEMU machines that are off, through the real qemu-storage-daemon and qemu-img.
+
+Known bytes are written with qemu-io; each backup chain (full, then incrementals) is put
+together with an explicit json: backing chain and compared with `qemu-img compare` against a
+copy of the disk taken at that point.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from backends.qemu import storage_daemon
+from backends.qemu.backend import QemuBackend
+from desktopvm.model import DiskFormat
+from desktopvm.protocol import CancelToken, InvalidState, OperationCancelled, no_progress
+from desktopvm.settings import Settings
+from tests.backends.qemu.backup_kit import (
+    MIB,
+    allocated,
+    capture,
+    chain,
+    disk_paths,
+    off_machine,
+    points_off,
+    random_bytes,
+    read,
+    same,
+    tool,
+    write,
+    zero,
+)
+
+pytestmark = pytest.mark.skipif(storage_daemon.find_daemon() is None,
+                                reason="qemu-storage-daemon is not installed")
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> QemuBackend:
+    return QemuBackend(Settings(library_dir=str(tmp_path / "library"), qemu_accel="tcg"))
+
+
+def test_full_then_incrementals_give_each_point_exactly(backend: QemuBackend, tmp_path: Path):
+    machine = off_machine(backend, "m", size=32 * MIB, disks=2)
+    first, second = disk_paths(backend, machine)
+    write(first, 0, random_bytes(4 * MIB), tmp_path)
+    write(second, 8 * MIB, random_bytes(2 * MIB), tmp_path)
+
+    full = capture(backend, machine, tmp_path / "b1")
+    assert [d.incremental for d in full.disks] == [False, False]
+    assert full.point and not full.was_running
+    assert points_off(backend, machine) == [[full.point], [full.point]]
+    at_full = [shutil.copy(p, tmp_path / f"at-full-{n}.qcow2") for n, p in enumerate((first,
+                                                                                       second))]
+
+    write(first, 1 * MIB, b"CHANGED-1" * 100, tmp_path)
+    zero(first, 2 * MIB, 64 * 1024)  # zeros over data: the incremental must carry them
+    inc = capture(backend, machine, tmp_path / "b2", since=full.point)
+    assert [d.incremental for d in inc.disks] == [True, True]
+    assert inc.point and inc.point != full.point
+    assert points_off(backend, machine) == [[inc.point], [inc.point]]  # only the newest
+
+    write(second, 20 * MIB, b"CHANGED-2" * 100, tmp_path)
+    inc2 = capture(backend, machine, tmp_path / "b3", since=inc.point)
+    assert all(d.incremental for d in inc2.disks)
+
+    for n, disk in enumerate((first, second)):
+        files = [b.disks[n].path for b in (full, inc, inc2)]
+        assert same(chain(files[:1]), Path(at_full[n]))
+        assert same(chain(files), disk)
+        assert not same(chain(files[:1]), disk)
+        # The target files name no backing file: the set is self-contained.
+        assert "backing-filename" not in tool("qemu-img", "info", "--output=json", str(files[1]))
+    assert read(chain([full.disks[0].path, inc.disks[0].path]), 2 * MIB, 8, tmp_path) == \
+        b"\0" * 8
+    # Little changed, little copied (the full holds 6 MiB of random data).
+    assert allocated(inc.disks[0].path) * 8 < allocated(full.disks[0].path)
+    assert allocated(inc.disks[1].path) * 8 < allocated(full.disks[1].path)
+
+
+def test_a_point_that_is_gone_or_foreign_gives_a_full_copy(backend: QemuBackend,
+                                                          tmp_path: Path):
+    machine = off_machine(backend, "m")
+    [disk] = disk_paths(backend, machine)
+    write(disk, 0, random_bytes(MIB), tmp_path)
+    first = capture(backend, machine, tmp_path / "b1")
+    for n, since in enumerate(["desktopvm-backup-never-made", "someone-elses-bitmap", ""]):
+        again = capture(backend, machine, tmp_path / f"again{n}", since=since)
+        assert not again.disks[0].incremental
+        assert same(chain([again.disks[0].path]), disk)
+    assert first.point not in points_off(backend, machine)[0]  # superseded, removed
+    backend.forget_capture_points(machine)
+    assert points_off(backend, machine) == [[]]
+    after = capture(backend, machine, tmp_path / "after", since=again.point)
+    assert not after.disks[0].incremental
+
+
+def test_raw_disks_are_copied_whole_with_no_point(backend: QemuBackend, tmp_path: Path):
+    machine = off_machine(backend, "raw", fmt=DiskFormat.RAW)
+    [disk] = disk_paths(backend, machine)
+    write(disk, MIB, b"RAW-DATA" * 512, tmp_path, fmt="raw")
+    first = capture(backend, machine, tmp_path / "b1")
+    assert first.point == ""  # a raw file cannot keep a bitmap
+    assert first.disks[0].format is DiskFormat.QCOW2 and not first.disks[0].incremental
+    assert same(chain([first.disks[0].path]), disk, fmt="raw")
+
+
+def test_the_capture_holds_the_spec_and_the_snapshot_tree(backend: QemuBackend,
+                                                         tmp_path: Path):
+    machine = off_machine(backend, "with snapshots")
+    taken = backend.take_snapshot(machine, "before", progress=no_progress,
+                                  cancel=CancelToken())
+    result = capture(backend, machine, tmp_path / "b1")
+    assert result.spec == backend.get_machine(machine).spec
+    assert [s.id for s in result.snapshots] == [taken.id]
+    d = result.disks[0]
+    assert (d.controller, d.port, d.device, d.virtual_size) == (0, 0, 0, 16 * MIB)
+
+
+def test_reverting_a_snapshot_forgets_the_points(backend: QemuBackend, tmp_path: Path):
+    """QEMU refuses to revert a disk that carries a bitmap; the revert drops our points and
+    the next backup is full (the revert changed the disk behind the bitmap's back)."""
+    machine = off_machine(backend, "snap")
+    [disk] = disk_paths(backend, machine)
+    write(disk, 0, b"BEFORE" * 1000, tmp_path)
+    snap = backend.take_snapshot(machine, "s", progress=no_progress, cancel=CancelToken())
+    write(disk, 0, b"AFTER!" * 1000, tmp_path)
+    first = capture(backend, machine, tmp_path / "b1")
+    backend.restore_snapshot(machine, snap.id, progress=no_progress, cancel=CancelToken())
+    assert points_off(backend, machine) == [[]]
+    assert read(str(disk), 0, 6, tmp_path) == b"BEFORE"
+    second = capture(backend, machine, tmp_path / "b2", since=first.point)
+    assert not second.disks[0].incremental
+    assert same(chain([second.disks[0].path]), disk)
+
+
+def test_a_linked_clone_is_backed_up_whole(backend: QemuBackend, tmp_path: Path):
+    source = off_machine(backend, "base")
+    [disk] = disk_paths(backend, source)
+    write(disk, 0, b"FROM-THE-BASE" * 4000, tmp_path)
+    clone = backend.clone(source, "linked", linked=True, progress=no_progress,
+                          cancel=CancelToken())
+    [overlay] = disk_paths(backend, clone)
+    assert "backing-filename" in tool("qemu-img", "info", "--output=json", str(overlay))
+    write(overlay, 4 * MIB, b"THE-CLONE" * 100, tmp_path)
+    full = capture(backend, clone, tmp_path / "b1")
+    assert "backing-filename" not in tool("qemu-img", "info", "--output=json",
+                                          str(full.disks[0].path))
+    assert same(chain([full.disks[0].path]), overlay)
+    write(overlay, 5 * MIB, b"AGAIN" * 100, tmp_path)
+    inc = capture(backend, clone, tmp_path / "b2", since=full.point)
+    assert inc.disks[0].incremental
+    assert same(chain([full.disks[0].path, inc.disks[0].path]), overlay)
+
+
+def test_a_cancelled_backup_leaves_nothing_behind(backend: QemuBackend, tmp_path: Path):
+    machine = off_machine(backend, "big", size=256 * MIB)
+    [disk] = disk_paths(backend, machine)
+    write(disk, 0, random_bytes(48 * MIB), tmp_path)
+    first = capture(backend, machine, tmp_path / "b1")
+    write(disk, 0, random_bytes(48 * MIB), tmp_path)  # all of it changes
+    token = CancelToken()
+    seen: list[float | None] = []
+
+    def progress(fraction: float | None, stage: str) -> None:
+        seen.append(fraction)
+        if fraction is not None and 0 < fraction < 1:
+            token.cancel()  # half-way through the copy
+
+    folder = tmp_path / "cancelled"
+    with pytest.raises(OperationCancelled):
+        capture(backend, machine, folder, since=first.point, progress=progress, cancel=token)
+    assert any(f is not None and 0 < f < 1 for f in seen)
+    assert list(folder.iterdir()) == []
+    assert points_off(backend, machine) == [[first.point]]  # the old point is intact
+    again = capture(backend, machine, tmp_path / "b2", since=first.point)
+    assert again.disks[0].incremental
+    assert same(chain([first.disks[0].path, again.disks[0].path]), disk)
+
+
+def test_refuses_a_folder_that_is_not_empty(backend: QemuBackend, tmp_path: Path):
+    machine = off_machine(backend, "m")
+    folder = tmp_path / "full"
+    folder.mkdir()
+    (folder / "someone.txt").write_text("keep me")
+    with pytest.raises(Exception, match="empty folder"):
+        capture(backend, machine, folder)
+    assert (folder / "someone.txt").read_text() == "keep me"
+
+
+def test_a_machine_busy_starting_is_refused(backend: QemuBackend, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch):
+    from desktopvm.protocol import PowerState
+
+    machine = off_machine(backend, "m")
+    monkeypatch.setattr(backend.store, "state", lambda files: PowerState.STARTING)
+    with pytest.raises(InvalidState, match="wait until"):
+        capture(backend, machine, tmp_path / "b")
