@@ -66,4 +66,7 @@ def forget_password(host: HostConfig) -> bool:
         keyring.delete_password(SERVICE, host.credential_key)
     except keyring.errors.PasswordDeleteError:
         return False
+    except Exception as error:  # a locked or absent keyring daemon: say so, as store does
+        raise BackendUnavailable("The password could not be removed from the system keyring",
+                                 type(error).__name__, install_hint=INSTALL_HINT) from error
     return True
