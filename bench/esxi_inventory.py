@@ -30,7 +30,7 @@ from typing import Any
 from backends.esxi import open_remote
 from backends.esxi.inventory import SUMMARY_PATHS
 from backends.esxi.session import SoapStubAdapter, vim, vmodl
-from tests.backends.esxi import sim
+from desktopvm.testing.doubles.esxi import sim
 
 PC = vmodl.query.PropertyCollector
 

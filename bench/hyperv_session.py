@@ -23,7 +23,7 @@ from backends.hyperv import plans
 from backends.hyperv.framing import encode_request, parse_frame
 from backends.hyperv.session import LocalProcessChannel, PowerShellSession
 from desktopvm.model import Firmware, FirmwareSpec, MachineSpec
-from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost, environment
+from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost, environment
 
 
 def new_session() -> PowerShellSession:

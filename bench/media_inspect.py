@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from desktopvm.media import detect_os, inspect_media, osinfo
-from tests.media import isos
+from desktopvm.testing.doubles.media import isos
 
 SIZE = 4 * 1024**3
 

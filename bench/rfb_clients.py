@@ -35,7 +35,7 @@ import numpy.typing as npt
 from bench.rfb_decode import H, W, desktop_tile
 from desktopvm.rfb import Rect, RfbClient, RfbError, RfbListener, open_socket
 from desktopvm.rfb.client import PIXEL_FORMAT, RAW, ZRLE
-from tests.rfb.encoder import encode_tile
+from desktopvm.testing.doubles.rfb.encoder import encode_tile
 
 RGB = npt.NDArray[np.uint8]
 PHASES = 4  # frame i shows desktop_tile's kinds shifted by i % 4 tiles: every tile changes

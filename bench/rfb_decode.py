@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from desktopvm.rfb import Framebuffer, Rect
 from desktopvm.rfb.decoders import decode_zrle
-from tests.rfb.encoder import Image, encode_tile
+from desktopvm.testing.doubles.rfb.encoder import Image, encode_tile
 
 W, H = 1920, 1080
 SECONDS = 2.0

@@ -23,10 +23,16 @@ from backends.virtualbox.parse import (
     parse_vm_list,
 )
 from backends.virtualbox.vboxmanage import VBoxManage
-from tests.backends.virtualbox.conftest import SAMPLES
-from tests.backends.virtualbox.double import FakeVBox
-from tests.backends.virtualbox.fakevbox.output import showvminfo
-from tests.backends.virtualbox.fakevbox.state import new_uuid, new_vm, write_settings_file
+from desktopvm.testing.doubles.virtualbox.double import FakeVBox
+from desktopvm.testing.doubles.virtualbox.fakevbox.output import showvminfo
+from desktopvm.testing.doubles.virtualbox.fakevbox.state import (
+    new_uuid,
+    new_vm,
+    write_settings_file,
+)
+
+# The hand-written VBoxManage samples of the parser tests (data files; bench imports no tests).
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "vboxmanage"
 
 
 def populate(fake: FakeVBox, count: int) -> list[str]:

@@ -243,9 +243,9 @@ def demo_hosts(home: Path) -> Iterator[tuple[HostConfig, HostConfig]]:
     from desktopvm.protocol import CancelToken, no_progress
     from desktopvm.registry import Registry
     from desktopvm.settings import Settings
-    from tests.backends.hyperv.certs import make_tls
-    from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
-    from tests.backends.hyperv.winrm_server import WinRMTestServer, running
+    from desktopvm.testing.doubles.certs import make_tls
+    from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
+    from desktopvm.testing.doubles.hyperv.winrm_server import WinRMTestServer, running
 
     file_keyring = PlaintextKeyring()
     file_keyring.file_path = str(home / "keyring.cfg")  # not the user's keyring

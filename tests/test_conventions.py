@@ -10,12 +10,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = sorted([*REPO.glob("desktopvm/**/*.py"), *REPO.glob("backends/**/*.py")])
+#: Test support (stand-ins, the test guest): importable by tests, bench and docs, not shipped.
+#: Like tests/ it starts fake servers and tools, so the door rules do not apply to it.
+TEST_SUPPORT = "desktopvm/testing/"
+PRODUCT = [path for path in SOURCES
+           if not path.relative_to(REPO).as_posix().startswith(TEST_SUPPORT)]
 
 # The only modules allowed to start processes: one door per external tool.
 PROCESS_DOORS = {
     "backends/qemu/qemu_img.py",
     "backends/qemu/process.py",
-    "backends/qemu/storage_daemon.py",
     "backends/virtualbox/vboxmanage.py",
     "backends/vmware/vmrun.py",
     "backends/hyperv/session.py",
@@ -92,7 +96,7 @@ def starts(path: Path) -> tuple[set[str], set[str]]:
 
 def test_only_the_doors_start_processes():
     doors = PROCESS_DOORS | APP_PROCESS_DOORS
-    for path in SOURCES:
+    for path in PRODUCT:
         processes, _ = starts(path)
         if relative(path) not in doors:
             assert not processes, (f"{relative(path)} starts processes ({sorted(processes)}); "
@@ -100,7 +104,7 @@ def test_only_the_doors_start_processes():
 
 
 def test_only_the_socket_doors_open_sockets():
-    for path in SOURCES:
+    for path in PRODUCT:
         _, sockets = starts(path)
         if relative(path) not in SOCKET_DOORS:
             assert not sockets, f"{relative(path)} opens sockets ({sorted(sockets)})"
@@ -194,3 +198,72 @@ def test_every_backend_follows_the_module_map():
     architecture = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
     for role in shared:
         assert f"`{role}.py`" in architecture, f"docs/architecture.md does not map {role}.py"
+
+
+def dotted_imports(path: Path) -> set[str]:
+    """Every module `path` imports, by full dotted name (relative imports resolved; for `from
+    a import b` both `a` and `a.b`), anywhere in the file."""
+    package = list(path.relative_to(REPO).parent.parts)
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            found.add(module)
+            found |= {f"{module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def imports_package(path: Path, package: str) -> bool:
+    return any(name == package or name.startswith(package + ".") for name in dotted_imports(path))
+
+
+def test_product_code_never_imports_the_test_support():
+    """desktopvm/testing is not in the wheel or the installers: an import of it would break
+    the shipped app (pyproject's import-linter contract says the same for the import graph)."""
+    for path in PRODUCT:
+        assert not imports_package(path, "desktopvm.testing"), (
+            f"{relative(path)} imports desktopvm.testing, which is not shipped")
+
+
+def test_nothing_outside_tests_imports_tests():
+    """bench/, docs/, installer/ and the product import no test module: what they share with
+    the tests (stand-ins, the test guest) lives in desktopvm/testing."""
+    outside = [REPO / "docs" / "screenshots.py", *SOURCES,
+               *REPO.glob("bench/**/*.py"), *REPO.glob("installer/**/*.py")]
+    for path in outside:
+        assert not imports_package(path, "tests"), f"{relative(path)} imports from tests/"
+    for script in sorted((REPO / ".ci").iterdir()):
+        if script.is_file():
+            text = script.read_text(encoding="utf-8", errors="replace")
+            assert not re.search(r"\b(from|import) tests\b", text), relative(script)
+
+
+DOUBLES = REPO / "desktopvm" / "testing" / "doubles"
+#: Stand-ins written under tests/ while the one place was being made, each to move into
+#: DOUBLES (and its README) by its owner; remove the entry with the move.
+NOT_YET_MOVED = {"tests/backup/doubles.py"}
+
+
+def test_every_stand_in_lives_in_one_place_and_is_listed():
+    """One home for stand-ins (desktopvm/testing/doubles), each named in its README; none
+    left in tests/ under a stand-in's name."""
+    readme = (DOUBLES / "README.md").read_text(encoding="utf-8")
+    for path in sorted(DOUBLES.rglob("*")):
+        if path.suffix in (".py", ".go") and path.name != "__init__.py":
+            name = path.relative_to(DOUBLES).as_posix()
+            assert f"`{name}`" in readme, f"doubles/README.md does not list {name}"
+    for listed in re.findall(r"`([\w/]+\.(?:py|go))`", readme):
+        assert (DOUBLES / listed).is_file() or (REPO / listed).is_file(), (
+            f"doubles/README.md lists {listed}, which does not exist")
+    tests = REPO / "tests"
+    second_home = [relative(p) for p in tests.rglob("*.py")
+                   if {"doubles", "fakes"} & set(p.relative_to(tests).parts)]
+    assert not second_home, f"a second home for stand-ins: {second_home}"
+    stray = [relative(p) for p in tests.rglob("*.py")
+             if (re.match(r"(fake|double|standin|stand_in|mock)", p.name)
+                 or re.search(r"_(fake|double|standin)\.py$", p.name))
+             and relative(p) not in NOT_YET_MOVED]
+    assert not stray, f"stand-ins outside desktopvm/testing/doubles: {stray}"

@@ -15,7 +15,7 @@ from desktopvm.model import defaults_for
 from desktopvm.protocol import CancelToken, no_progress
 from desktopvm.registry import KNOWN_BACKENDS, KnownBackend, Registry
 
-MEMORY = KnownBackend("memory", "Memory", "tests.doubles.memory_plugin")
+MEMORY = KnownBackend("memory", "Memory", "desktopvm.testing.doubles.memory_plugin")
 
 
 class Run:

@@ -19,10 +19,10 @@ from desktopvm.cli import main
 from desktopvm.connections import HostConfig
 from desktopvm.registry import KNOWN_BACKENDS, Registry
 from desktopvm.settings import Settings
-from tests.backends.hyperv.certs import TlsFiles, make_tls
-from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
-from tests.backends.hyperv.winrm_server import WinRMTestServer, running
-from tests.backends.virtualbox.double import FakeVBox
+from desktopvm.testing.doubles.certs import TlsFiles, make_tls
+from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
+from desktopvm.testing.doubles.hyperv.winrm_server import WinRMTestServer, running
+from desktopvm.testing.doubles.virtualbox.double import FakeVBox
 from tests.conftest import DATA
 from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (fixture)
 

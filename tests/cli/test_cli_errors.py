@@ -16,7 +16,7 @@ from desktopvm.model import defaults_for
 from desktopvm.protocol import CancelToken, CommandFailed, no_progress
 from desktopvm.registry import KNOWN_BACKENDS, KnownBackend, Registry
 
-MEMORY = KnownBackend("memory", "Memory", "tests.doubles.memory_plugin")
+MEMORY = KnownBackend("memory", "Memory", "desktopvm.testing.doubles.memory_plugin")
 
 # What real QEMU 7.2 (Debian 12) writes to its -D log when a snapshot taken with 64 MiB is
 # loaded into a machine of 128 MiB (reproduced by test_real_qemu_names_the_size_mismatch).

@@ -35,10 +35,10 @@ from desktopvm.model import defaults_for
 from desktopvm.protocol import CancelToken, ProbeResult, no_progress
 from desktopvm.registry import KNOWN_BACKENDS, KnownBackend, Registry
 from desktopvm.settings import Settings, load_settings
-from tests.backends.hyperv.certs import TlsFiles, make_tls
-from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
-from tests.backends.hyperv.winrm_server import WinRMTestServer, running
-from tests.doubles.memory_backend import MemoryBackend
+from desktopvm.testing.doubles.certs import TlsFiles, make_tls
+from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
+from desktopvm.testing.doubles.hyperv.winrm_server import WinRMTestServer, running
+from desktopvm.testing.doubles.memory_backend import MemoryBackend
 from tests.keyring_fixture import TestKeyring
 from tests.keyring_fixture import test_keyring as _keyring_fixture
 

@@ -14,9 +14,9 @@ from desktopvm.cli.common import Context
 from desktopvm.model import MAX_NAME_LENGTH, defaults_for
 from desktopvm.protocol import BackendError
 from desktopvm.registry import KNOWN_BACKENDS, KnownBackend, Registry
-from tests.doubles.memory_backend import MemoryBackend
+from desktopvm.testing.doubles.memory_backend import MemoryBackend
 
-MEMORY = KnownBackend("memory", "Memory", "tests.doubles.memory_plugin")
+MEMORY = KnownBackend("memory", "Memory", "desktopvm.testing.doubles.memory_plugin")
 # What a terminal acts on: C0 but \n, DEL, C1 (U+0085 NEL, U+009B CSI), separators, bidi.
 RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 EVIL = "evil\x1b]0;pwned\x07\x9b31m\x85\u202e"

@@ -18,7 +18,7 @@ import pytest
 
 from desktopvm.model import MachineSpec
 from desktopvm.protocol import Backend, PowerState
-from tests.doubles.memory_backend import MemoryBackend
+from desktopvm.testing.doubles.memory_backend import MemoryBackend
 
 
 @dataclass
@@ -107,7 +107,7 @@ def hyperv_replay_harness(folder: Path) -> Iterator[Harness]:
     """Hyper-V over the PowerShell double (replay mode)."""
     from tests.backends.hyperv.harness import hyperv_replay_harness as factory
 
-    state_file = folder / "hyperv-host" / "hyperv-state.json"  # tests/backends/hyperv/double.py
+    state_file = folder / "hyperv-host" / "hyperv-state.json"  # doubles/hyperv/double.py
 
     def delivered() -> int:
         return len(json.loads(state_file.read_text("utf-8"))["typed"])
@@ -133,9 +133,9 @@ def hyperv_remote_harness(folder: Path) -> Iterator[Harness]:
     from desktopvm.model import defaults_for
     from desktopvm.registry import Registry
     from desktopvm.settings import Settings
-    from tests.backends.hyperv.certs import make_tls
-    from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
-    from tests.backends.hyperv.winrm_server import WinRMTestServer, running
+    from desktopvm.testing.doubles.certs import make_tls
+    from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
+    from desktopvm.testing.doubles.hyperv.winrm_server import WinRMTestServer, running
     from tests.keyring_fixture import temporary_keyring
 
     fake = FakeHost(folder / "hyperv-host")
@@ -181,7 +181,7 @@ def virtualbox_replay_harness(folder: Path) -> Iterator[Harness]:
     """VirtualBox over the VBoxManage double (replay mode)."""
     from tests.backends.virtualbox.harness import virtualbox_replay_harness as factory
 
-    calls = folder / "fake-virtualbox" / "calls.jsonl"  # tests/backends/virtualbox/double.py
+    calls = folder / "fake-virtualbox" / "calls.jsonl"  # doubles/virtualbox/double.py
     keyboard = {"keyboardputscancode", "keyboardputstring"}
 
     def delivered() -> int:

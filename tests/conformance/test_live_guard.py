@@ -20,9 +20,9 @@ from backends.hyperv.metadata import MetadataStore
 from backends.hyperv.session import LocalProcessChannel
 from desktopvm.model import MachineSpec, defaults_for
 from desktopvm.protocol import Backend, CancelToken, no_progress
-from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost, environment
+from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost, environment
+from desktopvm.testing.doubles.virtualbox.double import FakeVBox
 from tests.backends.hyperv.harness import hyperv_live_harness
-from tests.backends.virtualbox.double import FakeVBox
 from tests.backends.virtualbox.harness import virtualbox_live_harness
 from tests.conformance import test_conformance as suite
 from tests.conformance.harness import Harness

@@ -15,8 +15,8 @@ from backends.hyperv import diagnose
 from desktopvm import credentials, paths
 from desktopvm.protocol import AuthenticationFailed, BackendError
 from desktopvm.settings import save_settings
-from tests.backends.hyperv.certs import make_tls
-from tests.backends.hyperv.double import FakeHost
+from desktopvm.testing.doubles.certs import make_tls
+from desktopvm.testing.doubles.hyperv.double import FakeHost
 from tests.backends.hyperv.test_winrm_hosts import PASSWORD, host_for, registry_for, winrm_host
 from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (fixture)
 

@@ -12,8 +12,8 @@ import pytest
 
 from desktopvm import trust
 from desktopvm.protocol import ConnectionLost
-from tests.backends.hyperv.certs import TlsFiles, make_tls
-from tests.backends.hyperv.winrm_server import WinRMTestServer, running
+from desktopvm.testing.doubles.certs import TlsFiles, make_tls
+from desktopvm.testing.doubles.hyperv.winrm_server import WinRMTestServer, running
 
 
 def serve(tls: TlsFiles) -> WinRMTestServer:

@@ -276,7 +276,7 @@ def test_a_given_qcow2_format_cuts_the_backing_chain_even_unchecked(world):
 
 @pytest.mark.parametrize("trick", sorted(TRICKS))
 def test_virtualbox_import_checks_the_package_before_vboxmanage_reads_it(world, trick: str):
-    from tests.backends.virtualbox.double import FakeVBox
+    from desktopvm.testing.doubles.virtualbox.double import FakeVBox
 
     host, downloads, _backend = world
     fake = FakeVBox(downloads.parent / "vbox", "7.2")
@@ -306,7 +306,7 @@ def test_virtualbox_import_of_its_own_export_still_works(tmp_path: Path):
 
 @pytest.mark.parametrize("trick", sorted(TRICKS))
 def test_virtualbox_refuses_an_existing_disk_from_outside_before_createvm(world, trick: str):
-    from tests.backends.virtualbox.double import FakeVBox
+    from desktopvm.testing.doubles.virtualbox.double import FakeVBox
 
     host, downloads, _backend = world
     fake = FakeVBox(downloads.parent / "vbox", "7.2")
@@ -326,7 +326,7 @@ def test_virtualbox_refuses_an_existing_disk_from_outside_before_createvm(world,
 def test_vmware_import_refuses_every_trick_and_copies_nothing(world, trick: str):
     """VMware Workstation's import (our OVF mapping) checks the package before any tool or
     copy touches a disk: refused in one line, no machine, the canary nowhere."""
-    from tests.backends.vmware.standin import FakeVMware
+    from desktopvm.testing.doubles.vmware.standin import FakeVMware
 
     host, downloads, _backend = world
     fake = FakeVMware(downloads.parent / "vmware")

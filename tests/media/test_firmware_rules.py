@@ -8,7 +8,7 @@ from desktopvm.media import boot_media, inspect_media
 from desktopvm.model import defaults_for, validate
 from desktopvm.model.catalog import BootMedia
 from desktopvm.model.machine import Firmware, FirmwareSpec
-from tests.media import isos
+from desktopvm.testing.doubles.media import isos
 from tests.model.caps import BIOS_ONLY, TEST_CAPS
 
 BIOS_DISC = BootMedia(bios=True, uefi=False, architecture="x86_64")

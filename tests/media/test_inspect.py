@@ -9,7 +9,7 @@ import pytest
 from desktopvm.media import MediaError, inspect_media, iso
 from desktopvm.media.detect import detect_os
 from desktopvm.model.machine import Firmware
-from tests.media import isos
+from desktopvm.testing.doubles.media import isos
 
 BIOS, UEFI = Firmware.BIOS, Firmware.UEFI
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from desktopvm.media.detect import detect_os
 from desktopvm.media.facts import MediaFacts, inspect_handle
 from desktopvm.media.iso import IsoError
-from tests.media import isos
+from desktopvm.testing.doubles.media import isos
 
 _HEAD = 96 * 1024  # the descriptors, the boot catalog and the directories xorriso writes first
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from desktopvm.testing.doubles.media import isos
 from tests.cli.test_cli import Run, cli  # noqa: F401 - the in-process CLI fixture
-from tests.media import isos
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from desktopvm.model import Firmware
+from desktopvm.testing.doubles.media import isos
 from desktopvm.ui.editors import IdentityEditor, OpticalEditor
 from desktopvm.ui.wizard import PageId
-from tests.media import isos
 from tests.ui.conftest import make_facts, memory_backend, runner  # noqa: F401 - fixtures
 from tests.ui.test_wizard import editor, go_to, open_wizard  # noqa: F401 - fixtures
 

@@ -10,8 +10,8 @@ import pytest
 
 from desktopvm.rfb import AuthenticationFailed, RfbClient, RfbError, RfbListener, open_socket
 from desktopvm.rfb.keys import combo_keys, evdev_to_qnum
-from tests.rfb.encoder import expected_bgrx, pattern, zrle_message
-from tests.rfb.fake_server import FakeVncServer
+from desktopvm.testing.doubles.rfb.encoder import expected_bgrx, pattern, zrle_message
+from desktopvm.testing.doubles.rfb.fake_server import FakeVncServer
 
 
 class Recorder(RfbListener):

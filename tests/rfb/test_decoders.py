@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from desktopvm.rfb import DecodeError, Framebuffer, Rect, decoders
 from desktopvm.rfb.decoders import cursor_to_bgra, decode_zrle, unpack_indices
-from tests.rfb.encoder import encode_tile, encode_zrle, expected_bgrx, pattern, run_length
+from desktopvm.testing.doubles.rfb.encoder import (
+    encode_tile,
+    encode_zrle,
+    expected_bgrx,
+    pattern,
+    run_length,
+)
 
 
 def decoded(image, mode) -> bytes:

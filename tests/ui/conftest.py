@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktopvm.jobs import JobRunner
 from desktopvm.protocol import HostInfo
+from desktopvm.testing.doubles.memory_backend import MemoryBackend
 from desktopvm.ui.facts import BackendFacts
-from tests.doubles.memory_backend import MemoryBackend
 
 FactsMaker = Callable[..., BackendFacts]
 

@@ -6,8 +6,8 @@ from PySide6.QtCore import Qt
 
 from desktopvm.model import BootDevice, defaults_for, validate
 from desktopvm.protocol import PowerState
+from desktopvm.testing.doubles.memory_backend import CAPABILITIES
 from desktopvm.ui.editors import BootOrderEditor
-from tests.doubles.memory_backend import CAPABILITIES
 from tests.ui.test_settings_dialog import iso, ok_button, open_settings  # noqa: F401 (fixtures)
 
 DISK, DVD, NET = BootDevice.DISK, BootDevice.OPTICAL, BootDevice.NETWORK

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from desktopvm.model import DisplaySpec, defaults_for, validate
 from desktopvm.protocol import PowerState
+from desktopvm.testing.doubles.memory_backend import CAPABILITIES
 from desktopvm.ui.editors import DisplayEditor
-from tests.doubles.memory_backend import CAPABILITIES
 from tests.ui.test_settings_dialog import iso, ok_button, open_settings  # noqa: F401 (fixtures)
 
 CAPS = CAPABILITIES.model_copy(update={"max_monitors": 4, "max_video_memory_mib": 256})

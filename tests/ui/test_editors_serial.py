@@ -7,8 +7,8 @@ from PySide6.QtWidgets import QFileDialog
 
 from desktopvm.model import SerialMode, SerialPort, defaults_for, validate
 from desktopvm.protocol import PowerState
+from desktopvm.testing.doubles.memory_backend import CAPABILITIES
 from desktopvm.ui.editors import SerialEditor
-from tests.doubles.memory_backend import CAPABILITIES
 from tests.ui.test_settings_dialog import iso, ok_button, open_settings  # noqa: F401 (fixtures)
 
 CAPS = CAPABILITIES.model_copy(update={

@@ -18,8 +18,8 @@ from desktopvm.protocol import (
     Progress,
     no_progress,
 )
+from desktopvm.testing.doubles.memory_backend import CAPABILITIES
 from desktopvm.ui.settings_dialog import SettingsDialog
-from tests.doubles.memory_backend import CAPABILITIES
 from tests.ui.test_settings_dialog import (  # noqa: F401 (fixtures)
     RecordingBackend,
     iso,

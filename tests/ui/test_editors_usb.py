@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from desktopvm.model import UsbSpec, UsbVersion, defaults_for, validate
 from desktopvm.protocol import PowerState
+from desktopvm.testing.doubles.memory_backend import CAPABILITIES
 from desktopvm.ui.editors import UsbEditor
-from tests.doubles.memory_backend import CAPABILITIES
 from tests.ui.test_settings_dialog import iso, ok_button, open_settings  # noqa: F401 (fixtures)
 
 CAPS = CAPABILITIES.model_copy(update={"usb": True})

@@ -2,8 +2,8 @@
 (the real Add host dialog, Test connection), sees its machines beside real local QEMU ones, and
 when the host goes away and comes back the window says so and recovers by itself.
 
-The host is a loopback HTTPS WinRM server (tests/backends/hyperv/winrm_server.py) running the
-PowerShell double's FakeHost, trusted through a CA file; the password goes to a real
+The host is a loopback HTTPS WinRM server (desktopvm/testing/doubles/hyperv/winrm_server.py)
+running the PowerShell double's FakeHost, trusted through a CA file; the password goes to a real
 keyrings.alt file keyring in tmp. Nothing waits on the wall-clock back-off: the monitor's clock
 is moved.
 """
@@ -27,12 +27,12 @@ from desktopvm.monitor import ConnectionMonitor
 from desktopvm.protocol import CancelToken, no_progress
 from desktopvm.registry import KNOWN_BACKENDS, Registry
 from desktopvm.settings import Settings, load_settings
+from desktopvm.testing.doubles.certs import TlsFiles, make_tls
+from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
+from desktopvm.testing.doubles.hyperv.winrm_server import WinRMTestServer, running
 from desktopvm.ui.hosts.host_dialog import HostDialog
 from desktopvm.ui.inventory_model import NAME, STATE, KindRole
 from desktopvm.ui.main_window import MainWindow
-from tests.backends.hyperv.certs import TlsFiles, make_tls
-from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
-from tests.backends.hyperv.winrm_server import WinRMTestServer, running
 from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]

@@ -23,7 +23,7 @@ from tests.keyring_fixture import TestKeyring, temporary_keyring
 from tests.ui.test_host_dialog import asked, fill, form_host, press_ok
 
 if TYPE_CHECKING:
-    from tests.backends.hyperv.winrm_server import WinRMTestServer
+    from desktopvm.testing.doubles.hyperv.winrm_server import WinRMTestServer
 
 
 @pytest.fixture
@@ -42,9 +42,9 @@ def self_signed_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     """A Hyper-V host as far as DesktopVM can tell: HTTPS WinRM on 127.0.0.1 with a
     self-signed certificate, running the PowerShell double; and that certificate's SHA-256."""
     pytest.importorskip("winrm")
-    from tests.backends.hyperv.certs import make_self_signed
-    from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
-    from tests.backends.hyperv.winrm_server import WinRMTestServer, running
+    from desktopvm.testing.doubles.certs import make_self_signed
+    from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
+    from desktopvm.testing.doubles.hyperv.winrm_server import WinRMTestServer, running
 
     monkeypatch.setenv("DESKTOPVM_WINRM_TIMEOUTS", "2,5")
     fake = FakeHost(tmp_path / "host")
@@ -147,7 +147,7 @@ def test_a_real_host_refuses_a_wrong_password(qtbot, runner, keyring_file: TestK
 def test_an_esxi_host_through_the_vsphere_simulator(qtbot, runner, keyring_file: TestKeyring,
                                                     tmp_path: Path):
     pytest.importorskip("pyVmomi")
-    from tests.backends.esxi import sim
+    from desktopvm.testing.doubles.esxi import sim
 
     if sim.missing_reason():
         pytest.skip(sim.missing_reason())

@@ -2,9 +2,9 @@
 connection (a dead host holds up nothing), state changes shown at once, recovery by itself,
 and the host menu (Retry, Edit, Disconnect/Connect, Trust, Forget password, Remove, Move).
 
-The hosts are a stand-in remote kind (tests/ui/fake_hosts.py: in-memory backends a test takes
-down or makes hang) with a real ConnectionMonitor on an injected clock, a real Registry and
-real settings files; the keyring is a real keyrings.alt file keyring in tmp.
+The hosts are a stand-in remote kind (desktopvm/testing/doubles/fake_hosts.py: in-memory
+backends a test takes down or makes hang) with a real ConnectionMonitor on an injected clock,
+a real Registry and real settings files; the keyring is a real keyrings.alt file keyring in tmp.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from desktopvm.protocol import (
 )
 from desktopvm.registry import Registry
 from desktopvm.settings import Settings, load_settings
+from desktopvm.testing.doubles import fake_hosts
 from desktopvm.ui.inventory_model import CPUS, NAME, STATE, ConnectionRole, KindRole
 from desktopvm.ui.main_window import MainWindow
 from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (a fixture)
-from tests.ui import fake_hosts
 from tests.ui.test_main_window import MEMORY
 
 HV01 = HostConfig("hyperv", "hv01.lab.example", username="admin")

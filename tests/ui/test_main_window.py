@@ -26,8 +26,8 @@ from desktopvm.ui.console_window import open_console
 from desktopvm.ui.dialogs import DeleteDialog
 from desktopvm.ui.main_window import MainWindow
 
-MEMORY = KnownBackend("memory", "Memory", "tests.doubles.memory_plugin")
-ABSENT = KnownBackend("absent", "Absent", "tests.doubles.no_such_backend")
+MEMORY = KnownBackend("memory", "Memory", "desktopvm.testing.doubles.memory_plugin")
+ABSENT = KnownBackend("absent", "Absent", "desktopvm.testing.doubles.no_such_backend")
 
 
 @pytest.fixture

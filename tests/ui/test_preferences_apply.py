@@ -14,7 +14,7 @@ from desktopvm.registry import KnownBackend, Registry
 from desktopvm.settings import Settings
 from desktopvm.ui.main_window import MainWindow
 
-MEMORY = KnownBackend("memory", "Memory", "tests.doubles.memory_plugin")
+MEMORY = KnownBackend("memory", "Memory", "desktopvm.testing.doubles.memory_plugin")
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from desktopvm.model import (
     defaults_for,
 )
 from desktopvm.protocol import CancelToken, CommandFailed, PowerState, Progress, no_progress
+from desktopvm.testing.doubles.memory_backend import CAPABILITIES, MemoryBackend
 from desktopvm.ui.editors import AddDiskDialog
 from desktopvm.ui.settings_dialog import SettingsDialog
-from tests.doubles.memory_backend import CAPABILITIES, MemoryBackend
 
 GIB = 1024**3
 

@@ -27,6 +27,7 @@ from desktopvm.protocol import (
     ProbeResult,
     Progress,
 )
+from desktopvm.testing.doubles.memory_backend import MemoryBackend
 from desktopvm.ui.editors import (
     DiskEditor,
     FirmwareEditor,
@@ -39,7 +40,6 @@ from desktopvm.ui.facts import BackendFacts
 from desktopvm.ui.wizard import NewVmWizard, PageId
 from desktopvm.ui.wizard.os_guess import guess_os
 from desktopvm.ui.wizard.spec_page import SpecPage
-from tests.doubles.memory_backend import MemoryBackend
 
 GIB = 1024**3
 UNAVAILABLE = BackendFacts("virtualbox", "VirtualBox", ProbeResult(

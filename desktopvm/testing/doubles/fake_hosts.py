@@ -14,9 +14,9 @@ from desktopvm.connections import HostConfig
 from desktopvm.protocol import BackendError, BackendUnavailable, MachineSummary, ProbeResult
 from desktopvm.registry import KnownBackend
 from desktopvm.settings import Settings
-from tests.doubles.memory_backend import MemoryBackend
+from desktopvm.testing.doubles.memory_backend import MemoryBackend
 
-KNOWN = KnownBackend("hyperv", "Hyper-V", "tests.ui.fake_hosts")
+KNOWN = KnownBackend("hyperv", "Hyper-V", "desktopvm.testing.doubles.fake_hosts")
 OPENED: dict[str, RemoteMemory] = {}  # connection id -> the backend opened last
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from desktopvm.protocol import ProbeResult
 from desktopvm.settings import Settings
-from tests.doubles.memory_backend import MemoryBackend
+from desktopvm.testing.doubles.memory_backend import MemoryBackend
 
 
 def detect(settings: Settings) -> ProbeResult:

@@ -8,7 +8,7 @@ import pytest
 
 from backends.esxi import open_remote
 from backends.esxi.backend import EsxiBackend
-from tests.backends.esxi import sim
+from desktopvm.testing.doubles.esxi import sim
 
 
 def _started(tmp_path_factory: pytest.TempPathFactory, label: str, *options: str) \

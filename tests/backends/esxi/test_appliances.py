@@ -18,7 +18,7 @@ from desktopvm.model.devices import ControllerKind, NicModel, StorageController
 from desktopvm.ovf.ova import write_ova
 from desktopvm.ovf.writer import ExportDisk, write_ovf
 from desktopvm.protocol import BackendError, CancelToken, OperationCancelled, no_progress
-from tests.backends.esxi import sim
+from desktopvm.testing.doubles.esxi import sim
 
 pytestmark = [pytest.mark.vcsim,
               pytest.mark.skipif(shutil.which("qemu-img") is None,

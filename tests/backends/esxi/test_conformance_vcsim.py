@@ -16,7 +16,7 @@ from backends.esxi import open_remote
 from desktopvm.model import MachineSpec, defaults_for
 from desktopvm.model.devices import ControllerKind, StorageController
 from desktopvm.protocol import CancelToken, no_progress
-from tests.backends.esxi import sim
+from desktopvm.testing.doubles.esxi import sim
 from tests.conformance import test_conformance as suite
 from tests.conformance.harness import Harness
 

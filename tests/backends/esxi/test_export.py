@@ -28,7 +28,7 @@ from desktopvm.protocol import (
     no_progress,
 )
 from desktopvm.settings import Settings
-from tests.backends.esxi import sim
+from desktopvm.testing.doubles.esxi import sim
 from tests.backends.esxi.test_appliances import make_ova
 
 pytestmark = [pytest.mark.vcsim,

@@ -19,7 +19,7 @@ from desktopvm.protocol import (
 )
 from desktopvm.registry import Registry
 from desktopvm.settings import Settings
-from tests.backends.esxi import sim
+from desktopvm.testing.doubles.esxi import sim
 from tests.backends.esxi.test_machines import spec
 from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (fixture)
 

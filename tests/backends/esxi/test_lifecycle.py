@@ -17,7 +17,7 @@ from desktopvm.protocol import (
     UnsupportedOperation,
     no_progress,
 )
-from tests.backends.esxi import sim
+from desktopvm.testing.doubles.esxi import sim
 from tests.backends.esxi.test_machines import on_datastore, spec
 
 pytestmark = pytest.mark.vcsim

@@ -14,7 +14,7 @@ from pyVim.connect import Disconnect, SmartConnect
 from backends.esxi.backend import EsxiBackend
 from backends.esxi.session import vim
 from desktopvm.protocol import CancelToken, OperationCancelled, PowerState
-from tests.backends.esxi import sim
+from desktopvm.testing.doubles.esxi import sim
 
 pytestmark = pytest.mark.vcsim
 JOIN = 30.0  # seconds a test waits for the waiting thread; the waits themselves are longer

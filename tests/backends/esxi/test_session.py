@@ -16,8 +16,8 @@ from desktopvm.protocol import (
     CertificateNotTrusted,
     ConnectionLost,
 )
+from desktopvm.testing.doubles.esxi import sim
 from desktopvm.trust import connect
-from tests.backends.esxi import sim
 from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.vcsim

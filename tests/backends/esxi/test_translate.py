@@ -16,7 +16,7 @@ from desktopvm.model.devices import ControllerKind, Disk, DiskFormat, StorageCon
 from desktopvm.model.machine import Firmware, FirmwareSpec
 from desktopvm.protocol import CancelToken, OperationCancelled
 from desktopvm.protocol.keys import KEYS, UnknownKey
-from tests.backends.esxi import sim
+from desktopvm.testing.doubles.esxi import sim
 
 KNOWN_GUEST_IDS = set(vim.vm.GuestOsDescriptor.GuestOsIdentifier.values)
 

@@ -25,8 +25,8 @@ from backends.esxi.backend import EsxiBackend
 from desktopvm.protocol import InvalidState, PowerState
 from desktopvm.rfb import RfbClient
 from desktopvm.rfb.websocket_transport import WebSocketError, open_websocket
-from tests.backends.esxi import sim
-from tests.rfb.fake_server import FakeVncServer
+from desktopvm.testing.doubles.esxi import sim
+from desktopvm.testing.doubles.rfb.fake_server import FakeVncServer
 
 pytestmark = pytest.mark.vcsim
 

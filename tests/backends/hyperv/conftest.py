@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from backends.hyperv.session import LocalProcessChannel, PowerShellSession
-from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
+from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
 
 
 @pytest.fixture

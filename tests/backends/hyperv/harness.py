@@ -16,7 +16,7 @@ from backends.hyperv.locate import find_powershell
 from backends.hyperv.metadata import MetadataStore
 from backends.hyperv.session import LocalProcessChannel
 from desktopvm.model import MachineSpec, defaults_for
-from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost, environment
+from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost, environment
 from tests.conformance.harness import Harness
 from tests.conformance.live import LiveOptions, live_session
 

@@ -33,7 +33,7 @@ from desktopvm.protocol import (
     UnsupportedOperation,
     no_progress,
 )
-from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
+from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from backends.hyperv.metadata import MetadataStore
 from backends.hyperv.session import LocalProcessChannel
 from desktopvm.model import NetworkAdapter, NetworkAttachment, defaults_for
 from desktopvm.protocol import CancelToken, CommandFailed, no_progress
-from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
+from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
 
 SCRIPTS = Path(__file__).parents[3] / "backends" / "hyperv" / "scripts"
 

@@ -18,7 +18,7 @@ from desktopvm.protocol import (
     OperationCancelled,
     TimedOut,
 )
-from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
+from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
 
 
 def test_one_process_serves_many_requests(session: PowerShellSession, fake_host: FakeHost):

@@ -33,9 +33,9 @@ from desktopvm.protocol import (
     ConnectionLost,
     no_progress,
 )
-from tests.backends.hyperv.certs import TlsFiles, make_tls
-from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
-from tests.backends.hyperv.winrm_server import WinRMTestServer, running
+from desktopvm.testing.doubles.certs import TlsFiles, make_tls
+from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
+from desktopvm.testing.doubles.hyperv.winrm_server import WinRMTestServer, running
 
 USER, PASSWORD = "tester", "pa$$ 'w0rd' `x`"  # Basic auth is Latin-1 only (requests)
 

@@ -37,9 +37,9 @@ from desktopvm.protocol import (
 )
 from desktopvm.registry import Registry
 from desktopvm.settings import Settings
-from tests.backends.hyperv.certs import TlsFiles, make_self_signed, make_tls
-from tests.backends.hyperv.double import FAKE_POWERSHELL, FakeHost
-from tests.backends.hyperv.winrm_server import WinRMTestServer, running
+from desktopvm.testing.doubles.certs import TlsFiles, make_self_signed, make_tls
+from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
+from desktopvm.testing.doubles.hyperv.winrm_server import WinRMTestServer, running
 from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (fixture)
 
 USER, PASSWORD = "tester", "Hv-s3cret-Pa55!"  # Basic auth is Latin-1 only (requests)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from backends.virtualbox.backend import VirtualBoxBackend
-from tests.backends.virtualbox.double import FakeVBox
+from desktopvm.testing.doubles.virtualbox.double import FakeVBox
 from tests.conftest import DATA
 
 SAMPLES = DATA / "vboxmanage"

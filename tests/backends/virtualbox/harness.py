@@ -24,7 +24,7 @@ from desktopvm.model import (
     StorageController,
     defaults_for,
 )
-from tests.backends.virtualbox.double import FakeVBox
+from desktopvm.testing.doubles.virtualbox.double import FakeVBox
 
 if TYPE_CHECKING:  # imported lazily: tests/conformance/harness.py imports this module
     from backends.virtualbox.backend import VirtualBoxBackend

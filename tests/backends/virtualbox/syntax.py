@@ -9,7 +9,7 @@ double (fakevbox/options.py), which refuses the same options, so plans and doubl
 
 from __future__ import annotations
 
-from tests.backends.virtualbox.fakevbox.options import canonical, modifyvm_options
+from desktopvm.testing.doubles.virtualbox.fakevbox.options import canonical, modifyvm_options
 
 SERIES = {"6.1": (6, 1), "7.0": (7, 0), "7.1": (7, 1), "7.2": (7, 2)}
 CREATEVM = {"--name", "--ostype", "--uuid", "--register", "--basefolder", "--groups",

@@ -27,7 +27,7 @@ from desktopvm.protocol import (
     UnsupportedOperation,
     no_progress,
 )
-from tests.backends.virtualbox.double import FakeVBox
+from desktopvm.testing.doubles.virtualbox.double import FakeVBox
 
 
 def small(name: str) -> MachineSpec:

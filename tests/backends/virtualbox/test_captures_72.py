@@ -156,7 +156,7 @@ def _keys(text: str) -> list[str]:
 
 
 def test_the_stand_in_prints_showvminfo_as_the_real_72_does(tmp_path):
-    from tests.backends.virtualbox.double import FakeVBox
+    from desktopvm.testing.doubles.virtualbox.double import FakeVBox
 
     fake = FakeVBox(tmp_path / "vbox", "7.2")
     runner = fake.runner()
@@ -182,7 +182,7 @@ def test_the_stand_in_prints_showvminfo_as_the_real_72_does(tmp_path):
 
 
 def test_the_stand_ins_os_type_list_is_the_real_one(tmp_path):
-    from tests.backends.virtualbox.double import FakeVBox
+    from desktopvm.testing.doubles.virtualbox.double import FakeVBox
 
     listed = FakeVBox(tmp_path / "vbox", "7.2").runner().run(["list", "ostypes"]).stdout
     assert listed == split_driver_warning(real("list_ostypes.txt"))[0]

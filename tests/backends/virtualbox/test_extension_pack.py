@@ -21,8 +21,8 @@ from desktopvm.model import (
     validate,
 )
 from desktopvm.protocol import CommandFailed
-from tests.backends.virtualbox.double import FakeVBox
-from tests.backends.virtualbox.fakevbox.misc import extpacks
+from desktopvm.testing.doubles.virtualbox.double import FakeVBox
+from desktopvm.testing.doubles.virtualbox.fakevbox.misc import extpacks
 
 ORACLE_61 = {"name": "Oracle VM VirtualBox Extension Pack", "version": "6.1.50r161033",
              "description": "Oracle Cloud Infrastructure integration, USB 2.0 and USB 3.0 Host "

@@ -23,8 +23,8 @@ from backends.virtualbox.parse import (
     parse_vm_list,
 )
 from backends.virtualbox.versions import parse_version
+from desktopvm.testing.doubles.virtualbox.fakevbox.output import pair
 from tests.backends.virtualbox.conftest import SAMPLES, sample
-from tests.backends.virtualbox.fakevbox.output import pair
 
 SHOWVMINFO_FIXTURES = [
     "chef_ohai_showvminfo_mr_poweroff_with_snapshot.txt",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from desktopvm.protocol import CommandFailed
-from tests.backends.virtualbox.double import FakeVBox
+from desktopvm.testing.doubles.virtualbox.double import FakeVBox
 
 
 def test_storagectl_with_too_few_arguments_is_refused_like_the_real_72(fake: FakeVBox):

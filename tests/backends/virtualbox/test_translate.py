@@ -21,8 +21,8 @@ from desktopvm.model import (
     catalog,
 )
 from desktopvm.protocol import PowerState
+from desktopvm.testing.doubles.virtualbox.fakevbox.output import OS_DESCRIPTIONS
 from tests.backends.virtualbox.conftest import SAMPLES, sample
-from tests.backends.virtualbox.fakevbox.output import OS_DESCRIPTIONS
 
 TYPES = OsTypes(dict(OS_DESCRIPTIONS))
 

@@ -28,8 +28,8 @@ from desktopvm.protocol import (
     TimedOut,
 )
 from desktopvm.settings import Settings
+from desktopvm.testing.doubles.virtualbox.double import FakeVBox
 from tests.backends.virtualbox.conftest import SAMPLES, sample
-from tests.backends.virtualbox.double import FakeVBox
 
 UNKNOWN = "00000000-dead-beef-0000-000000000000"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desktopvm.model import MachineSpec, defaults_for
-from tests.backends.vmware.standin import FakeVMware
+from desktopvm.testing.doubles.vmware.standin import FakeVMware
 
 if TYPE_CHECKING:
     from tests.conformance.harness import Harness

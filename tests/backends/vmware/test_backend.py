@@ -22,7 +22,7 @@ from desktopvm.protocol import (
     UnsupportedOperation,
     no_progress,
 )
-from tests.backends.vmware.standin import FakeVMware
+from desktopvm.testing.doubles.vmware.standin import FakeVMware
 from tests.images.hostile import qemu_img
 
 

@@ -19,7 +19,7 @@ from desktopvm.protocol import (
 )
 from desktopvm.rfb import AuthenticationFailed as RfbAuthenticationFailed
 from desktopvm.rfb import RfbClient, open_socket
-from tests.backends.vmware.standin import FakeVMware
+from desktopvm.testing.doubles.vmware.standin import FakeVMware
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from desktopvm.model import DiskFormat
 from desktopvm.protocol import BackendUnavailable, CancelToken, InvalidSpec, no_progress
-from tests.backends.vmware.standin import FakeVMware
+from desktopvm.testing.doubles.vmware.standin import FakeVMware
 
 QEMU_IMG = shutil.which("qemu-img")
 MIB = 2**20

@@ -13,6 +13,7 @@ import pytest
 
 from desktopvm.model import OpticalDrive, SerialMode, SerialPort, defaults_for
 from desktopvm.protocol import CancelToken, no_progress
+from desktopvm.testing.doubles.vmware.standin import FakeVMware
 from desktopvm.testing.qemu_guest import (
     PROMPT,
     TEXT_MODE_SIZE,
@@ -20,7 +21,6 @@ from desktopvm.testing.qemu_guest import (
     SerialReader,
     image_size,
 )
-from tests.backends.vmware.standin import FakeVMware
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 QEMU = shutil.which("qemu-system-x86_64")

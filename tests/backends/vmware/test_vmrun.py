@@ -19,7 +19,7 @@ from desktopvm.protocol import (
     OperationCancelled,
     TimedOut,
 )
-from tests.backends.vmware.standin import FakeVMware
+from desktopvm.testing.doubles.vmware.standin import FakeVMware
 
 #: fixture line number -> the error type it must become
 EXPECTED = {1: InvalidState, 2: InvalidState, 3: InvalidState, 4: InvalidState,

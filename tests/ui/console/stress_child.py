@@ -35,10 +35,10 @@ from desktopvm.protocol import (
     SerialEndpoint,
     VncEndpoint,
 )
+from desktopvm.testing.doubles.rfb.fake_server import FakeVncServer
 from desktopvm.ui.console.display_page import DisplayPage
 from desktopvm.ui.console.text_pages import SerialPage
 from desktopvm.ui.console.window import ConsoleWindow, show_console
-from tests.rfb.fake_server import FakeVncServer
 
 MARK = "FLOOD"
 

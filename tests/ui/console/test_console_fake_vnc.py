@@ -8,10 +8,10 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from desktopvm.protocol import ConsoleEndpoints, MachineSummary, PowerState, VncEndpoint
+from desktopvm.testing.doubles.rfb.fake_server import FakeVncServer
 from desktopvm.ui.console import ConsoleWindow
 from desktopvm.ui.console.display_page import DisplayPage
 from desktopvm.ui.console.vnc_view import Scaling
-from tests.rfb.fake_server import FakeVncServer
 
 MACHINE = MachineSummary(backend="fake", id="m1", name="fake-vm", state=PowerState.RUNNING)
 

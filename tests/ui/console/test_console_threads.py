@@ -14,9 +14,9 @@ import pytest
 from PySide6.QtCore import QTimer
 
 from desktopvm.protocol import SerialEndpoint, VncEndpoint
+from desktopvm.testing.doubles.rfb.fake_server import FakeVncServer
 from desktopvm.ui.console.display_page import DisplayPage
 from desktopvm.ui.console.text_pages import SerialPage
-from tests.rfb.fake_server import FakeVncServer
 
 
 def _is_qt(function: Any) -> bool:

@@ -18,11 +18,11 @@ from desktopvm.protocol import (
     SerialEndpoint,
     VncEndpoint,
 )
+from desktopvm.testing.doubles.rfb.fake_server import FakeVncServer
 from desktopvm.ui.console import ConsoleWindow
 from desktopvm.ui.console.display_page import DisplayPage
 from desktopvm.ui.console.text_pages import SerialPage
 from desktopvm.ui.console.vnc_view import Scaling
-from tests.rfb.fake_server import FakeVncServer
 
 MACHINE = MachineSummary(backend="fake", id="m1", name="fake-vm", state=PowerState.RUNNING)
 

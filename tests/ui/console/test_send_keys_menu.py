@@ -7,8 +7,8 @@ from types import SimpleNamespace
 from backends.hyperv.keys import SENDABLE as HYPERV_KEYS
 from desktopvm.protocol import ConsoleEndpoints, MachineSummary, PowerState, VncEndpoint
 from desktopvm.protocol.keys import COMMON_COMBOS
+from desktopvm.testing.doubles.rfb.fake_server import FakeVncServer
 from desktopvm.ui.console import ConsoleWindow
-from tests.rfb.fake_server import FakeVncServer
 
 MACHINE = MachineSummary(backend="fake", id="m1", name="vm", state=PowerState.RUNNING)
 

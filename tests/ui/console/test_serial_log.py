@@ -16,13 +16,13 @@ from desktopvm.protocol import (
     SerialEndpoint,
     VncEndpoint,
 )
+from desktopvm.testing.doubles.rfb.fake_server import FakeVncServer
 from desktopvm.ui.console import serial_log
 from desktopvm.ui.console.display_page import DisplayPage
 from desktopvm.ui.console.handoff import Inbox
 from desktopvm.ui.console.serial_log import SerialLog
 from desktopvm.ui.console.text_pages import SerialPage
 from desktopvm.ui.console.window import ConsoleWindow, follow_serial, show_console
-from tests.rfb.fake_server import FakeVncServer
 
 MACHINE = MachineSummary(backend="fake", id="m1", name="vm", state=PowerState.RUNNING)
 NO_PREVIEW = SimpleNamespace(screenshot=False)  # capabilities: only the serial tab

@@ -1,5 +1,5 @@
-"""Running govmomi's vSphere simulator (tests/backends/esxi/vcsim/main.go, built by .ci/vcsim)
-on a loopback port with TLS from a throwaway CA, the way a user's ESXi host would be reached."""
+"""Running govmomi's vSphere simulator (vcsim/main.go here, built by .ci/vcsim) on a loopback
+port with TLS from a throwaway CA, the way a user's ESXi host would be reached."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from desktopvm.connections import HostConfig
-from tests.backends.hyperv.certs import TlsFiles, make_tls
+from desktopvm.testing.doubles.certs import TlsFiles, make_tls
 
 SOURCE = Path(__file__).parent / "vcsim" / "main.go"
 USER, PASSWORD = "root", "vcsim-Pass-1"

@@ -16,7 +16,9 @@ class FakeHost:
     """A fake Hyper-V host living in `folder` (state file, VM folders, disk files)."""
 
     def __init__(self, folder: Path) -> None:
-        from tests.backends.hyperv import fake_hyperv  # the double's own module, stdlib only
+        from desktopvm.testing.doubles.hyperv import (
+            fake_hyperv,  # the double's own module, stdlib only
+        )
 
         self.folder = folder
         self.state_file = folder / "hyperv-state.json"

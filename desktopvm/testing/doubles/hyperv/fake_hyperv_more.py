@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.backends.hyperv.fake_hyperv import (
+from desktopvm.testing.doubles.hyperv.fake_hyperv import (
     HARDWARE,
     Args,
     State,

@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-from tests.backends.hyperv import fake_hyperv, fake_hyperv_more
+sys.path.insert(0, str(Path(__file__).resolve().parents[4]))  # the repository
+from desktopvm.testing.doubles.hyperv import fake_hyperv, fake_hyperv_more
 
 OPERATIONS = {name[3:]: value for module in (fake_hyperv, fake_hyperv_more)
               for name, value in vars(module).items() if name.startswith("op_")}

@@ -29,8 +29,8 @@ def launcher(folder: Path) -> str:
         return (f"#!{python} -SE\n"
                 "import os, sys\n"
                 f"os.environ['FAKE_VBOX_STATE'] = {str(folder)!r}\n"
-                f"sys.path.insert(0, {str(FAKE.parents[3])!r})\n"
-                "from tests.backends.virtualbox.fakevbox.main import main\n"
+                f"sys.path.insert(0, {str(FAKE.parents[4])!r})\n"
+                "from desktopvm.testing.doubles.virtualbox.fakevbox.main import main\n"
                 "main()\n")
     return ("#!/bin/sh\n"
             f"FAKE_VBOX_STATE={shlex.quote(str(folder))} exec {shlex.quote(python)} "

@@ -29,7 +29,7 @@ from typing import Any, NoReturn
 try:
     import fakedisplay  # type: ignore[import-not-found]  # run as a tool
 except ImportError:  # imported by the tests as a module of their package
-    from tests.backends.vmware import fakedisplay
+    from desktopvm.testing.doubles.vmware import fakedisplay
 
 STATE = Path(os.environ.get("FAKE_VMWARE_STATE", "."))
 State = dict[str, Any]

@@ -6,8 +6,8 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from tests.backends.virtualbox.fakevbox.options import modifyvm_options, parse
-from tests.backends.virtualbox.fakevbox.state import (
+from desktopvm.testing.doubles.virtualbox.fakevbox.options import modifyvm_options, parse
+from desktopvm.testing.doubles.virtualbox.fakevbox.state import (
     Fail,
     Vm,
     error_lines,

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.backends.virtualbox.fakevbox import machines, misc, runtime
-from tests.backends.virtualbox.fakevbox.state import STATE_ENV, Fail, Store, syntax
+from desktopvm.testing.doubles.virtualbox.fakevbox import machines, misc, runtime
+from desktopvm.testing.doubles.virtualbox.fakevbox.state import STATE_ENV, Fail, Store, syntax
 
 Handler = Callable[[dict[str, Any], list[str], dict[str, Any]], None]
 COMMANDS: dict[str, Handler] = {

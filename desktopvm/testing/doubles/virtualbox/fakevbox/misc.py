@@ -7,10 +7,10 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from tests.backends.virtualbox.fakevbox import appliance, output
-from tests.backends.virtualbox.fakevbox.machines import Context
-from tests.backends.virtualbox.fakevbox.options import parse
-from tests.backends.virtualbox.fakevbox.state import (
+from desktopvm.testing.doubles.virtualbox.fakevbox import appliance, output
+from desktopvm.testing.doubles.virtualbox.fakevbox.machines import Context
+from desktopvm.testing.doubles.virtualbox.fakevbox.options import parse
+from desktopvm.testing.doubles.virtualbox.fakevbox.state import (
     UUID,
     Fail,
     error_lines,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.backends.virtualbox.fakevbox.state import syntax
+from desktopvm.testing.doubles.virtualbox.fakevbox.state import syntax
 
 # modifyvm options by the release that introduced the spelling ("N" = adapter/port number).
 MODIFYVM_61 = {

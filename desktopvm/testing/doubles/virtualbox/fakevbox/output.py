@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.backends.virtualbox.fakevbox.state import Vm, series
+from desktopvm.testing.doubles.virtualbox.fakevbox.state import Vm, series
 
 OS_DESCRIPTIONS = {
     "Other": "Other/Unknown", "Other_64": "Other/Unknown (64-bit)",
@@ -35,7 +35,8 @@ OS_DESCRIPTIONS = {
 NEWER_THAN_61 = {"Ubuntu22_LTS_64", "Ubuntu24_LTS_64", "Debian12_64", "Debian11_64",
                  "RedHat8_64", "RedHat9_64", "OpenSUSE_Leap_64", "OpenSUSE_Tumbleweed_64",
                  "Windows11_64", "Windows2022_64", "Windows2025_64", "Ubuntu20_LTS_64"}
-REAL_72_OSTYPES = Path(__file__).resolve().parents[3] / "data/virtualbox/7.2/list_ostypes.txt"
+REAL_72_OSTYPES = (Path(__file__).resolve().parents[5]
+                   / "tests/data/virtualbox/7.2/list_ostypes.txt")
 STATE_NAMES = {"poweroff", "running", "paused", "saved", "aborted"}
 
 

@@ -7,10 +7,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from tests.backends.virtualbox.fakevbox import output
-from tests.backends.virtualbox.fakevbox.machines import Context
-from tests.backends.virtualbox.fakevbox.options import parse
-from tests.backends.virtualbox.fakevbox.state import (
+from desktopvm.testing.doubles.virtualbox.fakevbox import output
+from desktopvm.testing.doubles.virtualbox.fakevbox.machines import Context
+from desktopvm.testing.doubles.virtualbox.fakevbox.options import parse
+from desktopvm.testing.doubles.virtualbox.fakevbox.state import (
     Fail,
     error_lines,
     locked,

@@ -1,0 +1,1 @@
+"""Install discs made with xorriso, carrying real releases' identifiers."""

@@ -1,0 +1,1 @@
+"""A scripted RFB (VNC) server and an independent naive encoder, for console tests."""
