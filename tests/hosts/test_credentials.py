@@ -18,7 +18,7 @@ SECRET = "s3cret-Pa55"
 class LockedKeyring(KeyringBackend):
     """Like a Secret Service whose collection is locked: every call fails."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def get_password(self, service: str, username: str) -> str | None:
         raise keyring.errors.KeyringLocked("the collection is locked")
