@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from desktopvm.backup.publish import PREFIX
@@ -56,9 +56,9 @@ def _unreadable(set_path: Path, problem: str) -> BackupSet:
     """A damaged set as the list shows it: what its folder name says, and the problem."""
     kind = set_path.name.rpartition("-")[2]
     try:
-        created = datetime.strptime(set_path.name[:16], "%Y%m%dT%H%M%SZ")
+        created = datetime.strptime(set_path.name[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
-        created = datetime.fromtimestamp(0)
+        created = datetime.fromtimestamp(0, UTC)
     name = set_path.parent.name.rpartition("-")[0] or set_path.parent.name
     return BackupSet(path=set_path, id=set_path.name, machine_key="", machine_name=name,
                      source="", created=created, kind=kind, parent="", was_running=False,
@@ -76,15 +76,19 @@ def machine_sets(machine_folder: Path) -> list[BackupSet]:
         except BackupDamaged as error:
             found.append(_unreadable(path, error.summary))
     by_id = {s.id: s for s in found}
-    for number, backup in enumerate(found):  # a missing or damaged link damages what follows
-        if backup.problem or not backup.parent:
-            continue
-        parent = by_id.get(backup.parent)
-        if parent is None or parent.problem or parent.created >= backup.created:
-            found[number] = _with_problem(backup, damaged(
-                backup.path, RECORD, f"its parent set {backup.parent} is missing or damaged"
-            ).summary)
-            by_id[backup.id] = found[number]
+    changed = True
+    while changed:  # a missing or damaged link damages every set that follows it
+        changed = False
+        for number, backup in enumerate(found):
+            if backup.problem or not backup.parent:
+                continue
+            parent = by_id.get(backup.parent)
+            if parent is None or parent.problem or parent.id == backup.id:
+                found[number] = _with_problem(backup, damaged(
+                    backup.path, RECORD, f"its parent set {backup.parent} is missing or "
+                    "damaged").summary)
+                by_id[backup.id] = found[number]
+                changed = True
     return sorted(found, key=lambda s: (s.created, s.id))
 
 
@@ -118,8 +122,9 @@ def chain_of(set_path: Path) -> list[BackupSet]:
         if parent.machine_key != child.machine_key:
             raise damaged(child.path, RECORD, f"its parent set {child.parent} is of another "
                           "machine")
-        if parent.created >= child.created:
-            raise damaged(child.path, RECORD, f"its parent set {child.parent} is not older")
+        if any(parent.id == s.id for s in chain):
+            raise damaged(child.path, RECORD, f"its parent set {child.parent} is its own "
+                          "descendant")
         chain.append(parent)
     return chain
 

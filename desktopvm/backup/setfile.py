@@ -155,9 +155,11 @@ def read_record(set_path: Path) -> dict[str, Any]:
     if (data["kind"] == "incremental") != bool(data["parent"]):
         raise damaged(set_path, RECORD, "an incremental set needs a parent, a full one has none")
     try:
-        datetime.fromisoformat(data["created"])
+        aware = datetime.fromisoformat(data["created"]).tzinfo is not None
     except ValueError:
-        raise damaged(set_path, RECORD, f"created {data['created']!r} is not a time") from None
+        aware = False
+    if not aware:
+        raise damaged(set_path, RECORD, f"created {data['created']!r} is not a UTC time")
     _check_disks(set_path, data)
     return dict(data)
 

@@ -64,7 +64,7 @@ def finish(partial: Path, machine_folder: Path, *, spec: MachineSpec, disks: tup
            was_running: bool, compressed: bool, snapshots: tuple[Snapshot, ...],
            cancel: CancelToken) -> BackupSet:
     """Write the metadata and the digests, then publish the set under its final name."""
-    created = datetime.now(UTC).replace(microsecond=0)
+    created = datetime.now(UTC)
     kind = "incremental" if any(d.incremental for d in disks) else "full"
     taken = {p.name for p in machine_folder.iterdir() if is_set_name(p.name)}
     name = set_name(created, kind, taken)
