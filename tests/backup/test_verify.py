@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from desktopvm.backup import BackupDamaged, list_backups, verify
+from desktopvm.backup import BackupDamaged, BackupSet, list_backups, verify
 from desktopvm.backup.setfile import file_digest, format_sums, read_sums
 from desktopvm.protocol import CancelToken, no_progress
 from tests.backup.conftest import backup
@@ -19,7 +19,7 @@ def tree(root: Path) -> dict[str, tuple[int, int]]:
             for p in root.rglob("*")}
 
 
-def check(path: Path):  # noqa: ANN201
+def check(path: Path) -> BackupSet:
     return verify(path, progress=no_progress, cancel=CancelToken())
 
 
