@@ -20,9 +20,11 @@ PRODUCT = [path for path in SOURCES
 PROCESS_DOORS = {
     "backends/qemu/qemu_img.py",
     "backends/qemu/process.py",
+    "backends/qemu/storage_daemon.py",
     "backends/virtualbox/vboxmanage.py",
     "backends/vmware/vmrun.py",
     "backends/hyperv/session.py",
+    "desktopvm/schedule/system.py",  # systemctl --user, schtasks: scheduled backups
 }
 QT_ALLOWED = ("desktopvm/ui/", "desktopvm/jobs.py", "desktopvm/app.py")
 
