@@ -21,6 +21,7 @@ from desktopvm.protocol import CancelToken, OperationCancelled, Progress
 log = logging.getLogger(__name__)
 
 Work = Callable[[Progress, CancelToken], Any]
+MAX_WAITING_JOBS = 16  # shutdowns being watched at once (each mostly sleeps)
 
 
 class JobState(StrEnum):
@@ -159,17 +160,25 @@ class JobRunner(QObject):
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads)
+        # Jobs that mostly wait (a shutdown watching for the guest to turn off, up to 90 s)
+        # get threads of their own, so they never hold up the user's operations or refreshes.
+        self._waiters = QThreadPool(self)
+        self._waiters.setMaxThreadCount(MAX_WAITING_JOBS)
+        self._waiting_jobs: set[Job] = set()
         self._busy: set[Hashable] = set()
         self._waiting: dict[Hashable, deque[Job]] = {}
         self.jobs: list[Job] = []
 
     def submit(self, title: str, work: Work, *, machine_key: Hashable | None = None,
-               background: bool = False) -> Job:
+               background: bool = False, waits: bool = False) -> Job:
         """Run `work(progress, cancel)` off the GUI thread; returns its Job at once.
 
-        Background jobs (refreshes, previews) are not kept in `jobs` once they end.
+        Background jobs (refreshes, previews) are not kept in `jobs` once they end. `waits`:
+        the work spends its time waiting (polling a state), so it runs beside the pool.
         """
         job = Job(title, work, machine_key, parent=self, background=background)
+        if waits:
+            self._waiting_jobs.add(job)
         job.finished.connect(lambda: self._on_finished(job))
         self.jobs.append(job)
         self.job_added.emit(job)
@@ -190,16 +199,19 @@ class JobRunner(QObject):
 
     def wait_for_done(self, timeout_ms: int = 30_000) -> bool:
         """Block until the pool is idle (for shutdown and tests only, never in a slot)."""
-        return self._pool.waitForDone(timeout_ms)
+        return self._pool.waitForDone(timeout_ms) and self._waiters.waitForDone(timeout_ms)
 
     def _start(self, job: Job) -> None:
         if job.machine_key is not None:
             self._busy.add(job.machine_key)
         job.state = JobState.RUNNING
         job.changed.emit()
-        self._pool.start(_Runnable(job))
+        pool = self._waiters if job in self._waiting_jobs else self._pool
+        self._waiting_jobs.discard(job)
+        pool.start(_Runnable(job))
 
     def _on_finished(self, job: Job) -> None:
+        self._waiting_jobs.discard(job)  # one cancelled before it started
         if job.background:
             self.jobs.remove(job)
             job.deleteLater()

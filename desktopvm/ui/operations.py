@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,11 @@ def _shut_down(backend: Backend, machine_id: str, progress: Progress,
     progress(None, "Asked to shut down; stopped waiting before it turned off")
 
 
+def _watched_shutdown(machine_id: str, backend: Backend, progress: Progress,
+                      cancel: CancelToken) -> None:
+    _shut_down(backend, machine_id, progress, cancel)
+
+
 def _discard(backend: Backend, machine_id: str, progress: Progress, cancel: CancelToken) -> None:
     """In a job: discard a machine's saved state, if it still has one."""
     info = backend.get_machine(machine_id)
@@ -110,7 +116,7 @@ class Operations:
 
     def submit(self, title: str, machine: MachineSummary | None, work: Work,
                backend_name: str = "", done: str = "", *,
-               on_failed: Callable[[object], object] | None = None) -> Job:
+               on_failed: Callable[[object], object] | None = None, waits: bool = False) -> Job:
         """Run `work(backend, progress, cancel)` as a job; errors show a dialog; refresh after.
 
         `done` is what the jobs panel says the job did once it succeeded; `on_failed` replaces
@@ -131,7 +137,8 @@ class Operations:
             if done:
                 progress(1.0, done)
             return result
-        job = self.window.runner.submit(title, run, machine_key=machine.key if machine else None)
+        job = self.window.runner.submit(title, run, machine_key=machine.key if machine else None,
+                                        waits=waits)
         job.failed.connect(on_failed or (lambda error: self._failed(title, error)))
         job.finished.connect(lambda: self.window.refresh(with_facts=False))
         return job
@@ -217,8 +224,10 @@ class Operations:
                     done=self.tr("Started (headless)"))
 
     def do_shutdown(self, machines: list[MachineSummary]) -> None:
-        for machine, job in zip(machines, self.each(machines, "Shut down %1", _shut_down),
-                                strict=True):
+        for machine in machines:
+            # It waits up to SHUTDOWN_WAIT_S for the guest: beside the pool, not in it.
+            job = self.submit(self.tr("Shut down %1").replace("%1", printable(machine.name)),
+                              machine, partial(_watched_shutdown, machine.id), waits=True)
             self._shutdowns[machine.key] = job
             job.finished.connect(lambda key=machine.key, job=job: self._shutdown_ended(key, job))
 

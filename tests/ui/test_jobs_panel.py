@@ -138,6 +138,28 @@ def test_shut_down_is_done_when_the_machine_is_off(qtbot, window, monkeypatch):
     assert window.jobs_panel.model.index(row_of(window, job), DETAILS).data() == "Shut down"
 
 
+def test_waiting_shutdowns_do_not_hold_up_other_operations(qtbot, window, monkeypatch):
+    monkeypatch.setattr(operations, "POLL_S", 0.05)
+    guests = [add(window, f"slow {n}", start=True) for n in range(5)]  # more than the pool
+    quick = add(window, "quick")
+    refreshed(qtbot, window, 6)
+    mem = backend(window)
+    mem.shutdown = lambda machine_id: None  # none of the guests turns off by itself
+    waiting = [machine for machine in window.model.machines_of("memory")
+               if machine.id in guests]
+    window.operations.do_shutdown(waiting)
+    jobs = list(window.operations._shutdowns.values())
+    qtbot.waitUntil(lambda: all("waiting for it to turn off" in j.stage for j in jobs),
+                    timeout=5000)
+    select(qtbot, window, quick)
+    started = started_job(qtbot, window, "start")
+    qtbot.waitUntil(lambda: started.state is JobState.SUCCEEDED, timeout=5000)
+    assert not any(j.state.is_done for j in jobs)  # still watching, beside the pool
+    for machine_id in guests:
+        mem.power_off(machine_id)
+    qtbot.waitUntil(lambda: all(j.state is JobState.SUCCEEDED for j in jobs), timeout=5000)
+
+
 def test_a_shutdown_the_guest_ignores_says_so(qtbot, window, monkeypatch):
     monkeypatch.setattr(operations, "POLL_S", 0.05)
     monkeypatch.setattr(operations, "SHUTDOWN_WAIT_S", 0.3)
