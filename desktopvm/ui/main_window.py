@@ -323,8 +323,9 @@ class MainWindow(QMainWindow):
         The old backends are closed once no job that may use them is left (see _retire).
         """
         self.timer.setInterval(int(settings.refresh_interval_s * 1000))
-        apply_theme(settings.theme)
         old = self.registry
+        if settings.theme != old.settings.theme:  # a repaint of every widget: only on change
+            apply_theme(settings.theme)
         same_hosts = sorted(settings.hosts, key=lambda h: h.id) == \
             sorted(old.settings.hosts, key=lambda h: h.id)
         if same_hosts and settings.replace(refresh_interval_s=old.settings.refresh_interval_s,

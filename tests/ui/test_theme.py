@@ -72,6 +72,10 @@ def test_preferences_offer_the_theme_and_saving_applies_it(qtbot, window, tmp_pa
     assert load_settings(config).theme == "dark"
     assert window_lightness() < 60
     assert window.registry is registry  # no backend reads the theme: nothing reopened
+    repaints: list[str] = []
+    monkeypatch.setattr("desktopvm.ui.main_window.apply_theme", repaints.append)
+    window.apply_settings(window.registry.settings.replace(refresh_interval_s=7))
+    assert repaints == []  # saving other preferences does not repaint the whole app
 
 
 def test_an_unknown_theme_in_the_file_means_the_os_s():
