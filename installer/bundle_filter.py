@@ -15,6 +15,10 @@ from typing import TypeVar
 
 Entry = TypeVar("Entry", bound=tuple[str, ...])
 
+# Packages of the source tree that are never shipped: the test support (stand-ins, the test
+# guest), for tests, bench and docs only. pyproject's package find leaves it out of the wheel.
+NOT_SHIPPED: tuple[str, ...] = ("desktopvm.testing",)
+
 # Modules a development environment has installed but the app never imports at run time.
 EXCLUDED_MODULES: tuple[str, ...] = (
     "mypy", "mypyc", "ast_serialize", "hypothesis", "pytest", "_pytest", "pytestqt", "pluggy",
@@ -24,6 +28,7 @@ EXCLUDED_MODULES: tuple[str, ...] = (
     "pydoc_data", "PySide6.QtNetwork", "PySide6.QtDBus", "PySide6.QtOpenGL",
     "PySide6.QtOpenGLWidgets", "PySide6.QtSql", "PySide6.QtTest", "PySide6.QtXml",
     "PySide6.QtConcurrent", "PySide6.QtPrintSupport", "PySide6.QtQml", "PySide6.QtQuick",
+    *NOT_SHIPPED,
 )
 
 # Qt plugins kept, by folder; a folder not named here is dropped entirely.
@@ -120,7 +125,8 @@ def trim(binaries: list[Entry], datas: list[Entry],
 
 
 def package_modules(root: Path, package: str) -> list[str]:
-    """Dotted names of every module in the source folder `root/package` (no importing)."""
+    """Dotted names of every shipped module in the source folder `root/package` (no importing):
+    packages in NOT_SHIPPED and their modules are left out."""
     names: list[str] = []
     for path in sorted((root / package).rglob("*.py")):
         if "__pycache__" in path.parts:
@@ -128,5 +134,7 @@ def package_modules(root: Path, package: str) -> list[str]:
         parts = path.relative_to(root).with_suffix("").parts
         if parts[-1] == "__init__":
             parts = parts[:-1]
-        names.append(".".join(parts))
+        name = ".".join(parts)
+        if not any(name == skip or name.startswith(skip + ".") for skip in NOT_SHIPPED):
+            names.append(name)
     return names

@@ -33,6 +33,9 @@ def test_wheel_contains_packages_and_resources(wheel: Path):
     assert "backends/__init__.py" in names
     assert "desktopvm/py.typed" in names
     assert not any(n.startswith(("tests/", "installer/")) for n in names)
+    # The test support (stand-ins, the test guest) is not shipped.
+    assert not any(n.startswith("desktopvm/testing/") for n in names)
+    assert any(n.startswith("desktopvm/rfb/") for n in names)  # its neighbours are
 
 
 @pytest.mark.slow
