@@ -93,11 +93,13 @@ class IdentityPage(SpecPage):
         self.detection = None
         self.vm_wizard.boot_media = {}
         self.disc_text = ""
-        if not path or not Path(path).is_file():
+        if not path:
             self._update_hint(detected=False)
             return
 
-        def work(_progress: Progress, _cancel: CancelToken) -> tuple[Detection, BootMedia]:
+        def work(_progress: Progress, _cancel: CancelToken) -> tuple[Detection, BootMedia] | None:
+            if not Path(path).is_file():  # asked here: even that may wait on a share
+                return None
             facts = inspect_media(path)
             return detect_os(facts), boot_media(facts)
 
@@ -109,6 +111,9 @@ class IdentityPage(SpecPage):
     def _disc_read(self, path: str, result: object) -> None:
         if self.optical is None or path != self.optical.path():
             return  # another ISO was chosen meanwhile
+        if result is None:  # not a file (yet): typed half-way, or gone
+            self._update_hint(detected=False)
+            return
         detection, media = cast("tuple[Detection, BootMedia]", result)
         self.detection = detection
         self.vm_wizard.boot_media = {path: media}
