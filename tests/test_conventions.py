@@ -20,6 +20,7 @@ PRODUCT = [path for path in SOURCES
 PROCESS_DOORS = {
     "backends/qemu/qemu_img.py",
     "backends/qemu/process.py",
+    "backends/qemu/storage_daemon.py",
     "backends/virtualbox/vboxmanage.py",
     "backends/vmware/vmrun.py",
     "backends/hyperv/session.py",
