@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from backends.qemu import backup_points, qmp
+from backends.qemu import backup_points, process, qmp
 from backends.qemu.backend import QemuBackend
 from desktopvm.model import (
     ControllerKind,
@@ -118,3 +120,63 @@ def qemu_state(backend: QemuBackend, machine_id: str) -> dict[str, Any]:
         nodes = session.execute("query-named-block-nodes", {"flat": True})
     return {"jobs": jobs, "nodes": sorted(str(n["node-name"]) for n in nodes),
             "bitmaps": sorted(b["name"] for n in nodes for b in n.get("dirty-bitmaps", []))}
+
+
+# A capture in a child process that prints HALF once the copy is under way, then goes on.
+CHILD = """
+import sys
+from pathlib import Path
+from backends.qemu.backend import QemuBackend
+from desktopvm.protocol import CancelToken
+from desktopvm.settings import Settings
+
+library, machine_id, folder, since = sys.argv[1:5]
+said = []
+
+def progress(fraction, stage):
+    if fraction is not None and 0 < fraction < 1 and not said:
+        said.append(1)
+        print("HALF", flush=True)
+
+backend = QemuBackend(Settings(library_dir=library, qemu_accel="tcg"))
+backend.capture(machine_id, Path(folder), since=since, progress=progress, cancel=CancelToken())
+print("DONE", flush=True)
+"""
+
+
+def kill_capture_half_way(backend: QemuBackend, machine_id: str, folder: Path,
+                          since: str = "") -> list[int]:
+    """SIGKILL a capture running in another process once its copy is under way; the pids
+    of the processes it had started (a storage daemon), gone by now."""
+    folder.mkdir(parents=True)
+    with subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(backend.store.library), machine_id, str(folder),
+             since], cwd=Path(__file__).parents[3], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE) as child:
+        try:
+            assert child.stdout is not None and child.stderr is not None
+            line = child.stdout.readline()
+            assert line == b"HALF\n", (line, child.stderr.read())
+            daemons = children_of(child.pid)
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+        finally:
+            if child.poll() is None:
+                child.kill()
+    for pid in daemons:  # a storage daemon dies with the capture
+        assert process.wait_for_exit(pid, 10), f"qemu-storage-daemon {pid} still runs"
+    return daemons
+
+
+def children_of(pid: int) -> list[int]:
+    """Live processes whose parent is `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == pid and process.pid_alive(int(entry.name)):
+                found.append(int(entry.name))
+    return found

@@ -23,6 +23,7 @@ from tests.backends.qemu.backup_kit import (
     capture,
     chain,
     disk_paths,
+    kill_capture_half_way,
     off_machine,
     points_off,
     random_bytes,
@@ -198,3 +199,51 @@ def test_a_machine_busy_starting_is_refused(backend: QemuBackend, tmp_path: Path
     monkeypatch.setattr(backend.store, "state", lambda files: PowerState.STARTING)
     with pytest.raises(InvalidState, match="wait until"):
         capture(backend, machine, tmp_path / "b")
+
+
+def test_a_killed_backup_leaves_the_machine_usable(backend: QemuBackend, tmp_path: Path):
+    """SIGKILL half-way: no daemon keeps the disk locked, the next backup is right (full:
+    the daemon's death leaves every bitmap it had open marked inconsistent)."""
+    machine = off_machine(backend, "m", size=256 * MIB)
+    [disk] = disk_paths(backend, machine)
+    write(disk, 0, random_bytes(48 * MIB), tmp_path)
+    first = capture(backend, machine, tmp_path / "b1")
+    write(disk, 0, random_bytes(48 * MIB), tmp_path)
+    daemons = kill_capture_half_way(backend, machine, tmp_path / "killed", since=first.point)
+    assert len(daemons) == 1  # it was killed while its daemon copied
+    tool("qemu-io", "-f", "qcow2", "-c", "read 0 512", str(disk))  # not locked by anyone
+    assert backend.get_machine(machine).state.value == "off"
+    again = capture(backend, machine, tmp_path / "b2", since=first.point)
+    assert not again.disks[0].incremental
+    assert same(chain([again.disks[0].path]), disk)
+    assert points_off(backend, machine) == [[again.point]]
+    write(disk, MIB, b"AFTER" * 10, tmp_path)
+    inc = capture(backend, machine, tmp_path / "b3", since=again.point)
+    assert inc.disks[0].incremental
+    assert same(chain([again.disks[0].path, inc.disks[0].path]), disk)
+
+
+def test_compress_false_writes_plain_clusters(backend: QemuBackend, tmp_path: Path):
+    machine = off_machine(backend, "m")
+    [disk] = disk_paths(backend, machine)
+    write(disk, 0, b"compressible " * 400_000, tmp_path)
+    packed = capture(backend, machine, tmp_path / "packed")
+    plain = capture(backend, machine, tmp_path / "plain", compress=False)
+    assert allocated(packed.disks[0].path) * 4 < allocated(plain.disks[0].path)
+    for result in (packed, plain):
+        assert same(chain([result.disks[0].path]), disk)
+
+
+def test_each_disk_is_incremental_only_where_its_point_is_intact(backend: QemuBackend,
+                                                                 tmp_path: Path):
+    machine = off_machine(backend, "two", disks=2)
+    first, second = disk_paths(backend, machine)
+    full = capture(backend, machine, tmp_path / "b1")
+    # As if the second disk had been put back from an older copy: its point is gone.
+    tool("qemu-img", "bitmap", "--remove", str(second), full.point)
+    write(first, 0, b"ONE" * 100, tmp_path)
+    write(second, 0, b"TWO" * 100, tmp_path)
+    inc = capture(backend, machine, tmp_path / "b2", since=full.point)
+    assert [d.incremental for d in inc.disks] == [True, False]
+    assert same(chain([full.disks[0].path, inc.disks[0].path]), first)
+    assert same(chain([inc.disks[1].path]), second)
