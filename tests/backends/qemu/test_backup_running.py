@@ -123,7 +123,7 @@ def big_guest(qemu: QemuBackend, iso: Path, tmp_path: Path) -> str:
     disks = spec.storage[0]
     spec = spec.model_copy(update={"storage": (disks.model_copy(update={"disks": (
         disks.disks[0].model_copy(update={"size_bytes": 256 * MIB}),)}), *spec.storage[1:])})
-    machine = create(qemu, spec)
+    machine: str = create(qemu, spec)
     [disk] = disk_paths(qemu, machine)
     write(disk, 0, random_bytes(48 * MIB), tmp_path)
     return machine
