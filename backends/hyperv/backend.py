@@ -12,6 +12,7 @@ from typing import Any
 
 from backends.hyperv import (
     appliances,
+    backup,
     clones,
     console,
     disks,
@@ -48,6 +49,7 @@ from desktopvm.protocol import (
     StartMode,
     UnsupportedOperation,
 )
+from desktopvm.protocol.backup import Capture
 
 
 class HyperVBackend:
@@ -217,6 +219,16 @@ class HyperVBackend:
             machines.require_name(name, self.capabilities())
         return appliances.import_machine(self.runner, self.metadata, path, name=name,
                                          progress=progress, cancel=cancel)
+
+    # -- backups (backup.py: Export-VM, this computer only, full copies) -------------------
+    def capture(self, machine_id: str, folder: Path, *, since: str = "", compress: bool = True,
+                progress: Progress, cancel: CancelToken) -> Capture:
+        # `since` and `compress` do not apply: every copy is a full VHD/VHDX.
+        return backup.capture(self.runner, self.metadata, self.name, _id(machine_id), folder,
+                              progress=progress, cancel=cancel)
+
+    def forget_capture_points(self, machine_id: str) -> None:
+        """Nothing to forget: no reference points are made for incremental captures."""
 
     # -- disks ------------------------------------------------------------------------------
     def disk_info(self, path: Path) -> DiskInfo:

@@ -64,6 +64,10 @@ def capabilities(facts: HostFacts, *, local: bool) -> Capabilities:
         vnc_console=False,
         serial_console=local,
         export_formats=frozenset({"hyperv"}),
+        # Export-VM copies a running VM (a production checkpoint); only this computer's, whose
+        # files DesktopVM can read. Changed-block tracking (RCT) is WMI-only: not used yet.
+        backup_running=local,
+        backup_incremental=False,
         live_changes=frozenset({LiveChange.NAME, LiveChange.NOTES, LiveChange.OPTICAL_MEDIA,
                                 LiveChange.NETWORK_ATTACHMENT}),
         name_forbidden_characters="",

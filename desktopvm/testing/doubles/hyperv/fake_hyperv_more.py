@@ -254,6 +254,36 @@ def op_export_vm(state: State, args: Args) -> Any:
     return {"Folder": str(folder)}
 
 
+def op_capture_vm(state: State, args: Args) -> Any:
+    """capture_vm.ps1: Export-VM into `Staging`, one whole disk per drive into `Destination`.
+
+    The export's layout is Export-VM's reference (winserver2016-ps/hyper-v/Export-VM.md: a
+    folder named after the VM with Snapshots, Virtual Hard Disks and Virtual Machines); a running
+    or paused VM is exported as it runs and stays so (CaptureDataConsistentState, "Use
+    Production Checkpoint technology"). A differencing disk comes back whole, as Convert-VHD
+    -VHDType Dynamic writes it (no ParentPath); the staging folder is removed in every case.
+    """
+    vm = get_vm(state, args["Id"])
+    staging = Path(args["Staging"])
+    try:
+        folder = _export(vm, _hardware(vm, ""), staging)
+        disks = []
+        for number, drive in enumerate(vm["HardDrives"]):
+            exported = folder / "Virtual Hard Disks" / Path(drive["Path"]).name
+            extension = ".vhd" if drive["Path"].lower().endswith((".vhd", ".avhd")) else ".vhdx"
+            target = Path(args["Destination"]) / f"disk-{number}{extension}"
+            data = read_vhd(str(exported))
+            if data["ParentPath"]:
+                write_vhd(str(target), data["Size"], "Dynamic")
+            else:
+                shutil.move(exported, target)
+            disks.append({"Source": drive["Path"], "Path": str(target),
+                          "Size": read_vhd(str(target))["Size"]})
+        return {"State": vm["State"], "Disks": disks}
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def op_import_vm(state: State, args: Args) -> Any:
     root = Path(state["host"]["VirtualMachinePath"])
     configuration = _find_configuration(Path(args["Path"]))
