@@ -18,6 +18,7 @@ from typing import TextIO
 
 from desktopvm import __version__
 from desktopvm.cli import (
+    backup_commands,
     console_commands,
     disk_commands,
     doctor_commands,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     host_commands.add_parsers(sub)
     doctor_commands.add_parsers(sub)
     media_commands.add_parsers(sub)
+    backup_commands.add_parsers(sub)
     return parser
 
 
