@@ -7,6 +7,8 @@ docs/backup.md for the layout and what proved each operation.
 
 from desktopvm.backup.checking import list_backups, verify
 from desktopvm.backup.making import back_up
+from desktopvm.backup.over import restore_over
+from desktopvm.backup.restoring import restore
 from desktopvm.backup.retention import Retention, prune
 from desktopvm.backup.setfile import BackupDamaged, BackupSet, DiskEntry, machine_key
 
@@ -19,5 +21,7 @@ __all__ = [
     "list_backups",
     "machine_key",
     "prune",
+    "restore",
+    "restore_over",
     "verify",
 ]

@@ -8,6 +8,7 @@ import pytest
 
 from desktopvm.backup import BackupSet, back_up
 from desktopvm.protocol import CancelToken, no_progress
+from tests.backends.qemu.conftest import guest_iso, qemu  # noqa: F401 - shared fixtures
 from tests.backup.doubles import MIB, CaptureDouble
 
 

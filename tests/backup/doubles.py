@@ -39,12 +39,15 @@ def qemu_img(*args: str) -> None:
 
 
 def read_bytes(path: Path, offset: int, length: int) -> bytes:
-    """The guest-visible bytes of a qcow2 (its own file only), via qemu-img dd to raw."""
+    """The guest-visible bytes of a qcow2 (its own file only, no backing), via a raw copy."""
     out = path.with_name(path.name + ".read.raw")
-    subprocess.run(["qemu-img", "dd", "-f", "qcow2", "-O", "raw", f"if={path}", f"of={out}",
-                    "bs=512", f"skip={offset // 512}", f"count={length // 512}"],
-                   check=True, capture_output=True)
-    data = out.read_bytes()
+    source = 'json:{"driver": "qcow2", "backing": null, "file": {"driver": "file", ' \
+             f'"filename": "{path}"}}}}'
+    subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", source, str(out)], check=True,
+                   capture_output=True)
+    with out.open("rb") as file:
+        file.seek(offset)
+        data = file.read(length)
     out.unlink()
     return data
 

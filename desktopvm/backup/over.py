@@ -1,0 +1,111 @@
+"""`restore_over`: a set back into the machine it came from, its current disks kept until done."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from pathlib import Path
+
+from desktopvm.backup.chain import reassemble
+from desktopvm.backup.checking import chain_of, verify
+from desktopvm.backup.fitting import fit_to
+from desktopvm.backup.setfile import BackupSet
+from desktopvm.protocol import (
+    Backend,
+    CancelToken,
+    CapturingBackend,
+    InvalidState,
+    MachineInfo,
+    PowerState,
+    Progress,
+    UnsupportedOperation,
+    scaled_progress,
+)
+
+log = logging.getLogger(__name__)
+#: Kinds whose disk files can be replaced under the machine: VirtualBox knows each disk by
+#: the UUID in its header (a new file is a stranger to its media registry); Hyper-V and ESXi
+#: keep disks on their host, not here.
+FILE_KINDS = ("qemu", "vmware")
+
+
+def restore_over(set_path: Path, backend: Backend, machine_id: str, *, progress: Progress,
+                 cancel: CancelToken) -> None:
+    """Put the machine back as the set has it: disks and hardware (name and disk files kept).
+
+    The machine must be off and have no snapshots (they would name disks that are gone).
+    Each restored disk is written beside the current one; only when all are written are the
+    current ones renamed aside and the restored ones renamed into place; the old files are
+    removed after the settings are applied too. On failure or cancel they are put back.
+    """
+    verify(set_path, progress=scaled_progress(progress, 0, 0.15), cancel=cancel)
+    chain = chain_of(set_path)
+    info = backend.get_machine(machine_id)
+    current = info.spec
+    _require_replaceable(backend, info, chain[0])
+    disks = current.all_disks()
+    set_slots = [(i, d.port, d.device) for i, d in chain[0].spec.all_disks()]
+    paths = [Path(d.path) for _, d in disks]
+    fitted = fit_to(chain[0].spec, backend.capabilities()).spec
+    wanted = fitted.model_copy(update={"id": current.id, "name": current.name,
+                                       "storage": current.storage})
+    tag = secrets.token_hex(4)
+    written: list[tuple[Path, Path]] = []  # (restored file, where it goes)
+    aside: list[tuple[Path, Path]] = []  # (the current file renamed, its own name)
+    try:
+        for number, ((_, disk), slot, path) in enumerate(zip(disks, set_slots, paths,
+                                                             strict=True)):
+            restored = path.with_name(f".{path.name}.restored-{tag}")
+            share = 0.7 / len(disks)
+            reassemble(chain, slot, restored, disk.format,
+                       progress=scaled_progress(progress, 0.15 + number * share, share),
+                       cancel=cancel)
+            written.append((restored, path))
+        cancel.raise_if_cancelled()
+        for restored, path in written:
+            old = path.with_name(f".{path.name}.before-restore-{tag}")
+            path.rename(old)
+            aside.append((old, path))
+            restored.rename(path)
+        if wanted != current:
+            backend.update(machine_id, current, wanted,
+                           progress=scaled_progress(progress, 0.85, 0.1), cancel=cancel)
+        cancel.raise_if_cancelled()
+    except BaseException:
+        for old, path in reversed(aside):  # the machine's own disks back in place
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+                old.rename(path)
+        for restored, _ in written:
+            restored.unlink(missing_ok=True)
+        raise
+    for old, _ in aside:
+        try:
+            old.unlink()
+        except OSError as error:
+            log.warning("could not remove %s after the restore: %s", old, error)
+    if isinstance(backend, CapturingBackend):  # its change tracking no longer fits the disks
+        backend.forget_capture_points(machine_id)
+    progress(1.0, "Restored")
+
+
+def _require_replaceable(backend: Backend, info: MachineInfo, backup: BackupSet) -> None:
+    """InvalidState or UnsupportedOperation, in words, when the disks cannot be swapped."""
+    current = info.spec
+    if backend.name.partition("@")[0] not in FILE_KINDS:
+        raise UnsupportedOperation(f"{backend.display_name} machines cannot be restored in "
+                                   "place yet; restore the backup as a new machine instead")
+    if info.summary.state not in (PowerState.OFF, PowerState.ABORTED):
+        raise InvalidState(f"{current.name} is {info.summary.state.value}; shut it down "
+                           "before restoring a backup over it")
+    if info.snapshots:
+        raise InvalidState(f"{current.name} has snapshots, which would name disks the "
+                           "restore replaces; delete them first or restore as a new machine")
+    disks = current.all_disks()
+    set_slots = {(i, d.port, d.device) for i, d in backup.spec.all_disks()}
+    if len(disks) != len(backup.disks) or {d.slot for d in backup.disks} != set_slots:
+        raise InvalidState(f"{current.name} has {len(disks)} disk(s), the backup "
+                           f"{len(backup.disks)}; restore it as a new machine instead")
+    if not all(Path(d.path).is_file() for _, d in disks):
+        raise UnsupportedOperation(f"{current.name}'s disks are not files on this computer")

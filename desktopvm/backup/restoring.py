@@ -1,0 +1,156 @@
+"""`restore`: a set as a new machine on any backend (OVF import, or create with disks: Hyper-V)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from desktopvm.backup.chain import reassemble, scratch
+from desktopvm.backup.checking import chain_of, verify
+from desktopvm.backup.fitting import fit_to
+from desktopvm.backup.setfile import BackupSet
+from desktopvm.model import Capabilities, DiskFormat, MachineSpec, name_problems
+from desktopvm.model.problems import error
+from desktopvm.ovf import STREAM_OPTIMIZED_VMDK, ExportDisk, write_ovf
+from desktopvm.protocol import (
+    Backend,
+    CancelToken,
+    InvalidSpec,
+    Progress,
+    UnsupportedOperation,
+    scaled_progress,
+)
+from desktopvm.protocol.undo import Undo
+
+QCOW2_URL = "http://www.gnome.org/~markmc/qcow-image-format.html"
+
+
+def restore(set_path: Path, target: Backend, *, name: str, spec: MachineSpec | None = None,
+            progress: Progress, cancel: CancelToken) -> str:
+    """The set at `set_path` as a new machine `name` on `target`; its id.
+
+    The set and its chain are verified first (nothing is made from a damaged set). `spec`
+    (default: the set's) is fitted to the target; its disks, in order, get the set's disks.
+    Whatever the restore made is removed again if it fails or is cancelled.
+    """
+    verify(set_path, progress=scaled_progress(progress, 0, 0.15), cancel=cancel)
+    chain = chain_of(set_path)
+    caps = target.capabilities()
+    problems = name_problems(name, caps)
+    if problems:
+        raise InvalidSpec(problems)
+    wanted = (spec or chain[0].spec).model_copy(update={"name": name, "id": ""})
+    if len(wanted.all_disks()) != len(chain[0].disks):
+        raise InvalidSpec([error("storage", f"the backup holds {len(chain[0].disks)} disk(s), "
+                                 f"the settings given {len(wanted.all_disks())}")])
+    fitted = fit_to(wanted, caps)
+    for change in fitted.changes:
+        progress(None, f"Changed for {target.display_name}: {change}")
+    slots = _slots(chain[0], wanted)
+    work = scaled_progress(progress, 0.15, 0.85)
+    if caps.export_formats & {"ova", "ovf"}:
+        return _through_ovf(chain, slots, fitted.spec, target, caps, progress=work,
+                            cancel=cancel)
+    return _with_disks(chain, slots, fitted.spec, target, progress=work, cancel=cancel)
+
+
+def _slots(backup: BackupSet, spec: MachineSpec) -> list[tuple[int, int, int]]:
+    """The set's disk for each disk of `spec` (in order): by place, else by order."""
+    own = {d.slot for d in backup.disks}
+    for described in (spec, backup.spec):
+        slots = [(index, disk.port, disk.device) for index, disk in described.all_disks()]
+        if set(slots) == own and len(slots) == len(own):
+            return slots
+    return [d.slot for d in backup.disks]
+
+
+def _through_ovf(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec: MachineSpec,
+                 target: Backend, caps: Capabilities, *, progress: Progress,
+                 cancel: CancelToken) -> str:
+    """Disks and an OVF descriptor in a scratch folder, then the target's own import."""
+    # QEMU imports qcow2 as it is; other importers (VBoxManage, VMware, ESXi) read VMDK.
+    qcow2 = DiskFormat.QCOW2 in caps.disk_formats and target.name.partition("@")[0] == "qemu"
+    fmt, url = (DiskFormat.QCOW2, QCOW2_URL) if qcow2 else (DiskFormat.VMDK,
+                                                           STREAM_OPTIMIZED_VMDK)
+    with scratch(chain[0].path.parent) as folder, Undo() as undo:
+        exported = []
+        for number, slot in enumerate(slots, start=1):
+            file = folder / f"disk{number}.{fmt.value}"
+            share = 0.6 / max(1, len(slots))
+            reassemble(chain, slot, file, fmt,
+                       subformat="" if qcow2 else "streamOptimized",
+                       progress=scaled_progress(progress, (number - 1) * share, share),
+                       cancel=cancel)
+            size = next(d.virtual_size for d in chain[0].disks if d.slot == slot)
+            exported.append(ExportDisk(href=file.name, capacity_bytes=size,
+                                       file_size=file.stat().st_size, format_url=url))
+        descriptor = folder / "machine.ovf"
+        descriptor.write_bytes(write_ovf(spec, exported))
+        new_id = target.import_machine(descriptor, name=spec.name,
+                                       progress=scaled_progress(progress, 0.6, 0.3),
+                                       cancel=cancel)
+        undo.add(f"delete the new machine {spec.name}",
+                 lambda: target.delete(new_id, delete_disks=True, progress=lambda *_: None,
+                                       cancel=CancelToken()))
+        cancel.raise_if_cancelled()
+        imported = target.get_machine(new_id).spec
+        final = _beyond_ovf(spec, imported)
+        if final != imported:  # what OVF cannot carry: firmware, TPM, NIC models, notes …
+            target.update(new_id, imported, final, progress=scaled_progress(progress, 0.9, 0.1),
+                          cancel=cancel)
+        cancel.raise_if_cancelled()
+    progress(1.0, "Restored")
+    return new_id
+
+
+def _beyond_ovf(wanted: MachineSpec, imported: MachineSpec) -> MachineSpec:
+    """The wanted spec on the imported machine: its id, name, storage and fresh MACs kept."""
+    network = tuple(
+        nic.model_copy(update={"mac": imported.network[n].mac if n < len(imported.network)
+                               else ""})
+        for n, nic in enumerate(wanted.network))
+    return wanted.model_copy(update={"id": imported.id, "name": imported.name,
+                                     "storage": imported.storage, "network": network})
+
+
+def _with_disks(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec: MachineSpec,
+                target: Backend, *, progress: Progress, cancel: CancelToken) -> str:
+    """A target without OVF import (Hyper-V): disks converted to VHDX where the host keeps
+    its disks, then `create` with them as existing disks."""
+    facts = getattr(target, "facts", None)
+    if target.host not in ("localhost", "") or facts is None:
+        raise UnsupportedOperation(
+            f"A backup cannot be restored onto {target.display_name} from here: its disks "
+            "would have to be copied to that host; restore it on that host itself")
+    root = Path(str(facts().disk_path))
+    folder = root / f"{_stem(spec.name)}-restored-{secrets.token_hex(4)}"
+    with Undo() as undo:
+        folder.mkdir(parents=True)
+        undo.remove_tree(folder)
+        placed: dict[tuple[int, int, int], Path] = {}
+        for number, ((index, disk), slot) in enumerate(zip(spec.all_disks(), slots,
+                                                           strict=True), start=1):
+            file = folder / f"{_stem(spec.name)}-disk{number}.vhdx"
+            share = 0.8 / max(1, len(slots))
+            reassemble(chain, slot, file, DiskFormat.VHDX,
+                       progress=scaled_progress(progress, (number - 1) * share, share),
+                       cancel=cancel)
+            placed[(index, disk.port, disk.device)] = file
+        storage = tuple(
+            controller.model_copy(update={"disks": tuple(
+                d.model_copy(update={"path": str(placed[(index, d.port, d.device)]),
+                                     "format": DiskFormat.VHDX, "existing": True,
+                                     "size_bytes": 0})
+                for d in controller.disks)})
+            for index, controller in enumerate(spec.storage))
+        new_id = target.create(spec.model_copy(update={"storage": storage}),
+                               progress=scaled_progress(progress, 0.8, 0.2), cancel=cancel)
+        cancel.raise_if_cancelled()
+    progress(1.0, "Restored")
+    return new_id
+
+
+def _stem(name: str) -> str:
+    """A machine name as a safe file-name stem."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("._")[:60] \
+        or "machine"

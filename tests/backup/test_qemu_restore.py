@@ -1,0 +1,171 @@
+"""Restore and restore_over onto the real QEMU backend, and back_up through its export (real
+qemu-img; machines are created, never started)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktopvm.backup import BackupDamaged, back_up, list_backups, restore, restore_over
+from desktopvm.model import (
+    ControllerKind,
+    Disk,
+    DiskFormat,
+    Firmware,
+    FirmwareSpec,
+    MachineSpec,
+    MemorySpec,
+    StorageController,
+)
+from desktopvm.model.devices import NetworkAdapter, NicModel
+from desktopvm.protocol import CancelToken, InvalidState, OperationCancelled, no_progress
+from tests.backup.conftest import backup
+from tests.backup.doubles import MIB, qemu_io, read_bytes
+
+pytestmark = pytest.mark.qemu
+
+
+class ExportOnly:
+    """A backend as one without capture() sees it (back_up then exports)."""
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("capture", "forget_capture_points"):
+            raise AttributeError(name)
+        return getattr(self._backend, name)
+
+
+def make_machine(qemu: Any, name: str = "source") -> str:
+    spec = MachineSpec(
+        name=name, notes="restored notes", os="other-linux",
+        memory=MemorySpec(size_mib=128), firmware=FirmwareSpec(kind=Firmware.BIOS),
+        storage=(StorageController(name="VirtIO", kind=ControllerKind.VIRTIO, disks=(
+            Disk(format=DiskFormat.QCOW2, size_bytes=4 * MIB),)),),
+        network=(NetworkAdapter(model=NicModel.VIRTIO),))
+    return qemu.create(spec, progress=no_progress, cancel=CancelToken())
+
+
+def disk_of(qemu: Any, machine_id: str) -> Path:
+    return Path(qemu.get_machine(machine_id).spec.all_disks()[0][1].path)
+
+
+def run(function: Any, *args: Any, **options: Any) -> Any:
+    return function(*args, progress=no_progress, cancel=CancelToken(), **options)
+
+
+def test_export_route_backs_up_an_off_qemu_machine_and_restores_it(qemu, tmp_path):
+    machine_id = make_machine(qemu)
+    qemu_io(disk_of(qemu, machine_id), "write -P 0x5a 1M 64k")
+    made = run(back_up, ExportOnly(qemu), machine_id, tmp_path / "backups")
+    assert made.kind == "full" and not made.was_running and made.parent == ""
+    assert made.spec.storage[0].kind is ControllerKind.VIRTIO  # the machine's own spec
+    assert not [p for p in made.path.parent.iterdir() if p.name.startswith(".")]
+    new_id = run(restore, made.path, qemu, name="restored")
+    restored = qemu.get_machine(new_id).spec
+    assert restored.name == "restored" and restored.notes == "restored notes"
+    assert restored.storage[0].kind is ControllerKind.VIRTIO  # kept through OVF
+    assert restored.network[0].model is NicModel.VIRTIO  # set after the import
+    assert restored.network[0].mac != qemu.get_machine(machine_id).spec.network[0].mac
+    assert read_bytes(disk_of(qemu, new_id), MIB, 512) == b"\x5a" * 512
+    assert not [p for p in made.path.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_a_running_machine_without_capture_is_refused_in_words(machine, destination):
+    with pytest.raises(InvalidState, match="cannot back up a running machine; shut it down"):
+        run(back_up, ExportOnly(machine), "m1", destination)
+    assert list_backups(destination) == []
+
+
+def test_each_point_of_a_chain_restores_as_a_new_qemu_machine(machine, destination, qemu):
+    first = backup(machine, destination)
+    machine.write(0, 2 * MIB, 4096, 0x33)
+    machine.write(1, 0, 4096, 0x34)
+    second = backup(machine, destination)
+    one = run(restore, first.path, qemu, name="point-one")
+    two = run(restore, second.path, qemu, name="point-two")
+    for machine_id, expected in ((one, b"\0"), (two, b"\x33")):
+        spec = qemu.get_machine(machine_id).spec
+        disks = [Path(d.path) for _, d in spec.all_disks()]
+        assert read_bytes(disks[0], 0, 512) == b"\x11" * 512
+        assert read_bytes(disks[0], 2 * MIB, 512) == expected * 512
+        assert len(disks) == 2
+    assert read_bytes(Path(qemu.get_machine(two).spec.all_disks()[1][1].path), 0, 512) \
+        == b"\x34" * 512
+
+
+def test_restoring_a_damaged_set_makes_nothing(machine, destination, qemu):
+    first = backup(machine, destination)
+    machine.write(0, 0, 512, 0x77)
+    second = backup(machine, destination)
+    shutil.rmtree(first.path)
+    with pytest.raises(BackupDamaged, match=f"{second.id} is damaged: backup.json: its parent"):
+        run(restore, second.path, qemu, name="never")
+    assert qemu.list_machines() == []
+    assert not [p for p in second.path.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_a_cancelled_restore_removes_the_new_machine(machine, destination, qemu):
+    made = backup(machine, destination)
+    token = CancelToken()
+    original = qemu.import_machine
+
+    def import_then_cancel(*args: Any, **options: Any) -> str:
+        made = original(*args, **options)
+        token.cancel()  # the user cancels just after the machine was made
+        return made
+    qemu.import_machine = import_then_cancel
+    with pytest.raises(OperationCancelled):
+        restore(made.path, qemu, name="cancelled", progress=no_progress, cancel=token)
+    assert qemu.list_machines() == []
+    assert not [p for p in made.path.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_restore_over_puts_disks_and_hardware_back(qemu, tmp_path):
+    machine_id = make_machine(qemu)
+    disk = disk_of(qemu, machine_id)
+    qemu_io(disk, "write -P 0x61 0 64k")
+    made = run(back_up, ExportOnly(qemu), machine_id, tmp_path / "backups")
+    qemu_io(disk, "write -P 0x62 0 64k")  # the machine breaks afterwards
+    before = qemu.get_machine(machine_id).spec
+    qemu.update(machine_id, before, before.model_copy(update={"notes": "changed"}),
+                progress=no_progress, cancel=CancelToken())
+    run(restore_over, made.path, qemu, machine_id)
+    after = qemu.get_machine(machine_id).spec
+    assert after.notes == "restored notes" and after.name == "source"
+    assert disk_of(qemu, machine_id) == disk
+    assert read_bytes(disk, 0, 512) == b"\x61" * 512
+    assert sorted(p.name for p in disk.parent.iterdir() if ".before-restore-" in p.name
+                  or ".restored-" in p.name) == []
+
+
+def test_a_failed_restore_over_puts_the_current_disks_back(qemu, tmp_path):
+    machine_id = make_machine(qemu)
+    disk = disk_of(qemu, machine_id)
+    qemu_io(disk, "write -P 0x61 0 64k")
+    made = run(back_up, ExportOnly(qemu), machine_id, tmp_path / "backups")
+    qemu_io(disk, "write -P 0x62 0 64k")
+
+    def fail(*args: Any, **options: Any) -> None:
+        raise RuntimeError("settings could not be applied")
+    spec = qemu.get_machine(machine_id).spec
+    qemu.update(machine_id, spec, spec.model_copy(update={"notes": "changed"}),
+                progress=no_progress, cancel=CancelToken())
+    qemu.update = fail
+    with pytest.raises(RuntimeError):
+        run(restore_over, made.path, qemu, machine_id)
+    assert read_bytes(disk, 0, 512) == b"\x62" * 512  # the current disk, back in place
+    assert [p.name for p in disk.parent.iterdir() if ".before-restore-" in p.name
+            or ".restored-" in p.name] == []
+
+
+def test_restore_over_refuses_a_running_or_snapshotted_machine_in_words(qemu, tmp_path):
+    machine_id = make_machine(qemu)
+    made = run(back_up, ExportOnly(qemu), machine_id, tmp_path / "backups")
+    run(qemu.take_snapshot, machine_id, "before", include_memory=False)
+    with pytest.raises(InvalidState, match="has snapshots"):
+        run(restore_over, made.path, qemu, machine_id)
