@@ -1,0 +1,87 @@
+"""`plan_copy`: what a machine becomes on another backend, and the check of the copy made."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from desktopvm.model import MachineSpec, NetworkAttachment
+from desktopvm.model.porting import Change, Fitting, fit
+from desktopvm.protocol import Backend, BackendError
+
+
+class CopyMismatch(BackendError):
+    """The machine the target made differs from the one planned (the copy is removed)."""
+
+
+def plan_copy(source: Backend, machine_id: str, target: Backend) -> Fitting:
+    """What the machine becomes on `target`, every change with its reason; nothing is done.
+
+    Blockers say why the target cannot take it at all.
+    """
+    info = source.get_machine(machine_id)
+    fitting = plan_for(info.spec, source, target)
+    if info.snapshots:
+        fitting = _with(fitting, Change(
+            "snapshots", str(len(info.snapshots)), "none", "only the machine's current state "
+            "is copied; its snapshots stay with the original (a move deletes them with it)"))
+    return fitting
+
+
+def plan_for(spec: MachineSpec, source: Backend, target: Backend) -> Fitting:
+    """`spec` (a machine of `source`) fitted to `target` and its host's networks."""
+    fitting = fit(spec, target.capabilities(), source=source.capabilities(),
+                  networks=_networks(target))
+    if spec.firmware.tpm and fitting.spec.firmware.tpm:
+        # The TPM's state is not in any backup or export: the copy gets a new one.
+        fitting = _with(fitting, Change(
+            "TPM", "TPM 2.0", "a new, empty TPM 2.0", "a TPM's keys never leave the "
+            "hypervisor that made them: BitLocker and anything else sealed in it asks for "
+            "its recovery key on the first start"))
+    return fitting
+
+
+def _with(fitting: Fitting, change: Change) -> Fitting:
+    return replace(fitting, changes=(*fitting.changes, change))
+
+
+def _networks(target: Backend) -> dict[NetworkAttachment, set[str]] | None:
+    """The names the target host offers per attachment; None when it cannot say."""
+    try:
+        offered = target.host_info().networks
+    except BackendError:
+        return None
+    known = {a.value: a for a in NetworkAttachment}
+    networks: dict[NetworkAttachment, set[str]] = {}
+    for network in offered:
+        if network.attachment in known:
+            networks.setdefault(known[network.attachment], set()).add(network.name)
+    return networks
+
+
+def differences(wanted: MachineSpec, made: MachineSpec) -> list[str]:
+    """How the machine the target reports (`made`) differs from the plan, in words.
+
+    Only what the copy must keep is compared: firmware, CPUs, memory, each disk's bus and
+    size, the drives and the adapters' attachments. Names, paths, ids and MAC addresses are
+    the target's to choose.
+    """
+    found = []
+
+    def compare(what: str, planned: object, reported: object) -> None:
+        if planned != reported:
+            found.append(f"{what}: {planned} planned, {reported} on the target")
+
+    compare("firmware", wanted.firmware.kind.value, made.firmware.kind.value)
+    compare("CPUs", wanted.cpu.count, made.cpu.count)
+    compare("memory (MiB)", wanted.memory.size_mib, made.memory.size_mib)
+    planned_disks, made_disks = wanted.all_disks(), made.all_disks()
+    compare("disks", len(planned_disks), len(made_disks))
+    for number, ((pi, planned), (mi, disk)) in enumerate(zip(planned_disks, made_disks,
+                                                             strict=False), start=1):
+        compare(f"disk {number} bus", wanted.storage[pi].kind.value, made.storage[mi].kind.value)
+        if planned.size_bytes and disk.size_bytes:
+            compare(f"disk {number} size (bytes)", planned.size_bytes, disk.size_bytes)
+    compare("DVD drives", len(wanted.all_optical()), len(made.all_optical()))
+    compare("network adapters", [n.attachment.value for n in wanted.network],
+            [n.attachment.value for n in made.network])
+    return found
