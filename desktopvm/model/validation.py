@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from desktopvm.model.capabilities import Capabilities
 from desktopvm.model.catalog import GIB, BootMedia, OsCatalog, catalog
@@ -26,6 +27,23 @@ NEEDS_NETWORK_NAME = {
 NO_REMOVABLE_MEDIA = {ControllerKind.NVME, ControllerKind.VIRTIO}
 
 
+class PathFact(NamedTuple):
+    """What the file system says about one path of a spec."""
+
+    exists: bool
+    is_file: bool
+
+
+PathLookup = Callable[[str], "PathFact | None"]
+
+
+def look_at_path(path: str) -> PathFact:
+    """Ask the file system now (blocks: a path on a share may take seconds; the app asks on
+    a worker and hands validate() the answers)."""
+    where = Path(path).expanduser()
+    return PathFact(where.exists(), where.is_file())
+
+
 def validate(
     spec: MachineSpec,
     capabilities: Capabilities,
@@ -33,19 +51,23 @@ def validate(
     check_paths: bool = True,
     os_catalog: OsCatalog | None = None,
     media: Mapping[str, BootMedia] | None = None,
+    path_facts: PathLookup | None = None,
 ) -> list[Problem]:
     """All problems of `spec` for a backend with `capabilities`.
 
     `check_paths` looks at the file system (ISOs exist, new disks would not overwrite a
     file); turn it off for specs that describe a machine on another host. `media` tells how
     the spec's ISOs boot (by path, as desktopvm.media read them): firmware they cannot boot
-    with, and another architecture, are problems.
+    with, and another architecture, are problems. `path_facts` answers for the file system
+    instead (the app asks it on a worker and passes what it knows; None: not known yet, so
+    no problem is said about that path until it is).
     """
+    lookup = path_facts or look_at_path
     checks = (
         _name(spec, capabilities),
         _cpu_and_memory(spec, capabilities),
         _firmware(spec, capabilities),
-        _storage(spec, capabilities, check_paths),
+        _storage(spec, capabilities, lookup if check_paths else None),
         _network(spec, capabilities),
         _devices(spec, capabilities),
         _guest_os(spec, capabilities, os_catalog or catalog()),
@@ -106,7 +128,8 @@ def _firmware(spec: MachineSpec, caps: Capabilities) -> Iterator[Problem]:
             yield _warning("firmware.tpm", "Guests use a TPM 2.0 only with UEFI firmware.")
 
 
-def _storage(spec: MachineSpec, caps: Capabilities, check_paths: bool) -> Iterator[Problem]:
+def _storage(spec: MachineSpec, caps: Capabilities,
+             lookup: PathLookup | None) -> Iterator[Problem]:
     for ci, controller in enumerate(spec.storage):
         where = f"storage[{ci}]"
         if controller.kind not in caps.controller_kinds:
@@ -119,9 +142,10 @@ def _storage(spec: MachineSpec, caps: Capabilities, check_paths: bool) -> Iterat
                          "with UEFI.")
         yield from _ports(controller, where, caps)
         for i, disk in enumerate(controller.disks):
-            yield from _disk(disk, f"{where}.disks[{i}]", caps, check_paths)
+            yield from _disk(disk, f"{where}.disks[{i}]", caps, lookup)
         for i, drive in enumerate(controller.optical):
-            if check_paths and drive.iso and not Path(drive.iso).expanduser().is_file():
+            fact = lookup(drive.iso) if lookup and drive.iso else None
+            if fact is not None and not fact.is_file:
                 yield _error(f"{where}.optical[{i}].iso",
                              f"The ISO file {drive.iso} does not exist.")
     paths = Counter(os.path.normcase(d.path) for _, d in spec.all_disks() if d.path)
@@ -154,7 +178,8 @@ def _ports(controller: StorageController, where: str, caps: Capabilities) -> Ite
                      "the drive on SATA or IDE.")
 
 
-def _disk(disk: Disk, field: str, caps: Capabilities, check_paths: bool) -> Iterator[Problem]:
+def _disk(disk: Disk, field: str, caps: Capabilities,
+          lookup: PathLookup | None) -> Iterator[Problem]:
     if disk.format not in caps.disk_formats:
         yield _error(f"{field}.format", f"{caps.backend} cannot use "
                      f"{disk.format.value.upper()} disks.")
@@ -164,8 +189,9 @@ def _disk(disk: Disk, field: str, caps: Capabilities, check_paths: bool) -> Iter
         elif disk.size_bytes > caps.max_disk_bytes:
             yield _error(f"{field}.size_bytes", f"At most {caps.max_disk_bytes // GIB} GiB per "
                          "disk.")
-    if check_paths and disk.path:
-        exists = Path(disk.path).expanduser().exists()
+    fact = lookup(disk.path) if lookup and disk.path else None
+    if fact is not None:
+        exists = fact.exists
         if disk.existing and not exists:
             yield _error(f"{field}.path", f"The disk file {disk.path} does not exist.")
         elif not disk.existing and exists:

@@ -50,6 +50,7 @@ from desktopvm.ui.editors import (
 from desktopvm.ui.editors.widgets import note
 from desktopvm.ui.error_dialog import show_error
 from desktopvm.ui.facts import BackendFacts
+from desktopvm.ui.path_facts import PathFacts
 
 # Editors whose lists deserve a tab's spare height.
 GROWING = (NotesEditor, StorageEditor, NetworkEditor, SerialEditor)
@@ -86,11 +87,15 @@ class SettingsDialog(QDialog):
         self._cancel_requested = False
         caps, host = facts.capabilities, facts.host_info
         self.check_paths = facts.host == "localhost"
+        # Whether ISO and disk files exist, asked on workers (validation runs as one types).
+        self.path_facts = PathFacts(runner, self)
+        self.path_facts.changed.connect(self.revalidate)
         self.identity = IdentityEditor(caps, host)
         self.notes = NotesEditor(caps, host)
         self.firmware = FirmwareEditor(caps, host)
         self.resources = ResourcesEditor(caps, host)
-        self.storage = StorageEditor(caps, host, check_paths=self.check_paths)
+        self.storage = StorageEditor(caps, host, check_paths=self.check_paths,
+                                     path_facts=self.path_facts)
         self.network = NetworkEditor(caps, host, multiple=True)
         self.boot_order = BootOrderEditor(caps, host)
         self.display = DisplayEditor(caps, host)
@@ -250,7 +255,8 @@ class SettingsDialog(QDialog):
         caps = self.facts.capabilities
         assert caps is not None
         own = [p for editor in self.editors for p in editor.own_problems()]
-        return [*validate(self.edited_spec(), caps, check_paths=self.check_paths), *own]
+        return [*validate(self.edited_spec(), caps, check_paths=self.check_paths,
+                          path_facts=self.path_facts.lookup), *own]
 
     def blocking_problems(self) -> list[Problem]:
         """Errors in what the user changed, and in what they typed."""

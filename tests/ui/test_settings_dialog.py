@@ -221,12 +221,13 @@ def test_change_the_iso_of_an_optical_drive(open_settings, qtbot, tmp_path):
     dialog, backend = open_settings()
     other = tmp_path / "rescue.iso"
     assert dialog.storage.optical is not None  # the optical drive is selected first
-    dialog.storage.optical.iso.set_path(str(other))
+    dialog.storage.optical.iso.set_path(str(other))  # looked at by a worker
+    qtbot.waitUntil(lambda: any("does not exist" in m for m in dialog.tab_problems[3].texts()))
     assert not ok_button(dialog).isEnabled()  # the file is not there
-    assert any("does not exist" in m for m in dialog.tab_problems[3].texts())
     other.write_bytes(b"")
     dialog.storage.optical.iso.set_path("")
     dialog.storage.optical.iso.set_path(str(other))
+    qtbot.waitUntil(ok_button(dialog).isEnabled)
     assert dialog.changed_groups() == {"storage"}
     with qtbot.waitSignal(dialog.applied, timeout=5000):
         ok_button(dialog).click()
@@ -234,9 +235,9 @@ def test_change_the_iso_of_an_optical_drive(open_settings, qtbot, tmp_path):
     assert spec.all_optical()[0][1].iso == str(other)
 
 
-def test_problems_in_untouched_parts_do_not_block_ok(open_settings):
+def test_problems_in_untouched_parts_do_not_block_ok(open_settings, qtbot):
     dialog, _ = open_settings(iso_vanished=True)  # deleted since the machine was created
-    assert any("does not exist" in m for m in dialog.tab_problems[3].texts())
+    qtbot.waitUntil(lambda: any("does not exist" in m for m in dialog.tab_problems[3].texts()))
     assert not dialog.tabs.tabIcon(3).isNull()
     dialog.notes.notes.setPlainText("edited")
     assert ok_button(dialog).isEnabled()

@@ -152,18 +152,18 @@ def test_choosing_an_os_applies_its_defaults_and_the_name_follows_until_edited(o
     assert identity.name.text() == "gaming"
 
 
-def test_iso_that_does_not_exist_blocks_next(open_wizard, tmp_path):
+def test_iso_that_does_not_exist_blocks_next(open_wizard, tmp_path, qtbot):
     wizard = open_wizard()
     go_to(wizard, PageId.IDENTITY)
     optical = editor(wizard, OpticalEditor)
     missing = tmp_path / "nowhere.iso"
-    optical.iso.set_path(str(missing))
+    optical.iso.set_path(str(missing))  # looked at by a worker: said when it answers
+    qtbot.waitUntil(lambda: any("does not exist" in m for m in page_messages(wizard)))
     assert not next_enabled(wizard)
-    assert any("does not exist" in m for m in page_messages(wizard))
     missing.write_bytes(b"")
     optical.iso.set_path("")
     optical.iso.set_path(str(missing))
-    assert next_enabled(wizard)
+    qtbot.waitUntil(lambda: next_enabled(wizard))
     assert wizard.spec.all_optical()[0][1].iso == str(missing)
 
 
@@ -318,7 +318,7 @@ def test_new_disk_size_format_and_bus(open_wizard):
     assert next_enabled(wizard)
 
 
-def test_existing_disk_must_exist(open_wizard, tmp_path):
+def test_existing_disk_must_exist(open_wizard, tmp_path, qtbot):
     wizard = open_wizard()
     go_to(wizard, PageId.DISK)
     disk_editor = editor(wizard, DiskEditor)
@@ -327,11 +327,11 @@ def test_existing_disk_must_exist(open_wizard, tmp_path):
     assert "Choose the disk file to attach." in page_messages(wizard)
     image = tmp_path / "old.qcow2"
     disk_editor.path.set_path(str(image))
+    qtbot.waitUntil(lambda: any("does not exist" in m for m in page_messages(wizard)))
     assert not next_enabled(wizard)
-    assert any("does not exist" in m for m in page_messages(wizard))
     image.write_bytes(b"")
     disk_editor.path.set_path(str(tmp_path / "old.qcow2 "))  # stray space from a paste
-    assert next_enabled(wizard)
+    qtbot.waitUntil(lambda: next_enabled(wizard))
     disk = wizard.spec.all_disks()[0][1]
     assert (disk.path, disk.existing, disk.format) == (str(image), True, DiskFormat.QCOW2)
 
@@ -427,7 +427,7 @@ def test_finish_creates_the_machine_with_the_chosen_hardware(open_wizard, memory
     assert spec.all_disks()[0][1].size_bytes == 3 * GIB
     assert spec.all_optical()[0][1].iso == str(iso)
     assert spec.network[0].model is NicModel.E1000
-    assert [job.title for job in wizard.runner.jobs] == ["Create tiny"]
+    assert [job.title for job in wizard.runner.jobs if not job.background] == ["Create tiny"]
 
 
 class FailingCreate(MemoryBackend):
@@ -529,3 +529,29 @@ def test_summary_lists_every_problem_and_blocks_create_on_errors(open_wizard):
     go_to(wizard, PageId.SUMMARY)
     assert "At most 1 monitors." in wizard.summary_page.problems.texts()
     assert not wizard.button(QWizard.WizardButton.FinishButton).isEnabled()
+
+
+def test_live_validation_looks_at_files_only_on_workers(open_wizard, tmp_path, qtbot,
+                                                         monkeypatch):
+    # An ISO or disk on a network share can take seconds to answer: never the GUI thread.
+    gui, watched, asked = threading.current_thread(), tmp_path / "watched", []
+    for name in ("is_file", "exists"):
+        real = getattr(Path, name)
+
+        def spy(self: Path, _real=real) -> bool:
+            if watched in self.parents:
+                asked.append(threading.current_thread() is gui)
+            return _real(self)
+
+        monkeypatch.setattr(Path, name, spy)
+    wizard = open_wizard()
+    go_to(wizard, PageId.IDENTITY)
+    editor(wizard, OpticalEditor).iso.set_path(str(watched / "nowhere.iso"))
+    qtbot.waitUntil(lambda: any("does not exist" in m for m in page_messages(wizard)))
+    go_to(wizard, PageId.DISK)
+    disk_editor = editor(wizard, DiskEditor)
+    disk_editor.mode_existing.click()
+    disk_editor.path.set_path(str(watched / "old.qcow2"))
+    qtbot.waitUntil(lambda: any("disk file" in m and "does not exist" in m
+                                for m in page_messages(wizard)))
+    assert asked and not any(asked)  # asked, and only by workers

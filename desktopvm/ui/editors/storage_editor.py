@@ -29,6 +29,7 @@ from desktopvm.ui.editors.optical_editor import OpticalEditor
 from desktopvm.ui.editors.problems_view import ProblemsView
 from desktopvm.ui.editors.storage_layout import add_disk, detach_disk
 from desktopvm.ui.editors.widgets import format_bytes
+from desktopvm.ui.path_facts import PathFacts
 
 SlotRole = Qt.ItemDataRole.UserRole + 1  # ("disk" | "optical", controller index, index)
 
@@ -38,13 +39,15 @@ class AddDiskDialog(QDialog):
 
     def __init__(self, spec: MachineSpec, capabilities: Capabilities,
                  host_info: HostInfo | None, check_paths: bool,
-                 parent: QWidget | None = None, *, existing: bool = False) -> None:
+                 parent: QWidget | None = None, *, existing: bool = False,
+                 path_facts: PathFacts | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("add-disk-dialog")
         self.setWindowTitle(self.tr("Attach a disk file") if existing else self.tr("Add a disk"))
         self.setMinimumWidth(460)
         self._spec = spec
         self._check_paths = check_paths
+        self._path_facts = path_facts  # answers about files, from workers (None: ask here)
         self.editor = DiskEditor(capabilities, host_info, allow_none=False)
         self.editor.set_spec(spec.model_copy(update={"storage": ()}))
         if existing:
@@ -62,6 +65,8 @@ class AddDiskDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         self.editor.changed.connect(self._check)
+        if path_facts is not None:
+            path_facts.changed.connect(self._check)
         self._check()
 
     def result_spec(self) -> MachineSpec:
@@ -76,7 +81,8 @@ class AddDiskDialog(QDialog):
         problems = self.editor.own_problems()
         if not problems:
             problems = validate(self.result_spec(), self.editor.capabilities,
-                                check_paths=self._check_paths)
+                                check_paths=self._check_paths, path_facts=(
+                                    self._path_facts.lookup if self._path_facts else None))
         self.problems.show_problems(problems)
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(not self.problems.has_errors)
@@ -94,9 +100,11 @@ class StorageEditor(SpecEditor):
     scope = FieldScope(("storage",))
 
     def __init__(self, capabilities: Capabilities, host_info: HostInfo | None,
-                 check_paths: bool = True, parent: QWidget | None = None) -> None:
+                 check_paths: bool = True, parent: QWidget | None = None,
+                 path_facts: PathFacts | None = None) -> None:
         super().__init__(capabilities, host_info, parent)
         self.check_paths = check_paths
+        self.path_facts = path_facts
         self._spec: MachineSpec | None = None
         self._sizes: dict[str, int] = {}  # path -> current virtual size in bytes
         self._unreadable: dict[str, str] = {}  # path -> why its size could not be read
@@ -324,7 +332,8 @@ class StorageEditor(SpecEditor):
             return
         # open(), not exec(): a nested event loop would let a job finish under our feet.
         self.add_dialog = AddDiskDialog(self._spec, self.capabilities, self.host_info,
-                                        self.check_paths, self, existing=existing)
+                                        self.check_paths, self, existing=existing,
+                                        path_facts=self.path_facts)
         self.add_dialog.accepted.connect(self._disk_added)
         self.add_dialog.open()
 

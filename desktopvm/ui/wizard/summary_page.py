@@ -70,6 +70,10 @@ class SummaryPage(QWizardPage):
             font.setBold(True)
             heading.setFont(font)
             self.form.addRow(heading, text)
+        self.show_problems()
+
+    def show_problems(self) -> None:
+        """Show what is wrong now (again when an answer about a file arrives)."""
         self.problems.show_problems(self.vm_wizard.all_problems())
         self.completeChanged.emit()
 

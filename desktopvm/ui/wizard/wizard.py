@@ -19,6 +19,7 @@ from desktopvm.ui.editors.storage_layout import first_optical
 from desktopvm.ui.error_dialog import show_error
 from desktopvm.ui.facts import BackendFacts
 from desktopvm.ui.name_suggest import clash_with_suggestion
+from desktopvm.ui.path_facts import PathFacts
 from desktopvm.ui.wizard.backend_page import BackendPage
 from desktopvm.ui.wizard.disk_page import DiskPage
 from desktopvm.ui.wizard.firmware_page import FirmwarePage
@@ -76,6 +77,9 @@ class NewVmWizard(QWizard):
         self.spec = MachineSpec(name="", os=STARTING_OS)
         # How the chosen ISO boots, once read (identity page): by path, as validate() wants.
         self.boot_media: dict[str, BootMedia] = {}
+        # Whether the spec's ISO and disk files exist, asked on workers (live validation).
+        self.path_facts = PathFacts(runner, self)
+        self.path_facts.changed.connect(self._paths_answered)
         self.job: Job | None = None
         self.created_id = ""
         self._cancel_requested = False
@@ -99,6 +103,13 @@ class NewVmWizard(QWizard):
         chosen = self.backend_page.selected()
         if chosen is not None:
             self.choose_backend(chosen)
+
+    def _paths_answered(self) -> None:
+        page = self.currentPage()
+        if isinstance(page, SpecPage):
+            page.revalidate()
+        elif page is self.summary_page:
+            self.summary_page.show_problems()
 
     def _emphasise_title(self) -> None:
         # QWizard's classic style draws page titles at body size; a larger one reads as a
@@ -149,7 +160,7 @@ class NewVmWizard(QWizard):
                                       self.capabilities.max_name_length) \
             if self.spec.name.strip() else []
         return [*validate(self.spec, self.capabilities, check_paths=self.check_paths(),
-                          media=self.boot_media), *clash]
+                          media=self.boot_media, path_facts=self.path_facts.lookup), *clash]
 
     def all_problems(self) -> list[Problem]:
         """The model's problems and what every page's editors found."""
