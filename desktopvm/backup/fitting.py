@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from desktopvm.model import Capabilities, MachineSpec
+from desktopvm.model.porting import fit
 from desktopvm.model.problems import error
 from desktopvm.protocol import InvalidSpec
 
@@ -21,14 +21,10 @@ class Fitted:
 def fit_to(spec: MachineSpec, target: Capabilities) -> Fitted:
     """`spec` as `target` can take it; InvalidSpec naming each blocker when it cannot.
 
-    The disks keep their order (`spec.all_disks()`), which is how a set's disk files are
-    matched to the fitted spec.
+    Disks may move (buses, order: the boot disk first); each keeps its `path`, which is how
+    `restore` tells them apart.
     """
-    try:
-        porting = importlib.import_module("desktopvm.model.porting")
-    except ImportError:  # before the port engineer's mapping lands: the spec as it is
-        return Fitted(spec)
-    fitting = porting.fit(spec, target)
+    fitting = fit(spec, target)
     if fitting.blockers:
         raise InvalidSpec([error("machine", blocker) for blocker in fitting.blockers])
     if len(fitting.spec.all_disks()) != len(spec.all_disks()):

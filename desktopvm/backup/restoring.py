@@ -23,6 +23,7 @@ from desktopvm.protocol import (
 from desktopvm.protocol.undo import Undo
 
 QCOW2_URL = "http://www.gnome.org/~markmc/qcow-image-format.html"
+_TAG = "backup-set-disk:"
 
 
 def restore(set_path: Path, target: Backend, *, name: str, spec: MachineSpec | None = None,
@@ -43,15 +44,41 @@ def restore(set_path: Path, target: Backend, *, name: str, spec: MachineSpec | N
     if len(wanted.all_disks()) != len(chain[0].disks):
         raise InvalidSpec([error("storage", f"the backup holds {len(chain[0].disks)} disk(s), "
                                  f"the settings given {len(wanted.all_disks())}")])
-    fitted = fit_to(wanted, caps)
+    fitted = fit_to(_tagged(wanted, chain[0]), caps)
     for change in fitted.changes:
         progress(None, f"Changed for {target.display_name}: {change}")
-    slots = _slots(chain[0], wanted)
+    slots = [_untag(disk.path) for _, disk in fitted.spec.all_disks()]
+    storage = tuple(c.model_copy(update={"disks": tuple(d.model_copy(update={"path": ""})
+                                                        for d in c.disks)})
+                    for c in fitted.spec.storage)
+    spec_out = fitted.spec.model_copy(update={"storage": storage})
     work = scaled_progress(progress, 0.15, 0.85)
     if caps.export_formats & {"ova", "ovf"}:
-        return _through_ovf(chain, slots, fitted.spec, target, caps, progress=work,
+        return _through_ovf(chain, slots, spec_out, target, caps, progress=work,
                             cancel=cancel)
-    return _with_disks(chain, slots, fitted.spec, target, progress=work, cancel=cancel)
+    return _with_disks(chain, slots, spec_out, target, progress=work, cancel=cancel)
+
+
+def _tagged(spec: MachineSpec, backup: BackupSet) -> MachineSpec:
+    """`spec` with each disk naming the set's disk it gets (its path is a tag through `fit`,
+    which may move and reorder disks) and that disk's size."""
+    slots = iter(_slots(backup, spec))
+    sizes = {d.slot: d.virtual_size for d in backup.disks}
+    storage = []
+    for controller in spec.storage:
+        disks = []
+        for disk in controller.disks:
+            slot = next(slots)
+            disks.append(disk.model_copy(update={
+                "path": _TAG + ":".join(map(str, slot)), "size_bytes": sizes[slot],
+                "existing": True}))
+        storage.append(controller.model_copy(update={"disks": tuple(disks)}))
+    return spec.model_copy(update={"storage": tuple(storage)})
+
+
+def _untag(path: str) -> tuple[int, int, int]:
+    controller, port, device = (int(n) for n in path.removeprefix(_TAG).split(":"))
+    return controller, port, device
 
 
 def _slots(backup: BackupSet, spec: MachineSpec) -> list[tuple[int, int, int]]:

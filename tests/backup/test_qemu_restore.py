@@ -169,3 +169,19 @@ def test_restore_over_refuses_a_running_or_snapshotted_machine_in_words(qemu, tm
     run(qemu.take_snapshot, machine_id, "before", include_memory=False)
     with pytest.raises(InvalidState, match="has snapshots"):
         run(restore_over, made.path, qemu, machine_id)
+
+
+def test_qemu_capture_of_an_off_machine_chains_and_each_point_restores(qemu, tmp_path):
+    machine_id = make_machine(qemu)
+    disk = disk_of(qemu, machine_id)
+    qemu_io(disk, "write -P 0x71 0 64k")
+    destination = tmp_path / "backups"
+    first = run(back_up, qemu, machine_id, destination)
+    qemu_io(disk, "write -P 0x72 2M 64k")
+    second = run(back_up, qemu, machine_id, destination)
+    assert (first.kind, second.kind, second.parent) == ("full", "incremental", first.id)
+    for made, expected in ((first, b"\0"), (second, b"\x72")):
+        new_id = run(restore, made.path, qemu, name=f"from-{made.kind}")
+        restored = disk_of(qemu, new_id)
+        assert read_bytes(restored, 0, 512) == b"\x71" * 512
+        assert read_bytes(restored, 2 * MIB, 512) == expected * 512
