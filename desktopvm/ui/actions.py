@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from desktopvm.protocol import MachineSummary
-from desktopvm.protocol.states import ALLOWED, Operation
+from desktopvm.protocol.states import ALLOWED, LIVE, Operation
 
 if TYPE_CHECKING:
     from desktopvm.model import Capabilities
@@ -34,6 +34,16 @@ def _one(operation: Operation,
     """Enabled for exactly one qualifying machine."""
     each = _each(operation, needs)
     return lambda selection: len(selection) == 1 and each(selection)
+
+
+def _backup(selection: list[tuple[MachineSummary, Capabilities | None]]) -> bool:
+    """One machine that is off (as for an export), or running where the hypervisor captures
+    running machines (Capabilities.backup_running)."""
+    if len(selection) != 1:
+        return False
+    machine, caps = selection[0]
+    return caps is not None and (machine.state in ALLOWED[Operation.EXPORT] or (
+        machine.state in LIVE and caps.backup_running))
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,13 @@ MACHINE_ACTIONS = (
     MachineAction("export", "&Export…", "export", "Ctrl+Shift+E",
                   _one(Operation.EXPORT, lambda c: bool(c.export_formats)),
                   "Export as an appliance (OVA)"),
+    MachineAction("backup", "&Back up…", "export", "Ctrl+B", _backup,
+                  "Back the machine up into a folder, now or on a schedule"),
+    MachineAction("copy_to", "Cop&y to…", "clone", "", _one(Operation.EXPORT),
+                  "Copy the machine to another hypervisor or host (shows what changes first)"),
+    MachineAction("move_to", "&Move to…", "export", "", _one(Operation.EXPORT),
+                  "Move the machine to another hypervisor or host (shows what changes first; "
+                  "the original is deleted only after the copy is checked)"),
     MachineAction("delete", "&Delete…", "delete", "Del", _each(Operation.DELETE),
                   "Delete the selected machines (asks first)"),
     MachineAction("settings", "Se&ttings…", "settings", "Ctrl+E", _one(Operation.CHANGE_NAME_NOTES),
