@@ -168,7 +168,8 @@ class Operations:
         if not self.window.machine_actions[key].isEnabled():
             return
         machines = self.window.selected_machines()
-        handler = getattr(self, f"do_{key}")
+        # Back up, copy and move live in ui/backup (BackupActions).
+        handler = getattr(self, f"do_{key}", None) or getattr(self.window.backups, f"do_{key}")
         handler(machines)
 
     def each(self, machines: list[MachineSummary], title: str, call: MachineCall,
