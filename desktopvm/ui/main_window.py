@@ -39,6 +39,7 @@ from desktopvm.registry import Registry
 from desktopvm.settings import Settings
 from desktopvm.ui import host_state, window_state
 from desktopvm.ui.actions import MACHINE_ACTIONS
+from desktopvm.ui.backup.actions import BackupActions
 from desktopvm.ui.details_pane import DetailsPane
 from desktopvm.ui.facts import BackendFacts, where
 from desktopvm.ui.host_menu import HostActions
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("app"))
         self._build_views()
         self.operations = Operations(self)
+        self.backups = BackupActions(self)
         self.hosts = HostActions(self)
         self.host_panel = HostPanel(self)
         self.tree.host_dropped.connect(self.hosts.dropped)
@@ -113,6 +115,7 @@ class MainWindow(QMainWindow):
         self.tree.expanded.connect(lambda index: self._folded(index, False))
         self.proxy.rowsInserted.connect(self._expand_groups)
         self.details = DetailsPane()
+        self.details.preview_wanted.connect(self._refresh_preview)
         self.side = QStackedWidget()  # a machine's details, or a host's
         self.side.setObjectName("side")
         self.side.addWidget(self.details)
@@ -170,7 +173,7 @@ class MainWindow(QMainWindow):
             self.machine_actions[spec.key] = action
             menu_machine.addAction(action)
             if spec.key in ("start", "shutdown", "poweroff", "discard", "pause", "resume",
-                            "console", "snapshot", "settings", "delete"):
+                            "console", "snapshot", "backup", "settings", "delete"):
                 toolbar.addAction(action)
         # Pause and Resume share Ctrl+P: only the enabled one may own it.
         self.machine_actions["resume"].setShortcut(QKeySequence())
@@ -208,6 +211,9 @@ class MainWindow(QMainWindow):
         self.add_host_action = self._action(self.tr("Add &host…"), "host", "",
                                             self.hosts.add_host)
         self.add_host_action.setObjectName("action-add-host")
+        self.backups_action = self._action(self.tr("&Backups…"), "restore", "Ctrl+Shift+B",
+                                           lambda: self.backups.show_backups())
+        self.backups_action.setObjectName("action-backups")
         self.preferences_action = self._action(self.tr("&Preferences…"), "preferences",
                                                "Ctrl+,", self.operations.preferences)
         own = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
@@ -216,8 +222,8 @@ class MainWindow(QMainWindow):
         quit_action = self._action(self.tr("&Quit"), "", QKeySequence.StandardKey.Quit,
                                    self.close)
         menu_file = self.menuBar().addMenu(self.tr("&File"))
-        for action in (self.new_action, self.import_action, self.add_host_action,
-                       self.preferences_action):
+        for action in (self.new_action, self.import_action, self.backups_action,
+                       self.add_host_action, self.preferences_action):
             menu_file.addAction(action)
         menu_file.addSeparator()
         menu_file.addAction(quit_action)
@@ -540,7 +546,7 @@ class MainWindow(QMainWindow):
         job = self.runner.submit(self.tr("Preview"), lambda p, c: registry.open(
             machine.backend).screenshot(machine.id), background=True)
         self._preview_job = job
-        job.succeeded.connect(self.details.show_preview)
+        job.succeeded.connect(lambda png: self.details.show_preview(png, machine.key))
         job.finished.connect(lambda: setattr(self, "_preview_job", None))
 
     def _job_added(self, job: Job) -> None:
