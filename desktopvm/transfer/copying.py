@@ -32,7 +32,12 @@ from desktopvm.protocol import (
     Progress,
     scaled_progress,
 )
-from desktopvm.transfer.planning import CopyMismatch, differences, plan_for
+from desktopvm.transfer.planning import (
+    CopyMismatch,
+    differences,
+    minor_differences,
+    plan_for,
+)
 
 STILL = (PowerState.OFF, PowerState.ABORTED)
 log = logging.getLogger(__name__)
@@ -110,7 +115,10 @@ def _copy(source: Backend, machine_id: str, target: Backend, wanted: MachineSpec
                          progress=scaled_progress(progress, 0.45, 0.5), cancel=cancel)
         try:
             progress(0.96, f"Checking the copy on {target.display_name}")
-            problems = differences(wanted, target.get_machine(new_id).spec)
+            made = target.get_machine(new_id).spec
+            for note in minor_differences(wanted, made):
+                progress(None, f"Note: {note}")
+            problems = differences(wanted, made)
             if problems:
                 raise CopyMismatch(f"The copy on {target.display_name} is not what was "
                                    f"planned ({problems[0]}); it was removed",

@@ -62,8 +62,8 @@ def differences(wanted: MachineSpec, made: MachineSpec) -> list[str]:
     """How the machine the target reports (`made`) differs from the plan, in words.
 
     Only what the copy must keep is compared: firmware, CPUs, memory, each disk's bus and
-    size, the drives and the adapters' attachments. Names, paths, ids and MAC addresses are
-    the target's to choose.
+    size and the adapters' attachments. Names, paths, ids and MAC addresses are the target's
+    to choose; DVD drives are `minor_differences` (no data is lost without one).
     """
     found = []
 
@@ -81,7 +81,22 @@ def differences(wanted: MachineSpec, made: MachineSpec) -> list[str]:
         compare(f"disk {number} bus", wanted.storage[pi].kind.value, made.storage[mi].kind.value)
         if planned.size_bytes and disk.size_bytes:
             compare(f"disk {number} size (bytes)", planned.size_bytes, disk.size_bytes)
-    compare("DVD drives", len(wanted.all_optical()), len(made.all_optical()))
     compare("network adapters", [n.attachment.value for n in wanted.network],
             [n.attachment.value for n in made.network])
+    return found
+
+
+def minor_differences(wanted: MachineSpec, made: MachineSpec) -> list[str]:
+    """What differs without touching the data (DVD drives, a disk's file format), in words for
+    the progress log."""
+    found = []
+    planned, got = len(wanted.all_optical()), len(made.all_optical())
+    if planned != got:
+        found.append(f"the copy has {got} DVD drive(s), {planned} planned: add them in its "
+                     "settings")
+    for number, ((_, disk), (_, there)) in enumerate(zip(wanted.all_disks(), made.all_disks(),
+                                                         strict=False), start=1):
+        if disk.format is not there.format:
+            found.append(f"disk {number} is a {there.format.value.upper()} file, "
+                         f"{disk.format.value.upper()} planned")
     return found
