@@ -96,16 +96,20 @@ def _through_ovf(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec
                  cancel: CancelToken) -> str:
     """Disks and an OVF descriptor in a scratch folder, then the target's own import."""
     # QEMU imports qcow2 as it is; other importers (VBoxManage, VMware, ESXi) read VMDK.
-    qcow2 = DiskFormat.QCOW2 in caps.disk_formats and target.name.partition("@")[0] == "qemu"
+    kind = target.name.partition("@")[0]
+    qcow2 = DiskFormat.QCOW2 in caps.disk_formats and kind == "qemu"
     fmt, url = (DiskFormat.QCOW2, QCOW2_URL) if qcow2 else (DiskFormat.VMDK,
                                                            STREAM_OPTIMIZED_VMDK)
+    # VirtualBox 7.2 fails to import a stream-optimized VMDK whose grains did not compress
+    # (VERR_EOF: real data, encrypted or compressed files); a sparse VMDK it imports.
+    subformat = "" if qcow2 else "monolithicSparse" if kind == "virtualbox" \
+        else "streamOptimized"
     with scratch(chain[0].path.parent) as folder, Undo() as undo:
         exported = []
         for number, slot in enumerate(slots, start=1):
             file = folder / f"disk{number}.{fmt.value}"
             share = 0.6 / max(1, len(slots))
-            reassemble(chain, slot, file, fmt,
-                       subformat="" if qcow2 else "streamOptimized",
+            reassemble(chain, slot, file, fmt, subformat=subformat,
                        progress=scaled_progress(progress, (number - 1) * share, share),
                        cancel=cancel)
             size = next(d.virtual_size for d in chain[0].disks if d.slot == slot)
