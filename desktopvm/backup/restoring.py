@@ -125,7 +125,7 @@ def _through_ovf(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec
                                        cancel=CancelToken()))
         cancel.raise_if_cancelled()
         imported = target.get_machine(new_id).spec
-        final = _beyond_ovf(spec, imported)
+        final = _beyond_ovf(spec, imported, local=target.host in ("localhost", ""))
         if final != imported:  # what OVF cannot carry: firmware, TPM, NIC models, notes …
             target.update(new_id, imported, final, progress=scaled_progress(progress, 0.9, 0.1),
                           cancel=cancel)
@@ -134,14 +134,25 @@ def _through_ovf(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec
     return new_id
 
 
-def _beyond_ovf(wanted: MachineSpec, imported: MachineSpec) -> MachineSpec:
-    """The wanted spec on the imported machine: its id, name, storage and fresh MACs kept."""
+def _beyond_ovf(wanted: MachineSpec, imported: MachineSpec, *, local: bool) -> MachineSpec:
+    """The wanted spec on the imported machine: its id, name, storage and fresh MACs kept;
+    the ISOs the machine had go back into its drives (OVF exports drives empty) when the
+    target is this computer and the file is still here."""
     network = tuple(
         nic.model_copy(update={"mac": imported.network[n].mac if n < len(imported.network)
                                else ""})
         for n, nic in enumerate(wanted.network))
+    isos = iter([drive.iso for _, drive in wanted.all_optical()])
+    storage = []
+    for controller in imported.storage:
+        drives = []
+        for drive in controller.optical:
+            iso = next(isos, "")
+            keep = local and not drive.iso and iso and Path(iso).is_file()
+            drives.append(drive.model_copy(update={"iso": iso}) if keep else drive)
+        storage.append(controller.model_copy(update={"optical": tuple(drives)}))
     return wanted.model_copy(update={"id": imported.id, "name": imported.name,
-                                     "storage": imported.storage, "network": network})
+                                     "storage": tuple(storage), "network": network})
 
 
 def _with_disks(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec: MachineSpec,
