@@ -24,6 +24,7 @@ class NameField(QWidget):
         super().__init__(parent)
         self.capabilities: Capabilities | None = None
         self.taken: list[str] = []
+        self.valid = False  # whether the name passed its last check
         self.edit = QLineEdit(name)
         self.edit.setObjectName("new-name")
         self.edit.setAccessibleName(self.tr("Name of the new machine"))
@@ -70,5 +71,6 @@ class NameField(QWidget):
         if clash:
             self.use_suggestion.setText(self.tr("Use “%1”").replace(
                 "%1", printable(self._suggestion())))
-        self.checked.emit(not problems)
-        return not problems
+        self.valid = not problems
+        self.checked.emit(self.valid)
+        return self.valid

@@ -124,7 +124,7 @@ class RestoreDialog(QDialog):
 
     def _update_ok(self) -> None:
         if self.as_new.isChecked():
-            self.ok.setEnabled(self.chosen() is not None and self.name.check())
+            self.ok.setEnabled(self.chosen() is not None and self.name.valid)
         else:
             self.ok.setEnabled(self.over.isEnabled())
 

@@ -181,7 +181,7 @@ class TransferDialog(QDialog):
 
     def _update_ok(self) -> None:
         ready = self.fitting is not None and not self.fitting.blockers
-        self.ok.setEnabled(ready and self.name.check())
+        self.ok.setEnabled(ready and self.name.valid)
 
     def _go(self) -> None:
         if not self.moving:
