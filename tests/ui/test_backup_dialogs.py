@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QTreeWidget, QTreeWidgetItem
 
 from desktopvm.backup import BackupSet, back_up, list_backups
 from desktopvm.jobs import JobRunner, JobState
@@ -30,6 +30,12 @@ from tests.backup.doubles import MIB, CaptureDouble
 
 def summary(state: PowerState = PowerState.OFF, name: str = "web") -> MachineSummary:
     return MachineSummary(backend="memory", id="m1", name=name, state=state)
+
+
+def row(tree: QTreeWidget, index: int) -> QTreeWidgetItem:
+    item = tree.topLevelItem(index)
+    assert item is not None
+    return item
 
 
 def confirm_box() -> QMessageBox | None:
@@ -115,7 +121,7 @@ def test_backups_window_lists_sets_and_deletes_only_what_nothing_needs(qtbot, ru
     window = BackupsWindow(runner, folder=str(folder))
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.table.topLevelItemCount() == 2, timeout=5000)
-    full, incremental = (window.table.topLevelItem(i) for i in range(2))
+    full, incremental = (row(window.table, i) for i in range(2))
     assert [full.text(c) for c in (0, 2, 5, 6)] == ["db server", "full", "running", ""]
     assert incremental.text(2) == "incremental"
     first: BackupSet = full.data(0, backups_window.SetRole)
@@ -141,7 +147,7 @@ def test_a_damaged_set_shows_its_problem_and_cannot_be_restored(qtbot, runner, f
     window = BackupsWindow(runner, folder=str(folder))
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.table.topLevelItemCount() == 2, timeout=5000)
-    problems = [window.table.topLevelItem(i).text(6) for i in range(2)]
+    problems = [row(window.table, i).text(6) for i in range(2)]
     assert all("damaged" in text for text in problems)  # the second has lost its parent
     assert "2 damaged" in window.status.text()
     window.select(sets[1].id)
@@ -167,7 +173,7 @@ def test_listing_never_blocks_the_gui_thread(qtbot, runner: JobRunner, folder,
                                             monkeypatch: pytest.MonkeyPatch):
     """A folder on a share that hangs: the window opens, answers, and lists once it can."""
     release = threading.Event()
-    real = backups_window.list_backups
+    real = list_backups
 
     def hanging(path: Path) -> list[BackupSet]:
         release.wait(10)
@@ -277,7 +283,7 @@ def test_the_report_comes_first_and_blockers_block(with_runner, make_facts, memo
     assert "Working out what changes" in dialog.status.text() and not dialog.ok.isEnabled()
     with qtbot.waitSignal(dialog.planned, timeout=5000):
         release.set()
-    rows = [[dialog.report.topLevelItem(i).text(c) for c in range(4)] for i in range(2)]
+    rows = [[row(dialog.report, i).text(c) for c in range(4)] for i in range(2)]
     assert rows[0] == ["disk 1 bus", "IDE", "SCSI", "Hyper-V generation 2 boots from SCSI"]
     assert dialog.ok.isEnabled() and dialog.ok.text() == "Copy"
 
