@@ -174,7 +174,8 @@ def showmediuminfo(state: dict[str, Any], args: list[str], ctx: Context) -> None
         else 0
     ctx["out"] += (f"UUID:           {record['uuid']}\n"
                    f"Parent UUID:    {record['parent'] or 'base'}\nState:          created\n"
-                   f"Type:           normal (base)\nLocation:       {location}\n"
+                   f"Type:           normal ({'differencing' if record['parent'] else 'base'})\n"
+                   f"Location:       {location}\n"
                    f"Storage format: {record['format']}\nFormat variant: dynamic default\n"
                    f"Capacity:       {record['size_mb']} MBytes\n"
                    f"Size on disk:   {size_on_disk} MBytes\nEncryption:     disabled\n")
@@ -198,6 +199,16 @@ def clonemedium(state: dict[str, Any], args: list[str], ctx: Context) -> None:
     parsed = parse([a for a in args if a not in ("disk", "dvd", "floppy")],
                    {"--format", "--variant", "--existing"})
     source, record = _medium(state, parsed.positional[0])
+    for vm in state["vms"].values():
+        # A running machine holds its current media locked for writing; cloning one fails
+        # (VirtualBox's MediumImpl setStateError: "Medium '%s' is locked for writing by
+        # another task", VBOX_E_INVALID_OBJECT_STATE). Its frozen parents can be read.
+        if vm["state"] in ("running", "paused") and any(
+                slot["medium"] == source for ctl in vm["controllers"]
+                for slot in ctl["attachments"].values()):
+            raise Fail(error_lines(f"Medium '{source}' is locked for writing by another task",
+                                   "Details: code VBOX_E_INVALID_OBJECT_STATE (0x80bb0007), "
+                                   "component MediumWrap, interface IMedium"))
     target = Path(parsed.positional[1]).resolve()
     if target.exists():
         raise Fail(error_lines(f"Cannot register the hard disk '{target}' because a hard disk "

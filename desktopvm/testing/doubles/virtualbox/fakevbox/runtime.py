@@ -170,6 +170,7 @@ def snapshot(state: dict[str, Any], args: list[str], ctx: Context) -> None:
                  "description": parsed.get("--description"), "time": now_iso() + "Z",
                  "state_file": "Snapshots/state.sav" if vm["state"] in ACTIVE else ""}
         ctx["progress"]()
+        taken["frozen"] = _freeze_disks(state, vm)
         vm["snapshots"].append(taken)
         vm["current"] = taken["uuid"]
         write_settings_file(vm)
@@ -185,6 +186,7 @@ def snapshot(state: dict[str, Any], args: list[str], ctx: Context) -> None:
     elif command == "delete":
         target = _snapshot(vm, args[2])
         ctx["progress"]()
+        _merge_frozen(state, vm, target)
         for child in vm["snapshots"]:
             if child["parent"] == target["uuid"]:
                 child["parent"] = target["parent"]
@@ -194,6 +196,72 @@ def snapshot(state: dict[str, Any], args: list[str], ctx: Context) -> None:
         write_settings_file(vm)
     else:
         raise syntax(f"Invalid parameter '{command}'")
+
+
+def _hard_disk_slots(vm: dict[str, Any]) -> list[dict[str, Any]]:
+    return [slot for ctl in vm["controllers"] for slot in ctl["attachments"].values()
+            if slot["type"] == "hdd" and slot["medium"]]
+
+
+def _freeze_disks(state: dict[str, Any], vm: dict[str, Any]) -> list[str]:
+    """`snapshot take` moves each hard disk onto a new differencing image; the media it froze.
+
+    Real 7.2 (checked with VBoxManage 7.2.22, docs/virtualbox.md "Backups"): showvminfo's
+    `<ctl>-ImageUUID-<p>-<d>` becomes a new image `Snapshots/{uuid}.vdi` whose `Parent UUID`
+    (showmediuminfo, list hdds) is the medium the slot had, which stays as it was. VirtualBox's
+    child holds only the changes; the stand-in's holds a whole copy, so what the guest sees
+    (and what a copy of either medium holds) is the same.
+    """
+    import shutil  # imported here: each call of the double pays for its imports
+
+    frozen = []
+    for slot in _hard_disk_slots(vm):
+        parent = state["media"].get(slot["medium"])
+        if parent is None:
+            continue
+        uuid = new_uuid()
+        child = Path(vm["folder"]) / "Snapshots" / f"{{{uuid}}}.{parent['format'].lower()}"
+        child.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(slot["medium"], child)
+        state["media"][str(child)] = {"uuid": uuid, "format": parent["format"],
+                                      "size_mb": parent["size_mb"], "parent": parent["uuid"]}
+        frozen.append(parent["uuid"])
+        slot.update(medium=str(child), uuid=uuid)
+    return frozen
+
+
+def _merge_frozen(state: dict[str, Any], vm: dict[str, Any], snap: dict[str, Any]) -> None:
+    """`snapshot delete` merges each medium the snapshot froze with its one child.
+
+    Real 7.2 (as above): a frozen base medium takes the child's content back and the slot is on
+    the base again; a frozen differencing medium is merged forward — it goes, and the child
+    then hangs from the grandparent.
+    """
+    import shutil  # imported here: each call of the double pays for its imports
+
+    media: dict[str, dict[str, Any]] = state["media"]
+    for frozen in snap.get("frozen", []):
+        parent_path = next((p for p, m in media.items() if m["uuid"] == frozen), None)
+        children = [(p, m) for p, m in media.items() if m["parent"] == frozen]
+        if parent_path is None or len(children) != 1:
+            continue
+        parent, (child_path, child) = media[parent_path], children[0]
+        if parent["parent"]:
+            child["parent"] = parent["parent"]
+            del media[parent_path]
+            Path(parent_path).unlink(missing_ok=True)
+            continue
+        shutil.copyfile(child_path, parent_path)
+        for medium in media.values():
+            if medium["parent"] == child["uuid"]:
+                medium["parent"] = frozen
+        for slot in _hard_disk_slots(vm):
+            if slot["uuid"] == child["uuid"]:
+                slot.update(medium=parent_path, uuid=frozen)
+        for other in vm["snapshots"]:
+            other["frozen"] = [frozen if u == child["uuid"] else u for u in other.get("frozen", [])]
+        del media[child_path]
+        Path(child_path).unlink(missing_ok=True)
 
 
 def clonevm(state: dict[str, Any], args: list[str], ctx: Context) -> None:
