@@ -189,7 +189,7 @@ def test_listing_never_blocks_the_gui_thread(qtbot, runner: JobRunner, folder,
     qtbot.waitUntil(lambda: window.table.topLevelItemCount() == 2, timeout=5000)
 
 
-def test_prune_previews_then_deletes_with_the_same_numbers(qtbot, runner, folder):
+def test_prune_previews_then_deletes_with_the_same_numbers(qtbot, runner, folder, tmp_path):
     from desktopvm.ui.backup.prune_dialog import PruneDialog
 
     sets = list_backups(folder)
@@ -202,6 +202,18 @@ def test_prune_previews_then_deletes_with_the_same_numbers(qtbot, runner, folder
         dialog.retention.keep_last.setValue(1)  # the full set stays: the kept one needs it
     assert dialog.doomed.count() == 0
     assert all(s.path.is_dir() for s in sets)
+    newest = back_up(CaptureDouble(tmp_path / "machine", (2 * MIB,), name="db server"),
+                     "m1", folder, incremental=False, progress=no_progress,
+                     cancel=CancelToken())  # type: ignore[arg-type]
+    assert newest.kind == "full"
+    with qtbot.waitSignal(dialog.previewed, timeout=5000):
+        dialog.retention.keep_last.setValue(2)
+    with qtbot.waitSignal(dialog.previewed, timeout=5000):
+        dialog.retention.keep_last.setValue(1)
+    assert dialog.doomed.count() == 2 and dialog.ok.isEnabled()
+    assert dialog.ok.text() == "Delete 2 set(s)"
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: [s.id for s in list_backups(folder)] == [newest.id], timeout=5000)
 
 
 # -- Restore… -------------------------------------------------------------------------------
