@@ -202,9 +202,9 @@ def test_prune_previews_then_deletes_with_the_same_numbers(qtbot, runner, folder
         dialog.retention.keep_last.setValue(1)  # the full set stays: the kept one needs it
     assert dialog.doomed.count() == 0
     assert all(s.path.is_dir() for s in sets)
-    newest = back_up(CaptureDouble(tmp_path / "machine", (2 * MIB,), name="db server"),
-                     "m1", folder, incremental=False, progress=no_progress,
-                     cancel=CancelToken())  # type: ignore[arg-type]
+    again = CaptureDouble(tmp_path / "machine", (2 * MIB,), name="db server")
+    newest = back_up(again, "m1", folder, incremental=False,  # type: ignore[arg-type]
+                     progress=no_progress, cancel=CancelToken())
     assert newest.kind == "full"
     with qtbot.waitSignal(dialog.previewed, timeout=5000):
         dialog.retention.keep_last.setValue(2)
