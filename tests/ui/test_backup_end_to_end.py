@@ -1,0 +1,116 @@
+"""End to end on real QEMU (TCG) through the main window: Back up… a machine, see the set in
+the Backups window, restore it as a new machine (the name clash offers a free name), change
+the original's hardware, then restore over it (asked, default Cancel) and get it back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from desktopvm.jobs import JobRunner, JobState
+from desktopvm.model import defaults_for
+from desktopvm.protocol import CancelToken, no_progress
+from desktopvm.registry import KNOWN_BACKENDS, Registry
+from desktopvm.settings import Settings
+from desktopvm.ui.backup.backup_dialog import BackUpDialog
+from desktopvm.ui.backup.restore_dialog import RestoreDialog
+from desktopvm.ui.main_window import MainWindow
+
+pytestmark = [pytest.mark.qemu, pytest.mark.slow]
+
+
+def dialog_of(window: MainWindow, kind):
+    return next((d for d in window.operations.open_dialogs if isinstance(d, kind)), None)
+
+
+def confirm_box() -> QMessageBox | None:
+    return next((w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)
+                 and w.objectName() == "confirm-dialog" and w.isVisible()), None)
+
+
+def finished_jobs(runner: JobRunner, title_start: str) -> list:
+    return [j for j in runner.jobs if j.title.startswith(title_start) and j.state.is_done]
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path):
+    qemu = next(k for k in KNOWN_BACKENDS if k.name == "qemu")
+    registry = Registry(Settings(library_dir=str(tmp_path / "library"), qemu_accel="tcg",
+                                 refresh_interval_s=3600), known=(qemu,))
+    runner = JobRunner()
+    window = MainWindow(registry, runner)
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    runner.cancel_all()
+    runner.wait_for_done(60_000)
+    backend = registry.open("qemu")
+    for machine in backend.list_machines():
+        backend.delete(machine.id, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    registry.close()
+
+
+def test_back_up_list_restore_as_new_and_over_the_original(qtbot, window, tmp_path: Path):
+    backend = window.registry.open("qemu")
+    spec = defaults_for("other-linux", backend.capabilities(), name="web")
+    spec = spec.model_copy(update={"memory": spec.memory.model_copy(update={"size_mib": 128})})
+    machine_id = backend.create(spec, progress=no_progress, cancel=CancelToken())
+    window.refresh(with_facts=True)
+    qtbot.waitUntil(lambda: window.model.machine_count() == 1 and "qemu" in window.facts,
+                    timeout=30_000)
+    window.select(("localhost", "qemu", machine_id))
+    qtbot.waitUntil(lambda: window.machine_actions["backup"].isEnabled(), timeout=5000)
+
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    window.machine_actions["backup"].trigger()
+    dialog = dialog_of(window, BackUpDialog)
+    assert dialog is not None
+    dialog.folder.setText(str(folder))
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: bool(finished_jobs(window.runner, "Back up web")), timeout=60_000)
+    [job] = finished_jobs(window.runner, "Back up web")
+    assert job.state is JobState.SUCCEEDED, job.error
+    assert job.result.kind == "full" and job.result.path.is_dir()
+
+    backups = window.backups.show_backups()  # File → Backups…, the folder used last
+    qtbot.waitUntil(lambda: backups.table.topLevelItemCount() == 1, timeout=10_000)
+    backups.select(job.result.id)
+    backups.restore_button.click()
+    restore = dialog_of(window, RestoreDialog)
+    assert restore is not None and restore.as_new.isChecked()
+    assert not restore.ok.isEnabled()  # "web" is taken on QEMU
+    restore.name.use_suggestion.click()
+    assert restore.chosen_name() == "web-2"
+    restore.ok.click()
+    qtbot.waitUntil(lambda: bool(finished_jobs(window.runner, "Restore web-2")), timeout=60_000)
+    [made] = finished_jobs(window.runner, "Restore web-2")
+    assert made.state is JobState.SUCCEEDED, made.error
+    restored = backend.get_machine(str(made.result))
+    assert restored.spec.name == "web-2" and len(restored.files) == 1
+
+    # The original's memory changes; restoring over it brings the backup's back.
+    info = backend.get_machine(machine_id)
+    changed = info.spec.model_copy(update={"memory": info.spec.memory.model_copy(
+        update={"size_mib": 256})})
+    backend.update(machine_id, info.spec, changed, progress=no_progress, cancel=CancelToken())
+    window.refresh(with_facts=False)
+    qtbot.waitUntil(lambda: window.model.machine_count() == 2, timeout=10_000)
+    backups.select(job.result.id)
+    backups.restore_button.click()
+    over = dialog_of(window, RestoreDialog)
+    assert over is not None and over.over.isEnabled()
+    over.over.setChecked(True)
+    over.ok.click()
+    qtbot.waitUntil(lambda: confirm_box() is not None, timeout=5000)
+    box = confirm_box()
+    assert box is not None and box.defaultButton().text() == "Cancel"
+    next(b for b in box.buttons() if b.text() == "Restore over it").click()
+    qtbot.waitUntil(lambda: bool(finished_jobs(window.runner, "Restore web from")),
+                    timeout=60_000)
+    [back] = finished_jobs(window.runner, "Restore web from")
+    assert back.state is JobState.SUCCEEDED, back.error
+    assert backend.get_machine(machine_id).spec.memory.size_mib == 128
+    backups.close()
