@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktopvm.jobs import JobRunner, JobState
+from desktopvm.jobs import Job, JobRunner, JobState
 from desktopvm.model import defaults_for
 from desktopvm.protocol import CancelToken, no_progress
 from desktopvm.registry import KNOWN_BACKENDS, Registry
@@ -30,7 +30,7 @@ def confirm_box() -> QMessageBox | None:
                  and w.objectName() == "confirm-dialog" and w.isVisible()), None)
 
 
-def finished_jobs(runner: JobRunner, title_start: str) -> list:
+def finished_jobs(runner: JobRunner, title_start: str) -> list[Job]:
     return [j for j in runner.jobs if j.title.startswith(title_start) and j.state.is_done]
 
 
@@ -61,7 +61,7 @@ def test_back_up_list_restore_as_new_and_over_the_original(qtbot, window, tmp_pa
     qtbot.waitUntil(lambda: window.model.machine_count() == 1 and "qemu" in window.facts,
                     timeout=30_000)
     window.select(("localhost", "qemu", machine_id))
-    qtbot.waitUntil(lambda: window.machine_actions["backup"].isEnabled(), timeout=5000)
+    qtbot.waitUntil(window.machine_actions["backup"].isEnabled, timeout=5000)
 
     folder = tmp_path / "backups"
     folder.mkdir()
