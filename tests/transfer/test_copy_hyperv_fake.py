@@ -1,0 +1,125 @@
+"""QEMU -> Hyper-V: the mapping report from the capabilities and switches the PowerShell
+double reports, and the request Hyper-V's own plans make of the fitted spec (generation,
+controllers, switch); the whole copy through the double is a strict xfail until the double
+reads real VHDX files (it models disks as JSON stand-ins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backends.hyperv import placement, plans
+from backends.hyperv.backend import HyperVBackend
+from backends.hyperv.metadata import MetadataStore
+from backends.hyperv.session import LocalProcessChannel
+from backends.qemu import storage_daemon
+from backends.qemu.backend import QemuBackend
+from desktopvm.model import (
+    ControllerKind,
+    Disk,
+    DiskFormat,
+    Firmware,
+    FirmwareSpec,
+    MachineSpec,
+    MemorySpec,
+    NetworkAdapter,
+    NicModel,
+    StorageController,
+)
+from desktopvm.protocol import CancelToken, ConnectionLost, no_progress
+from desktopvm.settings import Settings
+from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
+from desktopvm.transfer import copy_to, plan_copy
+from tests.backends.qemu.backup_kit import MIB, disk_paths, same, write
+
+pytestmark = pytest.mark.skipif(storage_daemon.find_daemon() is None,
+                                reason="qemu-storage-daemon is not installed")
+
+
+@pytest.fixture
+def hyperv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[HyperVBackend,
+                                                                           FakeHost]]:
+    host = FakeHost(tmp_path / "hyperv-host")
+    for key, value in host.environment.items():
+        monkeypatch.setenv(key, value)
+    backend = HyperVBackend(lambda: LocalProcessChannel(str(FAKE_POWERSHELL)),
+                            metadata=MetadataStore("localhost", tmp_path / "hyperv-metadata"))
+    yield backend, host
+    backend.close()
+
+
+def qemu_machine(tmp_path: Path, firmware: Firmware) -> tuple[QemuBackend, str]:
+    qemu = QemuBackend(Settings(library_dir=str(tmp_path / "qemu"), qemu_accel="tcg"))
+    spec = MachineSpec(name="to-hyperv", os="debian12", firmware=FirmwareSpec(kind=firmware),
+                       memory=MemorySpec(size_mib=512),
+                       storage=(StorageController(name="SATA", kind=ControllerKind.SATA, disks=(
+                           Disk(format=DiskFormat.QCOW2, size_bytes=16 * MIB),
+                           Disk(format=DiskFormat.QCOW2, size_bytes=8 * MIB, port=1))),),
+                       network=(NetworkAdapter(model=NicModel.E1000),))
+    machine = qemu.create(spec, progress=no_progress, cancel=CancelToken())
+    first, second = disk_paths(qemu, machine)
+    write(first, MIB, b"BOOT DISK " * 10000, tmp_path)
+    write(second, 2 * MIB, b"DATA DISK " * 5000, tmp_path)
+    return qemu, machine
+
+
+def created(host: FakeHost) -> dict[str, Any]:
+    requests: list[dict[str, Any]] = [entry["args"] for entry in host.log()
+                                      if entry["op"] == "create_vm"]
+    assert len(requests) == 1
+    return requests[0]
+
+
+@pytest.mark.parametrize(("firmware", "generation", "boot_bus"),
+                         [(Firmware.BIOS, 1, "IDE"), (Firmware.UEFI, 2, "SCSI")])
+def test_the_plan_and_the_request_hyperv_would_get(hyperv: tuple[HyperVBackend, FakeHost],
+                                                   tmp_path: Path, firmware: Firmware,
+                                                   generation: int, boot_bus: str):
+    backend, _ = hyperv
+    qemu, machine = qemu_machine(tmp_path, firmware)
+    plan = plan_copy(qemu, machine, backend)  # Hyper-V's capabilities and switches: the double's
+    report = {(c.what, c.before, c.after): c.reason for c in plan.changes}
+    assert plan.blockers == ()
+    if generation == 1:
+        assert report[("disk 1 bus", "SATA port 0", "IDE port 0")] == \
+            "Hyper-V generation 1 boots only from IDE"
+        assert report[("disk 2 bus", "SATA port 1", "SCSI port 0")] == \
+            "Hyper-V has no SATA controller"
+    else:
+        assert report[("disk 1 bus", "SATA port 0", "SCSI port 0")] == \
+            "Hyper-V has no SATA controller"
+    assert ("disk 1 format", "QCOW2", "VHDX") in report
+    assert report[("network adapter 1 model", "e1000", "synthetic")].startswith(
+        "Hyper-V has no e1000 adapter")
+    # What Hyper-V's own plans make of the fitted spec (the disks as a restore attaches them).
+    storage = tuple(c.model_copy(update={"disks": tuple(
+        d.model_copy(update={"path": f"C:\\disks\\d{n}.vhdx", "existing": True})
+        for n, d in enumerate(c.disks))}) for c in plan.spec.storage)
+    request = plans.create(plan.spec.model_copy(update={"storage": storage}), "Default Switch")
+    assert not [p for p in placement.problems(plan.spec) if p.severity.value == "error"]
+    assert request.args["Generation"] == generation
+    assert [d["ControllerType"] for d in request.args["Disks"]] == [boot_bus, "SCSI"] \
+        if generation == 1 else ["SCSI", "SCSI"]
+    assert [a["SwitchName"] for a in request.args["NetworkAdapters"]] == ["Default Switch"]
+
+
+@pytest.mark.xfail(strict=True, raises=ConnectionLost, reason=(
+    "the PowerShell double reads only its own JSON stand-in disk files (fake_hyperv.read_vhd), "
+    "not the real VHDX a restore converts; reported to the double's owner"))
+def test_qemu_to_hyperv_through_the_double(hyperv: tuple[HyperVBackend, FakeHost],
+                                           tmp_path: Path):
+    backend, host = hyperv
+    qemu, machine = qemu_machine(tmp_path, Firmware.BIOS)
+    new_id = copy_to(qemu, machine, backend, name="moved in", progress=no_progress,
+                     cancel=CancelToken(), scratch=tmp_path / "scratch")
+    request = created(host)
+    assert (request["Name"], request["Generation"]) == ("moved in", 1)
+    disks = request["Disks"]
+    assert [d["ControllerType"] for d in disks] == ["IDE", "SCSI"]
+    for source_disk, made in zip(disk_paths(qemu, machine), disks, strict=True):
+        assert same(str(source_disk), Path(made["Path"]), fmt="vhdx")
+    assert backend.get_machine(new_id).spec.name == "moved in"
