@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from desktopvm.backup import restore
+from desktopvm.backup import back_up, restore
 from desktopvm.model import CpuSpec, Firmware, FirmwareSpec, MemorySpec
 from desktopvm.protocol import CancelToken, no_progress
 from tests.backends.virtualbox.real.realvbox import RealVBox, root_problem
+from tests.backends.virtualbox.real.test_backup_real import machine_with_disks, same_content
 from tests.backup.conftest import backup
 from tests.backup.doubles import MIB, CaptureDouble
 
@@ -87,3 +88,21 @@ def test_an_incremental_point_restored_into_real_virtualbox(real_vbox, tmp_path,
         assert disk0[2 * MIB:4 * MIB] == (tmp_path / "random.bin").read_bytes()
     assert disk_bytes(second, tmp_path)[MIB:MIB + 4096] == b"\x42" * 4096
     assert not [p for p in point.path.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_a_real_virtualbox_machine_backed_up_and_restored_into_qemu(real_vbox, tmp_path, qemu):
+    """VirtualBox's capture hands over its own VDI and VMDK; the set holds them as qcow2."""
+    folder = tmp_path / "vbox-disks"
+    folder.mkdir()
+    machine, raw = machine_with_disks(real_vbox, folder, vmdk=True)
+    made = back_up(real_vbox.backend(), machine, tmp_path / "backups", progress=no_progress,
+                   cancel=CancelToken())
+    assert made.kind == "full" and [d.format.value for d in made.disks] == ["qcow2", "qcow2"]
+    assert sorted(p.name for p in (made.path / "disks").iterdir()) == ["disk1.qcow2",
+                                                                      "disk2.qcow2"]
+    new_id = restore(made.path, qemu, name="from virtualbox", progress=no_progress,
+                     cancel=CancelToken())
+    disks = [Path(d.path) for _, d in qemu.get_machine(new_id).spec.all_disks()]
+    assert len(disks) == 2
+    assert same_content(raw, disks[0], "qcow2")
+
