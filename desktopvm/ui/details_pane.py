@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, SignalInstance
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -23,8 +24,10 @@ from desktopvm.protocol import MachineInfo, Snapshot
 from desktopvm.ui.hardware_words import Row, hardware_rows
 from desktopvm.ui.icons import icon
 from desktopvm.ui.inventory_model import STATE_TEXT
+from desktopvm.ui.pane_widgets import ElidedLabel, PreviewLabel, ValueLabel
 
 SnapshotIdRole = Qt.ItemDataRole.UserRole + 1
+NARROW_PANE = 460  # pixels: below it the preview sits above the hardware list, not beside it
 
 
 class DetailsPane(QTabWidget):
@@ -35,27 +38,27 @@ class DetailsPane(QTabWidget):
         snapshot_requested()        -- take one
         restore_requested(str)      -- snapshot id
         delete_snapshot_requested(str)
+        preview_wanted()            -- an active machine is shown with no screenshot yet
     """
 
     notes_saved = Signal(str)
     snapshot_requested = Signal()
     restore_requested = Signal(str)
     delete_snapshot_requested = Signal(str)
+    preview_wanted = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("details")
         self.info: MachineInfo | None = None
         self._summary = QWidget()
-        self.title = QLabel()
+        self.title = ElidedLabel()
         self.title.setObjectName("details-title")
-        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a name is text, never markup
         self.title.setStyleSheet("font-size: 16pt; font-weight: 600;")
         self.state = QLabel()
-        self.preview = QLabel()
+        self.state.setWordWrap(True)
+        self.preview = PreviewLabel()
         self.preview.setObjectName("preview")
-        self.preview.setFixedSize(320, 200)
-        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setStyleSheet("background: #111827; color: #9ca3af; border-radius: 6px;")
         self.hardware = QFormLayout()
         self.notes = QPlainTextEdit()
@@ -68,16 +71,15 @@ class DetailsPane(QTabWidget):
         self.save_notes.setEnabled(False)
         self.notes.textChanged.connect(self._notes_edited)
         self.save_notes.clicked.connect(lambda: self.notes_saved.emit(self.notes.toPlainText()))
-        header = QHBoxLayout()
-        titles = QVBoxLayout()
-        titles.addWidget(self.title)
-        titles.addWidget(self.state)
-        titles.addStretch(1)
-        header.addLayout(titles, 1)
-        header.addWidget(self.preview)
+        # The hardware list sits beside the preview, so a running machine's pane has no blank
+        # block under a two-line heading; the preview shrinks before the list scrolls.
+        self._body = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self._body.addLayout(self.hardware, 3)
+        self._body.addWidget(self.preview, 2, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self._summary)
-        layout.addLayout(header)
-        layout.addLayout(self.hardware)
+        layout.addWidget(self.title)
+        layout.addWidget(self.state)
+        layout.addLayout(self._body)
         layout.addWidget(QLabel(self.tr("Notes")))
         layout.addWidget(self.notes)
         notes_row = QHBoxLayout()
@@ -90,10 +92,20 @@ class DetailsPane(QTabWidget):
         scroller.setObjectName("summary-scroller")
         scroller.setWidgetResizable(True)
         scroller.setFrameShape(QScrollArea.Shape.NoFrame)
+        # Everything in the summary wraps, elides or shrinks: sideways scrolling is a layout bug.
+        scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroller.setWidget(self._summary)
         self.addTab(scroller, self.tr("Summary"))
         self.addTab(self._snapshots_tab(), self.tr("Snapshots"))
         self.show_nothing()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        # Too narrow for a readable list beside even the smallest preview: the preview goes on
+        # top of the list instead (the pane never scrolls sideways).
+        narrow = event.size().width() < NARROW_PANE
+        self._body.setDirection(QBoxLayout.Direction.TopToBottom if narrow
+                                else QBoxLayout.Direction.LeftToRight)
 
     def _snapshots_tab(self) -> QWidget:
         tab = QWidget()
@@ -176,25 +188,26 @@ class DetailsPane(QTabWidget):
         self.take_button.setEnabled(True)
         # Only a running (or paused) machine has a screen to show; no empty box otherwise.
         self.preview.setVisible(info.state.is_active)
-        if not info.state.is_active:
-            self.preview.clear()
+        if not info.state.is_active or not same:
+            self.preview.clear()  # another machine's screen is not this one's
+        if info.state.is_active and not self.preview.has_shot():
+            self.preview_wanted.emit()  # now, not on the next tick of the preview timer
 
-    def show_preview(self, png: bytes) -> None:
-        """A fresh screenshot for the thumbnail."""
+    def show_preview(self, png: bytes, key: tuple[str, str, str] | None = None) -> None:
+        """A fresh screenshot for the thumbnail; one taken of `key` is dropped when another
+        machine (or none) is shown by the time it arrives."""
+        if key is not None and (self.info is None or self.info.summary.key != key):
+            return
         pixmap = QPixmap()
         if pixmap.loadFromData(png, "PNG"):
-            self.preview.setPixmap(pixmap.scaled(
-                self.preview.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation))
+            self.preview.show_shot(pixmap)
 
     def _fill_hardware(self, rows: list[Row]) -> None:
         while self.hardware.rowCount():
             self.hardware.removeRow(0)
         for label, value, tooltip in rows:
-            text = QLabel(value)
-            text.setTextFormat(Qt.TextFormat.PlainText)  # names and paths are text
+            text = ValueLabel(value)
             text.setToolTip(tooltip)
-            text.setWordWrap(True)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.hardware.addRow(self.tr(label) + ":", text)
 
