@@ -40,10 +40,11 @@ def make_disk(folder: Path, size_mib: int) -> Path:
     """A qcow2 whose every MiB holds data: random and text MiBs taking turns."""
     raw = folder / "data.raw"
     text = (b"The quick brown fox jumps over the lazy dog; lorem ipsum dolor sit amet. "
-            * 14_000)[:MIB]
+            * 15_000)[:MIB]
     with raw.open("wb") as out:
         for n in range(size_mib):
             out.write(os.urandom(MIB) if n % 2 else text)
+    assert raw.stat().st_size == size_mib * MIB
     disk = folder / "disk.qcow2"
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(disk)],
                    check=True)
@@ -61,8 +62,12 @@ def change(disk: Path, fraction: float, size_mib: int, seed: int) -> int:
     commands: list[str] = []
     for offset in offsets:
         commands += ["-c", f"write -s {source} {offset * PIECE} {PIECE}"]
-    subprocess.run(["qemu-io", "-f", "qcow2", *commands, str(disk)], check=True,
-                   stdout=subprocess.DEVNULL)
+    done = subprocess.run(["qemu-io", "-f", "qcow2", *commands, str(disk)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:  # qemu-io says what went wrong on stdout
+        failed = [line for line in done.stdout.splitlines() if not line.startswith(
+            ("wrote ", "64 KiB"))]
+        raise RuntimeError(f"qemu-io failed: {' / '.join(failed[:3])} {done.stderr[-300:]}")
     return pieces * PIECE
 
 
@@ -123,8 +128,8 @@ def main() -> None:
                       float(statistics.median(b for _, b in v))) for k, v in rows.items()}
         names = {"convert": "qemu-img convert -c (baseline)", "full": "full backup",
                  "convert'": "qemu-img convert -c after the change", "incr": "incremental backup"}
-        for key, (seconds, size) in median.items():
-            print(f"  {names[key]:38} {seconds:8.2f} s {size / MIB:10.1f} MiB")
+        for key, (secs, written) in median.items():
+            print(f"  {names[key]:38} {secs:8.2f} s {written / MIB:10.1f} MiB")
         full_t, full_b = median["full"]
         base_t, base_b = median["convert"]
         incr_t, incr_b = median["incr"]
