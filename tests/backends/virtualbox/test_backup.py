@@ -44,7 +44,8 @@ def running_machine(backend: VirtualBoxBackend, *, paused: bool = False) -> tupl
 
 def attached(fake: FakeVBox, machine_id: str) -> dict[str, Any]:
     """The one hard-disk slot of the machine, as the stand-in holds it."""
-    vm = fake.state()["vms"][machine_id]
+    vm: dict[str, Any] = fake.state()["vms"][machine_id]
+    slot: dict[str, Any]
     [slot] = [s for c in vm["controllers"] for s in c["attachments"].values()
               if s["type"] == "hdd"]
     return slot
