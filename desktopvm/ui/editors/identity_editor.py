@@ -88,7 +88,8 @@ class IdentityEditor(SpecEditor):
         self.os.setAccessibleName(self.tr("Guest operating system"))
         self.form = QFormLayout(self)
         self.form.setContentsMargins(0, 0, 0, 0)
-        self.form.addRow(self.tr("&Name:"), self.name)
+        # Alt+A, not Alt+N: in the wizard Alt+N is Next (QWizard's "&Next >").
+        self.form.addRow(self.tr("N&ame:"), self.name)
         self.form.addRow(self.tr("&Guest OS:"), self.os)
         self.name.textChanged.connect(self._user_changed)
         self.os.currentIndexChanged.connect(self._os_chosen)

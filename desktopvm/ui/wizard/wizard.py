@@ -93,11 +93,18 @@ class NewVmWizard(QWizard):
                  DiskPage(self), NetworkPage(self), self.summary_page)
         for page_id, page in zip(PageId, pages, strict=True):
             self.setPage(page_id, page)
-        self.steps = StepsSidebar([self.tr("Where it runs"), self.tr("Name and system"),
-                                   self.tr("Firmware"), self.tr("Processors and memory"),
-                                   self.tr("Hard disk"), self.tr("Network"), self.tr("Summary")])
+        steps = [self.tr("Where it runs"), self.tr("Name and system"), self.tr("Firmware"),
+                 self.tr("Processors and memory"), self.tr("Hard disk"), self.tr("Network"),
+                 self.tr("Summary")]
+        # One connection that can take the machine is no choice: no page (or step) for it.
+        # With none, the page stays to say why and what to install.
+        self.first_page = PageId.IDENTITY if sum(f.available for f in facts) == 1 \
+            else PageId.BACKEND
+        self.setStartId(self.first_page)
+        self.steps = StepsSidebar(steps[self.first_page:])
         self.setSideWidget(self.steps)
-        self.currentIdChanged.connect(self.steps.set_current)
+        self.currentIdChanged.connect(
+            lambda page_id: self.steps.set_current(page_id - self.first_page))
         self.currentIdChanged.connect(self._emphasise_title)
         self.resize(860, 620)
         chosen = self.backend_page.selected()
