@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,9 @@ class Run:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Run:
+def cli(tmp_path: Path) -> Iterator[Run]:
     registry = Registry(Settings(library_dir=str(tmp_path / "library"), qemu_accel="tcg"))
-    yield Run(registry)  # type: ignore[misc]
+    yield Run(registry)
     for machine in registry.open("qemu").list_machines():
         main(["delete", f"qemu:{machine.id}", "--delete-disks", "--yes"], registry=registry,
              out=io.StringIO(), err=io.StringIO())
