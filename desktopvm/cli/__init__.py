@@ -26,6 +26,7 @@ from desktopvm.cli import (
     host_commands,
     machine_commands,
     media_commands,
+    restore_commands,
     snapshot_commands,
     spec_commands,
 )
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor_commands.add_parsers(sub)
     media_commands.add_parsers(sub)
     backup_commands.add_parsers(sub)
+    restore_commands.add_parsers(sub)
     return parser
 
 
