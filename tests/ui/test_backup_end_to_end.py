@@ -4,6 +4,7 @@ the original's hardware, then restore over it (asked, default Cancel) and get it
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,45 @@ def test_back_up_list_restore_as_new_and_over_the_original(qtbot, window, tmp_pa
     assert back.state is JobState.SUCCEEDED, back.error
     assert backend.get_machine(machine_id).spec.memory.size_mib == 128
     backups.close()
+
+
+def test_copy_to_shows_the_real_mapping_report_before_anything(qtbot, tmp_path: Path):
+    """QEMU to VirtualBox (the VBoxManage double): the report plan_copy makes, in the dialog,
+    with nothing made on VirtualBox until OK."""
+    from desktopvm.testing.doubles.virtualbox.double import FakeVBox
+    from desktopvm.ui.backup.transfer_dialog import TransferDialog
+
+    vbox = FakeVBox(tmp_path / "vbox", "7.1")
+    known = tuple(k for k in KNOWN_BACKENDS if k.name in ("qemu", "virtualbox"))
+    registry = Registry(Settings(library_dir=str(tmp_path / "library"), qemu_accel="tcg",
+                                 refresh_interval_s=3600,
+                                 vboxmanage_path=str(vbox.executable)), known=known)
+    runner = JobRunner()
+    window = MainWindow(registry, runner)
+    qtbot.addWidget(window)
+    window.show()
+    backend = registry.open("qemu")
+    spec = defaults_for("other-linux", backend.capabilities(), name="web")
+    machine_id = backend.create(spec, progress=no_progress, cancel=CancelToken())
+    try:
+        window.refresh(with_facts=True)
+        qtbot.waitUntil(lambda: window.model.machine_count() == 1 and
+                        {"qemu", "virtualbox"} <= set(window.facts), timeout=30_000)
+        window.select(("localhost", "qemu", machine_id))
+        qtbot.waitUntil(window.machine_actions["move_to"].isEnabled, timeout=5000)
+        window.machine_actions["move_to"].trigger()
+        dialog = dialog_of(window, TransferDialog)
+        assert dialog is not None and dialog.chosen() is not None
+        assert dialog.chosen().name == "virtualbox"  # the source's own connection is no target
+        qtbot.waitUntil(lambda: dialog.fitting is not None, timeout=30_000)
+        whats = [dialog.report.topLevelItem(i).text(0)  # type: ignore[union-attr]
+                 for i in range(dialog.report.topLevelItemCount())]
+        assert "disk 1 format" in whats
+        assert dialog.ok.isEnabled() and dialog.ok.text() == "Move"
+        assert json.loads((vbox.folder / "state.json").read_text())["vms"] == {}
+        dialog.reject()
+    finally:
+        runner.cancel_all()
+        runner.wait_for_done(60_000)
+        backend.delete(machine_id, delete_disks=True, progress=no_progress, cancel=CancelToken())
+        registry.close()
