@@ -146,7 +146,7 @@ def test_copy_to_shows_the_real_mapping_report_before_anything(qtbot, tmp_path: 
         assert dialog is not None and dialog.chosen() is not None
         assert dialog.chosen().name == "virtualbox"  # the source's own connection is no target
         qtbot.waitUntil(lambda: dialog.fitting is not None, timeout=30_000)
-        whats = [dialog.report.topLevelItem(i).text(0)  # type: ignore[union-attr]
+        whats = [dialog.report.topLevelItem(i).text(0)
                  for i in range(dialog.report.topLevelItemCount())]
         assert "disk 1 format" in whats
         assert dialog.ok.isEnabled() and dialog.ok.text() == "Move"
