@@ -179,3 +179,19 @@ def test_a_snapshot_that_cannot_be_deleted_fails_the_backup_and_is_tried_again(
     assert list(folder.iterdir()) == []
     assert "SnapshotName" not in real_vbox.machine_readable(machine)
     assert registered_locations(real_vbox) == registered
+
+
+def test_the_backup_core_makes_a_verified_set_from_the_real_copies(
+        real_vbox: RealVBox, real_backend: VirtualBoxBackend, tmp_path: Path):
+    """The seam with desktopvm/backup: the VDI copy is checked, turned into qcow2, verified."""
+    from desktopvm.backup import back_up, verify
+
+    machine, raw = machine_with_disks(real_vbox, tmp_path)
+    real_vbox.run("snapshot", machine, "take", "the user's own")
+    backup_set = back_up(real_backend, machine, tmp_path / "backups", progress=no_progress,
+                         cancel=CancelToken())
+    assert (backup_set.kind, backup_set.was_running) == ("full", False)
+    assert verify(backup_set.path, progress=no_progress, cancel=CancelToken()) == backup_set
+    [disk] = backup_set.disks
+    assert same_content(raw, backup_set.path / disk.file, "qcow2")
+    assert "SnapshotName-1" not in real_vbox.machine_readable(machine)  # only the user's one
