@@ -27,6 +27,7 @@ class Settings:
 
     library_dir: str = ""  # empty: <state root>/machines
     qemu_binary: str = ""  # empty: qemu-system-x86_64 on PATH
+    qemu_img_path: str = ""  # empty: $DESKTOPVM_QEMU_IMG, PATH, beside the QEMU binary, usual
     qemu_accel: str = ""  # empty: best available; "tcg", "kvm", "whpx", "hvf"
     vboxmanage_path: str = ""  # empty: search the usual places
     powershell_path: str = ""  # empty: powershell.exe / pwsh

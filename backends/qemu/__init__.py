@@ -8,8 +8,6 @@ light: the registry imports it to ask `detect()` before anything heavy is loaded
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +29,7 @@ WINDOWS_REASON = ("The QEMU backend does not run on Windows yet (it needs Unix s
 def detect(settings: Settings) -> ProbeResult:
     """Is QEMU installed? (No process is started; `probe()` on the backend runs it.)"""
     from backends.qemu.process import find_qemu, install_hint
+    from backends.qemu.qemu_img import find_qemu_img
 
     if sys.platform == "win32":
         return ProbeResult("qemu", False, reason=WINDOWS_REASON)
@@ -38,22 +37,28 @@ def detect(settings: Settings) -> ProbeResult:
     # and "off PATH" told from "not installed": the fix differs.
     missing: list[str] = []
     off_path: list[str] = []
-    if find_qemu(settings.qemu_binary) is None:
+    settable: list[str] = []  # what Preferences can point at, for the hint
+    binary = find_qemu(settings.qemu_binary)
+    if binary is None:
         if settings.qemu_binary:
             missing.append(f"the QEMU binary set in Preferences, {settings.qemu_binary}, was "
                            "not found")
-        else:
-            _place("qemu-system-x86_64", missing, off_path)
-    if not os.environ.get("DESKTOPVM_QEMU_IMG") and shutil.which("qemu-img") is None:
+        elif _place("qemu-system-x86_64", missing, off_path):
+            settable.append("the QEMU binary")
+    if not find_qemu_img(settings.qemu_img_path, binary or ""):
+        if settings.qemu_img_path:
+            missing.append(f"the qemu-img set in Preferences, {settings.qemu_img_path}, was "
+                           "not found")
         # On macOS the qemu-img door looks in Homebrew's and MacPorts' folders itself.
-        _place("qemu-img", missing, off_path, usual_is_fine=sys.platform == "darwin")
+        elif _place("qemu-img", missing, off_path, usual_is_fine=sys.platform == "darwin"):
+            settable.append("qemu-img")
     if not missing:
         return ProbeResult("qemu", True)
     hint = install_hint() if any(m.endswith("is not installed") for m in missing) else ""
     if off_path:
         hint = "; ".join(h for h in (
-            f"add {' and '.join(sorted(set(off_path)))} to PATH, or set the QEMU binary in "
-            "Preferences", hint) if h)
+            f"add {' and '.join(sorted(set(off_path)))} to PATH, or set "
+            f"{' and '.join(settable)} in Preferences", hint) if h)
     return ProbeResult("qemu", False, reason="; ".join(missing), install_hint=hint)
 
 
@@ -64,16 +69,18 @@ _USUAL_FOLDERS = ("/usr/bin", "/usr/local/bin", "/usr/libexec", "/opt/homebrew/b
 
 
 def _place(tool: str, missing: list[str], off_path: list[str], *,
-           usual_is_fine: bool = False) -> None:
-    """Say whether `tool` is off PATH (found in a usual folder) or not installed."""
+           usual_is_fine: bool = False) -> bool:
+    """Say whether `tool` is off PATH (found in a usual folder) or not installed; True when
+    it is off PATH (Preferences can point at it)."""
     folder = next((f for f in _USUAL_FOLDERS if (Path(f) / tool).is_file()), "")
     if folder and usual_is_fine:
-        return
+        return False
     if folder:
         missing.append(f"{tool} is installed in {folder}, which is not on PATH")
         off_path.append(folder)
-    else:
-        missing.append(f"{tool} is not installed")
+        return True
+    missing.append(f"{tool} is not installed")
+    return False
 
 
 def open_backend(settings: Settings) -> QemuBackend:

@@ -27,7 +27,7 @@ from backends.qemu.firmware import find_firmware
 from backends.qemu.inventory import MachineStore
 from backends.qemu.layout import MachineFiles
 from backends.qemu.lifecycle import Launcher, Lifecycle
-from backends.qemu.qemu_img import QemuImg
+from backends.qemu.qemu_img import QemuImg, find_qemu_img
 from desktopvm.model import Capabilities, DiskFormat, MachineSpec, changed_groups
 from desktopvm.protocol import (
     BackendUnavailable,
@@ -60,7 +60,9 @@ class QemuBackend:
         self.settings = settings
         self.binary = process.find_qemu(settings.qemu_binary) or ""
         self.store = MachineStore(settings.library())
-        self.qemu_img = QemuImg()
+        # A qemu-img set in Preferences that is gone is still the one run: its error names it.
+        self.qemu_img = QemuImg(find_qemu_img(settings.qemu_img_path, self.binary)
+                                or settings.qemu_img_path)
         self.uefi, self.secure_uefi = find_firmware()
         self.disks = Disks(self.qemu_img, self.uefi, self.secure_uefi)
         self._accel = ""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from backends.qemu import process
 from backends.qemu.firmware import find_firmware
-from backends.qemu.qemu_img import QemuImg
+from backends.qemu.qemu_img import QemuImg, find_qemu_img
 from backends.qemu.qemu_img import install_hint as qemu_img_hint
 from desktopvm.connections import Check
 from desktopvm.protocol import BackendError
@@ -78,7 +78,9 @@ def _acceleration(accelerators: set[str], kvm: Path) -> Check:
 
 def _tools(settings: Settings) -> list[Check]:
     checks = []
-    img = QemuImg()
+    img = QemuImg(find_qemu_img(settings.qemu_img_path,
+                                process.find_qemu(settings.qemu_binary) or "")
+                  or settings.qemu_img_path)
     try:
         checks.append(Check("qemu-img", True, img.version()))
     except BackendError as error:

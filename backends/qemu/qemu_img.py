@@ -72,21 +72,27 @@ def install_hint(platform: str = sys.platform) -> str:
     return "sudo apt-get install qemu-utils"
 
 
-def _default_binary() -> str:
-    """$DESKTOPVM_QEMU_IMG, qemu-img on PATH, or the usual install places PATH may miss."""
-    configured = os.environ.get(ENV_BINARY, "")
+def find_qemu_img(configured: str = "", beside: str = "") -> str:
+    """The qemu-img to run: the one set in Preferences (`configured`, a path or a name on
+    PATH), $DESKTOPVM_QEMU_IMG, qemu-img on PATH, the one beside the QEMU binary `beside` (a
+    QEMU unpacked or built in its own folder ships both), or the usual install places PATH may
+    miss. "" when none is found (a set one that does not exist is not replaced by another)."""
     if configured:
-        return configured
+        return configured if Path(configured).is_file() else shutil.which(configured) or ""
+    from_env = os.environ.get(ENV_BINARY, "")
+    if from_env:
+        return from_env
     found = shutil.which("qemu-img")
     if found:
         return found
-    candidates: list[str] = []
+    exe = "qemu-img.exe" if sys.platform == "win32" else "qemu-img"
+    candidates = [str(Path(beside).parent / exe)] if beside else []
     if sys.platform == "darwin":  # apps started from Finder do not get Homebrew's PATH
-        candidates = ["/opt/homebrew/bin/qemu-img", "/usr/local/bin/qemu-img",
-                      "/opt/local/bin/qemu-img"]
+        candidates += ["/opt/homebrew/bin/qemu-img", "/usr/local/bin/qemu-img",
+                       "/opt/local/bin/qemu-img"]
     elif sys.platform == "win32":
         program_files = os.environ.get("PROGRAMFILES", r"C:\Program Files")
-        candidates = [str(Path(program_files) / "qemu" / "qemu-img.exe")]
+        candidates.append(str(Path(program_files) / "qemu" / "qemu-img.exe"))
     return next((c for c in candidates if Path(c).is_file()), "")
 
 
@@ -129,7 +135,7 @@ class QemuImg:
         `timeout` bounds every quick call; `convert_timeout` bounds a convert, generously: a
         copy of a large disk to a slow USB drive takes hours (a CancelToken stops it sooner).
         """
-        self._binary = binary or _default_binary()
+        self._binary = binary or find_qemu_img()
         self.timeout = timeout
         self.convert_timeout = convert_timeout
         self._version = ""

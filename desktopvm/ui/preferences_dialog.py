@@ -48,6 +48,9 @@ class PreferencesDialog(QDialog):
         self.library.setPlaceholderText(str(settings.library()))
         self.qemu = QLineEdit(settings.qemu_binary)
         self.qemu.setPlaceholderText("qemu-system-x86_64")
+        self.qemu_img = QLineEdit(settings.qemu_img_path)
+        self.qemu_img.setPlaceholderText(self.tr("found automatically (also beside the QEMU "
+                                                 "binary)"))
         self.accel = QComboBox()
         for name in ACCELERATORS:
             self.accel.addItem(name or self.tr("Best available"), name)
@@ -72,6 +75,7 @@ class PreferencesDialog(QDialog):
         form = QFormLayout()
         form.addRow(self.tr("Machine library folder:"), self.library)
         form.addRow(self.tr("QEMU binary:"), self._browsable(self.qemu, "qemu"))
+        form.addRow(self.tr("qemu-img:"), self._browsable(self.qemu_img, "qemu-img"))
         form.addRow(self.tr("QEMU acceleration:"), self.accel)
         form.addRow(self.tr("VBoxManage:"), self._browsable(self.vboxmanage, "vboxmanage"))
         form.addRow(self.tr("PowerShell (Hyper-V):"),
@@ -136,6 +140,7 @@ class PreferencesDialog(QDialog):
         return self.settings.replace(**{
             "library_dir": self.library.text().strip(),
             "qemu_binary": self.qemu.text().strip(),
+            "qemu_img_path": self.qemu_img.text().strip(),
             "qemu_accel": self.accel.currentData(),
             "vboxmanage_path": self.vboxmanage.text().strip(),
             "powershell_path": self.powershell.text().strip(),

@@ -78,6 +78,7 @@ def test_vmrun_set_in_preferences_is_used_and_a_wrong_one_named(monkeypatch, tmp
 
 @pytest.mark.parametrize(("button", "field", "setting"), [
     ("browse-qemu", "qemu", "qemu_binary"),
+    ("browse-qemu-img", "qemu_img", "qemu_img_path"),
     ("browse-vboxmanage", "vboxmanage", "vboxmanage_path"),
     ("browse-powershell", "powershell", "powershell_path"),
     ("browse-vmrun", "vmrun", "vmrun_path"),
@@ -100,3 +101,43 @@ def test_preferences_browse_for_each_tool(qtbot, button, field, setting):
     dialog.ask_program = lambda current: ""  # Cancel in the file dialog: no change
     browse.click()
     assert getattr(dialog.edited(), setting) == "/opt/tools/the-tool"
+
+
+def test_qemu_img_beside_a_configured_qemu_binary_is_found(no_qemu_anywhere, tmp_path):
+    from backends.qemu.qemu_img import find_qemu_img
+
+    own = tmp_path / "qemu-8.2"  # a QEMU unpacked in its own folder, not on PATH
+    binary = tool(own, "qemu-system-x86_64")
+    assert not qemu.detect(Settings(qemu_binary=str(binary))).available  # no qemu-img yet
+    img = tool(own, "qemu-img")
+    assert qemu.detect(Settings(qemu_binary=str(binary))).available
+    assert find_qemu_img(beside=str(binary)) == str(img)
+    assert qemu.open_backend(Settings(qemu_binary=str(binary), library_dir=str(
+        tmp_path / "lib"))).qemu_img.binary == str(img)
+
+
+def test_a_qemu_img_set_in_preferences_is_used_and_a_wrong_one_named(no_qemu_anywhere,
+                                                                      tmp_path):
+    binary = tool(tmp_path / "bin", "qemu-system-x86_64")  # on PATH
+    img = tool(tmp_path / "elsewhere", "qemu-img")
+    found = qemu.detect(Settings())
+    assert found.reason == "qemu-img is not installed"
+    assert qemu.detect(Settings(qemu_img_path=str(img))).available
+    assert qemu.open_backend(Settings(qemu_img_path=str(img), library_dir=str(
+        tmp_path / "lib"))).qemu_img.binary == str(img)
+    gone = tmp_path / "gone" / "qemu-img"
+    wrong = qemu.detect(Settings(qemu_img_path=str(gone), qemu_binary=str(binary)))
+    assert wrong.reason == f"the qemu-img set in Preferences, {gone}, was not found"
+
+
+def test_the_hint_names_the_setting_of_the_piece_off_path(no_qemu_anywhere, tmp_path):
+    tool(tmp_path / "bin", "qemu-system-x86_64")  # on PATH
+    tool(no_qemu_anywhere, "qemu-img")  # installed, off PATH
+    found = qemu.detect(Settings())
+    assert found.reason == f"qemu-img is installed in {no_qemu_anywhere}, which is not on PATH"
+    assert found.install_hint == f"add {no_qemu_anywhere} to PATH, or set qemu-img in Preferences"
+    tool(no_qemu_anywhere, "qemu-system-x86_64")
+    (tmp_path / "bin" / "qemu-system-x86_64").unlink()
+    both = qemu.detect(Settings())
+    assert both.install_hint == (f"add {no_qemu_anywhere} to PATH, or set the QEMU binary and "
+                                 "qemu-img in Preferences")
