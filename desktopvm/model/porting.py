@@ -76,6 +76,9 @@ SERIAL_ALTERNATIVES = {
     SerialMode.DISCONNECTED: (),
 }
 USB_ORDER = (UsbVersion.USB1, UsbVersion.USB2, UsbVersion.USB3)
+#: Memory a backend gives only in steps (Hyper-V: 2 MiB, backends/hyperv/placement.py), by the
+#: backend's name in its capabilities, which have no field for it.
+MEMORY_STEP_MIB = {"Hyper-V": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,10 +199,18 @@ def _cpu(cpu: CpuSpec, caps: Capabilities, report: Report) -> CpuSpec:
 
 def _memory(memory: MemorySpec, caps: Capabilities, report: Report) -> MemorySpec:
     low, high = caps.min_memory_mib, max(caps.min_memory_mib, caps.max_memory_mib)
-    size = _clamp(memory.size_mib, low, high)
+    step = MEMORY_STEP_MIB.get(caps.backend, 1)
+    steps = f", in steps of {step} MiB" if step > 1 else ""
+
+    def fitted(value: int, lowest: int, highest: int) -> int:
+        value = _clamp(value, lowest, highest)
+        up = value + (-value) % step
+        return up if up <= highest else value - value % step
+
+    size = fitted(memory.size_mib, low, high)
     if size != memory.size_mib:
         report.change("memory", f"{memory.size_mib} MiB", f"{size} MiB", f"{caps.backend} on "
-                      f"this host gives a machine {low} to {high} MiB")
+                      f"this host gives a machine {low} to {high} MiB{steps}")
     dynamic = memory.dynamic
     if dynamic is not None and not caps.dynamic_memory:
         report.change("dynamic memory", f"{dynamic.minimum_mib}-{dynamic.maximum_mib} MiB",
@@ -207,13 +218,14 @@ def _memory(memory: MemorySpec, caps: Capabilities, report: Report) -> MemorySpe
                       f"start-up memory ({size} MiB) all the time")
         dynamic = None
     elif dynamic is not None:
-        fitted = DynamicMemory(minimum_mib=_clamp(dynamic.minimum_mib, low, size),
-                               maximum_mib=_clamp(dynamic.maximum_mib, size, high))
-        if fitted != dynamic:
+        ranged = DynamicMemory(minimum_mib=fitted(dynamic.minimum_mib, low, size),
+                               maximum_mib=fitted(dynamic.maximum_mib, size, high))
+        if ranged != dynamic:
             report.change("dynamic memory", f"{dynamic.minimum_mib}-{dynamic.maximum_mib} MiB",
-                          f"{fitted.minimum_mib}-{fitted.maximum_mib} MiB", "the range must "
-                          f"hold the start-up memory and stay within {low} to {high} MiB")
-        dynamic = fitted
+                          f"{ranged.minimum_mib}-{ranged.maximum_mib} MiB", "the range must "
+                          f"hold the start-up memory and stay within {low} to {high} "
+                          f"MiB{steps}")
+        dynamic = ranged
     return MemorySpec(size_mib=size, dynamic=dynamic)
 
 

@@ -195,16 +195,7 @@ class _Storage:
 
     def _place(self, items: list[_Item]) -> tuple[StorageController, ...]:
         """Items on controllers: the source's where its bus stays, new ones for the rest."""
-        homes: list[_Home] = []
-        by_source: dict[int, _Home] = {}
-        for ci, controller in enumerate(self.spec.storage):
-            if controller.kind in self.usable:
-                by_source[ci] = _Home(controller, from_source=True)
-                homes.append(by_source[ci])
-            elif not _holds(controller):
-                self.report.change(f"{controller.name or BUS_NAMES[controller.kind]} "
-                                   "controller", BUS_NAMES[controller.kind], "removed",
-                                   self._lacks(controller.kind))
+        homes, by_source = self._source_homes(items)
         for item in items:  # unmoved items first, so they keep their ports
             if not item.reason and item.source in by_source:
                 by_source[item.source].items.append(item)
@@ -231,8 +222,30 @@ class _Storage:
         # moves goes.
         kept = [h.controller for h in homes if _holds(h.controller)
                 or (h.from_source and not _holds(h.original))]
-        boot = next((n for n, c in enumerate(kept) if c.disks), 0)
+        holder = next((h.controller for h in homes if h.boot), None)
+        boot = kept.index(holder) if holder in kept else 0
         return tuple(kept[boot:boot + 1] + kept[:boot] + kept[boot + 1:])
+
+    def _source_homes(self, items: list[_Item]) -> tuple[list[_Home], dict[int, _Home]]:
+        """The source's controllers the target keeps, by their index in the source."""
+        homes: list[_Home] = []
+        by_source: dict[int, _Home] = {}
+        ide = ControllerKind.IDE
+        for ci, controller in enumerate(self.spec.storage):
+            if controller.kind is ide and any(h.controller.kind is ide for h in homes):
+                # Every hypervisor has one set of IDE channels: a second IDE controller's
+                # drives join the first one's.
+                for item in items:
+                    if item.source == ci and not item.reason:
+                        item.reason = f"{self.mode} has one set of IDE channels"
+            elif controller.kind in self.usable:
+                by_source[ci] = _Home(controller, from_source=True)
+                homes.append(by_source[ci])
+            elif not _holds(controller):
+                self.report.change(f"{controller.name or BUS_NAMES[controller.kind]} "
+                                   "controller", BUS_NAMES[controller.kind], "removed",
+                                   self._lacks(controller.kind))
+        return homes, by_source
 
     def _home(self, bus: ControllerKind, homes: list[_Home],
               after: _Home | None = None) -> _Home:
@@ -259,6 +272,19 @@ class _Storage:
             [k for k in OPTICAL_BUSES if k in self.usable]
         return next((k for k in choices if k is not ControllerKind.IDE), None)
 
+    def _moved(self, item: _Item, bus: ControllerKind, slot: tuple[int, int], ports: int,
+               per_port: int) -> None:
+        was = f"{BUS_NAMES[self.spec.storage[item.source].kind]} " \
+            f"{_where(item.device.port, item.device.device)}"
+        now = f"{BUS_NAMES[bus]} {_where(*slot)}"
+        if item.reason.strip():
+            self.report.change(f"{item.label} bus", was, now, item.reason)
+        else:
+            self.report.change(f"{item.label} port", was, now, f"{self.caps.backend}'s "
+                               f"{BUS_NAMES[bus]} controllers have ports 0 to {ports - 1}"
+                               + (f" with {per_port} devices each" if per_port > 1 else
+                                  ", one device each"))
+
     def _slots(self, home: _Home) -> list[_Item]:
         """Put `home`'s items on ports that exist and are free; the ones left over."""
         caps, controller, items = self.caps, home.controller, home.items
@@ -269,11 +295,20 @@ class _Storage:
         taken: set[tuple[int, int]] = set()
         placed: list[tuple[_Item, tuple[int, int]]] = []
         waiting: list[_Item] = []
-        for item in items:
+        for item in sorted(items, key=lambda i: not i.boot):  # the boot disk first
             slot = (item.device.port, item.device.device)
-            if not item.reason and slot in free and slot not in taken:
+            if item.boot and (item.reason or slot not in free):
+                # A moved boot disk takes the first port nothing stays on (else the first).
+                staying = {(i.device.port, i.device.device) for i in items if not i.reason}
+                slot = next((s for s in free if s not in staying), free[0] if free else slot)
+                item.reason = item.reason or " "  # reported below as moved
+            if (not item.reason or item.boot) and slot in free and slot not in taken:
                 taken.add(slot)
                 placed.append((item, slot))
+                if item.boot:
+                    home.boot = True
+                    if item.reason.strip() or slot != (item.device.port, item.device.device):
+                        self._moved(item, bus, slot, ports, per_port)
             else:
                 waiting.append(item)
         left: list[_Item] = []
@@ -285,16 +320,7 @@ class _Storage:
             slot = spare
             taken.add(slot)
             placed.append((item, slot))
-            was = f"{BUS_NAMES[self.spec.storage[item.source].kind]} " \
-                f"{_where(item.device.port, item.device.device)}"
-            now = f"{BUS_NAMES[bus]} {_where(*slot)}"
-            if item.reason:
-                self.report.change(f"{item.label} bus", was, now, item.reason)
-            else:
-                self.report.change(f"{item.label} port", was, now, f"{caps.backend}'s "
-                                   f"{BUS_NAMES[bus]} controllers have ports 0 to {ports - 1}"
-                                   + (f" with {per_port} devices each" if per_port > 1 else
-                                      ", one device each"))
+            self._moved(item, bus, slot, ports, per_port)
         placed.sort(key=lambda pair: items.index(pair[0]))
         disks = tuple(i.device.model_copy(update={"port": s[0], "device": s[1]})
                       for i, s in placed if isinstance(i.device, Disk))
@@ -312,6 +338,7 @@ class _Home:
     from_source: bool
     items: list[_Item] = field(default_factory=list)
     original: StorageController = field(init=False)
+    boot: bool = False  # holds the boot disk
 
     def __post_init__(self) -> None:
         self.original = self.controller
