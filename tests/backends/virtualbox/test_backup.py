@@ -149,3 +149,32 @@ def test_an_off_machine_needs_no_snapshot_and_forget_capture_points_is_a_no_op(
     fake.forget_calls()
     backend.forget_capture_points(machine_id)
     assert fake.calls() == []
+
+
+def test_a_running_machine_with_snapshots_of_its_own_keeps_them(
+        backend: VirtualBoxBackend, fake: FakeVBox, tmp_path: Path):
+    """The temporary snapshot then freezes a differencing image; its deletion merges that
+    forward into the new child (real 7.2, real/test_backup_real.py) and leaves the user's."""
+    spec = defaults_for("debian12", backend.capabilities(), name="with history")
+    machine_id = backend.create(spec, progress=no_progress, cancel=CancelToken())
+    own = backend.take_snapshot(machine_id, "mine", include_memory=False, progress=no_progress,
+                                cancel=CancelToken())
+    Path(attached(fake, machine_id)["medium"]).write_bytes(BEFORE)
+    frozen = attached(fake, machine_id)["uuid"]
+    media = len(fake.state()["media"])
+    backend.start(machine_id)
+
+    def progress(_fraction: float | None, stage: str) -> None:
+        if stage.startswith("Copying"):
+            guest_writes(fake, machine_id)
+
+    captured = backend.capture(machine_id, folder_in(tmp_path), progress=progress,
+                               cancel=CancelToken())
+    assert captured.disks[0].path.read_bytes() == BEFORE
+    assert [s.id for s in captured.snapshots] == [own.id]
+    roots, current = backend.list_snapshots(machine_id)
+    assert ([r.id for r in roots], current) == ([own.id], own.id)
+    slot = attached(fake, machine_id)
+    assert slot["uuid"] != frozen and Path(slot["medium"]).read_bytes() == AFTER
+    assert len(fake.state()["media"]) == media
+    assert frozen not in {m["uuid"] for m in fake.state()["media"].values()}

@@ -136,6 +136,30 @@ def test_the_temporary_snapshot_sequence_clones_the_frozen_medium_and_deletes_it
     assert registered_locations(real_vbox) == registered
 
 
+def test_with_snapshots_of_its_own_the_frozen_differencing_image_is_merged_forward(
+        real_vbox: RealVBox, real_backend: VirtualBoxBackend, tmp_path: Path):
+    """The machine already has a snapshot: the temporary one freezes a differencing image,
+    which deleting it merges into the new child (the stand-in's `_merge_frozen` does the same)."""
+    machine, raw = machine_with_disks(real_vbox, tmp_path)
+    real_vbox.run("snapshot", machine, "take", "the user's own")
+    frozen = real_vbox.machine_readable(machine)["SATA-ImageUUID-0-0"]
+    media = len(registered_locations(real_vbox))
+    folder = tmp_path / "capture"
+    folder.mkdir()
+    calls = recording(real_backend)
+    disks = backup.capture_through_snapshot(real_backend.inventory, real_backend.record(machine),
+                                            folder, progress=no_progress, cancel=CancelToken())
+    assert [a[:3] for a in calls if a[0] == "clonemedium"] == [["clonemedium", "disk", frozen]]
+    assert same_content(raw, disks[0].path, "vdi")
+    after = real_vbox.machine_readable(machine)
+    assert (after["SnapshotName"], "SnapshotName-1" in after) == ("the user's own", False)
+    # Merged forward: the frozen image is gone, the slot keeps the child it got.
+    assert after["SATA-ImageUUID-0-0"] != frozen
+    assert frozen not in real_vbox.run("list", "hdds").stdout
+    assert len(registered_locations(real_vbox)) == media
+    assert not any(str(folder) in location for location in registered_locations(real_vbox))
+
+
 def test_a_cancelled_backup_removes_the_snapshot_and_every_copy(
         real_vbox: RealVBox, real_backend: VirtualBoxBackend, tmp_path: Path):
     machine, _ = machine_with_disks(real_vbox, tmp_path, vmdk=True)
