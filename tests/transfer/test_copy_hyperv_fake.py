@@ -1,11 +1,14 @@
 """QEMU -> Hyper-V: the mapping report from the capabilities and switches the PowerShell
-double reports, and the request Hyper-V's own plans make of the fitted spec (generation,
-controllers, switch); the whole copy through the double is a strict xfail until the double
-reads real VHDX files (it models disks as JSON stand-ins).
+double reports, the request Hyper-V's own plans make of the fitted spec (generation,
+controllers, switch), and the whole copy through the double: the VHDX files the restore made
+are compared with the source's disks by `qemu-img compare` and then, as the double keeps disks
+as JSON records and reads no real VHDX, replaced by such a record just before `create`.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,7 @@ from desktopvm.model import (
     NicModel,
     StorageController,
 )
-from desktopvm.protocol import CancelToken, ConnectionLost, no_progress
+from desktopvm.protocol import CancelToken, no_progress
 from desktopvm.settings import Settings
 from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
 from desktopvm.transfer import copy_to, plan_copy
@@ -107,19 +110,36 @@ def test_the_plan_and_the_request_hyperv_would_get(hyperv: tuple[HyperVBackend, 
     assert [a["SwitchName"] for a in request.args["NetworkAdapters"]] == ["Default Switch"]
 
 
-@pytest.mark.xfail(strict=True, raises=ConnectionLost, reason=(
-    "the PowerShell double reads only its own JSON stand-in disk files (fake_hyperv.read_vhd), "
-    "not the real VHDX a restore converts; reported to the double's owner"))
 def test_qemu_to_hyperv_through_the_double(hyperv: tuple[HyperVBackend, FakeHost],
-                                           tmp_path: Path):
+                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     backend, host = hyperv
     qemu, machine = qemu_machine(tmp_path, Firmware.BIOS)
+    sources = disk_paths(qemu, machine)
+    compared: list[bool] = []
+    real_create = backend.create
+
+    def create(spec: MachineSpec, **options: Any) -> str:
+        """Compare each real VHDX with its source disk, then hand the double the JSON record
+        it keeps disks as (it reads no real VHDX), as tests/backup/test_restore_hyperv does."""
+        for source, (_, disk) in zip(sources, spec.all_disks(), strict=True):
+            vhdx = Path(disk.path)
+            compared.append(same(str(source), vhdx, fmt="vhdx"))
+            size = int(json.loads(subprocess.run(
+                ["qemu-img", "info", "--output=json", "-f", "vhdx", str(vhdx)], check=True,
+                capture_output=True, text=True).stdout)["virtual-size"])
+            vhdx.write_text(json.dumps({"VhdFormat": "VHDX", "VhdType": "Dynamic",
+                                        "Size": size, "ParentPath": ""}))
+        return real_create(spec, **options)
+
+    monkeypatch.setattr(backend, "create", create)
     new_id = copy_to(qemu, machine, backend, name="moved in", progress=no_progress,
                      cancel=CancelToken(), scratch=tmp_path / "scratch")
+    assert compared == [True, True]  # both disks hold the source's bytes
     request = created(host)
     assert (request["Name"], request["Generation"]) == ("moved in", 1)
-    disks = request["Disks"]
-    assert [d["ControllerType"] for d in disks] == ["IDE", "SCSI"]
-    for source_disk, made in zip(disk_paths(qemu, machine), disks, strict=True):
-        assert same(str(source_disk), Path(made["Path"]), fmt="vhdx")
-    assert backend.get_machine(new_id).spec.name == "moved in"
+    assert [d["ControllerType"] for d in request["Disks"]] == ["IDE", "SCSI"]
+    assert all(not d["Create"] and d["Path"].endswith(".vhdx") for d in request["Disks"])
+    assert [a["SwitchName"] for a in request["NetworkAdapters"]] == ["Default Switch"]
+    got = backend.get_machine(new_id).spec
+    assert (got.name, got.firmware.kind, len(got.all_disks())) == ("moved in", Firmware.BIOS, 2)
+    assert list((tmp_path / "scratch").iterdir()) == []
