@@ -104,11 +104,9 @@ def _by_capture(backend: Backend, machine_id: str, folder: Path, key: str, *,
                                    f"disk at {slot} that the previous backup does not have")
             entries.append(_entry(path, partial, slot, virtual_size=disk.virtual_size,
                                   incremental=disk.incremental, cancel=cancel))
-        incremental_set = any(e.incremental for e in entries)
         return finish(partial, folder, spec=capture.spec, disks=tuple(entries),
                       source=backend.name, machine_id=machine_id, key=key,
-                      backend=_kind(backend.name),
-                      parent=parent.id if parent is not None and incremental_set else "",
+                      backend=_kind(backend.name), parent=parent.id if parent else "",
                       point=capture.point, was_running=capture.was_running,
                       compressed=compress, snapshots=capture.snapshots, cancel=cancel)
 

@@ -18,6 +18,8 @@ from desktopvm.model import (
     FirmwareSpec,
     MachineSpec,
     MemorySpec,
+    SerialMode,
+    SerialPort,
     StorageController,
 )
 from desktopvm.model.devices import NetworkAdapter, NicModel
@@ -46,7 +48,8 @@ def make_machine(qemu: Any, name: str = "source") -> str:
         memory=MemorySpec(size_mib=128), firmware=FirmwareSpec(kind=Firmware.BIOS),
         storage=(StorageController(name="VirtIO", kind=ControllerKind.VIRTIO, disks=(
             Disk(format=DiskFormat.QCOW2, size_bytes=4 * MIB),)),),
-        network=(NetworkAdapter(model=NicModel.VIRTIO),))
+        network=(NetworkAdapter(model=NicModel.VIRTIO),),
+        serial=(SerialPort(number=1, mode=SerialMode.SOCKET),))
     return qemu.create(spec, progress=no_progress, cancel=CancelToken())
 
 
@@ -69,7 +72,8 @@ def test_export_route_backs_up_an_off_qemu_machine_and_restores_it(qemu, tmp_pat
     restored = qemu.get_machine(new_id).spec
     assert restored.name == "restored" and restored.notes == "restored notes"
     assert restored.storage[0].kind is ControllerKind.VIRTIO  # kept through OVF
-    assert restored.network[0].model is NicModel.VIRTIO  # set after the import
+    assert restored.network[0].model is NicModel.VIRTIO
+    assert [p.mode for p in restored.serial] == [SerialMode.SOCKET]  # OVF has no serial ports
     assert restored.network[0].mac != qemu.get_machine(machine_id).spec.network[0].mac
     assert read_bytes(disk_of(qemu, new_id), MIB, 512) == b"\x5a" * 512
     assert not [p for p in made.path.parent.iterdir() if p.name.startswith(".")]
@@ -98,12 +102,23 @@ def test_each_point_of_a_chain_restores_as_a_new_qemu_machine(machine, destinati
         == b"\x34" * 512
 
 
-def test_restoring_a_damaged_set_makes_nothing(machine, destination, qemu):
+@pytest.mark.parametrize("damage", ["missing parent", "changed byte"])
+def test_restoring_a_damaged_set_makes_nothing(machine, destination, qemu, damage):
     first = backup(machine, destination)
     machine.write(0, 0, 512, 0x77)
     second = backup(machine, destination)
-    shutil.rmtree(first.path)
-    with pytest.raises(BackupDamaged, match=f"{second.id} is damaged: backup.json: its parent"):
+    if damage == "missing parent":
+        shutil.rmtree(first.path)
+        expected = f"{second.id} is damaged: backup.json: its parent"
+    else:  # one byte of the full set's disk data: only the digests tell
+        disk = first.path / first.disks[0].file
+        with disk.open("r+b") as file:
+            file.seek(disk.stat().st_size - 100)
+            byte = file.read(1)
+            file.seek(-1, 1)
+            file.write(bytes([byte[0] ^ 0xFF]))
+        expected = f"{first.id} is damaged: {first.disks[0].file}: its contents"
+    with pytest.raises(BackupDamaged, match=expected):
         run(restore, second.path, qemu, name="never")
     assert qemu.list_machines() == []
     assert not [p for p in second.path.parent.iterdir() if p.name.startswith(".")]
