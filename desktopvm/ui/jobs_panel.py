@@ -1,8 +1,9 @@
 """The jobs panel: every operation with its progress, stage and outcome, and Cancel.
 
 Only a running job shows a progress bar; a finished one says what it did (its last stage); a
-failed one shows its reason in red; Clear finished empties the list, and the window
-hides the panel while it is empty.
+failed one shows its reason in red. A job that succeeded or was cancelled leaves the list by
+itself after FINISHED_LINGER_MS; a failed one stays until Clear finished. The window hides the
+panel while it is empty, so it folds away when nothing is left to see.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSize,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor
@@ -46,6 +48,8 @@ STATUS_TEXT = {JobState.QUEUED: "Waiting", JobState.RUNNING: "Running",
                JobState.SUCCEEDED: "Done", JobState.FAILED: "Failed",
                JobState.CANCELLED: "Cancelled"}
 MAX_FINISHED = 200  # keep the panel bounded in a long session
+# Long enough to read what a job did; short enough that the panel folds when all went well.
+FINISHED_LINGER_MS = 8000
 StateRole = Qt.ItemDataRole.UserRole + 1
 FAILED_COLOUR = QColor("#b00020")
 
@@ -56,6 +60,8 @@ class JobsModel(QAbstractTableModel):
     def __init__(self, runner: JobRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._jobs: list[Job] = []
+        self._leaving: set[Job] = set()  # ended well: removed when their time is up
+        self.linger_ms = FINISHED_LINGER_MS
         runner.job_added.connect(self._add)
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
@@ -131,6 +137,20 @@ class JobsModel(QAbstractTableModel):
         if job in self._jobs:
             row = self._jobs.index(job)
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+            if job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and \
+                    job not in self._leaving:
+                self._leaving.add(job)
+                # `self` as context: no call after the model is gone.
+                QTimer.singleShot(self.linger_ms, self, lambda: self._expire(job))
+
+    def _expire(self, job: Job) -> None:
+        """A job that ended well has been seen long enough: it leaves the list."""
+        self._leaving.discard(job)
+        if job in self._jobs:
+            row = self._jobs.index(job)
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._jobs[row]
+            self.endRemoveRows()
 
 
 class ProgressDelegate(QStyledItemDelegate):

@@ -122,6 +122,38 @@ def test_the_panel_folds_away_when_empty(qtbot, window):
     assert not window.jobs_dock.isVisible()
 
 
+def test_the_panel_folds_by_itself_when_every_job_went_well(qtbot, window, find_error_dialogs):
+    window.jobs_panel.model.linger_ms = 20  # the app waits FINISHED_LINGER_MS
+    machine_id = add(window, "idle")
+    refreshed(qtbot, window, 1)
+    select(qtbot, window, machine_id)
+    machine = window.current_machine()
+    release = threading.Event()
+    # Not on the machine: jobs on one machine run one after the other.
+    slow = window.operations.submit("Slow", None, lambda b, p, c: release.wait(10), "memory",
+                                    done="Slow done")
+    quick = window.operations.submit("Quick", machine, lambda b, p, c: None, done="Did it")
+    assert window.jobs_dock.isVisible()
+    qtbot.waitUntil(lambda: window.jobs_panel.model.rowCount() == 1, timeout=5000)
+    assert quick.state is JobState.SUCCEEDED
+    assert window.jobs_panel.model.job(0) is slow  # still running: it stays
+    assert window.jobs_dock.isVisible()
+    release.set()
+    qtbot.waitUntil(lambda: not window.jobs_dock.isVisible(), timeout=5000)
+    assert window.jobs_panel.model.rowCount() == 0
+
+    def fail(b, p, c):
+        raise CommandFailed("the disk is full", exit_code=1)
+    failed = window.operations.submit("Failing", machine, fail, on_failed=lambda e: None)
+    window.operations.submit("Fine", machine, lambda b, p, c: None, done="Did it")
+    qtbot.waitUntil(lambda: window.jobs_panel.model.rowCount() == 1, timeout=5000)
+    qtbot.wait(100)  # five times the linger: a failed job is not swept away with the rest
+    assert window.jobs_panel.model.job(0) is failed and failed.state is JobState.FAILED
+    assert window.jobs_dock.isVisible()
+    window.jobs_panel.clear_button.click()
+    assert not window.jobs_dock.isVisible()
+
+
 def test_shut_down_is_done_when_the_machine_is_off(qtbot, window, monkeypatch):
     monkeypatch.setattr(operations, "POLL_S", 0.05)
     machine_id = add(window, "slow guest", start=True)
