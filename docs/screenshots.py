@@ -76,6 +76,7 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
     from desktopvm.testing.qemu_guest import READY, SerialReader, guest_spec
     from desktopvm.ui.main_window import MainWindow
     from desktopvm.ui.wizard import NewVmWizard, PageId
+    from docs.backup_shots import backup_shots, copy_report
 
     app = QApplication([])
     app.setStyle("Fusion")
@@ -146,6 +147,7 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
         window.select_host(hosts[0].id)
         wait_until(lambda: hosts[0].id in window.host_info)
         shot(window, "hosts-tree")
+        copy_report(window, runner_vm, hosts[0].id, shot, wait_until)  # QEMU -> Hyper-V
         window.apply_settings(window.registry.settings.replace(hosts=()))
     wait_until(lambda: window.model.machine_count() == 4)
     window.select(("localhost", "qemu", web))
@@ -217,6 +219,7 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
     review.adjustSize()
     shot(review, "import-review")
     review.reject()
+    backup_shots(window, web, runner_vm, home, shot, wait_until)
 
     window.close()
     runner.cancel_all()
