@@ -247,3 +247,16 @@ def test_each_disk_is_incremental_only_where_its_point_is_intact(backend: QemuBa
     assert [d.incremental for d in inc.disks] == [True, False]
     assert same(chain([full.disks[0].path, inc.disks[0].path]), first)
     assert same(chain([inc.disks[1].path]), second)
+
+
+def test_a_disk_grown_between_points_still_gives_each_point(backend: QemuBackend,
+                                                            tmp_path: Path):
+    machine = off_machine(backend, "grows")
+    [disk] = disk_paths(backend, machine)
+    write(disk, 0, random_bytes(MIB), tmp_path)
+    full = capture(backend, machine, tmp_path / "b1")
+    backend.resize_disk(disk, 32 * MIB, progress=no_progress, cancel=CancelToken())
+    write(disk, 24 * MIB, b"IN-THE-NEW-PART" * 10, tmp_path)
+    inc = capture(backend, machine, tmp_path / "b2", since=full.point)
+    assert inc.disks[0].incremental and inc.disks[0].virtual_size == 32 * MIB
+    assert same(chain([full.disks[0].path, inc.disks[0].path]), disk)

@@ -203,3 +203,20 @@ def test_a_memory_snapshot_restored_while_off_still_starts_after_a_backup(
     reader = SerialReader(qemu, machine)
     still_running(qemu, machine, reader)
     reader.close()
+
+
+def test_a_paused_machine_is_backed_up_and_stays_paused(qemu: QemuBackend, guest_iso: Path,
+                                                       tmp_path: Path):
+    machine = create(qemu, guest_spec("paused", guest_iso))
+    [disk] = disk_paths(qemu, machine)
+    reader = boot(qemu, machine)
+    mark(reader, "BEFORE-PAUSE")
+    qemu.pause(machine)
+    paused = capture(qemu, machine, tmp_path / "b1")
+    assert paused.was_running and paused.point
+    assert qemu.get_machine(machine).state is PowerState.PAUSED
+    qemu.resume(machine)
+    still_running(qemu, machine, reader)
+    reader.close()
+    qemu.power_off(machine)
+    assert same(chain([paused.disks[0].path]), disk)
