@@ -50,7 +50,7 @@ def make_machine(qemu: Any, name: str = "source") -> str:
             Disk(format=DiskFormat.QCOW2, size_bytes=4 * MIB),)),),
         network=(NetworkAdapter(model=NicModel.VIRTIO),),
         serial=(SerialPort(number=1, mode=SerialMode.SOCKET),))
-    return qemu.create(spec, progress=no_progress, cancel=CancelToken())
+    return str(qemu.create(spec, progress=no_progress, cancel=CancelToken()))
 
 
 def disk_of(qemu: Any, machine_id: str) -> Path:
@@ -130,7 +130,7 @@ def test_a_cancelled_restore_removes_the_new_machine(machine, destination, qemu)
     original = qemu.import_machine
 
     def import_then_cancel(*args: Any, **options: Any) -> str:
-        made = original(*args, **options)
+        made = str(original(*args, **options))
         token.cancel()  # the user cancels just after the machine was made
         return made
     qemu.import_machine = import_then_cancel
