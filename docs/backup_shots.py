@@ -16,10 +16,12 @@ Shot = Callable[["QWidget", str], None]
 WaitUntil = Callable[[Callable[[], bool], float], None]
 
 
-def backup_shots(window: MainWindow, running: str, stopped: str, home: Path, shot: Shot,
+def backup_shots(window: MainWindow, machines: tuple[str, str], home: Path, shot: Shot,
                  wait_until: WaitUntil) -> None:
     """Back up the stopped machine twice (full, then incremental) and the running one, through
-    the app's own jobs; show the dialog for the running machine and the Backups window."""
+    the app's own jobs; show the dialog for the running machine and the Backups window.
+    `machines`: (the running machine's id, the stopped one's)."""
+    running, stopped = machines
     from desktopvm.jobs import JobState
     from desktopvm.ui.backup.backup_dialog import BackUpDialog, remember_folder
     from desktopvm.ui.backup.backups_window import BackupsWindow
@@ -29,8 +31,11 @@ def backup_shots(window: MainWindow, running: str, stopped: str, home: Path, sho
     remember_folder(str(folder))
     for machine_id in (stopped, running, stopped):
         window.select(("localhost", "qemu", machine_id))
-        wait_until(lambda machine_id=machine_id: window.current_machine() is not None
-                   and window.current_machine().id == machine_id, 30)  # type: ignore[union-attr]
+
+        def selected(wanted: str = machine_id) -> bool:
+            current = window.current_machine()
+            return current is not None and current.id == wanted
+        wait_until(selected, 30)
         window.machine_actions["backup"].trigger()
         dialog = next(d for d in window.operations.open_dialogs if isinstance(d, BackUpDialog))
         dialog.ok.click()
@@ -65,7 +70,7 @@ def copy_report(window: MainWindow, machine_id: str, target: str, shot: Shot,
     from desktopvm.ui.backup.transfer_dialog import TransferDialog
 
     window.select(("localhost", "qemu", machine_id))
-    wait_until(lambda: window.machine_actions["copy_to"].isEnabled(), 30)
+    wait_until(window.machine_actions["copy_to"].isEnabled, 30)
     window.machine_actions["copy_to"].trigger()
     dialog = next(d for d in window.operations.open_dialogs if isinstance(d, TransferDialog))
     dialog.target.setCurrentIndex(dialog.target.findData(target))

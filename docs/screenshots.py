@@ -219,7 +219,7 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
     review.adjustSize()
     shot(review, "import-review")
     review.reject()
-    backup_shots(window, web, runner_vm, home, shot, wait_until)
+    backup_shots(window, (web, runner_vm), home, shot, wait_until)
 
     window.close()
     runner.cancel_all()
