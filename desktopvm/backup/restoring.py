@@ -82,8 +82,14 @@ def _untag(path: str) -> tuple[int, int, int]:
 
 
 def _slots(backup: BackupSet, spec: MachineSpec) -> list[tuple[int, int, int]]:
-    """The set's disk for each disk of `spec` (in order): by place, else by order."""
+    """The set's disk for each disk of `spec` (in order): by file, by place, else by order."""
     own = {d.slot for d in backup.disks}
+    # A spec fitted elsewhere (copy_to's plan) still names the machine's own disk files.
+    by_path = {disk.path: (index, disk.port, disk.device)
+               for index, disk in backup.spec.all_disks() if disk.path}
+    named = [by_path.get(disk.path) for _, disk in spec.all_disks()]
+    if len(by_path) == len(own) and set(named) == own and len(named) == len(own):
+        return [slot for slot in named if slot is not None]
     for described in (spec, backup.spec):
         slots = [(index, disk.port, disk.device) for index, disk in described.all_disks()]
         if set(slots) == own and len(slots) == len(own):

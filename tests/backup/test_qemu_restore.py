@@ -200,3 +200,21 @@ def test_qemu_capture_of_an_off_machine_chains_and_each_point_restores(qemu, tmp
         restored = disk_of(qemu, new_id)
         assert read_bytes(restored, 0, 512) == b"\x71" * 512
         assert read_bytes(restored, 2 * MIB, 512) == expected * 512
+
+
+def test_a_spec_given_with_disks_moved_still_gets_each_disk_its_own_file(machine, destination,
+                                                                         qemu):
+    """copy_to hands restore a spec fitted elsewhere: disks on other controllers, in another
+    order, still naming the machine's own files; each disk must get its own contents."""
+    made = backup(machine, destination)
+    (_, first), (_, second) = made.spec.all_disks()
+    moved = made.spec.model_copy(update={"storage": (
+        StorageController(name="IDE", kind=ControllerKind.IDE, disks=(
+            second.model_copy(update={"port": 0}),)),
+        StorageController(name="SATA", kind=ControllerKind.SATA, disks=(
+            first.model_copy(update={"port": 3}),)))})
+    new_id = run(restore, made.path, qemu, name="moved disks", spec=moved)
+    spec = qemu.get_machine(new_id).spec
+    by_bus = {spec.storage[index].kind: Path(disk.path) for index, disk in spec.all_disks()}
+    assert read_bytes(by_bus[ControllerKind.IDE], MIB, 512) == b"\x21" * 512
+    assert read_bytes(by_bus[ControllerKind.SATA], 0, 512) == b"\x11" * 512
