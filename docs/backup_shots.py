@@ -60,6 +60,7 @@ def backup_shots(window: MainWindow, machines: tuple[str, str], home: Path, shot
     job = backups.verify_selected()
     assert job is not None
     wait_until(lambda: job.state.is_done, 120)
+    backups.resize(880, 300)
     shot(backups, "backups-window")
     backups.close()
 

@@ -111,6 +111,7 @@ class BackupsWindow(QDialog):
         self.machines = QComboBox()
         self.machines.setObjectName("backups-machine")
         self.machines.setAccessibleName(self.tr("Machine"))
+        self.machines.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.machines.currentIndexChanged.connect(self._fill)
         reload = QPushButton(self.tr("Refresh"))
         reload.clicked.connect(self.reload)
