@@ -319,3 +319,66 @@ def test_move_asks_and_says_when_the_source_goes(with_runner, make_facts, memory
     dialog.ok.click()
     answer(qtbot, "Move")
     qtbot.waitUntil(lambda: bool(accepted), timeout=2000)
+
+
+# -- the main window's wiring ------------------------------------------------------------------
+def test_back_up_and_schedule_from_the_window(qtbot, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch):
+    """Back up… with the schedule ticked: the backup and the scheduler tool each run as a job;
+    the unit the stand-in systemctl was asked to enable runs `backup CONNECTION:NAME --to DIR`
+    with the dialog's choices."""
+    import os
+    import stat
+
+    from desktopvm.model import defaults_for
+    from desktopvm.registry import KnownBackend, Registry
+    from desktopvm.schedule import systemd
+    from desktopvm.settings import Settings
+    from desktopvm.ui.main_window import MainWindow
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "systemctl.log"
+    script = bin_dir / "systemctl"
+    script.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexit 0\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setattr("sys.platform", "linux")
+    memory = KnownBackend("memory", "Memory", "desktopvm.testing.doubles.memory_plugin")
+    registry = Registry(Settings(library_dir=str(tmp_path / "lib"), refresh_interval_s=3600),
+                        known=(memory,))
+    runner = JobRunner()
+    window = MainWindow(registry, runner)
+    qtbot.addWidget(window)
+    backend = registry.open("memory")
+    machine_id = backend.create(defaults_for("debian12", backend.capabilities(), name='a "b"'),
+                                progress=no_progress, cancel=CancelToken())
+    window.refresh(with_facts=True)
+    qtbot.waitUntil(lambda: window.model.machine_count() == 1 and "memory" in window.facts,
+                    timeout=5000)
+    window.select(("localhost", "memory", machine_id))
+    qtbot.waitUntil(window.machine_actions["backup"].isEnabled, timeout=5000)
+    failures: list[object] = []
+    monkeypatch.setattr(window.operations, "_failed", lambda title, error: failures.append(error))
+    window.machine_actions["backup"].trigger()
+    dialog = next(d for d in window.operations.open_dialogs if isinstance(d, BackUpDialog))
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    dialog.folder.setText(str(folder))
+    dialog.full.setChecked(True)
+    dialog.schedule.setChecked(True)
+    dialog.every.setCurrentIndex(dialog.every.findData("weekly"))
+    dialog.retention.keep_last.setValue(3)
+    dialog.ok.click()
+    qtbot.waitUntil(lambda: len([j for j in runner.jobs if j.state.is_done
+                                 and not j.background]) == 2, timeout=10_000)
+    [unit] = (tmp_path / "config" / "systemd" / "user").glob("*.service")
+    exec_line = next(line for line in unit.read_text().splitlines()
+                     if line.startswith("ExecStart="))
+    argv = systemd.split(exec_line[len("ExecStart="):])
+    assert argv[argv.index("backup"):] == ["backup", 'memory:a "b"', "--to", str(folder),
+                                           "--full", "--keep-last", "3"]
+    assert "enable --now" in log.read_text()
+    runner.cancel_all()
+    runner.wait_for_done(10_000)
