@@ -211,8 +211,9 @@ class MainWindow(QMainWindow):
         self.add_host_action = self._action(self.tr("Add &host…"), "host", "",
                                             self.hosts.add_host)
         self.add_host_action.setObjectName("action-add-host")
+        # A lambda: triggered(checked) would pass its bool as show_backups' machine.
         self.backups_action = self._action(self.tr("&Backups…"), "restore", "Ctrl+Shift+B",
-                                           lambda: self.backups.show_backups())
+                                           lambda: self.backups.show_backups())  # noqa: PLW0108
         self.backups_action.setObjectName("action-backups")
         self.preferences_action = self._action(self.tr("&Preferences…"), "preferences",
                                                "Ctrl+,", self.operations.preferences)
