@@ -242,3 +242,56 @@ def test_task_xml_follows_the_schema_order_and_settings():
     assert root.findtext(f"{ns}Principals/{ns}Principal/{ns}LogonType") == "InteractiveToken"
     assert root.get("version") == "1.2"
     assert windows.parse_task(text).every == "hourly"
+
+
+SCHTASKS = '''#!{python}
+"""A stand-in schtasks: /Create /XML, /Query /FO CSV /NH, /Query /XML /TN, /Delete (the task
+XML kept as files; the XML file must be UTF-16 with its BOM, as schtasks reads it)."""
+import json, pathlib, sys
+store = pathlib.Path({store!r})
+store.mkdir(exist_ok=True)
+args = sys.argv[1:]
+(store.parent / "schtasks.log").open("a").write(json.dumps(args) + "\\n")
+def file(name): return store / (name.replace("\\\\", "_") + ".xml")
+if args[0] == "/Create":
+    raw = pathlib.Path(args[args.index("/XML") + 1]).read_bytes()
+    assert raw.startswith(b"\\xff\\xfe"), "not UTF-16 LE with a BOM"
+    file(args[args.index("/TN") + 1]).write_text(raw.decode("utf-16"), encoding="utf-8")
+elif args[:3] == ["/Query", "/FO", "CSV"]:
+    print('"\\\\Microsoft\\\\Windows\\\\Defrag\\\\ScheduledDefrag","N/A","Ready"')
+    print('"\\\\someone-else","N/A","Ready"')
+    for path in sorted(store.glob("*.xml")):
+        print('"' + path.stem.replace("_", "\\\\") + '","12/7/2026 3:00:00 AM","Ready"')
+elif args[:2] == ["/Query", "/XML"]:
+    path = file(args[args.index("/TN") + 1])
+    if not path.exists():
+        print("ERROR: The system cannot find the file specified.", file=sys.stderr)
+        sys.exit(1)
+    print(path.read_text(encoding="utf-8"))
+elif args[0] == "/Delete":
+    file(args[args.index("/TN") + 1]).unlink()
+'''
+
+
+def test_task_scheduler_install_list_remove_through_schtasks(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    """The Windows side's calls, against a stand-in schtasks that follows its documented
+    arguments (no Windows here: schtasks itself never ran)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "schtasks"
+    script.write_text(SCHTASKS.format(python=sys.executable, store=str(tmp_path / "tasks")))
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    entry = sample('qemu:web 100% "prod"', destination="C:\\Backups", every="hourly",
+                   at="00:20", weekly=2)
+    name = windows.install(entry, ["C:\\Program Files\\DesktopVM\\desktopvm-cli.exe"])
+    assert name == "\\DesktopVM\\" + entry.name
+    found = windows.installed()
+    assert [(f.name, f.schedule) for f in found] == [(name, entry)]
+    with pytest.raises(ScheduleError, match="not made by DesktopVM"):
+        windows.remove("\\someone-else")
+    windows.remove(name)
+    assert windows.installed() == []
+    log = (tmp_path / "schtasks.log").read_text()
+    assert '"/Create", "/XML"' in log and '"/Delete", "/TN"' in log
