@@ -10,8 +10,9 @@ run missed while the computer was off.
 The Exec action's Arguments are one string the program splits with the Microsoft C runtime's
 rules ("Parsing C++ command-line arguments"): `join` writes them, `split` reads them. Task
 Scheduler expands %NAME% in Arguments (ExecAction, Remarks) and has no escape for '%', and
-XML 1.0 cannot carry most control characters: an argument holding either goes as hex with the
-CLI's `--encoded` flag instead.
+XML 1.0 cannot carry most control characters: an argument holding either (or anything beyond
+ASCII, which schtasks prints back in the console's code page) goes as hex with the CLI's
+`--encoded` flag instead.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ _XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
 
 
 def needs_encoding(argument: str) -> bool:
-    """Whether an argument cannot travel as itself through a task's Arguments."""
-    return "%" in argument or bool(_XML_UNSAFE.search(argument)) or "\n" in argument \
-        or "\r" in argument or "\t" in argument
+    """Whether an argument cannot travel as itself through a task's Arguments: a '%', a
+    control character, or anything beyond ASCII (`schtasks /Query /XML` prints the task in the
+    console's code page, so such text would not read back as it was written)."""
+    return "%" in argument or not argument.isascii() or bool(_XML_UNSAFE.search(argument)) \
+        or any(char in argument for char in "\n\r\t")
 
 
 def arguments_line(schedule: Schedule) -> str:

@@ -217,7 +217,7 @@ def test_task_xml_reads_back_for_nasty_names(name: str):
         f"{{{windows.NS}}}Actions/{{{windows.NS}}}Exec/{{{windows.NS}}}Arguments")
     assert arguments is not None
     assert "%" not in arguments  # never a %NAME% for Task Scheduler to expand
-    awkward = "%" in name or any(ord(c) < 0x20 for c in name)
+    awkward = "%" in name or not name.isascii() or any(ord(c) < 0x20 for c in name)
     assert ("--encoded" in arguments) == awkward
 
 
