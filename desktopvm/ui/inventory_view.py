@@ -9,6 +9,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
+    QRect,
     QSortFilterProxyModel,
     Qt,
     Signal,
@@ -180,6 +181,17 @@ class InventoryView(QTreeView):
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and \
                 self.state() is not QAbstractItemView.State.EditingState:
             self._activated(self.currentIndex())
+            return
+        if event.key() == Qt.Key.Key_Menu or (
+                event.key() == Qt.Key.Key_F10 and
+                event.modifiers() == Qt.KeyboardModifier.ShiftModifier):
+            # The keyboard's context menu, at the current row (Qt sends none for Shift+F10,
+            # and the platform's Menu key event is not sent once this one is accepted).
+            index = self.currentIndex()
+            rect = self.visualRect(index) if index.isValid() else QRect()
+            self.customContextMenuRequested.emit(rect.center() if rect.isValid()
+                                                 else QPoint(0, 0))
+            event.accept()
             return
         super().keyPressEvent(event)
 
