@@ -41,7 +41,7 @@ class DeleteDialog(QDialog):
                           .replace("%1", names))
         question.setTextFormat(Qt.TextFormat.PlainText)
         question.setWordWrap(True)
-        self.delete_disks = QCheckBox(self.tr("Also delete the disk files"))
+        self.delete_disks = QCheckBox(self.tr("Also delete the dis&k files"))
         self.delete_disks.setObjectName("delete-disks")
         self.delete_disks.setChecked(False)
         files = QLabel("\n".join(disk_files) if disk_files else self.tr("(no disk files)"))
@@ -50,7 +50,7 @@ class DeleteDialog(QDialog):
         files.setEnabled(False)
         self.delete_disks.toggled.connect(files.setEnabled)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.delete_button = buttons.addButton(self.tr("Delete"),
+        self.delete_button = buttons.addButton(self.tr("&Delete"),
                                                QDialogButtonBox.ButtonRole.DestructiveRole)
         buttons.button(QDialogButtonBox.StandardButton.Cancel).setDefault(True)
         self.delete_button.clicked.connect(self.accept)
@@ -154,7 +154,8 @@ class SnapshotDialog(QDialog):
 
 def confirm(parent: QWidget, title: str, text: str, action: str,
             on_yes: Callable[[], object]) -> QMessageBox:
-    """Ask window-modally without blocking; the default answer is Cancel."""
+    """Ask window-modally without blocking; the default answer is Cancel. Give `action` an
+    access key ("&Power off"), not on C (Cancel's on some desktops)."""
     box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.NoButton,
                       parent)
     box.setObjectName("confirm-dialog")

@@ -245,7 +245,7 @@ class Operations:
         names = ", ".join(printable(m.name) for m in machines)
         self.confirm(self.tr("Power off"),
                      self.tr("Power off %1 at once? Anything unsaved in the guest is lost.")
-                     .replace("%1", names), self.tr("Power off"),
+                     .replace("%1", names), self.tr("&Power off"),
                      lambda: self._simple(machines, "Power off %1", "power_off", "Powered off"))
 
     def do_discard(self, machines: list[MachineSummary]) -> None:
@@ -257,7 +257,7 @@ class Operations:
                      self.tr("Discard the saved state of %1? The machine will start afresh, as "
                              "after a power cut: whatever was open in the guest is lost. Its "
                              "disks and snapshots are kept.").replace("%1", names),
-                     self.tr("Discard saved state"),
+                     self.tr("&Discard saved state"),
                      lambda: self.each(machines, "Discard saved state of %1", _discard,
                                        "Saved state discarded; the machine is off"))
 
@@ -265,7 +265,7 @@ class Operations:
         names = ", ".join(printable(m.name) for m in machines)
         self.confirm(self.tr("Reset"),
                      self.tr("Reset %1 at once? Anything unsaved in the guest is lost.")
-                     .replace("%1", names), self.tr("Reset"),
+                     .replace("%1", names), self.tr("&Reset"),
                      lambda: self._simple(machines, "Reset %1", "reset", "Reset"))
 
     def do_pause(self, machines: list[MachineSummary]) -> None:
@@ -315,7 +315,7 @@ class Operations:
                      self.tr("Go back to this snapshot? The current state of %1 is lost "
                              "unless you take a snapshot of it first.")
                      .replace("%1", printable(m.name)),
-                     self.tr("Restore"),
+                     self.tr("&Restore"),
                      lambda: self.each([m], "Restore snapshot of %1", lambda b, machine_id, p, c:
                                        b.restore_snapshot(machine_id, snapshot_id, progress=p,
                                                           cancel=c), "Snapshot restored"))
@@ -326,7 +326,7 @@ class Operations:
             return
         self.confirm(self.tr("Delete snapshot"),
                      self.tr("Delete this snapshot of %1? The current state is kept.")
-                     .replace("%1", printable(m.name)), self.tr("Delete"),
+                     .replace("%1", printable(m.name)), self.tr("&Delete"),
                      lambda: self.each([m], "Delete snapshot of %1", lambda b, machine_id, p, c:
                                        b.delete_snapshot(machine_id, snapshot_id, progress=p,
                                                          cancel=c), "Snapshot deleted"))
@@ -342,11 +342,13 @@ class Operations:
 
         def clone() -> None:
             name, linked = dialog.name.text().strip(), dialog.linked.isChecked()
-            self.submit(self.tr("Clone %1").replace("%1", printable(m.name)), m,
-                        lambda b, p, c: b.clone(m.id, name, linked=linked, progress=p,
-                                                cancel=c),
-                        done=(self.tr("Made linked clone “%1”") if linked
-                              else self.tr("Made full clone “%1”")).replace("%1", printable(name)))
+            job = self.submit(
+                self.tr("Clone %1").replace("%1", printable(m.name)), m,
+                lambda b, p, c: b.clone(m.id, name, linked=linked, progress=p, cancel=c),
+                done=(self.tr("Made linked clone “%1”") if linked
+                      else self.tr("Made full clone “%1”")).replace("%1", printable(name)))
+            # The new machine is selected, as one made by the wizard or an import is.
+            job.succeeded.connect(lambda machine_id: self._select_new(m.backend, machine_id))
         dialog.accepted.connect(clone)
         self._keep(dialog)
 
