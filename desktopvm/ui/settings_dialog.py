@@ -61,6 +61,10 @@ def group_of(field: str) -> str:
     return re.split(r"[.\[]", field, maxsplit=1)[0]
 
 
+# The spec's groups in the words of the Settings tabs, for "Settings changed: memory, network".
+GROUP_WORDS = {"cpu": "processors", "boot_order": "boot order", "os": "guest OS",
+               "usb": "USB", "serial": "serial ports"}
+
 class SettingsDialog(QDialog):
     """Tabs of editors for one machine; OK sends one `update` job with the changes only.
 
@@ -298,6 +302,10 @@ class SettingsDialog(QDialog):
             return
         old, machine_id = self.info.spec, self.info.summary.id
         name, open_backend = self.facts.name, self.open_backend
+        parts = sorted(GROUP_WORDS.get(g, g) for g in changed_groups(old, new))
+        if resizes:
+            parts.append(self.tr("disk size"))
+        done = self.tr("Settings changed: %1").replace("%1", ", ".join(dict.fromkeys(parts)))
 
         def update(progress: Progress, cancel: CancelToken) -> None:
             backend = open_backend(name)
@@ -308,6 +316,7 @@ class SettingsDialog(QDialog):
                 progress(None, f"Growing {Path(path).name}")
                 backend.resize_disk(Path(path), size, progress=progress, cancel=cancel)
             backend.update(machine_id, old, new, progress=progress, cancel=cancel)
+            progress(1.0, done)  # the jobs panel's last word: what the job did
 
         self._cancel_requested = False
         self.job = self.runner.submit(self.tr("Change settings of %s") % printable(old.name),
