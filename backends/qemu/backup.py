@@ -16,7 +16,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 JOB = "dvm-backup-"  # job ids and target node names: a killed capture's are found by them
 TARGET = "dvm-backup-target-"
 POLL = 0.1
+Connect = Callable[[], AbstractContextManager[qmp.Qmp]]  # a new short QMP session
 CANCEL_TIMEOUT = 30.0
 
 
@@ -101,9 +105,8 @@ def capture(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, folder:
     cancel.raise_if_cancelled()
     if state in states.LIVE:
         run = store.require_running(files, "back up")
-        with qmp.connect(run.qmp) as session:
-            point = _copy(session, qemu_img, disks, since=since, new_point=True,
-                          compress=compress, progress=progress, cancel=cancel)
+        point = _copy(partial(qmp.connect, run.qmp), qemu_img, disks, since=since,
+                      new_point=True, compress=compress, progress=progress, cancel=cancel)
     elif state in states.OFFLINE:
         # A memory snapshot restored while off is loaded at the next start (-loadvm), which
         # QEMU refuses while the disks carry bitmaps: no new point until it has started.
@@ -113,9 +116,10 @@ def capture(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, folder:
         else:
             images = [storage_daemon.ServedImage(d.drive, Path(d.disk.path),
                                                  qemu_format(d.disk.format)) for d in disks]
-            with storage_daemon.serving(images) as session:
-                point = _copy(session, qemu_img, disks, since=since, new_point=new_point,
-                              compress=compress, progress=progress, cancel=cancel)
+            with storage_daemon.serving(images) as sock:
+                point = _copy(partial(qmp.connect, sock), qemu_img, disks, since=since,
+                              new_point=new_point, compress=compress, progress=progress,
+                              cancel=cancel)
     else:
         raise InvalidState(f"Cannot back up {spec.name} while it is {state.value}; wait "
                            "until it has started or stopped")
@@ -148,13 +152,19 @@ def forget(store: MachineStore, qemu_img: QemuImg, files: MachineFiles) -> None:
 
 
 # -- the copy over QMP (machine's QEMU or storage daemon) ---------------------------------------
-def _copy(session: qmp.Qmp, qemu_img: QemuImg, disks: list[_Disk], *, since: str,
+def _copy(connect: Connect, qemu_img: QemuImg, disks: list[_Disk], *, since: str,
           new_point: bool, compress: bool, progress: Progress, cancel: CancelToken) -> str:
-    """Run the backup on `session`; the new point's name ("" if none was set)."""
-    _sweep(session)  # what a killed capture left in this QEMU
-    nodes = backup_points.node_names(session, [d.drive for d in disks])
-    found = backup_points.bitmaps(session, nodes.values())
-    sizes = _sizes(session, nodes.values())
+    """Run the backup through QMP; the new point's name ("" if none was set).
+
+    Each step opens its own short connection (`connect`): a QMP socket serves one client at
+    a time, and a backup of a large disk must not lock the app's status and console calls
+    out of a running machine for its whole length.
+    """
+    with connect() as session:
+        _sweep(session)  # what a killed capture left in this QEMU
+        nodes = backup_points.node_names(session, [d.drive for d in disks])
+        found = backup_points.bitmaps(session, nodes.values())
+        sizes = _sizes(session, nodes.values())
     point = backup_points.new_point() if new_point and any(d.qcow2 for d in disks) else ""
     for d in disks:
         d.node = nodes[d.drive]
@@ -168,25 +178,29 @@ def _copy(session: qmp.Qmp, qemu_img: QemuImg, disks: list[_Disk], *, since: str
     try:
         for d in disks:
             qemu_img.create(d.target, DiskFormat.QCOW2, d.size, cancel=cancel)
-            session.execute("blockdev-add", {
-                "driver": "qcow2", "node-name": d.target_node,
-                "file": {"driver": "file", "filename": str(d.target)}})
-            added.append(d)
-        cancel.raise_if_cancelled()
-        session.execute("transaction", {"actions": _actions(disks, since, point, compress)})
-        started = True
-        _wait(session, disks, progress, cancel)
-        for d in disks:
-            session.execute("job-dismiss", {"id": d.job})
-        for d in disks:
-            session.execute("blockdev-del", {"node-name": d.target_node})
+        with connect() as session:
+            for d in disks:
+                session.execute("blockdev-add", {
+                    "driver": "qcow2", "node-name": d.target_node,
+                    "file": {"driver": "file", "filename": str(d.target)}})
+                added.append(d)
+            cancel.raise_if_cancelled()
+            session.execute("transaction", {"actions": _actions(disks, since, point,
+                                                                compress)})
+            started = True
+        _wait(connect, disks, progress, cancel)
+        with connect() as session:
+            for d in disks:
+                session.execute("job-dismiss", {"id": d.job})
+            for d in disks:
+                session.execute("blockdev-del", {"node-name": d.target_node})
+            # Only the newest point is kept: older ones only slow the guest's writes down.
+            backup_points.remove_ours(session, [d.node for d in disks], keep=point)
     except BaseException:
-        _undo(session, added, point if started else "", [d.node for d in disks])
+        _undo(connect, added, point if started else "", [d.node for d in disks])
         for d in disks:
             d.target.unlink(missing_ok=True)
         raise
-    # Only the newest point is kept: older ones would only slow the guest's writes down.
-    backup_points.remove_ours(session, [d.node for d in disks], keep=point)
     return point
 
 
@@ -216,14 +230,15 @@ def _sizes(session: qmp.Qmp, nodes: Any) -> dict[str, int]:
             if n.get("node-name") in wanted}
 
 
-def _wait(session: qmp.Qmp, disks: list[_Disk], progress: Progress,
+def _wait(connect: Connect, disks: list[_Disk], progress: Progress,
           cancel: CancelToken) -> None:
     """Until every job has concluded; progress from the jobs' offsets."""
     ids = {d.job: d for d in disks}
     stage = "Copying what changed" if any(d.incremental for d in disks) else \
         "Backing up the disks"
     while True:
-        jobs = {str(j["id"]): j for j in session.execute("query-jobs") if j["id"] in ids}
+        with connect() as session:
+            jobs = {str(j["id"]): j for j in session.execute("query-jobs") if j["id"] in ids}
         missing = set(ids) - set(jobs)
         if missing:
             raise CommandFailed("A backup job ended unexpectedly",
@@ -244,18 +259,20 @@ def _wait(session: qmp.Qmp, disks: list[_Disk], progress: Progress,
     cancel.raise_if_cancelled()  # finished while the cancel was on its way
 
 
-def _undo(session: qmp.Qmp, added: list[_Disk], point: str, nodes: list[str]) -> None:
+def _undo(connect: Connect, added: list[_Disk], point: str, nodes: list[str]) -> None:
     """Take back what a failed or cancelled capture made in QEMU: jobs, targets, the point."""
     try:
-        _end_jobs(session, {d.job for d in added})
-        for d in added:
-            with contextlib.suppress(BackendError):
-                session.execute("blockdev-del", {"node-name": d.target_node})
-        if point:
-            for node, found in backup_points.bitmaps(session, nodes).items():
-                if any(b.name == point for b in found):
-                    session.execute("block-dirty-bitmap-remove", {"node": node, "name": point})
-    except BackendError as error:  # e.g. the machine was shut down meanwhile
+        with connect() as session:
+            _end_jobs(session, {d.job for d in added})
+            for d in added:
+                with contextlib.suppress(BackendError):
+                    session.execute("blockdev-del", {"node-name": d.target_node})
+            if point:
+                for node, found in backup_points.bitmaps(session, nodes).items():
+                    if any(b.name == point for b in found):
+                        session.execute("block-dirty-bitmap-remove",
+                                        {"node": node, "name": point})
+    except BackendError as error:  # e.g. the machine was shut down or died meanwhile
         log.warning("could not clean up after a backup: %s", error.summary)
 
 

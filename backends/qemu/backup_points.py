@@ -125,5 +125,5 @@ def forget_off(qemu_img: QemuImg, images: Sequence[Path]) -> None:
         return
     served = [storage_daemon.ServedImage(f"img{index}", image, "qcow2")
               for index, image in enumerate(carrying)]
-    with storage_daemon.serving(served) as session:
+    with storage_daemon.serving(served) as sock, qmp.connect(sock) as session:
         remove_ours(session, [image.node for image in served])

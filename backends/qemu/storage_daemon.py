@@ -59,8 +59,8 @@ def _blockdev(image: ServedImage) -> str:
 
 
 @contextmanager
-def serving(images: Sequence[ServedImage]) -> Iterator[qmp.Qmp]:
-    """A QMP session to a daemon that has `images` open (read-write), for the block.
+def serving(images: Sequence[ServedImage]) -> Iterator[Path]:
+    """The QMP socket of a daemon that has `images` open (read-write), for the block.
 
     The daemon dies with this process (a killed backup leaves no daemon holding the disks'
     locks) and is asked to quit when the block ends, so it writes the persistent dirty
@@ -84,12 +84,11 @@ def serving(images: Sequence[ServedImage]) -> Iterator[qmp.Qmp]:
         daemon = _spawn(argv, stderr_path)
         try:
             _wait_for_socket(daemon, sock, stderr_path, argv, images)
-            with qmp.connect(sock) as session:
-                try:
-                    yield session
-                finally:
-                    with contextlib.suppress(BackendError):
-                        session.execute("quit")
+            try:
+                yield sock
+            finally:
+                with contextlib.suppress(BackendError), qmp.connect(sock) as session:
+                    session.execute("quit")
             try:
                 daemon.wait(EXIT_TIMEOUT)
             except subprocess.TimeoutExpired:

@@ -10,9 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from backends.qemu import storage_daemon
+from backends.qemu import process, storage_daemon
 from backends.qemu.backend import QemuBackend
-from desktopvm.protocol import CancelToken, OperationCancelled, PowerState, no_progress
+from desktopvm.protocol import (
+    BackendError,
+    CancelToken,
+    OperationCancelled,
+    PowerState,
+    no_progress,
+)
 from desktopvm.testing.qemu_guest import SerialReader, guest_spec
 from tests.backends.qemu.backup_kit import (
     MIB,
@@ -62,7 +68,10 @@ def test_full_and_incremental_while_running_then_off(qemu: QemuBackend, guest_is
     [disk] = disk_paths(qemu, machine)
     reader = boot(qemu, machine)
     mark(reader, "MARK-1")
-    full = capture(qemu, machine, tmp_path / "b1")
+    states: list[PowerState] = []  # what the app sees while the backup runs
+    full = capture(qemu, machine, tmp_path / "b1",
+                   progress=lambda f, stage: states.append(qemu.get_machine(machine).state))
+    assert states and set(states) == {PowerState.RUNNING}
     assert full.was_running and full.point and not full.disks[0].incremental
     still_running(qemu, machine, reader)
     clean(qemu, machine, [full.point])
@@ -220,3 +229,27 @@ def test_a_paused_machine_is_backed_up_and_stays_paused(qemu: QemuBackend, guest
     reader.close()
     qemu.power_off(machine)
     assert same(chain([paused.disks[0].path]), disk)
+
+
+def test_a_machine_that_dies_during_its_backup_leaves_no_copy(qemu: QemuBackend,
+                                                             guest_iso: Path, tmp_path: Path):
+    machine = big_guest(qemu, guest_iso, tmp_path)
+    [disk] = disk_paths(qemu, machine)
+    reader = boot(qemu, machine)
+    reader.close()
+    runtime = qemu.store.running_runtime(qemu.store.files(machine))
+    assert runtime is not None
+
+    def progress(fraction: float | None, stage: str) -> None:
+        if fraction is not None and 0 < fraction < 1:
+            process.kill(runtime.pid)  # QEMU crashes half-way through the copy
+            process.wait_for_exit(runtime.pid, 10)
+
+    folder = tmp_path / "died"
+    with pytest.raises(BackendError):
+        capture(qemu, machine, folder, progress=progress)
+    assert list(folder.iterdir()) == []
+    assert qemu.get_machine(machine).state is PowerState.ABORTED
+    after = capture(qemu, machine, tmp_path / "after")  # off now, through the daemon
+    assert after.was_running and not after.disks[0].incremental
+    assert same(chain([after.disks[0].path]), disk)
