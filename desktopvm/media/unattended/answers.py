@@ -72,8 +72,8 @@ class Answers:
         """The host name to give the machine."""
         if self.hostname:
             return self.hostname
-        made = re.sub(r"[^A-Za-z0-9-]", "-", self.user).strip("-")[:15].strip("-")
-        return made or "desktopvm"
+        made = re.sub(r"[^A-Za-z0-9-]", "-", self.user).strip("-")[:12].strip("-")
+        return f"vm-{made}" if made.isdigit() else made or "desktopvm"
 
 
 def _no_control(field: str, value: str) -> None:
