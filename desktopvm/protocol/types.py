@@ -99,6 +99,9 @@ class MachineInfo:
     guest_addresses: tuple[str, ...] = ()
     files: tuple[str, ...] = ()  # the machine's files on disk (for "delete also removes …")
     log: str = ""  # the hypervisor's own messages about this machine (why it stopped), if any
+    # The folder holding the machine's own files on its host ("" if it has none of its own):
+    # what "Show files" opens. QEMU's is library/<id>, named by id on purpose.
+    folder: str = ""
 
     @property
     def state(self) -> PowerState:
