@@ -128,7 +128,8 @@ class QemuBackend:
         book = snapshots.load(files, self.qemu_img)
         disk_files = tuple(d.path for _, d in spec.all_disks())
         return MachineInfo(self._summary(files, spec), spec, book.tree(), book.current,
-                           files=disk_files, log=str(files.log) if files.log.exists() else "")
+                           files=disk_files, log=str(files.log) if files.log.exists() else "",
+                           folder=str(files.folder))
 
     # -- create / update / delete -----------------------------------------------------------
     def create(self, spec: MachineSpec, *, progress: Progress, cancel: CancelToken) -> str:
