@@ -96,6 +96,9 @@ MACHINE_ACTIONS = (
     MachineAction("move_to", "&Move to…", "export", "", _one(Operation.EXPORT),
                   "Move the machine to another hypervisor or host (shows what changes first; "
                   "the original is deleted only after the copy is checked)"),
+    MachineAction("files", "S&how files", "", "",
+                  lambda sel: len(sel) == 1 and sel[0][0].host == "localhost",
+                  "Open the machine's folder in the file manager (machines on this computer)"),
     MachineAction("delete", "&Delete…", "delete", "Del", _each(Operation.DELETE),
                   "Delete the selected machines (asks first)"),
     MachineAction("settings", "Se&ttings…", "settings", "Ctrl+E", _one(Operation.CHANGE_NAME_NOTES),

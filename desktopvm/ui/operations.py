@@ -352,6 +352,27 @@ class Operations:
         dialog.accepted.connect(clone)
         self._keep(dialog)
 
+    def do_files(self, machines: list[MachineSummary]) -> None:
+        """Open the machine's folder in the file manager (its backend reads where, in a job)."""
+        m = machines[0]
+        registry = self.window.registry
+        job = self.window.runner.submit(self.tr("Read %1").replace("%1", printable(m.name)),
+                                        lambda p, c: registry.open(m.backend).get_machine(m.id),
+                                        background=True)
+        job.succeeded.connect(lambda info: self._show_folder(m, info))
+        job.failed.connect(lambda error: show_error(self.window, self.tr("Show files"), error))
+
+    def _show_folder(self, m: MachineSummary, info: MachineInfo) -> None:
+        if not info.folder:
+            self.window.statusBar().showMessage(
+                self.tr("%1 keeps no folder of its own that DesktopVM knows of; its disks: "
+                        "Settings → Storage").replace("%1", printable(m.name)))
+            return
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        QDesktopServices.openUrl(QUrl.fromLocalFile(info.folder))
+
     def do_export(self, machines: list[MachineSummary]) -> None:
         m = machines[0]
         path = self.ask_save_path(m.name)
