@@ -172,6 +172,8 @@ def take_screenshots(out: Path, home: Path) -> None:  # noqa: PLR0915
              PageId.DISK: "wizard-5-disk", PageId.NETWORK: "wizard-6-network",
              PageId.SUMMARY: "wizard-7-summary"}
     for page, name in names.items():
+        if wizard.currentId() != page:
+            continue  # one connection that can create: the wizard starts on the name page
         if page == PageId.IDENTITY:
             from desktopvm.ui.editors import IdentityEditor
             identity = next(e for e in wizard.currentPage().editors  # type: ignore[attr-defined]
