@@ -179,7 +179,9 @@ class VirtualBoxBackend:
         if record.settings_file:
             files += (record.settings_file,)
         return MachineInfo(record.summary, record.spec, record.snapshots,
-                           record.current_snapshot, guest_addresses=addresses, files=files)
+                           record.current_snapshot, guest_addresses=addresses, files=files,
+                           folder=str(Path(record.settings_file).parent)
+                           if record.settings_file else "")
 
     # -- create / update / delete -----------------------------------------------------------
     def _check(self, spec: MachineSpec, old: MachineSpec | None = None) -> None:
