@@ -123,7 +123,8 @@ class VMwareBackend:
         spec = disks.with_sizes(record.spec(self.library.installation.windows))
         roots, current = snapshots.list_tree(self.inventory, record)
         files = (str(record.vmx), *(d.path for _, d in spec.all_disks()))
-        return MachineInfo(record.summary, spec, roots, current, files=files)
+        return MachineInfo(record.summary, spec, roots, current, files=files,
+                           folder=str(Path(record.vmx).parent))
 
     # -- create / update / delete -----------------------------------------------------------
     def _check(self, spec: MachineSpec, old: MachineSpec | None = None) -> None:
