@@ -72,3 +72,25 @@ def test_the_qemu_backend_reports_each_machines_folder(tmp_path: Path):
     folder = Path(qemu.get_machine(machine_id).folder)
     assert folder == tmp_path / "lib" / machine_id  # named by id: ids and clones rely on it
     assert (folder / "machine.json").is_file()
+
+
+def test_virtualbox_and_vmware_report_the_folder_of_their_machine_files(tmp_path: Path):
+    from desktopvm.testing.doubles.virtualbox.double import FakeVBox
+    from desktopvm.testing.doubles.vmware.standin import FakeVMware
+
+    vbox = FakeVBox(tmp_path / "vbox", "7.0").backend()
+    machine_id = vbox.create(defaults_for("debian12", vbox.capabilities(), name="web"),
+                             progress=no_progress, cancel=CancelToken())
+    info = vbox.get_machine(machine_id)
+    [settings_file] = [f for f in info.files if f.endswith(".vbox")]
+    assert info.folder == str(Path(settings_file).parent)
+    fake = FakeVMware(tmp_path / "vmware")
+    try:
+        vmware = fake.backend()
+        machine_id = vmware.create(defaults_for("other-linux", vmware.capabilities(), name="db"),
+                                   progress=no_progress, cancel=CancelToken())
+        info = vmware.get_machine(machine_id)
+        [vmx] = [f for f in info.files if f.endswith(".vmx")]
+        assert info.folder == str(Path(vmx).parent) and Path(info.folder).is_dir()
+    finally:
+        fake.close()
