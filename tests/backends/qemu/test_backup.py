@@ -8,6 +8,8 @@ copy of the disk taken at that point.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,13 @@ import pytest
 from backends.qemu import storage_daemon
 from backends.qemu.backend import QemuBackend
 from desktopvm.model import DiskFormat
-from desktopvm.protocol import CancelToken, InvalidState, OperationCancelled, no_progress
+from desktopvm.protocol import (
+    CancelToken,
+    CommandFailed,
+    InvalidState,
+    OperationCancelled,
+    no_progress,
+)
 from desktopvm.settings import Settings
 from tests.backends.qemu.backup_kit import (
     MIB,
@@ -260,3 +268,45 @@ def test_a_disk_grown_between_points_still_gives_each_point(backend: QemuBackend
     inc = capture(backend, machine, tmp_path / "b2", since=full.point)
     assert inc.disks[0].incremental and inc.disks[0].virtual_size == 32 * MIB
     assert same(chain([full.disks[0].path, inc.disks[0].path]), disk)
+
+
+def test_without_the_storage_daemon_an_off_machine_gets_a_plain_full_copy(
+        backend: QemuBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    machine = off_machine(backend, "m")
+    [disk] = disk_paths(backend, machine)
+    write(disk, 0, random_bytes(MIB), tmp_path)
+    first = capture(backend, machine, tmp_path / "b1")
+    monkeypatch.setattr(storage_daemon, "find_daemon", lambda: None)
+    assert not backend.capabilities().backup_incremental
+    assert backend.capabilities().backup_running
+    plain = capture(backend, machine, tmp_path / "b2", since=first.point)
+    assert plain.point == "" and not plain.disks[0].incremental
+    assert plain.disks[0].virtual_size == 16 * MIB
+    assert same(chain([plain.disks[0].path]), disk)
+
+
+def test_a_disk_another_program_holds_is_refused_in_words(backend: QemuBackend,
+                                                         tmp_path: Path):
+    machine = off_machine(backend, "held")
+    [disk] = disk_paths(backend, machine)
+    with subprocess.Popen(["qemu-io", "-f", "qcow2", str(disk)], stdin=subprocess.PIPE,
+                          stdout=subprocess.DEVNULL) as holder:
+        try:
+            locked(disk)  # qemu-io holds the image open (and locked) until its stdin closes
+            folder = tmp_path / "b1"
+            with pytest.raises(CommandFailed, match="in use by another program"):
+                capture(backend, machine, folder)
+            assert list(folder.iterdir()) == []
+        finally:
+            assert holder.stdin is not None
+            holder.stdin.close()
+            holder.wait()
+
+
+def locked(image: Path) -> None:
+    """Wait until another process holds `image`'s write lock."""
+    deadline = time.monotonic() + 30
+    while "lock" not in subprocess.run(["qemu-img", "info", str(image)], capture_output=True,
+                                       text=True, check=False).stderr:
+        assert time.monotonic() < deadline, f"nobody took the lock of {image}"
+        time.sleep(0.05)
