@@ -380,5 +380,16 @@ def test_back_up_and_schedule_from_the_window(qtbot, tmp_path: Path,
     assert argv[argv.index("backup"):] == ["backup", 'memory:a "b"', "--to", str(folder),
                                            "--full", "--keep-last", "3"]
     assert "enable --now" in log.read_text()
+
+    # Opened again, the dialog says what is scheduled (read in a job) and can stop it.
+    window.machine_actions["backup"].trigger()
+    again = next(d for d in window.operations.open_dialogs if isinstance(d, BackUpDialog))
+    qtbot.waitUntil(lambda: not again.scheduled.isHidden(), timeout=5000)
+    assert "every Monday at 03:00" in again.scheduled.text() and "last 3" in again.scheduled.text()
+    assert again.every_value() == "weekly" and again.retention.keep_last.value() == 3
+    again.unschedule.click()
+    qtbot.waitUntil(again.scheduled.isHidden, timeout=5000)
+    assert not unit.exists() and "disable --now" in log.read_text()
+    again.reject()
     runner.cancel_all()
     runner.wait_for_done(10_000)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from desktopvm.jobs import Job
     from desktopvm.model import Capabilities
     from desktopvm.model.porting import Fitting
+    from desktopvm.ui.backup.backup_dialog import BackUpDialog
     from desktopvm.ui.backup.backups_window import BackupsWindow
     from desktopvm.ui.main_window import MainWindow
 
@@ -59,6 +60,38 @@ class BackupActions:
                               schedule_system=scheduling.system_name())
         dialog.accepted.connect(lambda: self._backup_accepted(machine, dialog))
         self.window.operations.keep(dialog)
+        if scheduling.system_name():
+            reference = f"{machine.backend}:{machine.name}"
+            self._read_schedule(dialog, reference)
+            dialog.unschedule.clicked.connect(lambda: self._unschedule(dialog, reference))
+
+    def _read_schedule(self, dialog: BackUpDialog, reference: str) -> None:
+        """Ask the operating system what it has scheduled for the machine (a job: it runs
+        systemctl or schtasks); the dialog says so. No scheduler answer: nothing is said."""
+        def read(progress: Progress, cancel: CancelToken) -> scheduling.Schedule | None:
+            found = [e.schedule for e in scheduling.entries()
+                     if e.schedule is not None and e.schedule.machine == reference]
+            return found[0] if found else None
+
+        job = self.window.runner.submit(self.tr("Read the backup schedule"), read,
+                                        background=True)
+        job.succeeded.connect(dialog.show_scheduled)
+
+    def _unschedule(self, dialog: BackUpDialog, reference: str) -> Job:
+        """Remove the machine's scheduled backups (a job); the dialog forgets them after."""
+        def remove(progress: Progress, cancel: CancelToken) -> None:
+            try:
+                scheduling.remove(reference)
+            except scheduling.ScheduleError as error:
+                raise BackendError(str(error)) from None
+            progress(1.0, "Scheduled backups stopped")
+
+        job = self.window.runner.submit(
+            self.tr("Stop scheduled backups of %1").replace("%1", printable(reference)), remove)
+        job.succeeded.connect(lambda _: dialog.show_scheduled(None))
+        job.failed.connect(lambda error: self.window.operations._failed(
+            self.tr("Stop scheduled backups"), error))
+        return job
 
     def _backup_accepted(self, machine: MachineSummary, dialog: object) -> None:
         from desktopvm.ui.backup.backup_dialog import BackUpDialog, remember_folder

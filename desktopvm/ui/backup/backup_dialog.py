@@ -29,6 +29,7 @@ from desktopvm.paths import state_root
 from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary
 from desktopvm.protocol.states import LIVE, STOPPED
+from desktopvm.schedule import Schedule
 from desktopvm.ui.theme import error_colour
 
 FOLDER_KEY = "backup_folder"  # the folder used last time, in window.ini
@@ -147,6 +148,7 @@ class BackUpDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.note)
         layout.addWidget(self.schedule)
+        layout.addLayout(self._scheduled_row())
         layout.addWidget(self.problem)
         layout.addWidget(buttons)
         self.folder.textChanged.connect(self.check)
@@ -195,6 +197,36 @@ class BackUpDialog(QDialog):
         form.addRow(how)
         box.setEnabled(bool(system))
         return box
+
+    def _scheduled_row(self) -> QHBoxLayout:
+        """What the operating system has scheduled for this machine now (filled by a job)."""
+        self.scheduled = _label(name="scheduled-now")
+        self.unschedule = QPushButton(self.tr("Stop scheduled backups"))
+        self.unschedule.setObjectName("unschedule")
+        row = QHBoxLayout()
+        row.addWidget(self.scheduled, 1)
+        row.addWidget(self.unschedule)
+        self.show_scheduled(None)
+        return row
+
+    def show_scheduled(self, entry: Schedule | None) -> None:
+        """Say what is scheduled for this machine (nothing: the row hides); a schedule found
+        is what the schedule section starts from."""
+        self.scheduled.setVisible(entry is not None)
+        self.unschedule.setVisible(entry is not None)
+        if entry is None:
+            return
+        keep = ", ".join(f"{label} {value}" for label, value in (
+            (self.tr("last"), entry.keep_last), (self.tr("daily"), entry.daily),
+            (self.tr("weekly"), entry.weekly)) if value) or self.tr("all")
+        self.scheduled.setText(self.tr("Scheduled now: %1 into %2 (keep %3).")
+                               .replace("%1", entry.when())
+                               .replace("%2", printable(entry.destination)).replace("%3", keep))
+        self.every.setCurrentIndex(max(0, self.every.findData(entry.every)))
+        self.at.setTime(QTime(entry.hour, entry.minute))
+        self.retention.keep_last.setValue(entry.keep_last)
+        self.retention.daily.setValue(entry.daily)
+        self.retention.weekly.setValue(entry.weekly)
 
     def _schedule_toggled(self, on: bool) -> None:
         self.ok.setText(self.tr("Back up and schedule") if on else self.tr("Back up"))
