@@ -106,14 +106,19 @@ def test_a_point_that_is_gone_or_foreign_gives_a_full_copy(backend: QemuBackend,
     assert not after.disks[0].incremental
 
 
-def test_raw_disks_are_copied_whole_with_no_point(backend: QemuBackend, tmp_path: Path):
-    machine = off_machine(backend, "raw", fmt=DiskFormat.RAW)
+@pytest.mark.parametrize(("fmt", "qemu_fmt"), [(DiskFormat.RAW, "raw"),
+                                               (DiskFormat.VDI, "vdi")])
+def test_other_formats_are_copied_whole_with_no_point(backend: QemuBackend, tmp_path: Path,
+                                                      fmt: DiskFormat, qemu_fmt: str):
+    machine = off_machine(backend, "other", fmt=fmt)
     [disk] = disk_paths(backend, machine)
-    write(disk, MIB, b"RAW-DATA" * 512, tmp_path, fmt="raw")
+    write(disk, MIB, b"SOME-DATA" * 512, tmp_path, fmt=qemu_fmt)
     first = capture(backend, machine, tmp_path / "b1")
-    assert first.point == ""  # a raw file cannot keep a bitmap
+    assert first.point == ""  # only qcow2 files keep bitmaps
     assert first.disks[0].format is DiskFormat.QCOW2 and not first.disks[0].incremental
-    assert same(chain([first.disks[0].path]), disk, fmt="raw")
+    assert same(chain([first.disks[0].path]), disk, fmt=qemu_fmt)
+    again = capture(backend, machine, tmp_path / "b2", since=first.point)
+    assert not again.disks[0].incremental
 
 
 def test_the_capture_holds_the_spec_and_the_snapshot_tree(backend: QemuBackend,
