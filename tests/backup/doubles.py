@@ -78,6 +78,8 @@ class CaptureDouble:
         self.counter = 0
         self.captures: list[str] = []  # the `since` of each capture asked for
         self.between_disks: Callable[[int], None] = lambda _index: None
+        self.hand_over = DiskFormat.QCOW2  # what full captures hand over (Hyper-V: VHDX)
+        self.elsewhere: Path | None = None  # a capture that names a file outside its folder
 
     def disk(self, index: int) -> Path:
         return Path(self.spec.all_disks()[index][1].path)
@@ -112,12 +114,17 @@ class CaptureDouble:
                     for which, offset, length, pattern in self.dirty:
                         if which == index:
                             qemu_io(out, f"write -P {pattern} {offset} {length}")
+                elif self.hand_over is not DiskFormat.QCOW2:
+                    out = out.with_suffix(f".{self.hand_over.value}")
+                    qemu_img("convert", "-f", "qcow2", "-O", self.hand_over.value, disk.path,
+                             str(out))
                 else:
                     qemu_img("convert", *(["-c"] if compress else []), "-f", "qcow2", "-O",
                              "qcow2", disk.path, str(out))
                 captured.append(CapturedDisk(controller=controller, port=disk.port,
-                                             device=disk.device, path=out,
-                                             format=DiskFormat.QCOW2,
+                                             device=disk.device, path=self.elsewhere or out,
+                                             format=DiskFormat.QCOW2 if incremental
+                                             else self.hand_over,
                                              virtual_size=disk.size_bytes,
                                              incremental=incremental))
                 progress((index + 1) / len(self.spec.all_disks()), "Capturing")

@@ -15,7 +15,7 @@ from backends.qemu.qemu_img import QemuImg
 from desktopvm.backup import back_up, list_backups
 from desktopvm.backup.setfile import SUMS
 from desktopvm.model import DiskFormat
-from desktopvm.protocol import CancelToken, OperationCancelled, no_progress
+from desktopvm.protocol import BackendError, CancelToken, OperationCancelled, no_progress
 from tests.backup.conftest import backup
 from tests.backup.doubles import MIB, CaptureDouble, read_bytes
 
@@ -140,3 +140,23 @@ def test_a_partial_folder_of_a_live_writer_is_left_alone(machine, destination):
     (live / ".owner").write_text(f"{os.uname().nodename} {os.getppid()}\n")
     backup(machine, destination)
     assert live.exists()
+
+
+def test_a_capture_in_another_format_is_kept_as_qcow2(machine, destination):
+    machine.hand_over = DiskFormat.VHDX  # as Hyper-V's capture hands over its disks
+    made = backup(machine, destination)
+    assert [d.file for d in made.disks] == ["disks/disk1.qcow2", "disks/disk2.qcow2"]
+    assert sorted(p.name for p in (made.path / "disks").iterdir()) == ["disk1.qcow2",
+                                                                      "disk2.qcow2"]
+    assert read_bytes(made.path / "disks/disk1.qcow2", 0, 512) == b"\x11" * 512
+    assert read_bytes(made.path / "disks/disk2.qcow2", MIB, 512) == b"\x21" * 512
+
+
+def test_a_capture_naming_a_file_outside_its_folder_is_refused(machine, destination, tmp_path):
+    secret = tmp_path / "secret.qcow2"
+    secret.write_bytes(b"not the machine's")
+    machine.elsewhere = secret
+    with pytest.raises(BackendError, match="not a file in its folder"):
+        backup(machine, destination)
+    assert list_backups(destination) == []
+    assert [p for p in destination.rglob("*") if p.is_file()] == []
