@@ -74,7 +74,9 @@ MODULE_PARAMS = {"scsi_mod": "scan=manual"}
 # Drivers in the initramfs that are not loaded at boot: `load-driver NAME` loads one (with its
 # dependencies) from a shell. bochs is the DRM driver of QEMU's std VGA; it switches the
 # console from VGA text mode to a framebuffer with a larger resolution (generic kernel only).
-ON_DEMAND_DRIVERS = ("bochs",)
+# sr_mod (with cdrom) gives /dev/sr* for the CD drives and isofs mounts them: the guest reads
+# a second disc, such as an unattended install's seed, with `mount -t iso9660 /dev/sr1 /mnt`.
+ON_DEMAND_DRIVERS = ("bochs", "sr_mod", "isofs")
 # init.sh is also the guest's helper commands: these links to it run the function of their name.
 GUEST_COMMANDS = ("load-driver", "record-input", "dump-input")
 
