@@ -315,3 +315,23 @@ def locked(image: Path) -> None:
                                        text=True, check=False).stderr:
         assert time.monotonic() < deadline, f"nobody took the lock of {image}"
         time.sleep(0.05)
+
+
+def test_a_raw_disk_beside_a_qcow2_one_is_copied_whole_each_time(backend: QemuBackend,
+                                                                 tmp_path: Path):
+    from desktopvm.model import ControllerKind, Disk, MachineSpec, StorageController
+
+    spec = MachineSpec(name="mixed", os="other-linux", storage=(StorageController(
+        name="disks", kind=ControllerKind.VIRTIO, disks=(
+            Disk(format=DiskFormat.QCOW2, size_bytes=16 * MIB, port=0),
+            Disk(format=DiskFormat.RAW, size_bytes=16 * MIB, port=1))),))
+    machine = backend.create(spec, progress=no_progress, cancel=CancelToken())
+    qcow2, raw = disk_paths(backend, machine)
+    full = capture(backend, machine, tmp_path / "b1")
+    assert full.point and points_off(backend, machine)[0] == [full.point]
+    write(qcow2, 0, b"Q" * 4096, tmp_path)
+    write(raw, 0, b"R" * 4096, tmp_path, fmt="raw")
+    inc = capture(backend, machine, tmp_path / "b2", since=full.point)
+    assert [d.incremental for d in inc.disks] == [True, False]
+    assert same(chain([full.disks[0].path, inc.disks[0].path]), qcow2)
+    assert same(chain([inc.disks[1].path]), raw, fmt="raw")
