@@ -24,10 +24,11 @@ from desktopvm.protocol import (
 )
 
 log = logging.getLogger(__name__)
-#: Kinds whose disk files can be replaced under the machine: VirtualBox knows each disk by
-#: the UUID in its header (a new file is a stranger to its media registry); Hyper-V and ESXi
-#: keep disks on their host, not here.
-FILE_KINDS = ("qemu", "vmware")
+#: Kinds whose disk files can be replaced under the machine: QEMU's disks are single files
+#: named in its own record. VirtualBox knows each disk by the UUID in its header (a new file
+#: is a stranger to its media registry); VMware's disks may be split into extent files a
+#: single new file would orphan; Hyper-V and ESXi keep disks on their host, not here.
+FILE_KINDS = ("qemu",)
 
 
 def restore_over(set_path: Path, backend: Backend, machine_id: str, *, progress: Progress,
