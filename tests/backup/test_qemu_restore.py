@@ -23,7 +23,14 @@ from desktopvm.model import (
     StorageController,
 )
 from desktopvm.model.devices import NetworkAdapter, NicModel
-from desktopvm.protocol import CancelToken, InvalidState, OperationCancelled, no_progress
+from desktopvm.protocol import (
+    CancelToken,
+    InvalidState,
+    OperationCancelled,
+    PowerState,
+    UnsupportedOperation,
+    no_progress,
+)
 from tests.backup.conftest import backup
 from tests.backup.doubles import MIB, qemu_io, read_bytes
 
@@ -218,3 +225,12 @@ def test_a_spec_given_with_disks_moved_still_gets_each_disk_its_own_file(machine
     by_bus = {spec.storage[index].kind: Path(disk.path) for index, disk in spec.all_disks()}
     assert read_bytes(by_bus[ControllerKind.IDE], MIB, 512) == b"\x21" * 512
     assert read_bytes(by_bus[ControllerKind.SATA], 0, 512) == b"\x11" * 512
+
+
+def test_restore_over_is_refused_in_words_where_disks_cannot_be_swapped(machine, destination):
+    made = backup(machine, destination)
+    machine.name = "virtualbox"  # its media registry knows each disk by the UUID inside
+    machine.state = PowerState.OFF
+    with pytest.raises(UnsupportedOperation, match="restore the backup as a new machine"):
+        run(restore_over, made.path, machine, "m1")
+    assert read_bytes(machine.disk(0), 0, 512) == b"\x11" * 512
