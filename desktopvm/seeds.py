@@ -1,0 +1,178 @@
+"""Seed discs attached to machines, and taking them out after the first boot.
+
+A seed disc (answer files, or a cloud image's NoCloud data) is needed for one boot: the
+installer or cloud-init reads it then. It holds the user's answers — the password hashed for
+Linux, obfuscated as Windows requires for Windows — so DesktopVM removes it as soon as it is
+done with: **when DesktopVM sees the machine off after having seen it run** (or, at the latest,
+before DesktopVM starts it a second time), it takes the drive out of the machine's settings
+and deletes the file. Every answer file ends the install by powering off, so for an install
+that runs to its end "off after running" is "install finished".
+
+What DesktopVM saw is kept in a small record beside each seed (`<library>/.seeds/*.json`,
+no secret in it): which connection and machine, the seed's path, and whether the machine was
+seen running. `observe` (CLI `list`/`show`/`start`, the window's machine list) and
+`before_start`/`started` (every start through DesktopVM) keep it current.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from desktopvm.model import MachineSpec, OpticalDrive, StorageController
+from desktopvm.model.devices import ControllerKind
+from desktopvm.paths import atomic_write_text
+from desktopvm.protocol import Backend, CancelToken, MachineSummary, PowerState, no_progress
+from desktopvm.settings import Settings
+
+log = logging.getLogger(__name__)
+SCHEMA = 1
+_OFF = (PowerState.OFF, PowerState.ABORTED)
+_RUNNING = (PowerState.RUNNING, PowerState.PAUSED, PowerState.SAVED, PowerState.STARTING,
+            PowerState.STOPPING)
+
+
+@dataclass(frozen=True)
+class SeedRecord:
+    """One seed disc in a machine."""
+
+    connection: str
+    machine_id: str
+    seed: str
+    seen_running: bool = False
+    schema: int = SCHEMA
+
+    @property
+    def path(self) -> Path:
+        """The record's own file, beside the seed."""
+        return Path(self.seed).with_suffix(".json")
+
+
+def seed_folder(settings: Settings) -> Path:
+    """Where seed discs live: the library folder (a folder no machine is in)."""
+    return settings.library() / ".seeds"
+
+
+def new_seed_path(settings: Settings, suffix: str = ".iso") -> Path:
+    """A fresh file name for a seed disc."""
+    return seed_folder(settings) / f"seed-{uuid.uuid4().hex[:12]}{suffix}"
+
+
+def with_seed(spec: MachineSpec, seed: Path) -> MachineSpec:
+    """`spec` with the seed in an extra optical drive beside the first one (an empty drive is
+    used when there is one), or on a new SATA controller when the machine has no drive."""
+    storage = list(spec.storage)
+    for index, controller in enumerate(storage):
+        if not controller.optical:
+            continue
+        drives = list(controller.optical)
+        empty = next((i for i, d in enumerate(drives) if not d.iso), None)
+        if empty is not None:
+            drives[empty] = drives[empty].model_copy(update={"iso": str(seed)})
+        else:
+            taken = {(d.port, d.device) for d in controller.disks} | {
+                (d.port, d.device) for d in controller.optical}
+            port = max(p for p, _ in taken) + 1
+            if controller.kind is ControllerKind.IDE:  # two ports of two devices
+                free = [(p, d) for p in range(2) for d in range(2) if (p, d) not in taken]
+                port, device = free[0] if free else (port, 0)
+                drives.append(OpticalDrive(iso=str(seed), port=port, device=device))
+            else:
+                drives.append(OpticalDrive(iso=str(seed), port=port))
+        storage[index] = controller.model_copy(update={"optical": tuple(drives)})
+        return spec.model_copy(update={"storage": tuple(storage)})
+    storage.append(StorageController(name="seed", kind=ControllerKind.SATA,
+                                     optical=(OpticalDrive(iso=str(seed)),)))
+    return spec.model_copy(update={"storage": tuple(storage)})
+
+
+def without_seed(spec: MachineSpec, seed: str) -> MachineSpec:
+    """`spec` with the drive holding `seed` removed (a controller left empty goes too)."""
+    storage = []
+    for controller in spec.storage:
+        drives = tuple(d for d in controller.optical if d.iso != seed)
+        if controller.name == "seed" and not drives and not controller.disks:
+            continue
+        storage.append(controller.model_copy(update={"optical": drives}))
+    return spec.model_copy(update={"storage": tuple(storage)})
+
+
+def remember(record: SeedRecord) -> None:
+    """Write (or rewrite) a seed's record."""
+    atomic_write_text(record.path, json.dumps(asdict(record), indent=1) + "\n")
+
+
+def records(settings: Settings, connection: str) -> list[SeedRecord]:
+    """The records of one connection's seeds; unreadable ones are skipped with a warning."""
+    found = []
+    for path in sorted(seed_folder(settings).glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            record = SeedRecord(**data)
+        except (OSError, ValueError, TypeError) as error:
+            log.warning("skipping the seed record %s: %s", path, error)
+            continue
+        if record.connection == connection and record.schema == SCHEMA:
+            found.append(record)
+    return found
+
+
+def forget(record: SeedRecord) -> None:
+    """Delete the seed disc and its record."""
+    Path(record.seed).unlink(missing_ok=True)
+    record.path.unlink(missing_ok=True)
+
+
+def detach(backend: Backend, record: SeedRecord) -> None:
+    """Take the seed's drive out of the (off) machine, then delete the disc and its record."""
+    info = backend.get_machine(record.machine_id)
+    new = without_seed(info.spec, record.seed)
+    if new != info.spec:
+        backend.update(record.machine_id, info.spec, new, progress=no_progress,
+                       cancel=CancelToken())
+    forget(record)
+    log.info("removed the seed disc %s from %s", record.seed, info.summary.name)
+
+
+def observe(settings: Settings, backend: Backend,
+            machines: Iterable[MachineSummary]) -> list[str]:
+    """Bring the records of `backend`'s seeds up to date with the machines' states; returns
+    the names of machines whose seed was taken out."""
+    states = {m.id: m for m in machines}
+    done = []
+    for record in records(settings, backend.name):
+        machine = states.get(record.machine_id)
+        if machine is None:  # the machine is gone: so is the need for its seed
+            forget(record)
+        elif machine.state in _RUNNING and not record.seen_running:
+            remember(replace(record, seen_running=True))
+        elif machine.state in _OFF and record.seen_running:
+            try:
+                detach(backend, record)
+                done.append(machine.name)
+            except Exception as error:  # tried again next time; never fatal to a listing
+                log.warning("could not take the seed out of %s yet: %s", machine.name, error)
+    return done
+
+
+def before_start(settings: Settings, backend: Backend, machine_id: str) -> bool:
+    """Before DesktopVM starts a machine: a seed whose first boot is over is taken out now.
+    Returns True when one was."""
+    for record in records(settings, backend.name):
+        if record.machine_id == machine_id and record.seen_running:
+            detach(backend, record)
+            return True
+    return False
+
+
+def started(settings: Settings, backend: Backend, machine_id: str) -> None:
+    """After DesktopVM started a machine: its first boot with the seed has begun."""
+    for record in records(settings, backend.name):
+        if record.machine_id == machine_id and not record.seen_running:
+            with contextlib.suppress(OSError):
+                remember(replace(record, seen_running=True))

@@ -1,0 +1,124 @@
+"""`create --unattended` through the CLI against the memory backend: the seed disc beside the
+machine, secrets only from stdin, the dry run, and the seed taken out after the first boot."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from desktopvm import seeds
+from desktopvm.cli import main
+from desktopvm.registry import KNOWN_BACKENDS, Registry
+from tests.cli.test_cli import MEMORY
+
+PASSWORD = 'very "secret" pass'
+BASE = ("create", "--backend", "memory", "--name", "web", "--os", "ubuntu24.04",
+        "--unattended", "--user", "ann", "--hostname", "web-1")
+
+
+class Run:
+    """The CLI in-process, with stdin (so the memory backend's machines persist)."""
+
+    def __init__(self) -> None:
+        self.registry = Registry(known=(*KNOWN_BACKENDS, MEMORY))
+
+    def __call__(self, *argv: str, stdin: str = "") -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(list(argv), registry=self.registry, out=out, err=err,
+                    stdin=io.StringIO(stdin))
+        return code, out.getvalue(), err.getvalue()
+
+    def seed_folder(self) -> Path:
+        return seeds.seed_folder(self.registry.settings)
+
+
+@pytest.fixture
+def run() -> Run:
+    return Run()
+
+
+def test_dry_run_prints_the_files_and_makes_nothing(run: Run):
+    code, out, err = run(*BASE, "--password-stdin", "--dry-run", stdin=PASSWORD + "\n")
+    assert code == 0, err
+    assert "--- user-data (on the seed disc labelled cidata) ---" in out
+    assert 'username: "ann"' in out and "$6$" in out and PASSWORD not in out
+    assert "asks once" in err
+    assert run("list", "--backend", "memory", "--json")[1].count('"name"') == 0
+    assert not run.seed_folder().exists()
+
+
+def test_the_password_comes_only_from_stdin(run: Run):
+    code, _, err = run(*BASE)
+    assert code == 2 and "--password-stdin is needed" in err
+    code, _, err = run(*BASE, "--password-stdin", stdin="")
+    assert code == 2 and "stdin ended" in err
+    code, _, err = run(*BASE, "--password", "x")  # no option takes it as an argument
+    assert code == 2 and "unrecognized arguments: x" in err
+    assert run("list", "--backend", "memory", "--json")[1].count('"name"') == 0
+
+
+def test_an_os_without_unattended_install_is_refused_in_words(run: Run):
+    code, _, err = run("create", "--backend", "memory", "--name", "a", "--os", "arch",
+                       "--unattended", "--user", "ann", "--password-stdin", stdin="x\n")
+    assert code == 2 and "no unattended install for Arch Linux" in err
+    assert not run.seed_folder().exists()
+
+
+def test_seed_attached_then_taken_out_after_the_first_boot(run: Run):
+    code, out, err = run(*BASE, "--password-stdin", "--json", stdin=PASSWORD + "\n")
+    assert code == 0, err
+    created = json.loads(out)
+    drives = [d["iso"] for c in created["spec"]["storage"] for d in c["optical"]]
+    [seed] = [Path(d) for d in drives if d]
+    assert seed.parent == run.seed_folder() and seed.is_file()
+    assert seed.stat().st_mode & 0o077 == 0  # the answers are for the owner only
+    [record] = seeds.records(run.registry.settings, "memory")
+    assert (record.machine_id, record.seen_running) == (created["id"], False)
+    # Nothing in the spec, the record or the output holds the password.
+    everything = out + err + record.path.read_text()
+    assert PASSWORD not in everything
+
+    assert run("list")[0] == 0  # off, never run: the seed stays
+    assert seed.is_file()
+    assert run("start", "web")[0] == 0
+    assert seeds.records(run.registry.settings, "memory")[0].seen_running
+    assert run("poweroff", "web")[0] == 0  # the installer's last step powers off
+    code, _, err = run("list")
+    assert code == 0 and "took the seed disc out of web" in err
+    assert not seed.exists() and not seeds.records(run.registry.settings, "memory")
+    spec = json.loads(run("show", "web", "--json")[1])["spec"]
+    assert str(seed) not in json.dumps(spec)
+
+
+def test_seed_taken_out_before_a_second_start_nobody_watched_end(run: Run):
+    assert run(*BASE, "--password-stdin", stdin="pw\n")[0] == 0
+    [record] = seeds.records(run.registry.settings, "memory")
+    assert run("start", "web")[0] == 0
+    backend = run.registry.open("memory")
+    backend.power_off(record.machine_id)  # off without DesktopVM looking (the guest did it)
+    code, _, err = run("start", "web")
+    assert code == 0 and "took the seed disc out of web" in err
+    assert not Path(record.seed).exists()
+    spec = backend.get_machine(record.machine_id).spec
+    assert record.seed not in json.dumps(spec.model_dump())
+
+
+def test_a_failed_create_leaves_no_seed(run: Run):
+    assert run("create", "--backend", "memory", "--name", "web")[0] == 0
+    code, _, err = run(*BASE, "--password-stdin", stdin="pw\n")  # the name is taken
+    assert code != 0 and "web" in err
+    assert list(run.seed_folder().iterdir()) == []
+
+
+def test_windows_product_key_from_stdin_and_drive_added(run: Run):
+    code, out, err = run("create", "--backend", "memory", "--name", "win", "--os", "windows11",
+                         "--unattended", "--user", "Ann O'Neil", "--password-stdin",
+                         "--product-key-stdin", "--timezone", "Europe/Berlin", "--dry-run",
+                         stdin="pw\nabcde-fghij-klmno-pqrst-uvwxy\n")
+    assert code == 0, err
+    assert "<Key>ABCDE-FGHIJ-KLMNO-PQRST-UVWXY</Key>" in out
+    assert "<Name>Ann O&apos;Neil</Name>" in out or "<Name>Ann O'Neil</Name>" in out
+    assert "W. Europe Standard Time" in out
