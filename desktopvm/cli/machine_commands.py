@@ -6,6 +6,7 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
+from desktopvm.cli import unattended_commands
 from desktopvm.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -129,6 +130,8 @@ def list_command(ctx: Context) -> int:
                              r[1].name.lower()))
     for name, error in listing.failures.items():
         print(f"{name}: {_failure_line(ctx, name, error)}", file=ctx.err)
+    for name, machines in listing.machines.items():
+        unattended_commands.sweep(ctx, ctx.registry.open(name), machines)
     for name, machine in rows:  # listed, but the backend cannot read it: say why
         if machine.problem:
             print(f"{name}:{machine.id}: {printable(machine.problem)}", file=ctx.err)
@@ -168,6 +171,7 @@ def _failure_line(ctx: Context, name: str, error: BackendError) -> str:
 def show_command(ctx: Context) -> int:
     """`show VM`."""
     backend, summary = ctx.machine(ctx.args.vm)
+    unattended_commands.sweep(ctx, backend, [summary])
     info = backend.get_machine(summary.id)
     if ctx.args.json:
         ctx.print_json({
@@ -199,7 +203,8 @@ def show_command(ctx: Context) -> int:
 def start_command(ctx: Context) -> int:
     """`start VM [--headless]`."""
     backend, summary = ctx.machine(ctx.args.vm)
-    backend.start(summary.id, mode=StartMode.HEADLESS if ctx.args.headless else StartMode.GUI)
+    unattended_commands.start(ctx, backend, summary,
+                              StartMode.HEADLESS if ctx.args.headless else StartMode.GUI)
     ctx.print(f"{printable(summary.name)}: started")
     return EXIT_OK
 

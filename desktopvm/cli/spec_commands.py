@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from desktopvm.cli import unattended_commands
 from desktopvm.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -38,7 +39,7 @@ from desktopvm.model import (
 )
 from desktopvm.model.catalog import BootMedia
 from desktopvm.model.specfile import spec_to_data
-from desktopvm.protocol import InvalidSpec
+from desktopvm.protocol import Backend, InvalidSpec
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
@@ -89,6 +90,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                         "host-only:NAME, switch:NAME")
     create.add_argument("--notes", default="")
     create.add_argument("--json", action="store_true", help="print the created machine as JSON")
+    unattended_commands.add_arguments(create)
     create.set_defaults(handler=create_command)
     return spec_sub
 
@@ -254,6 +256,20 @@ def spec_from_options(ctx: Context, caps: Capabilities, *, local: bool = True) -
     return spec.model_copy(update=update)
 
 
+def _validated_create(ctx: Context, backend: Backend, caps: Capabilities, spec: MachineSpec,
+                      *, source: str, local: bool) -> str:
+    """Validate (nothing is made from a spec with errors), then create; the machine's id."""
+    # A remote host's files are not here to look at: the host checks them itself.
+    problems = validate(spec, caps, check_paths=local,
+                        media=media_of(spec) if local else None) + clash_problems(spec.name,
+                                                     [m.name for m in backend.list_machines()])
+    print_problems(ctx, problems, source)
+    if errors(problems):
+        raise InvalidSpec(errors(problems))
+    return run_cancellable(
+        ctx, lambda progress, cancel: backend.create(spec, progress=progress, cancel=cancel))
+
+
 def create_command(ctx: Context) -> int:
     """`create`: validate first (nothing is made from a spec with errors), then create."""
     backend = target_backend(ctx, ctx.args.backend, ctx.args.host)
@@ -265,15 +281,20 @@ def create_command(ctx: Context) -> int:
     else:
         spec = spec_from_options(ctx, caps, local=local)
         source = spec.name
-    # A remote host's files are not here to look at: the host checks them itself.
-    problems = validate(spec, caps, check_paths=local,
-                        media=media_of(spec) if local else None) + clash_problems(spec.name,
-                                                     [m.name for m in backend.list_machines()])
-    print_problems(ctx, problems, source)
-    if errors(problems):
-        raise InvalidSpec(errors(problems))
-    machine_id = run_cancellable(
-        ctx, lambda progress, cancel: backend.create(spec, progress=progress, cancel=cancel))
+    seeding = None
+    if unattended_commands.wanted(ctx):  # the seed disc (and a cloud image's disk) first
+        seeding = unattended_commands.prepare(ctx, backend, spec, local=local)
+        if seeding is None:
+            return EXIT_OK  # a dry run
+        spec = seeding.spec
+    try:
+        machine_id = _validated_create(ctx, backend, caps, spec, source=source, local=local)
+    except BaseException:
+        if seeding is not None:
+            seeding.undo()
+        raise
+    if seeding is not None:
+        seeding.created(ctx, backend, machine_id)
     if ctx.args.json:
         info = backend.get_machine(machine_id)
         ctx.print_json({"backend": backend.name, "id": machine_id, "name": info.summary.name,
