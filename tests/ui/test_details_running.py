@@ -24,7 +24,7 @@ def png(width: int = 1024, height: int = 768) -> bytes:
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
+    image.save(buffer, "PNG")  # type: ignore[call-overload]  # PySide6 stubs lack QBuffer
     return bytes(data.data())
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMenu
 
 from desktopvm.jobs import JobState
@@ -39,11 +40,12 @@ def test_the_keyboard_opens_the_machine_menu_at_the_current_row(qtbot, window, k
     refreshed(qtbot, window, 2)
     select(qtbot, window, beta)
     window.tree.setFocus()
-    asked = []
+    asked: list[QPoint] = []
     window.tree.customContextMenuRequested.connect(asked.append)
     qtbot.keyClick(window.tree, key, modifier)
     qtbot.waitUntil(lambda: open_menu() is not None, timeout=2000)
     menu = open_menu()
+    assert menu is not None
     assert window.machine_actions["start"] in menu.actions()  # the machine's, not the host's
     [where] = asked
     assert window.tree.indexAt(where).siblingAtColumn(0).data() == "beta"
@@ -105,8 +107,8 @@ def test_the_settings_job_says_what_it_changed(open_settings, qtbot):
 def test_an_installed_copy_opens_the_readme_it_was_installed_with(qtbot, window, tmp_path,
                                                                   monkeypatch, desktopvm_home):
     monkeypatch.setattr(help_menu, "SOURCE_README", tmp_path / "no-source" / "README.md")
-    opened = []
-    monkeypatch.setattr(help_menu.QDesktopServices, "openUrl", opened.append)
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", opened.append)
     help_menu.show_docs(window)
     [url] = opened
     shown = url.toLocalFile()

@@ -541,7 +541,7 @@ def test_live_validation_looks_at_files_only_on_workers(open_wizard, tmp_path, q
         def spy(self: Path, _real=real) -> bool:
             if watched in self.parents:
                 asked.append(threading.current_thread() is gui)
-            return _real(self)
+            return bool(_real(self))
 
         monkeypatch.setattr(Path, name, spy)
     wizard = open_wizard()
