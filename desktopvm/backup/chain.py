@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from backends.qemu.qemu_img import QemuImg
 from desktopvm.backup.publish import partial_folder
 from desktopvm.backup.setfile import BackupSet, damaged
+from desktopvm.backup.tools import qemu_img
 from desktopvm.images import UnsafeImage, check_untrusted
 from desktopvm.model import DiskFormat
 from desktopvm.protocol import CancelToken, Progress
@@ -47,7 +47,7 @@ def reassemble(chain: list[BackupSet], slot: tuple[int, int, int], target: Path,
             check_untrusted(file, DiskFormat.QCOW2, label=file.name)
         except UnsafeImage as error:
             raise damaged(file.parent.parent, "", str(error)) from None
-    QemuImg().convert(files[0], target, fmt, subformat=subformat, compress=compress,
+    qemu_img().convert(files[0], target, fmt, subformat=subformat, compress=compress,
                       source_format=DiskFormat.QCOW2, backing_chain=files[1:],
                       progress=progress, cancel=cancel)
 

@@ -145,9 +145,11 @@ def verify(set_path: Path, *, progress: Progress, cancel: CancelToken) -> Backup
             if not disk.incremental:
                 continue
             base = below.get(disk.slot)
-            if base is None or base.virtual_size != disk.virtual_size:
+            # A disk grown between the two backups is fine (what lies past the parent's end
+            # reads as zeros there); a parent larger than its child is not a chain we made.
+            if base is None or base.virtual_size > disk.virtual_size:
                 raise damaged(child.path, disk.file, f"an incremental disk whose parent set "
-                              f"{parent.id} has no disk of its size at the same place")
+                              f"{parent.id} has no disk at the same place that fits under it")
     progress(1.0, "Verified")
     return chain[0]
 

@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 from typing import cast
 
-from backends.qemu.qemu_img import QemuImg
 from desktopvm.backup.checking import machine_sets
 from desktopvm.backup.publish import partial_folder
 from desktopvm.backup.setfile import BackupSet, DiskEntry, file_digest, machine_key
+from desktopvm.backup.tools import qemu_img
 from desktopvm.backup.writing import finish
 from desktopvm.images import UnsafeImage, check_package_disk, check_untrusted, disk_format
 from desktopvm.model import MachineSpec
@@ -99,7 +99,8 @@ def _by_capture(backend: Backend, machine_id: str, folder: Path, key: str, *,
                                  compress=compress, cancel=cancel)
             slot = (disk.controller, disk.port, disk.device)
             base = below.get(slot)
-            if disk.incremental and (base is None or base.virtual_size != disk.virtual_size):
+            # Grown since the previous backup: still a chain (past the old end reads as zeros).
+            if disk.incremental and (base is None or base.virtual_size > disk.virtual_size):
                 raise BackendError(f"The capture of {capture.spec.name} gave an incremental "
                                    f"disk at {slot} that the previous backup does not have")
             entries.append(_entry(path, partial, slot, virtual_size=disk.virtual_size,
@@ -140,7 +141,7 @@ def _by_export(backend: Backend, machine_id: str, folder: Path, key: str, *,
                                            disk.format)
                 target = disks_dir / f"disk{number}.qcow2"
                 share = 0.3 / len(slots)
-                QemuImg().convert(descriptor.parent / disk.file_href, target, DiskFormat.QCOW2,
+                qemu_img().convert(descriptor.parent / disk.file_href, target, DiskFormat.QCOW2,
                                   compress=compress, source_format=disk_format(facts),
                                   progress=scaled_progress(progress, 0.6 + (number - 1) * share,
                                                            share), cancel=cancel)
@@ -168,7 +169,7 @@ def _to_qcow2(path: Path, fmt: DiskFormat, target: Path, *, compress: bool,
               cancel: CancelToken) -> Path:
     """A captured disk of another format as a (compressed) qcow2 in its place."""
     facts = check_untrusted(path, fmt, label=path.name)
-    QemuImg().convert(path, target, DiskFormat.QCOW2, compress=compress,
+    qemu_img().convert(path, target, DiskFormat.QCOW2, compress=compress,
                       source_format=disk_format(facts), cancel=cancel)
     path.unlink()
     return target

@@ -209,6 +209,23 @@ def test_qemu_capture_of_an_off_machine_chains_and_each_point_restores(qemu, tmp
         assert read_bytes(restored, 2 * MIB, 512) == expected * 512
 
 
+def test_a_disk_grown_between_backups_still_backs_up_incrementally(qemu, tmp_path):
+    machine_id = make_machine(qemu)
+    disk = disk_of(qemu, machine_id)
+    qemu_io(disk, "write -P 0x71 0 64k")
+    destination = tmp_path / "backups"
+    first = run(back_up, qemu, machine_id, destination)
+    qemu.resize_disk(disk, 8 * MIB, progress=no_progress, cancel=CancelToken())
+    qemu_io(disk, "write -P 0x73 6M 64k")  # in the part that was added
+    second = run(back_up, qemu, machine_id, destination)
+    assert (second.kind, second.parent) == ("incremental", first.id)
+    assert second.disks[0].virtual_size == 8 * MIB
+    new_id = run(restore, second.path, qemu, name="grown")
+    restored = disk_of(qemu, new_id)
+    assert read_bytes(restored, 0, 512) == b"\x71" * 512
+    assert read_bytes(restored, 6 * MIB, 512) == b"\x73" * 512
+
+
 def test_a_spec_given_with_disks_moved_still_gets_each_disk_its_own_file(machine, destination,
                                                                          qemu):
     """copy_to hands restore a spec fitted elsewhere: disks on other controllers, in another
