@@ -18,13 +18,24 @@ class Fitted:
     changes: tuple[str, ...] = ()
 
 
-def fit_to(spec: MachineSpec, target: Capabilities) -> Fitted:
+# The names backends give in Capabilities.backend, by the kind a backup set records.
+_DISPLAY_NAMES = {"qemu": "QEMU", "virtualbox": "VirtualBox", "hyperv": "Hyper-V",
+                  "vmware": "VMware Workstation", "esxi": "VMware ESXi"}
+
+
+def fit_to(spec: MachineSpec, target: Capabilities, *, source_kind: str = "") -> Fitted:
     """`spec` as `target` can take it; InvalidSpec naming each blocker when it cannot.
 
     Disks may move (buses, order: the boot disk first); each keeps its `path`, which is how
-    `restore` tells them apart.
+    `restore` tells them apart. `source_kind` is the backend the set was made on: a bus that
+    is VirtIO on the target but was not there (VirtualBox's SCSI restored into QEMU, whose
+    SCSI is virtio-scsi) then goes to SATA, so a guest without VirtIO drivers still boots.
     """
-    fitting = fit(spec, target)
+    # fit() asks the source only which of its buses are VirtIO devices, by its name; the
+    # backend the set came from may not be reachable now, so its name is all it gets.
+    source = Capabilities(backend=_DISPLAY_NAMES[source_kind]) \
+        if source_kind in _DISPLAY_NAMES else None
+    fitting = fit(spec, target, source=source)
     if fitting.blockers:
         raise InvalidSpec([error("machine", blocker) for blocker in fitting.blockers])
     if len(fitting.spec.all_disks()) != len(spec.all_disks()):

@@ -11,6 +11,7 @@ from desktopvm.backup.chain import reassemble
 from desktopvm.backup.checking import chain_of, verify
 from desktopvm.backup.fitting import fit_to
 from desktopvm.backup.setfile import BackupSet
+from desktopvm.connections import kind_of
 from desktopvm.protocol import (
     Backend,
     CancelToken,
@@ -48,7 +49,8 @@ def restore_over(set_path: Path, backend: Backend, machine_id: str, *, progress:
     disks = current.all_disks()
     set_slots = [(i, d.port, d.device) for i, d in chain[0].spec.all_disks()]
     paths = [Path(d.path) for _, d in disks]
-    fitted = fit_to(chain[0].spec, backend.capabilities()).spec
+    fitted = fit_to(chain[0].spec, backend.capabilities(),
+                    source_kind=kind_of(chain[0].source)).spec
     wanted = fitted.model_copy(update={"id": current.id, "name": current.name,
                                        "storage": current.storage})
     tag = secrets.token_hex(4)

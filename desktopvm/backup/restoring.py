@@ -9,6 +9,7 @@ from desktopvm.backup.chain import reassemble, scratch
 from desktopvm.backup.checking import chain_of, verify
 from desktopvm.backup.fitting import fit_to
 from desktopvm.backup.setfile import BackupSet
+from desktopvm.connections import kind_of
 from desktopvm.model import Capabilities, DiskFormat, MachineSpec, name_problems
 from desktopvm.model.problems import error
 from desktopvm.ovf import STREAM_OPTIMIZED_VMDK, ExportDisk, write_ovf
@@ -44,7 +45,7 @@ def restore(set_path: Path, target: Backend, *, name: str, spec: MachineSpec | N
     if len(wanted.all_disks()) != len(chain[0].disks):
         raise InvalidSpec([error("storage", f"the backup holds {len(chain[0].disks)} disk(s), "
                                  f"the settings given {len(wanted.all_disks())}")])
-    fitted = fit_to(_tagged(wanted, chain[0]), caps)
+    fitted = fit_to(_tagged(wanted, chain[0]), caps, source_kind=kind_of(chain[0].source))
     for change in fitted.changes:
         progress(None, f"Changed for {target.display_name}: {change}")
     slots = [_untag(disk.path) for _, disk in fitted.spec.all_disks()]

@@ -32,7 +32,7 @@ from desktopvm.protocol import (
     no_progress,
 )
 from tests.backup.conftest import backup
-from tests.backup.doubles import MIB, qemu_io, read_bytes
+from tests.backup.doubles import MIB, CaptureDouble, qemu_io, read_bytes
 
 pytestmark = pytest.mark.qemu
 
@@ -251,3 +251,16 @@ def test_restore_over_is_refused_in_words_where_disks_cannot_be_swapped(machine,
     with pytest.raises(UnsupportedOperation, match="restore the backup as a new machine"):
         run(restore_over, made.path, machine, "m1")
     assert read_bytes(machine.disk(0), 0, 512) == b"\x11" * 512
+
+
+@pytest.mark.parametrize(("source", "bus"), [("virtualbox", ControllerKind.SATA),
+                                              ("qemu", ControllerKind.SCSI)])
+def test_a_scsi_disk_from_virtualbox_restores_into_qemu_on_sata(tmp_path, qemu, source, bus):
+    # QEMU's SCSI is virtio-scsi: a guest from VirtualBox's real SCSI has no driver for it.
+    double = CaptureDouble(tmp_path / "machine", connection=source)
+    controller = double.spec.storage[0].model_copy(update={"kind": ControllerKind.SCSI,
+                                                           "name": "SCSI"})
+    double.spec = double.spec.model_copy(update={"storage": (controller,)})
+    made = backup(double, tmp_path / "backups")
+    new_id = run(restore, made.path, qemu, name="from-" + source)
+    assert qemu.get_machine(new_id).spec.storage[0].kind is bus
