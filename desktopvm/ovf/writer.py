@@ -116,6 +116,8 @@ class _Writer:
             references.add("File", attrs=file_attrs)
             disk_section.add("Disk", attrs={
                 "ovf:capacity": str(disk.capacity_bytes), "ovf:diskId": f"vmdisk{n}",
+                # The default is bytes (DSP0243), but vcsim reads a bare capacity as KiB.
+                "ovf:capacityAllocationUnits": "byte",
                 "ovf:fileRef": f"file{n}", "ovf:format": disk.format_url})
         networks = envelope.add("NetworkSection")
         networks.add("Info", "Logical networks used in the package")
