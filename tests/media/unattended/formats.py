@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import re
 import shlex
+from typing import Any
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
 from defusedxml import ElementTree
+
+from desktopvm.model import catalog
+from desktopvm.model.catalog import OsEntry
 
 NS = {"u": "urn:schemas-microsoft-com:unattend"}
 # debconf-set-selections: a line ending in a backslash continues on the next; then
@@ -15,7 +19,14 @@ NS = {"u": "urn:schemas-microsoft-com:unattend"}
 _PRESEED_LINE = re.compile(r"^\s*(\S+)\s+(\S+)\s+(\S+)(?:\s(.*))?")
 
 
-def read_yaml(text: str) -> dict:
+def entry(os_id: str) -> OsEntry:
+    """A catalog entry that must exist."""
+    found = catalog().get(os_id)
+    assert found is not None, os_id
+    return found
+
+
+def read_yaml(text: str) -> dict[str, Any]:
     """PyYAML's safe loader: what cloud-init and Subiquity use."""
     data = yaml.safe_load(text)
     assert isinstance(data, dict)
@@ -47,8 +58,11 @@ def read_kickstart_command(text: str, command: str) -> dict[str, str]:
     for line in text.splitlines():
         words = shlex.split(line, comments=True)
         if words and words[0] == command:
-            return dict(w[2:].split("=", 1) if "=" in w else (w[2:], "") for w in words[1:]
-                        if w.startswith("--"))
+            options = {}
+            for word in words[1:]:
+                key, _, value = word[2:].partition("=")
+                options[key] = value
+            return options
     raise AssertionError(f"no {command} line")
 
 

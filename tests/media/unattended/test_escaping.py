@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from desktopvm.media.unattended import Answers, plan_cloud_seed, plan_seed, sha512_crypt
 from desktopvm.media.unattended.answers import WINDOWS_USER_FORBIDDEN
-from desktopvm.model import catalog
 from tests.media.unattended.formats import (
+    entry,
     read_autounattend,
     read_kickstart_command,
     read_preseed,
@@ -30,7 +30,7 @@ FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthChe
 
 
 def plan(os_id: str, answers: Answers) -> dict[str, str]:
-    made = plan_seed(catalog().get(os_id), answers, uefi=True, backend_kind="qemu",
+    made = plan_seed(entry(os_id), answers, uefi=True, backend_kind="qemu",
                      instance_id="i-1")
     return {name: data.decode("utf-8") for name, data in made.files.items()}
 

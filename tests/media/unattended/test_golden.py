@@ -21,6 +21,7 @@ from desktopvm.media.unattended import (
     supported,
 )
 from desktopvm.model import catalog
+from tests.media.unattended.formats import entry
 
 GOLDEN = Path(__file__).parent / "golden"
 ANSWERS = Answers(user="ann", password="s3cret \"pass\" & <more>", full_name="Ann O'Neil",
@@ -39,7 +40,7 @@ def _check(name: str, text: str) -> None:
 
 @pytest.mark.parametrize(("os_id", "uefi"), CASES)
 def test_answer_files_match_golden(os_id: str, uefi: bool):
-    plan = plan_seed(catalog().get(os_id), ANSWERS, uefi=uefi, backend_kind="qemu",
+    plan = plan_seed(entry(os_id), ANSWERS, uefi=uefi, backend_kind="qemu",
                      instance_id="desktopvm-1", salt="goldensalt")
     for name, data in plan.files.items():
         _check(f"{os_id}.{name}", data.decode("utf-8"))
@@ -58,7 +59,7 @@ def test_which_oses_have_unattended_installs():
             "centos-stream9", "windows11", "windows-server-2025"} <= have
     assert not have & {"arch", "alpine", "freebsd14", "other-linux", "other", "nixos"}
     with pytest.raises(AnswerError, match="no unattended install for Arch"):
-        plan_seed(catalog().get("arch"), ANSWERS, uefi=True, backend_kind="qemu",
+        plan_seed(entry("arch"), ANSWERS, uefi=True, backend_kind="qemu",
                   instance_id="x")
 
 
@@ -72,12 +73,12 @@ def test_which_oses_have_unattended_installs():
 ])
 def test_bad_answers_are_refused_in_words(answers: Answers, words: str):
     with pytest.raises(AnswerError, match=words):
-        plan_seed(catalog().get("ubuntu24.04"), answers, uefi=True, backend_kind="qemu",
+        plan_seed(entry("ubuntu24.04"), answers, uefi=True, backend_kind="qemu",
                   instance_id="x")
 
 
 def test_windows_refusals():
-    win = catalog().get("windows11")
+    win = entry("windows11")
     for answers, words in [(Answers(user="a/b", password="x"), "Windows user name"),
                            (Answers(user="ann", password="x", product_key="123"), "product key"),
                            (Answers(user="ann", password="x", hostname="a" * 16), "at most 15"),
@@ -94,7 +95,7 @@ def test_passwords_never_in_repr():
 
 
 def test_seed_disc_is_deterministic_and_read_by_xorriso(tmp_path: Path):
-    plan = plan_seed(catalog().get("ubuntu24.04"), ANSWERS, uefi=True, backend_kind="qemu",
+    plan = plan_seed(entry("ubuntu24.04"), ANSWERS, uefi=True, backend_kind="qemu",
                      instance_id="desktopvm-1", salt="goldensalt")
     first = build_seed_iso(plan.label, plan.files)
     assert build_seed_iso(plan.label, plan.files) == first
