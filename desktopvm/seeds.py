@@ -24,10 +24,18 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from desktopvm.connections import is_remote
 from desktopvm.model import MachineSpec, OpticalDrive, StorageController
 from desktopvm.model.devices import ControllerKind
 from desktopvm.paths import atomic_write_text
-from desktopvm.protocol import Backend, CancelToken, MachineSummary, PowerState, no_progress
+from desktopvm.protocol import (
+    Backend,
+    CancelToken,
+    MachineSummary,
+    PowerState,
+    StartMode,
+    no_progress,
+)
 from desktopvm.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -176,3 +184,16 @@ def started(settings: Settings, backend: Backend, machine_id: str) -> None:
         if record.machine_id == machine_id and not record.seen_running:
             with contextlib.suppress(OSError):
                 remember(replace(record, seen_running=True))
+
+
+def start(settings: Settings, backend: Backend, machine_id: str, mode: StartMode) -> bool:
+    """Start a machine the way DesktopVM always does (the window and the CLI): a seed whose
+    first boot is over goes first, and a seed's first boot is noted once the machine runs.
+    Returns True when a seed was taken out. Remote hosts have no seeds."""
+    if is_remote(backend.name):
+        backend.start(machine_id, mode=mode)
+        return False
+    removed = before_start(settings, backend, machine_id)
+    backend.start(machine_id, mode=mode)
+    started(settings, backend, machine_id)
+    return removed

@@ -208,12 +208,7 @@ def sweep(ctx: Context, backend: Backend, machines: list[MachineSummary]) -> Non
 
 
 def start(ctx: Context, backend: Backend, summary: MachineSummary, mode: StartMode) -> None:
-    """Start a machine through DesktopVM: a seed whose first boot is over goes first, and a
-    seed's first boot is noted once the machine is running."""
-    settings = ctx.registry.settings
-    if not is_remote(backend.name) and seeds.before_start(settings, backend, summary.id):
+    """Start a machine through seeds.start, saying when a finished seed was taken out."""
+    if seeds.start(ctx.registry.settings, backend, summary.id, mode):
         print(f"note: took the seed disc out of {printable(summary.name)} (its first boot is "
               "over)", file=ctx.err)
-    backend.start(summary.id, mode=mode)
-    if not is_remote(backend.name):
-        seeds.started(settings, backend, summary.id)

@@ -122,3 +122,28 @@ def test_windows_product_key_from_stdin_and_drive_added(run: Run):
     assert "<Key>ABCDE-FGHIJ-KLMNO-PQRST-UVWXY</Key>" in out
     assert "<Name>Ann O&apos;Neil</Name>" in out or "<Name>Ann O'Neil</Name>" in out
     assert "W. Europe Standard Time" in out
+
+
+def test_the_windows_refresh_and_start_take_finished_seeds_out(run: Run):
+    """The window's machine list (a worker's list_connection) and its Start (seeds.start)."""
+    from desktopvm.protocol import CancelToken, StartMode, no_progress
+    from desktopvm.ui.connection_refresh import list_connection
+
+    assert run(*BASE, "--password-stdin", stdin="pw\n")[0] == 0
+    settings, backend = run.registry.settings, run.registry.open("memory")
+    [record] = seeds.records(settings, "memory")
+    assert seeds.start(settings, backend, record.machine_id, StartMode.HEADLESS) is False
+    assert seeds.records(settings, "memory")[0].seen_running  # its first boot began
+    backend.power_off(record.machine_id)
+    list_connection(run.registry, "memory", False, no_progress, CancelToken())
+    assert not Path(record.seed).exists() and not seeds.records(settings, "memory")
+
+    # A second machine: seen running by the refresh, off unseen, then started again.
+    assert run(*BASE[:4], "web2", *BASE[5:], "--password-stdin", stdin="pw\n")[0] == 0
+    [second] = seeds.records(settings, "memory")
+    backend.start(second.machine_id)  # started elsewhere; the refresh sees it run
+    list_connection(run.registry, "memory", False, no_progress, CancelToken())
+    assert seeds.records(settings, "memory")[0].seen_running
+    backend.power_off(second.machine_id)
+    assert seeds.start(settings, backend, second.machine_id, StartMode.HEADLESS) is True
+    assert not Path(second.seed).exists()
