@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from desktopvm import seeds
 from desktopvm.connections import State
 from desktopvm.jobs import Job
 from desktopvm.printable import printable
@@ -189,8 +190,9 @@ class Operations:
 
     def _start(self, machine: MachineSummary) -> None:
         # A missing ISO gets its own dialog (eject or choose another), other errors the usual.
+        settings = self.window.registry.settings  # seeds.start: a finished seed goes first
         self.submit(self.tr("Start %1").replace("%1", printable(machine.name)), machine,
-                    lambda b, p, c: b.start(machine.id, mode=StartMode.HEADLESS),
+                    lambda b, p, c: seeds.start(settings, b, machine.id, StartMode.HEADLESS),
                     done=self.tr("Started (headless)"),
                     on_failed=lambda error: self._start_failed(machine, error))
 
