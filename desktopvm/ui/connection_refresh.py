@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from desktopvm import last_seen
+from desktopvm import last_seen, seeds
 from desktopvm.connections import REMOTE_KINDS, HostConfig, State, Status, is_remote
 from desktopvm.monitor import ConnectionMonitor, classify
 from desktopvm.protocol import BackendError, CancelToken, MachineSummary, Progress
@@ -71,6 +71,8 @@ def list_connection(registry: Registry, name: str, with_facts: bool, progress: P
         return ConnectionListing(name, error=error, facts=facts)
     if not remote:
         last_seen.remember(name, machines)
+        # Seed discs whose first boot is over are taken out here (desktopvm/seeds.py).
+        seeds.observe(registry.settings, registry.open(name), machines)
     return ConnectionListing(name, machines, facts=facts)
 
 
