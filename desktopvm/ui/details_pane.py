@@ -25,6 +25,7 @@ from desktopvm.ui.hardware_words import Row, hardware_rows
 from desktopvm.ui.icons import icon
 from desktopvm.ui.inventory_model import STATE_TEXT
 from desktopvm.ui.pane_widgets import ElidedLabel, PreviewLabel, ValueLabel
+from desktopvm.ui.theme import error_colour
 
 SnapshotIdRole = Qt.ItemDataRole.UserRole + 1
 NARROW_PANE = 460  # pixels: below it the preview sits above the hardware list, not beside it
@@ -166,9 +167,11 @@ class DetailsPane(QTabWidget):
         self.preview.clear()
         self.preview.hide()  # nothing to preview: no empty dark box
 
-    def show_machine(self, info: MachineInfo, where: str = "") -> None:
+    def show_machine(self, info: MachineInfo, where: str = "",
+                     missing: frozenset[str] = frozenset()) -> None:
         """Fill the pane from a freshly read machine (keeps unsaved notes of the same one).
-        `where` names its hypervisor and host: 'Hyper-V on hv01.lab.example'."""
+        `where` names its hypervisor and host: 'Hyper-V on hv01.lab.example'; `missing` the
+        ISO paths the details job found gone (details_reader.py)."""
         same = self.info is not None and self.info.summary.key == info.summary.key
         editing = same and self.save_notes.isEnabled()
         self.info = info
@@ -177,7 +180,7 @@ class DetailsPane(QTabWidget):
         self.state.setText(f"{self.tr(STATE_TEXT[info.state])} · {place}")
         self.state.setToolTip(self.tr("The hypervisor's messages about this machine: %1")
                               .replace("%1", info.log) if info.log else "")
-        self._fill_hardware(hardware_rows(info.spec))
+        self._fill_hardware(hardware_rows(info.spec, missing))
         if not editing:
             self.notes.blockSignals(True)
             self.notes.setPlainText(info.spec.notes)
@@ -205,9 +208,12 @@ class DetailsPane(QTabWidget):
     def _fill_hardware(self, rows: list[Row]) -> None:
         while self.hardware.rowCount():
             self.hardware.removeRow(0)
-        for label, value, tooltip in rows:
+        for label, value, tooltip, problem in rows:
             text = ValueLabel(value)
             text.setToolTip(tooltip)
+            if problem:
+                text.setObjectName("hardware-problem")
+                text.setStyleSheet(f"color: {error_colour()};")
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.hardware.addRow(self.tr(label) + ":", text)
 

@@ -1,5 +1,6 @@
 """A machine's hardware in words for the details pane: "NAT, VirtIO network", "4 GiB",
-"64 GiB disk on VirtIO (qcow2)". Paths and MAC addresses go to the tooltip, not the line."""
+"64 GiB disk on VirtIO (qcow2)". Paths and MAC addresses go to the tooltip, not the line; an
+ISO file that is gone says so in the line ("gone.iso — the file is missing")."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class Row(NamedTuple):
     label: str
     value: str
     tooltip: str = ""
+    problem: bool = False  # shown as a warning: something the machine needs is not there
 
 
 def _file_name(path: str) -> str:
@@ -37,8 +39,9 @@ def _file_name(path: str) -> str:
     return PurePath(path.replace("\\", "/")).name or path
 
 
-def hardware_rows(spec: MachineSpec) -> list[Row]:
-    """The rows describing a spec for people; memory in one format (format_mib) throughout."""
+def hardware_rows(spec: MachineSpec, missing: frozenset[str] = frozenset()) -> list[Row]:
+    """The rows describing a spec for people; memory in one format (format_mib) throughout.
+    `missing`: ISO paths known not to be files (the details job looked; details_reader.py)."""
     fw = spec.firmware
     firmware = "UEFI" if fw.kind.value == "uefi" else fw.kind.value.upper()
     firmware += ", Secure Boot" if fw.secure_boot else ""
@@ -56,6 +59,12 @@ def hardware_rows(spec: MachineSpec) -> list[Row]:
             rows.append(Row("Disk", f"{size} on {bus} ({disk.format.value}), "
                                     f"{_file_name(disk.path)}", disk.path))
         for drive in controller.optical:
+            if drive.iso and drive.iso in missing:
+                # Found now, not only when Start refuses: Settings → Storage ejects or changes it.
+                rows.append(Row("Optical drive", f"{_file_name(drive.iso)} — the file is "
+                                f"missing (on {bus})", f"{drive.iso} does not exist: eject it "
+                                "or choose another disc in Settings → Storage", problem=True))
+                continue
             shown = _file_name(drive.iso) if drive.iso else "empty"
             rows.append(Row("Optical drive", f"{shown}, on {bus}", drive.iso))
     for nic in spec.network:

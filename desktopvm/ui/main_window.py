@@ -41,6 +41,7 @@ from desktopvm.ui import host_state, window_state
 from desktopvm.ui.actions import MACHINE_ACTIONS
 from desktopvm.ui.backup.actions import BackupActions
 from desktopvm.ui.details_pane import DetailsPane
+from desktopvm.ui.details_reader import Details, read_details
 from desktopvm.ui.facts import BackendFacts, where
 from desktopvm.ui.host_menu import HostActions
 from desktopvm.ui.host_panel import HostPanel
@@ -501,15 +502,14 @@ class MainWindow(QMainWindow):
             return
         registry = self.registry
         job = self.runner.submit(self.tr("Read %1").replace("%1", printable(machine.name)),
-                                 lambda p, c: registry.open(machine.backend).get_machine(
-                                     machine.id), background=True)
+                                 lambda p, c: read_details(registry, machine), background=True)
         self._details_job = job
 
-        def shown(info: object) -> None:
+        def shown(read: Details) -> None:
             current = self.current_machine()
             if current is not None and current.key == machine.key:
-                self.details.show_machine(info, where(self.registry,  # type: ignore[arg-type]
-                                                      machine.backend))
+                self.details.show_machine(read.info, where(self.registry, machine.backend),
+                                          read.missing)
 
         job.succeeded.connect(shown)
         job.finished.connect(self._details_finished)
