@@ -298,7 +298,9 @@ class MainWindow(QMainWindow):
         self.show_empty_state()
         count = self.model.machine_count()
         failed = self.refresher.status_line()
-        status = self.tr("%n machine(s)", "", count)
+        # English has its own singular; a translation file gives other languages theirs (%n).
+        status = self.tr("%n machine", "", count) if count == 1 else \
+            self.tr("%n machines", "", count)
         self.statusBar().showMessage(status + (f" — {failed}" if failed else ""))
         if self.pending_selection is not None and \
                 self.model.index_of(self.pending_selection).isValid():

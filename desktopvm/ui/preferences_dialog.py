@@ -30,6 +30,18 @@ from desktopvm.ui.theme import THEMES
 ACCELERATORS = ("", "kvm", "tcg", "whpx", "hvf")
 
 
+class SecondsBox(QDoubleSpinBox):
+    """Seconds as people write them: "5 s", and "2.5 s" only when the value has a fraction."""
+
+    def textFromValue(self, value: float) -> str:
+        locale = self.locale()
+        text = locale.toString(value, "f", self.decimals())
+        if not self.isGroupSeparatorShown():  # as QDoubleSpinBox's own: "3600", not "3,600"
+            text = text.replace(locale.groupSeparator(), "")
+        point = locale.decimalPoint()
+        return text.rstrip("0").rstrip(point) if point in text else text
+
+
 class PreferencesDialog(QDialog):
     """Edits Settings; emits `saved(Settings)` after writing them."""
 
@@ -68,7 +80,8 @@ class PreferencesDialog(QDialog):
                                          self.tr("Light"), self.tr("Dark")), strict=True):
             self.theme.addItem(shown, value)
         self.theme.setCurrentIndex(max(0, self.theme.findData(settings.theme)))
-        self.refresh = QDoubleSpinBox()
+        self.refresh = SecondsBox()
+        self.refresh.setObjectName("refresh-interval")
         self.refresh.setRange(1, 3600)
         self.refresh.setSuffix(" s")
         self.refresh.setValue(settings.refresh_interval_s)

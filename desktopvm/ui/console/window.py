@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -237,8 +238,11 @@ class ConsoleWindow(QMainWindow):
         if image is None or image.isNull():
             return False
         if not path:
-            path, _ = QFileDialog.getSaveFileName(self, self.tr("Save screenshot"),
-                                                  "screenshot.png", self.tr("PNG (*.png)"))
+            machine = self.machines.get(page) if page is not None else None
+            path, _ = QFileDialog.getSaveFileName(
+                self, self.tr("Save screenshot"),
+                screenshot_name(machine.name if machine else "", datetime.now()),
+                self.tr("PNG (*.png)"))
         return bool(path) and image.save(path)
 
     def open_native_viewer(self) -> None:
@@ -258,6 +262,14 @@ class ConsoleWindow(QMainWindow):
                 page.close_page()
         self.machines.clear()
         super().closeEvent(event)
+
+
+def screenshot_name(machine_name: str, when: datetime) -> str:
+    """'web-20261204-212300.png': the machine and the moment, so a second shot does not
+    overwrite the first; no path separators, quotes or control characters in the name."""
+    stem = "".join(c if c.isalnum() or c in " ._-()" else "_" for c in machine_name)
+    stem = stem.strip(" .")[:80] or "screenshot"  # no hidden ".name", no trailing dot (Windows)
+    return f"{stem}-{when:%Y%m%d-%H%M%S}.png"
 
 
 def register(owner: Any, window: ConsoleWindow) -> None:
