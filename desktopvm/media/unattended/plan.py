@@ -56,9 +56,9 @@ HOW_FOUND = {
                  "to go ahead with the automatic install.",
     Kind.KICKSTART: "Anaconda reads ks.cfg from the disc labelled OEMDRV by itself.",
     Kind.WINDOWS: "Windows Setup reads autounattend.xml from the second disc by itself.",
-    Kind.DEBIAN: "Debian's installer does not look at a second disc by itself: at its boot "
-                 "menu choose Advanced options > Automated install and enter "
-                 "file=/media/preseed.cfg, or type the answers.",
+    Kind.DEBIAN: "Debian's installer does not read a second disc by itself: the preseed is on "
+                 "the seed, but the installer must be told where it is (its boot line, e.g. "
+                 "auto url=...); DesktopVM does not change the boot line yet.",
 }
 
 

@@ -147,3 +147,27 @@ def test_the_windows_refresh_and_start_take_finished_seeds_out(run: Run):
     backend.power_off(second.machine_id)
     assert seeds.start(settings, backend, second.machine_id, StartMode.HEADLESS) is True
     assert not Path(second.seed).exists()
+
+
+def _files_holding(root: Path, needle: bytes) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_the_password_is_in_no_file_and_windows_only_on_the_seed(run: Run,
+                                                                 desktopvm_home: Path):
+    secret = "unique-Secret-4711"
+    assert run(*BASE, "--password-stdin", stdin=secret + "\n")[0] == 0
+    assert run("list")[0] == 0
+    assert _files_holding(desktopvm_home, secret.encode()) == []  # Linux: only the hash
+    code, _, err = run("create", "--backend", "memory", "--name", "win", "--os", "windows11",
+                       "--unattended", "--user", "ann", "--password-stdin",
+                       stdin=secret + "\n")
+    assert code == 0, err
+    from desktopvm.media.unattended.windows import encoded_password
+
+    holders = _files_holding(desktopvm_home, encoded_password(secret).encode())
+    [record] = [r for r in seeds.records(run.registry.settings, "memory")
+                if "win" in json.dumps(run.registry.open("memory").get_machine(
+                    r.machine_id).summary.name)]
+    assert holders == [Path(record.seed)]
+    assert _files_holding(desktopvm_home, secret.encode()) == []

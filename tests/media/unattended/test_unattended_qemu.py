@@ -49,7 +49,7 @@ def _read_seed(reader: SerialReader) -> str:
 
 
 def test_unattended_seed_reaches_the_guest_and_goes_after_first_boot(
-        generic_iso: Path):  # noqa: F811
+        generic_iso: Path, desktopvm_home: Path):  # noqa: F811
     name = "unattended"
     created = cli("create", "--backend", "qemu", "--name", name, "--os", "ubuntu24.04",
                   "--firmware", "bios", "--memory", "256M", "--cpus", "1", "--disk", "64M",
@@ -59,6 +59,9 @@ def test_unattended_seed_reaches_the_guest_and_goes_after_first_boot(
     data = json.loads(created.stdout)
     seed = Path(next(d["iso"] for c in data["spec"]["storage"] for d in c["optical"]
                      if ".seeds" in d["iso"]))
+    # The password is in no file (the machine's spec, records, log): Linux gets its hash.
+    assert not [p for p in desktopvm_home.rglob("*")
+                if p.is_file() and PASSWORD.encode() in p.read_bytes()]
     try:
         cli("start", name, "--headless")
         reader = SerialReader(QemuBackend(load_settings()), data["id"])
