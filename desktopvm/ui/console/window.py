@@ -53,6 +53,7 @@ class ConsoleWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.machines: dict[ConsolePage, MachineSummary] = {}
         self._build_toolbar()
+        self._offer_native_viewer(None)
         self.resize(900, 640)
 
     def _build_toolbar(self) -> None:
@@ -80,7 +81,9 @@ class ConsoleWindow(QMainWindow):
         bar.addWidget(send)
         bar.addAction(self.tr("Type clipboard"), self.type_clipboard)
         bar.addAction(self.tr("Screenshot…"), self.save_screenshot)
-        bar.addAction(self.tr("Open native viewer"), self.open_native_viewer)
+        self.native_action = bar.addAction(self.tr("Open native viewer"),
+                                           self.open_native_viewer)
+        self.native_action.setObjectName("open-native-viewer")
         bar.addAction(self.tr("Detach tab"), lambda: self.detach_tab(self.tabs.currentIndex()))
 
     # -- tabs ----------------------------------------------------------------------------------
@@ -176,6 +179,21 @@ class ConsoleWindow(QMainWindow):
             machine = self.machines.get(current)
             if machine is not None:
                 self.setWindowTitle(self.tr("%1 — Console").replace("%1", machine.name))
+        self._offer_native_viewer(current)
+
+    def _offer_native_viewer(self, page: ConsolePage | None) -> None:
+        """Greyed, with the reason as its tooltip, where the hypervisor has no viewer of its own
+        (QEMU: this window is its console), as other unavailable actions are."""
+        has_viewer = page is not None and bool(page.property("native_viewer"))
+        self.native_action.setEnabled(has_viewer)
+        if has_viewer or page is None:
+            self.native_action.setToolTip(self.tr("Open the hypervisor's own viewer"))
+            return
+        machine = self.machines.get(page)
+        facts = getattr(self.owner, "facts", {}).get(machine.backend) if machine else None
+        name = getattr(facts, "display_name", "") or self.tr("This hypervisor")
+        self.native_action.setToolTip(self.tr("%1 has no viewer of its own: this window is the "
+                                              "machine's console").replace("%1", name))
 
     # -- toolbar actions -----------------------------------------------------------------------
     def toggle_full_screen(self) -> None:
