@@ -77,6 +77,13 @@ def test_bad_answers_are_refused_in_words(answers: Answers, words: str):
                   instance_id="x")
 
 
+def test_a_preseed_value_cannot_join_the_next_line():
+    for name in ("Ann\\", " Ann", "Ann "):
+        with pytest.raises(AnswerError, match="backslash"):
+            plan_seed(entry("debian12"), Answers(user="ann", password="x", full_name=name),
+                      uefi=False, backend_kind="qemu", instance_id="x")
+
+
 def test_windows_refusals():
     win = entry("windows11")
     for answers, words in [(Answers(user="a/b", password="x"), "Windows user name"),
@@ -106,6 +113,8 @@ def test_seed_disc_is_deterministic_and_read_by_xorriso(tmp_path: Path):
     listing = subprocess.run(["xorriso", "-indev", str(disc), "-pvd_info", "-ls", "/"],
                              capture_output=True, text=True, check=True)
     assert "Volume Id    : cidata" in listing.stdout + listing.stderr
+    # The fixed clock, in UTC whatever the host's zone: the bytes do not depend on "now".
+    assert "Creation Time: 2024010100000000" in listing.stdout + listing.stderr
     assert "'meta-data'" in listing.stdout and "'user-data'" in listing.stdout
     out = tmp_path / "user-data"
     subprocess.run(["xorriso", "-osirrox", "on", "-indev", str(disc), "-extract", "/user-data",
