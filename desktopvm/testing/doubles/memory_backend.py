@@ -80,6 +80,8 @@ class _Machine:
     snapshots: list[tuple[Snapshot, str]] = field(default_factory=list)  # (snapshot, parent id)
     current: str = ""
     disk_files: list[Path] = field(default_factory=list)
+    # The hardware each snapshot was taken with (snapshot id -> spec): a restore brings it back.
+    snapshot_specs: dict[str, MachineSpec] = field(default_factory=dict)
 
 
 class MemoryBackend:
@@ -270,6 +272,7 @@ class MemoryBackend:
             snapshot = Snapshot(str(uuid.uuid4()), name, description, "2026-01-01T00:00:00Z",
                                 include_memory and machine.state.is_active)
             machine.snapshots.append((snapshot, machine.current))
+            machine.snapshot_specs[snapshot.id] = machine.spec
             machine.current = snapshot.id
             return snapshot
 
@@ -281,6 +284,10 @@ class MemoryBackend:
                 raise MachineNotFound(f"No snapshot {snapshot_id}")
             if machine.state.is_active:
                 raise InvalidState("Stop the machine before restoring a snapshot")
+            # The hardware as it was; the name and notes as they are (as QEMU's backend does).
+            then = machine.snapshot_specs.get(snapshot_id, machine.spec)
+            machine.spec = then.model_copy(update={"name": machine.spec.name,
+                                                   "notes": machine.spec.notes})
             machine.current = snapshot_id
 
     def delete_snapshot(self, machine_id: str, snapshot_id: str, *, progress: Progress,
