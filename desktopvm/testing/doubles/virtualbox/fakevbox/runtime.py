@@ -170,6 +170,7 @@ def snapshot(state: dict[str, Any], args: list[str], ctx: Context) -> None:
                  "description": parsed.get("--description"), "time": now_iso() + "Z",
                  "state_file": "Snapshots/state.sav" if vm["state"] in ACTIVE else ""}
         ctx["progress"]()
+        taken["machine"] = copy.deepcopy({k: vm[k] for k in SNAPSHOT_SETTINGS})
         taken["frozen"] = _freeze_disks(state, vm)
         vm["snapshots"].append(taken)
         vm["current"] = taken["uuid"]
@@ -181,6 +182,7 @@ def snapshot(state: dict[str, Any], args: list[str], ctx: Context) -> None:
         target = _snapshot(vm, args[2])
         ctx["out"] += f"Restoring snapshot '{target['name']}' ({target['uuid']})\n"
         ctx["progress"]()
+        _restore_settings(state, vm, target)
         vm["current"] = target["uuid"]
         write_settings_file(vm)
     elif command == "delete":
@@ -196,6 +198,35 @@ def snapshot(state: dict[str, Any], args: list[str], ctx: Context) -> None:
         write_settings_file(vm)
     else:
         raise syntax(f"Invalid parameter '{command}'")
+
+
+#: What a snapshot keeps of the machine and `snapshot restore` brings back: "A snapshot is a
+#: complete copy of a VM's settings" (VBoxManage snapshot, VirtualBox manual 6.0 §7.39). Only
+#: the hardware: the name, OS type, description and extra data are the machine's own and stay
+#: as they are (Machine::i_copyFrom copies the hardware data, not the user data; the real
+#: VBoxManage 7.2 keeps today's description, tests/backends/virtualbox/real).
+SNAPSHOT_SETTINGS = ("memory", "cpus", "vram", "monitors", "firmware", "tpm", "nested",
+                     "graphics", "boot", "usb", "mouse", "nics", "uarts", "controllers",
+                     "secureboot", "nvram")
+
+
+def _restore_settings(state: dict[str, Any], vm: dict[str, Any], snap: dict[str, Any]) -> None:
+    """The snapshot's hardware back; each hard disk on a new differencing image of the medium
+    the snapshot froze, and the current state's own differencing images gone, as VirtualBox's
+    restore does (the stand-in's images are whole copies, so the disks' content goes back too).
+    A snapshot the stand-in took before it kept settings only moves the current snapshot."""
+    saved = snap.get("machine")
+    if saved is None:
+        return
+    media: dict[str, dict[str, Any]] = state["media"]
+    for slot in _hard_disk_slots(vm):
+        medium = media.get(slot["medium"])
+        if medium and medium["parent"] and not any(m["parent"] == medium["uuid"]
+                                                   for m in media.values()):
+            del media[slot["medium"]]  # the current state's differencing image
+            Path(slot["medium"]).unlink(missing_ok=True)
+    vm.update(copy.deepcopy(saved))
+    _freeze_disks(state, vm)
 
 
 def _hard_disk_slots(vm: dict[str, Any]) -> list[dict[str, Any]]:
