@@ -254,7 +254,10 @@ def cmd_snapshot(state: State, vmx: Path, args: list[str]) -> None:
              "numDisks": str(len(fake_disks(vmx)))}
     if top.get("snapshot.current"):
         entry["parent"] = top["snapshot.current"]
-    (vmx.parent / (stem + ".vmsn")).write_bytes(b"snapshot state")
+    # The .vmsn holds "the VM configuration data" (Volatility's "VMware Snapshot File" wiki:
+    # .vmss/.vmsn carry the memory runs, the VM configuration, CPU registers, thumbnails); the
+    # stand-in's holds the .vmx as it is now, which revertToSnapshot brings back.
+    (vmx.parent / (stem + ".vmsn")).write_bytes(SNAPSHOT_CONFIG + vmx.read_bytes())
     if running(state, vmx):  # a running machine's snapshot holds its memory (§A.4)
         (vmx.parent / (stem + ".vmem")).write_bytes(b"memory")
     top = {k: v for k, v in top.items() if k not in ("snapshot.lastuid", "snapshot.current")}
@@ -262,9 +265,31 @@ def cmd_snapshot(state: State, vmx: Path, args: list[str]) -> None:
     save_snapshots(vmx, top, [*entries, entry])
 
 
+SNAPSHOT_CONFIG = b"snapshot state; the configuration then:\n"
+
+
+def _revert_config(vmx: Path, entry: dict[str, str]) -> None:
+    """The .vmx as the snapshot saw it: a revert restores the machine's configuration with its
+    disks and memory ("the configuration of the virtual machine at the time of the snapshot",
+    a VMware snapshot's content as Pulumi's vSphere VirtualMachineSnapshot page puts it;
+    research §A.7: the .vmsn). The display name stays as it is now [unverified: whether
+    Workstation keeps a rename made after the snapshot]. A .vmsn without a configuration (an
+    older stand-in's) leaves the .vmx alone."""
+    saved = (vmx.parent / entry["filename"]).read_bytes() if entry.get("filename") else b""
+    if not saved.startswith(SNAPSHOT_CONFIG):
+        return
+    name = re.compile(rb"^displayname\s*=.*$", re.IGNORECASE | re.MULTILINE)
+    now = name.search(vmx.read_bytes())
+    then = saved[len(SNAPSHOT_CONFIG):]
+    if now is not None:
+        then = name.sub(lambda _m: now.group(0), then, count=1)
+    vmx.write_bytes(then)
+
+
 def cmd_revert(state: State, vmx: Path, args: list[str]) -> None:
     top, entries = snapshot_list(vmx)
     entry = by_name(entries, args[0] if args else "")
+    _revert_config(vmx, entry)
     top = {k: v for k, v in top.items() if k != "snapshot.current"}
     top["snapshot.current"] = entry["uid"]
     memory = vmx.parent / Path(entry["filename"]).with_suffix(".vmem").name
