@@ -105,6 +105,14 @@ def op_restore_checkpoint(state: State, args: Args) -> Any:
     vm = get_vm(state, args["Id"])
     assert_state(vm, ("Off", "Saved"), "restore a checkpoint")
     checkpoint = _checkpoint(vm, args["CheckpointId"])
+    # Applying a checkpoint "applies the disk state, runtime state, and configuration values
+    # for a snapshot ... Any disk state, runtime state, or configuration values currently
+    # associated with the virtual computer system will be lost" (learn.microsoft.com,
+    # ApplyVirtualSystemSnapshot of Msvm_VirtualSystemManagementService): the hardware and the
+    # notes (a value of the VM's settings, Msvm_VirtualSystemSettingData.Notes) as they were.
+    # [unverified: checkpoint_vm.ps1 writes a checkpoint's description into that same Notes
+    # of the checkpoint's settings, so a real host may bring the description back as the
+    # notes; the stand-in keeps the two apart]
     for key, value in checkpoint["Hardware"].items():
         vm[key] = copy.deepcopy(value)
     vm["ProcessorCount"] = vm["Processor"]["Count"]
