@@ -21,7 +21,9 @@
 //   - ExportVm on a powered-off VirtualMachine: an HttpNfcLease (a Go object in the
 //     simulator's registry, so its properties and methods are the simulator's own SOAP
 //     handling) whose device URLs serve each disk file by GET, as ESXi's NFC does; what the
-//     lease heard (HttpNfcLeaseProgress, Complete, Abort) is kept for GET /desktopvm/leases.
+//     lease heard (HttpNfcLeaseProgress, Complete, Abort) is kept for GET /desktopvm/leases;
+//   - RevertToSnapshot_Task brings back the CPUs, memory and notes the snapshot's configuration
+//     holds (0.24's own revert only moves snapshot.currentSnapshot); see revertConfig.
 package main
 
 import (
@@ -323,6 +325,39 @@ func screenshot(body []byte) string {
 	return fmt.Sprintf(envelope, fmt.Sprintf(`<CreateScreenshot_TaskResponse xmlns="urn:vim25"><returnval type="Task">%s</returnval></CreateScreenshot_TaskResponse>`, id.Value))
 }
 
+// revertConfig gives the machine of the snapshot RevertToSnapshot_Task names the CPUs, memory
+// and notes of the snapshot's configuration, before the simulator's own handler moves the
+// current snapshot. vSphere: a snapshot's config is "information about the configuration of
+// this virtual machine when this snapshot was taken" (vim.vm.Snapshot), and reverting changes
+// the machine "to the state of this snapshot" (RevertToSnapshot_Task); 0.24 keeps that copy
+// (CreateSnapshotTask: snapshot.Config = *vm.Config) but its revert does not use it. Devices
+// are not brought back: the copy shares its device objects with the machine.
+func revertConfig(body []byte) {
+	m := thisRef.FindSubmatch(body)
+	if m == nil {
+		return
+	}
+	ref := types.ManagedObjectReference{Type: "VirtualMachineSnapshot", Value: string(m[1])}
+	snap, ok := simulator.Map.Get(ref).(*simulator.VirtualMachineSnapshot)
+	if !ok {
+		return // the simulator's handler answers with its fault
+	}
+	vm, ok := simulator.Map.Get(snap.Vm).(*simulator.VirtualMachine)
+	if !ok {
+		return
+	}
+	then := snap.Config
+	simulator.Map.WithLock(vm, func() {
+		vm.Config.Hardware.NumCPU = then.Hardware.NumCPU
+		vm.Config.Hardware.NumCoresPerSocket = then.Hardware.NumCoresPerSocket
+		vm.Config.Hardware.MemoryMB = then.Hardware.MemoryMB
+		vm.Config.Annotation = then.Annotation
+		vm.Summary.Config.NumCpu = then.Hardware.NumCPU
+		vm.Summary.Config.MemorySizeMB = then.Hardware.MemoryMB
+		vm.Summary.Config.Annotation = then.Annotation
+	})
+}
+
 // remember notes where an import lease's uploads belong: the disk files of the machine
 // ImportVApp made (found by the name its import spec gave).
 func remember(request []byte, response []byte) {
@@ -465,6 +500,9 @@ func front(next http.Handler, free bool) http.Handler {
 			}
 			fmt.Fprint(w, answer)
 			return
+		}
+		if noSession == nil && name == "RevertToSnapshot_Task" {
+			revertConfig(body)
 		}
 		if noSession == nil && name == "ImportVApp" {
 			recorder := httptest.NewRecorder()
