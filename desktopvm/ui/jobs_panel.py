@@ -2,12 +2,15 @@
 
 Only a running job shows a progress bar; a finished one says what it did (its last stage); a
 failed one shows its reason in red. A job that succeeded or was cancelled leaves the list by
-itself after FINISHED_LINGER_MS; a failed one stays until Clear finished. The window hides the
-panel while it is empty, so it folds away when nothing is left to see.
+itself after FINISHED_LINGER_MS; a failed one stays until Clear finished, as does one that
+left files for the user (a Delete that kept disks): its line starts with a "Show files" link.
+The window hides the panel while it is empty, so it folds away when nothing is left to see.
 """
 
 from __future__ import annotations
 
+import html
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
@@ -25,6 +28,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QPushButton,
     QStyledItemDelegate,
     QTableView,
@@ -61,6 +65,7 @@ class JobsModel(QAbstractTableModel):
         super().__init__(parent)
         self._jobs: list[Job] = []
         self._leaving: set[Job] = set()  # ended well: removed when their time is up
+        self.folders: dict[Job, str] = {}  # job -> a local folder its success leaves files in
         self.linger_ms = FINISHED_LINGER_MS
         runner.job_added.connect(self._add)
 
@@ -96,6 +101,8 @@ class JobsModel(QAbstractTableModel):
                 return describe(job.error)[0]
             if job.state is JobState.SUCCEEDED and not job.stage:
                 return self.tr("Done")
+            if self.has_link(job):
+                return ""  # the panel's link label shows the line (no text painted under it)
             return job.stage
         if role == StateRole:
             return job.state
@@ -105,10 +112,28 @@ class JobsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and column == STATUS:
             return {JobState.FAILED: icon("error"), JobState.CANCELLED: icon("cancel"),
                     JobState.RUNNING: icon("state-busy")}.get(job.state)
-        if role == Qt.ItemDataRole.ToolTipRole and job.error is not None:
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(job, column)
+        return None
+
+    def _tooltip(self, job: Job, column: int) -> str | None:
+        if job.error is not None:
             summary, details = describe(job.error)
             return f"{summary}\n\n{details}" if details else summary
-        return None
+        return job.stage if column == DETAILS and self.has_link(job) else None
+
+    def row_of(self, job: Job) -> int:
+        """The row showing `job` (-1 once it has left the list)."""
+        return self._jobs.index(job) if job in self._jobs else -1
+
+    def has_link(self, job: Job) -> bool:
+        """Whether `job` succeeded leaving files in a folder the panel offers to show."""
+        return job.state is JobState.SUCCEEDED and job in self.folders
+
+    def _forget(self, row: int) -> None:
+        self.beginRemoveRows(QModelIndex(), row, row)
+        self.folders.pop(self._jobs.pop(row), None)
+        self.endRemoveRows()
 
     def _add(self, job: Job) -> None:
         if job.background:
@@ -116,9 +141,7 @@ class JobsModel(QAbstractTableModel):
         if len(self._jobs) >= MAX_FINISHED:
             done = next((i for i, j in enumerate(self._jobs) if j.state.is_done), None)
             if done is not None:
-                self.beginRemoveRows(QModelIndex(), done, done)
-                del self._jobs[done]
-                self.endRemoveRows()
+                self._forget(done)
         row = len(self._jobs)
         self.beginInsertRows(QModelIndex(), row, row)
         self._jobs.append(job)
@@ -129,16 +152,14 @@ class JobsModel(QAbstractTableModel):
         """Remove the jobs that have ended."""
         for row in reversed(range(len(self._jobs))):
             if self._jobs[row].state.is_done:
-                self.beginRemoveRows(QModelIndex(), row, row)
-                del self._jobs[row]
-                self.endRemoveRows()
+                self._forget(row)
 
     def _changed(self, job: Job) -> None:
         if job in self._jobs:
             row = self._jobs.index(job)
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
             if job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and \
-                    job not in self._leaving:
+                    job not in self._leaving and not self.has_link(job):
                 self._leaving.add(job)
                 # `self` as context: no call after the model is gone.
                 QTimer.singleShot(self.linger_ms, self, lambda: self._expire(job))
@@ -147,10 +168,7 @@ class JobsModel(QAbstractTableModel):
         """A job that ended well has been seen long enough: it leaves the list."""
         self._leaving.discard(job)
         if job in self._jobs:
-            row = self._jobs.index(job)
-            self.beginRemoveRows(QModelIndex(), row, row)
-            del self._jobs[row]
-            self.endRemoveRows()
+            self._forget(self._jobs.index(job))
 
 
 class ProgressDelegate(QStyledItemDelegate):
@@ -186,6 +204,7 @@ class JobsPanel(QWidget):
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.runner = runner
         self.model = JobsModel(runner, self)
         self.view = QTableView()
         self.view.setObjectName("jobs-view")
@@ -222,6 +241,47 @@ class JobsPanel(QWidget):
         self.model.rowsInserted.connect(self._job_listed)
         self.model.rowsRemoved.connect(self._job_unlisted)
         self._update_buttons()
+
+    def offer_folder(self, job: Job, folder: str) -> None:
+        """Once `job` succeeds, its line starts with a "Show files" link opening `folder` (on
+        this computer) and stays until Clear finished: the files it left are found again."""
+        self.model.folders[job] = folder
+        job.succeeded.connect(lambda _result: self._link(job))
+
+    def _link(self, job: Job) -> None:
+        row = self.model.row_of(job)
+        if row < 0:
+            return  # cleared meanwhile
+        index = self.model.index(row, DETAILS)
+        label = QLabel(f'<a href="show-files">{html.escape(self.tr("Show files"))}</a> · '
+                       f"{html.escape(job.stage)}")
+        label.setObjectName("show-files-link")
+        label.setTextFormat(Qt.TextFormat.RichText)  # the stage is escaped above
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                      | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        label.setToolTip(job.stage)
+        label.setContentsMargins(4, 0, 4, 0)
+        label.linkActivated.connect(lambda _link: self.show_folder(self.model.folders[job]))
+        self.view.setIndexWidget(index, label)
+
+    def show_folder(self, folder: str) -> Job:
+        """Open `folder` in the file manager once a worker has seen it is there (a folder on a
+        share can take seconds to answer); say so if it is gone."""
+        job = self.runner.submit(self.tr("Look at %1").replace("%1", folder),
+                                 lambda _p, _c: Path(folder).is_dir(), background=True)
+        job.succeeded.connect(lambda there: self._open_folder(folder, bool(there)))
+        return job
+
+    def _open_folder(self, folder: str, there: bool) -> None:
+        if not there:
+            show_error(self, self.tr("Show files"), self.tr(
+                "The folder %1 is no longer there: its files were moved or deleted.")
+                .replace("%1", folder))
+            return
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
 
     def _job_listed(self, parent: QModelIndex, first: int, last: int) -> None:
         """A new job: scroll it into view (newest last)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from desktopvm import seeds
@@ -474,9 +474,13 @@ class Operations:
                     self.tr("Deleted; its disks are kept at %1 (attach them to a machine in "
                             "Settings → Storage, or delete the files yourself)").replace(
                                 "%1", ", ".join(printable(path) for path in kept))
-                self._one(machine, self.tr("Delete %1").replace("%1", printable(machine.name)),
-                          lambda b, machine_id, p, c: b.delete(
-                              machine_id, delete_disks=disks, progress=p, cancel=c), done)
+                job = self._one(machine, self.tr("Delete %1").replace(
+                    "%1", printable(machine.name)), lambda b, machine_id, p, c: b.delete(
+                        machine_id, delete_disks=disks, progress=p, cancel=c), done)
+                if kept and not disks and machine.host == "localhost":
+                    # The line links to the folder (QEMU's library/<id>), as the kept disks
+                    # have no other place in the app; another host's folder is not here.
+                    self.window.jobs_panel.offer_folder(job, str(PurePath(kept[0]).parent))
         dialog.accepted.connect(delete)
         self._keep(dialog)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QIcon
@@ -100,6 +100,9 @@ class SettingsDialog(QDialog):
         self.resources = ResourcesEditor(caps, host)
         self.storage = StorageEditor(caps, host, check_paths=self.check_paths,
                                      path_facts=self.path_facts)
+        # QEMU's folder is library/<id>: its parent, the library, holds a Delete's kept disks.
+        self.storage.disk_folder = str(PurePath(info.folder).parent) \
+            if self.check_paths and info.folder else ""
         self.network = NetworkEditor(caps, host, multiple=True)
         self.boot_order = BootOrderEditor(caps, host)
         self.display = DisplayEditor(caps, host)

@@ -40,7 +40,7 @@ class AddDiskDialog(QDialog):
     def __init__(self, spec: MachineSpec, capabilities: Capabilities,
                  host_info: HostInfo | None, check_paths: bool,
                  parent: QWidget | None = None, *, existing: bool = False,
-                 path_facts: PathFacts | None = None) -> None:
+                 path_facts: PathFacts | None = None, start_dir: str = "") -> None:
         super().__init__(parent)
         self.setObjectName("add-disk-dialog")
         self.setWindowTitle(self.tr("Attach a disk file") if existing else self.tr("Add a disk"))
@@ -52,6 +52,7 @@ class AddDiskDialog(QDialog):
         self.editor.set_spec(spec.model_copy(update={"storage": ()}))
         if existing:
             self.editor.only_existing()
+        self.editor.path.start_dir = start_dir
         self.editor.touched = True  # the defaults shown are the user's choice once accepted
         self.problems = ProblemsView([DiskEditor.scope])
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -105,6 +106,9 @@ class StorageEditor(SpecEditor):
         super().__init__(capabilities, host_info, parent)
         self.check_paths = check_paths
         self.path_facts = path_facts
+        # Where Attach disk file… starts looking: the folder of the machines' folders, where
+        # the disks a Delete kept are (settings_dialog.py sets it for machines on this computer).
+        self.disk_folder = ""
         self._spec: MachineSpec | None = None
         self._sizes: dict[str, int] = {}  # path -> current virtual size in bytes
         self._unreadable: dict[str, str] = {}  # path -> why its size could not be read
@@ -333,7 +337,7 @@ class StorageEditor(SpecEditor):
         # open(), not exec(): a nested event loop would let a job finish under our feet.
         self.add_dialog = AddDiskDialog(self._spec, self.capabilities, self.host_info,
                                         self.check_paths, self, existing=existing,
-                                        path_facts=self.path_facts)
+                                        path_facts=self.path_facts, start_dir=self.disk_folder)
         self.add_dialog.accepted.connect(self._disk_added)
         self.add_dialog.open()
 

@@ -125,6 +125,7 @@ class PathField(QWidget):
         super().__init__(parent)
         self._dialog_title = dialog_title
         self._filter = name_filter
+        self.start_dir = ""  # where Browse… looks while the field is empty ("": Qt's choice)
         self.edit = QLineEdit()
         self.edit.setClearButtonEnabled(True)
         self.browse = QPushButton(self.tr("Browse…"))
@@ -146,7 +147,7 @@ class PathField(QWidget):
             self.edit.setText(path)
 
     def _browse(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(self, self._dialog_title, self.path(),
-                                                self._filter)
+        chosen, _ = QFileDialog.getOpenFileName(self, self._dialog_title,
+                                                self.path() or self.start_dir, self._filter)
         if chosen:
             self.edit.setText(chosen)
