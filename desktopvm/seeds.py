@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from desktopvm.connections import is_remote
+from desktopvm.media.unattended import SeedPlan, write_seed
 from desktopvm.model import MachineSpec, OpticalDrive, StorageController
 from desktopvm.model.devices import ControllerKind
 from desktopvm.paths import atomic_write_text
@@ -33,6 +34,7 @@ from desktopvm.protocol import (
     CancelToken,
     MachineSummary,
     PowerState,
+    Progress,
     StartMode,
     no_progress,
 )
@@ -197,3 +199,19 @@ def start(settings: Settings, backend: Backend, machine_id: str, mode: StartMode
     backend.start(machine_id, mode=mode)
     started(settings, backend, machine_id)
     return removed
+
+
+def create_with_seed(settings: Settings, backend: Backend, spec: MachineSpec, plan: SeedPlan,
+                     *, progress: Progress, cancel: CancelToken) -> str:
+    """Write `plan`'s seed disc, create the machine with it in an extra drive and remember it
+    (the window's Create; a job, never the GUI thread). A create that fails or is cancelled
+    removes the seed again."""
+    seed = new_seed_path(settings)
+    write_seed(plan, seed)
+    try:
+        machine_id = backend.create(with_seed(spec, seed), progress=progress, cancel=cancel)
+    except BaseException:
+        seed.unlink(missing_ok=True)
+        raise
+    remember(SeedRecord(connection=backend.name, machine_id=machine_id, seed=str(seed)))
+    return machine_id

@@ -1,0 +1,89 @@
+"""The wizard's "Unattended install" box: user name, password and host name for the seed.
+
+Shown only for an OS DesktopVM has answer files for, on a backend on this computer. The
+password lives in this widget and in the creation job's closure only: never in the settings,
+the spec or a log (docs/install-media.md, "Where the password goes").
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QLineEdit, QWidget
+
+from desktopvm.media.unattended import AnswerError, Answers, SeedPlan, check, kind_for, plan_seed
+from desktopvm.model import Firmware, MachineSpec, Problem, Severity, catalog
+
+FIELD = "unattended"
+
+
+class UnattendedBox(QGroupBox):
+    """A checkable group: checked, Create writes a seed disc that answers the installer."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(self.tr("&Unattended install"), parent)
+        self.setObjectName("unattended-box")
+        self.setCheckable(True)
+        self.setChecked(False)
+        self.user = QLineEdit()
+        self.user.setObjectName("unattended-user")
+        self.password = QLineEdit()
+        self.password.setObjectName("unattended-password")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.hostname = QLineEdit()
+        self.hostname.setObjectName("unattended-hostname")
+        self.hostname.setPlaceholderText(self.tr("made from the user name"))
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow(self.tr("User name:"), self.user)
+        form.addRow(self.tr("Password:"), self.password)
+        form.addRow(self.tr("Host name:"), self.hostname)
+        form.addRow(self.note)
+        for edit in (self.user, self.password, self.hostname):
+            edit.textChanged.connect(self.changed)
+        self.toggled.connect(lambda _on: self.changed.emit())
+        self.os_id = ""
+
+    def show_for(self, os_id: str, local: bool) -> None:
+        """Show the box when `os_id` has an unattended install and the backend is here."""
+        entry = catalog().get(os_id)
+        kind = kind_for(entry) if entry is not None else None
+        self.os_id = os_id
+        self.setVisible(kind is not None and local)
+        if kind is not None:
+            self.note.setText(self.tr(
+                "Create writes a small second disc that answers the %s installer; DesktopVM "
+                "takes it out once the machine has run and is off again. The password is "
+                "kept only on that disc.") % (entry.name if entry else os_id))
+
+    def wanted(self) -> bool:
+        """Whether Create should make a seed."""
+        return self.isChecked() and not self.isHidden()  # hidden: not offered for this OS
+
+    def answers(self) -> Answers:
+        """The answers typed."""
+        return Answers(user=self.user.text().strip(), password=self.password.text(),
+                       hostname=self.hostname.text().strip())
+
+    def problems(self) -> list[Problem]:
+        """An answer the installer cannot take, in words (blocks Create)."""
+        if not self.wanted():
+            return []
+        entry = catalog().get(self.os_id)
+        try:
+            check(self.answers(), kind_for(entry) if entry else None)
+        except AnswerError as error:
+            return [Problem(field=FIELD, severity=Severity.ERROR, message=str(error))]
+        return []
+
+    def plan(self, spec: MachineSpec, backend_kind: str) -> SeedPlan | None:
+        """The seed for `spec` (None when no seed is wanted)."""
+        entry = catalog().get(spec.os)
+        if not self.wanted() or entry is None:
+            return None
+        return plan_seed(entry, self.answers(), uefi=spec.firmware.kind is Firmware.UEFI,
+                         backend_kind=backend_kind, instance_id=f"desktopvm-{uuid.uuid4()}")
