@@ -171,3 +171,32 @@ def test_the_password_is_in_no_file_and_windows_only_on_the_seed(run: Run,
                     r.machine_id).summary.name)]
     assert holders == [Path(record.seed)]
     assert _files_holding(desktopvm_home, secret.encode()) == []
+
+
+def test_create_with_seed_removes_the_seed_when_create_fails(tmp_path: Path):
+    from desktopvm.media.unattended import Answers, plan_seed
+    from desktopvm.model import catalog, defaults_for
+    from desktopvm.protocol import CancelToken, CommandFailed, no_progress
+    from desktopvm.settings import Settings
+    from desktopvm.testing.doubles.memory_backend import MemoryBackend
+
+    class Failing(MemoryBackend):
+        def create(self, spec, *, progress, cancel):  # type: ignore[no-untyped-def]
+            raise CommandFailed("no space left")
+
+    settings = Settings(library_dir=str(tmp_path / "library"))
+    backend = Failing(tmp_path / "machines")
+    entry = catalog().get("fedora")
+    assert entry is not None
+    plan = plan_seed(entry, Answers(user="ann", password="pw"), uefi=True,
+                     backend_kind="memory", instance_id="i")
+    spec = defaults_for("fedora", backend.capabilities(), name="f")
+    with pytest.raises(CommandFailed):
+        seeds.create_with_seed(settings, backend, spec, plan, progress=no_progress,
+                               cancel=CancelToken())
+    assert list(seeds.seed_folder(settings).iterdir()) == []
+    ok = MemoryBackend(tmp_path / "machines2")
+    machine_id = seeds.create_with_seed(settings, ok, spec, plan, progress=no_progress,
+                                        cancel=CancelToken())
+    [record] = seeds.records(settings, "memory")
+    assert record.machine_id == machine_id and Path(record.seed).is_file()
