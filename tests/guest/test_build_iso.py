@@ -60,6 +60,8 @@ def test_initramfs_holds_commands_and_on_demand_load_orders(
     resolved = {
         build_iso.GUEST_MODULES: [("scsi_mod", b"scsi"), ("drm", b"drm")],
         ("bochs",): [("drm", b"drm"), ("bochs", b"bochs")],  # drm: shared, stored once
+        ("sr_mod",): [("scsi_mod", b"scsi"), ("cdrom", b"cdrom"), ("sr_mod", b"sr")],
+        ("isofs",): [],  # built into this kernel: no list
     }
     monkeypatch.setattr(build_iso, "resolve_modules", lambda _dir, wanted: resolved[wanted])
     archive = gzip.decompress(build_iso.build_initramfs(tmp_path, b"#!/bin/sh\n"))
@@ -73,6 +75,9 @@ def test_initramfs_holds_commands_and_on_demand_load_orders(
     modules = root / "lib" / "modules"
     assert (modules / "load-order").read_text() == "scsi_mod.ko scan=manual\ndrm.ko\n"
     assert (modules / "on-demand" / "bochs").read_text() == "drm.ko\nbochs.ko\n"
+    assert (modules / "on-demand" / "sr_mod").read_text() == \
+        "scsi_mod.ko scan=manual\ncdrom.ko\nsr_mod.ko\n"
+    assert not (modules / "on-demand" / "isofs").exists()
     assert (modules / "bochs.ko").read_bytes() == b"bochs"
     for command in ("load-driver", "record-input", "dump-input"):
         assert (root / "bin" / command).readlink() == Path("/init")

@@ -182,6 +182,19 @@ scan_virtio_scsi() {
     done
 }
 
+# sd attaches a scanned disk asynchronously: wait (bounded) until every SCSI disk (type 0) the
+# scan found has its block device, or the disks line can come out empty on a busy host.
+wait_for_scsi_disks() {
+    for dev in /sys/bus/scsi/devices/*:*:*:*; do
+        [ "$(cat "$dev/type" 2>/dev/null)" = 0 ] || continue
+        tries=0
+        while [ $tries -lt 50 ] && ! ls -d "$dev"/block/* >/dev/null 2>&1; do
+            sleep 0.1
+            tries=$((tries + 1))
+        done
+    done
+}
+
 list_disks() {
     for dev in /sys/block/*; do
         [ -e "$dev" ] || continue # no match: the glob stays literal
@@ -217,6 +230,7 @@ load_module_list /lib/modules/load-order
 watch_power_button
 tick_on_vga &
 scan_virtio_scsi
+wait_for_scsi_disks
 wait_for_nvme
 
 # Unquoted $(...) on purpose: it trims the trailing separator space.
