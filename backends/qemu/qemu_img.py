@@ -331,9 +331,19 @@ class QemuImg:
             parser.report(1.0)
         return self.info(target)
 
-    def compare(self, a: Path, b: Path) -> bool:
-        """Whether the two images hold the same guest-visible data (sizes may differ by zeros)."""
-        result = self._run(["compare", "-q", image_arg(a), image_arg(b)], timeout=self.timeout)
+    def compare(self, a: Path, b: Path, *, formats: tuple[DiskFormat, DiskFormat] | None = None,
+                cancel: CancelToken | None = None) -> bool:
+        """Whether the two images hold the same guest-visible data (sizes may differ by zeros).
+
+        `formats` (a's, b's) are given to qemu-img rather than probed: for disks whose format
+        is known, e.g. a backup set's qcow2 and the disk a hypervisor made of it. It reads both
+        disks whole, so it gets a convert's time limit (and stops on `cancel`).
+        """
+        args = ["compare", "-q"]
+        if formats is not None:
+            args += ["-f", qemu_format(formats[0]), "-F", qemu_format(formats[1])]
+        result = self._run([*args, image_arg(a), image_arg(b)], cancel=cancel,
+                           timeout=self.timeout if formats is None else self.convert_timeout)
         if result.returncode in (0, 1):
             return result.returncode == 0
         missing = next((p for p in (a, b) if not p.exists()), None)
