@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from desktopvm import last_seen, seeds
+from desktopvm import last_seen
 from desktopvm.connections import REMOTE_KINDS, HostConfig, State, Status, is_remote
 from desktopvm.monitor import ConnectionMonitor, classify
 from desktopvm.protocol import BackendError, CancelToken, MachineSummary, Progress
@@ -71,7 +71,10 @@ def list_connection(registry: Registry, name: str, with_facts: bool, progress: P
         return ConnectionListing(name, error=error, facts=facts)
     if not remote:
         last_seen.remember(name, machines)
-        # Seed discs whose first boot is over are taken out here (desktopvm/seeds.py).
+        # Seed discs whose first boot is over are taken out here (desktopvm/seeds.py); imported
+        # here, in the worker: it brings the model, which the first paint does without.
+        from desktopvm import seeds
+
         seeds.observe(registry.settings, registry.open(name), machines)
     return ConnectionListing(name, machines, facts=facts)
 
