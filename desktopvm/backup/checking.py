@@ -14,6 +14,7 @@ from desktopvm.backup.setfile import (
     SUMS,
     BackupDamaged,
     BackupSet,
+    DiskEntry,
     damaged,
     disks_of,
     file_digest,
@@ -38,7 +39,7 @@ def load_set(set_path: Path) -> BackupSet:
     except SpecFileError as error:
         raise damaged(set_path, SPEC, error.reason if error.field == "" else
                       f"field {error.field}: {error.reason}") from None
-    disks = disks_of(data)
+    disks = disks_of(data, spec)
     size = 0
     for disk in disks:
         path = set_path / disk.file
@@ -144,14 +145,24 @@ def verify(set_path: Path, *, progress: Progress, cancel: CancelToken) -> Backup
         for disk in child.disks:
             if not disk.incremental:
                 continue
-            base = below.get(disk.slot)
-            # A disk grown between the two backups is fine (what lies past the parent's end
-            # reads as zeros there); a parent larger than its child is not a chain we made.
-            if base is None or base.virtual_size > disk.virtual_size:
+            if not fits_under(disk, below.get(disk.slot)):
                 raise damaged(child.path, disk.file, f"an incremental disk whose parent set "
-                              f"{parent.id} has no disk at the same place that fits under it")
+                              f"{parent.id} has no copy of the same disk at its place that "
+                              "fits under it")
     progress(1.0, "Verified")
     return chain[0]
+
+
+def fits_under(disk: DiskEntry, base: DiskEntry | None) -> bool:
+    """Whether the incremental `disk` may build on the parent set's `base` (same place).
+
+    It must be the same disk: the hypervisor tracks changes per disk file, so the changes of
+    a disk that moved to another port belong on its own copy, not on what sat there before.
+    A disk grown between the two backups is fine (past the parent's end reads as zeros); a
+    parent larger than its child is not a chain we made.
+    """
+    return (base is not None and base.source_file == disk.source_file
+            and base.virtual_size <= disk.virtual_size)
 
 
 def _verify_one(backup: BackupSet, progress: Progress, cancel: CancelToken, done: int,

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import cast
 
-from desktopvm.backup.checking import machine_sets
+from desktopvm.backup.checking import fits_under, machine_sets
 from desktopvm.backup.publish import partial_folder
 from desktopvm.backup.setfile import BackupSet, DiskEntry, file_digest, machine_key
 from desktopvm.backup.tools import qemu_img
@@ -20,6 +20,7 @@ from desktopvm.protocol import (
     Backend,
     BackendError,
     CancelToken,
+    Capture,
     CapturingBackend,
     InvalidState,
     PowerState,
@@ -79,37 +80,65 @@ def _by_capture(backend: Backend, machine_id: str, folder: Path, key: str, *,
                 incremental: bool, compress: bool, progress: Progress,
                 cancel: CancelToken) -> BackupSet:
     parent = _latest_parent(folder, key) if incremental else None
+    capturer = cast("CapturingBackend", backend)
     with partial_folder(folder) as partial:
         disks_dir = partial / "disks"
-        disks_dir.mkdir()
-        capturer = cast("CapturingBackend", backend)
-        capture = capturer.capture(machine_id, disks_dir, since=parent.point if parent else "",
-                                   compress=compress,
-                                   progress=scaled_progress(progress, 0, 0.9), cancel=cancel)
-        below = {d.slot: d for d in parent.disks} if parent else {}
-        entries = []
-        for number, disk in enumerate(capture.disks, start=1):
-            cancel.raise_if_cancelled()
-            path = _inside(disk.path, disks_dir)
-            if disk.format is not DiskFormat.QCOW2:
-                if disk.incremental:
+        while True:
+            disks_dir.mkdir()
+            capture = capturer.capture(machine_id, disks_dir,
+                                       since=parent.point if parent else "", compress=compress,
+                                       progress=scaled_progress(progress, 0, 0.9),
+                                       cancel=cancel)
+            try:
+                entries = _captured_entries(capture, parent, partial, compress=compress,
+                                            cancel=cancel)
+                break
+            except _NotTheSameDisk as mismatch:
+                if parent is None:
                     raise BackendError(f"The capture of {capture.spec.name} gave an "
-                                       f"incremental {disk.format.value} disk; only qcow2 can be")
-                path = _to_qcow2(path, disk.format, disks_dir / f"disk{number}.qcow2",
-                                 compress=compress, cancel=cancel)
-            slot = (disk.controller, disk.port, disk.device)
-            base = below.get(slot)
-            # Grown since the previous backup: still a chain (past the old end reads as zeros).
-            if disk.incremental and (base is None or base.virtual_size > disk.virtual_size):
-                raise BackendError(f"The capture of {capture.spec.name} gave an incremental "
-                                   f"disk at {slot} that the previous backup does not have")
-            entries.append(_entry(path, partial, slot, virtual_size=disk.virtual_size,
-                                  incremental=disk.incremental, cancel=cancel))
-        return finish(partial, folder, spec=capture.spec, disks=tuple(entries),
+                                       "incremental disk for a full backup") from None
+                # Its change tracking no longer matches the sets here: start again, full.
+                progress(None, f"{mismatch}: backing up in full instead")
+                capturer.forget_capture_points(machine_id)
+                shutil.rmtree(disks_dir)
+                parent = None
+        return finish(partial, folder, spec=capture.spec, disks=entries,
                       source=backend.name, machine_id=machine_id, key=key,
                       backend=_kind(backend.name), parent=parent.id if parent else "",
                       point=capture.point, was_running=capture.was_running,
                       compressed=compress, snapshots=capture.snapshots, cancel=cancel)
+
+
+class _NotTheSameDisk(Exception):
+    """An incremental disk of a capture that does not build on the parent set's disk there."""
+
+
+def _captured_entries(capture: Capture, parent: BackupSet | None, partial: Path, *,
+                      compress: bool, cancel: CancelToken) -> tuple[DiskEntry, ...]:
+    """The records of the capture's disks, each incremental one checked against its parent."""
+    disks_dir = partial / "disks"
+    sources = {(index, disk.port, disk.device): disk.path
+               for index, disk in capture.spec.all_disks()}
+    below = {d.slot: d for d in parent.disks} if parent else {}
+    entries = []
+    for number, disk in enumerate(capture.disks, start=1):
+        cancel.raise_if_cancelled()
+        path = _inside(disk.path, disks_dir)
+        if disk.format is not DiskFormat.QCOW2:
+            if disk.incremental:
+                raise BackendError(f"The capture of {capture.spec.name} gave an "
+                                   f"incremental {disk.format.value} disk; only qcow2 can be")
+            path = _to_qcow2(path, disk.format, disks_dir / f"disk{number}.qcow2",
+                             compress=compress, cancel=cancel)
+        slot = (disk.controller, disk.port, disk.device)
+        entry = _entry(path, partial, slot, virtual_size=disk.virtual_size,
+                       incremental=disk.incremental, source_file=sources.get(slot, ""),
+                       cancel=cancel)
+        if disk.incremental and not fits_under(entry, below.get(slot)):
+            raise _NotTheSameDisk(f"the disk at {slot} is not the one the previous backup "
+                                  "has there")
+        entries.append(entry)
+    return tuple(entries)
 
 
 def _by_export(backend: Backend, machine_id: str, folder: Path, key: str, *,
@@ -131,6 +160,7 @@ def _by_export(backend: Backend, machine_id: str, folder: Path, key: str, *,
             ova.unlink()
             appliance = read_ovf(descriptor.read_bytes(), f"{spec.name}'s export")
             slots = [(index, d.port, d.device) for index, d in spec.all_disks()]
+            disk_paths = [d.path for _, d in spec.all_disks()]
             if len(slots) != len(appliance.disks):
                 raise BackendError(f"The export of {spec.name} holds {len(appliance.disks)} "
                                    f"disk(s), the machine {len(slots)}")
@@ -146,7 +176,8 @@ def _by_export(backend: Backend, machine_id: str, folder: Path, key: str, *,
                                   progress=scaled_progress(progress, 0.6 + (number - 1) * share,
                                                            share), cancel=cancel)
                 entries.append(_entry(target, partial, slot, virtual_size=facts.virtual_size,
-                                      incremental=False, cancel=cancel))
+                                      incremental=False, source_file=disk_paths[number - 1],
+                                      cancel=cancel))
         except (OvfError, UnsafeImage) as error:
             raise BackendError(f"Cannot back up {spec.name}: its export {error}") from error
         shutil.rmtree(work)
@@ -176,7 +207,7 @@ def _to_qcow2(path: Path, fmt: DiskFormat, target: Path, *, compress: bool,
 
 
 def _entry(path: Path, partial: Path, slot: tuple[int, int, int], *, virtual_size: int,
-           incremental: bool, cancel: CancelToken) -> DiskEntry:
+           incremental: bool, source_file: str, cancel: CancelToken) -> DiskEntry:
     """The record of one disk file of the set, its own headers checked first."""
     try:
         facts = check_untrusted(path, DiskFormat.QCOW2, label=path.name)
@@ -189,7 +220,7 @@ def _entry(path: Path, partial: Path, slot: tuple[int, int, int], *, virtual_siz
     return DiskEntry(file=file, controller=slot[0], port=slot[1], device=slot[2],
                      format=DiskFormat.QCOW2,
                      virtual_size=virtual_size, sha256=file_digest(path, cancel),
-                     incremental=incremental)
+                     incremental=incremental, source_file=source_file)
 
 
 def _kind(connection: str) -> str:

@@ -1,4 +1,4 @@
-"""A backup set's files: backup.json (schema 1), SHA256SUMS, and the BackupSet they describe."""
+"""A backup set's files: backup.json (schema 2, 1 still read), SHA256SUMS and the BackupSet."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from desktopvm.model import MachineSpec
 from desktopvm.model.devices import DiskFormat
 from desktopvm.protocol import BackendError, CancelToken
 
-SCHEMA = 1
+SCHEMA = 2  # 2: each disk names its source file (schema 1 sets are still read)
 RECORD = "backup.json"
 SUMS = "SHA256SUMS"
 SPEC = "spec.json"
@@ -52,6 +52,9 @@ class DiskEntry:
     virtual_size: int
     sha256: str
     incremental: bool = False
+    # The disk's file as the backend named it (its identity: an incremental disk only chains
+    # onto the parent's disk with the same one). Schema 1 records take it from spec.json.
+    source_file: str = ""
 
     @property
     def slot(self) -> tuple[int, int, int]:
@@ -116,7 +119,8 @@ def record_data(backup: BackupSet, *, machine_id: str, backend: str, compressed:
         "disks": [{"file": d.file, "controller": d.controller, "port": d.port,
                    "device": d.device, "format": d.format.value,
                    "virtual_size": d.virtual_size, "sha256": d.sha256,
-                   "incremental": d.incremental} for d in backup.disks],
+                   "incremental": d.incremental, "source_file": d.source_file}
+                  for d in backup.disks],
     }
 
 
@@ -125,11 +129,12 @@ _TOP = {"schema": int, "desktopvm_version": str, "id": str, "machine_key": str,
         "created": str, "kind": str, "parent": str, "was_running": bool, "point": str,
         "compressed": bool, "disks": list}
 _DISK = {"file": str, "controller": int, "port": int, "device": int, "format": str,
-         "virtual_size": int, "sha256": str, "incremental": bool}
+         "virtual_size": int, "sha256": str, "incremental": bool, "source_file": str}
+_DISK_1 = {name: kind for name, kind in _DISK.items() if name != "source_file"}
 
 
 def read_record(set_path: Path) -> dict[str, Any]:
-    """backup.json of the set, checked against schema 1 (BackupDamaged names what is wrong)."""
+    """backup.json of the set, checked against its schema (BackupDamaged names what is wrong)."""
     path = set_path / RECORD
     try:
         if path.is_symlink() or path.stat().st_size > MAX_RECORD_BYTES:
@@ -146,7 +151,7 @@ def read_record(set_path: Path) -> dict[str, Any]:
     if data["schema"] > SCHEMA:
         raise damaged(set_path, RECORD, f"schema {data['schema']} was written by a newer "
                       f"DesktopVM; this one reads schema {SCHEMA}")
-    if data["schema"] != SCHEMA:
+    if data["schema"] not in (1, SCHEMA):
         raise damaged(set_path, RECORD, f"unknown schema {data['schema']}")
     if data["kind"] not in KINDS:
         raise damaged(set_path, RECORD, f"kind {data['kind']!r} is neither full nor incremental")
@@ -166,8 +171,14 @@ def read_record(set_path: Path) -> dict[str, Any]:
 
 def _check_disks(set_path: Path, data: dict[str, Any]) -> None:
     slots = set()
+    sources = set()
     for number, disk in enumerate(data["disks"], start=1):
-        _check_fields(set_path, disk, _DISK, f"disk {number} ")
+        _check_fields(set_path, disk, _DISK if data["schema"] >= 2 else _DISK_1,
+                      f"disk {number} ")
+        source = disk.get("source_file", "")
+        if source and source in sources:
+            raise damaged(set_path, RECORD, f"disk {number}'s source file is another disk's")
+        sources.add(source)
         check_member(set_path, disk["file"], f"disk {number}")
         if disk["format"] != DiskFormat.QCOW2.value:
             raise damaged(set_path, RECORD, f"disk {number} is {disk['format']!r}; a set holds "
@@ -196,12 +207,16 @@ def _check_fields(set_path: Path, data: object, fields: dict[str, type], what: s
             raise damaged(set_path, RECORD, f"{what}field {name!r} is not a {kind.__name__}")
 
 
-def disks_of(data: dict[str, Any]) -> tuple[DiskEntry, ...]:
-    """The disk entries of a checked record."""
+def disks_of(data: dict[str, Any], spec: MachineSpec) -> tuple[DiskEntry, ...]:
+    """The disk entries of a checked record (a schema 1 record's source files from `spec`)."""
+    paths = {(index, disk.port, disk.device): disk.path for index, disk in spec.all_disks()}
     return tuple(DiskEntry(file=d["file"], controller=d["controller"], port=d["port"],
                            device=d["device"], format=DiskFormat(d["format"]),
                            virtual_size=d["virtual_size"], sha256=d["sha256"],
-                           incremental=d["incremental"]) for d in data["disks"])
+                           incremental=d["incremental"],
+                           source_file=d["source_file"] if "source_file" in d else
+                           paths.get((d["controller"], d["port"], d["device"]), ""))
+                 for d in data["disks"])
 
 
 def check_member(set_path: Path, name: str, what: str) -> str:

@@ -102,13 +102,22 @@ def backing_file(first: Path, second: Path) -> tuple[Path, str]:
     return second, "disks/disk1.qcow2"
 
 
+def other_disk(first: Path, second: Path) -> tuple[Path, str]:
+    """An incremental disk recorded as another disk file than its parent's at that place."""
+    record = json.loads((second / "backup.json").read_text())
+    record["disks"][0]["source_file"] = "/elsewhere/other.qcow2"
+    (second / "backup.json").write_text(json.dumps(record))
+    resign(second, "backup.json")
+    return second, "disks/disk1.qcow2"
+
+
 def stray_file(first: Path, second: Path) -> tuple[Path, str]:
     (first / "disks/extra.qcow2").write_bytes(b"x")
     return first, "disks/extra.qcow2"
 
 
 DAMAGES = [truncate_disk, wrong_digest, missing_link, edited_record, forged_record,
-           missing_disk, backing_file, stray_file]
+           missing_disk, backing_file, other_disk, stray_file]
 
 
 @pytest.mark.parametrize("damage", DAMAGES, ids=lambda d: d.__name__)
@@ -137,7 +146,21 @@ def test_the_list_names_a_damaged_set_and_its_orphans_without_crashing(chain, de
 def test_a_newer_schema_is_refused_in_words(chain):
     first, _ = chain
     record = json.loads((first.path / "backup.json").read_text())
-    record["schema"] = 2
+    record["schema"] = 3
     (first.path / "backup.json").write_text(json.dumps(record))
     with pytest.raises(BackupDamaged, match="newer DesktopVM"):
         check(first.path)
+
+
+def test_schema_1_sets_still_read_with_each_disk_known_by_its_spec(chain, machine):
+    """Sets written before disks named their source file: the spec's disk paths say it."""
+    for made in chain:
+        record = json.loads((made.path / "backup.json").read_text())
+        assert record["schema"] == 2
+        record["schema"] = 1
+        for disk in record["disks"]:
+            del disk["source_file"]
+        (made.path / "backup.json").write_text(json.dumps(record))
+        resign(made.path, "backup.json")
+    checked = check(chain[1].path)
+    assert [d.source_file for d in checked.disks] == [str(machine.disk(0)), str(machine.disk(1))]
