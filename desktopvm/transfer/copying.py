@@ -13,11 +13,12 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
 
-from desktopvm.backup import back_up
+from desktopvm.backup import BackupSet, back_up
 from desktopvm.backup.restoring import restore
 from desktopvm.model import MachineSpec
 from desktopvm.model.problems import error
@@ -38,6 +39,7 @@ from desktopvm.transfer.planning import (
     minor_differences,
     plan_for,
 )
+from desktopvm.transfer.verifying import SourceStamp, changes_since, disk_problems, stamp
 
 STILL = (PowerState.OFF, PowerState.ABORTED)
 log = logging.getLogger(__name__)
@@ -75,13 +77,28 @@ def move_to(source: Backend, machine_id: str, target: Backend, *, name: str,
         raise InvalidState(f"{info.spec.name} is {info.state.value}: shut it down before "
                            "moving it (it would go on changing after the copy)")
     wanted = _planned(info.spec, source, target)
+    stamps: list[SourceStamp] = []
+
+    def check_disks(backup: BackupSet, made: MachineSpec) -> list[str]:
+        return disk_problems(backup, wanted, made, target, progress=progress, cancel=cancel)
+
     new_id = _copy(source, machine_id, target, wanted, name=name,
-                   progress=scaled_progress(progress, 0, 0.95), cancel=cancel, scratch=scratch)
+                   progress=scaled_progress(progress, 0, 0.95), cancel=cancel, scratch=scratch,
+                   backed_up=lambda: stamps.append(stamp(source, machine_id)),
+                   check=check_disks)
     try:
         cancel.raise_if_cancelled()
     except BaseException:
         _remove(target, new_id)
         raise
+    changed = changes_since(stamps[0], source, machine_id)
+    if changed:
+        raise InvalidState(f"{info.spec.name} changed after it was copied ({changed}), so it "
+                           f"was not deleted: the copy {name} on {target.display_name} and the "
+                           "original are both kept; delete the one you do not want yourself")
+    if not stamps[0].files:
+        progress(None, f"Note: {info.spec.name}'s disks are not files on this computer: only "
+                       "its state and settings were checked for changes since the copy")
     progress(0.96, f"Deleting {info.spec.name} from {source.display_name}")
     try:
         # Not cancellable: half a deletion helps nobody, and the copy is already complete.
@@ -103,7 +120,12 @@ def _planned(spec: MachineSpec, source: Backend, target: Backend) -> MachineSpec
 
 
 def _copy(source: Backend, machine_id: str, target: Backend, wanted: MachineSpec, *,
-          name: str, progress: Progress, cancel: CancelToken, scratch: Path | None) -> str:
+          name: str, progress: Progress, cancel: CancelToken, scratch: Path | None,
+          backed_up: Callable[[], None] = lambda: None,
+          check: Callable[[BackupSet, MachineSpec], list[str]] | None = None) -> str:
+    """The copy on `target`; `backed_up` runs right after the backup (the source is then
+    as copied), `check` (more problems with the made copy, in words) before the scratch goes.
+    """
     root = scratch or scratch_root()
     root.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="copy-", dir=root))
@@ -111,6 +133,7 @@ def _copy(source: Backend, machine_id: str, target: Backend, wanted: MachineSpec
         progress(0.0, f"Copying the disks of {wanted.name}")
         backup = back_up(source, machine_id, folder, incremental=False, compress=False,
                          progress=scaled_progress(progress, 0, 0.45), cancel=cancel)
+        backed_up()
         new_id = restore(backup.path, target, name=name, spec=wanted,
                          progress=scaled_progress(progress, 0.45, 0.5), cancel=cancel)
         try:
@@ -119,6 +142,8 @@ def _copy(source: Backend, machine_id: str, target: Backend, wanted: MachineSpec
             for note in minor_differences(wanted, made):
                 progress(None, f"Note: {note}")
             problems = differences(wanted, made)
+            if not problems and check is not None:
+                problems = check(backup, made)
             if problems:
                 raise CopyMismatch(f"The copy on {target.display_name} is not what was "
                                    f"planned ({problems[0]}); it was removed",
