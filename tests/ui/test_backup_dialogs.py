@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QTreeWidget, QTreeWidgetItem
 
 from desktopvm.backup import BackupSet, back_up, list_backups
@@ -319,6 +320,22 @@ def test_move_asks_and_says_when_the_source_goes(with_runner, make_facts, memory
     dialog.ok.click()
     answer(qtbot, "Move")
     qtbot.waitUntil(lambda: bool(accepted), timeout=2000)
+
+
+def test_names_in_the_dialogs_words_are_shown_as_written(with_runner, make_facts,
+                                                         memory_backend, tmp_path):
+    """One label helper for the three dialogs: plain text, so a name such as "<b>web" is
+    never read as markup (and wrapped)."""
+    qtbot = with_runner
+    restore = RestoreDialog(a_set(tmp_path), [make_facts(memory_backend)], "memory",
+                            lambda f: [])
+    qtbot.addWidget(restore)
+    move = transfer(qtbot, make_facts, memory_backend, lambda target: REPORT, move=True)
+    backup = BackUpDialog(summary(name="<b>web"), None)
+    qtbot.addWidget(backup)
+    labels = [restore.over_note, move.warning, move.status, backup.problem]
+    assert all(label.textFormat() is Qt.TextFormat.PlainText and label.wordWrap()
+               for label in labels)
 
 
 # -- the main window's wiring ------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTime
+from PySide6.QtCore import QSettings, QTime
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,6 +30,7 @@ from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary
 from desktopvm.protocol.states import LIVE, STOPPED
 from desktopvm.schedule import Schedule
+from desktopvm.ui.backup.labels import plain_label
 from desktopvm.ui.theme import error_colour
 
 FOLDER_KEY = "backup_folder"  # the folder used last time, in window.ini
@@ -52,14 +53,6 @@ def remember_folder(folder: str) -> None:
     store.setValue(FOLDER_KEY, folder)
     store.sync()
 
-
-def _label(text: str = "", name: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    if name:
-        label.setObjectName(name)
-    return label
 
 
 def state_problem(machine: MachineSummary, caps: Capabilities | None) -> str:
@@ -125,11 +118,11 @@ class BackUpDialog(QDialog):
         where.addWidget(browse)
         self._kind_widgets(caps)
         running = machine.state in LIVE
-        self.note = _label(self.tr("The machine keeps running; the backup is what its disks held "
-                                   "at one moment (as after a power cut).") if running else "",
-                           "running-note")
+        self.note = plain_label(self.tr(
+            "The machine keeps running; the backup is what its disks held at one moment (as "
+            "after a power cut).") if running else "", "running-note")
         self.note.setVisible(running)
-        self.problem = _label(name="backup-problem")
+        self.problem = plain_label(name="backup-problem")
         self.problem.setStyleSheet(f"color: {error_colour()};")
         self._state_problem = state_problem(machine, caps)
         self.schedule = self._schedule_box(schedule_system)
@@ -185,11 +178,11 @@ class BackUpDialog(QDialog):
         self.at.setObjectName("at")
         self.at.setDisplayFormat("HH:mm")
         self.retention = RetentionBox()
-        how = _label(self.tr("Runs while DesktopVM is closed, through the %1; a run missed while "
-                             "the computer was off happens when it is next on.")
-                     .replace("%1", system) if system else
-                     self.tr("This computer has no scheduler DesktopVM can use."),
-                     "schedule-how")
+        how = plain_label(self.tr("Runs while DesktopVM is closed, through the %1; a run missed "
+                                  "while the computer was off happens when it is next on.")
+                          .replace("%1", system) if system else
+                          self.tr("This computer has no scheduler DesktopVM can use."),
+                          "schedule-how")
         form = QFormLayout(box)
         form.addRow(self.tr("When:"), self.every)
         form.addRow(self.tr("At:"), self.at)
@@ -200,7 +193,7 @@ class BackUpDialog(QDialog):
 
     def _scheduled_row(self) -> QHBoxLayout:
         """What the operating system has scheduled for this machine now (filled by a job)."""
-        self.scheduled = _label(name="scheduled-now")
+        self.scheduled = plain_label(name="scheduled-now")
         self.unschedule = QPushButton(self.tr("Stop scheduled backups"))
         self.unschedule.setObjectName("unschedule")
         row = QHBoxLayout()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QRadioButton,
     QVBoxLayout,
     QWidget,
@@ -21,18 +19,10 @@ from desktopvm.backup import BackupSet
 from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary
 from desktopvm.protocol.states import STOPPED
+from desktopvm.ui.backup.labels import plain_label
 from desktopvm.ui.backup.name_field import NameField
 from desktopvm.ui.dialogs import confirm
 from desktopvm.ui.facts import BackendFacts
-
-
-def _label(text: str, name: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    if name:
-        label.setObjectName(name)
-    return label
 
 
 class RestoreDialog(QDialog):
@@ -50,9 +40,10 @@ class RestoreDialog(QDialog):
         self.setWindowTitle(self.tr("Restore %1").replace("%1", printable(backup.machine_name)))
         self.setMinimumWidth(500)
         when = backup.created.astimezone().strftime("%Y-%m-%d %H:%M")
-        about = _label(self.tr("The %1 backup of %2 made %3 on %4.").replace("%1", backup.kind)
-                       .replace("%2", printable(backup.machine_name)).replace("%3", when)
-                       .replace("%4", printable(backup.source) or "?"), "restore-about")
+        about = plain_label(self.tr("The %1 backup of %2 made %3 on %4.")
+                            .replace("%1", backup.kind)
+                            .replace("%2", printable(backup.machine_name)).replace("%3", when)
+                            .replace("%4", printable(backup.source) or "?"), "restore-about")
         self.as_new = QRadioButton(self.tr("As a new machine"))
         self.as_new.setObjectName("restore-as-new")
         self.as_new.setChecked(True)
@@ -101,7 +92,7 @@ class RestoreDialog(QDialog):
                 "%1 is %2: shut it down first.").replace("%1", printable(original.name)).replace(
                 "%2", original.state.value)
         self.over.setEnabled(original is not None and not reason)
-        self.over_note = _label(reason or self.tr(
+        self.over_note = plain_label(reason or self.tr(
             "Its disks and settings become those of the backup. The current disks are kept "
             "until the restore has succeeded."), "restore-over-note")
 

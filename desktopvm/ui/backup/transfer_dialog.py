@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHeaderView,
-    QLabel,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -27,6 +26,7 @@ from desktopvm.jobs import Job, JobRunner
 from desktopvm.model.porting import Fitting
 from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary
+from desktopvm.ui.backup.labels import plain_label
 from desktopvm.ui.backup.name_field import NameField
 from desktopvm.ui.dialogs import confirm
 from desktopvm.ui.error_dialog import describe
@@ -35,14 +35,6 @@ from desktopvm.ui.theme import error_colour
 
 Plan = Callable[[str], Fitting]  # target connection id -> the report (runs in a job)
 
-
-def _label(text: str = "", name: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    if name:
-        label.setObjectName(name)
-    return label
 
 
 class TransferDialog(QDialog):
@@ -71,7 +63,7 @@ class TransferDialog(QDialog):
         for facts in choices:
             self.target.addItem(facts.display_name, facts.name)
         self.name = NameField(machine.name)
-        self.status = _label(name="transfer-status")
+        self.status = plain_label(name="transfer-status")
         self.report = QTreeWidget()
         self.report.setObjectName("transfer-report")
         self.report.setRootIsDecorated(False)
@@ -80,10 +72,10 @@ class TransferDialog(QDialog):
                                      self.tr("Why")])
         self.report.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.report.header().setStretchLastSection(True)
-        self.blockers = _label(name="transfer-blockers")
+        self.blockers = plain_label(name="transfer-blockers")
         self.blockers.setStyleSheet(f"color: {error_colour()};")
         self.blockers.hide()
-        self.warning = _label(self.tr(
+        self.warning = plain_label(self.tr(
             "%1 is deleted from %2 only after the copy has been made and checked; until then "
             "it stays as it is.").replace("%1", name).replace("%2", source) if move else
             self.tr("The original stays as it is."), "transfer-warning")
