@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from desktopvm.model import Capabilities, MachineSpec
+from desktopvm.model import Capabilities, MachineSpec, SerialMode, SerialPort
 from desktopvm.model.porting import fit
 from desktopvm.model.problems import error
 from desktopvm.protocol import InvalidSpec
@@ -44,3 +44,50 @@ def fit_to(spec: MachineSpec, target: Capabilities, *, source_kind: str = "") ->
                                  f"{len(spec.all_disks())} disks")])
     return Fitted(fitting.spec, tuple(f"{c.what}: {c.before} → {c.after} ({c.reason})"
                                       for c in fitting.changes))
+
+
+#: Serial modes whose `path` names something on the host: a file written to, a socket or pipe.
+_HOST_PATH_MODES = (SerialMode.FILE, SerialMode.SOCKET, SerialMode.PIPE)
+_WHY = "a backup cannot choose files on this computer"
+
+
+def without_host_paths(spec: MachineSpec, target: Capabilities, *,
+                       own: tuple[SerialPort, ...] = ()) -> Fitted:
+    """`spec` naming no file on this computer, each change in words.
+
+    A set's spec.json is only as trustworthy as the folder it lies in (SHA256SUMS is no
+    signature): a serial port writing to a file could overwrite any file of the user's, an
+    ISO could show the guest any file. So a serial port's host path goes (a file becomes the
+    machine's own console socket, or disconnected; a socket or pipe gets the backend's own
+    name) and ISOs are not put back. `own` are the serial ports the machine restored over has
+    now: those are the user's own choice and stay.
+    """
+    changes = []
+    ports = []
+    for port in spec.serial:
+        if port.mode not in _HOST_PATH_MODES or not port.path or port in own:
+            ports.append(port)
+            continue
+        label = f"serial port COM{port.number}"
+        if port.mode is SerialMode.FILE:
+            mode = SerialMode.SOCKET if SerialMode.SOCKET in target.serial_modes \
+                else SerialMode.DISCONNECTED
+            after = "the machine's console socket" if mode is SerialMode.SOCKET \
+                else "disconnected"
+            changes.append(f"{label} wrote to {port.path}: {after} — {_WHY}")
+        else:
+            mode = port.mode
+            changes.append(f"{label} used {port.path}: the machine's own {mode.value} — {_WHY}")
+        ports.append(port.model_copy(update={"mode": mode, "path": ""}))
+    storage = []
+    for controller in spec.storage:
+        drives = []
+        for drive in controller.optical:
+            if drive.iso:
+                changes.append(f"{controller.name or controller.kind.value} DVD drive (port "
+                               f"{drive.port}) had {drive.iso}: left empty, attach it again "
+                               f"in Settings — {_WHY}")
+            drives.append(drive.model_copy(update={"iso": ""}))
+        storage.append(controller.model_copy(update={"optical": tuple(drives)}))
+    safe = spec.model_copy(update={"serial": tuple(ports), "storage": tuple(storage)})
+    return Fitted(safe, tuple(changes))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from desktopvm.backup.chain import reassemble
 from desktopvm.backup.checking import chain_of, verify
-from desktopvm.backup.fitting import fit_to
+from desktopvm.backup.fitting import fit_to, without_host_paths
 from desktopvm.backup.setfile import BackupSet
 from desktopvm.connections import kind_of
 from desktopvm.protocol import (
@@ -49,10 +49,16 @@ def restore_over(set_path: Path, backend: Backend, machine_id: str, *, progress:
     disks = current.all_disks()
     set_slots = [(i, d.port, d.device) for i, d in chain[0].spec.all_disks()]
     paths = [Path(d.path) for _, d in disks]
-    fitted = fit_to(chain[0].spec, backend.capabilities(),
-                    source_kind=kind_of(chain[0].source)).spec
-    wanted = fitted.model_copy(update={"id": current.id, "name": current.name,
-                                       "storage": current.storage})
+    caps = backend.capabilities()
+    fitted = fit_to(chain[0].spec, caps, source_kind=kind_of(chain[0].source))
+    for change in fitted.changes:
+        progress(None, f"Changed for {backend.display_name}: {change}")
+    safe = without_host_paths(fitted.spec, caps, own=current.serial)
+    for change in safe.changes:
+        progress(None, f"Changed: {change}")
+    # The machine keeps its own storage (its disk files, its drives and their ISOs).
+    wanted = safe.spec.model_copy(update={"id": current.id, "name": current.name,
+                                          "storage": current.storage})
     tag = secrets.token_hex(4)
     written: list[tuple[Path, Path]] = []  # (restored file, where it goes)
     aside: list[tuple[Path, Path]] = []  # (the current file renamed, its own name)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from desktopvm.backup.chain import reassemble, scratch
 from desktopvm.backup.checking import chain_of, verify
-from desktopvm.backup.fitting import fit_to
+from desktopvm.backup.fitting import fit_to, without_host_paths
 from desktopvm.backup.setfile import BackupSet
 from desktopvm.connections import kind_of
 from desktopvm.model import Capabilities, DiskFormat, MachineSpec, name_problems
@@ -48,6 +48,9 @@ def restore(set_path: Path, target: Backend, *, name: str, spec: MachineSpec | N
     fitted = fit_to(_tagged(wanted, chain[0]), caps, source_kind=kind_of(chain[0].source))
     for change in fitted.changes:
         progress(None, f"Changed for {target.display_name}: {change}")
+    fitted = without_host_paths(fitted.spec, caps)
+    for change in fitted.changes:
+        progress(None, f"Changed: {change}")
     slots = [_untag(disk.path) for _, disk in fitted.spec.all_disks()]
     storage = tuple(c.model_copy(update={"disks": tuple(d.model_copy(update={"path": ""})
                                                         for d in c.disks)})
@@ -132,7 +135,7 @@ def _through_ovf(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec
                                        cancel=CancelToken()))
         cancel.raise_if_cancelled()
         imported = target.get_machine(new_id).spec
-        final = _beyond_ovf(spec, imported, local=target.host in ("localhost", ""))
+        final = _beyond_ovf(spec, imported)
         if final != imported:  # what OVF cannot carry: firmware, TPM, NIC models, notes …
             target.update(new_id, imported, final, progress=scaled_progress(progress, 0.9, 0.1),
                           cancel=cancel)
@@ -141,25 +144,14 @@ def _through_ovf(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec
     return new_id
 
 
-def _beyond_ovf(wanted: MachineSpec, imported: MachineSpec, *, local: bool) -> MachineSpec:
-    """The wanted spec on the imported machine: its id, name, storage and fresh MACs kept;
-    the ISOs the machine had go back into its drives (OVF exports drives empty) when the
-    target is this computer and the file is still here."""
+def _beyond_ovf(wanted: MachineSpec, imported: MachineSpec) -> MachineSpec:
+    """The wanted spec on the imported machine: its id, name, storage and fresh MACs kept."""
     network = tuple(
         nic.model_copy(update={"mac": imported.network[n].mac if n < len(imported.network)
                                else ""})
         for n, nic in enumerate(wanted.network))
-    isos = iter([drive.iso for _, drive in wanted.all_optical()])
-    storage = []
-    for controller in imported.storage:
-        drives = []
-        for drive in controller.optical:
-            iso = next(isos, "")
-            keep = local and not drive.iso and iso and Path(iso).is_file()
-            drives.append(drive.model_copy(update={"iso": iso}) if keep else drive)
-        storage.append(controller.model_copy(update={"optical": tuple(drives)}))
     return wanted.model_copy(update={"id": imported.id, "name": imported.name,
-                                     "storage": tuple(storage), "network": network})
+                                     "storage": imported.storage, "network": network})
 
 
 def _with_disks(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec: MachineSpec,

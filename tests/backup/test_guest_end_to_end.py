@@ -61,7 +61,12 @@ def test_each_point_restored_as_a_new_machine_boots_with_its_marker(
         new_id = restore(point.path, qemu, name=f"restored {expected}", progress=no_progress,
                          cancel=CancelToken())
         spec = qemu.get_machine(new_id).spec
-        assert spec.all_optical()[0][1].iso == str(guest_iso)  # the disc went back in
+        assert spec.all_optical()[0][1].iso == ""  # a set never chooses files here
+        storage = tuple(c.model_copy(update={"optical": tuple(
+            d.model_copy(update={"iso": str(guest_iso)}) for d in c.optical)})
+            for c in spec.storage)  # the user puts the disc back in, in Settings
+        qemu.update(new_id, spec, spec.model_copy(update={"storage": storage}),
+                    progress=no_progress, cancel=CancelToken())
         restored = boot(qemu, new_id)
         assert marker(restored) == expected
         restored.close()
