@@ -29,8 +29,9 @@ from desktopvm.ui.backup.transfer_dialog import TransferDialog
 from tests.backup.doubles import MIB, CaptureDouble
 
 
-def summary(state: PowerState = PowerState.OFF, name: str = "web") -> MachineSummary:
-    return MachineSummary(backend="memory", id="m1", name=name, state=state)
+def summary(state: PowerState = PowerState.OFF, name: str = "web",
+            backend: str = "memory") -> MachineSummary:
+    return MachineSummary(backend=backend, id="m1", name=name, state=state)
 
 
 def row(tree: QTreeWidget, index: int) -> QTreeWidgetItem:
@@ -243,7 +244,7 @@ def test_restore_defaults_to_a_new_machine_with_the_name_checked(qtbot, make_fac
 def test_restore_over_the_original_asks_and_defaults_to_keeping_it(qtbot, make_facts,
                                                                   memory_backend, tmp_path):
     facts = make_facts(memory_backend)
-    original = summary(PowerState.OFF)
+    original = summary(PowerState.OFF, backend="qemu")
     dialog = RestoreDialog(a_set(tmp_path), [facts], "memory", lambda f: ["web"],
                            original=original)
     qtbot.addWidget(dialog)
@@ -259,9 +260,24 @@ def test_restore_over_the_original_asks_and_defaults_to_keeping_it(qtbot, make_f
     answer(qtbot, "Restore over it")
     qtbot.waitUntil(lambda: bool(accepted), timeout=2000)
     running = RestoreDialog(a_set(tmp_path), [facts], "memory", lambda f: [],
-                            original=summary(PowerState.RUNNING))
+                            original=summary(PowerState.RUNNING, backend="qemu"))
     qtbot.addWidget(running)
     assert not running.over.isEnabled() and "shut it down first" in running.over_note.text()
+
+
+@pytest.mark.parametrize("backend", ["virtualbox", "hyperv@hv01.lab.example", "memory"])
+def test_restore_over_is_offered_only_where_it_can_be_done(qtbot, make_facts, memory_backend,
+                                                           tmp_path, backend: str):
+    """restore_over swaps disk files: QEMU's only (desktopvm.backup.over.FILE_KINDS); anywhere
+    else the choice is greyed with the reason, also in its tooltip."""
+    dialog = RestoreDialog(a_set(tmp_path), [make_facts(memory_backend)], "memory",
+                           lambda f: [], original=summary(PowerState.OFF, backend=backend))
+    qtbot.addWidget(dialog)
+    assert not dialog.over.isEnabled()
+    assert "cannot be restored in place" in dialog.over.toolTip()
+    assert dialog.over.toolTip() == dialog.over_note.text()
+    dialog.over.setChecked(True)
+    assert not dialog.ok.isEnabled()
 
 
 # -- Copy to… / Move to… --------------------------------------------------------------------

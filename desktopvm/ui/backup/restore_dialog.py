@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktopvm.backup import BackupSet
+from desktopvm.backup.over import FILE_KINDS
+from desktopvm.connections import kind_of
 from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary
 from desktopvm.protocol.states import STOPPED
@@ -88,13 +90,29 @@ class RestoreDialog(QDialog):
         else:
             self.over.setText(self.tr("Over the original: %1").replace(
                 "%1", printable(original.name)))
-            reason = "" if original.state in STOPPED else self.tr(
-                "%1 is %2: shut it down first.").replace("%1", printable(original.name)).replace(
-                "%2", original.state.value)
+            reason = self._cannot_restore_over(original)
         self.over.setEnabled(original is not None and not reason)
+        self.over.setToolTip(reason)
         self.over_note = plain_label(reason or self.tr(
             "Its disks and settings become those of the backup. The current disks are kept "
-            "until the restore has succeeded."), "restore-over-note")
+            "until the restore has succeeded. (A machine with snapshots cannot be: delete "
+            "them first.)"), "restore-over-note")
+
+    def _cannot_restore_over(self, original: MachineSummary) -> str:
+        """Why restore_over would refuse the machine, "" if it can go ahead: the same rules
+        (desktopvm.backup.over): a backend whose disks are files it can swap, the machine off.
+        Its snapshots are checked when it runs (reading them is a backend call)."""
+        kind = kind_of(original.backend)
+        if kind not in FILE_KINDS:
+            where = next((f.display_name for f in self.choices if f.name == original.backend),
+                         kind)
+            return self.tr("%1 machines cannot be restored in place: only QEMU keeps a "
+                           "machine's disks as files DesktopVM can swap. Restore the backup as "
+                           "a new machine instead.").replace("%1", printable(where))
+        if original.state not in STOPPED:
+            return self.tr("%1 is %2: shut it down first.").replace(
+                "%1", printable(original.name)).replace("%2", original.state.value)
+        return ""
 
     def chosen(self) -> BackendFacts | None:
         """The connection chosen for a new machine."""
