@@ -339,3 +339,53 @@ def test_vmware_import_refuses_every_trick_and_copies_nothing(world, trick: str)
     assert backend.list_machines() == []
     assert contains_canary(fake.folder) == []
     assert fake.calls("vmware-vdiskmanager") == []
+
+
+@pytest.fixture(scope="module")
+def vcsim_esx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from desktopvm.testing.doubles.esxi import sim
+
+    reason = sim.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    running = sim.start(tmp_path_factory.mktemp("vcsim-hostile"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _uploads(esx: object) -> dict[str, int]:
+    import json
+    import ssl
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=str(esx.tls.ca))  # type: ignore[attr-defined]
+    url = f"https://127.0.0.1:{esx.port}/desktopvm/nfc"  # type: ignore[attr-defined]
+    with urllib.request.urlopen(url, context=context, timeout=10) as answer:
+        return {k: int(v) for k, v in json.loads(answer.read()).items()}
+
+
+@pytest.mark.vcsim
+@pytest.mark.parametrize("trick", sorted(TRICKS))
+def test_esxi_import_refuses_every_trick_before_any_upload(world, vcsim_esx, trick: str):
+    """ESXi's import (an HttpNfcLease upload of each disk) checks the package first: a hostile
+    disk is refused in one line, no machine is made and not one byte goes to the host."""
+    from backends.esxi import open_remote
+    from desktopvm.testing.doubles.esxi import sim
+
+    host, downloads, _backend = world
+    build, url = TRICKS[trick]
+    ova = make_ova(downloads.parent / "evil.ova", build(downloads, host), url)
+    backend = open_remote(vcsim_esx.host(), password=sim.PASSWORD)  # type: ignore[attr-defined]
+    try:
+        names = {m.name for m in backend.list_machines()}
+        before = _uploads(vcsim_esx)
+        with pytest.raises(BackendError) as refused:
+            backend.import_machine(ova, name="dvmtest-evil", progress=no_progress,
+                                   cancel=CancelToken())
+        assert "\n" not in refused.value.summary and "disk1." in refused.value.summary
+        assert {m.name for m in backend.list_machines()} == names
+        assert _uploads(vcsim_esx) == before
+    finally:
+        backend.close()
