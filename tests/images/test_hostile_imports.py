@@ -377,7 +377,7 @@ def test_esxi_import_refuses_every_trick_before_any_upload(world, vcsim_esx, tri
     host, downloads, _backend = world
     build, url = TRICKS[trick]
     ova = make_ova(downloads.parent / "evil.ova", build(downloads, host), url)
-    backend = open_remote(vcsim_esx.host(), password=sim.PASSWORD)  # type: ignore[attr-defined]
+    backend = open_remote(vcsim_esx.host(), password=sim.PASSWORD)
     try:
         names = {m.name for m in backend.list_machines()}
         before = _uploads(vcsim_esx)
