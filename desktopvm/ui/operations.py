@@ -140,11 +140,12 @@ class Operations:
             return result
         job = self.window.runner.submit(title, run, machine_key=machine.key if machine else None,
                                         waits=waits)
-        job.failed.connect(on_failed or (lambda error: self._failed(title, error)))
+        job.failed.connect(on_failed or (lambda error: self.failed(title, error)))
         job.finished.connect(lambda: self.window.refresh(with_facts=False))
         return job
 
-    def _failed(self, title: str, error: object) -> None:
+    def failed(self, title: str, error: object) -> None:
+        """A job `title` failed: a cancel is a status-bar line, anything else an error dialog."""
         from desktopvm.protocol import OperationCancelled
 
         if isinstance(error, OperationCancelled):
@@ -202,7 +203,7 @@ class Operations:
         title = self.tr("Start %1").replace("%1", printable(machine.name))
         drives = missing_isos(error)
         if not drives or not isinstance(error, BaseException):
-            self._failed(title, error)
+            self.failed(title, error)
             return
         from desktopvm.ui.error_dialog import show_missing_iso
 
@@ -350,7 +351,7 @@ class Operations:
                 done=(self.tr("Made linked clone “%1”") if linked
                       else self.tr("Made full clone “%1”")).replace("%1", printable(name)))
             # The new machine is selected, as one made by the wizard or an import is.
-            job.succeeded.connect(lambda machine_id: self._select_new(m.backend, machine_id))
+            job.succeeded.connect(lambda machine_id: self.select_new(m.backend, machine_id))
         dialog.accepted.connect(clone)
         self._keep(dialog)
 
@@ -407,7 +408,7 @@ class Operations:
         """The names of the machines the tree lists on a connection: a new one must differ."""
         return [m.name for m in self.window.model.machines_of(facts.name)]
 
-    def _default_connection(self, usable: list[BackendFacts]) -> str:
+    def default_connection(self, usable: list[BackendFacts]) -> str:
         """The selected node's connection when it can take the machine, else the first."""
         current = self.window.current_connection()
         names = [f.name for f in usable]
@@ -423,7 +424,7 @@ class Operations:
             return
         from desktopvm.ui.import_review import ImportReviewDialog
 
-        dialog = ImportReviewDialog(Path(path), usable, self._default_connection(usable),
+        dialog = ImportReviewDialog(Path(path), usable, self.default_connection(usable),
                                     self.window, runner=self.window.runner,
                                     taken=self.taken_names)
         dialog.accepted.connect(lambda: self._import(Path(path), dialog.chosen().name,
@@ -437,9 +438,9 @@ class Operations:
                           backend_name=connection,
                           done=self.tr("Imported as %1").replace("%1", printable(name))
                           if name else self.tr("Imported as a new machine"))
-        job.succeeded.connect(lambda machine_id: self._select_new(connection, machine_id))
+        job.succeeded.connect(lambda machine_id: self.select_new(connection, machine_id))
 
-    def _select_new(self, connection: str, machine_id: object) -> None:
+    def select_new(self, connection: str, machine_id: object) -> None:
         """Select a machine just made once a refresh lists it."""
         facts = self.window.facts.get(connection)
         host = facts.host if facts else "localhost"
@@ -519,12 +520,12 @@ class Operations:
         from desktopvm.ui.wizard import NewVmWizard
 
         facts = self.connections()
-        default = self._default_connection([f for f in facts if f.available])
+        default = self.default_connection([f for f in facts if f.available])
         wizard = NewVmWizard(facts, self.window.runner, self._backend, self.window,
                              default=default, taken=self.taken_names)
 
         def created(connection: str, machine_id: str) -> None:
-            self._select_new(connection, machine_id)
+            self.select_new(connection, machine_id)
             self.window.refresh(with_facts=False, only=connection)
         wizard.created.connect(created)
         self._keep(wizard)
