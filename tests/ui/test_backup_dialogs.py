@@ -426,3 +426,23 @@ def test_back_up_and_schedule_from_the_window(qtbot, tmp_path: Path,
     again.reject()
     runner.cancel_all()
     runner.wait_for_done(10_000)
+
+
+def test_the_backup_handlers_use_only_what_operations_makes_public():
+    """desktopvm/ui/backup calls Operations through its public methods (review 20, finding 13):
+    no `operations._name` anywhere in the package's code."""
+    import ast
+
+    import desktopvm.ui.backup as package
+
+    private = []
+    for path in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                    and not node.attr.startswith("__"):
+                owner = node.value
+                named = owner.attr if isinstance(owner, ast.Attribute) else \
+                    owner.id if isinstance(owner, ast.Name) else ""
+                if named == "operations":
+                    private.append(f"{path.name}:{node.lineno} operations.{node.attr}")
+    assert private == []

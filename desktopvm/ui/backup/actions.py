@@ -89,7 +89,7 @@ class BackupActions:
         job = self.window.runner.submit(
             self.tr("Stop scheduled backups of %1").replace("%1", printable(reference)), remove)
         job.succeeded.connect(lambda _: dialog.show_scheduled(None))
-        job.failed.connect(lambda error: self.window.operations._failed(
+        job.failed.connect(lambda error: self.window.operations.failed(
             self.tr("Stop scheduled backups"), error))
         return job
 
@@ -133,7 +133,7 @@ class BackupActions:
 
         job = self.window.runner.submit(
             self.tr("Schedule backups of %1").replace("%1", printable(entry.machine)), install)
-        job.failed.connect(lambda error: self.window.operations._failed(
+        job.failed.connect(lambda error: self.window.operations.failed(
             self.tr("Schedule backups"), error))
         return job
 
@@ -171,7 +171,7 @@ class BackupActions:
         usable = [f for f in operations.connections() if f.available]
         names = [f.name for f in usable]
         default = backup.source if backup.source in names else \
-            operations._default_connection(usable)
+            operations.default_connection(usable)
         dialog = RestoreDialog(backup, usable, default, operations.taken_names, self.window,
                                original=self.original_of(backup))
         dialog.accepted.connect(lambda: self._restore_accepted(backup, dialog))
@@ -201,7 +201,7 @@ class BackupActions:
             lambda b, p, c: restore(backup.path, b, name=name, progress=p, cancel=c),
             backend_name=facts.name,
             done=self.tr("Restored as %1").replace("%1", printable(name)))
-        job.succeeded.connect(lambda new_id: operations._select_new(facts.name, new_id))
+        job.succeeded.connect(lambda new_id: operations.select_new(facts.name, new_id))
 
     # -- Copy to… / Move to… ----------------------------------------------------------------
     def do_copy_to(self, machines: list[MachineSummary]) -> None:
@@ -247,5 +247,5 @@ class BackupActions:
                                                  progress=p, cancel=c),
             done=(self.tr("Moved; the original is deleted") if move
                   else self.tr("Copied as %1").replace("%1", printable(name))))
-        job.succeeded.connect(lambda new_id: operations._select_new(target, new_id))
+        job.succeeded.connect(lambda new_id: operations.select_new(target, new_id))
 
