@@ -28,7 +28,11 @@ from desktopvm.model import DiskFormat, MachineSpec
 from desktopvm.model.specfile import SpecFileError, load_spec
 from desktopvm.protocol import CancelToken, Progress
 
-MAX_CHAIN = 1000  # a chain longer than this is a loop or a forgery
+#: The most sets one chain may hold (the full one and its incremental links). back_up starts
+#: a new full long before (making.MAX_LINKS); longer chains come from an older DesktopVM or a
+#: forger, and restore's one json: argument for qemu-img must stay well under the 128 KiB a
+#: single argument may have. verify and the list both apply it.
+MAX_CHAIN = 256
 
 
 def load_set(set_path: Path) -> BackupSet:
@@ -90,7 +94,24 @@ def machine_sets(machine_folder: Path) -> list[BackupSet]:
                     "damaged").summary)
                 by_id[backup.id] = found[number]
                 changed = True
+    for number, backup in enumerate(found):
+        if not backup.problem and _depth(backup, by_id) > MAX_CHAIN:
+            found[number] = _with_problem(backup, _too_long(backup.path).summary)
     return sorted(found, key=lambda s: (s.created, s.id))
+
+
+def _depth(backup: BackupSet, by_id: dict[str, BackupSet]) -> int:
+    """How many sets the chain ending in `backup` holds (its links were checked above)."""
+    depth = 1
+    while backup.parent and backup.parent in by_id and depth <= MAX_CHAIN:
+        backup = by_id[backup.parent]
+        depth += 1
+    return depth
+
+
+def _too_long(set_path: Path) -> BackupDamaged:
+    return damaged(set_path, RECORD, f"its chain holds more than {MAX_CHAIN} sets; a chain "
+                   "this long was not made by this DesktopVM")
 
 
 def _with_problem(backup: BackupSet, problem: str) -> BackupSet:
@@ -113,8 +134,8 @@ def chain_of(set_path: Path) -> list[BackupSet]:
     """The set and its ancestors, newest first, read quickly (BackupDamaged on a broken link)."""
     chain = [load_set(set_path)]
     while chain[-1].parent:
-        if len(chain) > MAX_CHAIN:
-            raise damaged(set_path, RECORD, "its chain of parents does not end")
+        if len(chain) >= MAX_CHAIN:
+            raise _too_long(set_path)
         child = chain[-1]
         parent_path = set_path.parent / child.parent
         if not is_set_name(child.parent) or not parent_path.is_dir():

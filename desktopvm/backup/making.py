@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -31,6 +32,11 @@ from desktopvm.protocol import (
 )
 
 _UNSAFE = re.compile(r"[^\w.-]+")
+#: A chain restarts with a full set after this many incremental links, or once its full set
+#: is this old: so retention can free the old chain (it never removes a set a kept one
+#: builds on), and restoring a point reads a short chain.
+MAX_LINKS = 14
+MAX_CHAIN_AGE = timedelta(days=7)
 
 
 def machine_folder(destination: Path, name: str, key: str) -> Path:
@@ -69,11 +75,24 @@ def back_up(backend: Backend, machine_id: str, destination: Path, *, incremental
 
 
 def _latest_parent(folder: Path, key: str) -> BackupSet | None:
-    """The newest sound set of this machine that knows a capture point."""
+    """The newest sound set of this machine that knows a capture point, unless its chain is
+    due to restart (MAX_LINKS links, or its full set older than MAX_CHAIN_AGE)."""
     if not folder.is_dir():
         return None
     sets = [s for s in machine_sets(folder) if not s.problem and s.machine_key == key]
-    return sets[-1] if sets and sets[-1].point else None
+    if not sets or not sets[-1].point:
+        return None
+    by_id = {s.id: s for s in sets}
+    newest = full = sets[-1]
+    links = 0
+    while full.parent:
+        if full.parent not in by_id:
+            return None
+        full = by_id[full.parent]
+        links += 1
+    if links >= MAX_LINKS or datetime.now(UTC) - full.created > MAX_CHAIN_AGE:
+        return None
+    return newest
 
 
 def _by_capture(backend: Backend, machine_id: str, folder: Path, key: str, *,
