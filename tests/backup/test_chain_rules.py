@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from desktopvm.backup import BackupDamaged, Retention, list_backups, prune, verify
-from desktopvm.backup import checking, making
+from desktopvm.backup import BackupDamaged, Retention, checking, list_backups, making, prune, verify
 from desktopvm.backup.chain import reassemble
 from desktopvm.backup.checking import chain_of
-from desktopvm.model import DiskFormat
 from desktopvm.backup.setfile import file_digest, format_sums, read_sums
+from desktopvm.model import DiskFormat
 from desktopvm.protocol import CancelToken, no_progress
 from tests.backup.conftest import backup
 from tests.backup.doubles import MIB, CaptureDouble
