@@ -124,6 +124,7 @@ def test_backups_window_lists_sets_and_deletes_only_what_nothing_needs(qtbot, ru
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.table.topLevelItemCount() == 2, timeout=5000)
     full, incremental = (row(window.table, i) for i in range(2))
+    assert window.status.text() == "2 sets"
     assert [full.text(c) for c in (0, 2, 5, 6)] == ["db server", "full", "running", ""]
     assert incremental.text(2) == "incremental"
     first: BackupSet = full.data(0, backups_window.SetRole)
@@ -141,6 +142,7 @@ def test_backups_window_lists_sets_and_deletes_only_what_nothing_needs(qtbot, ru
     answer(qtbot, "Delete")
     qtbot.waitUntil(lambda: window.table.topLevelItemCount() == 1, timeout=5000)
     assert not second.path.exists() and first.path.is_dir()
+    assert window.status.text() == "1 set"
 
 
 def test_a_damaged_set_shows_its_problem_and_cannot_be_restored(qtbot, runner, folder):
@@ -213,7 +215,8 @@ def test_prune_previews_then_deletes_with_the_same_numbers(qtbot, runner, folder
     with qtbot.waitSignal(dialog.previewed, timeout=5000):
         dialog.retention.keep_last.setValue(1)
     assert dialog.doomed.count() == 2 and dialog.ok.isEnabled()
-    assert dialog.ok.text() == "Delete 2 set(s)"
+    assert dialog.ok.text() == "Delete 2 sets"
+    assert dialog.summary.text().startswith("2 sets would be deleted.")
     dialog.ok.click()
     qtbot.waitUntil(lambda: [s.id for s in list_backups(folder)] == [newest.id], timeout=5000)
 
@@ -393,7 +396,7 @@ def test_back_up_and_schedule_from_the_window(qtbot, tmp_path: Path,
     window.select(("localhost", "memory", machine_id))
     qtbot.waitUntil(window.machine_actions["backup"].isEnabled, timeout=5000)
     failures: list[object] = []
-    monkeypatch.setattr(window.operations, "_failed", lambda title, error: failures.append(error))
+    monkeypatch.setattr(window.operations, "failed", lambda title, error: failures.append(error))
     window.machine_actions["backup"].trigger()
     dialog = next(d for d in window.operations.open_dialogs if isinstance(d, BackUpDialog))
     folder = tmp_path / "backups"

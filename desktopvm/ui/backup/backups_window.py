@@ -169,7 +169,9 @@ class BackupsWindow(QDialog):
         self.machines.blockSignals(False)
         self._fill()
         damaged = sum(1 for s in self.sets if s.problem)
-        self.status.setText(self.tr("%1 set(s)").replace("%1", str(len(self.sets)))
+        count = len(self.sets)
+        self.status.setText((self.tr("%n set", "", count) if count == 1
+                             else self.tr("%n sets", "", count))
                             + (self.tr("; %1 damaged").replace("%1", str(damaged))
                                if damaged else ""))
         self.listed.emit()

@@ -106,10 +106,13 @@ class PruneDialog(QDialog):
         if self.policy().keeps_everything:
             self.summary.setText(self.tr("Set a number to keep: with none, every set stays."))
         else:
-            self.summary.setText(self.tr("%1 set(s) would be deleted. A set a kept incremental "
-                                         "set depends on always stays.")
-                                 .replace("%1", str(len(doomed))))
-        self.ok.setText(self.tr("Delete %n set(s)", "", len(doomed)))
+            count = len(doomed)
+            self.summary.setText((self.tr("%n set would be deleted.", "", count) if count == 1
+                                  else self.tr("%n sets would be deleted.", "", count))
+                                 + " " + self.tr("A set a kept incremental set depends on "
+                                                 "always stays."))
+        self.ok.setText(self.tr("Delete %n set", "", len(doomed)) if len(doomed) == 1
+                        else self.tr("Delete %n sets", "", len(doomed)))
         self.ok.setEnabled(bool(doomed))
         self.previewed.emit()
 
