@@ -6,6 +6,7 @@ import itertools
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from desktopvm.backup.publish import PREFIX
 from desktopvm.backup.setfile import (
@@ -37,7 +38,11 @@ MAX_CHAIN = 256
 
 def load_set(set_path: Path) -> BackupSet:
     """The set at `set_path` from its record and spec (no digests: see `verify`)."""
-    data = read_record(set_path)
+    return _from_record(set_path, read_record(set_path))
+
+
+def _from_record(set_path: Path, data: dict[str, Any]) -> BackupSet:
+    """The set described by its checked record `data` (its spec and disk files read too)."""
     try:
         spec = load_spec(set_path / SPEC)
     except SpecFileError as error:
@@ -57,8 +62,16 @@ def load_set(set_path: Path) -> BackupSet:
                      spec=spec, point=data["point"], disks=disks)
 
 
-def _unreadable(set_path: Path, problem: str) -> BackupSet:
-    """A damaged set as the list shows it: what its folder name says, and the problem."""
+def _unreadable(set_path: Path, problem: str, data: dict[str, Any] | None = None) -> BackupSet:
+    """A damaged set as the list shows it: what its record says when it could be read (so
+    retention still knows its machine and parent), else its folder name; and the problem."""
+    if data is not None:
+        return BackupSet(path=set_path, id=set_path.name, machine_key=data["machine_key"],
+                         machine_name=data["machine_name"], source=data["source"],
+                         created=datetime.fromisoformat(data["created"]), kind=data["kind"],
+                         parent=data["parent"], was_running=data["was_running"],
+                         size_bytes=0, spec=MachineSpec(name=data["machine_name"] or "unknown"),
+                         problem=problem)
     kind = set_path.name.rpartition("-")[2]
     try:
         created = datetime.strptime(set_path.name[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
@@ -77,9 +90,14 @@ def machine_sets(machine_folder: Path) -> list[BackupSet]:
         if not path.is_dir() or path.name.startswith(PREFIX) or not is_set_name(path.name):
             continue
         try:
-            found.append(load_set(path))
+            data = read_record(path)
         except BackupDamaged as error:
             found.append(_unreadable(path, error.summary))
+            continue
+        try:
+            found.append(_from_record(path, data))
+        except BackupDamaged as error:
+            found.append(_unreadable(path, error.summary, data))
     by_id = {s.id: s for s in found}
     changed = True
     while changed:  # a missing or damaged link damages every set that follows it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 from desktopvm.backup.checking import list_backups
 from desktopvm.backup.publish import remove_set, sweep
 from desktopvm.backup.setfile import BackupSet
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,18 @@ def prune(destination: Path, machine_key: str, policy: Retention, *,
           dry_run: bool = False) -> list[BackupSet]:
     """Remove the machine's sets the policy does not keep; the sets removed (or, with
     `dry_run`, that would be). A set a kept set depends on is never removed, nor a damaged
-    set (it is the user's to look at), nor anything when the policy keeps everything."""
-    sets = [s for s in list_backups(destination) if s.machine_key == machine_key]
+    set (it is the user's to look at) or a set one builds on, nor anything when the policy
+    keeps everything — nor anything at all beside a damaged set whose record is unreadable
+    (what it builds on is unknown)."""
+    listed = list_backups(destination)
+    sets = [s for s in listed if s.machine_key == machine_key]
     if policy.keeps_everything or not sets:
+        return []
+    folders = {s.path.parent for s in sets}
+    unknown = [s for s in listed if s.path.parent in folders and s.problem and not s.machine_key]
+    if unknown:  # its record is unreadable: any set here may be an ancestor it needs
+        log.warning("not pruning %s: the damaged set %s may build on any set there",
+                    unknown[0].path.parent, unknown[0].id)
         return []
     sound = [s for s in sets if not s.problem]
     by_id = {s.id: s for s in sound}

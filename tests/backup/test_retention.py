@@ -74,3 +74,31 @@ def test_prune_keeps_everything_without_a_policy_and_other_machines_always(machi
     assert prune(destination, made.machine_key, Retention()) == []
     assert prune(destination, "another machine", Retention(keep_last=1)) == []
     assert len(list_backups(destination)) == 2
+
+
+def test_prune_keeps_what_a_damaged_set_builds_on(machine, destination):
+    """A set damaged by a lost disk file still names its parent, which prune keeps."""
+    first = backup(machine, destination)
+    machine.write(0, 0, 512, 0x61)
+    second = backup(machine, destination)
+    (second.path / second.disks[0].file).unlink()  # lost, quarantined, not yet synced …
+    third = backup(machine, destination, incremental=False)
+    machine.write(0, 0, 512, 0x62)
+    fourth = backup(machine, destination)
+    listed = {s.id: s for s in list_backups(destination)}
+    assert listed[second.id].problem and listed[second.id].parent == first.id
+    assert listed[second.id].machine_key == first.machine_key
+    removed = prune(destination, first.machine_key, Retention(keep_last=1))
+    assert removed == []  # fourth needs third; the damaged second (kept) needs first
+    assert {s.id for s in list_backups(destination)} == {first.id, second.id, third.id,
+                                                         fourth.id}
+
+
+def test_prune_removes_nothing_beside_a_set_whose_record_is_unreadable(machine, destination):
+    first = backup(machine, destination)
+    machine.write(0, 0, 512, 0x61)
+    second = backup(machine, destination)
+    third = backup(machine, destination, incremental=False)
+    (second.path / "backup.json").write_text("{not json")  # which set it builds on: unknown
+    assert prune(destination, first.machine_key, Retention(keep_last=1)) == []
+    assert {s.id for s in list_backups(destination)} == {first.id, second.id, third.id}
