@@ -9,14 +9,16 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel
 
 from desktopvm.media import Detection, boot_media, detect_os, inspect_media
-from desktopvm.model import Capabilities, catalog
+from desktopvm.model import Capabilities, Problem, catalog
 from desktopvm.model.catalog import BootMedia, default_name
 from desktopvm.model.machine import FirmwareSpec
 from desktopvm.protocol import CancelToken, HostInfo, Progress
-from desktopvm.ui.editors import IdentityEditor, OpticalEditor, SpecEditor
+from desktopvm.ui.editors import FieldScope, IdentityEditor, OpticalEditor, SpecEditor
 from desktopvm.ui.editors.widgets import caption, format_mib
 from desktopvm.ui.wizard.os_guess import guess_os
 from desktopvm.ui.wizard.spec_page import SpecPage
+from desktopvm.ui.wizard.unattended_box import FIELD as UNATTENDED_FIELD
+from desktopvm.ui.wizard.unattended_box import UnattendedBox
 
 if TYPE_CHECKING:
     from desktopvm.ui.wizard.wizard import NewVmWizard
@@ -34,7 +36,11 @@ class IdentityPage(SpecPage):
     def __init__(self, wizard: NewVmWizard) -> None:
         super().__init__(wizard, self.tr("Name and operating system"), self.tr(
             "Name the machine and choose the system you will install; the next pages start "
-            "from what it needs."))
+            "from what it needs."), extra_scopes=(FieldScope((UNATTENDED_FIELD,)),))
+        # Outside the editor area, which is rebuilt per backend: what was typed stays.
+        self.unattended = UnattendedBox()
+        self.body.insertWidget(1, self.unattended)
+        self.unattended.changed.connect(self.revalidate)
         self.identity: IdentityEditor | None = None
         self.optical: OpticalEditor | None = None
         self.os_hint = caption()
@@ -146,7 +152,11 @@ class IdentityPage(SpecPage):
         self.vm_wizard.choose_os(os_id, keep_name=not self.name_follows_os)
         self.load()
 
+    def own_problems(self) -> list[Problem]:
+        return [*super().own_problems(), *self.unattended.problems()]
+
     def _update_hint(self, detected: bool) -> None:
+        self.unattended.show_for(self.vm_wizard.spec.os, local=self.vm_wizard.check_paths())
         entry = catalog().get(self.vm_wizard.spec.os)
         if entry is None:
             self.os_hint.setText(self.disc_text)

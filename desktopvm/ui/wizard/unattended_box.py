@@ -8,6 +8,7 @@ the spec or a log (docs/install-media.md, "Where the password goes").
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QLineEdit, QWidget
@@ -80,10 +81,18 @@ class UnattendedBox(QGroupBox):
             return [Problem(field=FIELD, severity=Severity.ERROR, message=str(error))]
         return []
 
-    def plan(self, spec: MachineSpec, backend_kind: str) -> SeedPlan | None:
-        """The seed for `spec` (None when no seed is wanted)."""
-        entry = catalog().get(spec.os)
-        if not self.wanted() or entry is None:
-            return None
-        return plan_seed(entry, self.answers(), uefi=spec.firmware.kind is Firmware.UEFI,
-                         backend_kind=backend_kind, instance_id=f"desktopvm-{uuid.uuid4()}")
+    def planner(self) -> Callable[[MachineSpec, str], SeedPlan | None]:
+        """For the creation job: the answers as they are now (read here, on the GUI thread;
+        the job never touches the widgets), planned into a seed when the job runs."""
+        if not self.wanted():
+            return lambda _spec, _backend_kind: None
+        answers = self.answers()
+
+        def plan(spec: MachineSpec, backend_kind: str) -> SeedPlan | None:
+            entry = catalog().get(spec.os)
+            if entry is None:
+                return None
+            return plan_seed(entry, answers, uefi=spec.firmware.kind is Firmware.UEFI,
+                             backend_kind=backend_kind,
+                             instance_id=f"desktopvm-{uuid.uuid4()}")
+        return plan

@@ -10,11 +10,13 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QCloseEvent, QFont
 from PySide6.QtWidgets import QLabel, QWidget, QWizard
 
+from desktopvm import seeds
 from desktopvm.jobs import Job, JobRunner
 from desktopvm.model import Capabilities, MachineSpec, Problem, defaults_for, validate
 from desktopvm.model.catalog import BootMedia
 from desktopvm.printable import printable
 from desktopvm.protocol import Backend, CancelToken, OperationCancelled, Progress
+from desktopvm.settings import load_settings
 from desktopvm.ui.editors.storage_layout import first_optical
 from desktopvm.ui.error_dialog import show_error
 from desktopvm.ui.facts import BackendFacts
@@ -180,9 +182,16 @@ class NewVmWizard(QWizard):
         """Submit the one creation job and show its progress on the summary page."""
         assert self.backend is not None
         spec, name, open_backend = self.spec, self.backend.name, self.open_backend
+        # The answers go to the job (the password with them), nowhere else.
+        plan_for = self.identity_page.unattended.planner()
 
         def create(progress: Progress, cancel: CancelToken) -> str:
-            return open_backend(name).create(spec, progress=progress, cancel=cancel)
+            backend = open_backend(name)
+            plan = plan_for(spec, backend.name)
+            if plan is not None:
+                return seeds.create_with_seed(load_settings(), backend, spec, plan,
+                                              progress=progress, cancel=cancel)
+            return backend.create(spec, progress=progress, cancel=cancel)
 
         self._cancel_requested = False
         self.job = self.runner.submit(self.tr("Create %s") % printable(spec.name), create)
