@@ -59,7 +59,8 @@ class UnattendedBox(QGroupBox):
             self.note.setText(self.tr(
                 "Create writes a small second disc that answers the %s installer; DesktopVM "
                 "takes it out once the machine has run and is off again. The password is "
-                "kept only on that disc.") % (entry.name if entry else os_id))
+                "kept only on that disc (hashed, except for Windows).") % (
+                    entry.name if entry else os_id))
 
     def wanted(self) -> bool:
         """Whether Create should make a seed."""
