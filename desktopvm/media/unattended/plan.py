@@ -88,7 +88,8 @@ def plan_seed(entry: OsEntry, answers: Answers, *, uefi: bool, backend_kind: str
     else:
         files = {"autounattend.xml": windows.autounattend(
             answers, uefi=uefi, server="server" in entry.id,
-            virtio_drivers=answers.guest_tools and backend_kind == "qemu")}
+            virtio_folder=windows.VIRTIO_FOLDERS.get(entry.id, "w11")
+            if answers.guest_tools and backend_kind == "qemu" else "")}
     return SeedPlan(kind, LABELS[kind], {n: t.encode("utf-8") for n, t in files.items()},
                     HOW_FOUND[kind])
 

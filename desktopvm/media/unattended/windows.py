@@ -34,6 +34,10 @@ WINDOWS_ZONES = {
     "Australia/Sydney": "AUS Eastern Standard Time",
 }
 _VIRTIO_DRIVERS = ("viostor", "vioscsi", "NetKVM")
+# The virtio-win disc's folder per Windows release (viostor\<folder>\amd64).
+VIRTIO_FOLDERS = {"windows11": "w11", "windows10": "w10", "windows8.1": "w8.1",
+                  "windows7": "w7", "windows-server-2025": "2k25",
+                  "windows-server-2022": "2k22", "windows-server-2019": "2k19"}
 
 
 def windows_zone(zone: str) -> str:
@@ -82,7 +86,7 @@ def _disks(uefi: bool) -> tuple[list[str], int]:
     return out, windows
 
 
-def _driver_paths() -> list[str]:
+def _driver_paths(folder: str) -> list[str]:
     """The virtio-win disc's drivers, wherever it is mounted (D: to F:); paths that are not
     there are skipped by Setup."""
     out = ["<DriverPaths>"]
@@ -90,15 +94,16 @@ def _driver_paths() -> list[str]:
     for letter in "DEF":
         for driver in _VIRTIO_DRIVERS:
             out.append(f'<PathAndCredentials wcm:action="add" wcm:keyValue="{key}">'
-                       f"<Path>{letter}:\\{driver}\\w11\\amd64</Path></PathAndCredentials>")
+                       f"<Path>{letter}:\\{driver}\\{folder}\\amd64</Path></PathAndCredentials>")
             key += 1
     out.append("</DriverPaths>")
     return out
 
 
 def autounattend(answers: Answers, *, uefi: bool, server: bool = False,
-                 virtio_drivers: bool = False) -> str:
-    """The whole autounattend.xml."""
+                 virtio_folder: str = "") -> str:
+    """The whole autounattend.xml; `virtio_folder` (e.g. "w11") adds the virtio-win disc's
+    drivers for that release."""
     zone = _t(windows_zone(answers.timezone))
     lang = answers.locale.split(".")[0].replace("_", "-")
     intl = (f"<InputLocale>{_t(lang)}</InputLocale><SystemLocale>{_t(lang)}</SystemLocale>"
@@ -113,9 +118,9 @@ def autounattend(answers: Answers, *, uefi: bool, server: bool = False,
           "<UserData><AcceptEula>true</AcceptEula>"
           + (f"<ProductKey><Key>{_t(key)}</Key><WillShowUI>OnError</WillShowUI></ProductKey>"
              if key else "") + "</UserData>", "</component>"]
-    if virtio_drivers:
+    if virtio_folder:
         pe += [_COMPONENT.format(name="Microsoft-Windows-PnpCustomizationsWinPE"),
-               *_driver_paths(), "</component>"]
+               *_driver_paths(virtio_folder), "</component>"]
     specialize = [_COMPONENT.format(name="Microsoft-Windows-Shell-Setup"),
                   f"<ComputerName>{_t(answers.host())}</ComputerName>"
                   f"<TimeZone>{zone}</TimeZone>", "</component>"]
