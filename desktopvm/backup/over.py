@@ -8,10 +8,11 @@ import secrets
 from pathlib import Path
 
 from desktopvm.backup.chain import reassemble
-from desktopvm.backup.checking import chain_of, verify
+from desktopvm.backup.checking import chain_of, load_set, verify
 from desktopvm.backup.fitting import fit_to, without_host_paths
 from desktopvm.backup.setfile import BackupSet
 from desktopvm.connections import kind_of
+from desktopvm.model import MachineSpec
 from desktopvm.protocol import (
     Backend,
     CancelToken,
@@ -41,10 +42,12 @@ def restore_over(set_path: Path, backend: Backend, machine_id: str, *, progress:
     current ones renamed aside and the restored ones renamed into place; the old files are
     removed after the settings are applied too. On failure or cancel they are put back.
     """
-    verify(set_path, progress=scaled_progress(progress, 0, 0.15), cancel=cancel)
-    chain = chain_of(set_path)
     info = backend.get_machine(machine_id)
     current = info.spec
+    # What the machine allows is asked first: a refusal should not wait for every digest.
+    _require_replaceable(backend, info, load_set(set_path))
+    verify(set_path, progress=scaled_progress(progress, 0, 0.15), cancel=cancel)
+    chain = chain_of(set_path)
     _require_replaceable(backend, info, chain[0])
     disks = current.all_disks()
     set_slots = [(i, d.port, d.device) for i, d in chain[0].spec.all_disks()]
@@ -62,6 +65,7 @@ def restore_over(set_path: Path, backend: Backend, machine_id: str, *, progress:
     tag = secrets.token_hex(4)
     written: list[tuple[Path, Path]] = []  # (restored file, where it goes)
     aside: list[tuple[Path, Path]] = []  # (the current file renamed, its own name)
+    updating = False
     try:
         for number, ((_, disk), slot, path) in enumerate(zip(disks, set_slots, paths,
                                                              strict=True)):
@@ -71,17 +75,20 @@ def restore_over(set_path: Path, backend: Backend, machine_id: str, *, progress:
                        progress=scaled_progress(progress, 0.15 + number * share, share),
                        cancel=cancel)
             written.append((restored, path))
-        cancel.raise_if_cancelled()
+        cancel.raise_if_cancelled()  # the last chance: past the update there is no way back
         for restored, path in written:
             old = path.with_name(f".{path.name}.before-restore-{tag}")
             path.rename(old)
             aside.append((old, path))
             restored.rename(path)
         if wanted != current:
+            updating = True
             backend.update(machine_id, current, wanted,
                            progress=scaled_progress(progress, 0.85, 0.1), cancel=cancel)
-        cancel.raise_if_cancelled()
+        # The update is the commit point: a cancel from here on comes too late to undo it.
     except BaseException:
+        if updating:  # it may have applied some of the set's hardware: the machine's back
+            _put_hardware_back(backend, machine_id, current)
         for old, path in reversed(aside):  # the machine's own disks back in place
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
@@ -97,6 +104,18 @@ def restore_over(set_path: Path, backend: Backend, machine_id: str, *, progress:
     if isinstance(backend, CapturingBackend):  # its change tracking no longer fits the disks
         backend.forget_capture_points(machine_id)
     progress(1.0, "Restored")
+
+
+def _put_hardware_back(backend: Backend, machine_id: str, spec: MachineSpec) -> None:
+    """After a failed or cancelled update: the machine's settings as they were (logged when
+    even that fails; its disks go back either way)."""
+    try:
+        now = backend.get_machine(machine_id).spec
+        if now != spec:
+            backend.update(machine_id, now, spec, progress=lambda *_: None, cancel=CancelToken())
+    except Exception as error:  # the original error is the one to report
+        log.warning("could not put the settings of %s back after a failed restore: %s",
+                    spec.name, error)
 
 
 def _require_replaceable(backend: Backend, info: MachineInfo, backup: BackupSet) -> None:

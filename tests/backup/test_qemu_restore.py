@@ -264,3 +264,63 @@ def test_a_scsi_disk_from_virtualbox_restores_into_qemu_on_sata(tmp_path, qemu, 
     made = backup(double, tmp_path / "backups")
     new_id = run(restore, made.path, qemu, name="from-" + source)
     assert qemu.get_machine(new_id).spec.storage[0].kind is bus
+
+
+class UpdateThen:
+    """The backend, whose update applies the settings and then runs `after` (a cancel by the
+    user at that moment, or a failure)."""
+
+    def __init__(self, backend: Any, after: Any) -> None:
+        self._backend, self._after = backend, after
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+    def update(self, *args: Any, **options: Any) -> None:
+        self._backend.update(*args, **options)
+        self._after()
+
+
+def _broken_after_backup(qemu: Any, tmp_path: Path) -> tuple[str, Path, Any]:
+    """A machine backed up (128 MiB, disk 0x61), then changed (512 MiB, disk 0x62)."""
+    machine_id = make_machine(qemu)
+    disk = disk_of(qemu, machine_id)
+    qemu_io(disk, "write -P 0x61 0 64k")
+    made = run(back_up, ExportOnly(qemu), machine_id, tmp_path / "backups")
+    qemu_io(disk, "write -P 0x62 0 64k")
+    spec = qemu.get_machine(machine_id).spec
+    qemu.update(machine_id, spec, spec.model_copy(update={"memory": MemorySpec(size_mib=512)}),
+                progress=no_progress, cancel=CancelToken())
+    return machine_id, disk, made
+
+
+def test_a_cancel_after_the_update_comes_too_late_and_the_restore_completes(qemu, tmp_path):
+    machine_id, disk, made = _broken_after_backup(qemu, tmp_path)
+    token = CancelToken()
+    restore_over(made.path, UpdateThen(qemu, token.cancel), machine_id, progress=no_progress,
+                 cancel=token)
+    assert qemu.get_machine(machine_id).spec.memory.size_mib == 128
+    assert read_bytes(disk, 0, 512) == b"\x61" * 512
+
+
+def test_an_update_failing_half_way_puts_hardware_and_disks_back(qemu, tmp_path):
+    machine_id, disk, made = _broken_after_backup(qemu, tmp_path)
+
+    def fail() -> None:
+        raise RuntimeError("the hypervisor gave up half way")
+    with pytest.raises(RuntimeError, match="half way"):
+        run(restore_over, made.path, UpdateThen(qemu, fail), machine_id)
+    assert qemu.get_machine(machine_id).spec.memory.size_mib == 512
+    assert read_bytes(disk, 0, 512) == b"\x62" * 512
+
+
+def test_restore_over_says_what_the_machine_cannot_do_before_reading_the_set(qemu, tmp_path):
+    """A machine with snapshots is refused as such, before the set's digests are read."""
+    machine_id = make_machine(qemu)
+    made = run(back_up, ExportOnly(qemu), machine_id, tmp_path / "backups")
+    with (made.path / made.disks[0].file).open("r+b") as file:
+        file.seek(-16, 2)
+        file.write(b"\xff" * 16)  # a digest mismatch verify would find
+    run(qemu.take_snapshot, machine_id, "before", include_memory=False)
+    with pytest.raises(InvalidState, match="has snapshots"):
+        run(restore_over, made.path, qemu, machine_id)
