@@ -69,7 +69,9 @@ def finish(partial: Path, machine_folder: Path, *, spec: MachineSpec, disks: tup
     taken = {p.name for p in machine_folder.iterdir() if is_set_name(p.name)}
     name = set_name(created, kind, taken)
     (partial / SPEC).write_text(spec_to_json(spec), encoding="utf-8")
-    descriptor = ovf_for(spec, disks)
+    # Only a full set's disks are whole: an incremental one's hold changes alone, which an
+    # OVF reader would take for the machine's disks.
+    descriptor = ovf_for(spec, disks) if kind == "full" else None
     if descriptor is not None:
         (partial / OVF).write_bytes(descriptor)
     (partial / NOTES).write_text(spec.notes, encoding="utf-8")

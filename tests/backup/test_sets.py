@@ -15,6 +15,7 @@ from backends.qemu.qemu_img import QemuImg
 from desktopvm.backup import back_up, list_backups
 from desktopvm.backup.setfile import SUMS
 from desktopvm.model import DiskFormat
+from desktopvm.ovf import read_ovf
 from desktopvm.protocol import BackendError, CancelToken, OperationCancelled, no_progress
 from tests.backup.conftest import backup
 from tests.backup.doubles import MIB, CaptureDouble, read_bytes
@@ -160,3 +161,16 @@ def test_a_capture_naming_a_file_outside_its_folder_is_refused(machine, destinat
         backup(machine, destination)
     assert list_backups(destination) == []
     assert [p for p in destination.rglob("*") if p.is_file()] == []
+
+
+def test_only_a_full_set_has_machine_ovf_and_it_reads_back(machine, destination):
+    """Other tools can import a full set's machine.ovf; an incremental set's disks are only
+    changes, so it has none (an OVF reader would take them for whole disks)."""
+    first = backup(machine, destination)
+    appliance = read_ovf((first.path / "machine.ovf").read_bytes(), "machine.ovf")
+    assert [(d.file_href, d.capacity_bytes, d.port) for d in appliance.disks] == [
+        ("disks/disk1.qcow2", 4 * MIB, 0), ("disks/disk2.qcow2", 2 * MIB, 1)]
+    assert appliance.spec.name == "web"
+    machine.write(0, 0, 4096, 0x5A)
+    second = backup(machine, destination)
+    assert second.kind == "incremental" and not (second.path / "machine.ovf").exists()
