@@ -137,6 +137,8 @@ def prepare(ctx: Context, backend: Backend, spec: MachineSpec, *,
         raise UsageError("--unattended installs from an ISO; --cloud-image needs no installer")
     if args.cloud_image and (args.os is None or args.iso):
         raise UsageError("--cloud-image needs --os (the image's system) and no --iso")
+    if args.unattended and not any(drive.iso for _, drive in spec.all_optical()):
+        raise UsageError("--unattended needs the installer's disc (--iso FILE)")
     if not local and not args.dry_run:
         raise UsageError("unattended installs and cloud images are not supported on remote "
                          "hosts yet (the seed disc is made on this computer)")
@@ -166,7 +168,7 @@ def _cloud_disk(ctx: Context, backend: Backend, spec: MachineSpec, seeding: Seed
     backend's format beside the seeds and grown to the asked size; the spec boots it."""
     source = ctx.args.cloud_image
     try:
-        facts = check_untrusted(source, label=source.name)
+        facts = check_untrusted(source, label=source.name, local_extents=True)
     except UnsafeImage as error:
         raise UsageError(f"the cloud image is refused: {error}") from error
     except OSError as error:

@@ -16,7 +16,7 @@ from tests.cli.test_cli import MEMORY
 
 PASSWORD = 'very "secret" pass'
 BASE = ("create", "--backend", "memory", "--name", "web", "--os", "ubuntu24.04",
-        "--unattended", "--user", "ann", "--hostname", "web-1")
+        "--unattended", "--user", "ann", "--hostname", "web-1", "--iso", __file__)
 
 
 class Run:
@@ -60,9 +60,15 @@ def test_the_password_comes_only_from_stdin(run: Run):
     assert run("list", "--backend", "memory", "--json")[1].count('"name"') == 0
 
 
+def test_unattended_needs_the_installers_disc(run: Run):
+    code, _, err = run(*BASE[:-2], "--password-stdin", stdin="pw\n")
+    assert code == 2 and "--unattended needs the installer's disc (--iso FILE)" in err
+
+
 def test_an_os_without_unattended_install_is_refused_in_words(run: Run):
     code, _, err = run("create", "--backend", "memory", "--name", "a", "--os", "arch",
-                       "--unattended", "--user", "ann", "--password-stdin", stdin="x\n")
+                       "--unattended", "--user", "ann", "--password-stdin", "--iso", __file__,
+                       stdin="x\n")
     assert code == 2 and "no unattended install for Arch Linux" in err
     assert not run.seed_folder().exists()
 
@@ -72,7 +78,7 @@ def test_seed_attached_then_taken_out_after_the_first_boot(run: Run):
     assert code == 0, err
     created = json.loads(out)
     drives = [d["iso"] for c in created["spec"]["storage"] for d in c["optical"]]
-    [seed] = [Path(d) for d in drives if d]
+    [seed] = [Path(d) for d in drives if ".seeds" in d]
     assert seed.parent == run.seed_folder() and seed.is_file()
     assert seed.stat().st_mode & 0o077 == 0  # the answers are for the owner only
     [record] = seeds.records(run.registry.settings, "memory")
@@ -116,7 +122,8 @@ def test_a_failed_create_leaves_no_seed(run: Run):
 def test_windows_product_key_from_stdin_and_drive_added(run: Run):
     code, out, err = run("create", "--backend", "memory", "--name", "win", "--os", "windows11",
                          "--unattended", "--user", "Ann O'Neil", "--password-stdin",
-                         "--product-key-stdin", "--timezone", "Europe/Berlin", "--dry-run",
+                         "--product-key-stdin", "--iso", __file__, "--timezone",
+                         "Europe/Berlin", "--dry-run",
                          stdin="pw\nabcde-fghij-klmno-pqrst-uvwxy\n")
     assert code == 0, err
     assert "<Key>ABCDE-FGHIJ-KLMNO-PQRST-UVWXY</Key>" in out
@@ -160,7 +167,7 @@ def test_the_password_is_in_no_file_and_windows_only_on_the_seed(run: Run,
     assert run("list")[0] == 0
     assert _files_holding(desktopvm_home, secret.encode()) == []  # Linux: only the hash
     code, _, err = run("create", "--backend", "memory", "--name", "win", "--os", "windows11",
-                       "--unattended", "--user", "ann", "--password-stdin",
+                       "--unattended", "--user", "ann", "--password-stdin", "--iso", __file__,
                        stdin=secret + "\n")
     assert code == 0, err
     from desktopvm.media.unattended.windows import encoded_password
