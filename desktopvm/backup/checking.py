@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +22,13 @@ from desktopvm.backup.setfile import (
     file_digest,
     is_set_name,
     read_record,
+    read_small,
     read_sums,
     set_files,
 )
 from desktopvm.images import UnsafeImage, check_untrusted
 from desktopvm.model import DiskFormat, MachineSpec
-from desktopvm.model.specfile import SpecFileError, load_spec
+from desktopvm.model.specfile import SpecFileError, spec_from_data
 from desktopvm.protocol import CancelToken, Progress
 
 #: The most sets one chain may hold (the full one and its incremental links). back_up starts
@@ -43,11 +45,7 @@ def load_set(set_path: Path) -> BackupSet:
 
 def _from_record(set_path: Path, data: dict[str, Any]) -> BackupSet:
     """The set described by its checked record `data` (its spec and disk files read too)."""
-    try:
-        spec = load_spec(set_path / SPEC)
-    except SpecFileError as error:
-        raise damaged(set_path, SPEC, error.reason if error.field == "" else
-                      f"field {error.field}: {error.reason}") from None
+    spec = _read_spec(set_path)
     disks = disks_of(data, spec)
     size = 0
     for disk in disks:
@@ -60,6 +58,26 @@ def _from_record(set_path: Path, data: dict[str, Any]) -> BackupSet:
                      created=datetime.fromisoformat(data["created"]), kind=data["kind"],
                      parent=data["parent"], was_running=data["was_running"], size_bytes=size,
                      spec=spec, point=data["point"], disks=disks)
+
+
+def _read_spec(set_path: Path) -> MachineSpec:
+    """spec.json of the set (read as a regular file only: see `open_member`)."""
+    try:
+        text = read_small(set_path / SPEC)
+    except FileNotFoundError:
+        raise damaged(set_path, SPEC, "missing") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise damaged(set_path, SPEC, f"cannot be read ({error})") from None
+    try:
+        return spec_from_data(json.loads(text), SPEC)
+    except json.JSONDecodeError as error:
+        raise damaged(set_path, SPEC, f"not valid JSON ({error.msg}, line {error.lineno})") \
+            from None
+    except RecursionError:
+        raise damaged(set_path, SPEC, "nested too deeply") from None
+    except SpecFileError as error:
+        raise damaged(set_path, SPEC, error.reason if error.field == "" else
+                      f"field {error.field}: {error.reason}") from None
 
 
 def _unreadable(set_path: Path, problem: str, data: dict[str, Any] | None = None) -> BackupSet:

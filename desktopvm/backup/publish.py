@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from backends.qemu.process import pid_alive
+from desktopvm.backup.setfile import read_small
 
 log = logging.getLogger(__name__)
 PREFIX = ".partial-"
@@ -34,9 +35,9 @@ def _owner_text() -> str:
 def _stale(folder: Path) -> bool:
     """Whether a partial folder's writer is gone (a writer on another host is left alone)."""
     try:
-        host, pid = (folder / OWNER).read_text(encoding="utf-8").split()
+        host, pid = read_small(folder / OWNER, 4096).split()
         number = int(pid)
-    except (OSError, ValueError):
+    except (OSError, ValueError, UnicodeDecodeError):
         return False  # not ours, or being made right now
     return host == socket.gethostname() and number != os.getpid() and not pid_alive(number)
 

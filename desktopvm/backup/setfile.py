@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from desktopvm.model import MachineSpec
 from desktopvm.model.devices import DiskFormat
@@ -133,13 +138,42 @@ _DISK = {"file": str, "controller": int, "port": int, "device": int, "format": s
 _DISK_1 = {name: kind for name, kind in _DISK.items() if name != "source_file"}
 
 
+@contextmanager
+def open_member(path: Path) -> Iterator[BinaryIO]:
+    """A file of a set (or of a partial folder) opened for reading, which must be a regular
+    file: opened non-blocking and without following a link, so a FIFO or device someone put
+    there cannot hang a list or a backup (OSError for anything but a regular file)."""
+    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_BINARY", 0))
+    descriptor = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        file = os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with file:
+        yield file
+
+
+def read_small(path: Path, limit: int = MAX_RECORD_BYTES) -> str:
+    """The UTF-8 text of a small set file (OSError when it is not a regular file or larger
+    than `limit`)."""
+    with open_member(path) as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, "larger than a record can be", str(path))
+    return data.decode("utf-8")
+
+
 def read_record(set_path: Path) -> dict[str, Any]:
     """backup.json of the set, checked against its schema (BackupDamaged names what is wrong)."""
     path = set_path / RECORD
     try:
         if path.is_symlink() or path.stat().st_size > MAX_RECORD_BYTES:
             raise damaged(set_path, RECORD, "not a plain file of a plausible size")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_small(path))
     except FileNotFoundError:
         raise damaged(set_path, RECORD, "missing") from None
     except (OSError, UnicodeDecodeError, RecursionError) as error:
@@ -232,7 +266,7 @@ def check_member(set_path: Path, name: str, what: str) -> str:
 def file_digest(path: Path, cancel: CancelToken | None = None) -> str:
     """The SHA-256 of a file, read in chunks (cancel checked between them)."""
     digest = hashlib.sha256()
-    with path.open("rb") as file:
+    with open_member(path) as file:
         while chunk := file.read(CHUNK):
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -251,7 +285,7 @@ def read_sums(set_path: Path) -> dict[str, str]:
     try:
         if path.is_symlink() or path.stat().st_size > MAX_RECORD_BYTES:
             raise damaged(set_path, SUMS, "not a plain file of a plausible size")
-        text = path.read_text(encoding="utf-8")
+        text = read_small(path)
     except FileNotFoundError:
         raise damaged(set_path, SUMS, "missing") from None
     except (OSError, UnicodeDecodeError) as error:

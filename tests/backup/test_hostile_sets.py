@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from desktopvm.backup import back_up, restore, restore_over
+from desktopvm.backup import (
+    BackupDamaged,
+    Retention,
+    back_up,
+    list_backups,
+    prune,
+    restore,
+    restore_over,
+    verify,
+)
 from desktopvm.backup.setfile import file_digest, format_sums, read_sums
 from desktopvm.model import (
     ControllerKind,
@@ -21,6 +31,7 @@ from desktopvm.model import (
     StorageController,
 )
 from desktopvm.protocol import CancelToken, PowerState, no_progress
+from tests.backup.conftest import backup
 from tests.backup.doubles import MIB
 
 WHY = "a backup cannot choose files on this computer"
@@ -86,3 +97,40 @@ def test_a_forged_set_restored_over_writes_no_user_file(qemu, hostile):
     restore_over(set_path, qemu, machine_id, cancel=CancelToken(),
                  progress=lambda _fraction, text="": lines.append(text))
     _no_host_files(qemu, machine_id, victim, secret, lines)
+
+
+# A FIFO opened for reading waits for a writer forever: the timeout makes a hang a failure.
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("member", ["backup.json", "spec.json", "SHA256SUMS"])
+def test_a_fifo_in_a_set_is_damage_not_a_hang(machine, destination, member):
+    made = backup(machine, destination)
+    (made.path / member).unlink()
+    os.mkfifo(made.path / member)
+    listed = {s.id: s.problem for s in list_backups(destination)}
+    if member != "SHA256SUMS":  # the list reads records and specs, not digests
+        assert member in listed[made.id]
+    with pytest.raises(BackupDamaged, match=member):
+        verify(made.path, progress=no_progress, cancel=CancelToken())
+    machine.write(0, 0, 4096, 0x42)
+    assert backup(machine, destination).kind in ("full", "incremental")
+    prune(destination, made.machine_key, Retention(keep_last=1))
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_beside_the_sets_or_as_a_partial_folders_owner_hangs_nothing(machine,
+                                                                            destination):
+    made = backup(machine, destination)
+    stray = made.path / "disks" / "extra"
+    os.mkfifo(stray)
+    with pytest.raises(BackupDamaged, match="disks/extra"):
+        verify(made.path, progress=no_progress, cancel=CancelToken())
+    stray.unlink()
+    odd = made.path.parent / "20200101T000000Z-full"
+    odd.mkdir()
+    os.mkfifo(odd / "backup.json")
+    partial = made.path.parent / ".partial-0123456789ab"
+    partial.mkdir()
+    os.mkfifo(partial / ".owner")
+    assert "backup.json" in {s.id: s.problem for s in list_backups(destination)}[odd.name]
+    machine.write(0, 0, 4096, 0x43)
+    assert backup(machine, destination).parent == made.id  # the sweep passed the FIFO by
