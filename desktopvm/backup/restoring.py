@@ -186,6 +186,10 @@ def _with_disks(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec:
             for index, controller in enumerate(spec.storage))
         new_id = target.create(spec.model_copy(update={"storage": storage}),
                                progress=scaled_progress(progress, 0.8, 0.2), cancel=cancel)
+        # Undone before the folder goes (last in, first out); its disks are that folder's.
+        undo.add(f"delete the new machine {spec.name}",
+                 lambda: target.delete(new_id, delete_disks=False, progress=lambda *_: None,
+                                       cancel=CancelToken()))
         cancel.raise_if_cancelled()
     progress(1.0, "Restored")
     return new_id

@@ -23,7 +23,7 @@ from backends.hyperv.metadata import MetadataStore
 from backends.hyperv.session import LocalProcessChannel
 from desktopvm.backup import BackupSet, restore
 from desktopvm.model import ControllerKind, DiskFormat, Firmware, FirmwareSpec, MachineSpec
-from desktopvm.protocol import BackendError, CancelToken, no_progress
+from desktopvm.protocol import BackendError, CancelToken, OperationCancelled, no_progress
 from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
 from tests.backup.conftest import backup
 from tests.backup.doubles import MIB
@@ -133,3 +133,24 @@ def test_a_failed_create_leaves_no_disks_on_the_host(machine, destination, hyper
     root = Path(fake_host.state()["host"]["VirtualHardDiskPath"])
     assert not root.exists() or list(root.iterdir()) == []
     assert hyperv.list_machines() == []
+
+
+def test_a_restore_cancelled_right_after_create_leaves_no_machine(machine, destination, hyperv,
+                                                                  fake_host, monkeypatch):
+    point = chain_of_two(machine, destination)
+    seen: list[MachineSpec] = []
+    as_the_double_keeps_disks(hyperv, seen, monkeypatch)
+    token = CancelToken()
+    created = hyperv.create
+
+    def create_then_cancel(spec: MachineSpec, **options: Any) -> str:
+        new_id = created(spec, **options)
+        token.cancel()  # the user cancels the moment the machine exists
+        return new_id
+    monkeypatch.setattr(hyperv, "create", create_then_cancel)
+    with pytest.raises(OperationCancelled):
+        restore(point.path, hyperv, name="cancelled", progress=no_progress, cancel=token)
+    assert len(seen) == 1
+    assert hyperv.list_machines() == []
+    root = Path(fake_host.state()["host"]["VirtualHardDiskPath"])
+    assert not root.exists() or list(root.iterdir()) == []
