@@ -18,7 +18,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-_MARK = "fake-appliance:"
+MARK = "fake-appliance:"  # how the double knows its own appliances
 _VMDK_URL = "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"
 
 
@@ -43,7 +43,7 @@ def _descriptor(vm: dict[str, Any], disks: list[tuple[str, int]]) -> str:
         "<rasd:ResourceType>17</rasd:ResourceType></Item>" for i in range(1, len(disks) + 1))
     comment = json.dumps(vm).replace("--", "\\u002d\\u002d")
     return f"""<?xml version="1.0"?>
-<!-- {_MARK}{comment} -->
+<!-- {MARK}{comment} -->
 <Envelope ovf:version="1.0" xml:lang="en-US" xmlns="http://schemas.dmtf.org/ovf/envelope/1"
  xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
  xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData">
@@ -106,6 +106,6 @@ def read_capacities(source: Path) -> list[int]:
 def read_ova(source: Path) -> dict[str, Any]:
     """The machine an appliance written by `write_ova` carries (KeyError/ValueError if none)."""
     text = _descriptor_text(source)
-    start = text.index(_MARK) + len(_MARK)
+    start = text.index(MARK) + len(MARK)
     vm: dict[str, Any] = json.loads(text[start:text.index(" -->", start)])
     return vm

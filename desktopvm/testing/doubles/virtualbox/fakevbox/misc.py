@@ -7,7 +7,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from desktopvm.testing.doubles.virtualbox.fakevbox import appliance, output
+from desktopvm.testing.doubles.virtualbox.fakevbox import appliance, foreign, output
 from desktopvm.testing.doubles.virtualbox.fakevbox.machines import Context
 from desktopvm.testing.doubles.virtualbox.fakevbox.options import parse
 from desktopvm.testing.doubles.virtualbox.fakevbox.state import (
@@ -243,45 +243,88 @@ def export(state: dict[str, Any], args: list[str], ctx: Context) -> None:
 
 
 def import_(state: dict[str, Any], args: list[str], ctx: Context) -> None:
-    """import <file> [--vsys=0 --vmname=<name>]: reading progress, OK., copying progress."""
+    """import <file> [--vsys=0 --vmname=<name>]: reading progress, OK., copying progress.
+
+    An appliance the double wrote itself brings back the machine it carries (header-only
+    disks); any other OVF/OVA is read as VirtualBox reads it (fakevbox/foreign.py), its disks
+    copied byte for byte."""
     parsed = parse(args, {"--vsys", "--vmname", "--dry-run", "-n"})
     source = Path(parsed.positional[0])
+    name = parsed.get("--vmname")
+    capacities: list[int] = []
     try:
-        vm = appliance.read_ova(source)
-        capacities = appliance.read_capacities(source)
+        descriptor = foreign.descriptor_of(source)
+        if appliance.MARK.encode() in descriptor:
+            vm = appliance.read_ova(source)
+            capacities = appliance.read_capacities(source)
+            name = name or vm["name"]
+            disks: list[foreign.ForeignDisk] = []
+        else:
+            vm, disks = foreign.read_foreign(descriptor, source, name,
+                                             Path(state["machine_folder"]))
+            name = name or vm["name"]
     except (OSError, ValueError, KeyError, StopIteration, tarfile.TarError):
         raise Fail(error_lines("Appliance read failed", f"Could not read '{source}'")) from None
     ctx["progress"]()
     ctx["out"] += f"Interpreting {source}...\nOK.\n"
-    name = parsed.get("--vmname") or vm["name"]
     folder = Path(state["machine_folder"]) / safe_file_name(name)
     vm.update(uuid=new_uuid(), name=name, folder=str(folder), snapshots=[], current="",
               state="poweroff", cfg=str(folder / f"{safe_file_name(name)}.vbox"))
     for nic in vm["nics"].values():
         nic["mac"] = new_mac()
     new_folder = not folder.exists()
-    slots = [s for c in vm["controllers"] for s in c["attachments"].values()
-             if s["type"] == "hdd" and s["medium"]]
+    written: list[Path] = []
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for index, slot in enumerate(slots, start=1):
-            disk = folder / f"{safe_file_name(name)}-disk{index:03}.vdi"
-            disk.write_bytes(b"imported disk\n")
-            slot.update(medium=str(disk), uuid=new_uuid())
-            size = capacities[index - 1] if index <= len(capacities) else 2**20
-            state["media"][str(disk)] = {"uuid": slot["uuid"], "format": "VDI",
-                                         "size_mb": -(-size // 2**20), "parent": ""}
+        if disks:
+            _copy_disks(state, vm, source, disks, folder=folder, written=written)
+        else:
+            _header_disks(state, vm, capacities, folder=folder, written=written)
         ctx["progress"]()
         # Ctrl+C cancels VBoxManage's progress wait only: once the copy is done it registers.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except KeyboardInterrupt:  # VirtualBox removes what the cancelled import wrote
-        for index in range(1, len(slots) + 1):
-            (folder / f"{safe_file_name(name)}-disk{index:03}.vdi").unlink(missing_ok=True)
+    except (KeyboardInterrupt, OSError, KeyError, tarfile.TarError) as failure:
+        # VirtualBox removes what a cancelled or failed import wrote.
+        for path in written:
+            path.unlink(missing_ok=True)
+            state["media"].pop(str(path), None)
         if new_folder:
             import shutil  # imported here: each call of the double pays for its imports
 
             shutil.rmtree(folder, ignore_errors=True)
-        raise
+        if isinstance(failure, KeyboardInterrupt):
+            raise
+        raise Fail(error_lines("Appliance import failed",
+                               f"Could not copy the disks of '{source}'")) from None
     state["vms"][vm["uuid"]] = vm
     write_settings_file(vm)
     ctx["out"] += "Successfully imported the appliance.\n"
+
+
+def _header_disks(state: dict[str, Any], vm: dict[str, Any], capacities: list[int], *,
+                  folder: Path, written: list[Path]) -> None:
+    """The double's own appliance: each disk a header-only VDI of the declared capacity."""
+    slots = [s for c in vm["controllers"] for s in c["attachments"].values()
+             if s["type"] == "hdd" and s["medium"]]
+    for index, slot in enumerate(slots, start=1):
+        disk = folder / f"{safe_file_name(vm['name'])}-disk{index:03}.vdi"
+        written.append(disk)
+        disk.write_bytes(b"imported disk\n")
+        slot.update(medium=str(disk), uuid=new_uuid())
+        size = capacities[index - 1] if index <= len(capacities) else 2**20
+        state["media"][str(disk)] = {"uuid": slot["uuid"], "format": "VDI",
+                                     "size_mb": -(-size // 2**20), "parent": ""}
+
+
+def _copy_disks(state: dict[str, Any], vm: dict[str, Any], source: Path,
+                disks: list[foreign.ForeignDisk], *, folder: Path, written: list[Path]) -> None:
+    """A foreign appliance's disks copied into the machine's folder, in their own format."""
+    for index, disk in enumerate(disks, start=1):
+        file = folder / f"{safe_file_name(vm['name'])}-disk{index:03}.{disk.format.lower()}"
+        written.append(file)
+        foreign.copy_disk(source, disk.href, file)
+        uuid = new_uuid()
+        vm["controllers"][disk.controller]["attachments"][disk.slot] = {
+            "type": "hdd", "medium": str(file), "uuid": uuid}
+        state["media"][str(file)] = {"uuid": uuid, "format": disk.format,
+                                     "size_mb": -(-disk.capacity // 2**20), "parent": ""}
