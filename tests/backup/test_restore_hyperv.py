@@ -144,7 +144,7 @@ def test_a_restore_cancelled_right_after_create_leaves_no_machine(machine, desti
     created = hyperv.create
 
     def create_then_cancel(spec: MachineSpec, **options: Any) -> str:
-        new_id = created(spec, **options)
+        new_id = str(created(spec, **options))
         token.cancel()  # the user cancels the moment the machine exists
         return new_id
     monkeypatch.setattr(hyperv, "create", create_then_cancel)
