@@ -90,7 +90,7 @@ def _latest_parent(folder: Path, key: str) -> BackupSet | None:
             return None
         full = by_id[full.parent]
         links += 1
-    if links >= MAX_LINKS or datetime.now(UTC) - full.created > MAX_CHAIN_AGE:
+    if links >= MAX_LINKS or _now() - full.created > MAX_CHAIN_AGE:
         return None
     return newest
 
@@ -104,6 +104,7 @@ def _by_capture(backend: Backend, machine_id: str, folder: Path, key: str, *,
         disks_dir = partial / "disks"
         while True:
             disks_dir.mkdir()
+            taken = _now()  # the set's time is its point in time, not when it was written
             capture = capturer.capture(machine_id, disks_dir,
                                        since=parent.point if parent else "", compress=compress,
                                        progress=scaled_progress(progress, 0, 0.9),
@@ -121,7 +122,7 @@ def _by_capture(backend: Backend, machine_id: str, folder: Path, key: str, *,
                 capturer.forget_capture_points(machine_id)
                 shutil.rmtree(disks_dir)
                 parent = None
-        return finish(partial, folder, spec=capture.spec, disks=entries,
+        return finish(partial, folder, created=taken, spec=capture.spec, disks=entries,
                       source=backend.name, machine_id=machine_id, key=key,
                       backend=_kind(backend.name), parent=parent.id if parent else "",
                       point=capture.point, was_running=capture.was_running,
@@ -172,6 +173,7 @@ def _by_export(backend: Backend, machine_id: str, folder: Path, key: str, *,
         disks_dir = partial / "disks"
         disks_dir.mkdir()
         ova = work / "machine.ova"
+        taken = _now()
         backend.export(machine_id, ova, progress=scaled_progress(progress, 0, 0.5), cancel=cancel)
         try:
             descriptor = extract_ova(ova, work / "unpacked",
@@ -200,10 +202,16 @@ def _by_export(backend: Backend, machine_id: str, folder: Path, key: str, *,
         except (OvfError, UnsafeImage) as error:
             raise BackendError(f"Cannot back up {spec.name}: its export {error}") from error
         shutil.rmtree(work)
-        return finish(partial, folder, spec=spec, disks=tuple(entries), source=backend.name,
+        return finish(partial, folder, created=taken, spec=spec, disks=tuple(entries),
+                      source=backend.name,
                       machine_id=machine_id, key=key, backend=_kind(backend.name), parent="",
                       point="", was_running=False, compressed=compress, snapshots=snapshots,
                       cancel=cancel)
+
+
+def _now() -> datetime:
+    """The current UTC time (one place, so tests can set the clock)."""
+    return datetime.now(UTC)
 
 
 def _inside(path: Path, folder: Path) -> Path:

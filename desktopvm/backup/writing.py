@@ -59,12 +59,16 @@ def ovf_for(spec: MachineSpec, disks: tuple[DiskEntry, ...]) -> bytes | None:
         return None
 
 
-def finish(partial: Path, machine_folder: Path, *, spec: MachineSpec, disks: tuple[DiskEntry, ...],
+def finish(partial: Path, machine_folder: Path, *, created: datetime, spec: MachineSpec,
+           disks: tuple[DiskEntry, ...],
            source: str, machine_id: str, key: str, backend: str, parent: str, point: str,
            was_running: bool, compressed: bool, snapshots: tuple[Snapshot, ...],
            cancel: CancelToken) -> BackupSet:
-    """Write the metadata and the digests, then publish the set under its final name."""
-    created = datetime.now(UTC)
+    """Write the metadata and the digests, then publish the set under its final name.
+
+    `created` is the set's point in time: when the capture or export began.
+    """
+    created = created.astimezone(UTC)
     kind = "incremental" if any(d.incremental for d in disks) else "full"
     taken = {p.name for p in machine_folder.iterdir() if is_set_name(p.name)}
     name = set_name(created, kind, taken)

@@ -7,12 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from backends.qemu.qemu_img import QemuImg
-from desktopvm.backup import back_up, list_backups
+from desktopvm.backup import back_up, list_backups, making
 from desktopvm.backup.setfile import SUMS
 from desktopvm.model import DiskFormat
 from desktopvm.ovf import read_ovf
@@ -174,3 +175,18 @@ def test_only_a_full_set_has_machine_ovf_and_it_reads_back(machine, destination)
     machine.write(0, 0, 4096, 0x5A)
     second = backup(machine, destination)
     assert second.kind == "incremental" and not (second.path / "machine.ovf").exists()
+
+
+def test_a_set_is_dated_when_its_capture_began_not_when_it_was_written(machine, destination,
+                                                                       monkeypatch):
+    clock = [datetime(2026, 12, 1, 20, 0, tzinfo=UTC)]
+    monkeypatch.setattr(making, "_now", lambda: clock[0])
+
+    def an_hour_per_disk(_index: int) -> None:  # a slow capture: the clock runs on meanwhile
+        clock[0] += timedelta(hours=1)
+    machine.between_disks = an_hour_per_disk
+    made = backup(machine, destination)
+    assert made.created == datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
+    assert made.id == "20261201T200000Z-full"
+    record = json.loads((made.path / "backup.json").read_text())
+    assert record["created"] == "2026-12-01T20:00:00+00:00"
