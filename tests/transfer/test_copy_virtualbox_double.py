@@ -17,8 +17,8 @@ from desktopvm.model import ControllerKind, DiskFormat, Firmware
 from desktopvm.protocol import CancelToken, no_progress
 from desktopvm.settings import Settings
 from desktopvm.testing.doubles.virtualbox.double import FakeVBox
-from desktopvm.transfer import copy_to, move_to
-from tests.backends.qemu.backup_kit import MIB, disk_paths, write
+from desktopvm.transfer import CopyMismatch, copy_to, copying, move_to
+from tests.backends.qemu.backup_kit import MIB, disk_paths, same, write
 from tests.transfer.test_copy_qemu import machine_with_bytes, snapshot_of
 
 pytestmark = pytest.mark.skipif(storage_daemon.find_daemon() is None,
@@ -53,7 +53,6 @@ def test_copy_into_the_stand_in_holds_the_sources_bytes(source: QemuBackend, vbo
     assert [c.kind for c in made.storage if c.disks] == [ControllerKind.SATA]
     path, fmt = vbox_disk(backend, new_id)
     assert fmt is DiskFormat.VMDK and path.suffix == ".vmdk"  # kept as the import got it
-    from tests.backends.qemu.backup_kit import same
     assert same(str(disk_paths(source, machine)[0]), path, fmt="vmdk")
     assert "Copied" in stages
 
@@ -70,17 +69,14 @@ def test_move_into_the_stand_in_compares_the_disk_then_deletes_the_source(
     assert source.list_machines() == []
     assert "Comparing disk 1 of the copy with the backup" in stages
     path, _ = vbox_disk(backend, new_id)
-    from tests.backends.qemu.backup_kit import same
     assert same(str(kept), path, fmt="vmdk")
 
 
 def test_a_disk_the_import_got_wrong_keeps_the_source(source: QemuBackend, vbox, tmp_path,
                                                       monkeypatch: pytest.MonkeyPatch):
     """The stand-in's import writes other bytes into the disk: the move removes the copy."""
-    backend, fake = vbox
+    backend, _ = vbox
     machine, _ = machine_with_bytes(source, tmp_path)
-    from desktopvm.transfer import CopyMismatch, copying
-
     real = copying.restore
 
     def damaging(*args, **kwargs) -> str:
