@@ -27,6 +27,7 @@ def kickstart(answers: Answers, packages: tuple[str, ...], *, salt: str | None =
         "rootpw --lock",
         f"user --name={_q(answers.user)} --gecos={_q(answers.full_name)} --groups=wheel "
         f"--iscrypted --password={_q(sha512_crypt(answers.password, salt))}",
+        *(f"sshkey --username={_q(answers.user)} {_q(key.strip())}" for key in answers.ssh_keys),
         "zerombr",
         "clearpart --all --initlabel",
         "autopart",

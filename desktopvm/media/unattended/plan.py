@@ -75,6 +75,9 @@ def plan_seed(entry: OsEntry, answers: Answers, *, uefi: bool, backend_kind: str
     if kind is None:
         raise AnswerError(f"DesktopVM has no unattended install for {entry.name}.")
     check(answers, kind)
+    if answers.ssh_keys and kind in (Kind.DEBIAN, Kind.WINDOWS):
+        raise AnswerError(f"DesktopVM cannot pass SSH keys to the {entry.name} installer yet; "
+                          "add them after the install.")
     extra = (*GUEST_PACKAGES.get((backend_kind, kind), ()), *answers.packages) \
         if answers.guest_tools else answers.packages
     files: dict[str, str]

@@ -66,6 +66,15 @@ def read_kickstart_command(text: str, command: str) -> dict[str, str]:
     raise AssertionError(f"no {command} line")
 
 
+def read_kickstart_words(text: str, command: str) -> list[str]:
+    """A kickstart command's words, split as pykickstart splits."""
+    for line in text.splitlines():
+        words = shlex.split(line, comments=True)
+        if words and words[0] == command:
+            return words
+    raise AssertionError(f"no {command} line")
+
+
 def read_autounattend(text: str) -> dict[str, str]:
     root = ElementTree.fromstring(text.encode("utf-8"))
     account = root.find(".//u:LocalAccount", NS)

@@ -13,6 +13,7 @@ from tests.media.unattended.formats import (
     entry,
     read_autounattend,
     read_kickstart_command,
+    read_kickstart_words,
     read_preseed,
     read_yaml,
 )
@@ -53,7 +54,10 @@ def test_ubuntu_autoinstall_reads_back(user: str, password: str, full_name: str)
 @FAST
 @given(user=LINUX_USER, password=TEXT, full_name=TEXT.filter(lambda s: ":" not in s))
 def test_kickstart_reads_back(user: str, password: str, full_name: str):
-    text = plan("fedora", Answers(user=user, password=password, full_name=full_name))["ks.cfg"]
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0 " + full_name.strip()
+    text = plan("fedora", Answers(user=user, password=password, full_name=full_name,
+                                  ssh_keys=(key,)))["ks.cfg"]
+    assert read_kickstart_words(text, "sshkey") == ["sshkey", f"--username={user}", key.strip()]
     options = read_kickstart_command(text, "user")
     assert (options["name"], options["gecos"]) == (user, full_name)
     assert _hash_matches(options["password"], password)

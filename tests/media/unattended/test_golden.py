@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,8 @@ ANSWERS = Answers(user="ann", password="s3cret \"pass\" & <more>", full_name="An
                   keyboard="de", product_key="", ssh_keys=("ssh-ed25519 AAAAC3Nza ann@laptop",))
 CASES = [("ubuntu24.04", True), ("debian12", False), ("fedora", True), ("almalinux9", True),
          ("windows11", True), ("windows10", False), ("windows-server-2022", True)]
+NO_KEYS = ("debian12", "windows11", "windows10", "windows-server-2022")  # their installers
+# take no SSH key from us
 
 
 def _check(name: str, text: str) -> None:
@@ -40,10 +43,17 @@ def _check(name: str, text: str) -> None:
 
 @pytest.mark.parametrize(("os_id", "uefi"), CASES)
 def test_answer_files_match_golden(os_id: str, uefi: bool):
-    plan = plan_seed(entry(os_id), ANSWERS, uefi=uefi, backend_kind="qemu",
+    answers = replace(ANSWERS, ssh_keys=()) if os_id in NO_KEYS else ANSWERS
+    plan = plan_seed(entry(os_id), answers, uefi=uefi, backend_kind="qemu",
                      instance_id="desktopvm-1", salt="goldensalt")
     for name, data in plan.files.items():
         _check(f"{os_id}.{name}", data.decode("utf-8"))
+
+
+def test_ssh_keys_refused_where_the_installer_takes_none():
+    with pytest.raises(AnswerError, match="cannot pass SSH keys to the Debian 12"):
+        plan_seed(entry("debian12"), ANSWERS, uefi=False, backend_kind="qemu",
+                  instance_id="x")
 
 
 def test_cloud_seed_matches_golden():
