@@ -188,7 +188,7 @@ def test_create_with_seed_removes_the_seed_when_create_fails(tmp_path: Path):
     from desktopvm.testing.doubles.memory_backend import MemoryBackend
 
     class Failing(MemoryBackend):
-        def create(self, spec, *, progress, cancel):  # type: ignore[no-untyped-def]
+        def create(self, spec, *, progress, cancel):
             raise CommandFailed("no space left")
 
     settings = Settings(library_dir=str(tmp_path / "library"))

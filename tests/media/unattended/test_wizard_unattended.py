@@ -21,7 +21,7 @@ SECRET = "wizard-Secret-0815"
 
 def _box(wizard) -> UnattendedBox:
     box = wizard.findChild(UnattendedBox, "unattended-box")
-    assert box is not None
+    assert isinstance(box, UnattendedBox)
     return box
 
 
