@@ -289,8 +289,11 @@ REPORT = Fitting(spec=MachineSpec(name="web"), changes=(
     Change("firmware", "BIOS", "UEFI", "generation 2 needs UEFI")), blockers=())
 
 
-def transfer(qtbot, make_facts, memory_backend, plan, *, move: bool = False) -> TransferDialog:
-    target = make_facts(memory_backend)
+def transfer(qtbot, make_facts, memory_backend, plan, *, move: bool = False,
+             host: str = "localhost") -> TransferDialog:
+    from dataclasses import replace
+
+    target = replace(make_facts(memory_backend), host=host)
     dialog = TransferDialog(summary(), "QEMU", [target], plan=plan, runner=qtbot.runner,
                             taken=lambda f: [], move=move)
     qtbot.addWidget(dialog)
@@ -330,6 +333,13 @@ def test_move_asks_and_says_when_the_source_goes(with_runner, make_facts, memory
     dialog = transfer(qtbot, make_facts, memory_backend, lambda target: REPORT, move=True)
     dialog.show()
     assert "only after the copy has been made and checked" in dialog.warning.text()
+    assert "disk sizes" not in dialog.warning.text()  # here: the disks' bytes are compared
+    elsewhere = transfer(qtbot, make_facts, memory_backend, lambda target: REPORT, move=True,
+                         host="hv01.lab.example")
+    assert "On hv01.lab.example only the copy's hardware and disk sizes can be checked" \
+        in elsewhere.warning.text()
+    copying = transfer(qtbot, make_facts, memory_backend, lambda target: REPORT)
+    assert copying.warning.text() == "The original stays as it is."
     qtbot.waitUntil(dialog.ok.isEnabled, timeout=5000)
     accepted: list[bool] = []
     dialog.accepted.connect(lambda: accepted.append(True))

@@ -75,10 +75,7 @@ class TransferDialog(QDialog):
         self.blockers = plain_label(name="transfer-blockers")
         self.blockers.setStyleSheet(f"color: {error_colour()};")
         self.blockers.hide()
-        self.warning = plain_label(self.tr(
-            "%1 is deleted from %2 only after the copy has been made and checked; until then "
-            "it stays as it is.").replace("%1", name).replace("%2", source) if move else
-            self.tr("The original stays as it is."), "transfer-warning")
+        self.warning = plain_label(name="transfer-warning")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.ok = buttons.addButton(self.tr("Move") if move else self.tr("Copy"),
                                     QDialogButtonBox.ButtonRole.AcceptRole)
@@ -107,8 +104,26 @@ class TransferDialog(QDialog):
     def chosen_name(self) -> str:
         return self.name.text()
 
+    def _warn(self, facts: BackendFacts | None) -> None:
+        """What happens to the original, and how far the copy can be checked first: on this
+        computer the copy's disks are compared with the original's; on another host only
+        its hardware and disk sizes (desktopvm.transfer.verifying)."""
+        if not self.moving:
+            self.warning.setText(self.tr("The original stays as it is."))
+            return
+        name = printable(self.machine.name)
+        text = self.tr("%1 is deleted from %2 only after the copy has been made and checked, "
+                       "and only if it did not change meanwhile; until then it stays as it is."
+                       ).replace("%1", name).replace("%2", self.source)
+        if facts is not None and facts.host not in ("localhost", ""):
+            text += " " + self.tr("On %1 only the copy's hardware and disk sizes can be "
+                                  "checked, not the bytes on its disks.").replace(
+                "%1", printable(facts.host))
+        self.warning.setText(text)
+
     def _target_changed(self) -> None:
         facts = self.chosen()
+        self._warn(facts)
         self.fitting = None
         self.report.clear()
         self.blockers.hide()
