@@ -13,6 +13,7 @@ from desktopvm.backup.publish import partial_folder
 from desktopvm.backup.setfile import BackupSet, DiskEntry, file_digest, machine_key
 from desktopvm.backup.tools import qemu_img
 from desktopvm.backup.writing import finish
+from desktopvm.connections import kind_of
 from desktopvm.images import UnsafeImage, check_package_disk, check_untrusted, disk_format
 from desktopvm.model import MachineSpec
 from desktopvm.model.devices import DiskFormat
@@ -124,7 +125,7 @@ def _by_capture(backend: Backend, machine_id: str, folder: Path, key: str, *,
                 parent = None
         return finish(partial, folder, created=taken, spec=capture.spec, disks=entries,
                       source=backend.name, machine_id=machine_id, key=key,
-                      backend=_kind(backend.name), parent=parent.id if parent else "",
+                      backend=kind_of(backend.name), parent=parent.id if parent else "",
                       point=capture.point, was_running=capture.was_running,
                       compressed=compress, snapshots=capture.snapshots, cancel=cancel)
 
@@ -204,7 +205,7 @@ def _by_export(backend: Backend, machine_id: str, folder: Path, key: str, *,
         shutil.rmtree(work)
         return finish(partial, folder, created=taken, spec=spec, disks=tuple(entries),
                       source=backend.name,
-                      machine_id=machine_id, key=key, backend=_kind(backend.name), parent="",
+                      machine_id=machine_id, key=key, backend=kind_of(backend.name), parent="",
                       point="", was_running=False, compressed=compress, snapshots=snapshots,
                       cancel=cancel)
 
@@ -249,7 +250,3 @@ def _entry(path: Path, partial: Path, slot: tuple[int, int, int], *, virtual_siz
                      virtual_size=virtual_size, sha256=file_digest(path, cancel),
                      incremental=incremental, source_file=source_file)
 
-
-def _kind(connection: str) -> str:
-    """The backend kind of a connection id ('hyperv@hv01' -> 'hyperv')."""
-    return connection.partition("@")[0]

@@ -121,7 +121,7 @@ def _put_hardware_back(backend: Backend, machine_id: str, spec: MachineSpec) -> 
 def _require_replaceable(backend: Backend, info: MachineInfo, backup: BackupSet) -> None:
     """InvalidState or UnsupportedOperation, in words, when the disks cannot be swapped."""
     current = info.spec
-    if backend.name.partition("@")[0] not in FILE_KINDS:
+    if kind_of(backend.name) not in FILE_KINDS:
         raise UnsupportedOperation(f"{backend.display_name} machines cannot be restored in "
                                    "place yet; restore the backup as a new machine instead")
     if info.summary.state not in (PowerState.OFF, PowerState.ABORTED):

@@ -9,6 +9,7 @@ from desktopvm.backup.chain import reassemble, scratch
 from desktopvm.backup.checking import chain_of, verify
 from desktopvm.backup.fitting import fit_to, without_host_paths
 from desktopvm.backup.setfile import BackupSet
+from desktopvm.backup.writing import QCOW2_FORMAT_URL
 from desktopvm.connections import kind_of
 from desktopvm.model import Capabilities, DiskFormat, MachineSpec, name_problems
 from desktopvm.model.problems import error
@@ -23,7 +24,6 @@ from desktopvm.protocol import (
 )
 from desktopvm.protocol.undo import Undo
 
-QCOW2_URL = "http://www.gnome.org/~markmc/qcow-image-format.html"
 _TAG = "backup-set-disk:"
 
 
@@ -106,9 +106,9 @@ def _through_ovf(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec
                  cancel: CancelToken) -> str:
     """Disks and an OVF descriptor in a scratch folder, then the target's own import."""
     # QEMU imports qcow2 as it is; other importers (VBoxManage, VMware, ESXi) read VMDK.
-    kind = target.name.partition("@")[0]
+    kind = kind_of(target.name)
     qcow2 = DiskFormat.QCOW2 in caps.disk_formats and kind == "qemu"
-    fmt, url = (DiskFormat.QCOW2, QCOW2_URL) if qcow2 else (DiskFormat.VMDK,
+    fmt, url = (DiskFormat.QCOW2, QCOW2_FORMAT_URL) if qcow2 else (DiskFormat.VMDK,
                                                            STREAM_OPTIMIZED_VMDK)
     # VirtualBox 7.2 fails to import a stream-optimized VMDK whose grains did not compress
     # (VERR_EOF: real data, encrypted or compressed files); a sparse VMDK it imports.
