@@ -13,6 +13,7 @@ import pytest
 from backends.qemu import storage_daemon
 from backends.qemu.backend import QemuBackend
 from backends.virtualbox.backend import VirtualBoxBackend
+from desktopvm.backup import restore as restore_set
 from desktopvm.model import ControllerKind, DiskFormat, Firmware
 from desktopvm.protocol import CancelToken, no_progress
 from desktopvm.settings import Settings
@@ -77,7 +78,7 @@ def test_a_disk_the_import_got_wrong_keeps_the_source(source: QemuBackend, vbox,
     """The stand-in's import writes other bytes into the disk: the move removes the copy."""
     backend, _ = vbox
     machine, _ = machine_with_bytes(source, tmp_path)
-    real = copying.restore
+    real = restore_set
 
     def damaging(*args, **kwargs) -> str:
         new_id = real(*args, **kwargs)

@@ -11,6 +11,7 @@ import pytest
 
 from backends.qemu import storage_daemon
 from backends.qemu.backend import QemuBackend
+from desktopvm.backup import restore as restore_set
 from desktopvm.protocol import CancelToken, InvalidState, MachineInfo, no_progress
 from desktopvm.transfer import CopyMismatch, copying, move_to
 from tests.backends.qemu.backup_kit import MIB, disk_paths, random_bytes, same, write
@@ -32,7 +33,7 @@ def target(tmp_path: Path) -> QemuBackend:
 
 def after_restore(monkeypatch: pytest.MonkeyPatch, then: Any) -> None:
     """Run `then(new_id)` right after the move's restore made the copy."""
-    real = copying.restore
+    real = restore_set
 
     def restore(*args: Any, **kwargs: Any) -> str:
         new_id = real(*args, **kwargs)
