@@ -268,6 +268,20 @@ def test_restore_over_the_original_asks_and_defaults_to_keeping_it(qtbot, make_f
     assert not running.over.isEnabled() and "shut it down first" in running.over_note.text()
 
 
+def test_restore_over_a_machine_with_snapshots_is_greyed_once_they_are_known(
+        qtbot, make_facts, memory_backend, tmp_path):
+    dialog = RestoreDialog(a_set(tmp_path), [make_facts(memory_backend)], "memory",
+                           lambda f: [], original=summary(PowerState.OFF, backend="qemu"))
+    qtbot.addWidget(dialog)
+    dialog.over.setChecked(True)
+    assert dialog.over.isEnabled() and dialog.ok.isEnabled()  # not known yet: restore_over checks
+    dialog.set_snapshots(2)
+    assert not dialog.over.isEnabled() and dialog.as_new.isChecked()
+    assert "has snapshots" in dialog.over.toolTip() and "has snapshots" in dialog.over_note.text()
+    dialog.set_snapshots(0)
+    assert dialog.over.isEnabled() and dialog.over.toolTip() == ""
+
+
 @pytest.mark.parametrize("backend", ["virtualbox", "hyperv@hv01.lab.example", "memory"])
 def test_restore_over_is_offered_only_where_it_can_be_done(qtbot, make_facts, memory_backend,
                                                            tmp_path, backend: str):

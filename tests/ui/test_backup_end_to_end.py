@@ -103,6 +103,9 @@ def test_back_up_list_restore_as_new_and_over_the_original(qtbot, window, tmp_pa
     backups.restore_button.click()
     over = dialog_of(window, RestoreDialog)
     assert over is not None and over.over.isEnabled()
+    # A job reads the original's snapshots (none): "over" stays offered.
+    qtbot.waitUntil(lambda: over.snapshots == 0, timeout=10_000)
+    assert over.over.isEnabled()
     over.over.setChecked(True)
     over.ok.click()
     qtbot.waitUntil(lambda: confirm_box() is not None, timeout=5000)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from desktopvm.model.porting import Fitting
     from desktopvm.ui.backup.backup_dialog import BackUpDialog
     from desktopvm.ui.backup.backups_window import BackupsWindow
+    from desktopvm.ui.backup.restore_dialog import RestoreDialog
     from desktopvm.ui.main_window import MainWindow
 
 
@@ -172,10 +173,27 @@ class BackupActions:
         names = [f.name for f in usable]
         default = backup.source if backup.source in names else \
             operations.default_connection(usable)
+        original = self.original_of(backup)
         dialog = RestoreDialog(backup, usable, default, operations.taken_names, self.window,
-                               original=self.original_of(backup))
+                               original=original)
         dialog.accepted.connect(lambda: self._restore_accepted(backup, dialog))
         operations.keep(dialog)
+        if original is not None and dialog.over.isEnabled():
+            self._read_snapshots(dialog, original)
+
+    def _read_snapshots(self, dialog: RestoreDialog, original: MachineSummary) -> Job:
+        """How many snapshots the original has (a job: it asks the backend); the dialog
+        greys "over the original" when it has any, as restore_over would refuse it."""
+        registry = self.window.registry
+
+        def count(progress: Progress, cancel: CancelToken) -> int:
+            return len(registry.open(original.backend).get_machine(original.id).snapshots)
+
+        job = self.window.runner.submit(
+            self.tr("Read the snapshots of %1").replace("%1", printable(original.name)), count,
+            background=True)
+        job.succeeded.connect(dialog.set_snapshots)
+        return job
 
     def _restore_accepted(self, backup: BackupSet, dialog: object) -> None:
         from desktopvm.backup import restore, restore_over

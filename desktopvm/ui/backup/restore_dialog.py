@@ -61,6 +61,9 @@ class RestoreDialog(QDialog):
             self.connection.addItem(facts.display_name, facts.name)
         self.connection.setCurrentIndex(max(0, self.connection.findData(default)))
         self.name = NameField(backup.machine_name)
+        # The original's snapshots, once a job has read them (None: not known yet).
+        self.snapshots: int | None = None
+        self.over_note = plain_label(name="restore-over-note")
         self._over_text()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.ok = buttons.addButton(self.tr("Restore"), QDialogButtonBox.ButtonRole.AcceptRole)
@@ -92,16 +95,24 @@ class RestoreDialog(QDialog):
                 "%1", printable(original.name)))
             reason = self._cannot_restore_over(original)
         self.over.setEnabled(original is not None and not reason)
+        if reason and self.over.isChecked():
+            self.as_new.setChecked(True)
         self.over.setToolTip(reason)
-        self.over_note = plain_label(reason or self.tr(
+        self.over_note.setText(reason or self.tr(
             "Its disks and settings become those of the backup. The current disks are kept "
-            "until the restore has succeeded. (A machine with snapshots cannot be: delete "
-            "them first.)"), "restore-over-note")
+            "until the restore has succeeded."))
+
+    def set_snapshots(self, count: object) -> None:
+        """The original's snapshot count, read by a job: with any, it cannot be restored over
+        (they would name disks the restore replaces)."""
+        self.snapshots = count if isinstance(count, int) else None
+        self._over_text()
+        self._check()
 
     def _cannot_restore_over(self, original: MachineSummary) -> str:
         """Why restore_over would refuse the machine, "" if it can go ahead: the same rules
-        (desktopvm.backup.over): a backend whose disks are files it can swap, the machine off.
-        Its snapshots are checked when it runs (reading them is a backend call)."""
+        (desktopvm.backup.over): a backend whose disks are files it can swap, the machine off,
+        no snapshots (known once `set_snapshots` is called; restore_over checks again)."""
         kind = kind_of(original.backend)
         if kind not in FILE_KINDS:
             where = next((f.display_name for f in self.choices if f.name == original.backend),
@@ -112,6 +123,10 @@ class RestoreDialog(QDialog):
         if original.state not in STOPPED:
             return self.tr("%1 is %2: shut it down first.").replace(
                 "%1", printable(original.name)).replace("%2", original.state.value)
+        if self.snapshots:
+            return self.tr("%1 has snapshots, which would name disks the restore replaces: "
+                           "delete them first, or restore the backup as a new machine.").replace(
+                "%1", printable(original.name))
         return ""
 
     def chosen(self) -> BackendFacts | None:
