@@ -12,7 +12,6 @@ from functools import partial
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from desktopvm import seeds
 from desktopvm.connections import State
 from desktopvm.jobs import Job
 from desktopvm.printable import printable
@@ -191,9 +190,17 @@ class Operations:
 
     def _start(self, machine: MachineSummary) -> None:
         # A missing ISO gets its own dialog (eject or choose another), other errors the usual.
-        settings = self.window.registry.settings  # seeds.start: a finished seed goes first
+        settings = self.window.registry.settings
+
+        def start(backend: Backend, _progress: Progress, _cancel: CancelToken) -> None:
+            # Imported in the worker: seeds brings the model, which the first paint does
+            # without. seeds.start takes a seed disc whose first boot is over out first.
+            from desktopvm import seeds
+
+            seeds.start(settings, backend, machine.id, StartMode.HEADLESS)
+
         self.submit(self.tr("Start %1").replace("%1", printable(machine.name)), machine,
-                    lambda b, p, c: seeds.start(settings, b, machine.id, StartMode.HEADLESS),
+                    start,
                     done=self.tr("Started (headless)"),
                     on_failed=lambda error: self._start_failed(machine, error))
 
