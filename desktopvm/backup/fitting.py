@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 
-from desktopvm.model import Capabilities, MachineSpec, SerialMode, SerialPort
-from desktopvm.model.porting import fit
+from desktopvm.model import Capabilities, ControllerKind, MachineSpec, SerialMode, SerialPort
+from desktopvm.model.devices import NetworkAttachment
+from desktopvm.model.porting import Fitting, fit
 from desktopvm.model.problems import error
 from desktopvm.protocol import InvalidSpec
 
@@ -23,6 +25,35 @@ _DISPLAY_NAMES = {"qemu": "QEMU", "virtualbox": "VirtualBox", "hyperv": "Hyper-V
                   "vmware": "VMware Workstation", "esxi": "VMware ESXi"}
 
 
+# Targets whose own tool imports the OVF package a restore hands them (VBoxManage import):
+# they place disks from the standard OVF items, which have no VirtIO bus, so a VirtIO disk
+# comes in on SATA whatever was planned. Plan what the import will make.
+_STANDARD_OVF_IMPORTERS = ("VirtualBox",)  # Capabilities.backend begins so ("VirtualBox 7.2")
+_NO_VIRTIO_WHY = ("{backend}'s import reads no VirtIO bus from an OVF package, so the disk "
+                  "comes in on SATA")
+
+
+def fit_for_restore(spec: MachineSpec, target: Capabilities, *,
+                    source: Capabilities | None = None,
+                    networks: Mapping[NetworkAttachment, Collection[str]] | None = None,
+                    ) -> Fitting:
+    """porting.fit for a machine a restore will bring onto `target`: what its import can
+    place (`source` and `networks` as fit takes them)."""
+    caps = target
+    if target.backend.startswith(_STANDARD_OVF_IMPORTERS) and \
+            ControllerKind.VIRTIO in target.controller_kinds:
+        caps = target.model_copy(update={
+            "controller_kinds": target.controller_kinds - {ControllerKind.VIRTIO}})
+    fitting = fit(spec, caps, source=source, networks=networks)
+    if caps is target:
+        return fitting
+    lacking = f"{target.backend} has no VirtIO controller"
+    why = _NO_VIRTIO_WHY.format(backend=target.backend)
+    changes = tuple(replace(c, reason=why + c.reason[len(lacking):])
+                    if c.reason.startswith(lacking) else c for c in fitting.changes)
+    return replace(fitting, changes=changes)
+
+
 def fit_to(spec: MachineSpec, target: Capabilities, *, source_kind: str = "") -> Fitted:
     """`spec` as `target` can take it; InvalidSpec naming each blocker when it cannot.
 
@@ -35,7 +66,7 @@ def fit_to(spec: MachineSpec, target: Capabilities, *, source_kind: str = "") ->
     # backend the set came from may not be reachable now, so its name is all it gets.
     source = Capabilities(backend=_DISPLAY_NAMES[source_kind]) \
         if source_kind in _DISPLAY_NAMES else None
-    fitting = fit(spec, target, source=source)
+    fitting = fit_for_restore(spec, target, source=source)
     if fitting.blockers:
         raise InvalidSpec([error("machine", blocker) for blocker in fitting.blockers])
     if len(fitting.spec.all_disks()) != len(spec.all_disks()):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from desktopvm.backup.fitting import fit_for_restore
 from desktopvm.model import MachineSpec, NetworkAttachment
-from desktopvm.model.porting import Change, Fitting, fit
+from desktopvm.model.porting import Change, Fitting
 from desktopvm.protocol import Backend, BackendError
 
 
@@ -29,8 +30,9 @@ def plan_copy(source: Backend, machine_id: str, target: Backend) -> Fitting:
 
 def plan_for(spec: MachineSpec, source: Backend, target: Backend) -> Fitting:
     """`spec` (a machine of `source`) fitted to `target` and its host's networks."""
-    fitting = fit(spec, target.capabilities(), source=source.capabilities(),
-                  networks=_networks(target))
+    # What the restore can place there (VirtualBox's import puts a VirtIO disk on SATA).
+    fitting = fit_for_restore(spec, target.capabilities(), source=source.capabilities(),
+                              networks=_networks(target))
     if spec.firmware.tpm and fitting.spec.firmware.tpm:
         # The TPM's state is not in any backup or export: the copy gets a new one.
         fitting = _with(fitting, Change(

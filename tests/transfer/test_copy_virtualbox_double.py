@@ -92,3 +92,21 @@ def test_a_disk_the_import_got_wrong_keeps_the_source(source: QemuBackend, vbox,
                 cancel=CancelToken(), scratch=tmp_path / "scratch")
     assert [m.id for m in source.list_machines()] == [machine]
     assert backend.list_machines() == []
+
+
+def test_a_virtio_disk_is_planned_and_copied_onto_sata(source: QemuBackend, vbox, tmp_path):
+    # OVF has no VirtIO bus and VBoxManage import reads none: the plan says what will happen.
+    from desktopvm.model import defaults_for
+    from desktopvm.transfer import plan_copy
+
+    backend, _ = vbox
+    spec = defaults_for("other-linux", source.capabilities(), name="web")
+    assert spec.storage[0].kind is ControllerKind.VIRTIO  # QEMU's default for Linux
+    machine = source.create(spec, progress=no_progress, cancel=CancelToken())
+    plan = plan_copy(source, machine, backend)
+    [bus] = [c for c in plan.changes if c.what == "disk 1 bus"]
+    assert bus.after.startswith("SATA") and "import reads no VirtIO bus" in bus.reason
+    new_id = copy_to(source, machine, backend, name="web", progress=no_progress,
+                     cancel=CancelToken(), scratch=tmp_path / "scratch")
+    made = backend.get_machine(new_id).spec
+    assert [c.kind for c in made.storage if c.disks] == [ControllerKind.SATA]
