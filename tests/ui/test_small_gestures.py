@@ -107,6 +107,17 @@ def test_the_settings_job_says_what_it_changed(open_settings, qtbot):
 def test_an_installed_copy_opens_the_readme_it_was_installed_with(qtbot, window, tmp_path,
                                                                   monkeypatch, desktopvm_home):
     monkeypatch.setattr(help_menu, "SOURCE_README", tmp_path / "no-source" / "README.md")
+    # The installed copy's metadata, as a wheel install has it (the test run's own editable
+    # install is found through sys.path and the working folder, which other tests may move).
+    import email.message
+    import importlib.metadata
+
+    meta = email.message.Message()
+    meta["Name"] = "desktopvm"
+    meta.set_payload("# DesktopVM\n\nThe README the wheel was built with.\n")
+    real_metadata = importlib.metadata.metadata
+    monkeypatch.setattr(importlib.metadata, "metadata", lambda name: meta
+                        if name == "desktopvm" else real_metadata(name))
     opened: list[QUrl] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", opened.append)
     help_menu.show_docs(window)
