@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any, Protocol
 
+import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktopvm.protocol import MachineSummary, SerialEndpoint
@@ -209,6 +210,10 @@ class SerialLog(QObject):
     def _feed_readers(self) -> None:
         began = time.perf_counter()
         deadline = _BUDGET.deadline()
+        # A page deleted without closing (its window torn down by Qt) must not be fed: the
+        # TerminalView under it is gone, and touching it raises in this timer slot.
+        self.readers = [r for r in self.readers
+                        if not isinstance(r, QObject) or shiboken6.isValid(r)]
         for reader in list(self.readers):
             while reader.position < self.end and time.perf_counter() < deadline:
                 reader.position = max(reader.position, self.start)  # trimmed while it lagged

@@ -246,3 +246,27 @@ def test_inbox_keeps_order_waits_when_full_and_wakes_on_close():
     assert results == [True, False] and not inbox.is_open
     inbox.post("ignored")
     assert inbox.take() == []
+
+
+def test_a_tab_torn_down_without_closing_is_no_longer_fed(qtbot, guest, owner):
+    # Qt can delete a window's pages without close_page (its window deleted outright): the
+    # shared log must stop feeding them, not raise in its timer slot (the stress test's crash).
+    import shiboken6
+
+    log = serial_log.serial_log_for(owner, MACHINE, guest.endpoint)
+    conn = guest.accept()
+    window = ConsoleWindow(owner)
+    (page,) = window.add_pages(MACHINE, ConsoleEndpoints(serial=guest.endpoint), NO_PREVIEW)
+    assert isinstance(page, SerialPage) and page.log is log
+    conn.sendall(b"first\r\n")
+    qtbot.waitUntil(lambda: "first" in page.terminal.text())
+    shiboken6.delete(window)  # no closeEvent, no close_page
+    assert not shiboken6.isValid(page)
+    with qtbot.captureExceptions() as raised:
+        conn.sendall(b"second\r\n")
+        qtbot.waitUntil(lambda: b"second" in log.buffer)
+        qtbot.wait(3 * serial_log.TICK_MS)
+    assert raised == []
+    assert log.readers == []
+    conn.close()
+    log.close()
