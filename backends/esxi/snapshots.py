@@ -7,6 +7,7 @@ from backends.esxi.session import Session, vim
 from desktopvm.protocol import (
     CancelToken,
     MachineNotFound,
+    OperationCancelled,
     PowerState,
     Progress,
     Snapshot,
@@ -44,6 +45,13 @@ def take(session: Session, machine_id: str, name: str, *, description: str,
         session, lambda si: inventory.vm(si, machine_id).CreateSnapshot_Task(
             name=name, description=description, memory=memory, quiesce=quiesce),
         progress=progress, cancel=cancel, stage=f"Taking the snapshot {name}")
+    if cancel.cancelled:
+        # The user cancelled while the task ran and the host finished it anyway (a snapshot
+        # task may not stop once begun): the snapshot they no longer want is removed.
+        tasks.run_task(session, lambda si: Session.bind(si, vim.vm.Snapshot, made._moId)
+                       .RemoveSnapshot_Task(removeChildren=False), progress=progress,
+                       cancel=CancelToken(), stage=f"Removing the cancelled snapshot {name}")
+        raise OperationCancelled(f"Taking the snapshot {name}: cancelled")
     return find(session, machine_id, str(made._moId))
 
 

@@ -102,6 +102,22 @@ def test_snapshots_make_a_tree_and_revert_and_delete(esx_backend: EsxiBackend,
     assert info.snapshots == () and info.current_snapshot == ""
 
 
+def test_a_snapshot_cancelled_once_its_task_started_is_removed(esx_backend: EsxiBackend,
+                                                              made: str) -> None:
+    kept = esx_backend.take_snapshot(made, "kept", progress=no_progress, cancel=CancelToken())
+    token = CancelToken()
+
+    def cancel_when_taking(fraction: float | None, stage: str) -> None:
+        if stage.startswith("Taking"):  # CreateSnapshot_Task is being started: too late to skip
+            token.cancel()
+
+    with pytest.raises(OperationCancelled):
+        esx_backend.take_snapshot(made, "unwanted", progress=cancel_when_taking, cancel=token)
+    roots, _ = esx_backend.list_snapshots(made)
+    assert [n.name for r in roots for n in r.walk()] == ["kept"]
+    assert roots[0].id == kept.id
+
+
 def test_an_unknown_snapshot_is_not_found(esx_backend: EsxiBackend, made: str) -> None:
     with pytest.raises(MachineNotFound, match="no snapshot"):
         esx_backend.restore_snapshot(made, "snapshot-0", progress=no_progress,
