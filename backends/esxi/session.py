@@ -132,8 +132,12 @@ def fault_error(error: vmodl.MethodFault, doing: str = "") -> BackendError:
     if isinstance(error, vim.fault.RestrictedVersion):
         return UnsupportedOperation(prefix + "the host's licence allows reading only "
                                     "(free vSphere Hypervisor)", details)
-    if isinstance(error, vim.fault.InvalidLogin | vim.fault.NoPermission |
-                  vim.fault.NotAuthenticated):
+    if isinstance(error, vim.fault.NotAuthenticated):  # a NoPermission: checked first
+        return AuthenticationFailed(prefix + "the host no longer accepts this session; "
+                                    "connect again", details)
+    if isinstance(error, vim.fault.NoPermission):
+        return AuthenticationFailed(prefix + _permission_words(error), details)
+    if isinstance(error, vim.fault.InvalidLogin):
         return AuthenticationFailed(prefix + message, details)
     if isinstance(error, vim.fault.InvalidPowerState | vim.fault.InvalidState):
         return InvalidState(prefix + message, details)
@@ -142,6 +146,22 @@ def fault_error(error: vmodl.MethodFault, doing: str = "") -> BackendError:
     if isinstance(error, vmodl.fault.NotSupported | vmodl.fault.MethodNotFound):
         return UnsupportedOperation(prefix + message, details)
     return CommandFailed(prefix + message, details=details)
+
+
+def _permission_words(error: vim.fault.NoPermission) -> str:
+    """Which privilege the user lacks, and on what, as far as the fault says (vSphere 7+
+    lists `missingPrivileges`; older hosts give one `privilegeId`)."""
+    wanted: list[str] = []
+    for item in error.missingPrivileges or ():
+        where = getattr(item.entity, "_moId", "")
+        wanted += [f"{p} on {where}" if where else str(p) for p in item.privilegeIds or ()]
+    if not wanted and error.privilegeId:
+        where = getattr(error.object, "_moId", "")
+        wanted.append(f"{error.privilegeId} on {where}" if where else str(error.privilegeId))
+    if not wanted:
+        return "the user has no permission for this on the host (the host did not say which)"
+    return ("the user lacks the privilege " + ", ".join(wanted)
+            + "; a host administrator can grant it to the user's role")
 
 
 class Session:

@@ -14,7 +14,7 @@ from desktopvm.model import MachineSpec
 from desktopvm.model.catalog import catalog
 from desktopvm.model.devices import ControllerKind, Disk, DiskFormat, StorageController
 from desktopvm.model.machine import Firmware, FirmwareSpec
-from desktopvm.protocol import CancelToken, OperationCancelled
+from desktopvm.protocol import AuthenticationFailed, CancelToken, OperationCancelled
 from desktopvm.protocol.keys import KEYS, UnknownKey
 from desktopvm.testing.doubles.esxi import sim
 
@@ -141,3 +141,45 @@ def test_cancel_asks_the_host_to_cancel_the_running_task(
         tasks.wait(host, Task("task-1", None), progress=report,  # type: ignore[arg-type]
                    cancel=token, stage="Copying")
     assert host.cancelled and seen[0] == 0.4
+
+
+class FailedTask:
+    """A stand-in for a host whose task ends in the given fault (vcsim 0.24 checks no
+    privileges, so it never sends NoPermission)."""
+
+    def __init__(self, fault: vmodl.MethodFault) -> None:
+        self.fault = fault
+
+    def properties(self, obj: object, paths: object) -> dict[str, object]:
+        return {"info.state": vim.TaskInfo.State.error, "info.error": self.fault}
+
+
+def _failed_with(fault: vmodl.MethodFault) -> AuthenticationFailed:
+    with pytest.raises(AuthenticationFailed) as caught:
+        tasks.wait(FailedTask(fault), object(), progress=lambda *_: None,  # type: ignore[arg-type]
+                   cancel=CancelToken(), stage="Taking the snapshot s")
+    return caught.value
+
+
+def test_no_permission_names_the_privilege_the_fault_gives() -> None:
+    denied = "Permission to perform this operation was denied."
+    error = _failed_with(vim.fault.NoPermission(
+        msg=denied, privilegeId="VirtualMachine.State.CreateSnapshot",
+        object=vim.VirtualMachine("vm-42")))
+    assert str(error).startswith("Taking the snapshot s: the user lacks the privilege "
+                                 "VirtualMachine.State.CreateSnapshot on vm-42")
+    assert error.details == f"vim.fault.NoPermission: {denied}"  # the host's own words kept
+    # vSphere 7 and later list every missing privilege, with the object it is missing on.
+    listed = _failed_with(vim.fault.NoPermission(msg=denied, missingPrivileges=[
+        vim.fault.NoPermission.EntityPrivileges(
+            entity=vim.Datastore("datastore-1"),
+            privilegeIds=["Datastore.AllocateSpace", "Datastore.Browse"])]))
+    assert "Datastore.AllocateSpace on datastore-1, Datastore.Browse on datastore-1" in str(listed)
+    # A fault that names no privilege says so instead of guessing one.
+    assert "did not say which" in str(_failed_with(vim.fault.NoPermission(msg=denied)))
+
+
+def test_not_authenticated_says_the_session_is_no_longer_accepted() -> None:
+    error = _failed_with(vim.fault.NotAuthenticated(msg="The session is not authenticated."))
+    assert "no longer accepts this session" in str(error)
+    assert "privilege" not in str(error)
