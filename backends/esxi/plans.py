@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from backends.esxi.session import vim
-from backends.esxi.translate import OS_KEY, Devices, family_of, guest_id_of
+from backends.esxi.translate import OS_KEY, Devices, controller_kind, family_of, guest_id_of
 from desktopvm.model import MachineSpec
 from desktopvm.model.devices import (
     ControllerKind,
@@ -116,16 +116,21 @@ def usb_controller(version: UsbVersion, key: int) -> Any:
     return Dev.VirtualUSBController(key=key, ehciEnabled=version is UsbVersion.USB2)
 
 
-def storage_changes(spec: MachineSpec, keys: Keys, datastore: str) -> Iterator[Any]:
-    """Every controller, disk and drive of `spec`, as new devices."""
-    buses: dict[type, int] = {}
+def storage_changes(spec: MachineSpec, keys: Keys, datastore: str,
+                    taken: dict[ControllerKind, set[int]] | None = None) -> Iterator[Any]:
+    """Every controller, disk and drive of `spec`, as new devices.
+
+    Each new controller gets the lowest bus number of its kind not in `taken` (the buses
+    the machine already has; updated here): two controllers of a kind on one bus number
+    would put the second one's disks where the host cannot tell them apart."""
+    taken = {} if taken is None else taken
     for item in spec.storage:
         key = keys()
-        probe = controller(item, 0, key, spec.os)
-        bus = buses.get(type(probe), 0)
-        buses[type(probe)] = bus + 1
-        probe.busNumber = bus
-        yield Dev.VirtualDeviceSpec(operation=Op.add, device=probe)
+        used = taken.setdefault(item.kind, set())
+        bus = min(set(range(len(used) + 1)) - used)
+        used.add(bus)
+        yield Dev.VirtualDeviceSpec(operation=Op.add,
+                                    device=controller(item, bus, key, spec.os))
         for d in item.disks:
             yield disk(d, key, keys(), datastore)
         for o in item.optical:
@@ -250,6 +255,10 @@ def _network_changes(old: MachineSpec, new: MachineSpec, devices: Devices, keys:
 
 def _storage_changes(old: MachineSpec, new: MachineSpec, devices: Devices, keys: Keys,
                      datastore: str) -> Iterator[Any]:
+    taken: dict[ControllerKind, set[int]] = {}  # every bus the machine has, spare IDE too
+    for device in devices.by_key.values():
+        if (kind := controller_kind(device)) is not None:
+            taken.setdefault(kind, set()).add(device.busNumber)
     for index in range(max(len(old.storage), len(new.storage))):
         before = old.storage[index] if index < len(old.storage) else None
         after = new.storage[index] if index < len(new.storage) else None
@@ -267,7 +276,7 @@ def _storage_changes(old: MachineSpec, new: MachineSpec, devices: Devices, keys:
                                             keys=keys)
                 continue
             yield from storage_changes(new.model_copy(update={"storage": (after,)}), keys,
-                                       datastore)
+                                       datastore, taken)
             continue
         owner = devices.controllers[index]
         if after is None:

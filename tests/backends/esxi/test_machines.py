@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from pyVmomi.SoapAdapter import SoapStubAdapter
 
+from backends.esxi import inventory
 from backends.esxi.backend import EsxiBackend
+from backends.esxi.session import vim
 from desktopvm.model import MachineSpec
 from desktopvm.model.devices import (
     ControllerKind,
@@ -125,6 +127,51 @@ def test_an_update_changes_only_what_changed(esx_backend: EsxiBackend, made: str
     after = esx_backend.get_machine(made).spec
     assert comparable(after) == comparable(new)
     assert after.storage[0].disks[0].path == scsi.disks[0].path  # grown in place
+
+
+def buses(backend: EsxiBackend, machine_id: str) -> list[tuple[int, int]]:
+    """(busNumber, disks on it) per SCSI or SATA controller the host holds, by key."""
+    devices = inventory.read(backend.session, machine_id, ["config.hardware.device"])[
+        "config.hardware.device"]
+    disks = Counter(d.controllerKey for d in devices if isinstance(d, vim.vm.device.VirtualDisk))
+    kinds = vim.vm.device.VirtualSCSIController | vim.vm.device.VirtualAHCIController
+    return [(d.busNumber, disks[d.key]) for d in sorted(devices, key=lambda d: d.key)
+            if isinstance(d, kinds)]
+
+
+def test_a_second_controller_added_by_an_edit_gets_its_own_bus(
+        esx_backend: EsxiBackend, made: str) -> None:
+    old = esx_backend.get_machine(made).spec
+    second_scsi = StorageController(kind=ControllerKind.SCSI, disks=(
+        Disk(format=DiskFormat.VMDK, size_bytes=2 * GIB), Disk(format=DiskFormat.VMDK,
+                                                               size_bytes=GIB, port=1)))
+    second_sata = StorageController(kind=ControllerKind.SATA, disks=(
+        Disk(format=DiskFormat.VMDK, size_bytes=3 * GIB),))
+    new = old.model_copy(update={"storage": (*old.storage, second_scsi, second_sata)})
+    esx_backend.update(made, old, new, progress=no_progress, cancel=CancelToken())
+    after = esx_backend.get_machine(made).spec
+    assert comparable(after) == comparable(new)
+    assert [d.size_bytes for d in after.storage[2].disks] == [2 * GIB, GIB]
+    # SCSI 0, SATA 0 (made with the machine), then SCSI 1 and SATA 1 (added here)
+    assert buses(esx_backend, made) == [(0, 1), (0, 0), (1, 2), (1, 1)]
+
+
+def test_two_controllers_of_a_kind_round_trip_through_create(esx_backend: EsxiBackend) -> None:
+    two = spec("dvmtest-two-controllers").model_copy(update={"storage": (
+        StorageController(kind=ControllerKind.SCSI, disks=(
+            Disk(format=DiskFormat.VMDK, size_bytes=GIB),)),
+        StorageController(kind=ControllerKind.SCSI, disks=(
+            Disk(format=DiskFormat.VMDK, size_bytes=2 * GIB),
+            Disk(format=DiskFormat.VMDK, size_bytes=3 * GIB, port=2))),
+        StorageController(kind=ControllerKind.SATA, optical=(OpticalDrive(),)))})
+    machine_id = esx_backend.create(two, progress=no_progress, cancel=CancelToken())
+    try:
+        got = esx_backend.get_machine(machine_id).spec
+        assert comparable(got) == comparable(two)
+        assert buses(esx_backend, machine_id) == [(0, 1), (1, 2), (0, 0)]
+    finally:
+        esx_backend.delete(machine_id, delete_disks=True, progress=no_progress,
+                           cancel=CancelToken())
 
 
 def on_datastore(backend: EsxiBackend, path: str) -> Path:
