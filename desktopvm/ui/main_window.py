@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import shiboken6
 from PySide6.QtCore import (
     QItemSelection,
     QModelIndex,
@@ -508,6 +509,8 @@ class MainWindow(QMainWindow):
         self._details_job = job
 
         def shown(read: Details) -> None:
+            if not shiboken6.isValid(self.tree):  # the window went while the job read
+                return
             current = self.current_machine()
             if current is not None and current.key == machine.key:
                 self.details.show_machine(read.info, where(self.registry, machine.backend),
