@@ -35,8 +35,8 @@ def test_a_details_answer_after_the_window_went_is_dropped(qtbot, runner, tmp_pa
     window.select(("localhost", "memory", machine_id))
     assert reading.wait(5)
     tree = window.tree
-    shiboken6.delete(window)  # gone while its job reads
-    assert not shiboken6.isValid(tree)
+    window.deleteLater()  # gone while its job reads (Qt's own deferred delete)
+    qtbot.waitUntil(lambda: not shiboken6.isValid(tree))
     with qtbot.captureExceptions() as raised:
         release.set()
         runner.wait_for_done(5000)

@@ -260,8 +260,8 @@ def test_a_tab_torn_down_without_closing_is_no_longer_fed(qtbot, guest, owner):
     assert isinstance(page, SerialPage) and page.log is log
     conn.sendall(b"first\r\n")
     qtbot.waitUntil(lambda: "first" in page.terminal.text())
-    shiboken6.delete(window)  # no closeEvent, no close_page
-    assert not shiboken6.isValid(page)
+    window.deleteLater()  # no closeEvent, no close_page: Qt deletes it and its pages
+    qtbot.waitUntil(lambda: not shiboken6.isValid(page))
     with qtbot.captureExceptions() as raised:
         conn.sendall(b"second\r\n")
         qtbot.waitUntil(lambda: b"second" in log.buffer)
