@@ -7,6 +7,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import socket
+    from collections.abc import Callable
+
     from desktopvm.model.machine import MachineSpec
 
 
@@ -143,12 +146,17 @@ class DiskInfo:
 
 @dataclass(frozen=True, slots=True)
 class VncEndpoint:
-    """Where to reach a machine's graphical console over RFB."""
+    """Where to reach a machine's graphical console over RFB: a host and port, a Unix socket,
+    or an `opener` the backend hands over when the way in is its own (ESXi's WebMKS: a
+    WebSocket behind a one-time ticket). The opener blocks, so it is called off the GUI
+    thread, once per connection; it raises OSError or BackendError when it cannot connect."""
 
     host: str = ""
     port: int = 0
     unix_socket: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)  # a secret: never in a log line
+    # Left out of ==, hash and repr: it may hold a session or hand out tickets.
+    opener: Callable[[], socket.socket] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
