@@ -65,6 +65,10 @@ class MachineSummary:
     # Why the machine cannot be read (its record is damaged), in words; "" when it can. Such
     # a machine is listed in state UNKNOWN so it does not vanish from the user's list.
     problem: str = ""
+    # Where the machine runs inside its host, from outside in, e.g. ("Datacenter A",
+    # "Cluster 1", "esx-3.example") on a vCenter; () where there is nothing to group by (every
+    # other backend, a standalone ESXi host). The inventory nests the machine under these.
+    location: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str, str]:
