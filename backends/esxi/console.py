@@ -30,6 +30,7 @@ from desktopvm.protocol import (
     ConnectionLost,
     ConsoleEndpoints,
     UnsupportedOperation,
+    VncEndpoint,
     no_progress,
     states,
 )
@@ -91,29 +92,37 @@ def open_webmks(session: Session, machine_id: str) -> socket.socket:
     """A socket carrying the machine's RFB stream (for desktopvm.rfb.RfbClient), over TLS
     trusted as the session is (CA file, or the pinned certificate)."""
     url = webmks_url(session, machine_id)
+    ticket = url.partition("/ticket/")[2]
     try:
         return open_websocket(url, context=tls_context(session.host), timeout=session.timeout)
     except WebSocketError as error:
+        # open_websocket leaves the ticket out of its own words; a library's message quoting
+        # the URL is scrubbed here too (the ticket opens the screen until it expires).
+        reason = str(error).replace(ticket, "…") if ticket else str(error)
         raise ConnectionLost(f"The console of {machine_id} on {session.host.address} could "
-                             "not be opened", str(error)) from error
+                             "not be opened", reason) from error
 
 
 VMRC_WINDOWS = r"C:\Program Files (x86)\VMware\VMware Remote Console\vmrc.exe"
 
 
 def endpoints(session: Session, machine_id: str) -> ConsoleEndpoints:
-    """The native console of a running machine: VMware Remote Console when installed (it asks
-    for the password itself: none is put on its command line), else the web client."""
+    """A running machine's screen for the console window (an opener that fetches a fresh
+    WebMKS ticket for each connection) and its native console: VMware Remote Console when
+    installed (it asks for the password itself: none is put on its command line), else the
+    web client."""
     values = inventory.read(session, machine_id, ["name", "runtime.powerState"])
     states.require(Operation.CONSOLE, inventory.state_of(values.get("runtime.powerState")),
                    str(values.get("name", machine_id)))
     host = session.host
     where = f"{host.address}:{host.effective_port}"
     user = urllib.parse.quote(host.username, safe="")
-    return ConsoleEndpoints(native_viewer=viewer(
-        f"vmrc://{user}@{where}/?moid={urllib.parse.quote(machine_id)}",
-        f"https://{where}/ui/#/host/vms/{urllib.parse.quote(machine_id)}"
-        if session.about().apiType == "HostAgent" else f"https://{where}/ui/"))
+    return ConsoleEndpoints(
+        vnc=VncEndpoint(opener=functools.partial(open_webmks, session, machine_id)),
+        native_viewer=viewer(
+            f"vmrc://{user}@{where}/?moid={urllib.parse.quote(machine_id)}",
+            f"https://{where}/ui/#/host/vms/{urllib.parse.quote(machine_id)}"
+            if session.about().apiType == "HostAgent" else f"https://{where}/ui/"))
 
 
 def viewer(vmrc: str, web: str) -> tuple[str, ...]:
