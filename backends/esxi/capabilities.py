@@ -58,7 +58,7 @@ def capabilities(facts: Facts, backend: str) -> Capabilities:
         screenshot=True,
         type_text=True,
         keys=SENDABLE,
-        vnc_console=False,
+        vnc_console=True,  # WebMKS: RFB over a ticket's WebSocket (console.endpoints' opener)
         export_formats=frozenset({"ova", "ovf"}),
         live_changes=frozenset({LiveChange.NAME, LiveChange.NOTES, LiveChange.OPTICAL_MEDIA,
                                 LiveChange.NETWORK_ATTACHMENT}),
