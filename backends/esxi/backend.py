@@ -250,7 +250,7 @@ class EsxiBackend:
 
     def open_webmks(self, machine_id: str) -> socket.socket:
         """The machine's screen as a socket for desktopvm.rfb.RfbClient (WebMKS: RFB 3.8 over
-        a WebSocket); the console window would use this where it opens a VNC socket."""
+        a WebSocket) on a fresh ticket; console()'s VncEndpoint.opener calls it per connection."""
         return console.open_webmks(self.session, machine_id)
 
     def screenshot(self, machine_id: str) -> bytes:
