@@ -15,12 +15,22 @@ from typing import Any
 from PySide6.QtCore import QObject, QRect, QTimer, Signal
 from PySide6.QtGui import QImage
 
-from desktopvm.protocol import VncEndpoint
+from desktopvm.protocol import AuthenticationFailed as HostRefusedCredentials
+from desktopvm.protocol import BackendError, VncEndpoint
 from desktopvm.rfb import AuthenticationFailed, Rect, RfbClient, RfbError, RfbListener, open_socket
 from desktopvm.rfb.keys import combo_keys
 from desktopvm.ui.console.handoff import Inbox
 
 TICK_MS = 16  # QEMU sends at most ~33 updates/s; a tick takes all that arrived meanwhile
+
+
+def _reason(error: Exception) -> str:
+    """One line saying why: a backend's summary with the first line of its details (the
+    refusal, the TLS failure), which it writes without tickets or passwords."""
+    if isinstance(error, BackendError):
+        detail = error.details.strip().splitlines()[0] if error.details.strip() else ""
+        return f"{error.summary}: {detail}" if detail else error.summary
+    return str(error) or type(error).__name__
 
 
 class _Link(RfbListener):
@@ -40,7 +50,10 @@ class _Link(RfbListener):
     def _work(self) -> None:
         endpoint = self.endpoint
         try:
-            sock = open_socket(endpoint.host, endpoint.port, endpoint.unix_socket)
+            # A backend's own way in (ESXi's WebMKS) is called anew for each connection:
+            # its tickets are good for one.
+            sock = (endpoint.opener() if endpoint.opener is not None else
+                    open_socket(endpoint.host, endpoint.port, endpoint.unix_socket))
             with self._lock:
                 if not self.inbox.is_open:  # closed while connecting
                     sock.close()
@@ -48,11 +61,12 @@ class _Link(RfbListener):
                 self._sock = sock
             client = RfbClient(sock, self, password=endpoint.password)
             client.handshake()
-        except AuthenticationFailed as error:
+        except (AuthenticationFailed, HostRefusedCredentials) as error:
             self.inbox.post("disconnected", str(error), True)
             return
-        except (OSError, RfbError) as error:
-            self.inbox.post("disconnected", f"Could not connect to the display: {error}", False)
+        except Exception as error:  # an opener's failure of any kind is shown, never lost
+            self.inbox.post("disconnected", f"Could not connect to the display: {_reason(error)}",
+                            False)
             return
         with self._lock:
             self.client = client
