@@ -22,6 +22,9 @@
 //     simulator's registry, so its properties and methods are the simulator's own SOAP
 //     handling) whose device URLs serve each disk file by GET, as ESXi's NFC does; what the
 //     lease heard (HttpNfcLeaseProgress, Complete, Abort) is kept for GET /desktopvm/leases;
+//   - /folder (datastore files over HTTP): answered only with a session cookie (401
+//     without, as ESXi refuses a client that has not logged in); each PUT is counted per
+//     path for GET /desktopvm/folder, so a test sees whether an upload was sent again;
 //   - RevertToSnapshot_Task brings back the CPUs, memory and notes the snapshot's configuration
 //     holds (0.24's own revert only moves snapshot.currentSnapshot); see revertConfig.
 package main
@@ -92,6 +95,9 @@ var (
 	importFiles = map[string]map[string]string{} // import lease -> device file name -> local path
 	leaseEvents = map[string][]string{}          // lease -> "progress N", "complete", "abort"
 	leaseCount  int
+
+	folderMu   sync.Mutex
+	folderPuts = map[string]int{} // /folder/PATH -> PUT requests received
 )
 
 // exportLease is the HttpNfcLease ExportVm returns: its properties are read and its methods
@@ -415,6 +421,25 @@ func front(next http.Handler, free bool) http.Handler {
 			leasesMu.Lock()
 			defer leasesMu.Unlock()
 			_ = json.NewEncoder(w).Encode(append([]string{}, tickets...))
+			return
+		}
+		if r.URL.Path == "/desktopvm/folder" {
+			folderMu.Lock()
+			defer folderMu.Unlock()
+			_ = json.NewEncoder(w).Encode(folderPuts)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/folder") {
+			if _, err := r.Cookie("vmware_soap_session"); err != nil {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			if r.Method == http.MethodPut {
+				folderMu.Lock()
+				folderPuts[r.URL.Path]++
+				folderMu.Unlock()
+			}
+			next.ServeHTTP(w, r)
 			return
 		}
 		if r.URL.Path == "/desktopvm/leases" {
