@@ -8,9 +8,11 @@ its session expired logs in again once. Every pyVmomi fault leaves here as a Bac
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import logging
+import socket
 import ssl
 import threading
 import urllib.parse
@@ -380,20 +382,26 @@ class Session:
             connection.close()
 
     def upload(self, url: str, source: IO[bytes], size: int, *,
-               sent: Callable[[int], None], cancel: CancelToken) -> None:
-        """POST `size` bytes of `source` to a URL the host gave (an NFC lease's disk URL), with
-        the session's cookie, over TLS verified as for the session itself."""
+               sent: Callable[[int], None], cancel: CancelToken, method: str = "POST",
+               content_type: str = "application/x-vnd.vmware-streamVmdk") -> None:
+        """POST `size` bytes of `source` to a URL the host gave (an NFC lease's disk URL), or
+        PUT them to a datastore's /folder URL, with the session's cookie, over TLS verified as
+        for the session itself. Cancelled midway, the host has finished with the request (or
+        ABANDON_SECONDS passed) when OperationCancelled is raised, so the caller can delete
+        the partial file without the host writing it again behind its back."""
         cookie = str(self.service()._stub.cookie)
         connection, address, path = self._nfc(url)
         try:
-            connection.putrequest("POST", path)
-            connection.putheader("Content-Type", "application/x-vnd.vmware-streamVmdk")
+            connection.putrequest(method, path)
+            connection.putheader("Content-Type", content_type)
             connection.putheader("Content-Length", str(size))
             connection.putheader("Cookie", cookie)
             connection.endheaders()
             left = size
             while left > 0:
-                cancel.raise_if_cancelled()
+                if cancel.cancelled:
+                    _abandon(connection)
+                    cancel.raise_if_cancelled()
                 chunk = source.read(min(CHUNK, left))
                 if not chunk:
                     raise BackendError(f"The file ended {left} bytes early while uploading")
@@ -412,3 +420,23 @@ class Session:
                                  f"{type(error).__name__}: {error}") from error
         finally:
             connection.close()
+
+
+ABANDON_SECONDS = 10.0  # how long a cancelled upload waits for the host to drop the request
+
+
+def _abandon(connection: http.client.HTTPSConnection) -> None:
+    """End an upload's request body early and wait until the host closes the connection.
+
+    The host (hostd; vcsim's handler) writes the body into the file while it arrives and
+    stops only when it sees the end of the stream; waiting for its close means it is done
+    with the file. The TLS layer is dropped with the stream (`shutdown` leaves the raw
+    socket): nothing more is read from this connection but its end."""
+    sock = connection.sock
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(ABANDON_SECONDS)
+        while sock.recv(65536):
+            pass
