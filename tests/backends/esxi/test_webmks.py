@@ -5,39 +5,21 @@ talks RFB 3.8 to it through desktopvm.rfb.websocket_transport."""
 
 from __future__ import annotations
 
-import contextlib
-import http
-import json
-import socket
 import ssl
-import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.sync.server import Server, ServerConnection, serve
-from websockets.typing import Subprotocol
 
 from backends.esxi.backend import EsxiBackend
-from desktopvm.protocol import InvalidState, PowerState
+from desktopvm.protocol import ConnectionLost, InvalidState, PowerState
 from desktopvm.rfb import RfbClient
 from desktopvm.rfb.websocket_transport import WebSocketError, open_websocket
 from desktopvm.testing.doubles.esxi import sim
 from desktopvm.testing.doubles.rfb.fake_server import FakeVncServer
+from tests.backends.esxi.conftest import vcsim_call
 
 pytestmark = pytest.mark.vcsim
-
-
-def vcsim_call(esx: sim.Sim, path: str, body: bytes | None = None) -> Any:
-    context = ssl.create_default_context(cafile=str(esx.tls.ca))
-    with urllib.request.urlopen(urllib.request.Request(
-            f"https://127.0.0.1:{esx.port}{path}", data=body), context=context,
-            timeout=10) as answer:
-        data = answer.read()
-    return json.loads(data) if data else None
 
 
 def wait_for(predicate: Any, timeout: float = 10.0) -> None:
@@ -45,52 +27,6 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not met"
         time.sleep(0.01)
-
-
-@pytest.fixture
-def webmks(esx: sim.Sim, tmp_path: Path) -> Iterator[tuple[FakeVncServer, list[str], int]]:
-    """The endpoint, set as vcsim's WebMKS address; yields the RFB server, the paths the
-    endpoint was asked for, and its port."""
-    rfb = FakeVncServer(tmp_path / "vnc.sock")
-    asked: list[str] = []
-
-    def admit(connection: ServerConnection, request: Any) -> Any:
-        asked.append(request.path)
-        ticket = request.path.removeprefix("/ticket/")
-        if ticket not in vcsim_call(esx, "/desktopvm/tickets"):
-            return connection.respond(http.HTTPStatus.FORBIDDEN, "unknown ticket\n")
-        return None
-
-    def bridge(connection: ServerConnection) -> None:
-        assert connection.subprotocol == "binary"
-        with socket.socket(socket.AF_UNIX) as vnc:
-            vnc.connect(str(rfb.path))
-
-            def down() -> None:
-                with contextlib.suppress(OSError, Exception):
-                    while data := vnc.recv(65536):
-                        connection.send(data)
-                connection.close()
-
-            threading.Thread(target=down, daemon=True).start()
-            with contextlib.suppress(Exception):
-                for message in connection:
-                    vnc.sendall(message if isinstance(message, bytes) else message.encode())
-            with contextlib.suppress(OSError):
-                vnc.shutdown(socket.SHUT_RDWR)
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(str(esx.tls.certificate), str(esx.tls.key))
-    server: Server = serve(bridge, "127.0.0.1", 0, ssl=context,
-                           subprotocols=[Subprotocol("binary")], process_request=admit)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.socket.getsockname()[1]
-    vcsim_call(esx, "/desktopvm/webmks", f"wss://127.0.0.1:{port}/ticket/".encode())
-    try:
-        yield rfb, asked, port
-    finally:
-        server.shutdown()
-        rfb.close()
 
 
 def running(backend: EsxiBackend) -> str:
@@ -111,6 +47,40 @@ def test_the_console_speaks_rfb_over_the_tickets_websocket(
         client.close()
     (path,) = asked
     assert path.startswith("/ticket/desktopvm-webmks-") and path.endswith(f"-{machine_id}")
+
+
+def test_console_offers_the_screen_with_a_fresh_ticket_per_connection(
+        esx_backend: EsxiBackend, webmks: tuple[FakeVncServer, list[str], int]) -> None:
+    _, asked, _ = webmks
+    machine_id = running(esx_backend)
+    endpoints = esx_backend.console(machine_id)
+    assert esx_backend.capabilities().vnc_console
+    assert endpoints.vnc is not None and endpoints.vnc.opener is not None
+    assert endpoints.native_viewer  # VMRC or the web client, still offered
+    assert not asked  # asking for the endpoints acquires no ticket yet
+    for _ in range(2):  # a reconnect: the first ticket is spent
+        client = RfbClient(endpoints.vnc.opener())
+        try:
+            client.handshake()
+            assert (client.framebuffer.width, client.framebuffer.height) == (64, 48)
+        finally:
+            client.close()
+    assert len(asked) == 2 and asked[0] != asked[1]
+    assert "desktopvm-webmks" not in repr(endpoints)
+
+
+def test_a_refused_console_names_the_reason_but_not_the_ticket(
+        esx: sim.Sim, esx_backend: EsxiBackend,
+        webmks: tuple[FakeVncServer, list[str], int]) -> None:
+    _, _, port = webmks
+    machine_id = running(esx_backend)
+    # A URL the WebSocket library rejects quoting it whole (the scheme is not ws/wss).
+    vcsim_call(esx, "/desktopvm/webmks", f"https://127.0.0.1:{port}/ticket/".encode())
+    with pytest.raises(ConnectionLost) as caught:
+        esx_backend.open_webmks(machine_id)
+    issued = vcsim_call(esx, "/desktopvm/tickets")[-1]
+    assert "isn't a valid URI" in caught.value.details
+    assert issued not in caught.value.details and issued not in str(caught.value)
 
 
 def test_an_unknown_ticket_is_refused(esx: sim.Sim,
