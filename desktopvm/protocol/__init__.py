@@ -32,6 +32,7 @@ from desktopvm.protocol.types import (
     StartMode,
     VncEndpoint,
 )
+from desktopvm.protocol.watching import ChangeWatching
 
 __all__ = [
     "AuthenticationFailed",
@@ -44,6 +45,7 @@ __all__ = [
     "CapturingBackend",
     "CertificateFacts",
     "CertificateNotTrusted",
+    "ChangeWatching",
     "CommandFailed",
     "ConnectionLost",
     "ConsoleEndpoints",
