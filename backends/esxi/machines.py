@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backends.esxi import inventory, plans, tasks
+from backends.esxi import datastores, inventory, plans, tasks
 from backends.esxi.placement import Facts
 from backends.esxi.session import Session, vim
 from desktopvm.model import Capabilities, MachineSpec, changed_groups
@@ -29,10 +29,16 @@ def create(session: Session, facts: Facts, spec: MachineSpec, *, progress: Progr
            cancel: CancelToken, datastore: str = "") -> str:
     """CreateVM_Task in the datacenter's VM folder on the chosen datastore; the new id.
 
+    A CD/DVD naming a file on this computer gets it uploaded to the datastore first
+    (backends/esxi/datastores.py); a local ISO that is not there is refused before anything.
     A machine made although the user cancelled (the task ran to its end) is destroyed again.
     """
+    datastores.require_local_isos(spec)
     store = facts.datastore(datastore)
-    config = plans.create_spec(spec, store.name, facts.networks)
+    config = plans.create_spec(datastores.on_datastore(spec, store.name), store.name,
+                               facts.networks)
+    datastores.upload_local_isos(session, facts, spec, store.name, progress=progress,
+                                 cancel=cancel)
     with Undo() as undo:
         created = tasks.run_task(
             session, lambda si: Session.bind(si, vim.Folder, facts.folder._moId).CreateVM_Task(
@@ -58,19 +64,32 @@ def create(session: Session, facts: Facts, spec: MachineSpec, *, progress: Progr
 
 def update(session: Session, facts: Facts, machine_id: str, old: MachineSpec,
            new: MachineSpec, *, progress: Progress, cancel: CancelToken) -> None:
-    """ReconfigVM_Task with only what changed between `old` and `new`."""
+    """ReconfigVM_Task with only what changed between `old` and `new`; an ISO on this
+    computer is uploaded to the machine's datastore first (once the change is allowed)."""
     groups = changed_groups(old, new)
     if not groups:
         return
+    datastores.require_local_isos(new)
     info, devices = inventory.machine(session, machine_id, "")
     require_changeable(info.spec.name, info.state, old, new, groups)
+    store = home(session, facts, machine_id) if any(datastores.local_isos(new)) else ""
     try:
-        config = plans.update_spec(old, new, groups, devices=devices,
-                                   datastore=facts.datastore().name, networks=facts.networks)
+        config = plans.update_spec(old, datastores.on_datastore(new, store), groups,
+                                   devices=devices, datastore=facts.datastore().name,
+                                   networks=facts.networks)
     except ValueError as error:
         raise UnsupportedOperation(str(error)) from error
+    datastores.upload_local_isos(session, facts, new, store, progress=progress, cancel=cancel)
     tasks.run_task(session, lambda si: inventory.vm(si, machine_id).ReconfigVM_Task(config),
                    progress=progress, cancel=cancel, stage=f"Changing {new.name}")
+
+
+def home(session: Session, facts: Facts, machine_id: str) -> str:
+    """The datastore that holds the machine's configuration file (else the roomiest)."""
+    path = str(inventory.read(session, machine_id, ["config.files.vmPathName"]).get(
+        "config.files.vmPathName") or "")
+    return datastores.split(path)[0] if datastores.is_datastore_path(path) \
+        else facts.datastore().name
 
 
 def require_name(name: str, capabilities: Capabilities) -> None:

@@ -1,0 +1,227 @@
+"""A CD/DVD naming an ISO on this computer: uploaded to the datastore (HTTP PUT to /folder)
+on vcsim, reused when there, deleted when cancelled, refused when missing."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backends.esxi import datastores
+from backends.esxi.backend import EsxiBackend
+from desktopvm.model import MachineSpec
+from desktopvm.model.devices import (
+    ControllerKind,
+    Disk,
+    DiskFormat,
+    NetworkAdapter,
+    NetworkAttachment,
+    OpticalDrive,
+    StorageController,
+)
+from desktopvm.model.machine import UsbSpec
+from desktopvm.protocol import (
+    CancelToken,
+    InvalidSpec,
+    MachineNotFound,
+    OperationCancelled,
+    PowerState,
+    no_progress,
+)
+from desktopvm.testing.doubles.esxi import sim
+
+pytestmark = pytest.mark.vcsim
+MIB = 2**20
+
+
+def spec(name: str, iso: str = "") -> MachineSpec:
+    return MachineSpec(
+        name=name, os="debian12",
+        storage=(StorageController(kind=ControllerKind.SCSI, disks=(
+            Disk(format=DiskFormat.VMDK, size_bytes=MIB),)),
+                 StorageController(kind=ControllerKind.SATA,
+                                   optical=(OpticalDrive(iso=iso),))),
+        network=(NetworkAdapter(attachment=NetworkAttachment.SWITCH, network="VM Network"),),
+        usb=UsbSpec(version=None))
+
+
+def isos(machine: MachineSpec) -> list[str]:
+    return [o.iso for c in machine.storage for o in c.optical]
+
+
+@pytest.fixture
+def iso(tmp_path: Path) -> Path:
+    """A local ISO of 5 MiB and a bit (several upload chunks), with a name no other test
+    uses: the simulator lives for the whole session."""
+    path = tmp_path / f"install-{uuid.uuid4().hex[:8]}.iso"
+    path.write_bytes(bytes(range(256)) * (5 * MIB // 256) + b"the end")
+    return path
+
+
+@pytest.fixture
+def store_folder(esx_backend: EsxiBackend) -> Path:
+    """vcsim's datastore is a folder on this computer: what reached it can be read."""
+    store = esx_backend.facts().datastore()
+    return Path(esx_backend.session.properties(store.ref, ["summary.url"])["summary.url"])
+
+
+@pytest.fixture
+def made(esx_backend: EsxiBackend) -> Iterator[list[str]]:
+    """Machine ids a test made; deleted after it."""
+    ids: list[str] = []
+    yield ids
+    for machine_id in ids:
+        try:
+            if esx_backend.get_machine(machine_id).state is not PowerState.OFF:
+                esx_backend.power_off(machine_id)
+            esx_backend.delete(machine_id, delete_disks=True, progress=no_progress,
+                               cancel=CancelToken())
+        except MachineNotFound:
+            pass
+
+
+def puts(esx: sim.Sim, name: str) -> int:
+    """How many PUTs reached the simulator's /folder for desktopvm-iso/NAME (main.go)."""
+    context = ssl.create_default_context(cafile=str(esx.tls.ca))
+    with urllib.request.urlopen(f"https://127.0.0.1:{esx.port}/desktopvm/folder",
+                                context=context, timeout=10) as answer:
+        counts = json.loads(answer.read())
+    return int(counts.get(f"/folder/{datastores.ISO_FOLDER}/{name}", 0))
+
+
+def test_create_uploads_a_local_iso_and_the_drive_reads_the_datastore_copy(
+        esx_backend: EsxiBackend, esx: sim.Sim, iso: Path, store_folder: Path,
+        made: list[str]) -> None:
+    stages: list[str] = []
+    made.append(esx_backend.create(spec("dvmtest-iso-create", str(iso)),
+                                   progress=lambda _f, stage: stages.append(stage),
+                                   cancel=CancelToken()))
+    uploaded = store_folder / datastores.ISO_FOLDER / iso.name
+    assert uploaded.read_bytes() == iso.read_bytes()
+    store = esx_backend.facts().datastore().name
+    assert isos(esx_backend.get_machine(made[0]).spec) == \
+        [f"[{store}] {datastores.ISO_FOLDER}/{iso.name}"]
+    assert puts(esx, iso.name) == 1
+    assert any(s.startswith(f"Uploading {iso.name} to {store}") for s in stages)
+    listed = esx_backend.list_isos()
+    assert datastores.DatastoreFile(f"[{store}] {datastores.ISO_FOLDER}/{iso.name}",
+                                    iso.stat().st_size) in listed
+
+
+def test_a_second_create_reuses_the_iso_already_there(
+        esx_backend: EsxiBackend, esx: sim.Sim, iso: Path, made: list[str]) -> None:
+    made.append(esx_backend.create(spec("dvmtest-iso-first", str(iso)), progress=no_progress,
+                                   cancel=CancelToken()))
+    stages: list[str] = []
+    made.append(esx_backend.create(spec("dvmtest-iso-second", str(iso)),
+                                   progress=lambda _f, stage: stages.append(stage),
+                                   cancel=CancelToken()))
+    assert puts(esx, iso.name) == 1  # no second PUT
+    assert any("already on" in s and "not uploading again" in s for s in stages)
+    assert isos(esx_backend.get_machine(made[1]).spec) == \
+        isos(esx_backend.get_machine(made[0]).spec)
+
+
+def test_an_iso_of_the_same_name_but_another_size_is_uploaded_again(
+        esx_backend: EsxiBackend, esx: sim.Sim, iso: Path, store_folder: Path) -> None:
+    esx_backend.upload_iso(iso, progress=no_progress, cancel=CancelToken())
+    iso.write_bytes(b"a different disc " * 1000)
+    esx_backend.upload_iso(iso, progress=no_progress, cancel=CancelToken())
+    assert puts(esx, iso.name) == 2
+    assert (store_folder / datastores.ISO_FOLDER / iso.name).read_bytes() == iso.read_bytes()
+
+
+def test_a_cancelled_upload_leaves_no_partial_file_and_no_machine(
+        esx_backend: EsxiBackend, esx: sim.Sim, iso: Path, store_folder: Path) -> None:
+    before = {m.id for m in esx_backend.list_machines()}
+    cancel = CancelToken()
+
+    def progress(fraction: float | None, stage: str) -> None:
+        if fraction and 0 < fraction < 1:  # midway: some of the file is on its way
+            cancel.cancel()
+
+    with pytest.raises(OperationCancelled, match="partial file was deleted"):
+        esx_backend.create(spec("dvmtest-iso-cancel", str(iso)), progress=progress,
+                           cancel=cancel)
+    assert puts(esx, iso.name) == 1  # the upload had started
+    assert not (store_folder / datastores.ISO_FOLDER / iso.name).exists()
+    assert {m.id for m in esx_backend.list_machines()} == before
+
+
+def test_a_missing_local_iso_is_refused_before_anything_is_made_or_sent(
+        esx_backend: EsxiBackend, esx: sim.Sim, tmp_path: Path) -> None:
+    before = {m.id for m in esx_backend.list_machines()}
+    missing = tmp_path / "not-here.iso"
+    with pytest.raises(InvalidSpec) as raised:
+        esx_backend.create(spec("dvmtest-iso-missing", str(missing)), progress=no_progress,
+                           cancel=CancelToken())
+    [problem] = raised.value.problems
+    assert problem.field == "storage[1].optical[0].iso"
+    assert str(missing) in problem.message and "does not exist" in problem.message
+    assert {m.id for m in esx_backend.list_machines()} == before
+    assert puts(esx, missing.name) == 0
+
+
+def test_editing_a_running_machine_to_a_local_iso_uploads_and_attaches_it(
+        esx_backend: EsxiBackend, esx: sim.Sim, iso: Path, store_folder: Path,
+        made: list[str]) -> None:
+    made.append(esx_backend.create(spec("dvmtest-iso-edit"), progress=no_progress,
+                                   cancel=CancelToken()))
+    esx_backend.start(made[0])
+    old = esx_backend.get_machine(made[0]).spec
+    new = old.model_copy(update={"storage": (old.storage[0], old.storage[1].model_copy(
+        update={"optical": (old.storage[1].optical[0].model_copy(
+            update={"iso": str(iso)}),)}))})
+    esx_backend.update(made[0], old, new, progress=no_progress, cancel=CancelToken())
+    after = esx_backend.get_machine(made[0])
+    store = esx_backend.facts().datastore().name
+    assert isos(after.spec) == [f"[{store}] {datastores.ISO_FOLDER}/{iso.name}"]
+    assert after.state is PowerState.RUNNING
+    assert (store_folder / datastores.ISO_FOLDER / iso.name).read_bytes() == iso.read_bytes()
+    assert puts(esx, iso.name) == 1
+
+
+def test_an_edit_to_a_missing_local_iso_is_refused_before_anything_is_sent(
+        esx_backend: EsxiBackend, esx: sim.Sim, tmp_path: Path, made: list[str]) -> None:
+    made.append(esx_backend.create(spec("dvmtest-iso-edit-missing"), progress=no_progress,
+                                   cancel=CancelToken()))
+    old = esx_backend.get_machine(made[0]).spec
+    missing = tmp_path / "gone.iso"
+    new = old.model_copy(update={"storage": (old.storage[0], old.storage[1].model_copy(
+        update={"optical": (OpticalDrive(iso=str(missing)),)}))})
+    with pytest.raises(InvalidSpec, match="does not exist"):
+        esx_backend.update(made[0], old, new, progress=no_progress, cancel=CancelToken())
+    assert isos(esx_backend.get_machine(made[0]).spec) == [""]
+    assert puts(esx, missing.name) == 0
+
+
+def test_datastore_paths_and_local_paths_are_told_apart() -> None:
+    assert datastores.is_datastore_path("[datastore1] isos/debian.iso")
+    assert datastores.split("[datastore 2] isos/debian.iso") == ("datastore 2",
+                                                                 "isos/debian.iso")
+    assert not datastores.is_datastore_path("/home/me/debian.iso")
+    assert not datastores.is_datastore_path(r"C:\isos\debian.iso")
+    assert datastores.target("~/x.iso", "ds") == f"[ds] {datastores.ISO_FOLDER}/x.iso"
+
+
+def test_the_datastores_are_listed_with_their_free_space(esx_backend: EsxiBackend) -> None:
+    stores = esx_backend.list_datastores()
+    assert stores and all(s.capacity_bytes >= s.free_bytes > 0 for s in stores)
+    assert [s.free_bytes for s in stores] == sorted((s.free_bytes for s in stores),
+                                                    reverse=True)
+
+
+def test_an_upload_url_quotes_the_name(esx_backend: EsxiBackend, esx: sim.Sim,
+                                       tmp_path: Path, store_folder: Path) -> None:
+    odd = tmp_path / f"my disc #{uuid.uuid4().hex[:6]}.iso"
+    odd.write_bytes(b"x" * 3000)
+    path = esx_backend.upload_iso(odd, progress=no_progress, cancel=CancelToken())
+    assert path.endswith(f"{datastores.ISO_FOLDER}/{odd.name}")
+    assert (store_folder / datastores.ISO_FOLDER / odd.name).read_bytes() == odd.read_bytes()
+    assert puts(esx, urllib.parse.quote(odd.name)) + puts(esx, odd.name) == 1
