@@ -16,6 +16,7 @@ from backends.esxi import (
     appliances,
     clones,
     console,
+    datastores,
     disks,
     inventory,
     lifecycle,
@@ -24,7 +25,8 @@ from backends.esxi import (
     snapshots,
 )
 from backends.esxi.capabilities import capabilities, read_only
-from backends.esxi.placement import Facts, read_facts
+from backends.esxi.datastores import DatastoreFile
+from backends.esxi.placement import Datastore, Facts, read_facts
 from backends.esxi.session import READ_ONLY_HINT, READ_ONLY_SUMMARY, Session
 from desktopvm.model import Capabilities, DiskFormat, MachineSpec, changed_groups
 from desktopvm.protocol import (
@@ -227,6 +229,24 @@ class EsxiBackend:
             machines.require_name(name, self.capabilities())
         return appliances.import_machine(self.session, self.facts(), path, name=name,
                                          progress=progress, cancel=cancel)
+
+    # -- datastore files (ESXi only: not in the protocol) ------------------------------------
+    def list_datastores(self) -> tuple[Datastore, ...]:
+        """The host's accessible datastores, the most free space first."""
+        return datastores.datastores(self.facts(fresh=True))
+
+    def list_isos(self, datastore: str = "") -> list[DatastoreFile]:
+        """The ISOs on `datastore` (default: the roomiest), every folder searched."""
+        return datastores.list_isos(self.session, self.facts(), datastore)
+
+    def upload_iso(self, path: Path, *, datastore: str = "", progress: Progress,
+                   cancel: CancelToken) -> str:
+        """Upload a local ISO into desktopvm-iso/ on `datastore` (or reuse the one there of
+        the same name and size); its datastore path, for a CD/DVD's `iso`."""
+        self._writable()
+        facts = self.facts()
+        return datastores.upload(self.session, facts, path, facts.datastore(datastore).name,
+                                 progress=progress, cancel=cancel)
 
     # -- disks ------------------------------------------------------------------------------
     def disk_info(self, path: Path) -> DiskInfo:
