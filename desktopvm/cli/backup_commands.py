@@ -18,8 +18,9 @@ from desktopvm.cli.common import (
     table,
 )
 from desktopvm.model import printable
-from desktopvm.protocol import BackendError
-from desktopvm.schedule.entry import ENCODED_FLAG, decode
+from desktopvm.protocol import BackendError, OperationCancelled
+from desktopvm.schedule import runs
+from desktopvm.schedule.entry import ENCODED_FLAG, SCHEDULED_FLAG, decode
 
 WORDS = ("schedule", "schedules", "unschedule")
 USAGE = """desktopvm-cli backup MACHINE --to DIR [--full] [--no-compress] [RETENTION]
@@ -49,6 +50,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     backup.add_argument("--json", action="store_true", help="schedules: as JSON")
     # How a scheduled task on Windows passes names holding '%' (see desktopvm/schedule).
     backup.add_argument(ENCODED_FLAG, action="store_true", help=argparse.SUPPRESS)
+    # Set by the scheduler's entry: the run's outcome is noted for the app to show.
+    backup.add_argument(SCHEDULED_FLAG, action="store_true", help=argparse.SUPPRESS)
     backup.set_defaults(handler=backup_command)
 
     sets = sub.add_parser("backups", help="backup sets in a folder: list, verify, prune")
@@ -116,11 +119,22 @@ def backup_command(ctx: Context) -> int:
             machine, to = decode(machine), decode(to or "")
         except ValueError:
             raise UsageError(f"{ENCODED_FLAG}: MACHINE and --to must be hex") from None
-    return back_up_now(ctx, machine, _folder(to))
+    try:
+        made = back_up_now(ctx, machine, _folder(to))
+    except BaseException as error:
+        # Noted whatever went wrong (no such folder, host unreachable, Ctrl-C): with the app
+        # closed, this line is how the user learns a scheduled backup did not happen.
+        line = "cancelled" if isinstance(error, (KeyboardInterrupt, OperationCancelled)) else (
+            getattr(error, "summary", "") or str(error) or type(error).__name__)
+        runs.record(machine, to or "", ok=False, line=line, scheduled=args.scheduled)
+        raise
+    runs.record(machine, to or "", ok=True, scheduled=args.scheduled,
+                line=f"{made.kind} set {made.id}, {format_size(made.size_bytes)}")
+    return EXIT_OK
 
 
-def back_up_now(ctx: Context, reference: str, destination: Path) -> int:
-    """Back up, then prune with the retention flags (if any)."""
+def back_up_now(ctx: Context, reference: str, destination: Path) -> BackupSet:
+    """Back up, then prune with the retention flags (if any); returns the set made."""
     backend, summary = ctx.machine(reference)
     args = ctx.args
     policy = _retention(args)
@@ -134,7 +148,7 @@ def back_up_now(ctx: Context, reference: str, destination: Path) -> int:
     if not policy.keeps_everything:
         for gone in prune(destination, made.machine_key, policy):
             ctx.print(f"pruned {gone.id} ({gone.kind}, {format_size(gone.size_bytes)})")
-    return EXIT_OK
+    return made
 
 
 def set_data(backup: BackupSet) -> dict[str, Any]:

@@ -18,6 +18,8 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 #: %NAME% in a task's arguments and has no escape for '%', and XML 1.0 cannot hold most control
 #: characters at all; such arguments reach the CLI this way instead (see windows.py).
 ENCODED_FLAG = "--encoded"
+#: `--scheduled`: the run was started by the entry (so its outcome is noted as scheduled).
+SCHEDULED_FLAG = "--scheduled"
 
 
 class ScheduleError(Exception):
@@ -85,7 +87,7 @@ class Schedule:
         machine, destination = self.machine, self.destination
         if encoded:
             machine, destination = encode(machine), encode(destination)
-        args = ["backup", machine, "--to", destination]
+        args = ["backup", machine, "--to", destination, SCHEDULED_FLAG]
         if encoded:
             args.append(ENCODED_FLAG)
         if self.full:
@@ -122,6 +124,8 @@ def from_arguments(args: Sequence[str], every: str, at: str) -> Schedule:
         flag = rest.pop(0)
         if flag == ENCODED_FLAG:
             encoded = True
+        elif flag == SCHEDULED_FLAG:  # entries made before it existed lack it: both read
+            pass
         elif flag == "--full":
             full = True
         elif flag == "--no-compress":

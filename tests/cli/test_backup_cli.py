@@ -115,6 +115,30 @@ def test_bad_input_is_refused_in_words(cli: Run, machine: str, tmp_path: Path):
     assert code == 1 and "No machine 'no such vm'" in err
 
 
+def test_each_run_is_noted_for_the_app(cli: Run, machine: str, tmp_path: Path):
+    """The outcome of every `backup MACHINE` run lands in the run log the app reads: the
+    failures a scheduler meets (an unplugged drive, a machine gone) as well as the sets made."""
+    from desktopvm.schedule import runs
+
+    folder = tmp_path / "sets"
+    folder.mkdir()
+    cli.ok("backup", machine, "--to", str(folder), "--scheduled")
+    code, _, _ = cli("backup", machine, "--to", str(tmp_path / "unplugged"), "--scheduled")
+    assert code == 2
+    code, _, _ = cli("backup", "no such vm", "--to", str(folder))
+    assert code == 1
+    made, unplugged, missing = runs.read()
+    assert made.ok and made.scheduled and made.machine == machine
+    assert made.line.startswith("full set ") and made.destination == str(folder)
+    assert not unplugged.ok and unplugged.scheduled
+    assert "no such folder (is the drive connected?" in unplugged.line
+    assert not missing.ok and not missing.scheduled and "No machine 'no such vm'" in missing.line
+    # Only the scheduled failure is news for the app; a later success of it clears it.
+    assert runs.unseen_failures() == [unplugged]
+    cli.ok("backup", machine, "--to", str(folder), "--scheduled")
+    assert runs.unseen_failures() == []
+
+
 def test_encoded_arguments_from_a_windows_task(cli: Run, machine: str, tmp_path: Path):
     folder = tmp_path / "100% backups"
     folder.mkdir()

@@ -38,10 +38,13 @@ def sample(machine: str = "qemu:web", **changes: object) -> Schedule:
 # -- the entry ----------------------------------------------------------------------------
 def test_arguments_are_the_backup_command_with_retention():
     entry = sample(full=True, compress=False, keep_last=3, daily=7, weekly=4)
-    assert entry.arguments() == ["backup", "qemu:web", "--to", "/srv/backups", "--full",
-                                 "--no-compress", "--keep-last", "3", "--daily", "7",
+    assert entry.arguments() == ["backup", "qemu:web", "--to", "/srv/backups", "--scheduled",
+                                 "--full", "--no-compress", "--keep-last", "3", "--daily", "7",
                                  "--weekly", "4"]
     assert from_arguments(entry.arguments(), "daily", "03:00") == entry
+    # Entries made before --scheduled existed still read back.
+    old = [a for a in entry.arguments() if a != "--scheduled"]
+    assert from_arguments(old, "daily", "03:00") == entry
 
 
 @pytest.mark.parametrize("changes, message", [

@@ -438,7 +438,7 @@ def test_back_up_and_schedule_from_the_window(qtbot, tmp_path: Path,
                      if line.startswith("ExecStart="))
     argv = systemd.split(exec_line[len("ExecStart="):])
     assert argv[argv.index("backup"):] == ["backup", 'memory:a "b"', "--to", str(folder),
-                                           "--full", "--keep-last", "3"]
+                                           "--scheduled", "--full", "--keep-last", "3"]
     assert "enable --now" in log.read_text()
 
     # Opened again, the dialog says what is scheduled (read in a job) and can stop it.
@@ -446,6 +446,12 @@ def test_back_up_and_schedule_from_the_window(qtbot, tmp_path: Path,
     again = next(d for d in window.operations.open_dialogs if isinstance(d, BackUpDialog))
     qtbot.waitUntil(lambda: not again.scheduled.isHidden(), timeout=5000)
     assert "every Monday at 03:00" in again.scheduled.text() and "last 3" in again.scheduled.text()
+    # ... and how the last backup went (the run log, read in a job).
+    qtbot.waitUntil(lambda: not again.last_run.isHidden(), timeout=5000)
+    [job] = [j for j in runner.jobs if j.title.startswith("Back up ")]
+    said = f"failed: {getattr(job.error, 'summary', job.error)}" if job.error else "full set "
+    assert again.last_run.text().startswith("Last backup: ")
+    assert f", by hand — {said}" in again.last_run.text()
     assert again.every_value() == "weekly" and again.retention.keep_last.value() == 3
     again.unschedule.click()
     qtbot.waitUntil(again.scheduled.isHidden, timeout=5000)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from desktopvm import schedule as scheduling
 from desktopvm.printable import printable
 from desktopvm.protocol import Backend, BackendError, CancelToken, MachineSummary, Progress
+from desktopvm.schedule import runs
+from desktopvm.ui.backup.run_notice import RunNotice
 from desktopvm.units import format_size
 
 if TYPE_CHECKING:
@@ -27,15 +29,27 @@ if TYPE_CHECKING:
 
 
 def back_up_into(backend: Backend, machine_id: str, folder: Path, *, incremental: bool,
-                 compress: bool, progress: Progress, cancel: CancelToken) -> BackupSet:
+                 compress: bool, progress: Progress, cancel: CancelToken,
+                 reference: str = "") -> BackupSet:
     """In a job: a set of the machine in `folder`, which must exist (an unplugged drive's
-    mount point is not filled instead)."""
+    mount point is not filled instead). The outcome is noted in the run log under
+    `reference` (CONNECTION:NAME, as schedules name machines) when one is given."""
     from desktopvm.backup import back_up
 
-    if not folder.is_dir():
-        raise BackendError(f"{folder} is not a folder that exists (is the drive connected?)")
-    made = back_up(backend, machine_id, folder, incremental=incremental, compress=compress,
-                   progress=progress, cancel=cancel)
+    try:
+        if not folder.is_dir():
+            raise BackendError(f"{folder} is not a folder that exists (is the drive "
+                               "connected?)")
+        made = back_up(backend, machine_id, folder, incremental=incremental,
+                       compress=compress, progress=progress, cancel=cancel)
+    except BaseException as error:
+        if reference:
+            runs.record(reference, str(folder), ok=False,
+                        line=getattr(error, "summary", "") or str(error) or "cancelled")
+        raise
+    line = f"{made.kind} set {made.id}, {format_size(made.size_bytes)}"
+    if reference:
+        runs.record(reference, str(folder), ok=True, line=line)
     progress(1.0, f"{made.kind.capitalize()} backup {made.id}, {format_size(made.size_bytes)}")
     return made
 
@@ -47,6 +61,8 @@ class BackupActions:
         self.window = window
         self.tr = window.tr
         self.windows: list[BackupsWindow] = []
+        self.notice = RunNotice(window.runner)  # scheduled runs that failed meanwhile
+        window.statusBar().addPermanentWidget(self.notice)
 
     def _caps(self, machine: MachineSummary) -> Capabilities | None:
         facts = self.window.facts.get(machine.backend)
@@ -61,8 +77,11 @@ class BackupActions:
                               schedule_system=scheduling.system_name())
         dialog.accepted.connect(lambda: self._backup_accepted(machine, dialog))
         self.window.operations.keep(dialog)
+        reference = f"{machine.backend}:{machine.name}"
+        job = self.window.runner.submit(self.tr("Read the last backup run"),
+                                        lambda _p, _c: runs.last_run(reference), background=True)
+        job.succeeded.connect(dialog.show_last_run)
         if scheduling.system_name():
-            reference = f"{machine.backend}:{machine.name}"
             self._read_schedule(dialog, reference)
             dialog.unschedule.clicked.connect(lambda: self._unschedule(dialog, reference))
 
@@ -107,7 +126,8 @@ class BackupActions:
         self.window.operations.submit(
             self.tr("Back up %1").replace("%1", name), machine,
             lambda b, p, c: back_up_into(b, machine.id, folder, incremental=incremental,
-                                         compress=compress, progress=p, cancel=c))
+                                         compress=compress, progress=p, cancel=c,
+                                         reference=f"{machine.backend}:{machine.name}"))
         if dialog.schedule.isChecked():
             keep_last, daily, weekly = dialog.retention.values()
             try:

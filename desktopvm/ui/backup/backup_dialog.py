@@ -30,7 +30,9 @@ from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary
 from desktopvm.protocol.states import LIVE, STOPPED
 from desktopvm.schedule import Schedule
+from desktopvm.schedule.runs import Run
 from desktopvm.ui.backup.labels import plain_label
+from desktopvm.ui.backup.run_notice import when
 from desktopvm.ui.theme import error_colour
 
 FOLDER_KEY = "backup_folder"  # the folder used last time, in window.ini
@@ -142,6 +144,9 @@ class BackUpDialog(QDialog):
         layout.addWidget(self.note)
         layout.addWidget(self.schedule)
         layout.addLayout(self._scheduled_row())
+        self.last_run = plain_label(name="last-run")  # filled by a job (the run log)
+        self.last_run.setVisible(False)
+        layout.addWidget(self.last_run)
         layout.addWidget(self.problem)
         layout.addWidget(buttons)
         self.folder.textChanged.connect(self.check)
@@ -220,6 +225,18 @@ class BackUpDialog(QDialog):
         self.retention.keep_last.setValue(entry.keep_last)
         self.retention.daily.setValue(entry.daily)
         self.retention.weekly.setValue(entry.weekly)
+
+    def show_last_run(self, run: object) -> None:
+        """The machine's last backup run (from the app, the CLI or the scheduler), if any."""
+        self.last_run.setVisible(isinstance(run, Run))
+        if not isinstance(run, Run):
+            return
+        how = self.tr("scheduled") if run.scheduled else self.tr("by hand")
+        outcome = (self.tr("%1") if run.ok else self.tr("failed: %1")).replace(
+            "%1", printable(run.line))
+        self.last_run.setText(self.tr("Last backup: %1, %2 — %3").replace("%1", when(run))
+                              .replace("%2", how).replace("%3", outcome))
+        self.last_run.setStyleSheet("" if run.ok else f"color: {error_colour()};")
 
     def _schedule_toggled(self, on: bool) -> None:
         self.ok.setText(self.tr("Back up and schedule") if on else self.tr("Back up"))
