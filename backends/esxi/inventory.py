@@ -2,7 +2,9 @@
 
 The list is one RetrievePropertiesEx over a container view the session keeps, asking only for
 what a summary needs — never a call per machine (pyVmomi's attribute access would make one
-round trip per property per machine).
+round trip per property per machine). On a vCenter the same call also walks the inventory
+from the root folder to every host (datacenters, host folders, compute resources, hosts) for
+their names and parents, so each machine's place — datacenter, cluster, host — comes with it.
 """
 
 from __future__ import annotations
@@ -37,18 +39,31 @@ def state_of(value: Any) -> PowerState:
 
 
 def machines(session: Session, backend: str) -> list[MachineSummary]:
-    """Every virtual machine (templates left out), in one round trip."""
+    """Every virtual machine (templates left out), in one round trip; on a vCenter with
+    where each runs (MachineSummary.location)."""
 
     def read(si: Any) -> list[Any]:
         view = session.vm_view(si)
-        spec = PC.FilterSpec(
-            objectSet=[PC.ObjectSpec(obj=view, skip=True, selectSet=[PC.TraversalSpec(
-                name="view", type=vim.view.ContainerView, path="view", skip=False)])],
-            propSet=[PC.PropertySpec(type=vim.VirtualMachine, pathSet=SUMMARY_PATHS)])
-        return session.retrieve(si, [spec])
+        content = session.content(si)  # read at login: asking it costs no call
+        vcenter = content.about.apiType == "VirtualCenter"
+        objects = [PC.ObjectSpec(obj=view, skip=True, selectSet=[PC.TraversalSpec(
+            name="view", type=vim.view.ContainerView, path="view", skip=False)])]
+        paths = [PC.PropertySpec(type=vim.VirtualMachine,
+                                 pathSet=SUMMARY_PATHS + (["runtime.host"] if vcenter else []))]
+        if vcenter:  # a standalone host is one place: nothing to group by
+            objects.append(PC.ObjectSpec(obj=content.rootFolder, skip=True,
+                                         selectSet=_to_hosts()))
+            paths.extend(PC.PropertySpec(type=kind, pathSet=kind_paths)
+                         for kind, kind_paths in PLACE_PATHS)
+        return session.retrieve(si, [PC.FilterSpec(objectSet=objects, propSet=paths)])
 
     rows: list[MachineSummary] = []
-    for item in session.run(read, "Listing the machines"):
+    found = session.run(read, "Listing the machines")
+    places = {_ref(item.obj): {p.name: p.val for p in item.propSet} for item in found
+              if not isinstance(item.obj, vim.VirtualMachine)}
+    for item in found:
+        if not isinstance(item.obj, vim.VirtualMachine):
+            continue
         values = {p.name: p.val for p in item.propSet}
         if values.get("config.template"):
             continue
@@ -58,8 +73,67 @@ def machines(session: Session, backend: str) -> list[MachineSummary]:
             state=state_of(values.get("runtime.powerState")), host=session.host.address,
             os=os_of(str(values.get("config.guestId") or ""), extra.get("desktopvm.os", "")),
             cpus=int(values.get("config.hardware.numCPU") or 0),
-            memory_mib=int(values.get("config.hardware.memoryMB") or 0)))
+            memory_mib=int(values.get("config.hardware.memoryMB") or 0),
+            location=location(values.get("runtime.host"), places)))
     return rows
+
+
+# What the walk from the root folder to the hosts collects of each kind of object it meets:
+# enough to follow a host up to its datacenter. Clusters are named beside plain compute
+# resources (and traversed beside them below) rather than trusted to match as a subtype: the
+# API reference does not say a type covers its subtypes, and it does say a type named by
+# several PropertySpecs gets the union of their properties, so naming both is safe.
+PLACE_PATHS = ((vim.HostSystem, ["name", "parent"]), (vim.ComputeResource, ["name", "parent"]),
+               (vim.ClusterComputeResource, ["name", "parent"]), (vim.Folder, ["parent"]),
+               (vim.Datacenter, ["name"]))
+
+
+def _to_hosts() -> list[Any]:
+    """Traversal from the root folder to every host: folders' children (folders, datacenters,
+    compute resources), a datacenter's host folder (not its VM, datastore or network
+    folders), a compute resource's hosts — the usual inventory walk of the vSphere SDK's
+    samples, cut to the host side."""
+    def to(name: str) -> Any:
+        return PC.SelectionSpec(name=name)
+
+    return [
+        PC.TraversalSpec(name="folder", type=vim.Folder, path="childEntity", skip=False,
+                         selectSet=[to("folder"), to("datacenter"), to("compute"),
+                                    to("cluster")]),
+        PC.TraversalSpec(name="datacenter", type=vim.Datacenter, path="hostFolder",
+                         skip=False, selectSet=[to("folder")]),
+        PC.TraversalSpec(name="compute", type=vim.ComputeResource, path="host", skip=False),
+        PC.TraversalSpec(name="cluster", type=vim.ClusterComputeResource, path="host",
+                         skip=False),
+    ]
+
+
+def _ref(obj: Any) -> tuple[str, str]:
+    """A managed object's identity: ids are unique per type."""
+    return (str(obj._wsdlName), str(obj._moId))
+
+
+def location(host: Any, places: dict[tuple[str, str], dict[str, Any]]) -> tuple[str, ...]:
+    """(datacenter, cluster, host) — or (datacenter, host) for a host outside any cluster —
+    of the host a machine runs on, from the walk's names and parents; () when the machine
+    has no host or its host cannot be followed up to a datacenter (e.g. the user may not
+    see it), so it is listed ungrouped rather than in a wrong place."""
+    if host is None or _ref(host) not in places:
+        return ()
+    names = [str(places[_ref(host)].get("name", host._moId))]
+    node, seen = places[_ref(host)].get("parent"), set()
+    while node is not None and _ref(node) in places and _ref(node) not in seen:
+        seen.add(_ref(node))
+        values = places[_ref(node)]
+        if isinstance(node, vim.Datacenter):
+            names.append(str(values.get("name", node._moId)))
+            return tuple(reversed(names))
+        if isinstance(node, vim.ClusterComputeResource):
+            names.append(str(values.get("name", node._moId)))
+        # a standalone host's own ComputeResource bears the host's name; folders are only
+        # how the administrator filed things: both are passed through
+        node = values.get("parent")
+    return ()
 
 
 def vm(si: Any, machine_id: str) -> Any:
