@@ -3,18 +3,26 @@ on vcsim, reused when there, deleted when cancelled, refused when missing."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import socket
 import ssl
+import threading
+import time
 import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from backends.esxi import datastores
 from backends.esxi.backend import EsxiBackend
+from backends.esxi.session import Session
+from desktopvm.connections import HostConfig
 from desktopvm.model import MachineSpec
 from desktopvm.model.devices import (
     ControllerKind,
@@ -34,6 +42,7 @@ from desktopvm.protocol import (
     PowerState,
     no_progress,
 )
+from desktopvm.testing.doubles.certs import make_tls
 from desktopvm.testing.doubles.esxi import sim
 
 pytestmark = pytest.mark.vcsim
@@ -225,3 +234,40 @@ def test_an_upload_url_quotes_the_name(esx_backend: EsxiBackend, esx: sim.Sim,
     assert path.endswith(f"{datastores.ISO_FOLDER}/{odd.name}")
     assert (store_folder / datastores.ISO_FOLDER / odd.name).read_bytes() == odd.read_bytes()
     assert puts(esx, urllib.parse.quote(odd.name)) + puts(esx, odd.name) == 1
+
+
+def test_a_cancelled_upload_returns_only_once_the_host_is_done_with_the_request(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The partial file is deleted after the upload returns: had the host not finished
+    writing it by then, it could write it again after the delete. A stand-in host that takes
+    a while to finish after the body stops (as a busy hostd may) shows the upload waits."""
+    tls = make_tls(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls.certificate, tls.key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    finished = threading.Event()
+
+    def host() -> None:
+        connection, _ = listener.accept()
+        with context.wrap_socket(connection, server_side=True) as tls_socket, \
+                contextlib.suppress(OSError):
+            while tls_socket.recv(65536):  # headers, then the body until the client stops
+                pass
+            time.sleep(0.5)  # finishing the file: the client must not return meanwhile
+            finished.set()
+
+    server = threading.Thread(target=host, daemon=True)
+    server.start()
+    session = Session(HostConfig(kind="esxi", address="127.0.0.1",
+                                 port=listener.getsockname()[1], username="root",
+                                 ca_file=str(tls.ca)), lambda: "")
+    monkeypatch.setattr(session, "service", lambda: SimpleNamespace(
+        _stub=SimpleNamespace(cookie="vmware_soap_session=x")))
+    cancel = CancelToken()
+    with pytest.raises(OperationCancelled):
+        session.upload("https://*/folder/x.iso?dsName=ds", io.BytesIO(bytes(8 * MIB)),
+                       8 * MIB, sent=lambda _count: cancel.cancel(), cancel=cancel,
+                       method="PUT")
+    assert finished.is_set()
+    server.join(timeout=30)
+    listener.close()
