@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import struct
 import sys
 import time
 from collections.abc import Callable
@@ -27,13 +26,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 try:
-    import fakedisplay  # type: ignore[import-not-found]  # run as a tool
+    import fakedisk  # type: ignore[import-not-found]  # run as a tool
+    import fakedisplay  # type: ignore[import-not-found]
+    import fakesnapshots  # type: ignore[import-not-found]
 except ImportError:  # imported by the tests as a module of their package
-    from desktopvm.testing.doubles.vmware import fakedisplay
+    from desktopvm.testing.doubles.vmware import fakedisk, fakedisplay, fakesnapshots
 
 STATE = Path(os.environ.get("FAKE_VMWARE_STATE", "."))
 State = dict[str, Any]
-SECTOR = 512
 _ENTRY = re.compile(r'^\s*([^=#\s][^=]*?)\s*=\s*"(.*)"\s*$')
 
 
@@ -68,6 +68,19 @@ def read_keys(path: Path) -> dict[str, str]:
 def write_keys(path: Path, keys: dict[str, str]) -> None:
     path.write_text('.encoding = "UTF-8"\n' + "".join(f'{k} = "{v}"\n' for k, v in keys.items()
                                                        if k != ".encoding"), "utf-8")
+
+
+def set_keys(path: Path, changes: dict[str, str]) -> None:
+    """Change the values of existing keys in place (each line keeps its place and case)."""
+    if not changes:
+        return
+    wanted = {k.lower(): v for k, v in changes.items()}
+    lines = path.read_text("utf-8", "surrogateescape").splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        match = _ENTRY.match(line.rstrip("\r\n"))
+        if match and match.group(1).lower() in wanted:
+            lines[index] = f'{match.group(1)} = "{wanted[match.group(1).lower()]}"\n'
+    path.write_text("".join(lines), "utf-8", "surrogateescape")
 
 
 def fail(message: str, code: int = 255) -> NoReturn:
@@ -158,11 +171,12 @@ def cmd_start(state: State, vmx: Path, args: list[str]) -> None:
         fail("Invalid argument")  # wording not captured; the help lists [gui|nogui]
     if running(state, vmx):
         fail("The virtual machine should not be powered on. It is already running.")  # L3
-    for path in fake_disks(vmx):  # a disk and the parent a linked clone's delta names
-        parent = sparse_parent(path) if path.is_file() else ""
-        if not path.is_file() or (parent and not Path(parent).is_file()):
-            # wording not captured
-            fail(f"Cannot open the disk '{path}' or one of the snapshot disks it depends on.")
+    for path in fake_disks(vmx):  # a disk and every parent its delta chain names
+        problem = fakesnapshots.chain_problem(path)
+        if problem:
+            # the vSphere Client's words in Broadcom KB 1007969; Workstation's not captured
+            fail(f"Cannot open the disk '{path}' or one of the snapshot disks it depends on. "
+                 f"Reason: {problem}")
     for saved in vmx.parent.glob(vmx.stem + "*.vmss"):
         saved.unlink()  # a suspended machine resumes (§A.4: suspended = a .vmss exists)
     state["running"].append(str(vmx))
@@ -250,8 +264,7 @@ def cmd_snapshot(state: State, vmx: Path, args: list[str]) -> None:
         low -= 2**32  # the low word may be written negative (§A.7)
     stem = f"{vmx.stem}-Snapshot{uid}"
     entry = {"uid": uid, "filename": stem + ".vmsn", "displayName": args[0],
-             "createTimeHigh": str(high), "createTimeLow": str(low),
-             "numDisks": str(len(fake_disks(vmx)))}
+             "createTimeHigh": str(high), "createTimeLow": str(low)}
     if top.get("snapshot.current"):
         entry["parent"] = top["snapshot.current"]
     # The .vmsn holds "the VM configuration data" (Volatility's "VMware Snapshot File" wiki:
@@ -260,6 +273,8 @@ def cmd_snapshot(state: State, vmx: Path, args: list[str]) -> None:
     (vmx.parent / (stem + ".vmsn")).write_bytes(SNAPSHOT_CONFIG + vmx.read_bytes())
     if running(state, vmx):  # a running machine's snapshot holds its memory (§A.4)
         (vmx.parent / (stem + ".vmem")).write_bytes(b"memory")
+    # every disk frozen, the machine moved onto new children (fakesnapshots.py)
+    set_keys(vmx, fakesnapshots.take(read_keys(vmx), vmx, entry))
     top = {k: v for k, v in top.items() if k not in ("snapshot.lastuid", "snapshot.current")}
     top.update({"snapshot.lastUID": uid, "snapshot.current": uid})
     save_snapshots(vmx, top, [*entries, entry])
@@ -289,7 +304,9 @@ def _revert_config(vmx: Path, entry: dict[str, str]) -> None:
 def cmd_revert(state: State, vmx: Path, args: list[str]) -> None:
     top, entries = snapshot_list(vmx)
     entry = by_name(entries, args[0] if args else "")
+    before = fakesnapshots.disk_nodes(read_keys(vmx), vmx)
     _revert_config(vmx, entry)
+    set_keys(vmx, fakesnapshots.revert(read_keys(vmx), vmx, entry, entries, before))
     top = {k: v for k, v in top.items() if k != "snapshot.current"}
     top["snapshot.current"] = entry["uid"]
     memory = vmx.parent / Path(entry["filename"]).with_suffix(".vmem").name
@@ -309,6 +326,9 @@ def cmd_delete_snapshot(state: State, vmx: Path, args: list[str]) -> None:
             more = {e["uid"] for e in entries if e.get("parent") in doomed}
             grew = not more <= doomed
             doomed |= more
+    for doomed_entry in sorted((e for e in entries if e["uid"] in doomed),
+                               key=lambda e: -int(e["uid"])):  # the newest first
+        set_keys(vmx, fakesnapshots.delete(read_keys(vmx), vmx, doomed_entry, entries))
     parent = entry.get("parent", "")
     kept = []
     for other in entries:
@@ -372,8 +392,11 @@ def cmd_clone(state: State, vmx: Path, args: list[str]) -> None:
     if target.exists():
         fail(f"The file already exists: {target}")  # wording not captured
     _top, entries = snapshot_list(vmx)
+    frozen: dict[str, str] = {}  # node -> the disk the chosen snapshot froze there
     if "snapshot" in options:
-        by_name(entries, options["snapshot"])
+        base = by_name(entries, options["snapshot"])
+        frozen = {base[f"disk{i}.node"]: base[f"disk{i}.filename"]
+                  for i in range(int(base.get("numdisks", "0") or 0))}
     elif kind == "linked":
         fail("A linked clone needs a snapshot of the source")  # wording not captured
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -386,12 +409,14 @@ def cmd_clone(state: State, vmx: Path, args: list[str]) -> None:
     keys["displayname"] = options.get("cloneName", target.stem)
     for key, value in list(keys.items()):
         if re.match(r"^(scsi|sata|nvme|ide)\d+:\d+\.filename$", key) and value.endswith(".vmdk"):
-            source = Path(value) if Path(value).is_absolute() else vmx.parent / value
+            chosen = frozen.get(key[:-len(".filename")], value)  # the snapshot's disk
+            source = Path(chosen) if Path(chosen).is_absolute() else vmx.parent / chosen
             copy = target.parent / f"{target.stem}-cl{len(list(target.parent.glob('*.vmdk')))}.vmdk"
-            if kind == "full":
-                shutil.copyfile(source, copy)
+            if kind == "full":  # the disk's state as one file, its chain flattened
+                fakedisk.flatten(source, copy)
             else:  # a delta that names its parent (what a linked clone's disk is)
-                write_sparse(copy, sparse_capacity(source), parent=str(source))
+                fakedisk.create(copy, fakedisk.capacity(source), parent=source,
+                                parent_hint=str(source))
             keys[key] = copy.name
     write_keys(target, keys)
     if entries and "snapshot" in options:  # §A.4: the source .vmsd gets snapshotN.clone0
@@ -413,36 +438,6 @@ COMMANDS: dict[str, Command] = {
 
 
 # -- vmware-vdiskmanager (help: fixture vmware_vdiskmanager_build5192483_help.txt) --------------
-
-def write_sparse(path: Path, sectors: int, *, stream: bool = False, parent: str = "") -> None:
-    """A hosted sparse VMDK header ("KDMV") with its embedded descriptor: real headers, no
-    data (the stand-in runs no guest)."""
-    flags = 3 | ((1 << 16) | (1 << 17) if stream else 0)
-    header = struct.pack("<4sIIQQQQIQQQB4sH", b"KDMV", 3 if stream else 1, flags, sectors, 128,
-                         1, 20, 512, 0, 21, 128, 0, b"\n \r\n", 1 if stream else 0)
-    create_type = "streamOptimized" if stream else "monolithicSparse"
-    parent_lines = (f'parentCID=12345678\nparentFileNameHint="{parent}"\n' if parent
-                    else "parentCID=ffffffff\n")
-    descriptor = (f"# Disk DescriptorFile\nversion=1\nCID=fffffffe\n{parent_lines}"
-                  f'createType="{create_type}"\n\n# Extent description\n'
-                  f'RW {sectors} SPARSE "{path.name}"\n\nddb.adapterType = "lsilogic"\n')
-    data = header.ljust(SECTOR, b"\0") + descriptor.encode().ljust(20 * SECTOR, b"\0")
-    path.write_bytes(data)
-
-
-def sparse_parent(path: Path) -> str:
-    """The parentFileNameHint of a sparse VMDK's embedded descriptor, or ""."""
-    match = re.search(rb'parentFileNameHint="([^"]*)"', path.read_bytes()[:21 * SECTOR])
-    return match.group(1).decode() if match else ""
-
-
-def sparse_capacity(path: Path) -> int:
-    head = path.read_bytes()[:SECTOR]
-    if head[:4] != b"KDMV":
-        return 0
-    capacity: int = struct.unpack_from("<Q", head, 12)[0]
-    return capacity
-
 
 def size_sectors(text: str, adapter: str) -> int:
     """"The capacity can be specified in sectors, KB, MB or GB"; ide/scsi [1MB, 8192.0GB],
@@ -504,16 +499,19 @@ def vdiskmanager(argv: list[str]) -> None:  # noqa: PLR0912 - one branch per ope
             vdisk_fail(f"Failed to create disk '{path}': The file already exists")
         print(f"Creating disk '{path}'")  # §A.6 (docker-machine logs)
         progress_lines("Create")
-        write_sparse(path, size_sectors(options.get("-s", ""), adapter), stream=kind == "5")
+        fakedisk.create(path, size_sectors(options.get("-s", ""), adapter), stream=kind == "5")
         print("Virtual disk creation successful.")  # §A.6
     elif op == "-x":
         if not path.is_file():
             vdisk_fail(f"Failed to open the disk '{path}'")
         sectors = size_sectors(options["-x"], "lsilogic")
-        if sectors <= sparse_capacity(path):  # -x only enlarges (§A.6)
+        if sectors <= fakedisk.capacity(path):  # -x only enlarges (§A.6)
             vdisk_fail("The new capacity must be larger than the current one")
         progress_lines("Grow")
-        write_sparse(path, sectors)
+        grown = path.with_name(path.name + ".grow")  # the data stays; the size grows
+        fakedisk.flatten(path, grown, sectors)
+        fakedisk.write_descriptor(grown, CID=fakedisk.read_descriptor(path)["CID"])
+        grown.replace(path)
         print("Disk expansion completed successfully.")  # [unverified wording]
     elif op == "-r":
         source = Path(options["-r"])
@@ -523,7 +521,10 @@ def vdiskmanager(argv: list[str]) -> None:  # noqa: PLR0912 - one branch per ope
             vdisk_fail(f"Failed to convert disk: '{path}' already exists")
         print(f"Creating disk '{path}'")
         progress_lines("Convert")
-        write_sparse(path, sparse_capacity(source), stream=options.get("-t") == "5")
+        if options.get("-t") == "5":  # streamOptimized: the stand-in writes no compressed grains
+            fakedisk.create(path, fakedisk.capacity(source), stream=True)
+        else:
+            fakedisk.flatten(source, path)
         print("Virtual disk conversion successful.")  # [unverified wording]
     elif op in ("-d", "-k"):
         progress_lines("Defragment" if op == "-d" else "Shrink")
