@@ -26,7 +26,16 @@
 //     without, as ESXi refuses a client that has not logged in); each PUT is counted per
 //     path for GET /desktopvm/folder, so a test sees whether an upload was sent again;
 //   - RevertToSnapshot_Task brings back the CPUs, memory and notes the snapshot's configuration
-//     holds (0.24's own revert only moves snapshot.currentSnapshot); see revertConfig.
+//     holds (0.24's own revert only moves snapshot.currentSnapshot); see revertConfig;
+//   - snapshots freeze the disks (0.24's leave them as they are): CreateSnapshot_Task copies
+//     each disk file of the machine aside before the simulator takes the snapshot, and
+//     ExportSnapshot on a VirtualMachineSnapshot (vSphere API 5.5) answers with an export lease
+//     like ExportVm's that serves those copies — the disks as they were when the snapshot was
+//     taken; removing the snapshot removes them. While a lease serves a snapshot, removing it
+//     fails (InvalidState: "while the lease is held, operations that alter the state of the
+//     virtual machines covered by the lease are blocked", HttpNfcLease);
+//   - POST /desktopvm/fail with SOAP method names (space-separated; empty: none): each call of
+//     those gets a task that fails (SystemError) — only RemoveSnapshot_Task is wired so far.
 package main
 
 import (
@@ -96,6 +105,10 @@ var (
 	leaseEvents = map[string][]string{}          // lease -> "progress N", "complete", "abort"
 	leaseCount  int
 
+	snapshotDisks = map[string]map[string]string{} // snapshot -> disk file name -> its frozen copy
+	snapshotLease = map[string]string{}            // export lease -> the snapshot it serves
+	failing       = map[string]bool{}              // SOAP methods POST /desktopvm/fail made fail
+
 	folderMu   sync.Mutex
 	folderPuts = map[string]int{} // /folder/PATH -> PUT requests received
 )
@@ -116,6 +129,7 @@ func (l *exportLease) end(lease types.ManagedObjectReference, event string) {
 	heard(lease, event)
 	leasesMu.Lock()
 	delete(exportFiles, lease.Value)
+	delete(snapshotLease, lease.Value)
 	leasesMu.Unlock()
 	simulator.Map.Remove(lease)
 }
@@ -188,21 +202,192 @@ func exportVm(body []byte) string {
 	if fault := streamable(vm, files, urls); fault != "" {
 		return fmt.Sprintf(envelope, fmt.Sprintf(`<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>%s</faultstring><detail><SystemErrorFault xmlns="urn:vim25" xsi:type="SystemError"><reason>%s</reason></SystemErrorFault></detail></soapenv:Fault>`, fault, fault))
 	}
+	id := newLease("export", ref, files, urls)
+	return fmt.Sprintf(envelope, fmt.Sprintf(`<ExportVmResponse xmlns="urn:vim25"><returnval type="HttpNfcLease">%s</returnval></ExportVmResponse>`, id))
+}
+
+// newLease puts a ready export lease on `entity` in the registry, serving `files` (device file
+// name -> local path) at `urls`; its id.
+func newLease(kind string, entity types.ManagedObjectReference, files map[string]string, urls []types.HttpNfcLeaseDeviceUrl) string {
 	leasesMu.Lock()
 	leaseCount++
-	id := fmt.Sprintf("desktopvm-export-%d", leaseCount)
+	id := fmt.Sprintf("desktopvm-%s-%d", kind, leaseCount)
 	exportFiles[id] = files
 	leasesMu.Unlock()
 	lease := &exportLease{}
 	lease.Self = types.ManagedObjectReference{Type: "HttpNfcLease", Value: id}
 	lease.State = types.HttpNfcLeaseStateReady
-	lease.Info = &types.HttpNfcLeaseInfo{Lease: lease.Self, Entity: ref, LeaseTimeout: 300}
+	lease.Info = &types.HttpNfcLeaseInfo{Lease: lease.Self, Entity: entity, LeaseTimeout: 300}
 	for i := range urls {
 		urls[i].Url = "https://*/nfc/" + id + "/" + urls[i].Url
 	}
 	lease.Info.DeviceUrl = urls
 	simulator.Map.Put(lease)
-	return fmt.Sprintf(envelope, fmt.Sprintf(`<ExportVmResponse xmlns="urn:vim25"><returnval type="HttpNfcLease">%s</returnval></ExportVmResponse>`, id))
+	return id
+}
+
+// freeze copies each disk file of the machine CreateSnapshot_Task names aside, before the
+// simulator takes the snapshot: what a snapshot freezes on ESXi (the machine goes on writing
+// into new delta disks). 0.24's own snapshot leaves the machine writing into the same files.
+func freeze(body []byte) map[string]string {
+	m := thisRef.FindSubmatch(body)
+	if m == nil {
+		return nil
+	}
+	vm, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachine", Value: string(m[1])}).(*simulator.VirtualMachine)
+	if !ok {
+		return nil
+	}
+	files, _ := diskFiles(vm)
+	leasesMu.Lock()
+	leaseCount++
+	n := leaseCount
+	leasesMu.Unlock()
+	copies := map[string]string{}
+	for name, local := range files {
+		frozen := fmt.Sprintf("%s.desktopvm-snapshot-%d", local, n)
+		if copyFile(local, frozen) == nil {
+			copies[name] = frozen
+		}
+	}
+	return copies
+}
+
+// copyFile copies src (a disk the simulator made and never wrote may not exist: empty) to dst.
+func copyFile(src, dst string) error {
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	in, err := os.Open(src)
+	if os.IsNotExist(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	defer in.Close()
+	_, err = io.Copy(out, in)
+	return err
+}
+
+// frozen keeps the copies under the snapshot the task in CreateSnapshot_Task's response made
+// (the simulator's tasks end before their call returns), or removes them if it made none.
+func frozen(copies map[string]string, response []byte) {
+	if m := leaseRef.FindSubmatch(response); m != nil {
+		task, ok := simulator.Map.Get(types.ManagedObjectReference{Type: "Task", Value: string(m[1])}).(*simulator.Task)
+		if ok && task.Info.State == types.TaskInfoStateSuccess {
+			if snap, ok := task.Info.Result.(types.ManagedObjectReference); ok {
+				leasesMu.Lock()
+				snapshotDisks[snap.Value] = copies
+				leasesMu.Unlock()
+				return
+			}
+		}
+	}
+	for _, f := range copies {
+		_ = os.Remove(f)
+	}
+}
+
+// exportSnapshot answers ExportSnapshot with a lease like ExportVm's (the machine's disks in
+// its device order, each a stream-optimized VMDK) serving the copies freeze made.
+func exportSnapshot(body []byte) string {
+	m := thisRef.FindSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	ref := types.ManagedObjectReference{Type: "VirtualMachineSnapshot", Value: string(m[1])}
+	snap, ok := simulator.Map.Get(ref).(*simulator.VirtualMachineSnapshot)
+	leasesMu.Lock()
+	copies := snapshotDisks[ref.Value]
+	leasesMu.Unlock()
+	if !ok || copies == nil {
+		return fmt.Sprintf(envelope, fmt.Sprintf(`<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>managed object not found: %s</faultstring><detail><ManagedObjectNotFoundFault xmlns="urn:vim25" xsi:type="ManagedObjectNotFound"><obj type="VirtualMachineSnapshot">%s</obj></ManagedObjectNotFoundFault></detail></soapenv:Fault>`, ref.Value, ref.Value))
+	}
+	vm := simulator.Map.Get(snap.Vm).(*simulator.VirtualMachine)
+	_, all := diskFiles(vm)
+	files := map[string]string{}
+	var urls []types.HttpNfcLeaseDeviceUrl
+	for _, u := range all {
+		name, _ := url.PathUnescape(u.Url)
+		if copies[name] == "" {
+			continue // a disk added after the snapshot is not in it
+		}
+		files[name] = copies[name]
+		if st, err := os.Stat(copies[name]); err == nil {
+			u.FileSize = st.Size()
+		}
+		urls = append(urls, u)
+	}
+	if fault := streamable(vm, files, urls); fault != "" {
+		return fmt.Sprintf(envelope, fmt.Sprintf(`<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>%s</faultstring><detail><SystemErrorFault xmlns="urn:vim25" xsi:type="SystemError"><reason>%s</reason></SystemErrorFault></detail></soapenv:Fault>`, fault, fault))
+	}
+	id := newLease("snapshot-export", snap.Vm, files, urls)
+	leasesMu.Lock()
+	snapshotLease[id] = ref.Value
+	leasesMu.Unlock()
+	return fmt.Sprintf(envelope, fmt.Sprintf(`<ExportSnapshotResponse xmlns="urn:vim25"><returnval type="HttpNfcLease">%s</returnval></ExportSnapshotResponse>`, id))
+}
+
+// refusedRemoval answers RemoveSnapshot_Task with a task that fails when the test asked for
+// failures (POST /desktopvm/fail) or a lease still serves the snapshot ("" otherwise).
+func refusedRemoval(body []byte) string {
+	m := thisRef.FindSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	ref := types.ManagedObjectReference{Type: "VirtualMachineSnapshot", Value: string(m[1])}
+	snap, ok := simulator.Map.Get(ref).(*simulator.VirtualMachineSnapshot)
+	if !ok {
+		return ""
+	}
+	var fault types.BaseMethodFault
+	leasesMu.Lock()
+	if failing["RemoveSnapshot_Task"] {
+		fault = &types.SystemError{Reason: "removing snapshots fails (the test's POST /desktopvm/fail)"}
+	}
+	for _, served := range snapshotLease {
+		if served == ref.Value {
+			fault = &types.InvalidState{}
+		}
+	}
+	leasesMu.Unlock()
+	if fault == nil {
+		return ""
+	}
+	task := simulator.CreateTask(snap, "removeSnapshot", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		return nil, fault
+	})
+	return fmt.Sprintf(envelope, fmt.Sprintf(`<RemoveSnapshot_TaskResponse xmlns="urn:vim25"><returnval type="Task">%s</returnval></RemoveSnapshot_TaskResponse>`, task.Run().Value))
+}
+
+// forgetRemoved deletes the frozen copies of snapshots the simulator no longer has.
+func forgetRemoved() {
+	leasesMu.Lock()
+	defer leasesMu.Unlock()
+	for id, copies := range snapshotDisks {
+		if simulator.Map.Get(types.ManagedObjectReference{Type: "VirtualMachineSnapshot", Value: id}) != nil {
+			continue
+		}
+		for _, f := range copies {
+			_ = os.Remove(f)
+			_ = os.Remove(f + ".desktopvm-stream.vmdk") // what streamable made of a copy
+		}
+		delete(snapshotDisks, id)
+	}
+}
+
+// relay serves the request through the simulator, hands its answer to `after`, then sends it.
+func relay(next http.Handler, w http.ResponseWriter, r *http.Request, after func([]byte)) {
+	recorder := httptest.NewRecorder()
+	next.ServeHTTP(recorder, r)
+	after(recorder.Body.Bytes())
+	for k, v := range recorder.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(recorder.Code)
+	_, _ = w.Write(recorder.Body.Bytes())
 }
 
 // streamable makes each disk the lease serves a stream-optimized VMDK, the form ESXi's export
@@ -442,6 +627,16 @@ func front(next http.Handler, free bool) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if r.URL.Path == "/desktopvm/fail" && r.Method == http.MethodPost {
+			names, _ := io.ReadAll(r.Body)
+			leasesMu.Lock()
+			failing = map[string]bool{}
+			for _, n := range strings.Fields(string(names)) {
+				failing[n] = true
+			}
+			leasesMu.Unlock()
+			return
+		}
 		if r.URL.Path == "/desktopvm/leases" {
 			leasesMu.Lock()
 			defer leasesMu.Unlock()
@@ -524,6 +719,31 @@ func front(next http.Handler, free bool) http.Handler {
 				w.WriteHeader(http.StatusInternalServerError)
 			}
 			fmt.Fprint(w, answer)
+			return
+		}
+		if noSession == nil && (name == "ExportSnapshot" || name == "RemoveSnapshot_Task") {
+			var answer string
+			if name == "ExportSnapshot" {
+				answer = exportSnapshot(body)
+			} else {
+				answer = refusedRemoval(body)
+			}
+			if answer != "" {
+				w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+				if strings.Contains(answer, "<soapenv:Fault>") {
+					w.WriteHeader(http.StatusInternalServerError)
+				}
+				fmt.Fprint(w, answer)
+				return
+			}
+		}
+		if noSession == nil && name == "CreateSnapshot_Task" {
+			copies := freeze(body)
+			relay(next, w, r, func(answer []byte) { frozen(copies, answer) })
+			return
+		}
+		if noSession == nil && (name == "RemoveSnapshot_Task" || name == "RemoveAllSnapshots_Task" || name == "Destroy_Task") {
+			relay(next, w, r, func([]byte) { forgetRemoved() })
 			return
 		}
 		if noSession == nil && name == "RevertToSnapshot_Task" {
