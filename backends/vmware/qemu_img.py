@@ -33,8 +33,11 @@ def find() -> str:
 
 
 def convert(source: Path, source_format: DiskFormat, target: Path, target_format: DiskFormat,
-            *, cancel: CancelToken, progress: Callable[[float], None]) -> None:
-    """`qemu-img convert` from one format to another; CommandFailed when it fails."""
+            *, cancel: CancelToken, progress: Callable[[float], None],
+            compress: bool = False) -> None:
+    """`qemu-img convert` from one format to another; CommandFailed when it fails.
+
+    `compress` writes a qcow2's clusters compressed (`-c`, what backups keep)."""
     tool = find()
     if not tool:
         raise BackendUnavailable(
@@ -43,6 +46,8 @@ def convert(source: Path, source_format: DiskFormat, target: Path, target_format
             install_hint="Install QEMU's tools (Linux: the qemu-utils or qemu-img package; "
                          "Windows and macOS: QEMU from qemu.org)")
     options = ["-o", "subformat=monolithicSparse"] if target_format is DiskFormat.VMDK else []
+    if compress and target_format is DiskFormat.QCOW2:
+        options.append("-c")
     argv = (tool, "convert", "-p", "-f", FORMATS[source_format], "-O", FORMATS[target_format],
             *options, str(source), str(target))
 
