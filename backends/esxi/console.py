@@ -74,24 +74,24 @@ def type_text(session: Session, machine_id: str, text: str) -> None:
     _send(session, machine_id, events)
 
 
-def webmks_url(session: Session, machine_id: str) -> str:
-    """The WebSocket (wss://HOST:PORT/ticket/TICKET) of a running machine's screen; the ticket
-    is good for one connection, soon."""
+def webmks_url(session: Session, machine_id: str) -> tuple[str, str]:
+    """The WebSocket (wss://HOST:PORT/ticket/TICKET) of a running machine's screen, and the
+    machine's name; the ticket is good for one connection, soon."""
     values = inventory.read(session, machine_id, ["name", "runtime.powerState"])
-    states.require(Operation.CONSOLE, inventory.state_of(values.get("runtime.powerState")),
-                   str(values.get("name", machine_id)))
+    name = str(values.get("name", machine_id))
+    states.require(Operation.CONSOLE, inventory.state_of(values.get("runtime.powerState")), name)
     ticket = session.run(lambda si: inventory.vm(si, machine_id).AcquireTicket("webmks"),
                          "Opening the console")
     if getattr(ticket, "url", None):  # vSphere 7.0.1 and later say it whole
-        return str(ticket.url)
+        return str(ticket.url), name
     host = ticket.host or session.host.address
-    return f"wss://{host}:{ticket.port or 443}/ticket/{ticket.ticket}"
+    return f"wss://{host}:{ticket.port or 443}/ticket/{ticket.ticket}", name
 
 
 def open_webmks(session: Session, machine_id: str) -> socket.socket:
     """A socket carrying the machine's RFB stream (for desktopvm.rfb.RfbClient), over TLS
     trusted as the session is (CA file, or the pinned certificate)."""
-    url = webmks_url(session, machine_id)
+    url, name = webmks_url(session, machine_id)
     ticket = url.partition("/ticket/")[2]
     try:
         return open_websocket(url, context=tls_context(session.host), timeout=session.timeout)
@@ -99,8 +99,8 @@ def open_webmks(session: Session, machine_id: str) -> socket.socket:
         # open_websocket leaves the ticket out of its own words; a library's message quoting
         # the URL is scrubbed here too (the ticket opens the screen until it expires).
         reason = str(error).replace(ticket, "…") if ticket else str(error)
-        raise ConnectionLost(f"The console of {machine_id} on {session.host.address} could "
-                             "not be opened", reason) from error
+        raise ConnectionLost(f"The console of {name} on {session.host.address} could not be "
+                             "opened", reason) from error
 
 
 VMRC_WINDOWS = r"C:\Program Files (x86)\VMware\VMware Remote Console\vmrc.exe"

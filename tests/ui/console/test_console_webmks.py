@@ -110,6 +110,7 @@ def test_what_stops_the_esxi_console_is_on_the_banner_without_the_ticket(
     qtbot.waitUntil(lambda: page.banner.isVisibleTo(page), timeout=10_000)
     text = page.banner_text.text()
     assert "Could not connect to the display" in text and "isn't a valid URI" in text
+    assert f"The console of {machine.name} on 127.0.0.1 could not be opened" in text
     assert "desktopvm-webmks" not in text
     # no ticket: the machine was switched off meanwhile
     esx_backend.power_off(machine.id)
