@@ -271,3 +271,20 @@ def test_a_cancelled_upload_returns_only_once_the_host_is_done_with_the_request(
     assert finished.is_set()
     server.join(timeout=30)
     listener.close()
+
+
+def test_through_vcenter_the_upload_reaches_the_datastore(vpx_backend: EsxiBackend,
+                                                         iso: Path) -> None:
+    """On vcsim's vCenter model (its datacenter DC0, not ESXi's ha-datacenter) the upload
+    reaches the datastore the machine is made on."""
+    store = vpx_backend.facts().datastore()
+    folder = Path(vpx_backend.session.properties(store.ref, ["summary.url"])["summary.url"])
+    machine_id = vpx_backend.create(spec("dvmtest-iso-vcenter", str(iso)), progress=no_progress,
+                                    cancel=CancelToken())
+    try:
+        assert isos(vpx_backend.get_machine(machine_id).spec) == \
+            [f"[{store.name}] {datastores.ISO_FOLDER}/{iso.name}"]
+        assert (folder / datastores.ISO_FOLDER / iso.name).read_bytes() == iso.read_bytes()
+    finally:
+        vpx_backend.delete(machine_id, delete_disks=True, progress=no_progress,
+                           cancel=CancelToken())
