@@ -12,6 +12,7 @@ from pathlib import Path
 
 from backends.vmware import (
     appliances,
+    backup,
     clones,
     console,
     disks,
@@ -53,6 +54,7 @@ from desktopvm.protocol import (
     Snapshot,
     StartMode,
 )
+from desktopvm.protocol.backup import Capture
 from desktopvm.protocol.validity import require_valid
 from desktopvm.settings import Settings
 
@@ -203,6 +205,15 @@ class VMwareBackend:
     def export(self, machine_id: str, path: Path, *, progress: Progress,
                cancel: CancelToken) -> None:
         appliances.export(self.inventory, machine_id, path, progress=progress, cancel=cancel)
+
+    def capture(self, machine_id: str, folder: Path, *, since: str = "", compress: bool = True,
+                progress: Progress, cancel: CancelToken) -> Capture:
+        """Full copies, running or not (backup.py); `since` is ignored: no changed blocks."""
+        return backup.capture(self.inventory, machine_id, folder, compress=compress,
+                              progress=progress, cancel=cancel)
+
+    def forget_capture_points(self, machine_id: str) -> None:
+        """Nothing to forget: VMware keeps nothing for incremental captures here."""
 
     def import_machine(self, path: Path, *, name: str = "", progress: Progress,
                        cancel: CancelToken) -> str:
