@@ -102,6 +102,10 @@ def capabilities(installation: Installation) -> Capabilities:
         # "not supported when using the VIX_SERVICEPROVIDER_VMWARE_PLAYER host type").
         live_snapshot_with_memory=not player,
         linked_clone=not player,
+        # A running machine: temporary snapshot, copy its frozen disks, delete it (backup.py);
+        # Player has no snapshots. vmrun offers no changed-block tracking: full copies only.
+        backup_running=not player,
+        backup_incremental=False,
         pause=True, save_state=True,
         # Over Workstation's VNC server (console.py): vmrun's captureScreen and
         # typeKeystrokesInGuest need a guest login and VMware Tools (research §A.4).
