@@ -6,7 +6,8 @@ stream-optimized VMDKs); each is downloaded into the package, the lease hears th
 (at each 5 % and at least once a minute: it ends a lease it does not hear from), Complete ends
 it; the descriptor is DesktopVM's own OVF mapping of the machine's spec (as the other
 backends write it) and a SHA-256 manifest lists every file. Failure or Cancel aborts the
-lease and removes every file written.
+lease and removes every file written. Backups download a lease's disks the same way
+(`download_disks`: ExportVm's, or a temporary snapshot's ExportSnapshot; backup.py).
 
 Import: the package is checked first (desktopvm.ovf.check_appliance: every disk a
 self-contained image of its declared format, nothing outside the package); the host turns the
@@ -71,19 +72,11 @@ def export_machine(session: Session, machine_id: str, path: Path, *, backend: st
     if ova:
         work.mkdir(parents=True)
     try:
-        lease = session.run(lambda si: inventory.vm(si, machine_id).ExportVm(),
-                            f"Exporting {info.spec.name}")
-        try:
-            ready = _ready(session, lease, cancel)
-            disks = _download(session, lease, ready, work / target.stem, written,
-                              progress=scaled_progress(progress, 0.0, DOWNLOAD_SHARE),
-                              cancel=cancel)
-            cancel.raise_if_cancelled()
-            _lease_call(session, lease, lambda remote: remote.HttpNfcLeaseComplete())
-        except BaseException:
-            with contextlib.suppress(BackendError):
-                _lease_call(session, lease, lambda remote: remote.HttpNfcLeaseAbort())
-            raise
+        disks = download_disks(session, lambda si: inventory.vm(si, machine_id).ExportVm(),
+                               work / target.stem, doing=f"Exporting {info.spec.name}",
+                               progress=scaled_progress(progress, 0.0, DOWNLOAD_SHARE),
+                               cancel=cancel)
+        written.extend(disks)
         sizes = [disk.size_bytes for _, disk in info.spec.all_disks()]
         if len(sizes) != len(disks):
             raise CommandFailed(f"The host exported {len(disks)} disks of "
@@ -106,6 +99,32 @@ def export_machine(session: Session, machine_id: str, path: Path, *, backend: st
     progress(1.0, f"Exported {info.spec.name}")
 
 
+def download_disks(session: Session, start: Callable[[Any], Any], stem: Path, *, doing: str,
+                   progress: Progress, cancel: CancelToken) -> list[Path]:
+    """The disks of the export lease `start(si)` opens (ExportVm, or a snapshot's
+    ExportSnapshot), each downloaded as `stem`-diskN.vmdk in the lease's order; the lease
+    hears the progress and is completed. Failure or Cancel aborts the lease and removes every
+    file written."""
+    written: list[Path] = []
+    try:
+        lease = session.run(start, doing)
+        try:
+            ready = _ready(session, lease, cancel)
+            files = _download(session, lease, ready, stem, written, progress=progress,
+                              cancel=cancel)
+            cancel.raise_if_cancelled()
+            _lease_call(session, lease, lambda remote: remote.HttpNfcLeaseComplete())
+        except BaseException:
+            with contextlib.suppress(BackendError):
+                _lease_call(session, lease, lambda remote: remote.HttpNfcLeaseAbort())
+            raise
+    except BaseException:
+        for file in written:
+            file.unlink(missing_ok=True)
+        raise
+    return files
+
+
 def _download(session: Session, lease: Any, ready: Any, stem: Path, written: list[Path], *,
               progress: Progress, cancel: CancelToken) -> list[Path]:
     """Each disk the lease serves, downloaded as `stem`-diskN.vmdk (in the lease's order, which
@@ -117,7 +136,6 @@ def _download(session: Session, lease: Any, ready: Any, stem: Path, written: lis
     files: list[Path] = []
     for index, url in enumerate(urls, start=1):
         file = stem.parent / f"{stem.name}-disk{index}.vmdk"
-        written.append(file)
 
         def received(count: int, name: str = file.name) -> None:
             nonlocal done, told, told_at
@@ -130,7 +148,8 @@ def _download(session: Session, lease: Any, ready: Any, stem: Path, written: lis
                 percent = min(99, int(fraction * 100))
                 _lease_call(session, lease, lambda remote: remote.HttpNfcLeaseProgress(percent))
 
-        with file.open("xb") as out:
+        with file.open("xb") as out:  # a file already there is not ours: never removed
+            written.append(file)
             session.download(str(url.url), out, received=received, cancel=cancel)
         files.append(file)
     return files
