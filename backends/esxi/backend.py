@@ -14,6 +14,7 @@ from pathlib import Path
 
 from backends.esxi import (
     appliances,
+    backup,
     clones,
     console,
     datastores,
@@ -44,6 +45,7 @@ from desktopvm.protocol import (
     StartMode,
     UnsupportedOperation,
 )
+from desktopvm.protocol.backup import Capture
 from desktopvm.protocol.validity import require_valid
 
 FACTS_SECONDS = 60.0  # host facts (datastores, networks) are read again after this
@@ -247,6 +249,19 @@ class EsxiBackend:
         facts = self.facts()
         return datastores.upload(self.session, facts, path, facts.datastore(datastore).name,
                                  progress=progress, cancel=cancel)
+
+    # -- backups ----------------------------------------------------------------------------
+    def capture(self, machine_id: str, folder: Path, *, since: str = "", compress: bool = True,
+                progress: Progress, cancel: CancelToken) -> Capture:
+        """The disks through an export lease: ExportVm while off, a temporary snapshot's
+        ExportSnapshot while running or suspended (backends/esxi/backup.py). Always full:
+        `since` is ignored (no changed-block tracking yet); the disks are stream-optimized
+        VMDKs, so `compress` is the backup core's to apply."""
+        return backup.capture(self.session, machine_id, folder, backend=self.name,
+                              writable=self._writable, progress=progress, cancel=cancel)
+
+    def forget_capture_points(self, machine_id: str) -> None:
+        """Nothing is kept between captures (they are all full)."""
 
     # -- disks ------------------------------------------------------------------------------
     def disk_info(self, path: Path) -> DiskInfo:
