@@ -60,6 +60,10 @@ def capabilities(facts: Facts, backend: str) -> Capabilities:
         keys=SENDABLE,
         vnc_console=True,  # WebMKS: RFB over a ticket's WebSocket (console.endpoints' opener)
         export_formats=frozenset({"ova", "ovf"}),
+        # Running machines through a temporary snapshot; no changed-block tracking yet
+        # (backends/esxi/backup.py).
+        backup_running=True,
+        backup_incremental=False,
         live_changes=frozenset({LiveChange.NAME, LiveChange.NOTES, LiveChange.OPTICAL_MEDIA,
                                 LiveChange.NETWORK_ATTACHMENT}),
         name_forbidden_characters="%/\\",
