@@ -9,11 +9,14 @@ serves them, downloaded the same way, and the snapshot is removed again (RemoveS
 consolidate: its delta disks merged back into the machine's), also when the copy fails or is
 cancelled. The machine keeps running.
 
-The snapshot holds no memory and is not quiesced, so the copy is crash-consistent (as after a
-power cut), like every other backend's running backup. Quiescing asks VMware Tools in the
-guest to flush its file systems (VSS writers on Windows) first; the snapshot then fails
-where Tools are missing or stopped, can stall the guest's I/O while it flushes, and whether it
-helps depends on the guest's applications — nothing DesktopVM can see — so it is not asked for.
+The snapshot holds no memory and is not quiesced, so the disks are crash-consistent (vSphere's
+snapshot guide: without the memory state "the disks are crash consistent unless you quiesce
+them"), as every other backend's running backup is. Quiescing has VMware Tools flush the
+guest's file systems (VSS writers on Windows) first. It is not asked for, as it is not safe
+to ask blindly: under heavy I/O the guest can stop responding while its writes are held
+(VMware KB 5962168), and when the guest cannot quiesce, the snapshot fails — and with it a
+backup that would have worked crash-consistently. Without Tools the flag is ignored anyway
+(CreateSnapshot_Task's `quiesce`, vSphere API reference).
 
 ESXi can track changed blocks (Changed Block Tracking: `changeTrackingEnabled` in the
 machine's configuration, `QueryChangedDiskAreas` against a snapshot's change ids), but
