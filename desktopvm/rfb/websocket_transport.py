@@ -40,8 +40,13 @@ def open_websocket(url: str, *, context: ssl.SSLContext | None = None,
         # Entered as a context manager would be (websockets 17.1 warns otherwise); the
         # bridge closes it, which is the context's exit.
         remote = remote.__enter__()
-    except (OSError, WebSocketException, TimeoutError) as error:
-        raise WebSocketError(f"cannot open the console at {_shown(url)}: {error}") from error
+    except (OSError, WebSocketException, TimeoutError, ValueError) as error:
+        # ValueError: a URL urllib cannot parse. The library's own words may quote the URL
+        # ("… isn't a valid URI"): its ticket is scrubbed here, where every caller gets it.
+        said = str(error)
+        if "/ticket/" in url:
+            said = said.replace(url, _shown(url)).replace(url.partition("/ticket/")[2], "…")
+        raise WebSocketError(f"cannot open the console at {_shown(url)}: {said}") from error
     ours, theirs = socket.socketpair()
     ours.settimeout(timeout)
     Bridge(remote, theirs).start()
