@@ -54,6 +54,8 @@ class FakeVMware:
         self.windows = windows
         state = {"running": [], "paused": [], "other_user": [], "tools": True,
                  "product": product, "version": version, "delay": {}, "disk_delay": 0.0,
+                 # vmrun commands that fail with the given `Error:` text (faults for tests)
+                 "fail": {},
                  # VMware's VNC server for machines whose .vmx turns it on (fakedisplay.py)
                  "display": "picture", "displays": {}}
         (folder / "state.json").write_text(json.dumps(state), "utf-8")

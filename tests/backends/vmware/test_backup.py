@@ -1,0 +1,244 @@
+"""VMware backups (backends/vmware/backup.py): the stand-in's real VMDKs, real qemu-img/qemu-io."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backends.vmware import vmsd, vmx
+from backends.vmware.vmx import VmxDocument
+from desktopvm.backup import back_up, restore, verify
+from desktopvm.model import defaults_for
+from desktopvm.protocol import (
+    CancelToken,
+    CapturingBackend,
+    CommandFailed,
+    OperationCancelled,
+    PowerState,
+    UnsupportedOperation,
+    no_progress,
+)
+from desktopvm.testing.doubles.vmware import fakedisk
+from desktopvm.testing.doubles.vmware.standin import FakeVMware
+from tests.backends.qemu.conftest import qemu  # noqa: F401 - the real QEMU backend
+
+if shutil.which("qemu-img") is None or shutil.which("qemu-io") is None:
+    pytest.skip("qemu-img and qemu-io are needed (sudo apt-get install qemu-utils)",
+                allow_module_level=True)
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FakeVMware]:
+    fake = FakeVMware(tmp_path / "vmware")
+    yield fake
+    fake.close()
+
+
+def made(fake: FakeVMware, name: str = "m1") -> tuple[str, Path]:
+    """A new machine (its disk a real, empty monolithicSparse VMDK) and its disk."""
+    backend = fake.backend()
+    spec = defaults_for("other-linux", backend.capabilities(), name=name)
+    machine = backend.create(spec, progress=no_progress, cancel=CancelToken())
+    return machine, Path(backend.get_machine(machine).spec.all_disks()[0][1].path)
+
+
+def qemu_io(path: Path, command: str, fmt: str = "vmdk") -> None:
+    subprocess.run(["qemu-io", "-f", fmt, "-c", command, str(path)], check=True,
+                   capture_output=True)
+
+
+def holds(path: Path, pattern: int, offset: int, length: int, fmt: str = "qcow2") -> bool:
+    """Whether the image reads `pattern` over the range (qemu-io's own pattern check)."""
+    done = subprocess.run(["qemu-io", "-f", fmt, "-c", f"read -P {pattern:#x} {offset} "
+                           f"{length}", str(path)], check=False, capture_output=True, text=True)
+    return done.returncode == 0 and "Pattern verification failed" not in done.stdout
+
+
+def current_disk(vmx: Path) -> Path:
+    """The disk file the .vmx names now (the stand-in's only disk: sata0:0)."""
+    return vmx.parent / VmxDocument.read(vmx).get("sata0:0.fileName")
+
+
+def capture(fake: FakeVMware, machine: str, folder: Path, **options: Any) -> Any:
+    folder.mkdir(exist_ok=True)
+    options.setdefault("progress", no_progress)
+    options.setdefault("cancel", CancelToken())
+    return fake.backend().capture(machine, folder, **options)
+
+
+def test_vmware_is_a_capturing_backend_for_running_machines(fake: FakeVMware):
+    backend = fake.backend()
+    assert isinstance(backend, CapturingBackend)
+    caps = backend.capabilities()
+    assert caps.backup_running and not caps.backup_incremental
+    player = FakeVMware(fake.folder.parent / "player", product="player").backend()
+    assert not player.capabilities().backup_running  # Player has no snapshots
+
+
+def test_running_machine_backup_holds_its_point_in_time_and_keeps_running(
+        fake: FakeVMware, tmp_path: Path):
+    machine, disk = made(fake)
+    qemu_io(disk, "write -P 0x11 0 1M")
+    fake.backend().start(machine)
+    seen: dict[str, Any] = {}
+
+    def hook(_fraction: float | None, message: str) -> None:
+        # Between the snapshot and the copy: the guest writes on, into its new delta.
+        if message.startswith("Copying") and "live" not in seen:
+            live = current_disk(Path(machine))
+            seen["live"] = live
+            seen["parent"] = fakedisk.parent_of(live)
+            qemu_io(live, "write -P 0x22 0 64k")
+
+    captured = capture(fake, machine, tmp_path / "out", progress=hook)
+    live = seen["live"]
+    assert live.name == "m1-disk0-000001.vmdk" and seen["parent"] == disk
+    [copy] = captured.disks
+    assert holds(copy.path, 0x11, 0, MIB)  # the snapshot's bytes, not the later write
+    assert copy.virtual_size == fakedisk.capacity(disk) * 512
+    assert captured.was_running and captured.point == ""
+    assert [d.path for _, d in captured.spec.all_disks()] == [str(disk)]
+    assert captured.snapshots == ()  # the temporary snapshot is no part of the metadata
+    # Afterwards: no snapshot, the .vmx on the original disk, the delta merged and gone.
+    assert vmsd.read(Path(machine))[0] == []
+    assert current_disk(Path(machine)) == disk and not live.exists()
+    assert holds(disk, 0x22, 0, 64 * 1024, "vmdk")  # the guest's write is kept
+    assert fake.backend().get_machine(machine).state is PowerState.RUNNING
+    names = [c[2] for c in fake.calls() if len(c) > 2]
+    assert names.count("snapshot") == 1 and names.count("deleteSnapshot") == 1
+
+
+def test_cancel_midway_leaves_no_snapshot_and_an_empty_folder(fake: FakeVMware,
+                                                              tmp_path: Path):
+    machine, disk = made(fake)
+    qemu_io(disk, "write -P 0x11 0 1M")
+    fake.backend().start(machine)
+    token = CancelToken()
+
+    def hook(fraction: float | None, message: str) -> None:
+        if message.startswith("Copying") and fraction and fraction > 0.1:
+            token.cancel()  # qemu-img is copying now
+
+    with pytest.raises(OperationCancelled):
+        capture(fake, machine, tmp_path / "out", progress=hook, cancel=token)
+    assert list((tmp_path / "out").iterdir()) == []
+    assert vmsd.read(Path(machine))[0] == []
+    assert current_disk(Path(machine)) == disk
+    assert sorted(p.name for p in disk.parent.glob("*.vmdk")) == [disk.name]
+    assert fake.backend().get_machine(machine).state is PowerState.RUNNING
+
+
+def test_a_snapshot_that_cannot_be_deleted_fails_the_backup_in_words(fake: FakeVMware,
+                                                                     tmp_path: Path):
+    machine, _disk = made(fake)
+    fake.backend().start(machine)
+    fake.set(fail={"deleteSnapshot": "Insufficient permissions in the host operating system"})
+    with pytest.raises(CommandFailed, match=r"could not delete the temporary snapshot "
+                                            r"'DesktopVM backup .*after copying its disks"):
+        capture(fake, machine, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []  # the backup was not kept
+    [left] = vmsd.read(Path(machine))[0]  # the error says it may still be listed: it is
+    assert left.name.startswith("DesktopVM backup ")
+    fake.set(fail={})
+    fake.backend().delete_snapshot(machine, left.uid, progress=no_progress, cancel=CancelToken())
+
+
+def test_an_off_machine_with_a_snapshot_chain_is_captured_flattened(fake: FakeVMware,
+                                                                    tmp_path: Path):
+    machine, disk = made(fake)
+    backend = fake.backend()
+    qemu_io(disk, "write -P 0x11 0 1M")
+    backend.take_snapshot(machine, "one", progress=no_progress, cancel=CancelToken())
+    qemu_io(current_disk(Path(machine)), "write -P 0x22 1M 1M")
+    backend.take_snapshot(machine, "two", progress=no_progress, cancel=CancelToken())
+    top = current_disk(Path(machine))
+    qemu_io(top, "write -P 0x33 2M 64k")
+    assert [p.name for p in fakedisk.chain(top)] == [
+        "m1-disk0-000002.vmdk", "m1-disk0-000001.vmdk", "m1-disk0.vmdk"]
+    before = len(fake.calls())
+    captured = capture(fake, machine, tmp_path / "out")
+    assert not [c for c in fake.calls()[before:] if "snapshot" in c or "deleteSnapshot" in c]
+    [copy] = captured.disks
+    assert holds(copy.path, 0x11, 0, MIB) and holds(copy.path, 0x22, MIB, MIB)
+    assert holds(copy.path, 0x33, 2 * MIB, 64 * 1024)
+    info = subprocess.run(["qemu-img", "info", "--output=json", str(copy.path)],
+                          capture_output=True, text=True, check=True).stdout
+    assert "backing" not in info  # one standalone file
+    assert subprocess.run(["qemu-img", "compare", "-f", "vmdk", "-F", "qcow2", str(top),
+                           str(copy.path)], check=False, capture_output=True).returncode == 0
+    assert [s.name for root in captured.snapshots for s in root.walk()] == ["one", "two"]
+    assert not captured.was_running
+
+
+def test_a_split_delta_qemu_img_made_is_read_through_its_parent_hint(fake: FakeVMware,
+                                                                      tmp_path: Path):
+    # twoGbMaxExtentSparse: a text descriptor naming its extents and parentFileNameHint,
+    # written by the real qemu-img over the stand-in's disk (QEMU's vmdk_create writes both)
+    machine, disk = made(fake)
+    qemu_io(disk, "write -P 0x44 0 64k")
+    split = disk.with_name("m1-disk0-000001.vmdk")
+    subprocess.run(["qemu-img", "create", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse",
+                    "-b", disk.name, "-F", "vmdk", str(split)], check=True, capture_output=True)
+    assert b"parentFileNameHint" in split.read_bytes()
+    qemu_io(split, "write -P 0x55 1M 64k")
+    vmx.update(Path(machine), {"sata0:0.fileName": split.name})  # off: ours to edit
+    [copy] = capture(fake, machine, tmp_path / "out").disks
+    assert holds(copy.path, 0x44, 0, 64 * 1024) and holds(copy.path, 0x55, MIB, 64 * 1024)
+
+
+@pytest.mark.parametrize("damage", ["parent modified", "parent missing", "unreadable type"])
+def test_a_chain_qemu_img_would_read_wrong_is_refused_in_words(fake: FakeVMware,
+                                                                tmp_path: Path, damage: str):
+    machine, disk = made(fake)
+    fake.backend().take_snapshot(machine, "one", progress=no_progress, cancel=CancelToken())
+    expected: tuple[type[Exception], str]
+    if damage == "parent modified":
+        fakedisk.write_descriptor(disk, CID="0badc0de")
+        expected = CommandFailed, "was modified after m1-disk0-000001.vmdk was made from it"
+    elif damage == "parent missing":
+        disk.unlink()
+        expected = CommandFailed, f"The disk {disk} is missing"
+    else:
+        fakedisk.write_descriptor(disk, createType="custom")
+        expected = UnsupportedOperation, "of type custom, which qemu-img cannot read"
+    with pytest.raises(expected[0], match=expected[1]):
+        capture(fake, machine, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_running_backup_refuses_independent_disks(fake: FakeVMware, tmp_path: Path):
+    machine, _disk = made(fake)
+    vmx.update(Path(machine), {"sata0:0.mode": "independent-persistent"})
+    fake.backend().start(machine)
+    with pytest.raises(UnsupportedOperation, match="snapshots do not freeze"):
+        capture(fake, machine, tmp_path / "out")
+    assert not [c for c in fake.calls() if "snapshot" in c]
+
+
+@pytest.mark.qemu
+def test_end_to_end_running_vmware_backup_verified_and_restored_into_qemu(
+        fake: FakeVMware, qemu: Any, tmp_path: Path):  # noqa: F811 - the fixture
+    machine, disk = made(fake, "web")
+    qemu_io(disk, "write -P 0x66 0 1M")
+    qemu_io(disk, "write -P 0x77 5M 64k")
+    backend = fake.backend()
+    backend.start(machine)
+    made_set = back_up(backend, machine, tmp_path / "backups", progress=no_progress,
+                       cancel=CancelToken())
+    assert made_set.kind == "full" and made_set.was_running
+    assert verify(made_set.path, progress=no_progress, cancel=CancelToken()).id == made_set.id
+    backend.power_off(machine)
+    new_id = restore(made_set.path, qemu, name="web-restored", progress=no_progress,
+                     cancel=CancelToken())
+    restored_disk = Path(qemu.get_machine(new_id).spec.all_disks()[0][1].path)
+    compared = subprocess.run(["qemu-img", "compare", "-f", "vmdk", "-F", "qcow2", str(disk),
+                               str(restored_disk)], check=False, capture_output=True,
+                              text=True)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
