@@ -16,11 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from backends.esxi import inventory, plans, tasks
 from backends.esxi.backend import EsxiBackend
 from backends.esxi.backup import FROZEN, TEMPORARY_NOTE, TEMPORARY_SNAPSHOT
+from backends.esxi.session import vim
 from backends.qemu.backend import QemuBackend
 from desktopvm.backup import back_up, restore, verify
 from desktopvm.model import DiskFormat
+from desktopvm.model.devices import Disk
 from desktopvm.protocol import (
     CancelToken,
     CapturingBackend,
@@ -204,6 +207,33 @@ def test_a_snapshot_that_cannot_be_deleted_fails_the_backup_saying_so(
     [left] = roots
     assert left.name.startswith(TEMPORARY_SNAPSHOT) and left.description == TEMPORARY_NOTE
     esx_backend.delete_snapshot(machine.id, left.id, progress=no_progress, cancel=CancelToken())
+    assert leftovers(machine) == []
+
+
+def add_disk(backend: EsxiBackend, machine_id: str) -> None:
+    """A second disk, added by someone else (straight through the API)."""
+    _, devices = inventory.machine(backend.session, machine_id, backend.name)
+    store = backend.get_machine(machine_id).spec.all_disks()[0][1].path.split("]")[0][1:]
+    change = plans.disk(Disk(size_bytes=2**20, port=1), devices.controllers[0], -1, store)
+    spec = vim.vm.ConfigSpec(deviceChange=[change])
+    task = backend.session.run(lambda si: inventory.vm(si, machine_id).ReconfigVM_Task(spec))
+    tasks.wait(backend.session, task, progress=no_progress, cancel=CancelToken(), stage="Adding")
+
+
+def test_disks_changed_as_the_backup_began_are_not_taken_for_the_machines(
+        esx_backend: EsxiBackend, machine: Machine, tmp_path: Path) -> None:
+    esx_backend.start(machine.id)
+
+    def progress(_fraction: float | None, stage: str) -> None:
+        if stage == "Taking a temporary snapshot":  # the machine's disks were read just now
+            add_disk(esx_backend, machine.id)
+
+    folder = out_folder(tmp_path)
+    with pytest.raises(CommandFailed, match="changed while the backup started; back it up "
+                                            "again"):
+        esx_backend.capture(machine.id, folder, progress=progress, cancel=CancelToken())
+    assert list(folder.iterdir()) == []
+    assert esx_backend.list_snapshots(machine.id) == ((), "")
     assert leftovers(machine) == []
 
 
