@@ -1,5 +1,6 @@
 """`InventoryView`: the machine list's tree view — columns, gestures, selection after removal,
-hosts dragged into another order — and `MachineFilter`, its search and sorting proxy."""
+hosts dragged into another order, places (datacenter › cluster › host) unfolded as the user
+left them — and `MachineFilter`, its search and sorting proxy."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from desktopvm.ui.inventory_model import (
     ConnectionRole,
     InventoryModel,
     KindRole,
+    PlaceRole,
     SortRole,
 )
 
@@ -33,30 +35,56 @@ WIDTHS = (220, 100, 90, 90, 150, 50, 90)
 
 
 class MachineFilter(QSortFilterProxyModel):
-    """Filters machines by the search text; a group stays while any of its machines match.
+    """Filters machines by the search text; a group or place stays while any of its machines
+    match, and a place whose name matches shows all its machines ("esx-3" lists that host's).
 
     Groups keep their own order (local backends, then the hosts in the settings' order)
     whatever column sorts the machines, and a host's error line stays its first row; it is
-    shown while searching too, since that host's machines could not be searched."""
+    shown while searching too, since that host's machines could not be searched. Places stay
+    ahead of the machines beside them.
+
+    Signals:
+        searched(str)  -- the search text changed (after the rows were filtered)
+    """
+
+    searched = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._text = ""  # casefolded
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setSortRole(SortRole)
         self.setFilterKeyColumn(NAME)
 
+    @property
+    def searching(self) -> bool:
+        return bool(self._text)
+
     def search(self, text: str) -> None:
         """Filter by `text`. Recursive filtering (which re-checks a group whenever one of its
         machines changes) is on only while there is something to search for."""
+        self._text = text.casefold()
         self.setRecursiveFilteringEnabled(bool(text))
         self.setFilterFixedString(text)
+        self.searched.emit(text)
 
     def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
-        if source_row == 0 and source_parent.isValid():  # a note is a group's row 0
-            kind = self.sourceModel().index(source_row, NAME, source_parent).data(KindRole)
-            if kind == "note":
+        if not self._text:
+            return True
+        index = self.sourceModel().index(source_row, NAME, source_parent)
+        kind = index.data(KindRole) if source_parent.isValid() else ""
+        if kind == "note":
+            return True
+        if kind == "place":  # its name, not its count
+            return self._text in str(index.data(PlaceRole)[-1]).casefold()
+        if super().filterAcceptsRow(source_row, source_parent):
+            return True
+        parent = source_parent
+        while kind == "machine" and parent.isValid() and parent.data(KindRole) == "place":
+            if self._text in str(parent.data(PlaceRole)[-1]).casefold():
                 return True
-        return super().filterAcceptsRow(source_row, source_parent)
+            parent = parent.parent()
+        return False
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort the machines; the model's sort keys keep the groups and notes in place. (Not
@@ -89,6 +117,12 @@ class InventoryView(QTreeView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._reselect: tuple[QPersistentModelIndex, int] | None = None
+        # The places the user folded, by (connection, *location), kept while they come and
+        # go (a refresh, a search); a new place starts unfolded.
+        self.folded_places: set[tuple[str, ...]] = set()
+        self._unfolding = False  # expanding by program: not the user's choice
+        self._seen_places: set[tuple[str, ...]] = set()
+        self._widest = 0  # the width the new places' names want in the Name column
         self.setObjectName("inventory")
         self.setAccessibleName(self.tr("Virtual machines"))
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -103,6 +137,8 @@ class InventoryView(QTreeView):
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.setDropIndicatorShown(True)
         self.doubleClicked.connect(self._activated)
+        self.collapsed.connect(lambda index: self._place_folded(index, True))
+        self.expanded.connect(lambda index: self._place_folded(index, False))
 
     def setModel(self, model: QAbstractItemModel | None) -> None:
         super().setModel(model)
@@ -121,6 +157,62 @@ class InventoryView(QTreeView):
         model.rowsInserted.connect(self._span_notes)
         model.layoutChanged.connect(self._span_all_notes)
         model.modelReset.connect(self._span_all_notes)
+        model.rowsInserted.connect(self._unfold_rows)
+        if isinstance(model, MachineFilter):
+            model.searched.connect(lambda _text: self._unfold_rows(
+                QModelIndex(), 0, self.model().rowCount() - 1))
+
+    # -- places: unfolded as the user left them ---------------------------------------------
+    def _searching(self) -> bool:
+        model = self.model()
+        return isinstance(model, MachineFilter) and model.searching
+
+    def _unfold_rows(self, parent: QModelIndex, first: int, last: int) -> None:
+        """Rows came (a refresh, a search): their places, and any inside them, are unfolded
+        unless the user folded them — all of them while searching, to show what matched.
+        Groups are the window's to unfold (it keeps their folding between runs)."""
+        self._unfolding, self._widest = True, 0
+        try:
+            for row in range(first, last + 1):
+                self._unfold(self.model().index(row, NAME, parent))
+        finally:
+            self._unfolding = False
+        # Places nest the machines deeper: a place seen for the first time widens the Name
+        # column to show its name and count (up to half the view) — never narrows it, and a
+        # width the user chose stays until another new place needs more.
+        header = self.header()
+        wanted = min(self._widest, self.viewport().width() // 2)
+        if wanted > header.sectionSize(NAME):
+            header.resizeSection(NAME, wanted)
+
+    def _unfold(self, index: QModelIndex) -> None:
+        kind = index.data(KindRole)
+        if kind == "place":
+            key = index.data(PlaceRole)
+            folded = key in self.folded_places and not self._searching()
+            self.setExpanded(index, not folded)
+            if key not in self._seen_places:
+                self._seen_places.add(key)
+                depth = len(key)  # the connection's row and the places above it
+                self._widest = max(self._widest, self.indentation() * (depth + 1) +
+                                   self.sizeHintForIndex(index).width() + 8)
+        elif kind not in ("local", "host"):
+            return  # a machine or a note: nothing below
+        model = self.model()
+        for row in range(model.rowCount(index)):
+            child = model.index(row, NAME, index)
+            if child.data(KindRole) == "machine":
+                break  # places come before the machines beside them
+            self._unfold(child)
+
+    def _place_folded(self, index: QModelIndex, folded: bool) -> None:
+        if self._unfolding or self._searching() or index.data(KindRole) != "place":
+            return  # what a refresh or a search unfolds is not the user's choice
+        key = tuple(index.data(PlaceRole))
+        if folded:
+            self.folded_places.add(key)
+        else:
+            self.folded_places.discard(key)
 
     def _span_notes(self, parent: QModelIndex, first: int, last: int) -> None:
         if parent.isValid():
@@ -196,7 +288,7 @@ class InventoryView(QTreeView):
         super().keyPressEvent(event)
 
     def _activated(self, index: QModelIndex) -> None:
-        if index.isValid() and index.parent().isValid():  # a machine, not a group row
+        if index.isValid() and index.data(KindRole) == "machine":  # not a group or place
             self.machine_activated.emit()
 
     def _columns_menu(self, position: QPoint) -> None:
@@ -229,7 +321,7 @@ class InventoryView(QTreeView):
         model = self.model()
         if not parent_ref.isValid() or self.selectionModel().selectedRows():
             return
-        parent = model.index(parent_ref.row(), 0)  # groups are top-level rows
+        parent = model.index(parent_ref.row(), 0, parent_ref.parent())  # a group or place
         count = model.rowCount(parent)
         if count:
             self.setCurrentIndex(model.index(min(row, count - 1), 0, parent))
