@@ -12,6 +12,11 @@ What DesktopVM saw is kept in a small record beside each seed (`<library>/.seeds
 no secret in it): which connection and machine, the seed's path, and whether the machine was
 seen running. `observe` (CLI `list`/`show`/`start`, the window's machine list) and
 `before_start`/`started` (every start through DesktopVM) keep it current.
+
+Debian's installer does not look for a second disc: on a backend that can boot a kernel
+directly (QEMU: `InstallerBooting`), the machine's first boot starts the installer's kernel
+from the install disc with the answers inside its initrd (desktopvm/media/unattended/
+initrd.py). That boot is dropped at the same moment the seed is taken out.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from desktopvm.connections import is_remote
-from desktopvm.media.unattended import SeedPlan, write_seed
+from desktopvm.media.unattended import Kind, SeedPlan, initrd, write_seed
 from desktopvm.model import MachineSpec, OpticalDrive, StorageController
 from desktopvm.model.devices import ControllerKind
 from desktopvm.paths import atomic_write_text
@@ -61,6 +67,39 @@ class SeedRecord:
     def path(self) -> Path:
         """The record's own file, beside the seed."""
         return Path(self.seed).with_suffix(".json")
+
+
+@runtime_checkable
+class InstallerBooting(Protocol):
+    """A backend that can start a machine's next boot from an installer's kernel and initrd
+    (QEMU's `-kernel/-initrd/-append`), once."""
+
+    def boot_installer_once(self, machine_id: str, *, kernel: bytes, initrd: bytes,
+                            append: str, label: str) -> None: ...
+
+    def drop_installer_boot(self, machine_id: str) -> bool: ...
+
+    def installer_boot(self, machine_id: str) -> str: ...
+
+
+def installer_boot_for(plan: SeedPlan, backend: object, spec: MachineSpec
+                       ) -> initrd.InstallerBoot | None:
+    """For a Debian install on a backend that boots kernels: the installer's first boot with
+    the preseed in its initrd, read from the machine's install disc (NoInstaller, in words,
+    when the disc has no installer). None for other installers and backends."""
+    if plan.kind is not Kind.DEBIAN or not isinstance(backend, InstallerBooting):
+        return None
+    disc = next((drive.iso for _, drive in spec.all_optical() if drive.iso), "")
+    return initrd.installer_boot(Path(disc), plan.files["preseed.cfg"],
+                                 serial=any(port.number == 1 for port in spec.serial))
+
+
+def boot_installer(backend: object, machine_id: str, boot: initrd.InstallerBoot | None
+                   ) -> None:
+    """Give a new machine its installer's first boot (nothing when `boot` is None)."""
+    if boot is not None and isinstance(backend, InstallerBooting):
+        backend.boot_installer_once(machine_id, kernel=boot.kernel, initrd=boot.initrd,
+                                    append=boot.append, label=boot.label)
 
 
 def seed_folder(settings: Settings) -> Path:
@@ -141,6 +180,8 @@ def forget(record: SeedRecord) -> None:
 def detach(backend: Backend, record: SeedRecord) -> None:
     """Take the seed's drive out of the (off) machine, then delete the disc and its record."""
     info = backend.get_machine(record.machine_id)
+    if isinstance(backend, InstallerBooting):  # from now on it boots the installed system
+        backend.drop_installer_boot(record.machine_id)
     new = without_seed(info.spec, record.seed)
     if new != info.spec:
         backend.update(record.machine_id, info.spec, new, progress=no_progress,
@@ -172,9 +213,12 @@ def observe(settings: Settings, backend: Backend,
 
 def before_start(settings: Settings, backend: Backend, machine_id: str) -> bool:
     """Before DesktopVM starts a machine: a seed whose first boot is over is taken out now.
-    Returns True when one was."""
+    Returns True when one was. A machine with a saved state is not booting again: it resumes
+    its first boot, which needs the seed (and the installer's kernel) still there."""
     for record in records(settings, backend.name):
         if record.machine_id == machine_id and record.seen_running:
+            if backend.get_machine(machine_id).state not in _OFF:
+                return False
             detach(backend, record)
             return True
     return False
@@ -205,7 +249,8 @@ def create_with_seed(settings: Settings, backend: Backend, spec: MachineSpec, pl
                      *, progress: Progress, cancel: CancelToken) -> str:
     """Write `plan`'s seed disc, create the machine with it in an extra drive and remember it
     (the window's Create; a job, never the GUI thread). A create that fails or is cancelled
-    removes the seed again."""
+    removes the seed again. Debian on QEMU also gets its installer's first boot."""
+    boot = installer_boot_for(plan, backend, spec)  # a disc without an installer: refused
     seed = new_seed_path(settings)
     write_seed(plan, seed)
     try:
@@ -214,4 +259,10 @@ def create_with_seed(settings: Settings, backend: Backend, spec: MachineSpec, pl
         seed.unlink(missing_ok=True)
         raise
     remember(SeedRecord(connection=backend.name, machine_id=machine_id, seed=str(seed)))
+    boot_installer(backend, machine_id, boot)
     return machine_id
+
+
+def installer_boot(backend: object, machine_id: str) -> str:
+    """The installer's first boot a machine has ("" when none), for the details."""
+    return backend.installer_boot(machine_id) if isinstance(backend, InstallerBooting) else ""

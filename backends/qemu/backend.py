@@ -17,6 +17,7 @@ from backends.qemu import (
     capabilities,
     clones,
     console,
+    first_boot,
     machines,
     process,
     snapshots,
@@ -151,6 +152,24 @@ class QemuBackend:
                cancel: CancelToken) -> None:
         machines.delete(self.store, self.disks, self.store.files(machine_id),
                         delete_disks=delete_disks)
+
+    # -- an installer's one boot (Debian's unattended install; first_boot.py) --------------
+    def boot_installer_once(self, machine_id: str, *, kernel: bytes, initrd: bytes,
+                            append: str, label: str) -> None:
+        """The next start boots `kernel`/`initrd` with `append`; never a second one."""
+        files = self.store.files(machine_id)
+        with self.store.locked(files):
+            first_boot.set_up(files, kernel=kernel, initrd=initrd, append=append, label=label)
+
+    def drop_installer_boot(self, machine_id: str) -> bool:
+        """Boot from the disk from now on; True when an installer's boot was dropped."""
+        files = self.store.files(machine_id)
+        with self.store.locked(files):
+            return first_boot.drop(files)
+
+    def installer_boot(self, machine_id: str) -> str:
+        """What the machine's installer boot is ("" when it has none), for the details."""
+        return first_boot.label(self.store.files(machine_id))
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, machine_id: str, *, mode: StartMode = StartMode.HEADLESS) -> None:

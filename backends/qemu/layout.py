@@ -66,12 +66,25 @@ class MachineFiles:
     def lock(self) -> Path:
         return self.folder / ".lock"
 
+    @property
+    def first_boot(self) -> Path:
+        """An installer's one boot straight into its kernel (first_boot.py), with its files."""
+        return self.folder / "first-boot.json"
+
+    @property
+    def first_boot_kernel(self) -> Path:
+        return self.folder / "first-boot-kernel"
+
+    @property
+    def first_boot_initrd(self) -> Path:
+        return self.folder / "first-boot-initrd"
+
     def metadata(self) -> list[Path]:
         """Everything the backend itself keeps in the folder (never a disk)."""
         return [self.spec, self.snapshots, self.runtime, self.nvram, self.tpm_state,
                 self.saved_state, self.saved_state.with_name(self.saved_state.name + ".partial"),
                 self.aborted_marker, self.log, self.previous_log, self.folder / "swtpm.log",
-                self.lock]
+                self.first_boot, self.first_boot_kernel, self.first_boot_initrd, self.lock]
 
     def disk_path(self, index: int, extension: str) -> Path:
         """A new disk's file in the folder."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from backends.qemu import process, qmp, snapshots
+from backends.qemu import first_boot, process, qmp, snapshots
 from backends.qemu.disks import Disks
 from backends.qemu.inventory import MachineStore
 from backends.qemu.inventory import run_files as store_run_files
@@ -97,6 +97,10 @@ class Lifecycle:
         book = snapshots.load(files, self.disks.qemu_img)
         restoring = files.saved_state.exists()
         entry = catalog().get(spec.os)
+        # An installer's one boot (Debian's unattended install): its kernel, initrd and
+        # command line; dropped here when it was used before (first_boot.py).
+        installer = first_boot.arguments(
+            files, resuming=restoring or bool(book.pending_loadvm))
         plan = LaunchPlan(
             binary=self.launcher.binary,
             accel=self.launcher.accel(),
@@ -109,6 +113,7 @@ class Lifecycle:
             loadvm="" if restoring else book.pending_loadvm,
             vnc_password=self.launcher.vnc_password,
             log=files.log,
+            extra=tuple(installer),
         )
         try:
             process.launch(build_argv(spec, plan), log=files.log)
@@ -117,6 +122,8 @@ class Lifecycle:
             self._kill_swtpm(run)
             shutil.rmtree(run.folder, ignore_errors=True)
             raise
+        if installer:
+            first_boot.launched(files)
         started = datetime.now(UTC).isoformat(timespec="seconds")
         # VNC passwords are at most 8 characters; a new one each start.
         password = secrets.token_urlsafe(6)[:8] if plan.vnc_password else ""

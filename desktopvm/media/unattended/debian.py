@@ -5,6 +5,26 @@ from __future__ import annotations
 from desktopvm.media.unattended.answers import AnswerError, Answers
 from desktopvm.media.unattended.crypt import sha512_crypt
 
+# Backends that start Debian's installer with the preseed in its initrd (initrd.py), and
+# the others' own unattended installs that DesktopVM does not drive yet.
+BOOTS_INSTALLER = ("qemu",)
+NOT_WIRED = {"virtualbox": " (VirtualBox's own unattended install, VBoxManage unattended, "
+                           "is not wired up in DesktopVM yet)"}
+NAMES = {"virtualbox": "VirtualBox", "hyperv": "Hyper-V", "vmware": "VMware",
+         "esxi": "ESXi"}
+
+
+def how_found(backend_kind: str) -> str:
+    """One sentence for the user: whether Debian's installer will read the answers there."""
+    if backend_kind in BOOTS_INSTALLER:
+        return ("DesktopVM starts the first boot with Debian's installer from the disc and "
+                "the answers (preseed.cfg) inside its initrd; later boots use the disk.")
+    name = NAMES.get(backend_kind, backend_kind)
+    return (f"Not automatic on {name}: Debian's installer reads a preseed only from its own "
+            "disc, its initrd or a URL on its boot line, and DesktopVM changes neither there"
+            f"{NOT_WIRED.get(backend_kind, '')}. The preseed.cfg is on the seed disc for "
+            "you to point the installer at (e.g. boot with auto url=...).")
+
 
 def _value(field: str, value: str) -> str:
     """A preseed value is the rest of its line: it cannot break it, and a backslash at the

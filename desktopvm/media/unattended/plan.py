@@ -56,9 +56,6 @@ HOW_FOUND = {
                  "to go ahead with the automatic install.",
     Kind.KICKSTART: "Anaconda reads ks.cfg from the disc labelled OEMDRV by itself.",
     Kind.WINDOWS: "Windows Setup reads autounattend.xml from the second disc by itself.",
-    Kind.DEBIAN: "Debian's installer does not read a second disc by itself: the preseed is on "
-                 "the seed, but the installer must be told where it is (its boot line, e.g. "
-                 "auto url=...); DesktopVM does not change the boot line yet.",
 }
 
 
@@ -93,8 +90,8 @@ def plan_seed(entry: OsEntry, answers: Answers, *, uefi: bool, backend_kind: str
             answers, uefi=uefi, server="server" in entry.id,
             virtio_folder=windows.VIRTIO_FOLDERS.get(entry.id, "w11")
             if answers.guest_tools and backend_kind == "qemu" else "")}
-    return SeedPlan(kind, LABELS[kind], {n: t.encode("utf-8") for n, t in files.items()},
-                    HOW_FOUND[kind])
+    how = debian.how_found(backend_kind) if kind is Kind.DEBIAN else HOW_FOUND[kind]
+    return SeedPlan(kind, LABELS[kind], {n: t.encode("utf-8") for n, t in files.items()}, how)
 
 
 def plan_cloud_seed(answers: Answers, *, instance_id: str, salt: str | None = None) -> SeedPlan:
