@@ -190,6 +190,8 @@ def show_command(ctx: Context) -> int:
         ctx.print(f"Backend:   {backend.display_name} on {info.summary.host}")
     ctx.print(f"Id:        {info.summary.id}")
     ctx.print(f"State:     {info.state.value}")
+    if first_boot := unattended_commands.first_boot(backend, summary.id):
+        ctx.print(f"First boot: {first_boot} (once; then from the disk)")
     if info.log:
         ctx.print(f"Log:       {info.log}")
     describe_spec(ctx, info.spec)

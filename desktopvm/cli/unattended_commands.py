@@ -24,6 +24,7 @@ from desktopvm.media.unattended import (
     plan_seed,
     write_seed,
 )
+from desktopvm.media.unattended.initrd import InstallerBoot, NoInstaller
 from desktopvm.model import BootDevice, Disk, Firmware, MachineSpec, catalog, printable
 from desktopvm.protocol import Backend, MachineSummary, StartMode
 
@@ -65,6 +66,7 @@ class Seeding:
     spec: MachineSpec
     seed: Path
     made: list[Path] = field(default_factory=list)
+    installer: InstallerBoot | None = None  # Debian on QEMU: the installer's first boot
 
     def undo(self) -> None:
         """The machine was not created: remove what was made for it."""
@@ -75,6 +77,10 @@ class Seeding:
         """Remember the seed, so it is taken out after the first boot."""
         seeds.remember(seeds.SeedRecord(connection=backend.name, machine_id=machine_id,
                                         seed=str(self.seed)))
+        seeds.boot_installer(backend, machine_id, self.installer)
+        if self.installer is not None:
+            print(f"first boot: {self.installer.label} (the installer's kernel from the disc; "
+                  "dropped with the seed after the first boot)", file=ctx.err)
         print(f"seed disc {self.seed} attached; DesktopVM takes it out once the machine has "
               "run and is off again", file=ctx.err)
 
@@ -150,6 +156,10 @@ def prepare(ctx: Context, backend: Backend, spec: MachineSpec, *,
     settings = ctx.registry.settings
     seeding = Seeding(spec=spec, seed=seeds.new_seed_path(settings))
     try:
+        seeding.installer = seeds.installer_boot_for(plan, backend, spec)
+    except NoInstaller as error:
+        raise UsageError(str(error)) from error
+    try:
         if args.cloud_image:
             seeding.spec = _cloud_disk(ctx, backend, spec, seeding)
         write_seed(plan, seeding.seed)
@@ -214,3 +224,9 @@ def start(ctx: Context, backend: Backend, summary: MachineSummary, mode: StartMo
     if seeds.start(ctx.registry.settings, backend, summary.id, mode):
         print(f"note: took the seed disc out of {printable(summary.name)} (its first boot is "
               "over)", file=ctx.err)
+
+
+def first_boot(backend: Backend, machine_id: str) -> str:
+    """What the machine's next (or current) first boot is ("Debian installer with answers"),
+    for `show`; "" when it boots as usual."""
+    return seeds.installer_boot(backend, machine_id)
