@@ -156,7 +156,9 @@ class IdentityPage(SpecPage):
         return [*super().own_problems(), *self.unattended.problems()]
 
     def _update_hint(self, detected: bool) -> None:
-        self.unattended.show_for(self.vm_wizard.spec.os, local=self.vm_wizard.check_paths())
+        backend = self.vm_wizard.backend
+        self.unattended.show_for(self.vm_wizard.spec.os, local=self.vm_wizard.check_paths(),
+                                 backend_kind=backend.name if backend is not None else "")
         entry = catalog().get(self.vm_wizard.spec.os)
         if entry is None:
             self.os_hint.setText(self.disc_text)

@@ -13,7 +13,16 @@ from collections.abc import Callable
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QLineEdit, QWidget
 
-from desktopvm.media.unattended import AnswerError, Answers, SeedPlan, check, kind_for, plan_seed
+from desktopvm.media.unattended import (
+    AnswerError,
+    Answers,
+    Kind,
+    SeedPlan,
+    check,
+    kind_for,
+    plan_seed,
+)
+from desktopvm.media.unattended.debian import how_found
 from desktopvm.model import Firmware, MachineSpec, Problem, Severity, catalog
 
 FIELD = "unattended"
@@ -49,8 +58,9 @@ class UnattendedBox(QGroupBox):
         self.toggled.connect(lambda _on: self.changed.emit())
         self.os_id = ""
 
-    def show_for(self, os_id: str, local: bool) -> None:
-        """Show the box when `os_id` has an unattended install and the backend is here."""
+    def show_for(self, os_id: str, local: bool, backend_kind: str = "") -> None:
+        """Show the box when `os_id` has an unattended install and the backend is here; for
+        Debian, say whether that backend makes its installer read the answers."""
         entry = catalog().get(os_id)
         kind = kind_for(entry) if entry is not None else None
         self.os_id = os_id
@@ -60,7 +70,8 @@ class UnattendedBox(QGroupBox):
                 "Create writes a small second disc that answers the %s installer; DesktopVM "
                 "takes it out once the machine has run and is off again. The password is "
                 "kept only on that disc (hashed, except for Windows).") % (
-                    entry.name if entry else os_id))
+                    entry.name if entry else os_id)
+                + (" " + how_found(backend_kind) if kind is Kind.DEBIAN else ""))
 
     def wanted(self) -> bool:
         """Whether Create should make a seed."""
