@@ -68,7 +68,8 @@ class EsxiBackend:
         self._watch = live.Watch(session)
 
     def close(self) -> None:
-        """Log out."""
+        """End a wait for changes in progress, then log out."""
+        self._watch.stop()
         self.session.close()
 
     def facts(self, *, fresh: bool = False) -> Facts:
