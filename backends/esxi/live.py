@@ -93,6 +93,14 @@ class Watch:
 
         return self.session.run(call, "Waiting for changes")
 
+    def stop(self) -> None:
+        """End a wait in progress, before the session logs out: a host may keep a logged-out
+        session's wait until its time is up (vcsim 0.24's Logout does), holding its caller."""
+        with self._lock:
+            made = self._collector
+        if made is not None:
+            _stop(made[1])
+
 
 def _stop(collector: Any) -> None:
     """End a wait in progress (its call then raises RequestCanceled)."""

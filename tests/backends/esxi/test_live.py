@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pyVim.connect import Disconnect, SmartConnect
 
+from backends.esxi import open_remote
 from backends.esxi.backend import EsxiBackend
 from backends.esxi.session import vim
 from desktopvm.protocol import CancelToken, OperationCancelled, PowerState
@@ -92,3 +93,15 @@ def test_a_new_login_changes_the_token(vpx_backend: EsxiBackend, other_client: A
     thread, out = in_thread(lambda: vpx_backend.wait_for_changes(start, seconds=120))
     thread.join(JOIN)
     assert out and isinstance(out[0], str) and out[0] != start
+
+
+def test_close_ends_a_wait_in_progress(vpx: sim.Sim) -> None:
+    # vcsim's Logout leaves a logged-out session's wait running for its time; close() ends it
+    # first, so a backend closed when its host is disconnected holds no thread for long.
+    backend = open_remote(vpx.host(), password=sim.PASSWORD)
+    start = backend.wait_for_changes("")
+    thread, out = in_thread(lambda: backend.wait_for_changes(start, seconds=120))
+    threading.Event().wait(0.5)  # most likely on the host by then (either way it must end)
+    backend.close()
+    thread.join(JOIN)
+    assert not thread.is_alive() and out
