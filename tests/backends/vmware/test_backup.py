@@ -82,6 +82,33 @@ def test_vmware_is_a_capturing_backend_for_running_machines(fake: FakeVMware):
     assert not player.capabilities().backup_running  # Player has no snapshots
 
 
+def test_the_stand_in_snapshots_disks_as_workstation_does(fake: FakeVMware):
+    # what backup.py relies on: a snapshot moves the machine onto a new delta naming its
+    # parent, the parent stays as it was; deleting it merges the delta back
+    machine, disk = made(fake)
+    backend = fake.backend()
+    qemu_io(disk, "write -P 0x11 0 64k")
+    backend.start(machine)
+    parent_bytes, parent_cid = disk.read_bytes(), fakedisk.read_descriptor(disk)["CID"]
+    taken = backend.take_snapshot(machine, "s1", progress=no_progress, cancel=CancelToken())
+    delta = current_disk(Path(machine))
+    assert delta == disk.with_name("m1-disk0-000001.vmdk")
+    descriptor = fakedisk.read_descriptor(delta)
+    assert (descriptor["parentFileNameHint"], descriptor["parentCID"]) == (disk.name,
+                                                                           parent_cid)
+    qemu_io(delta, "write -P 0x22 0 64k")  # the running guest writes: into the delta only
+    assert disk.read_bytes() == parent_bytes
+    backend.delete_snapshot(machine, taken.id, progress=no_progress, cancel=CancelToken())
+    assert current_disk(Path(machine)) == disk and not delta.exists()
+    assert holds(disk, 0x22, 0, 64 * 1024, "vmdk")
+    again = backend.take_snapshot(machine, "s2", progress=no_progress, cancel=CancelToken())
+    discarded = current_disk(Path(machine))
+    qemu_io(discarded, "write -P 0x33 0 64k")
+    backend.restore_snapshot(machine, again.id, progress=no_progress, cancel=CancelToken())
+    assert holds(current_disk(Path(machine)), 0x22, 0, 64 * 1024, "vmdk")  # back to s2
+    assert not discarded.exists()  # on a new child; what ran since s2 is gone
+
+
 def test_running_machine_backup_holds_its_point_in_time_and_keeps_running(
         fake: FakeVMware, tmp_path: Path):
     machine, disk = made(fake)
