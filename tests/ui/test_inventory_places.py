@@ -15,7 +15,7 @@ from dataclasses import replace
 import pytest
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
-from desktopvm.protocol import MachineSummary, PowerState
+from desktopvm.protocol import CancelToken, MachineSummary, PowerState, no_progress
 from desktopvm.testing.doubles import fake_hosts
 from desktopvm.ui.inventory_model import (
     CPUS,
@@ -162,6 +162,14 @@ def test_the_tree_nests_places_under_the_host_and_leaves_local_machines_flat(
     assert names(proxy, group(window, HV01.id))[2] == "orphan"
     window.tree.sortByColumn(NAME, Qt.SortOrder.AscendingOrder)
     assert names(proxy, group(window, HV01.id)) == [f"{DC_A} (3)", f"{DC_B} (1)", "orphan"]
+    # a new place deeper in than the Name column is wide widens it to show name and count
+    window.resize(1100, 640)
+    long = (DC_A, "Cluster 1", "esx-17.rack-4.lab.example")
+    places["web-2"] = long
+    settled(qtbot, window)
+    index = place(window, HV01.id, *long)
+    assert window.tree.visualRect(index).left() + window.tree.sizeHintForIndex(index).width() \
+        <= window.tree.columnWidth(NAME)
 
 
 def test_a_place_is_no_machine_no_action_applies(qtbot, window, places):
@@ -249,3 +257,16 @@ def test_the_keyboard_walks_through_the_places_to_the_machines(qtbot, window, pl
     qtbot.keyClick(window.tree, Qt.Key.Key_Down)
     assert window.current_machine() is not None and window.current_machine().name == "web-1"
     assert window.machine_actions["start"].isEnabled()
+
+
+def test_a_machine_that_leaves_a_place_hands_the_selection_to_its_neighbour(
+        qtbot, window, places):
+    listed(qtbot, window, places)
+    host = place(window, HV01.id, DC_A, "Cluster 1", "esx-2.example")
+    window.tree.setCurrentIndex(window.proxy.index(0, NAME, host))
+    gone = window.current_machine()
+    assert gone is not None and gone.name == "web-1"
+    remote(window, HV01).delete(gone.id, delete_disks=True, progress=no_progress,
+                                cancel=CancelToken())
+    settled(qtbot, window)
+    assert window.current_machine() is not None and window.current_machine().name == "web-2"
