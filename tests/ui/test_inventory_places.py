@@ -10,6 +10,7 @@ gets each machine's location from the test.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -26,18 +27,30 @@ from desktopvm.ui.inventory_model import (
     PlaceRole,
 )
 from desktopvm.ui.main_window import MainWindow
-from tests.ui.test_hosts_tree import (  # noqa: F401  (clock and fresh_hosts are fixtures)
+from tests.ui.test_hosts_tree import (
     HV01,
-    clock,
+    Clock,
     create,
-    fresh_hosts,
     group,
+    make_window,
     remote,
     settled,
-    window,
 )
 
 VC = ("vc.example", "esxi@vc.example")
+
+
+@pytest.fixture(autouse=True)
+def fresh_hosts() -> Iterator[None]:
+    fake_hosts.OPENED.clear()
+    yield
+    fake_hosts.OPENED.clear()
+
+
+@pytest.fixture
+def window(qtbot, runner, tmp_path) -> MainWindow:
+    """The main window with the memory backend and two stand-in hosts (HV01 is listed)."""
+    return make_window(qtbot, runner, tmp_path, Clock())
 DC_A, DC_B = "Datacenter A", "Datacenter B"
 
 
@@ -50,16 +63,9 @@ def names(model, parent=QModelIndex()) -> list[str]:  # noqa: B008
     return [model.index(row, NAME, parent).data() for row in range(model.rowCount(parent))]
 
 
-def place(model, connection: str, *path: str) -> QModelIndex:
-    """A place's index in `model` (the window's proxy or the model itself)."""
-    index = group(model, connection) if isinstance(model, MainWindow) else \
-        model.group_index(connection)
-    view = model.proxy if isinstance(model, MainWindow) else model
-    for name in path:
-        index = next((view.index(row, NAME, index) for row in range(view.rowCount(index))
-                      if (view.index(row, NAME, index).data(PlaceRole) or ())[-1:] == (name,)),
-                     QModelIndex())
-    return index
+def place(window: MainWindow, connection: str, *path: str) -> QModelIndex:
+    """A place's index in the window's tree (invalid when not shown)."""
+    return window.proxy.mapFromSource(window.model.place_index(connection, path))
 
 
 LISTING = [vm("web-1", DC_A, "Cluster 1", "esx-2.example"),
