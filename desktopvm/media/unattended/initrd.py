@@ -91,15 +91,13 @@ def with_preseed(initrd: bytes, preseed: bytes) -> bytes:
 
 def _read(iso: pycdlib.PyCdlib, path: str, limit: int) -> bytes | None:
     """A file by its real (Rock Ridge or Joliet) name; None when the disc has none there."""
+    # Debian's discs carry both name extensions (xorriso -r -J); plain ISO 9660 names
+    # (`INSTALL_AMD/VMLINUZ.;1`) are not looked up.
     lookups = []
     if iso.has_rock_ridge():
         lookups.append({"rr_path": path})
     if iso.has_joliet():
         lookups.append({"joliet_path": path})
-    # Plain ISO 9660 names are upper case with a version (`/INSTALL.AMD/VMLINUZ.;1`).
-    folder, _, name = path.rpartition("/")
-    lookups.append({"iso_path": f"{folder.upper().replace('.', '_')}/{name.upper()}.;1"})
-    lookups.append({"iso_path": f"{folder.upper()}/{name.upper()};1"})
     for lookup in lookups:
         try:
             record = iso.get_record(**lookup)
