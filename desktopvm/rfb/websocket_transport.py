@@ -43,9 +43,9 @@ def open_websocket(url: str, *, context: ssl.SSLContext | None = None,
     except (OSError, WebSocketException, TimeoutError, ValueError) as error:
         # ValueError: a URL urllib cannot parse. The library's own words may quote the URL
         # ("… isn't a valid URI"): its ticket is scrubbed here, where every caller gets it.
-        said = str(error)
-        if "/ticket/" in url:
-            said = said.replace(url, _shown(url)).replace(url.partition("/ticket/")[2], "…")
+        said, ticket = str(error), url.partition("/ticket/")[2]
+        if ticket:
+            said = said.replace(url, _shown(url)).replace(ticket, "…")
         raise WebSocketError(f"cannot open the console at {_shown(url)}: {said}") from error
     ours, theirs = socket.socketpair()
     ours.settimeout(timeout)

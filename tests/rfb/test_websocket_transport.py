@@ -20,3 +20,9 @@ def test_a_failure_names_the_host_but_not_the_ticket(url: str):
                        timeout=2)
     said = str(caught.value)
     assert SECRET not in said and "/ticket/…" in said
+
+
+def test_a_url_without_a_ticket_keeps_the_words_readable():
+    with pytest.raises(WebSocketError) as caught:
+        open_websocket("https://127.0.0.1:9/ticket/", timeout=2)
+    assert "https://127.0.0.1:9/ticket/" in str(caught.value)  # not "…h…t…t…p…"
