@@ -204,6 +204,32 @@ def test_an_off_machine_with_a_snapshot_chain_is_captured_flattened(fake: FakeVM
     assert not captured.was_running
 
 
+def test_a_suspended_machine_is_copied_without_a_snapshot_and_called_crash_consistent(
+        fake: FakeVMware, tmp_path: Path):
+    machine, disk = made(fake)
+    backend = fake.backend()
+    qemu_io(disk, "write -P 0x5a 0 64k")
+    backend.start(machine)
+    backend.save_state(machine, progress=no_progress, cancel=CancelToken())
+    before = len(fake.calls())
+    captured = capture(fake, machine, tmp_path / "out")
+    assert captured.was_running  # what it had not written is in its saved memory
+    assert holds(captured.disks[0].path, 0x5a, 0, 64 * 1024)
+    assert not [c for c in fake.calls()[before:] if "snapshot" in c]
+    assert backend.get_machine(machine).state is PowerState.SAVED
+
+
+def test_player_backs_up_running_machines_never(tmp_path: Path):
+    player = FakeVMware(tmp_path / "player", product="player")
+    try:
+        machine, _disk = made(player)
+        player.backend().start(machine)
+        with pytest.raises(UnsupportedOperation, match="Player has no snapshots"):
+            capture(player, machine, tmp_path / "out")
+    finally:
+        player.close()
+
+
 def test_a_split_delta_qemu_img_made_is_read_through_its_parent_hint(fake: FakeVMware,
                                                                       tmp_path: Path):
     # twoGbMaxExtentSparse: a text descriptor naming its extents and parentFileNameHint,
