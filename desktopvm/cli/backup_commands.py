@@ -18,7 +18,7 @@ from desktopvm.cli.common import (
     table,
 )
 from desktopvm.model import printable
-from desktopvm.protocol import BackendError, OperationCancelled
+from desktopvm.protocol import Backend, BackendError, MachineSummary
 from desktopvm.schedule import runs
 from desktopvm.schedule.entry import ENCODED_FLAG, SCHEDULED_FLAG, decode
 
@@ -119,25 +119,33 @@ def backup_command(ctx: Context) -> int:
             machine, to = decode(machine), decode(to or "")
         except ValueError:
             raise UsageError(f"{ENCODED_FLAG}: MACHINE and --to must be hex") from None
+    # Noted whatever went wrong (no such folder, host unreachable, Ctrl-C): with the app
+    # closed, this line is how the user learns a scheduled backup did not happen. The machine
+    # is noted as CONNECTION:NAME once it is found (as schedules and the app name it).
+    reference, destination, made = machine, to or "", None
     try:
-        made = back_up_now(ctx, machine, _folder(to))
+        backend, summary = ctx.machine(machine)
+        reference = f"{backend.name}:{summary.name}"
+        folder = _folder(to)
+        destination = str(folder)
+        made = back_up_now(ctx, backend, summary, folder)
+        _prune_after(ctx, folder, made)
     except BaseException as error:
-        # Noted whatever went wrong (no such folder, host unreachable, Ctrl-C): with the app
-        # closed, this line is how the user learns a scheduled backup did not happen.
-        line = "cancelled" if isinstance(error, (KeyboardInterrupt, OperationCancelled)) else (
-            getattr(error, "summary", "") or str(error) or type(error).__name__)
-        runs.record(machine, to or "", ok=False, line=line, scheduled=args.scheduled)
+        line = runs.error_line(error)
+        if made is not None:  # the set is there; what failed is the pruning after it
+            line = f"the {made.kind} set {made.id} was made, but pruning older sets failed: " \
+                   f"{line}"
+        runs.record(reference, destination, ok=False, line=line, scheduled=args.scheduled)
         raise
-    runs.record(machine, to or "", ok=True, scheduled=args.scheduled,
-                line=f"{made.kind} set {made.id}, {format_size(made.size_bytes)}")
+    runs.record(reference, destination, ok=True, scheduled=args.scheduled,
+                line=runs.made_line(made.kind, made.id, format_size(made.size_bytes)))
     return EXIT_OK
 
 
-def back_up_now(ctx: Context, reference: str, destination: Path) -> BackupSet:
-    """Back up, then prune with the retention flags (if any); returns the set made."""
-    backend, summary = ctx.machine(reference)
+def back_up_now(ctx: Context, backend: Backend, summary: MachineSummary,
+                destination: Path) -> BackupSet:
+    """Back up; returns the set made."""
     args = ctx.args
-    policy = _retention(args)
     made = run_cancellable(ctx, lambda p, c: back_up(
         backend, summary.id, destination, incremental=not args.full,
         compress=not args.no_compress, progress=p, cancel=c))
@@ -145,10 +153,15 @@ def back_up_now(ctx: Context, reference: str, destination: Path) -> BackupSet:
     ctx.print(f"backed up {printable(summary.name)}: {made.kind} set {made.id}, "
               f"{format_size(made.size_bytes)}{running}")
     ctx.print(f"  {printable(str(made.path))}")
+    return made
+
+
+def _prune_after(ctx: Context, destination: Path, made: BackupSet) -> None:
+    """Prune the machine's older sets with the retention flags (if any)."""
+    policy = _retention(ctx.args)
     if not policy.keeps_everything:
         for gone in prune(destination, made.machine_key, policy):
             ctx.print(f"pruned {gone.id} ({gone.kind}, {format_size(gone.size_bytes)})")
-    return made
 
 
 def set_data(backup: BackupSet) -> dict[str, Any]:

@@ -5,10 +5,12 @@ journalctl or Task Scheduler's history, where nobody looks. Every run appends on
 to `backup-runs.jsonl` in DesktopVM's state folder; the app shows the last run of a machine in
 its Back up dialog and, at start, the scheduled runs that failed since the user last looked.
 
-The file is append-only (several runs may end at once: one `write` of one line each, opened
-with O_APPEND, so lines never interleave) and trimmed to the newest `KEEP` lines now and
-then. A damaged line is skipped, never fatal: this is a report, not a record anything
-depends on.
+The file is appended to, one `write` of one line per run (O_APPEND: on POSIX two runs ending
+at once never mix their lines; Windows' C runtime seeks then writes, so there two runs ending
+in the same instant could lose one line), and trimmed to the newest `KEEP` lines once it
+holds `TRIM_AT` (a line appended by another run during the trim may be lost). A damaged line
+is skipped, never fatal: this is a report, not a record anything depends on — which is why
+it takes no lock.
 """
 
 from __future__ import annotations
@@ -103,15 +105,35 @@ def last_run(machine: str) -> Run | None:
 
 
 def unseen_failures() -> list[Run]:
-    """Scheduled runs that failed after the time `mark_seen` last noted, and after which the
-    same machine had no successful run: one per machine, newest first."""
+    """Scheduled runs that failed after the time `mark_seen` last noted and that no later
+    successful run of the same machine into the same folder made good: the newest of each
+    machine and folder (a machine may be scheduled into two), newest first. A run by hand that
+    failed too changes nothing: the scheduled one still failed."""
     seen = _seen()
-    latest: dict[str, Run] = {}
+    open_failures: dict[tuple[str, str], Run] = {}
     for run in read():
-        latest[run.machine] = run
-    failed = [run for run in latest.values()
-              if not run.ok and run.scheduled and (seen is None or run.ended_at > seen)]
+        key = (run.machine, run.destination)
+        if run.ok:
+            open_failures.pop(key, None)
+        elif run.scheduled:
+            open_failures[key] = run
+    failed = [run for run in open_failures.values() if seen is None or run.ended_at > seen]
     return sorted(failed, key=lambda run: run.ended_at, reverse=True)
+
+
+def error_line(error: BaseException) -> str:
+    """A failure in the run log's words: the error's summary (never its details, which may
+    quote a tool's whole output), or "cancelled"."""
+    from desktopvm.protocol import OperationCancelled
+
+    if isinstance(error, (KeyboardInterrupt, OperationCancelled)):
+        return "cancelled"
+    return str(getattr(error, "summary", "") or error) or type(error).__name__
+
+
+def made_line(kind: str, set_id: str, size: str) -> str:
+    """A set made, in the run log's words ("full set 20261204T030000Z-full, 1.2 GiB")."""
+    return f"{kind} set {set_id}, {size}"
 
 
 def mark_seen(until: datetime | None = None) -> None:

@@ -128,15 +128,37 @@ def test_each_run_is_noted_for_the_app(cli: Run, machine: str, tmp_path: Path):
     code, _, _ = cli("backup", "no such vm", "--to", str(folder))
     assert code == 1
     made, unplugged, missing = runs.read()
-    assert made.ok and made.scheduled and made.machine == machine
-    assert made.line.startswith("full set ") and made.destination == str(folder)
-    assert not unplugged.ok and unplugged.scheduled
+    # Noted as CONNECTION:NAME, the way schedules and the app's Back up dialog name it.
+    assert made.ok and made.scheduled and made.machine == f"qemu:{machine}"
+    assert made.line.startswith("full set ") and made.destination == str(folder.resolve())
+    assert not unplugged.ok and unplugged.scheduled and unplugged.machine == f"qemu:{machine}"
     assert "no such folder (is the drive connected?" in unplugged.line
     assert not missing.ok and not missing.scheduled and "No machine 'no such vm'" in missing.line
-    # Only the scheduled failure is news for the app; a later success of it clears it.
+    # Only the scheduled failure is news for the app; a later success there clears it.
     assert runs.unseen_failures() == [unplugged]
     cli.ok("backup", machine, "--to", str(folder), "--scheduled")
+    assert runs.unseen_failures() == [unplugged]  # another folder: that one still failed
+    (tmp_path / "unplugged").mkdir()  # the drive is back
+    cli.ok("backup", machine, "--to", str(tmp_path / "unplugged"), "--scheduled")
     assert runs.unseen_failures() == []
+
+
+def test_a_set_made_before_pruning_failed_is_said_so(cli: Run, machine: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch):
+    from desktopvm.cli import backup_commands
+    from desktopvm.protocol import BackendError
+    from desktopvm.schedule import runs
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise BackendError("the folder became read-only")
+
+    monkeypatch.setattr(backup_commands, "prune", broken)
+    code, _, err = cli("backup", machine, "--to", str(tmp_path), "--keep-last", "1",
+                       "--scheduled")
+    assert code == 1 and "read-only" in err
+    [run] = runs.read()
+    assert not run.ok and run.line.startswith("the full set ")
+    assert "was made, but pruning older sets failed: the folder became read-only" in run.line
 
 
 def test_encoded_arguments_from_a_windows_task(cli: Run, machine: str, tmp_path: Path):

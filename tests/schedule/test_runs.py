@@ -31,6 +31,8 @@ def test_only_the_latest_failed_scheduled_run_of_each_machine_is_news():
     runs.record("qemu:ok", "/b", ok=False, line="then fixed", scheduled=True)
     runs.record("qemu:ok", "/b", ok=True, scheduled=True)
     assert runs.unseen_failures() == [web]
+    runs.record("qemu:web", "/b", ok=False, line="tried by hand, failed too")
+    assert runs.unseen_failures() == [web]  # still: only a run that worked makes it good
     runs.mark_seen(web.ended_at)
     assert runs.unseen_failures() == []
     runs.mark_seen(web.ended_at - timedelta(seconds=1))  # a failure after the mark is news
@@ -52,3 +54,11 @@ def test_a_log_that_cannot_be_written_does_not_fail_the_backup(tmp_path: Path,
     monkeypatch.setattr(runs, "log_file", lambda: blocked / "backup-runs.jsonl")
     run = runs.record("qemu:web", "/b", ok=True)  # no exception: only a warning logged
     assert run.ok and runs.read() == []
+
+
+def test_a_machine_scheduled_into_two_folders_keeps_each_failure():
+    usb = runs.record("qemu:web", "/media/usb", ok=False, line="not connected", scheduled=True)
+    runs.record("qemu:web", "/nas", ok=True, scheduled=True)  # the other schedule worked
+    assert runs.unseen_failures() == [usb]
+    runs.record("qemu:web", "/media/usb", ok=True)  # backed up there by hand: made good
+    assert runs.unseen_failures() == []

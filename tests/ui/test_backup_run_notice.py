@@ -61,9 +61,9 @@ def test_a_failed_scheduled_run_is_shown_until_dismissed(qtbot, window):
     assert label.isHidden()
     qtbot.waitUntil((runs.state_root() / runs.SEEN_FILE).exists, timeout=5000)
     second = window()  # the next start: nothing new to say
-    qtbot.wait(200)
-    qtbot.waitUntil(lambda: not first.runner.active(), timeout=5000)
-    assert notice(second).isHidden()
+    answered = notice(second).check()
+    qtbot.waitUntil(lambda: answered.state.is_done, timeout=5000)
+    assert answered.result == [] and notice(second).isHidden()
 
     runs.record("qemu:web", "/media/usb/backups", ok=False, scheduled=True, line="again")
     notice(second).check()  # what the ten-minute timer does
@@ -74,8 +74,7 @@ def test_runs_by_hand_and_runs_that_recovered_are_not_news(qtbot, window):
     runs.record("qemu:db", "/b", ok=False, line="shown in the terminal already")
     runs.record("qemu:web", "/b", ok=False, scheduled=True, line="host off")
     runs.record("qemu:web", "/b", ok=True, scheduled=True, line="full set A")
-    shown = window()
-    label = notice(shown)
-    qtbot.waitUntil(lambda: not shown.runner.active(), timeout=5000)
-    qtbot.wait(100)
-    assert label.isHidden() and label.failures == []
+    label = notice(window())
+    answered = label.check()
+    qtbot.waitUntil(lambda: answered.state.is_done, timeout=5000)
+    assert answered.result == [] and label.isHidden() and label.failures == []

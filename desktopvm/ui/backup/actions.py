@@ -28,12 +28,12 @@ if TYPE_CHECKING:
     from desktopvm.ui.main_window import MainWindow
 
 
-def back_up_into(backend: Backend, machine_id: str, folder: Path, *, incremental: bool,
-                 compress: bool, progress: Progress, cancel: CancelToken,
-                 reference: str = "") -> BackupSet:
+def back_up_into(backend: Backend, machine_id: str, folder: Path, *, reference: str,
+                 incremental: bool, compress: bool, progress: Progress,
+                 cancel: CancelToken) -> BackupSet:
     """In a job: a set of the machine in `folder`, which must exist (an unplugged drive's
     mount point is not filled instead). The outcome is noted in the run log under
-    `reference` (CONNECTION:NAME, as schedules name machines) when one is given."""
+    `reference` (CONNECTION:NAME, as schedules name machines)."""
     from desktopvm.backup import back_up
 
     try:
@@ -43,13 +43,10 @@ def back_up_into(backend: Backend, machine_id: str, folder: Path, *, incremental
         made = back_up(backend, machine_id, folder, incremental=incremental,
                        compress=compress, progress=progress, cancel=cancel)
     except BaseException as error:
-        if reference:
-            runs.record(reference, str(folder), ok=False,
-                        line=getattr(error, "summary", "") or str(error) or "cancelled")
+        runs.record(reference, str(folder), ok=False, line=runs.error_line(error))
         raise
-    line = f"{made.kind} set {made.id}, {format_size(made.size_bytes)}"
-    if reference:
-        runs.record(reference, str(folder), ok=True, line=line)
+    runs.record(reference, str(folder), ok=True,
+                line=runs.made_line(made.kind, made.id, format_size(made.size_bytes)))
     progress(1.0, f"{made.kind.capitalize()} backup {made.id}, {format_size(made.size_bytes)}")
     return made
 

@@ -13,14 +13,15 @@ from desktopvm.protocol import CancelToken, Progress
 from desktopvm.schedule import runs
 
 if TYPE_CHECKING:
-    from desktopvm.jobs import JobRunner
+    from desktopvm.jobs import Job, JobRunner
 
 RECHECK_MS = 10 * 60 * 1000  # a scheduled run may fail while the app is open too
 
 
 def when(run: runs.Run) -> str:
     """'Fri 4 Dec 03:00' in local time."""
-    return run.ended_at.astimezone().strftime("%a %d %b %H:%M").replace(" 0", " ")
+    moment = run.ended_at.astimezone()
+    return f"{moment:%a} {moment.day} {moment:%b %H:%M}"
 
 
 class RunNotice(QLabel):
@@ -45,13 +46,14 @@ class RunNotice(QLabel):
         self.timer.start()
         QTimer.singleShot(0, self.check)
 
-    def check(self) -> None:
+    def check(self) -> Job:
         """Read the run log in a background job; show what failed."""
         def read(_progress: Progress, _cancel: CancelToken) -> list[runs.Run]:
             return runs.unseen_failures()
 
         job = self.runner.submit(self.tr("Read the backup runs"), read, background=True)
         job.succeeded.connect(self.show_failures)
+        return job
 
     def show_failures(self, failures: object) -> None:
         assert isinstance(failures, list)
@@ -68,7 +70,7 @@ class RunNotice(QLabel):
                 .replace("%1", str(len(failures))).replace("%2", when(newest))
         self.setText(f"{text} — <a href='details'>{self.tr('Details')}</a> · "
                      f"<a href='dismiss'>{self.tr('Dismiss')}</a>")
-        self.setToolTip(newest.line)
+        self.setToolTip(printable(newest.line))
 
     def _link(self, link: str) -> None:
         if link == "details":
