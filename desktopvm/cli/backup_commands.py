@@ -123,6 +123,9 @@ def backup_command(ctx: Context) -> int:
     # closed, this line is how the user learns a scheduled backup did not happen. The machine
     # is noted as CONNECTION:NAME once it is found (as schedules and the app name it).
     reference, destination, made = machine, to or "", None
+    # A run nobody watches is the scheduler's: its own entry says so, and so does a run with
+    # no terminal (an entry written before --scheduled existed, cron, a script).
+    unattended = args.scheduled or not _on_a_terminal(ctx)
     try:
         backend, summary = ctx.machine(machine)
         reference = f"{backend.name}:{summary.name}"
@@ -135,11 +138,16 @@ def backup_command(ctx: Context) -> int:
         if made is not None:  # the set is there; what failed is the pruning after it
             line = f"the {made.kind} set {made.id} was made, but pruning older sets failed: " \
                    f"{line}"
-        runs.record(reference, destination, ok=False, line=line, scheduled=args.scheduled)
+        runs.record(reference, destination, ok=False, line=line, scheduled=unattended)
         raise
-    runs.record(reference, destination, ok=True, scheduled=args.scheduled,
+    runs.record(reference, destination, ok=True, scheduled=unattended,
                 line=runs.made_line(made.kind, made.id, format_size(made.size_bytes)))
     return EXIT_OK
+
+
+def _on_a_terminal(ctx: Context) -> bool:
+    isatty = getattr(ctx.err, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def back_up_now(ctx: Context, backend: Backend, summary: MachineSummary,

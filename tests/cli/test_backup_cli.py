@@ -115,6 +115,22 @@ def test_bad_input_is_refused_in_words(cli: Run, machine: str, tmp_path: Path):
     assert code == 1 and "No machine 'no such vm'" in err
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_run_without_a_terminal_is_unattended(cli: Run, machine: str, tmp_path: Path):
+    """An entry written before --scheduled existed (or cron) runs with no terminal: its
+    failure is news for the app all the same."""
+    from desktopvm.schedule import runs
+
+    code, _, _ = cli("backup", machine, "--to", str(tmp_path / "unplugged"))
+    assert code == 2
+    [run] = runs.read()
+    assert run.scheduled and runs.unseen_failures() == [run]
+
+
 def test_each_run_is_noted_for_the_app(cli: Run, machine: str, tmp_path: Path):
     """The outcome of every `backup MACHINE` run lands in the run log the app reads: the
     failures a scheduler meets (an unplugged drive, a machine gone) as well as the sets made."""
@@ -125,7 +141,9 @@ def test_each_run_is_noted_for_the_app(cli: Run, machine: str, tmp_path: Path):
     cli.ok("backup", machine, "--to", str(folder), "--scheduled")
     code, _, _ = cli("backup", machine, "--to", str(tmp_path / "unplugged"), "--scheduled")
     assert code == 2
-    code, _, _ = cli("backup", "no such vm", "--to", str(folder))
+    # Typed in a terminal (the user sees the error there): not news for the app.
+    code = main(["backup", "no such vm", "--to", str(folder)], registry=cli.registry,
+                out=io.StringIO(), err=Terminal())
     assert code == 1
     made, unplugged, missing = runs.read()
     # Noted as CONNECTION:NAME, the way schedules and the app's Back up dialog name it.
