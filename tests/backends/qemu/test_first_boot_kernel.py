@@ -60,6 +60,7 @@ def test_the_kernel_is_on_the_command_line_of_the_first_boot_only(
     qemu.power_off(machine_id)
 
 
+@pytest.mark.qemu
 def test_the_installer_boot_goes_when_the_seed_is_taken_out(qemu: QemuBackend,
                                                              guest_iso: Path):
     machine_id, files = _create(qemu, guest_iso)
@@ -75,6 +76,7 @@ def test_the_installer_boot_goes_when_the_seed_is_taken_out(qemu: QemuBackend,
     assert seeds.installer_boot(qemu, machine_id) == ""
 
 
+@pytest.mark.qemu
 def test_delete_removes_the_installer_files(qemu: QemuBackend, guest_iso: Path):
     machine_id, files = _create(qemu, guest_iso)
     qemu.delete(machine_id, delete_disks=True, progress=no_progress, cancel=CancelToken())
