@@ -83,6 +83,13 @@ def test_delete_removes_the_installer_files(qemu: QemuBackend, guest_iso: Path):
     assert not files.folder.exists()
 
 
+@pytest.mark.qemu
+def test_a_clone_does_not_inherit_the_installer_boot(qemu: QemuBackend, guest_iso: Path):
+    machine_id, _ = _create(qemu, guest_iso)
+    clone = qemu.clone(machine_id, "copy", progress=no_progress, cancel=CancelToken())
+    assert qemu.installer_boot(clone) == "" and qemu.installer_boot(machine_id) == LABEL
+
+
 def _files(tmp_path: Path, *, launched: bool) -> MachineFiles:
     files = MachineFiles(tmp_path / "machine")
     files.folder.mkdir()
