@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from backends.vmware import vmsd, vmx
+from backends.vmware.backup import parent_path, read_layer
 from backends.vmware.vmx import VmxDocument
 from desktopvm.backup import back_up, restore, verify
 from desktopvm.model import defaults_for
@@ -26,6 +27,7 @@ from desktopvm.protocol import (
 from desktopvm.testing.doubles.vmware import fakedisk
 from desktopvm.testing.doubles.vmware.standin import FakeVMware
 from tests.backends.qemu.conftest import qemu  # noqa: F401 - the real QEMU backend
+from tests.backends.vmware.test_live_vmware import harness  # noqa: F401 - the live suite's
 
 if shutil.which("qemu-img") is None or shutil.which("qemu-io") is None:
     pytest.skip("qemu-img and qemu-io are needed (sudo apt-get install qemu-utils)",
@@ -295,3 +297,43 @@ def test_end_to_end_running_vmware_backup_verified_and_restored_into_qemu(
                                str(restored_disk)], check=False, capture_output=True,
                               text=True)
     assert compared.returncode == 0, compared.stdout + compared.stderr
+
+
+# -- on a real Workstation (opt-in: --live-vmware -m live_vmware; not run where this was built) --
+@pytest.mark.live_vmware
+@pytest.mark.slow
+def test_live_running_backup_on_real_workstation(harness: Any,  # noqa: F811
+                                                   tmp_path: Path):
+    """What only a real Workstation can prove: `vmrun snapshot` moves the running machine
+    onto a delta naming the disk it ran on, the copy of that disk reads as the disk does once
+    the machine is off (the test guest boots from its ISO and never writes its disk), and
+    `vmrun deleteSnapshot` leaves no snapshot and the .vmx on the original disk."""
+    from tests.conformance.test_conformance import power_off, start_running
+
+    backend = harness.backend
+    machine = start_running(harness, "backup")
+    disk = Path(backend.get_machine(machine).spec.all_disks()[0][1].path)
+    seen: dict[str, Path | None] = {}
+
+    def hook(_fraction: float | None, message: str) -> None:
+        if message.startswith("Copying") and "live" not in seen:
+            live = seen["live"] = current_disk(Path(machine))
+            layer = read_layer(live)  # a sparse file's or a split disk's descriptor
+            seen["parent"] = parent_path(layer, windows=False) if layer.parent_hint else None
+
+    captured = capture_with(backend, machine, tmp_path / "out", progress=hook)
+    assert seen["live"] != disk and seen["parent"] == disk
+    assert vmsd.read(Path(machine))[0] == [] and current_disk(Path(machine)) == disk
+    assert backend.get_machine(machine).state is PowerState.RUNNING
+    power_off(harness, machine)
+    compared = subprocess.run(["qemu-img", "compare", "-f", "vmdk", "-F", "qcow2", str(disk),
+                               str(captured.disks[0].path)], check=False, capture_output=True,
+                              text=True)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+
+
+def capture_with(backend: Any, machine: str, folder: Path, **options: Any) -> Any:
+    folder.mkdir(exist_ok=True)
+    return backend.capture(machine, folder, progress=options.get("progress", no_progress),
+                           cancel=CancelToken())
+
