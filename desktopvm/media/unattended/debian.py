@@ -18,7 +18,8 @@ def how_found(backend_kind: str) -> str:
     """One sentence for the user: whether Debian's installer will read the answers there."""
     if backend_kind in BOOTS_INSTALLER:
         return ("DesktopVM starts the first boot with Debian's installer from the disc and "
-                "the answers (preseed.cfg) inside its initrd; later boots use the disk.")
+                "the answers (preseed.cfg) in a copy of its initrd, deleted with the seed; "
+                "later boots use the disk.")
     name = NAMES.get(backend_kind, backend_kind)
     return (f"Not automatic on {name}: Debian's installer reads a preseed only from its own "
             "disc, its initrd or a URL on its boot line, and DesktopVM changes neither there"
