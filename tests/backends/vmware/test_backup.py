@@ -144,6 +144,22 @@ def test_running_machine_backup_holds_its_point_in_time_and_keeps_running(
     assert names.count("snapshot") == 1 and names.count("deleteSnapshot") == 1
 
 
+def test_a_paused_machine_is_backed_up_through_the_snapshot_and_stays_paused(
+        fake: FakeVMware, tmp_path: Path):
+    machine, disk = made(fake)
+    qemu_io(disk, "write -P 0x3c 0 64k")
+    backend = fake.backend()
+    backend.start(machine)
+    backend.pause(machine)
+    before = len(fake.calls())
+    captured = capture(fake, machine, tmp_path / "out")
+    assert holds(captured.disks[0].path, 0x3c, 0, 64 * 1024) and captured.was_running
+    names = [c[2] for c in fake.calls()[before:] if len(c) > 2]
+    assert names.count("snapshot") == 1 and names.count("deleteSnapshot") == 1
+    assert vmsd.read(Path(machine))[0] == [] and current_disk(Path(machine)) == disk
+    assert backend.get_machine(machine).state is PowerState.PAUSED
+
+
 def test_cancel_midway_leaves_no_snapshot_and_an_empty_folder(fake: FakeVMware,
                                                               tmp_path: Path):
     machine, disk = made(fake)
