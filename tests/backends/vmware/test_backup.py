@@ -150,9 +150,10 @@ def test_a_paused_machine_is_backed_up_through_the_snapshot_and_stays_paused(
     qemu_io(disk, "write -P 0x3c 0 64k")
     backend = fake.backend()
     backend.start(machine)
-    backend.pause(machine)
+    backend.pause(machine)  # remembered by this backend: vmrun cannot report a pause
+    assert backend.get_machine(machine).state is PowerState.PAUSED
     before = len(fake.calls())
-    captured = capture(fake, machine, tmp_path / "out")
+    captured = capture_with(backend, machine, tmp_path / "out")
     assert holds(captured.disks[0].path, 0x3c, 0, 64 * 1024) and captured.was_running
     names = [c[2] for c in fake.calls()[before:] if len(c) > 2]
     assert names.count("snapshot") == 1 and names.count("deleteSnapshot") == 1
