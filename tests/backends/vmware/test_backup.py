@@ -14,7 +14,13 @@ from backends.vmware import vmsd, vmx
 from backends.vmware.backup import parent_path, read_layer
 from backends.vmware.vmx import VmxDocument
 from desktopvm.backup import back_up, restore, verify
-from desktopvm.model import defaults_for
+from desktopvm.model import (
+    ControllerKind,
+    Disk,
+    DiskFormat,
+    StorageController,
+    defaults_for,
+)
 from desktopvm.protocol import (
     CancelToken,
     CapturingBackend,
@@ -159,6 +165,26 @@ def test_a_paused_machine_is_backed_up_through_the_snapshot_and_stays_paused(
     assert names.count("snapshot") == 1 and names.count("deleteSnapshot") == 1
     assert vmsd.read(Path(machine))[0] == [] and current_disk(Path(machine)) == disk
     assert backend.get_machine(machine).state is PowerState.PAUSED
+
+
+def test_each_disk_comes_from_its_own_place_in_the_spec(fake: FakeVMware, tmp_path: Path):
+    backend = fake.backend()
+    spec = defaults_for("other-linux", backend.capabilities(), name="two")
+    scsi = StorageController(name="SCSI", kind=ControllerKind.SCSI, disks=(
+        Disk(format=DiskFormat.VMDK, size_bytes=8 * MIB, port=3),))
+    machine = backend.create(spec.model_copy(update={"storage": (*spec.storage, scsi)}),
+                             progress=no_progress, cancel=CancelToken())
+    made_spec = backend.get_machine(machine).spec
+    for number, (_index, disk) in enumerate(made_spec.all_disks()):
+        qemu_io(Path(disk.path), f"write -P {0x70 + number:#x} 0 64k")
+    backend.start(machine)
+    captured = capture(fake, machine, tmp_path / "out")
+    assert [(d.controller, d.port, d.device) for d in captured.disks] == [
+        (index, disk.port, disk.device) for index, disk in made_spec.all_disks()]
+    for number, (copy, (_index, disk)) in enumerate(zip(captured.disks,
+                                                        made_spec.all_disks(), strict=True)):
+        assert holds(copy.path, 0x70 + number, 0, 64 * 1024)
+        assert copy.virtual_size == fakedisk.capacity(Path(disk.path)) * 512
 
 
 def test_cancel_midway_leaves_no_snapshot_and_an_empty_folder(fake: FakeVMware,
