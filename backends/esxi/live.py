@@ -22,6 +22,8 @@ from backends.esxi.session import Session, vim, vmodl
 from desktopvm.protocol import BackendError, CancelToken, OperationCancelled
 
 PC = vmodl.query.PropertyCollector
+#: How long close() waits for the wait and its cancel to return before logging out.
+SETTLE_SECONDS = 5.0
 #: What a MachineSummary shows: a change to any of these is a change of the list.
 WATCHED = ["name", "runtime.powerState", "config.guestId", "config.hardware.numCPU",
            "config.hardware.memoryMB", "config.template"]
@@ -35,6 +37,10 @@ class Watch:
         self._lock = threading.Lock()
         self._collector: tuple[Any, Any] | None = None  # (the login it belongs to, collector)
         self._changes = 0  # counts update sets: some hosts (vcsim) never change the version
+        # Calls in flight (waits and their cancels): a logout waits for them, as a call that
+        # returns after the session's sockets were dropped would leave its socket open.
+        self._calls = 0
+        self._settled = threading.Condition()
 
     def _made(self, si: Any) -> Any:
         """This login's collector with its filter, made on first use."""
@@ -72,15 +78,18 @@ class Watch:
 
             def stop() -> None:
                 # Cancel runs on the canceller's thread (maybe the GUI's): never block it.
-                threading.Thread(target=_stop, args=(collector,), daemon=True).start()
+                self._calling(+1)  # now: a close() right after must wait for it
+                threading.Thread(target=self._cancel_wait, args=(collector,), daemon=True).start()
 
             unregister = cancel.on_cancel(stop)
+            self._calling(+1)
             try:
                 cancel.raise_if_cancelled()
                 result = collector.WaitForUpdatesEx(version, options)
             except vmodl.fault.RequestCanceled as error:
                 raise OperationCancelled("Stopped waiting for changes") from error
             finally:
+                self._calling(-1)
                 unregister()
             if result is None:  # the time was up: nothing changed
                 return token
@@ -94,15 +103,26 @@ class Watch:
         return self.session.run(call, "Waiting for changes")
 
     def stop(self) -> None:
-        """End a wait in progress, before the session logs out: a host may keep a logged-out
-        session's wait until its time is up (vcsim 0.24's Logout does), holding its caller."""
+        """End a wait in progress and let it return, before the session logs out: a host may
+        keep a logged-out session's wait until its time is up (vcsim 0.24's Logout does),
+        holding its caller."""
         with self._lock:
             made = self._collector
         if made is not None:
-            _stop(made[1])
+            self._calling(+1)
+            self._cancel_wait(made[1])
+        with self._settled:
+            self._settled.wait_for(lambda: self._calls == 0, timeout=SETTLE_SECONDS)
 
+    def _calling(self, step: int) -> None:
+        with self._settled:
+            self._calls += step
+            self._settled.notify_all()
 
-def _stop(collector: Any) -> None:
-    """End a wait in progress (its call then raises RequestCanceled)."""
-    with contextlib.suppress(BackendError, vmodl.MethodFault, OSError):
-        collector.CancelWaitForUpdates()
+    def _cancel_wait(self, collector: Any) -> None:
+        """End a wait in progress (its call then raises RequestCanceled)."""
+        try:
+            with contextlib.suppress(BackendError, vmodl.MethodFault, OSError):
+                collector.CancelWaitForUpdates()
+        finally:
+            self._calling(-1)
