@@ -25,6 +25,7 @@ from desktopvm.ui.connection_refresh import (
     host_note,
     list_connection,
 )
+from desktopvm.ui.live_watch import LiveWatch
 
 if TYPE_CHECKING:
     from desktopvm.ui.main_window import MainWindow
@@ -47,6 +48,7 @@ class Refresher(QObject):
         self.countdown = QTimer(self)
         self.countdown.setInterval(COUNTDOWN_MS)
         self.countdown.timeout.connect(self.tick)
+        self.live = LiveWatch(self)  # connections that say when they changed: no polling
 
     @property
     def registry(self) -> Registry:
@@ -77,7 +79,8 @@ class Refresher(QObject):
 
         `asked`: someone wants what is there now (the user, or an operation that just
         changed something): a connection whose refresh is running is listed once more after
-        it, as that one may have read the state from before. The timer's ticks are not asked.
+        it, as that one may have read the state from before. The timer's ticks are not asked;
+        they leave a connection whose changes arrive live alone but for the tenth.
         """
         if with_facts is None:
             with_facts = not self.window.facts or self.count % 10 == 0
@@ -86,6 +89,8 @@ class Refresher(QObject):
         for name in [only] if only else self.registry.names():
             if asked and name in self.jobs:
                 self.again.add(name)
+                continue
+            if not asked and not with_facts and self.live.watching(name):
                 continue
             job = self._submit(name, with_facts)
             first = first or job
@@ -134,6 +139,7 @@ class Refresher(QObject):
     def registry_replaced(self) -> None:
         """New settings: what runs now uses the old registry; list those again after."""
         self.again |= set(self.jobs)
+        self.live.registry_replaced()
         self.sync_hosts()
         self.refresh(with_facts=True)
 
@@ -157,6 +163,7 @@ class Refresher(QObject):
         if listing.machines is not None:
             window.model.apply(key, label, listing.machines)
             self.failures.pop(name, None)
+            self.live.listed(name)
         elif listing.error is not None:
             self.failures[name] = listing.error.summary
             if not remote:
@@ -209,6 +216,7 @@ class Refresher(QObject):
 
     def status_changed(self, name: str, status: Status) -> None:
         """The monitor saw a change (relayed to the GUI thread): show it at once."""
+        self.live.status_changed(name, status)
         if is_remote(name) and self.registry.settings.host(name) is not None:
             self.show_host(name)
             self.window.host_status_changed(name)
@@ -226,3 +234,4 @@ class Refresher(QObject):
         """The window is closing."""
         self.countdown.stop()
         self.bridge.close()
+        self.live.close()
