@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from backends.esxi import inventory, tasks
+from backends.esxi import datastores, inventory, tasks
 from backends.esxi.keys import combo_event, event
 from backends.esxi.placement import Facts
 from backends.esxi.session import Session, tls_context, vim
@@ -149,19 +149,14 @@ def screenshot(session: Session, facts: Facts, machine_id: str) -> bytes:
     path = str(tasks.run_task(
         session, lambda si: inventory.vm(si, machine_id).CreateScreenshot_Task(),
         progress=no_progress, cancel=CancelToken(), stage="Taking a screenshot"))
+    picture = io.BytesIO()
     try:
-        store, _, file = path.partition("] ")
-        query = urllib.parse.urlencode({"dcPath": facts.datacenter, "dsName": store[1:]})
-        picture = io.BytesIO()
-        session.download(f"https://*/folder/{urllib.parse.quote(file)}?{query}", picture,
+        session.download(datastores.folder_url(facts.datacenter, path), picture,
                          received=lambda _: None, cancel=CancelToken())
     finally:
         # ESXi keeps every screenshot in the machine's folder: do not fill the datastore.
         with contextlib.suppress(BackendError):
-            tasks.run_task(session, lambda si: session.content(si).fileManager
-                           .DeleteDatastoreFile_Task(path, facts.datacenter_ref),
-                           progress=no_progress, cancel=CancelToken(),
-                           stage="Deleting the screenshot")
+            datastores.delete(session, facts, path, "Deleting the screenshot")
     data = picture.getvalue()
     if not data.startswith(PNG_SIGNATURE):
         raise CommandFailed(f"The host's screenshot {path} is not a PNG image")

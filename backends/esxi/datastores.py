@@ -1,9 +1,11 @@
-"""Datastore files (beyond the module map): the datastores, the ISOs on one, and local ISOs
-uploaded into its desktopvm-iso/ folder (HTTP PUT to /folder) so a CD/DVD can use them.
+"""Datastore files (beyond the module map): the datastores, the ISOs on one, local ISOs
+uploaded into its desktopvm-iso/ folder (HTTP PUT to /folder) so a CD/DVD can use them, and
+the /folder URL and delete every ESXi module uses for a datastore file.
 
 A CD/DVD on ESXi reads a file on a datastore (`[ds] path/x.iso`), never a file on this
 computer. A spec that names a local ISO has it uploaded first; an ISO already in the folder
-with the same name and size is used as it is, not sent again.
+with the same name and size is used as it is, not sent again; a different file of that name
+is never overwritten (the upload takes a name carrying its size).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import logging
 import re
 import urllib.parse
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from desktopvm.model import MachineSpec, Problem, Severity
 from desktopvm.protocol import (
     BackendError,
     CancelToken,
+    CommandFailed,
     InvalidSpec,
     OperationCancelled,
     Progress,
@@ -98,25 +102,55 @@ def list_isos(session: Session, facts: Facts, datastore: str = "") -> list[Datas
     return sorted(found, key=lambda f: f.path.lower())
 
 
+def folder_url(datacenter: str, path: str) -> str:
+    """The /folder URL of datastore path `path` ("Datastore Access (/folder)", vSphere Web
+    Services SDK Programming Guide; FileManager's URL form `/folder/PATH?dcPath=…&dsName=…`),
+    its host `*`: the one the session talks to (Session.upload/download put it in)."""
+    store, inside = split(path)
+    query = urllib.parse.urlencode({"dcPath": datacenter, "dsName": store})
+    return f"https://*/folder/{urllib.parse.quote(inside)}?{query}"
+
+
+def delete(session: Session, facts: Facts, path: str, stage: str = "") -> None:
+    """DeleteDatastoreFile_Task on `path`; a file already gone is what was wanted."""
+    try:
+        tasks.run_task(session, lambda si: session.content(si).fileManager
+                       .DeleteDatastoreFile_Task(path, facts.datacenter_ref),
+                       progress=no_progress, cancel=CancelToken(),
+                       stage=stage or f"Deleting {path}")
+    except BackendError as error:
+        if not isinstance(error.__cause__, vim.fault.FileNotFound):
+            raise
+
+
 def find(session: Session, facts: Facts, path: str) -> DatastoreFile | None:
     """The file at datastore path `path`, or None when it (or its folder) is not there."""
-    store_name, inside = split(path)
+    store, inside = split(path)
     folder, _, name = inside.rpartition("/")
-    store = facts.datastore(store_name)
+    size = folder_files(session, facts, store, folder).get(name)
+    return None if size is None else DatastoreFile(path, size)
+
+
+def folder_files(session: Session, facts: Facts, datastore: str, folder: str) -> dict[str, int]:
+    """The files directly in `folder` on `datastore` by name, with their sizes (empty when the
+    folder is not there). Every name is asked for (`*`) and compared here: a name is never
+    made a `matchPattern`, where `[`, `*` and `?` are wildcards."""
+    store = facts.datastore(datastore)
     browser = session.properties(store.ref, ["browser"])["browser"]
-    spec = Browser.SearchSpec(matchPattern=[name], details=Browser.FileInfo.Details(
+    spec = Browser.SearchSpec(matchPattern=["*"], details=Browser.FileInfo.Details(
         fileSize=True))
     where = f"[{store.name}] {folder}".rstrip()
     try:
         result = tasks.run_task(
             session, lambda si: Session.bind(si, vim.host.DatastoreBrowser, browser._moId)
             .SearchDatastore_Task(where, spec),
-            progress=no_progress, cancel=CancelToken(), stage=f"Looking for {path}")
+            progress=no_progress, cancel=CancelToken(), stage=f"Looking in {where}")
     except BackendError as error:
         if isinstance(error.__cause__, vim.fault.FileNotFound):
-            return None  # the folder is not there yet
+            return {}  # the folder is not there yet
         raise
-    return next((f for f in _files(store.name, result) if f.path == path), None)
+    return {split(f.path)[1].rpartition("/")[2]: f.size_bytes
+            for f in _files(store.name, result)}
 
 
 def _files(store: str, result: Any) -> Iterator[DatastoreFile]:
@@ -130,25 +164,42 @@ def _files(store: str, result: Any) -> Iterator[DatastoreFile]:
         yield DatastoreFile(f"[{store}] {inside}", int(file.fileSize or 0))
 
 
+def names(local_name: str, size: int) -> tuple[str, str]:
+    """The names an upload of `local_name` (`size` bytes) may take, in order: its own, then
+    one carrying its size for when a different file holds its own ("ubuntu-123456.iso")."""
+    stem, dot, suffix = local_name.rpartition(".")
+    if not stem:  # no suffix (or a name starting with its only dot)
+        return local_name, f"{local_name}-{size}"
+    return local_name, f"{stem}-{size}{dot}{suffix}"
+
+
 def upload(session: Session, facts: Facts, local: Path, datastore: str, *,
            progress: Progress, cancel: CancelToken, folder: str = ISO_FOLDER) -> str:
-    """The datastore path of `local` in `folder` on `datastore`, uploaded unless a file of the
-    same name and size is there already. A failed or cancelled upload deletes what reached
-    the datastore; a complete one stays (other machines may use it at once)."""
+    """The datastore path of `local` in `folder` on `datastore`: a file there of its name (or
+    of names()'s second name) and size is used as it is; else it is uploaded.
+
+    Nothing is ever overwritten: the bytes go to a temporary name in the folder, which is
+    then moved to the first of names() that is free (MoveDatastoreFile_Task, force=False:
+    "if true, overwrite any identically named file at the destination", FileManager, vSphere
+    Web Services API). A failed or cancelled upload deletes only its temporary file."""
     local = local.expanduser()
     if not local.is_file():
         raise BackendError(f"The ISO file {local} does not exist on this computer")
     size = local.stat().st_size
-    there_path = target(str(local), datastore, folder)
-    there = find(session, facts, there_path)
-    if there is not None and there.size_bytes == size:
-        progress(1.0, f"{local.name} is already on {datastore} ({folder}/): using it, "
-                      "not uploading again")
-        return there_path
+    there = folder_files(session, facts, datastore, folder)
+    for name in names(local.name, size):
+        if there.get(name) == size:
+            progress(1.0, f"{local.name} is already on {datastore} ({folder}/{name}): using "
+                          "it, not uploading again")
+            return f"[{datastore}] {folder}/{name}"
+        if name not in there:
+            break
+    else:
+        raise _both_taken(local.name, size, datastore, folder)
+    require_room(session, facts, datastore, local.name, size)
     cancel.raise_if_cancelled()
     _make_folder(session, facts, f"[{datastore}] {folder}")
-    query = urllib.parse.urlencode({"dcPath": facts.datacenter, "dsName": datastore})
-    url = f"https://*/folder/{urllib.parse.quote(f'{folder}/{local.name}')}?{query}"
+    partial = f"[{datastore}] {folder}/.{local.name}.partial-{uuid.uuid4().hex[:12]}"
     done = 0
     stage = f"Uploading {local.name} to {datastore}"
 
@@ -160,42 +211,99 @@ def upload(session: Session, facts: Facts, local: Path, datastore: str, *,
     progress(0.0, stage)
     try:
         with local.open("rb") as source:
-            session.upload(url, source, size, sent=sent, cancel=cancel, method="PUT",
+            session.upload(folder_url(facts.datacenter, partial), source, size, sent=sent,
+                           cancel=cancel, method="PUT",
                            content_type="application/octet-stream")
+        final = _settle(session, facts, partial, local_name=local.name, size=size)
     except BaseException as error:
-        _delete(session, facts, there_path)
+        _delete_partial(session, facts, partial)
         if isinstance(error, OperationCancelled):
             raise OperationCancelled(f"{stage}: cancelled; the partial file was deleted",
                                      error.details) from error
         raise
-    progress(1.0, f"Uploaded {local.name} to {datastore}")
-    return there_path
+    progress(1.0, f"Uploaded {local.name} to {datastore} ({final})")
+    return final
+
+
+def _settle(session: Session, facts: Facts, partial: str, *, local_name: str,
+            size: int) -> str:
+    """Move the finished `partial` to the first free name of names() in its folder; a name
+    another upload of the same size took meanwhile is used (and `partial` deleted)."""
+    datastore, inside = split(partial)
+    folder = inside.rpartition("/")[0]
+    for name in names(local_name, size):
+        path = f"[{datastore}] {folder}/{name}"
+        try:
+            tasks.run_task(session, lambda si, p=path: session.content(si).fileManager
+                           .MoveDatastoreFile_Task(
+                               sourceName=partial, sourceDatacenter=facts.datacenter_ref,
+                               destinationName=p, destinationDatacenter=facts.datacenter_ref,
+                               force=False),
+                           progress=no_progress, cancel=CancelToken(),
+                           stage=f"Naming the upload {name}")
+            return path
+        except BackendError as error:
+            if not isinstance(error.__cause__, vim.fault.FileAlreadyExists):
+                raise
+        if folder_files(session, facts, datastore, folder).get(name) == size:
+            _delete_partial(session, facts, partial)  # the same file, sent by another upload
+            return path
+    raise _both_taken(local_name, size, datastore, folder)
+
+
+def _both_taken(local_name: str, size: int, datastore: str, folder: str) -> CommandFailed:
+    first, second = names(local_name, size)
+    return CommandFailed(
+        f"{folder}/{first} and {folder}/{second} on {datastore} are other files: rename "
+        f"{local_name} on this computer, or choose the one on the host")
+
+
+def require_room(session: Session, facts: Facts, datastore: str, local_name: str,
+                 size: int) -> None:
+    """Refuse, in words, an upload bigger than the datastore's free space (read now, not the
+    cached facts: other uploads and machines use it too)."""
+    store = facts.datastore(datastore)
+    free = int(session.properties(store.ref, ["summary.freeSpace"]).get("summary.freeSpace")
+               or 0)
+    if free < size:
+        raise CommandFailed(f"{local_name} needs {_gb(size)} GB; datastore {datastore} has "
+                            f"{_gb(free)} GB free", details=f"{size} bytes; {free} bytes free")
 
 
 def target(local: str, datastore: str, folder: str = ISO_FOLDER) -> str:
-    """Where upload() puts the local file `local` on `datastore`."""
+    """Where upload() puts the local file `local` on `datastore` unless a different file
+    holds that name (names())."""
     return f"[{datastore}] {folder}/{Path(local).expanduser().name}"
 
 
-def on_datastore(spec: MachineSpec, datastore: str) -> MachineSpec:
-    """`spec` with each local ISO named by the datastore path upload() gives it: the plan
-    is made (and refused, if it must be) before anything is sent."""
+def on_datastore(spec: MachineSpec, datastore: str,
+                 placed: Mapping[str, str] | None = None) -> MachineSpec:
+    """`spec` with each local ISO named by its datastore path: where upload() `placed` it, else
+    where it would go by its own name (so the plan is made, and refused if it must be,
+    before anything is sent)."""
+    placed = placed or {}
     storage = tuple(controller.model_copy(update={"optical": tuple(
-        drive.model_copy(update={"iso": target(drive.iso, datastore)})
+        drive.model_copy(update={"iso": placed.get(drive.iso) or target(drive.iso, datastore)})
         if drive.iso and not is_datastore_path(drive.iso) else drive
         for drive in controller.optical)}) for controller in spec.storage)
     return spec.model_copy(update={"storage": storage})
 
 
 def upload_local_isos(session: Session, facts: Facts, spec: MachineSpec, datastore: str, *,
-                      progress: Progress, cancel: CancelToken) -> None:
-    """Upload each local ISO of `spec` to `datastore` (once each) where on_datastore() says."""
-    for path in dict.fromkeys(path for _, path in local_isos(spec)):
-        upload(session, facts, Path(path), datastore, progress=progress, cancel=cancel)
+                      progress: Progress, cancel: CancelToken) -> dict[str, str]:
+    """Upload each local ISO of `spec` to `datastore` (once each); where each went, by its
+    local path (for on_datastore)."""
+    return {path: upload(session, facts, Path(path), datastore, progress=progress,
+                         cancel=cancel)
+            for path in dict.fromkeys(path for _, path in local_isos(spec))}
 
 
 def _mib(count: int) -> str:
     return f"{count / 2**20:,.0f}"
+
+
+def _gb(count: int) -> str:
+    return f"{count / 2**30:,.1f}"
 
 
 def _make_folder(session: Session, facts: Facts, path: str) -> None:
@@ -210,14 +318,10 @@ def _make_folder(session: Session, facts: Facts, path: str) -> None:
             raise
 
 
-def _delete(session: Session, facts: Facts, path: str) -> None:
-    """Delete a partial upload; one that never reached the datastore is already gone. A
+def _delete_partial(session: Session, facts: Facts, path: str) -> None:
+    """Delete an upload's temporary file (only ever that: never a file it did not make). A
     failure here must not hide why the upload ended: it is logged, not raised."""
     try:
-        tasks.run_task(session, lambda si: session.content(si).fileManager
-                       .DeleteDatastoreFile_Task(path, facts.datacenter_ref),
-                       progress=no_progress, cancel=CancelToken(),
-                       stage=f"Deleting the partial upload {path}")
+        delete(session, facts, path, f"Deleting the partial upload {path}")
     except BackendError as error:
-        if not isinstance(error.__cause__, vim.fault.FileNotFound):
-            log.warning("could not delete the partial upload %s: %s", path, error)
+        log.warning("could not delete the partial upload %s: %s", path, error)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from backends.esxi import datastores, inventory, plans, tasks
 from backends.esxi.placement import Facts
 from backends.esxi.session import Session, vim
+from backends.esxi.translate import Devices
 from desktopvm.model import Capabilities, MachineSpec, changed_groups
 from desktopvm.model.names import name_problems
 from desktopvm.protocol import (
-    BackendError,
     CancelToken,
     InvalidSpec,
     OperationCancelled,
@@ -37,8 +39,11 @@ def create(session: Session, facts: Facts, spec: MachineSpec, *, progress: Progr
     store = facts.datastore(datastore)
     config = plans.create_spec(datastores.on_datastore(spec, store.name), store.name,
                                facts.networks)
-    datastores.upload_local_isos(session, facts, spec, store.name, progress=progress,
-                                 cancel=cancel)
+    placed = datastores.upload_local_isos(session, facts, spec, store.name,
+                                          progress=progress, cancel=cancel)
+    if placed:  # planned again with the names the uploads took (upload() may rename one)
+        config = plans.create_spec(datastores.on_datastore(spec, store.name, placed),
+                                   store.name, facts.networks)
     with Undo() as undo:
         created = tasks.run_task(
             session, lambda si: Session.bind(si, vim.Folder, facts.folder._moId).CreateVM_Task(
@@ -73,15 +78,23 @@ def update(session: Session, facts: Facts, machine_id: str, old: MachineSpec,
     info, devices = inventory.machine(session, machine_id, "")
     require_changeable(info.spec.name, info.state, old, new, groups)
     store = home(session, facts, machine_id) if any(datastores.local_isos(new)) else ""
-    try:
-        config = plans.update_spec(old, datastores.on_datastore(new, store), groups,
-                                   devices=devices, datastore=facts.datastore().name,
-                                   networks=facts.networks)
-    except ValueError as error:
-        raise UnsupportedOperation(str(error)) from error
-    datastores.upload_local_isos(session, facts, new, store, progress=progress, cancel=cancel)
+    config = _update_spec(facts, old, datastores.on_datastore(new, store), groups, devices)
+    placed = datastores.upload_local_isos(session, facts, new, store, progress=progress,
+                                          cancel=cancel)
+    if placed:  # planned again with the names the uploads took (upload() may rename one)
+        config = _update_spec(facts, old, datastores.on_datastore(new, store, placed), groups,
+                              devices)
     tasks.run_task(session, lambda si: inventory.vm(si, machine_id).ReconfigVM_Task(config),
                    progress=progress, cancel=cancel, stage=f"Changing {new.name}")
+
+
+def _update_spec(facts: Facts, old: MachineSpec, new: MachineSpec, groups: set[str],
+                 devices: Devices) -> Any:
+    try:
+        return plans.update_spec(old, new, groups, devices=devices,
+                                 datastore=facts.datastore().name, networks=facts.networks)
+    except ValueError as error:
+        raise UnsupportedOperation(str(error)) from error
 
 
 def home(session: Session, facts: Facts, machine_id: str) -> str:
@@ -143,16 +156,9 @@ def delete(session: Session, facts: Facts, machine_id: str, *, delete_disks: boo
                 f"Removing {info.spec.name} from the inventory")
     for index, name in enumerate(others):
         progress(index / max(1, len(others)), f"Deleting {name}")
-        try:
-            tasks.run_task(session, lambda si, n=name: session.content(si).fileManager
-                           .DeleteDatastoreFile_Task(n, facts.datacenter_ref),
-                           progress=no_progress, cancel=CancelToken(),
-                           stage=f"Deleting {name}")
-        except BackendError as error:
-            # Already gone is what was wanted (vcsim 0.24 also lists some files at paths
-            # where they are not: docs/esxi.md).
-            if not isinstance(error.__cause__, vim.fault.FileNotFound):
-                raise
+        # Already gone is what was wanted (vcsim 0.24 also lists some files at paths where
+        # they are not: docs/esxi.md); datastores.delete takes it so.
+        datastores.delete(session, facts, name)
 
 
 def _destroy(session: Session, machine_id: str) -> None:

@@ -179,11 +179,19 @@ class Session:
         self._view: Any = None  # the container view of every VM (kept: listing is one call)
         # ServiceContent read once per login: pyVmomi's `si.content` is a round trip each time.
         self._contents: dict[int, Any] = {}
+        # Set by close(): whatever still holds the session (a console's Reconnect) is told so
+        # instead of logging in again with settings that may be out of date, unlogged-out.
+        self._closed = False
 
     # -- the connection -------------------------------------------------------------------
     def service(self) -> Any:
-        """The logged-in ServiceInstance, logging in when there is none."""
+        """The logged-in ServiceInstance, logging in when there is none (ConnectionLost once
+        the session is closed)."""
         with self._lock:
+            if self._closed:
+                raise ConnectionLost(
+                    f"The connection to {self.host.address} was closed (disconnected, its "
+                    "settings changed, or the app is closing); open the console again")
             if self._si is None:
                 self._si = self._login()
                 self._view = None
@@ -238,8 +246,10 @@ class Session:
         si._stub.DropConnections()  # its sockets belong to a session that is over
 
     def close(self) -> None:
-        """Log out (best effort: a host that is gone has forgotten the session anyway)."""
+        """Log out (best effort: a host that is gone has forgotten the session anyway); from
+        now on every request raises ConnectionLost rather than logging in again."""
         with self._lock:
+            self._closed = True
             si, self._si, self._view = self._si, None, None
         if si is not None:
             try:

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -36,10 +37,12 @@ from desktopvm.model.devices import (
 from desktopvm.model.machine import UsbSpec
 from desktopvm.protocol import (
     CancelToken,
+    CommandFailed,
     InvalidSpec,
     MachineNotFound,
     OperationCancelled,
     PowerState,
+    Progress,
     no_progress,
 )
 from desktopvm.testing.doubles.certs import make_tls
@@ -96,12 +99,20 @@ def made(esx_backend: EsxiBackend) -> Iterator[list[str]]:
 
 
 def puts(esx: sim.Sim, name: str) -> int:
-    """How many PUTs reached the simulator's /folder for desktopvm-iso/NAME (main.go)."""
+    """How many PUTs reached the simulator's /folder for desktopvm-iso/NAME (main.go counts
+    them by path): each goes to a temporary name `.NAME.partial-…` in that folder."""
     context = ssl.create_default_context(cafile=str(esx.tls.ca))
     with urllib.request.urlopen(f"https://127.0.0.1:{esx.port}/desktopvm/folder",
                                 context=context, timeout=10) as answer:
         counts = json.loads(answer.read())
-    return int(counts.get(f"/folder/{datastores.ISO_FOLDER}/{name}", 0))
+    partial = f"/folder/{datastores.ISO_FOLDER}/.{name}.partial-"
+    return sum(int(count) for path, count in counts.items() if path.startswith(partial))
+
+
+def leftovers(store_folder: Path) -> list[str]:
+    """Temporary upload files left in desktopvm-iso/ (there must never be any)."""
+    folder = store_folder / datastores.ISO_FOLDER
+    return sorted(p.name for p in folder.glob(".*.partial-*")) if folder.is_dir() else []
 
 
 def test_create_uploads_a_local_iso_and_the_drive_reads_the_datastore_copy(
@@ -137,13 +148,27 @@ def test_a_second_create_reuses_the_iso_already_there(
         isos(esx_backend.get_machine(made[0]).spec)
 
 
-def test_an_iso_of_the_same_name_but_another_size_is_uploaded_again(
-        esx_backend: EsxiBackend, esx: sim.Sim, iso: Path, store_folder: Path) -> None:
-    esx_backend.upload_iso(iso, progress=no_progress, cancel=CancelToken())
+def test_a_different_iso_of_the_same_name_takes_a_name_with_its_size(
+        esx_backend: EsxiBackend, esx: sim.Sim, iso: Path, store_folder: Path,
+        made: list[str]) -> None:
+    """Another machine's CD keeps its disc: the new one is never PUT over it."""
+    first = iso.read_bytes()
+    made.append(esx_backend.create(spec("dvmtest-iso-same-name", str(iso)),
+                                   progress=no_progress, cancel=CancelToken()))
     iso.write_bytes(b"a different disc " * 1000)
-    esx_backend.upload_iso(iso, progress=no_progress, cancel=CancelToken())
+    path = esx_backend.upload_iso(iso, progress=no_progress, cancel=CancelToken())
+    store = esx_backend.facts().datastore().name
+    renamed = f"{iso.stem}-{iso.stat().st_size}.iso"
+    assert path == f"[{store}] {datastores.ISO_FOLDER}/{renamed}"
+    assert (store_folder / datastores.ISO_FOLDER / renamed).read_bytes() == iso.read_bytes()
+    assert (store_folder / datastores.ISO_FOLDER / iso.name).read_bytes() == first
+    assert isos(esx_backend.get_machine(made[0]).spec) == \
+        [f"[{store}] {datastores.ISO_FOLDER}/{iso.name}"]
     assert puts(esx, iso.name) == 2
-    assert (store_folder / datastores.ISO_FOLDER / iso.name).read_bytes() == iso.read_bytes()
+    # Sent again, the second disc is found under its new name: nothing more is sent.
+    assert esx_backend.upload_iso(iso, progress=no_progress, cancel=CancelToken()) == path
+    assert puts(esx, iso.name) == 2
+    assert leftovers(store_folder) == []
 
 
 def test_a_cancelled_upload_leaves_no_partial_file_and_no_machine(
@@ -161,6 +186,115 @@ def test_a_cancelled_upload_leaves_no_partial_file_and_no_machine(
     assert puts(esx, iso.name) == 1  # the upload had started
     assert not (store_folder / datastores.ISO_FOLDER / iso.name).exists()
     assert {m.id for m in esx_backend.list_machines()} == before
+
+
+def midway(cancel: CancelToken) -> Progress:
+    """A progress report that cancels once some of the file is on its way."""
+    def report(fraction: float | None, _stage: str) -> None:
+        if fraction and 0 < fraction < 1:
+            cancel.cancel()
+    return report
+
+
+def placed(store_folder: Path, name: str, data: bytes) -> Path:
+    """A file put straight into vcsim's desktopvm-iso/ (another upload's, or one a machine
+    already uses)."""
+    path = store_folder / datastores.ISO_FOLDER / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("how", ["cancelled midway", "refused before any byte"])
+def test_a_failed_upload_never_deletes_a_file_that_was_there(
+        esx_backend: EsxiBackend, iso: Path, store_folder: Path,
+        monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    there = placed(store_folder, iso.name, b"the disc another machine uses")
+    cancel = CancelToken()
+    if how == "refused before any byte":  # stand-in for the host's 401 (or a refused socket)
+        def refused(*_args: object, **_kwargs: object) -> None:
+            raise CommandFailed("127.0.0.1 refused the upload (HTTP 401)")
+        monkeypatch.setattr(esx_backend.session, "upload", refused)
+    with pytest.raises(OperationCancelled if how == "cancelled midway" else CommandFailed):
+        esx_backend.upload_iso(iso, progress=midway(cancel), cancel=cancel)
+    assert there.read_bytes() == b"the disc another machine uses"
+    assert leftovers(store_folder) == []
+
+
+def test_a_cancel_deletes_only_its_own_file_not_the_one_another_upload_finished(
+        esx_backend: EsxiBackend, iso: Path, store_folder: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two creates send the same ISO; one finishes while the other is sending, then the
+    other is cancelled: the finished file stays."""
+    real = esx_backend.session.upload
+
+    def while_another_finishes(*args: Any, **kwargs: Any) -> None:
+        placed(store_folder, iso.name, iso.read_bytes())
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(esx_backend.session, "upload", while_another_finishes)
+    cancel = CancelToken()
+    with pytest.raises(OperationCancelled, match="partial file was deleted"):
+        esx_backend.upload_iso(iso, progress=midway(cancel), cancel=cancel)
+    assert (store_folder / datastores.ISO_FOLDER / iso.name).read_bytes() == iso.read_bytes()
+    assert leftovers(store_folder) == []
+
+
+@pytest.mark.parametrize("same", [True, False], ids=["the same file", "another file"])
+def test_a_name_taken_while_uploading_is_never_overwritten(
+        esx_backend: EsxiBackend, iso: Path, store_folder: Path,
+        monkeypatch: pytest.MonkeyPatch, same: bool) -> None:
+    """Another upload finishes first under the name: the same file is used (ours dropped);
+    another file keeps its name and ours takes the name with its size."""
+    real = esx_backend.session.upload
+    theirs = iso.read_bytes() if same else b"another disc of that name"
+
+    def another_finishes_first(*args: Any, **kwargs: Any) -> None:
+        real(*args, **kwargs)
+        placed(store_folder, iso.name, theirs)
+
+    monkeypatch.setattr(esx_backend.session, "upload", another_finishes_first)
+    path = esx_backend.upload_iso(iso, progress=no_progress, cancel=CancelToken())
+    name = iso.name if same else f"{iso.stem}-{iso.stat().st_size}.iso"
+    assert path.endswith(f"] {datastores.ISO_FOLDER}/{name}")
+    assert (store_folder / datastores.ISO_FOLDER / iso.name).read_bytes() == theirs
+    assert (store_folder / datastores.ISO_FOLDER / name).read_bytes() == iso.read_bytes()
+    assert leftovers(store_folder) == []
+
+
+def test_a_name_with_wildcard_characters_is_found_and_not_sent_again(
+        esx_backend: EsxiBackend, esx: sim.Sim, tmp_path: Path, store_folder: Path) -> None:
+    odd = tmp_path / f"disc [v2] *?-{uuid.uuid4().hex[:6]}.iso"
+    odd.write_bytes(b"y" * 4000)
+    first = esx_backend.upload_iso(odd, progress=no_progress, cancel=CancelToken())
+    stages: list[str] = []
+    again = esx_backend.upload_iso(odd, progress=lambda _f, stage: stages.append(stage),
+                                   cancel=CancelToken())
+    assert again == first and first.endswith(f"/{odd.name}")
+    assert puts(esx, odd.name) == 1
+    assert any("not uploading again" in s for s in stages)
+    assert datastores.find(esx_backend.session, esx_backend.facts(), first) == \
+        datastores.DatastoreFile(first, 4000)
+
+
+def test_an_iso_bigger_than_the_free_space_is_refused_before_sending(
+        esx_backend: EsxiBackend, esx: sim.Sim, tmp_path: Path) -> None:
+    store = esx_backend.facts().datastore()
+    free = int(esx_backend.session.properties(store.ref, ["summary.freeSpace"])
+               ["summary.freeSpace"])
+    big = tmp_path / f"huge-{uuid.uuid4().hex[:6]}.iso"
+    with big.open("wb") as sparse:  # its size, not its bytes: it takes no room here
+        sparse.truncate(free + 2**30)
+    with pytest.raises(CommandFailed) as refused:
+        esx_backend.upload_iso(big, progress=no_progress, cancel=CancelToken())
+    assert str(refused.value) == (f"{big.name} needs {(free + 2**30) / 2**30:,.1f} GB; "
+                                  f"datastore {store.name} has {free / 2**30:,.1f} GB free")
+    assert puts(esx, big.name) == 0
+
+
+def test_the_folder_url_names_the_file_datacenter_and_datastore() -> None:
+    assert datastores.folder_url("ha-datacenter", "[datastore 1] isos/my #1.iso") == \
+        "https://*/folder/isos/my%20%231.iso?dcPath=ha-datacenter&dsName=datastore+1"
 
 
 def test_a_missing_local_iso_is_refused_before_anything_is_made_or_sent(

@@ -10,6 +10,7 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 
 from backends.esxi import open_remote
+from backends.esxi.session import Session
 from desktopvm import credentials
 from desktopvm.protocol import (
     AuthenticationFailed,
@@ -118,3 +119,22 @@ def test_the_session_logs_out_on_close(esx: sim.Sim) -> None:
             si.content.sessionManager.currentSession  # noqa: B018  (the read is the test)
     finally:
         si._stub.DropConnections()
+
+
+def test_a_closed_session_refuses_rather_than_logging_in_again(esx: sim.Sim) -> None:
+    """Whatever still holds a closed backend's session (a console's Reconnect after the
+    host's settings changed) is told so; it never logs in again behind the app's back."""
+    logins: list[str] = []
+
+    def password() -> str:
+        logins.append("login")
+        return sim.PASSWORD
+
+    session = Session(esx.host(), password)
+    session.about()
+    session.close()
+    with pytest.raises(ConnectionLost, match=r"was closed.*open the console again"):
+        session.about()
+    with pytest.raises(ConnectionLost, match="was closed"):
+        session.service()
+    assert logins == ["login"]

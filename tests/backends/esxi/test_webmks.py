@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from backends.esxi import open_remote
 from backends.esxi.backend import EsxiBackend
 from desktopvm.protocol import ConnectionLost, InvalidState, PowerState
 from desktopvm.rfb import RfbClient
@@ -101,3 +102,19 @@ def test_a_machine_that_is_off_has_no_webmks(esx_backend: EsxiBackend) -> None:
             esx_backend.open_webmks(machine_id)
     finally:
         esx_backend.start(machine_id)
+
+
+def test_a_console_of_a_closed_backend_asks_to_be_opened_again(
+        esx: sim.Sim, webmks: tuple[FakeVncServer, list[str], int]) -> None:
+    """The opener holds the session: once the backend is closed (settings saved, Disconnect,
+    exit) a Reconnect gets no ticket and no new login, but words."""
+    _, asked, _ = webmks
+    backend = open_remote(esx.host(), password=sim.PASSWORD)
+    endpoints = backend.console(running(backend))
+    assert endpoints.vnc is not None and endpoints.vnc.opener is not None
+    issued = len(vcsim_call(esx, "/desktopvm/tickets"))
+    backend.close()
+    with pytest.raises(ConnectionLost, match=r"was closed.*open the console again"):
+        endpoints.vnc.opener()
+    assert len(vcsim_call(esx, "/desktopvm/tickets")) == issued
+    assert not asked
