@@ -97,6 +97,9 @@ class InventoryModel(QAbstractItemModel):
         self._groups: list[Group] = []
         self._by_uid: dict[int, Node] = {}
         self._descending = False  # the view's sort order: groups and notes keep their place
+        # While `apply` runs: the machines removed from one place to be added to another (a
+        # vCenter moved them), so a view keeps them selected rather than picking a neighbour.
+        self.moving: set[tuple[str, str, str]] = set()
 
     def set_sort_order(self, descending: bool) -> None:
         """The order the view sorts in (told before it sorts): the sort keys of groups and
@@ -399,6 +402,8 @@ class InventoryModel(QAbstractItemModel):
         group_row, group = self._group(key, label)
         fresh = {m.id: m for m in machines}
         counts = {node.uid: node.count for node in group.walk()}
+        self.moving = {m.key for node in group.walk() for m in node.machines
+                       if m.id in fresh and fresh[m.id].location != m.location}
         removed = False
         for node in group.walk():
             doomed = [row for row, m in enumerate(node.machines)
@@ -437,6 +442,7 @@ class InventoryModel(QAbstractItemModel):
                 node.rows[machine.id] = first + offset
                 group.where[machine.id] = node
             self.endInsertRows()
+        self.moving = set()
         self._prune(group)
         self._count(group, counts)
         if group.error or removed or arriving:

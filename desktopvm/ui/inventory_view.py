@@ -7,12 +7,14 @@ from __future__ import annotations
 import shiboken6
 from PySide6.QtCore import (
     QAbstractItemModel,
+    QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
     QRect,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QDragMoveEvent, QDropEvent, QKeyEvent
@@ -27,6 +29,7 @@ from desktopvm.ui.inventory_model import (
     ConnectionRole,
     InventoryModel,
     KindRole,
+    MachineRole,
     PlaceRole,
     SortRole,
 )
@@ -117,6 +120,10 @@ class InventoryView(QTreeView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._reselect: tuple[QPersistentModelIndex, int] | None = None
+        # Selected machines that left one place for another (a vCenter moved them): selected
+        # again where they arrive, the current one current again.
+        self._following: set[tuple[str, str, str]] = set()
+        self._following_current: tuple[str, str, str] | None = None
         # The places the user folded, by (connection, *location), kept while they come and
         # go (a refresh, a search); a new place starts unfolded.
         self.folded_places: set[tuple[str, ...]] = set()
@@ -158,9 +165,12 @@ class InventoryView(QTreeView):
         model.layoutChanged.connect(self._span_all_notes)
         model.modelReset.connect(self._span_all_notes)
         model.rowsInserted.connect(self._unfold_rows)
+        model.rowsInserted.connect(self._arrived)
         if isinstance(model, MachineFilter):
-            model.searched.connect(lambda _text: self._unfold_rows(
-                QModelIndex(), 0, self.model().rowCount() - 1))
+            model.searched.connect(self._searched)
+
+    def _searched(self, _text: str) -> None:
+        self._unfold_rows(QModelIndex(), 0, self.model().rowCount() - 1)
 
     # -- places: unfolded as the user left them ---------------------------------------------
     def _searching(self) -> bool:
@@ -307,11 +317,43 @@ class InventoryView(QTreeView):
     def rowsAboutToBeRemoved(self, parent: QModelIndex | QPersistentModelIndex, first: int,
                              last: int) -> None:
         """Called before the selection model forgets the rows (it is connected later)."""
-        selection = self.selectionModel()
-        if parent.isValid() and any(selection.isSelected(self.model().index(row, NAME, parent))
-                                    for row in range(first, last + 1)):
+        selection, model = self.selectionModel(), self.model()
+        chosen = [model.index(row, NAME, parent) for row in range(first, last + 1)
+                  if parent.isValid() and selection.isSelected(model.index(row, NAME, parent))]
+        source = model.sourceModel() if isinstance(model, QSortFilterProxyModel) else model
+        moving = source.moving if isinstance(source, InventoryModel) else set()
+        moved = [index for index in chosen if index.data(MachineRole) is not None
+                 and index.data(MachineRole).key in moving]
+        if moved:
+            if not self._following:  # forgotten once the refresh that moved them is over
+                QTimer.singleShot(0, self._following.clear)
+            self._following.update(index.data(MachineRole).key for index in moved)
+            if self.currentIndex().siblingAtColumn(NAME) in moved:
+                self._following_current = self.currentIndex().data(MachineRole).key
+        if len(moved) < len(chosen):
             self._reselect = (QPersistentModelIndex(parent), first)
         super().rowsAboutToBeRemoved(parent, first, last)
+
+    def _arrived(self, parent: QModelIndex, first: int, last: int) -> None:
+        """Select again the selected machines that moved, where they arrived (perhaps in a
+        place that arrived with them)."""
+        model = self.model()
+        pending = [model.index(row, NAME, parent) for row in range(first, last + 1)]
+        while self._following and pending:
+            index = pending.pop()
+            machine = index.data(MachineRole)
+            if machine is None:
+                pending.extend(model.index(row, NAME, index)
+                               for row in range(model.rowCount(index)))
+            elif machine.key in self._following:
+                self._following.discard(machine.key)
+                rows = QItemSelectionModel.SelectionFlag.Select | \
+                    QItemSelectionModel.SelectionFlag.Rows
+                if machine.key == self._following_current:
+                    self._following_current = None
+                    self.selectionModel().setCurrentIndex(index, rows)
+                else:
+                    self.selectionModel().select(index, rows)
 
     def _rows_left(self) -> None:
         if self._reselect is None:

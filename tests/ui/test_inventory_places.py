@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, Qt
 
 from desktopvm.protocol import CancelToken, MachineSummary, PowerState, no_progress
 from desktopvm.testing.doubles import fake_hosts
@@ -276,3 +276,32 @@ def test_a_machine_that_leaves_a_place_hands_the_selection_to_its_neighbour(
                                 cancel=CancelToken())
     settled(qtbot, window)
     assert window.current_machine() is not None and window.current_machine().name == "web-2"
+
+
+def test_a_selected_machine_that_moves_stays_selected_where_it_arrives(qtbot, window, places):
+    """A vCenter moves machines between hosts by itself (DRS): the selection follows the
+    machine, never its neighbour, which an action would then hit instead."""
+    listed(qtbot, window, places)
+    host = place(window, HV01.id, DC_A, "Cluster 1", "esx-2.example")
+    window.tree.setCurrentIndex(window.proxy.index(0, NAME, host))
+    assert window.current_machine() is not None and window.current_machine().name == "web-1"
+    places["web-1"] = (DC_A, "Cluster 2", "esx-7.example")  # to a cluster not there before
+    settled(qtbot, window)
+    assert [m.name for m in window.selected_machines()] == ["web-1"]
+    assert window.tree.currentIndex().data() == "web-1"
+    assert window.tree.currentIndex().parent() == place(window, HV01.id, DC_A, "Cluster 2",
+                                                        "esx-7.example")
+    places["web-1"] = (DC_A, "Cluster 1", "esx-1.example")  # and into an existing host
+    window.tree.selectionModel().select(
+        window.proxy.index(0, NAME, place(window, HV01.id, DC_A, "Cluster 1", "esx-2.example")),
+        QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+    settled(qtbot, window)
+    assert sorted(m.name for m in window.selected_machines()) == ["web-1", "web-2"]
+    assert window.tree.currentIndex().data() == "web-1"
+    # while searching, a new place arrives with the machine inside it, in one piece
+    qtbot.keyClicks(window.search, "web-1")
+    places["web-1"] = (DC_B, "Cluster 3", "esx-8.example")
+    settled(qtbot, window)
+    assert [m.name for m in window.selected_machines()] == ["web-1"]
+    assert window.tree.currentIndex().parent() == place(window, HV01.id, DC_B, "Cluster 3",
+                                                        "esx-8.example")
