@@ -182,6 +182,7 @@ def show_command(ctx: Context) -> int:
             "guest_addresses": list(info.guest_addresses),
             "files": list(info.files),
             "log": info.log,
+            "first_boot": unattended_commands.first_boot(backend, summary.id),
         })
         return EXIT_OK
     if is_remote(backend.name):  # the connection id is what CONNECTION:NAME references use
