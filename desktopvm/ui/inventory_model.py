@@ -243,15 +243,13 @@ class InventoryModel(QAbstractItemModel):
             if column != NAME:
                 return None
             if role == Qt.ItemDataRole.AccessibleTextRole:
-                return self.tr("%1, %n machines", "", place.count).replace(
-                    "%1", printable(place.name))
+                return f"{printable(place.name)}, {self._count_words(place.count)}"
             return f"{printable(place.name)} ({place.count})"
         if role == Qt.ItemDataRole.DecorationRole and column == NAME:
             return icon(place_icon(place), "host")
         if role == Qt.ItemDataRole.ToolTipRole:
-            count = self.tr("%n machines", "", place.count) if place.count != 1 else \
-                self.tr("1 machine")
-            return " › ".join(printable(n) for n in place.path) + "\n" + count
+            return " › ".join(printable(n) for n in place.path) + "\n" + \
+                self._count_words(place.count)
         if role == KindRole:
             return "place"
         if role == PlaceRole:
@@ -262,6 +260,10 @@ class InventoryModel(QAbstractItemModel):
             name = place.name.lower()
             return (PLACE_LAST_TEXT if self._descending else PLACE_FIRST_TEXT) + name
         return None
+
+    def _count_words(self, count: int) -> str:
+        # English has its own singular; a translation file gives other languages theirs (%n)
+        return self.tr("1 machine") if count == 1 else self.tr("%n machines", "", count)
 
     def _note_data(self, group: Group, column: int, role: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):

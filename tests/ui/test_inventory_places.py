@@ -88,7 +88,11 @@ def test_places_nest_in_name_order_with_counts_through_moves_and_removals(qtmode
     assert names(model, host) == ["web-1", "web-2"]
     assert host.data(KindRole) == "place" and host.data(MachineRole) is None
     assert host.data(PlaceRole) == (VC[1], DC_A, "Cluster 1", "esx-2.example")
-    assert "Datacenter A › Cluster 1 › esx-2.example" in host.data(Qt.ItemDataRole.ToolTipRole)
+    assert host.data(Qt.ItemDataRole.ToolTipRole) == \
+        "Datacenter A › Cluster 1 › esx-2.example\n2 machines"
+    assert host.data(Qt.ItemDataRole.AccessibleTextRole) == "esx-2.example, 2 machines"
+    assert model.place_index(VC[1], (DC_B,)).data(Qt.ItemDataRole.AccessibleTextRole) == \
+        "Datacenter B, 1 machine"
     assert model.flags(host) == Qt.ItemFlag.ItemIsEnabled  # no machine action can select it
     assert model.index_of((VC[0], VC[1], "id-web-2")).parent() == host
     # web-2 moves to esx-1 (vMotion), edge-1 goes (its datacenter with it), a new one comes
