@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.qemu import first_boot, lifecycle
+from backends.qemu import first_boot, process
 from backends.qemu.backend import QemuBackend
 from backends.qemu.layout import MachineFiles
 from desktopvm import seeds
@@ -36,13 +36,13 @@ def test_the_kernel_is_on_the_command_line_of_the_first_boot_only(
     if not KERNEL.is_file():
         pytest.skip("needs a real kernel: apt-get install debian-installer-12-netboot-amd64")
     launched: list[list[str]] = []
-    real_launch = lifecycle.process.launch
+    real_launch = process.launch
 
-    def launch(argv: Sequence[str], **kwargs: object) -> None:
+    def launch(argv: Sequence[str], log: Path | None = None) -> None:
         launched.append(list(argv))
-        real_launch(argv, **kwargs)  # type: ignore[arg-type]
+        real_launch(argv, log=log)
 
-    monkeypatch.setattr(lifecycle.process, "launch", launch)
+    monkeypatch.setattr(process, "launch", launch)
     machine_id, files = _create(qemu, guest_iso, KERNEL.read_bytes())
     assert files.first_boot_initrd.stat().st_mode & 0o777 == 0o600  # it holds the answers
     # After a restart of the app (a new backend on the same library) it is still there.
