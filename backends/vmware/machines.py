@@ -16,6 +16,7 @@ import glob
 from pathlib import Path
 
 from backends.vmware import plans, vmx
+from backends.vmware.chains import chain_files
 from backends.vmware.disks import growths
 from backends.vmware.inventory import Inventory, Record
 from backends.vmware.plans import NewDisk, safe_stem, size_argument
@@ -131,9 +132,14 @@ def own_files(record: Record, *, with_disks: bool, windows: bool,
             if path.suffix.lower() != ".vmdk" or path in shared:
                 continue  # never a file that is not a disk, nor another machine's disk
             files.append(path)
-            # the snapshot deltas of a disk in the machine's folder (<disk>-000001.vmdk, …)
-            if path.parent == folder:
-                files += folder.glob(glob.escape(path.stem) + "-0*.vmdk")
+            # With snapshots the .vmx names the newest delta: the disks it reads through
+            # (its base among them) go too, where they are in the machine's folder and no
+            # other machine reads them; and each one's deltas (<disk>-000001.vmdk, …).
+            for link in chain_files(path, windows=windows):
+                if link.parent != folder or link in shared:
+                    break
+                files.append(link)
+                files += folder.glob(glob.escape(link.stem) + "-0*.vmdk")
     return [f for f in dict.fromkeys(files) if f.is_file()]
 
 
@@ -151,7 +157,9 @@ def others_disks(inventory: Inventory, record: Record) -> frozenset[Path]:
             spec = to_spec(VmxDocument.read(other), other)
         except (OSError, VmxError):
             continue
-        used |= {Path(d.path) for _, d in spec.all_disks()}
+        windows = inventory.library.installation.windows
+        for _, disk in spec.all_disks():  # with the parents each reads through
+            used.update(chain_files(Path(disk.path), windows=windows))
     return frozenset(used)
 
 

@@ -261,3 +261,31 @@ def test_a_failed_conversion_removes_only_its_own_parts(fake: FakeVMware, tmp_pa
         disks.convert(fake.backend().vmrun, source, other.parent / "disk[1].vmdk",
                       DiskFormat.VMDK, cancel=cancel, progress=no_progress)
     assert other.read_bytes() == b"someone else's extent"
+
+
+def test_delete_with_disks_takes_a_snapshotted_disk_whole(fake: FakeVMware, tmp_path: Path):
+    """With snapshots the .vmx names the newest delta: the base it reads through goes too
+    (it was left behind once), but never a base another machine's chain reads through."""
+    first = made(fake, "first")
+    backend = fake.backend()
+    base = Path(backend.get_machine(first).spec.all_disks()[0][1].path)
+    backend.take_snapshot(first, "one", progress=no_progress, cancel=CancelToken())
+    backend.take_snapshot(first, "two", progress=no_progress, cancel=CancelToken())
+    top = Path(backend.get_machine(first).spec.all_disks()[0][1].path)
+    assert top != base and base.exists()
+    folder = base.parent
+    backend.delete(first, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    assert not list(folder.glob("*.vmdk")), list(folder.glob("*.vmdk"))
+
+    # A machine whose disk reads through another machine's base (made outside DesktopVM,
+    # no back-reference to refuse it by): that base stays.
+    second, third = made(fake, "second"), made(fake, "third")
+    base = Path(backend.get_machine(second).spec.all_disks()[0][1].path)
+    backend.take_snapshot(second, "one", progress=no_progress, cancel=CancelToken())
+    child = Path(third).parent / "reads-through.vmdk"  # its parentFileNameHint: the base
+    qemu_img("create", "-f", "vmdk", "-b", str(base), "-F", "vmdk", str(child))
+    document = VmxDocument.read(Path(third))
+    document.apply({"scsi0:1.present": "TRUE", "scsi0:1.fileName": str(child)})
+    Path(third).write_bytes(document.to_bytes())
+    backend.delete(second, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    assert base.exists() and not Path(second).exists()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from backends.vmware import vmsd, vmx
-from backends.vmware.backup import parent_path, read_layer
+from backends.vmware.chains import parent_path, read_layer
 from backends.vmware.vmx import VmxDocument
 from desktopvm.backup import back_up, restore, verify
 from desktopvm.model import (
