@@ -6,13 +6,15 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QLabel, QMessageBox
+from PySide6.QtWidgets import QLabel
 
 from desktopvm.printable import printable
 from desktopvm.protocol import CancelToken, Progress
 from desktopvm.schedule import runs
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox
+
     from desktopvm.jobs import Job, JobRunner
 
 RECHECK_MS = 10 * 60 * 1000  # a scheduled run may fail while the app is open too
@@ -79,6 +81,8 @@ class RunNotice(QLabel):
             self.dismiss()
 
     def show_details(self) -> QMessageBox:
+        from PySide6.QtWidgets import QMessageBox  # not at start-up: only when asked for
+
         lines = [f"{printable(run.machine)} into {printable(run.destination)}, {when(run)}:\n"
                  f"    {printable(run.line)}" for run in self.failures]
         box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Scheduled backups that failed"),
