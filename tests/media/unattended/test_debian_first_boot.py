@@ -6,6 +6,7 @@ that it is not automatic there; a saved machine resumes with its seed."""
 from __future__ import annotations
 
 import gzip
+import json
 import subprocess
 from pathlib import Path
 
@@ -115,3 +116,19 @@ def test_a_saved_machine_resumes_with_its_seed(run: Run):  # noqa: F811
     code, _, err = run("start", "web")  # resumes the first boot: the seed stays for it
     assert code == 0 and "took the seed disc out" not in err
     assert Path(record.seed).exists()
+
+
+@pytest.mark.qemu
+def test_the_cli_refuses_a_debian_disc_without_the_installer_on_qemu(tmp_path: Path,
+                                                                      desktopvm_home: Path):
+    from tests.backends.qemu.test_qemu_cli import cli
+
+    disc = _disc(tmp_path, {".disk/info": b"Debian GNU/Linux 12", "README": b"no installer"})
+    result = cli("create", "--backend", "qemu", "--name", "deb", "--os", "debian12",
+                 "--iso", str(disc), "--unattended", "--user", "ann", "--password-stdin",
+                 stdin="pw\n", check=False)
+    assert result.returncode != 0
+    assert "debian.iso has no Debian installer in /install.amd/ (vmlinuz and initrd.gz " \
+           "missing)" in result.stderr
+    assert json.loads(cli("list", "--json").stdout)["machines"] == []
+    assert not list(desktopvm_home.rglob("seed-*"))
