@@ -132,3 +132,17 @@ def test_the_cli_refuses_a_debian_disc_without_the_installer_on_qemu(tmp_path: P
            "missing)" in result.stderr
     assert json.loads(cli("list", "--json").stdout)["machines"] == []
     assert not list(desktopvm_home.rglob("seed-*"))
+
+
+def test_the_wizard_box_says_per_backend_whether_debian_reads_the_answers(qtbot):
+    from desktopvm.ui.wizard.unattended_box import UnattendedBox
+
+    box = UnattendedBox()
+    qtbot.addWidget(box)
+    box.show_for("debian12", True, "virtualbox")
+    assert "Not automatic on VirtualBox" in box.note.text()
+    assert "VBoxManage unattended, is not wired up" in box.note.text()
+    box.show_for("debian12", True, "qemu")
+    assert "DesktopVM starts the first boot with Debian's installer" in box.note.text()
+    box.show_for("ubuntu24.04", True, "virtualbox")
+    assert "Not automatic" not in box.note.text()

@@ -35,6 +35,8 @@ def test_shown_only_for_an_os_with_answer_files(open_wizard, qtbot):  # noqa: F8
     assert wizard.spec.os == "arch" and not box.isVisible()
     identity.os_changed.emit("windows11")
     assert box.isVisible()
+    identity.os_changed.emit("debian12")  # the wizard's backend here is the memory backend
+    assert box.isVisible() and "Not automatic on memory" in box.note.text()
 
 
 def test_bad_answers_block_next_in_words(open_wizard, qtbot):  # noqa: F811
