@@ -1,5 +1,7 @@
-"""Debian's installer answered from its own initrd: the kernel and initrd read off the disc,
-and a copy of the initrd with `/preseed.cfg` appended as a second cpio archive.
+"""Debian's installer answered from its own initrd: `/preseed.cfg` appended as a cpio archive.
+
+The installer's kernel and initrd are read off the install disc; a copy of the initrd gets a
+second archive holding the answers.
 
 Why this works (the two sources virt-install's `--initrd-inject` relies on too):
 
