@@ -90,6 +90,9 @@ def installer_boot_for(plan: SeedPlan, backend: object, spec: MachineSpec
     if plan.kind is not Kind.DEBIAN or not isinstance(backend, InstallerBooting):
         return None
     disc = next((drive.iso for _, drive in spec.all_optical() if drive.iso), "")
+    if not disc:
+        raise initrd.NoInstaller("Debian's unattended install needs the installer's disc (a "
+                                 "Debian netinst, CD or DVD image) in the machine")
     return initrd.installer_boot(Path(disc), plan.files["preseed.cfg"],
                                  serial=any(port.number == 1 for port in spec.serial))
 

@@ -94,6 +94,14 @@ def test_a_disc_without_the_installer_is_refused_before_anything_is_made(tmp_pat
         _create(tmp_path, disc)
     folder = seeds.seed_folder(Settings(library_dir=str(tmp_path / "library")))
     assert not folder.exists() or not any(folder.iterdir())
+    backend = KernelBooting(tmp_path / "machines")
+    spec = defaults_for("debian12", backend.capabilities(), name="deb")  # no disc at all
+    entry = catalog().get("debian12")
+    assert entry is not None
+    plan = plan_seed(entry, Answers(user="ann", password="pw"), uefi=False,
+                     backend_kind="qemu", instance_id="i")
+    with pytest.raises(NoInstaller, match="needs the installer's disc"):
+        seeds.installer_boot_for(plan, backend, spec)
     assert KernelBooting(tmp_path / "machines").list_machines() == []
 
 
