@@ -108,7 +108,9 @@ class Watch:
         holding its caller."""
         with self._lock:
             made = self._collector
-        if made is not None:
+        with self._settled:
+            waiting = self._calls > 0  # else no call: a host that is gone is not asked twice
+        if made is not None and waiting:
             self._calling(+1)
             self._cancel_wait(made[1])
         with self._settled:
