@@ -4,6 +4,7 @@ disks; change or eject ISOs."""
 from __future__ import annotations
 
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -30,6 +31,9 @@ from desktopvm.ui.editors.problems_view import ProblemsView
 from desktopvm.ui.editors.storage_layout import add_disk, detach_disk
 from desktopvm.ui.editors.widgets import format_bytes
 from desktopvm.ui.path_facts import PathFacts
+
+if TYPE_CHECKING:
+    from desktopvm.ui.host_iso_dialog import HostIsos
 
 SlotRole = Qt.ItemDataRole.UserRole + 1  # ("disk" | "optical", controller index, index)
 
@@ -102,13 +106,16 @@ class StorageEditor(SpecEditor):
 
     def __init__(self, capabilities: Capabilities, host_info: HostInfo | None,
                  check_paths: bool = True, parent: QWidget | None = None,
-                 path_facts: PathFacts | None = None) -> None:
+                 path_facts: PathFacts | None = None, *,
+                 host_isos: HostIsos | None = None) -> None:
         super().__init__(capabilities, host_info, parent)
         self.check_paths = check_paths
         self.path_facts = path_facts
         # Where Attach disk file… starts looking: the folder of the machines' folders, where
         # the disks a Delete kept are (settings_dialog.py sets it for machines on this computer).
         self.disk_folder = ""
+        # The ISOs on the host, for "On the host…" beside a drive's ISO (ESXi connections).
+        self.host_isos = host_isos
         self._spec: MachineSpec | None = None
         self._sizes: dict[str, int] = {}  # path -> current virtual size in bytes
         self._unreadable: dict[str, str] = {}  # path -> why its size could not be read
@@ -307,6 +314,7 @@ class StorageEditor(SpecEditor):
         if slot is not None and slot[0] == "optical" and self._spec is not None:
             self.optical = OpticalEditor(self.capabilities, self.host_info, (slot[1], slot[2]),
                                          eject=True)
+            self.optical.offer_host_isos(self.host_isos)
             self.optical.set_spec(self._spec)
             self.optical.set_state(self._state)
             self.optical.changed.connect(self._iso_changed)
