@@ -50,6 +50,7 @@ from desktopvm.ui.editors import (
 from desktopvm.ui.editors.widgets import note
 from desktopvm.ui.error_dialog import show_error
 from desktopvm.ui.facts import BackendFacts
+from desktopvm.ui.host_iso_dialog import HostIsos
 from desktopvm.ui.path_facts import PathFacts
 
 # Editors whose lists deserve a tab's spare height.
@@ -99,7 +100,8 @@ class SettingsDialog(QDialog):
         self.firmware = FirmwareEditor(caps, host)
         self.resources = ResourcesEditor(caps, host)
         self.storage = StorageEditor(caps, host, check_paths=self.check_paths,
-                                     path_facts=self.path_facts)
+                                     path_facts=self.path_facts,
+                                     host_isos=HostIsos.of(facts.name, runner, open_backend))
         # QEMU's folder is library/<id>: its parent, the library, holds a Delete's kept disks.
         self.storage.disk_folder = str(PurePath(info.folder).parent) \
             if self.check_paths and info.folder else ""
