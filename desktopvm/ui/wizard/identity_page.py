@@ -15,6 +15,7 @@ from desktopvm.model.machine import FirmwareSpec
 from desktopvm.protocol import CancelToken, HostInfo, Progress
 from desktopvm.ui.editors import FieldScope, IdentityEditor, OpticalEditor, SpecEditor
 from desktopvm.ui.editors.widgets import caption, format_mib
+from desktopvm.ui.host_iso_dialog import HostIsos
 from desktopvm.ui.wizard.os_guess import guess_os
 from desktopvm.ui.wizard.spec_page import SpecPage
 from desktopvm.ui.wizard.unattended_box import FIELD as UNATTENDED_FIELD
@@ -55,6 +56,10 @@ class IdentityPage(SpecPage):
                      host_info: HostInfo | None) -> list[SpecEditor]:
         self.identity = IdentityEditor(capabilities, host_info)
         self.optical = OpticalEditor(capabilities, host_info)
+        wizard = self.vm_wizard
+        if wizard.backend is not None:
+            self.optical.offer_host_isos(HostIsos.of(wizard.backend.name, wizard.runner,
+                                                     wizard.open_backend))
         # A new label with each build: the old one goes with the old editor's form.
         self.os_hint = caption()
         self.os_hint.setObjectName("os-hint")
