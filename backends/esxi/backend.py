@@ -233,7 +233,7 @@ class EsxiBackend:
         return appliances.import_machine(self.session, self.facts(), path, name=name,
                                          progress=progress, cancel=cancel)
 
-    # -- datastore files (ESXi only: not in the protocol) ------------------------------------
+    # -- datastore files (ESXi only: not in the protocol; the CD/DVD's "On the host…") --------
     def list_datastores(self) -> tuple[Datastore, ...]:
         """The host's accessible datastores, the most free space first."""
         return datastores.datastores(self.facts(fresh=True))
@@ -241,15 +241,6 @@ class EsxiBackend:
     def list_isos(self, datastore: str = "") -> list[DatastoreFile]:
         """The ISOs on `datastore` (default: the roomiest), every folder searched."""
         return datastores.list_isos(self.session, self.facts(), datastore)
-
-    def upload_iso(self, path: Path, *, datastore: str = "", progress: Progress,
-                   cancel: CancelToken) -> str:
-        """Upload a local ISO into desktopvm-iso/ on `datastore` (or reuse the one there of
-        the same name and size); its datastore path, for a CD/DVD's `iso`."""
-        self._writable()
-        facts = self.facts()
-        return datastores.upload(self.session, facts, path, facts.datastore(datastore).name,
-                                 progress=progress, cancel=cancel)
 
     # -- backups ----------------------------------------------------------------------------
     def capture(self, machine_id: str, folder: Path, *, since: str = "", compress: bool = True,
