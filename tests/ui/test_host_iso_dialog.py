@@ -32,6 +32,7 @@ from desktopvm.ui.host_iso_dialog import HostIsoDialog, HostIsos
 from desktopvm.ui.settings_dialog import SettingsDialog
 from desktopvm.ui.wizard.wizard import NewVmWizard
 from tests.backends.esxi.conftest import esx, esx_backend  # noqa: F401  (fixtures)
+from tests.backends.esxi.test_iso_upload import upload_iso
 
 pytestmark = pytest.mark.vcsim
 GRABS = Path("/tmp/esxi-fixes")
@@ -53,7 +54,7 @@ def on_host(esx_backend: EsxiBackend, tmp_path: Path) -> str:  # noqa: F811
     """An ISO on vcsim's datastore (uploaded as the app does); its datastore path."""
     local = tmp_path / f"rescue-{uuid.uuid4().hex[:6]}.iso"
     local.write_bytes(b"r" * (3 * 2**20))
-    return esx_backend.upload_iso(local, progress=no_progress, cancel=CancelToken())
+    return upload_iso(esx_backend, local, progress=no_progress, cancel=CancelToken())
 
 
 @pytest.fixture

@@ -63,6 +63,14 @@ def spec(name: str, iso: str = "") -> MachineSpec:
         usb=UsbSpec(version=None))
 
 
+def upload_iso(backend: EsxiBackend, path: Path, *, progress: Progress,
+               cancel: CancelToken) -> str:
+    """datastores.upload() on its own, to the datastore a new machine would go on."""
+    facts = backend.facts()
+    return datastores.upload(backend.session, facts, path, facts.datastore().name,
+                             progress=progress, cancel=cancel)
+
+
 def isos(machine: MachineSpec) -> list[str]:
     return [o.iso for c in machine.storage for o in c.optical]
 
@@ -156,7 +164,7 @@ def test_a_different_iso_of_the_same_name_takes_a_name_with_its_size(
     made.append(esx_backend.create(spec("dvmtest-iso-same-name", str(iso)),
                                    progress=no_progress, cancel=CancelToken()))
     iso.write_bytes(b"a different disc " * 1000)
-    path = esx_backend.upload_iso(iso, progress=no_progress, cancel=CancelToken())
+    path = upload_iso(esx_backend, iso, progress=no_progress, cancel=CancelToken())
     store = esx_backend.facts().datastore().name
     renamed = f"{iso.stem}-{iso.stat().st_size}.iso"
     assert path == f"[{store}] {datastores.ISO_FOLDER}/{renamed}"
@@ -166,7 +174,7 @@ def test_a_different_iso_of_the_same_name_takes_a_name_with_its_size(
         [f"[{store}] {datastores.ISO_FOLDER}/{iso.name}"]
     assert puts(esx, iso.name) == 2
     # Sent again, the second disc is found under its new name: nothing more is sent.
-    assert esx_backend.upload_iso(iso, progress=no_progress, cancel=CancelToken()) == path
+    assert upload_iso(esx_backend, iso, progress=no_progress, cancel=CancelToken()) == path
     assert puts(esx, iso.name) == 2
     assert leftovers(store_folder) == []
 
@@ -216,7 +224,7 @@ def test_a_failed_upload_never_deletes_a_file_that_was_there(
             raise CommandFailed("127.0.0.1 refused the upload (HTTP 401)")
         monkeypatch.setattr(esx_backend.session, "upload", refused)
     with pytest.raises(OperationCancelled if how == "cancelled midway" else CommandFailed):
-        esx_backend.upload_iso(iso, progress=midway(cancel), cancel=cancel)
+        upload_iso(esx_backend, iso, progress=midway(cancel), cancel=cancel)
     assert there.read_bytes() == b"the disc another machine uses"
     assert leftovers(store_folder) == []
 
@@ -235,7 +243,7 @@ def test_a_cancel_deletes_only_its_own_file_not_the_one_another_upload_finished(
     monkeypatch.setattr(esx_backend.session, "upload", while_another_finishes)
     cancel = CancelToken()
     with pytest.raises(OperationCancelled, match="partial file was deleted"):
-        esx_backend.upload_iso(iso, progress=midway(cancel), cancel=cancel)
+        upload_iso(esx_backend, iso, progress=midway(cancel), cancel=cancel)
     assert (store_folder / datastores.ISO_FOLDER / iso.name).read_bytes() == iso.read_bytes()
     assert leftovers(store_folder) == []
 
@@ -254,7 +262,7 @@ def test_a_name_taken_while_uploading_is_never_overwritten(
         placed(store_folder, iso.name, theirs)
 
     monkeypatch.setattr(esx_backend.session, "upload", another_finishes_first)
-    path = esx_backend.upload_iso(iso, progress=no_progress, cancel=CancelToken())
+    path = upload_iso(esx_backend, iso, progress=no_progress, cancel=CancelToken())
     name = iso.name if same else f"{iso.stem}-{iso.stat().st_size}.iso"
     assert path.endswith(f"] {datastores.ISO_FOLDER}/{name}")
     assert (store_folder / datastores.ISO_FOLDER / iso.name).read_bytes() == theirs
@@ -266,9 +274,9 @@ def test_a_name_with_wildcard_characters_is_found_and_not_sent_again(
         esx_backend: EsxiBackend, esx: sim.Sim, tmp_path: Path, store_folder: Path) -> None:
     odd = tmp_path / f"disc [v2] *?-{uuid.uuid4().hex[:6]}.iso"
     odd.write_bytes(b"y" * 4000)
-    first = esx_backend.upload_iso(odd, progress=no_progress, cancel=CancelToken())
+    first = upload_iso(esx_backend, odd, progress=no_progress, cancel=CancelToken())
     stages: list[str] = []
-    again = esx_backend.upload_iso(odd, progress=lambda _f, stage: stages.append(stage),
+    again = upload_iso(esx_backend, odd, progress=lambda _f, stage: stages.append(stage),
                                    cancel=CancelToken())
     assert again == first and first.endswith(f"/{odd.name}")
     assert puts(esx, odd.name) == 1
@@ -286,7 +294,7 @@ def test_an_iso_bigger_than_the_free_space_is_refused_before_sending(
     with big.open("wb") as sparse:  # its size, not its bytes: it takes no room here
         sparse.truncate(free + 2**30)
     with pytest.raises(CommandFailed) as refused:
-        esx_backend.upload_iso(big, progress=no_progress, cancel=CancelToken())
+        upload_iso(esx_backend, big, progress=no_progress, cancel=CancelToken())
     assert str(refused.value) == (f"{big.name} needs {(free + 2**30) / 2**30:,.1f} GB; "
                                   f"datastore {store.name} has {free / 2**30:,.1f} GB free")
     assert puts(esx, big.name) == 0
@@ -364,7 +372,7 @@ def test_an_upload_url_quotes_the_name(esx_backend: EsxiBackend, esx: sim.Sim,
                                        tmp_path: Path, store_folder: Path) -> None:
     odd = tmp_path / f"my disc #{uuid.uuid4().hex[:6]}.iso"
     odd.write_bytes(b"x" * 3000)
-    path = esx_backend.upload_iso(odd, progress=no_progress, cancel=CancelToken())
+    path = upload_iso(esx_backend, odd, progress=no_progress, cancel=CancelToken())
     assert path.endswith(f"{datastores.ISO_FOLDER}/{odd.name}")
     assert (store_folder / datastores.ISO_FOLDER / odd.name).read_bytes() == odd.read_bytes()
     assert puts(esx, urllib.parse.quote(odd.name)) + puts(esx, odd.name) == 1
