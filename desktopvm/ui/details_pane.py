@@ -168,10 +168,11 @@ class DetailsPane(QTabWidget):
         self.preview.hide()  # nothing to preview: no empty dark box
 
     def show_machine(self, info: MachineInfo, where: str = "",
-                     missing: frozenset[str] = frozenset()) -> None:
+                     missing: frozenset[str] = frozenset(), first_boot: str = "") -> None:
         """Fill the pane from a freshly read machine (keeps unsaved notes of the same one).
         `where` names its hypervisor and host: 'Hyper-V on hv01.lab.example'; `missing` the
-        ISO paths the details job found gone (details_reader.py)."""
+        ISO paths the details job found gone; `first_boot` what its next start boots once
+        instead of its disks (details_reader.py)."""
         same = self.info is not None and self.info.summary.key == info.summary.key
         editing = same and self.save_notes.isEnabled()
         self.info = info
@@ -180,7 +181,12 @@ class DetailsPane(QTabWidget):
         self.state.setText(f"{self.tr(STATE_TEXT[info.state])} · {place}")
         self.state.setToolTip(self.tr("The hypervisor's messages about this machine: %1")
                               .replace("%1", info.log) if info.log else "")
-        self._fill_hardware(hardware_rows(info.spec, missing))
+        rows = hardware_rows(info.spec, missing)
+        if first_boot:  # after the firmware: it is what the machine boots
+            rows.insert(2, Row("First boot", first_boot, "The next start boots this once; "
+                               "the disks from then on (taken out once the machine is seen "
+                               "off after it)"))
+        self._fill_hardware(rows)
         if not editing:
             self.notes.blockSignals(True)
             self.notes.setPlainText(info.spec.notes)

@@ -21,6 +21,7 @@ class Details(NamedTuple):
 
     info: MachineInfo
     missing: frozenset[str] = frozenset()  # ISO paths this computer does not have as files
+    first_boot: str = ""  # what the next start boots instead of the disks, once (an installer)
 
 
 def missing_isos(spec: MachineSpec) -> frozenset[str]:
@@ -35,6 +36,10 @@ def missing_isos(spec: MachineSpec) -> frozenset[str]:
 def read_details(registry: Registry, machine: MachineSummary) -> Details:
     """In a job: the machine's details and, for a machine on this computer, its missing ISOs.
     Another host's paths are that host's: this computer cannot tell whether they exist."""
-    info = registry.open(machine.backend).get_machine(machine.id)
+    backend = registry.open(machine.backend)
+    info = backend.get_machine(machine.id)
     local = machine.host == "localhost"
-    return Details(info, missing_isos(info.spec) if local else frozenset())
+    # A backend that boots an installer's kernel once (seeds.InstallerBooting: QEMU) says so.
+    installer_boot = getattr(backend, "installer_boot", None)
+    first_boot = installer_boot(machine.id) if callable(installer_boot) else ""
+    return Details(info, missing_isos(info.spec) if local else frozenset(), str(first_boot))

@@ -514,7 +514,7 @@ class MainWindow(QMainWindow):
             current = self.current_machine()
             if current is not None and current.key == machine.key:
                 self.details.show_machine(read.info, where(self.registry, machine.backend),
-                                          read.missing)
+                                          read.missing, read.first_boot)
 
         job.succeeded.connect(shown)
         job.finished.connect(self._details_finished)

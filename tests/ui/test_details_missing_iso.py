@@ -73,3 +73,33 @@ def test_another_hosts_isos_are_not_looked_for_here(tmp_path: Path):
     assert details_reader.read_details(Registry(), remote).missing == frozenset()  # type: ignore[arg-type]
     assert details_reader.read_details(Registry(), local).missing == {  # type: ignore[arg-type]
         str(tmp_path / "nowhere.iso")}
+
+
+def rows_named(window, name: str) -> list[QLabel]:
+    form = window.details.hardware
+    found = []
+    for row in range(form.rowCount()):
+        label = form.itemAt(row, form.ItemRole.LabelRole).widget()
+        if isinstance(label, QLabel) and label.text() == name + ":":
+            found.append(form.itemAt(row, form.ItemRole.FieldRole).widget())
+    return found
+
+
+def test_an_installer_boot_once_shows_as_first_boot(qtbot, window, monkeypatch):
+    """A backend that boots an installer's kernel once (QEMU, Debian's preseed) says so in
+    the details, read in the details job; none says nothing."""
+    mem = backend(window)
+    machine_id = mem.create(defaults_for("debian12", mem.capabilities(), name="web"),
+                            progress=no_progress, cancel=CancelToken())
+    refreshed(qtbot, window, 1)
+    select(qtbot, window, machine_id)
+    qtbot.waitUntil(lambda: bool(rows_named(window, "Firmware")), timeout=3000)
+    assert rows_named(window, "First boot") == []
+
+    asked: list[str] = []
+    monkeypatch.setattr(mem, "installer_boot", lambda machine: asked.append(machine) or
+                        "Debian installer with answers", raising=False)
+    window.load_details()
+    qtbot.waitUntil(lambda: bool(rows_named(window, "First boot")), timeout=3000)
+    [row] = rows_named(window, "First boot")
+    assert row.text() == "Debian installer with answers" and asked == [machine_id]
