@@ -15,7 +15,13 @@ from PySide6.QtCore import QObject, Signal
 from desktopvm import last_seen
 from desktopvm.connections import REMOTE_KINDS, HostConfig, State, Status, is_remote
 from desktopvm.monitor import ConnectionMonitor, classify
-from desktopvm.protocol import BackendError, CancelToken, MachineSummary, Progress
+from desktopvm.protocol import (
+    BackendError,
+    CancelToken,
+    ChangeWatching,
+    MachineSummary,
+    Progress,
+)
 from desktopvm.registry import Registry
 from desktopvm.ui.facts import BackendFacts, connection_facts
 
@@ -49,6 +55,8 @@ class ConnectionListing:
     facts: BackendFacts | None = None
     # A local backend that is unavailable: its machines as an earlier run listed them.
     last_seen: list[MachineSummary] | None = None
+    # Its backend says when its machines change (ChangeWatching): watch it, do not poll.
+    watchable: bool = False
 
 
 def list_connection(registry: Registry, name: str, with_facts: bool, progress: Progress,
@@ -67,6 +75,7 @@ def list_connection(registry: Registry, name: str, with_facts: bool, progress: P
         machines = registry.list_machines(name)
         if with_facts and remote:
             facts = connection_facts(registry, name)
+        watchable = isinstance(registry.open(name), ChangeWatching)  # opened: no new call
     except BackendError as error:
         return ConnectionListing(name, error=error, facts=facts)
     if not remote:
@@ -76,7 +85,7 @@ def list_connection(registry: Registry, name: str, with_facts: bool, progress: P
         from desktopvm import seeds
 
         seeds.observe(registry.settings, registry.open(name), machines)
-    return ConnectionListing(name, machines, facts=facts)
+    return ConnectionListing(name, machines, facts=facts, watchable=watchable)
 
 
 def record_failure(registry: Registry, name: str, error: BackendError) -> None:

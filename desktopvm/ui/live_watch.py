@@ -8,7 +8,8 @@ waits for as long as the connection lives, and in either pool it would hold a th
 user's operations (or, in the waits pool, their shutdown watches) need; nor is it a job the
 operations dock could list.
 
-A watcher starts once its connection was listed (so it is connected) and stops — its wait
+A watcher starts once its connection was listed and the listing found its backend can
+watch (so no thread is started for the local backends, which cannot), and stops — its wait
 ends at once through the cancel token — when the connection leaves the connected state
 (disconnected by the user, unreachable, refused), when the registry is replaced (new
 preferences, a host added, edited or removed) and when the window closes; the next listing
@@ -25,7 +26,8 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal, SignalInstance
+import shiboken6
+from PySide6.QtCore import QObject, Signal, Slot
 
 from desktopvm.connections import State, Status, is_remote
 from desktopvm.protocol import CancelToken, ChangeWatching, OperationCancelled
@@ -70,11 +72,10 @@ class Watcher:
         self.healthy = False
         self.cancel.cancel()
 
-    def _tell(self, signal: SignalInstance) -> None:
-        try:
-            signal.emit(self)  # from this thread: queued to the GUI thread
-        except RuntimeError:  # the window went without closing: nobody listens any more
-            self.cancel.cancel()
+    def _tell(self, news: str) -> None:
+        # Through the application's relay, never a signal of the window's own: the window
+        # may be deleted on the GUI thread while this thread emits (a crash, not an error).
+        self.live.relay.news.emit(self, news)  # from this thread: queued to the GUI thread
 
     def _run(self) -> None:
         try:
@@ -83,7 +84,7 @@ class Watcher:
             log.info("no live updates for %s: %s", self.name, error)
             backend = None
         if not isinstance(backend, ChangeWatching):
-            self._tell(self.live.ended)
+            self._tell("ended")
             return
         self.watching = True
         token, failures = "", 0
@@ -106,47 +107,73 @@ class Watcher:
                 log.log(level, "live updates of %s: the wait failed (%s%s); trying again in "
                         "%.0f s", self.name, type(error).__name__,
                         "" if isinstance(error, OperationCancelled) else f": {error}", delay)
-                self._tell(self.live.changed)  # one listing: it reports the host's state
+                self._tell("changed")  # one listing: it reports the host's state
                 rest(self.cancel, delay)
                 continue
             self.healthy = True
             if token:  # a wait from a real token ended normally (the first call always does)
                 failures = 0
             if new != token and not self.cancel.cancelled:
-                self._tell(self.live.changed)
+                self._tell("changed")
             token = new
-        self._tell(self.live.ended)
+        self._tell("ended")
+
+
+class Relay(QObject):
+    """Carries the watcher threads' news to the GUI thread; one for the application, made on
+    the GUI thread and never deleted, so a thread never emits on an object being deleted.
+
+    news(watcher, what): "changed" -- its connection changed (or its wait failed): list it
+    again; "ended" -- it stopped, or its backend cannot watch. Delivered only to a LiveWatch
+    that still exists and is not closed.
+    """
+
+    news = Signal(object, str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.news.connect(self._deliver)
+
+    @Slot(object, str)
+    def _deliver(self, watcher: Watcher, what: str) -> None:
+        live = watcher.live
+        if not shiboken6.isValid(live) or live.closed:
+            return  # its window went meanwhile
+        (live.changed if what == "changed" else live.ended)(watcher)
+
+
+_RELAY: list[Relay] = []
+
+
+def relay() -> Relay:
+    """The application's relay (made on first use: call it on the GUI thread)."""
+    if not _RELAY:
+        _RELAY.append(Relay())
+    return _RELAY[0]
 
 
 class LiveWatch(QObject):
-    """The window's watchers, one per connection whose backend is `ChangeWatching`.
-
-    Signals (emitted by the watcher threads, delivered on the GUI thread):
-        changed(watcher) -- its connection changed (or its wait failed): list it again
-        ended(watcher)   -- it stopped, or its backend cannot watch
-    """
-
-    changed = Signal(object)
-    ended = Signal(object)
+    """The window's watchers, one per connection whose backend is `ChangeWatching`."""
 
     def __init__(self, refresher: Refresher) -> None:
         super().__init__(refresher)
         self.refresher = refresher
+        self.relay = relay()
         self.watchers: dict[str, Watcher] = {}
         self.cannot: set[str] = set()  # connections of this registry that cannot watch
         self.closed = False
-        self.changed.connect(self._changed)
-        self.ended.connect(self._ended)
 
     def watching(self, name: str) -> bool:
         """Whether changes of `name` arrive through a watcher that works."""
         watcher = self.watchers.get(name)
         return watcher is not None and watcher.healthy
 
-    def listed(self, name: str) -> None:
-        """A listing of `name` succeeded: watch it, unless it is watched or cannot be."""
+    def listed(self, name: str, watchable: bool = True) -> None:
+        """A listing of `name` succeeded: watch it, unless it is watched or cannot be
+        (`watchable`: its backend is ChangeWatching, as the listing found: no thread is
+        started for one that is not)."""
         registry = self.refresher.registry
-        if self.closed or name in self.watchers or name in self.cannot:
+        if not watchable or self.closed or name in self.watchers or name in self.cannot:
             return
         if is_remote(name) and registry.monitor.status(name).state is not State.CONNECTED:
             return  # a listing that answered just before the user disconnected
@@ -177,12 +204,14 @@ class LiveWatch(QObject):
         self.closed = True
         self.registry_replaced()
 
-    def _changed(self, watcher: Watcher) -> None:
+    def changed(self, watcher: Watcher) -> None:
+        """(GUI thread) The watcher's connection changed: list it again."""
         if self.watchers.get(watcher.name) is watcher and \
                 watcher.registry is self.refresher.registry:
             self.refresher.refresh(only=watcher.name)
 
-    def _ended(self, watcher: Watcher) -> None:
+    def ended(self, watcher: Watcher) -> None:
+        """(GUI thread) The watcher stopped, or its backend cannot watch."""
         if self.watchers.get(watcher.name) is watcher:
             del self.watchers[watcher.name]
             if not watcher.watching and watcher.registry is self.refresher.registry:

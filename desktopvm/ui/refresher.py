@@ -163,7 +163,7 @@ class Refresher(QObject):
         if listing.machines is not None:
             window.model.apply(key, label, listing.machines)
             self.failures.pop(name, None)
-            self.live.listed(name)
+            self.live.listed(name, listing.watchable)
         elif listing.error is not None:
             self.failures[name] = listing.error.summary
             if not remote:

@@ -100,7 +100,7 @@ def test_a_power_off_elsewhere_shows_through_the_watcher_which_ends_with_the_hos
     window = window_on(Registry(settings, known=(MEMORY, *ESXI)), runner, qtbot)
     live = window.refresher.live
     settled(qtbot, window, host.id)
-    qtbot.waitUntil(lambda: "memory" in live.cannot, timeout=10_000)  # listed, not watched
+    assert "memory" not in live.watchers  # listed (settled waits for that), not watched
     machine = next(m for m in window.model.machines_of(host.id)
                    if m.state is PowerState.RUNNING)
     assert shown_state(window, host.id, machine.id) == "Running"
@@ -142,14 +142,26 @@ def memory_registry(tmp_path: Path) -> Registry:
 
 
 def test_a_backend_that_cannot_watch_gets_no_watcher(qtbot, runner: JobRunner,
-                                                     memory_registry: Registry) -> None:
+                                                     memory_registry: Registry,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+
+    class Counted(live_watch.Watcher):
+        def __init__(self, live: Any, registry: Registry, name: str) -> None:
+            made.append(name)
+            super().__init__(live, registry, name)
+
+    monkeypatch.setattr(live_watch, "Watcher", Counted)
     window = window_on(memory_registry, runner, qtbot)
     live = window.refresher.live
-    qtbot.waitUntil(lambda: "memory" in live.cannot, timeout=10_000)  # its thread found so
+    qtbot.waitUntil(lambda: window._refreshing is None, timeout=10_000)  # the first listing
+    listed = window.refresh()  # the listing says it cannot: no thread is even started
+    assert listed is not None
+    qtbot.waitUntil(lambda: listed.state.is_done and window._refreshing is None,
+                    timeout=10_000)
+    assert listed.result.machines is not None and not listed.result.watchable
     assert not live.watchers and not live.watching("memory")
-    window.refresh()  # listed again: no second try
-    qtbot.waitUntil(lambda: window._refreshing is None, timeout=10_000)
-    assert not live.watchers
+    assert made == []  # not even a thread that finds out
 
 
 class FailingWatch(MemoryBackend):
@@ -233,3 +245,37 @@ def test_the_timer_leaves_a_watched_connection_to_its_watcher_but_for_every_tent
     watcher.thread.join(JOIN)
     assert not watcher.thread.is_alive()
     assert refresher.refresh(with_facts=False, asked=False) is not None  # polled again
+
+
+def test_news_for_a_window_that_went_is_dropped(qtbot, runner: JobRunner,
+                                                memory_registry: Registry, *, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watcher's thread may still speak after its window was deleted (a test or a second
+    window): its news goes through the application's relay, which drops it, never through
+    an object the GUI thread has deleted."""
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    backend = QuietWatch(tmp_path / "machines")
+    monkeypatch.setattr(memory_registry, "open", lambda name: backend)
+    window = MainWindow(memory_registry, runner)  # not qtbot's: this test deletes it
+    window.start()
+    window.timer.stop()
+    live = window.refresher.live
+    qtbot.waitUntil(lambda: live.watching("memory") and window._refreshing is None,
+                    timeout=10_000)
+    watcher = live.watchers["memory"]
+    delivered: list[str] = []
+    relay = live_watch.relay()
+
+    def heard(_watcher: object, what: str) -> None:
+        delivered.append(what)
+
+    relay.news.connect(heard)
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert not shiboken6.isValid(live)
+    watcher.stop()  # its thread ends and says so, to nobody
+    watcher.thread.join(JOIN)
+    qtbot.waitUntil(lambda: "ended" in delivered, timeout=5000)  # the relay got it, alive
+    relay.news.disconnect(heard)
