@@ -123,14 +123,6 @@ def delete(session: Session, facts: Facts, path: str, stage: str = "") -> None:
             raise
 
 
-def find(session: Session, facts: Facts, path: str) -> DatastoreFile | None:
-    """The file at datastore path `path`, or None when it (or its folder) is not there."""
-    store, inside = split(path)
-    folder, _, name = inside.rpartition("/")
-    size = folder_files(session, facts, store, folder).get(name)
-    return None if size is None else DatastoreFile(path, size)
-
-
 def folder_files(session: Session, facts: Facts, datastore: str, folder: str) -> dict[str, int]:
     """The files directly in `folder` on `datastore` by name, with their sizes (empty when the
     folder is not there). Every name is asked for (`*`) and compared here: a name is never
@@ -196,7 +188,7 @@ def upload(session: Session, facts: Facts, local: Path, datastore: str, *,
             break
     else:
         raise _both_taken(local.name, size, datastore, folder)
-    require_room(session, facts, datastore, local.name, size)
+    _require_room(session, facts, datastore, local.name, size)
     cancel.raise_if_cancelled()
     _make_folder(session, facts, f"[{datastore}] {folder}")
     partial = f"[{datastore}] {folder}/.{local.name}.partial-{uuid.uuid4().hex[:12]}"
@@ -258,7 +250,7 @@ def _both_taken(local_name: str, size: int, datastore: str, folder: str) -> Comm
         f"{local_name} on this computer, or choose the one on the host")
 
 
-def require_room(session: Session, facts: Facts, datastore: str, local_name: str,
+def _require_room(session: Session, facts: Facts, datastore: str, local_name: str,
                  size: int) -> None:
     """Refuse, in words, an upload bigger than the datastore's free space (read now, not the
     cached facts: other uploads and machines use it too)."""

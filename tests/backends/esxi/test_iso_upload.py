@@ -281,8 +281,9 @@ def test_a_name_with_wildcard_characters_is_found_and_not_sent_again(
     assert again == first and first.endswith(f"/{odd.name}")
     assert puts(esx, odd.name) == 1
     assert any("not uploading again" in s for s in stages)
-    assert datastores.find(esx_backend.session, esx_backend.facts(), first) == \
-        datastores.DatastoreFile(first, 4000)
+    assert datastores.folder_files(esx_backend.session, esx_backend.facts(),
+                                   esx_backend.facts().datastore().name,
+                                   datastores.ISO_FOLDER)[odd.name] == 4000
 
 
 def test_an_iso_bigger_than_the_free_space_is_refused_before_sending(
