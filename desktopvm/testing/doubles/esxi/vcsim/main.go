@@ -35,7 +35,11 @@
 //     fails (InvalidState: "while the lease is held, operations that alter the state of the
 //     virtual machines covered by the lease are blocked", HttpNfcLease);
 //   - POST /desktopvm/fail with SOAP method names (space-separated; empty: none): each call of
-//     those gets a task that fails (SystemError) — only RemoveSnapshot_Task is wired so far.
+//     those gets a task that fails (SystemError) — only RemoveSnapshot_Task is wired so far;
+//   - QueryConfigOptionEx: 0.24 sends each guest descriptor's recommendedDiskController empty,
+//     which no host does and pyVmomi cannot read (a type name), so the empty element is left
+//     out; POST /desktopvm/environment with a VirtualMachineConfigOption's XML (the inside of
+//     <returnval>; empty: the simulator's own) answers it instead — an older or different host.
 package main
 
 import (
@@ -581,6 +585,11 @@ func nfcFile(table map[string]map[string]string, urlPath string) string {
 const envelope = `<?xml version="1.0" encoding="UTF-8"?>
 <soapenv:Envelope xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>%s</soapenv:Body></soapenv:Envelope>`
 
+var (
+	environmentMu     sync.Mutex
+	environmentAnswer string
+)
+
 func front(next http.Handler, free bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/desktopvm/keys" {
@@ -635,6 +644,13 @@ func front(next http.Handler, free bool) http.Handler {
 				failing[n] = true
 			}
 			leasesMu.Unlock()
+			return
+		}
+		if r.URL.Path == "/desktopvm/environment" && r.Method == http.MethodPost {
+			option, _ := io.ReadAll(r.Body)
+			environmentMu.Lock()
+			environmentAnswer = string(option)
+			environmentMu.Unlock()
 			return
 		}
 		if r.URL.Path == "/desktopvm/leases" {
@@ -744,6 +760,21 @@ func front(next http.Handler, free bool) http.Handler {
 		}
 		if noSession == nil && (name == "RemoveSnapshot_Task" || name == "RemoveAllSnapshots_Task" || name == "Destroy_Task") {
 			relay(next, w, r, func([]byte) { forgetRemoved() })
+			return
+		}
+		if noSession == nil && name == "QueryConfigOptionEx" {
+			environmentMu.Lock()
+			option := environmentAnswer
+			environmentMu.Unlock()
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			if option != "" {
+				fmt.Fprintf(w, envelope, `<QueryConfigOptionExResponse xmlns="urn:vim25"><returnval>`+option+`</returnval></QueryConfigOptionExResponse>`)
+				return
+			}
+			recorder := httptest.NewRecorder()
+			next.ServeHTTP(recorder, r)
+			w.WriteHeader(recorder.Code)
+			_, _ = w.Write(bytes.ReplaceAll(recorder.Body.Bytes(), []byte("<recommendedDiskController></recommendedDiskController>"), nil))
 			return
 		}
 		if noSession == nil && name == "RevertToSnapshot_Task" {
