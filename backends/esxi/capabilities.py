@@ -1,4 +1,5 @@
-"""What an ESXi host or vCenter can do, from the facts read at connection, and its licence."""
+"""What an ESXi host or vCenter can do, from the facts read at connection (its
+EnvironmentBrowser's limits and hardware version among them), and its licence."""
 
 from __future__ import annotations
 
@@ -25,8 +26,46 @@ def read_only(session: Session) -> bool:
     return any(str(info.editionKey or "").startswith(FREE_EDITIONS) for info in found)
 
 
+#: The most virtual CPUs a machine of each hardware version may have, and the version the
+#: SATA and NVMe controllers came with ("Hardware Features Available with Virtual Machine
+#: Compatibility Settings", vSphere Virtual Machine Administration 6.5/6.7/7.0): used when the
+#: host's ConfigOption gives no hardwareOptions.numCPU.
+CPUS_BY_HARDWARE = ((18, 768), (15, 256), (11, 128), (10, 64), (8, 32), (7, 8), (0, 4))
+SATA_SINCE, NVME_SINCE = 10, 13
+
+
+def limits(facts: Facts) -> tuple[int, int]:
+    """(CPUs, memory MiB) a machine may have here: what the host has, within what its
+    EnvironmentBrowser says a new machine may have (hardwareOptions; else the table above by
+    its hardware version; else 768 CPUs, the most any version allows)."""
+    environment = facts.environment
+    if environment.max_cpus:
+        cpus = environment.max_cpus
+    elif environment.hardware:
+        cpus = next(n for since, n in CPUS_BY_HARDWARE if environment.hardware >= since)
+    else:
+        cpus = 768
+    memory = facts.memory_mib
+    if environment.max_memory_mib:
+        memory = min(memory, environment.max_memory_mib) if memory else environment.max_memory_mib
+    return max(1, min(facts.cpus, cpus)), max(4, memory)
+
+
+def controller_kinds(facts: Facts) -> frozenset[ControllerKind]:
+    """IDE and SCSI always; SATA and NVMe when the host's hardware version has them (all of
+    them when the version is unknown)."""
+    hardware = facts.environment.hardware
+    kinds = {ControllerKind.IDE, ControllerKind.SCSI}
+    if not hardware or hardware >= SATA_SINCE:
+        kinds.add(ControllerKind.SATA)
+    if not hardware or hardware >= NVME_SINCE:
+        kinds.add(ControllerKind.NVME)
+    return frozenset(kinds)
+
+
 def capabilities(facts: Facts, backend: str) -> Capabilities:
     """Capabilities of this host (vCenter: of its first compute resource)."""
+    max_cpus, max_memory_mib = limits(facts)
     return Capabilities(
         backend=backend,
         firmware=frozenset({Firmware.BIOS, Firmware.UEFI}),
@@ -35,11 +74,10 @@ def capabilities(facts: Facts, backend: str) -> Capabilities:
         tpm_unavailable_reason="A virtual TPM needs vCenter with a key provider; DesktopVM "
                                "does not add one yet",
         nested_virtualization=True,
-        max_cpus=max(1, min(facts.cpus, 768)),
-        max_memory_mib=max(4, facts.memory_mib),
+        max_cpus=max_cpus,
+        max_memory_mib=max_memory_mib,
         disk_formats=frozenset({DiskFormat.VMDK}),
-        controller_kinds=frozenset({ControllerKind.IDE, ControllerKind.SATA,
-                                    ControllerKind.SCSI, ControllerKind.NVME}),
+        controller_kinds=controller_kinds(facts),
         ports_per_controller={ControllerKind.IDE: 2, ControllerKind.SATA: 30,
                               ControllerKind.SCSI: 15, ControllerKind.NVME: 15},
         devices_per_port={ControllerKind.IDE: 1},

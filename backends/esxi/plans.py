@@ -9,9 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from backends.esxi.placement import Environment
 from backends.esxi.session import vim
-from backends.esxi.translate import OS_KEY, Devices, controller_kind, family_of, guest_id_of
-from desktopvm.model import MachineSpec
+from backends.esxi.translate import (
+    OS_KEY,
+    Devices,
+    controller_kind,
+    family_of,
+    guest_id_of,
+    nearest_guest_id,
+)
+from desktopvm.model import MachineSpec, Problem, Severity
+from desktopvm.model.catalog import catalog
 from desktopvm.model.devices import (
     ControllerKind,
     Disk,
@@ -29,6 +38,43 @@ NIC_CLASSES: dict[NicModel, type] = {
     NicModel.E1000E: Dev.VirtualE1000e, NicModel.E1000: Dev.VirtualE1000,
     NicModel.VMXNET3: Dev.VirtualVmxnet3, NicModel.PCNET: Dev.VirtualPCNet32,
 }
+
+
+def guest_id(os_id: str, environment: Environment | None = None) -> str:
+    """The guest id a machine of our `os_id` is made with on this host: the table's
+    (translate.GUEST_IDS) when the host lists it for creating, else the nearest it lists."""
+    wanted = guest_id_of(os_id)
+    if environment is None:
+        return wanted
+    return nearest_guest_id(wanted, environment.creatable(), family_of(os_id))
+
+
+def guest_note(os_id: str, environment: Environment, product: str) -> str:
+    """What to tell the user when the host does not list our guest id ('' when it does)."""
+    wanted, used = guest_id_of(os_id), guest_id(os_id, environment)
+    if used == wanted:
+        return ""
+    entry = catalog().get(os_id)
+    name = f" ({entry.name})" if entry else ""
+    guest = environment.guests.get(used)
+    full = f" ({guest.full_name})" if guest and guest.full_name else ""
+    return (f"{product or 'This host'} does not know the guest OS {wanted}{name}; using "
+            f"{used}{full}")
+
+
+def host_problems(spec: MachineSpec, environment: Environment) -> list[Problem]:
+    """What this host's descriptor of the machine's guest id rules out: a firmware it does not
+    list in supportedFirmware (GuestOsDescriptor, vSphere API). Nothing when it said nothing."""
+    used = guest_id(spec.os, environment)
+    guest = environment.guests.get(used)
+    firmware = "efi" if spec.firmware.kind is Firmware.UEFI else "bios"
+    if guest is None or not guest.firmware or firmware in guest.firmware:
+        return []
+    named = {"efi": "UEFI", "bios": "BIOS"}
+    others = " or ".join(named.get(f, f) for f in guest.firmware)
+    return [Problem(field="firmware.kind", severity=Severity.ERROR,
+                    message=f"this host runs {used} with {others} firmware only, not "
+                            f"{named[firmware]}; choose {others}")]
 
 
 class Keys:
@@ -137,8 +183,10 @@ def storage_changes(spec: MachineSpec, keys: Keys, datastore: str,
             yield cdrom(o, key, keys())
 
 
-def create_spec(spec: MachineSpec, datastore: str, networks: dict[str, Any]) -> Any:
-    """The whole ConfigSpec that CreateVM_Task makes `spec` from, on `datastore`."""
+def create_spec(spec: MachineSpec, datastore: str, networks: dict[str, Any],
+                environment: Environment | None = None) -> Any:
+    """The whole ConfigSpec that CreateVM_Task makes `spec` from, on `datastore`; the guest id
+    one `environment` (the host's) lists (`guest_id`)."""
     keys = Keys()
     changes = list(storage_changes(spec, keys, datastore))
     changes += [nic(a, keys(), networks) for a in spec.network]
@@ -146,7 +194,7 @@ def create_spec(spec: MachineSpec, datastore: str, networks: dict[str, Any]) -> 
         changes.append(Dev.VirtualDeviceSpec(operation=Op.add,
                                              device=usb_controller(spec.usb.version, keys())))
     config = vim.vm.ConfigSpec(
-        name=spec.name, annotation=spec.notes, guestId=guest_id_of(spec.os),
+        name=spec.name, annotation=spec.notes, guestId=guest_id(spec.os, environment),
         numCPUs=spec.cpu.count, memoryMB=spec.memory.size_mib,
         files=vim.vm.FileInfo(vmPathName=f"[{datastore}]"),
         deviceChange=changes,
@@ -176,13 +224,14 @@ def video_change(spec: MachineSpec, devices: Devices) -> Any | None:
 
 
 def update_spec(old: MachineSpec, new: MachineSpec, groups: set[str], *, devices: Devices,
-                datastore: str, networks: dict[str, Any]) -> Any:
+                datastore: str, networks: dict[str, Any],
+                environment: Environment | None = None) -> Any:
     """A ConfigSpec changing only the `groups` that differ (model.changed_groups).
 
     A disk dropped from the spec is detached and its file kept: a spec edit never deletes
     data. ValueError names a change vSphere cannot make in place.
     """
-    config = _scalar_changes(old, new, groups)
+    config = _scalar_changes(old, new, groups, environment)
     changes: list[Any] = []
     keys = Keys()
     if "display" in groups and (change := video_change(new, devices)) is not None:
@@ -201,7 +250,8 @@ def update_spec(old: MachineSpec, new: MachineSpec, groups: set[str], *, devices
     return config
 
 
-def _scalar_changes(old: MachineSpec, new: MachineSpec, groups: set[str]) -> Any:
+def _scalar_changes(old: MachineSpec, new: MachineSpec, groups: set[str],
+                    environment: Environment | None) -> Any:
     """The ConfigSpec's own fields for the changed groups (devices come after)."""
     config = vim.vm.ConfigSpec()
     if "name" in groups:
@@ -209,7 +259,7 @@ def _scalar_changes(old: MachineSpec, new: MachineSpec, groups: set[str]) -> Any
     if "notes" in groups:
         config.annotation = new.notes
     if "os" in groups:
-        config.guestId = guest_id_of(new.os)
+        config.guestId = guest_id(new.os, environment)
         config.extraConfig = [vim.option.OptionValue(key=OS_KEY, value=new.os)]
     if "cpu" in groups:
         config.numCPUs = new.cpu.count

@@ -7,6 +7,8 @@ change exactly those devices.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +36,8 @@ from desktopvm.model.machine import (
 )
 
 #: Our catalog id -> vSphere guest id. The guest ids are those pyVmomi 9 knows; an older host
-#: that lacks one refuses the machine with its own message (ESXi 7 lacks debian12/13,
-#: freebsd14, windows2022srvNext, almalinux, rockylinux).
+#: lacks some (ESXi 7 lacks debian12/13, freebsd14, windows2022srvNext, almalinux,
+#: rockylinux): `nearest_guest_id` then picks one the host lists (plans.guest_id).
 GUEST_IDS: dict[str, str] = {
     "windows11": "windows11_64Guest", "windows10": "windows9_64Guest",
     "windows-server-2025": "windows2022srvNext_64Guest",
@@ -57,6 +59,15 @@ GUEST_IDS: dict[str, str] = {
 #: The catalog id a machine was made as is kept beside the guest id (several of ours share
 #: one vSphere id), under this extraConfig key.
 OS_KEY = "desktopvm.os"
+#: The generic guest ids of each of our families, best first: what a machine becomes on a host
+#: that lists neither its own id nor an older one of the same kind.
+GENERIC: dict[str, tuple[str, ...]] = {
+    "linux": ("otherLinux64Guest", "otherGuest64"),
+    "windows": ("otherGuest64",), "bsd": ("otherGuest64",), "other": ("otherGuest64",),
+}
+#: A guest id's parts once "Guest", "64" and "_64" are taken off: stem, release number, and
+#: the Windows server kinds (windows2019srvNext_64Guest: windows, 2019, srvNext).
+_SHAPE = re.compile(r"^(?P<stem>[A-Za-z]+?)(?P<number>\d+)?(?P<kind>srvNext|srv|Server)?$")
 
 CONTROLLERS: tuple[tuple[type, ControllerKind], ...] = (
     (vim.vm.device.VirtualIDEController, ControllerKind.IDE),
@@ -73,8 +84,10 @@ NICS: tuple[tuple[type, NicModel], ...] = (
 
 
 def os_of(guest_id: str, kept: str = "") -> str:
-    """Our catalog id for a guest id (the kept id when it agrees with the guest id)."""
-    if kept in GUEST_IDS and GUEST_IDS[kept] == guest_id:
+    """Our catalog id for a guest id: the kept id when it agrees with the guest id, or the
+    guest id is one `nearest_guest_id` could have put in its place (an older release of the
+    same kind, or its family's generic id) on a host that lacked the kept one's own."""
+    if kept in GUEST_IDS and (GUEST_IDS[kept] == guest_id or stands_for(guest_id, kept)):
         return kept
     for os_id, known in GUEST_IDS.items():
         if known == guest_id:
@@ -88,6 +101,54 @@ def os_of(guest_id: str, kept: str = "") -> str:
 def guest_id_of(os_id: str) -> str:
     """The vSphere guest id for one of our catalog ids."""
     return GUEST_IDS.get(os_id, "otherGuest64")
+
+
+def shape(guest_id: str) -> tuple[str, int, str, bool]:
+    """(stem, release, server kind, 64-bit) of a guest id: debian12_64Guest → ("debian", 12,
+    "", True); windows2019srvNext_64Guest → ("windows", 2019, "srvNext", True)."""
+    wide = "64" in guest_id
+    core = guest_id
+    for tail in ("Guest64", "_64Guest", "64Guest", "Guest"):
+        if core.endswith(tail):
+            core = core[:-len(tail)]
+            break
+    found = _SHAPE.match(core)
+    if not found:
+        return core, 0, "", wide
+    return found["stem"], int(found["number"] or 0), found["kind"] or "", wide
+
+
+def _kin(guest_id: str, other: str) -> bool:
+    """Same stem, width, and (Windows) desktop or server: releases of one kind of system."""
+    mine, theirs = shape(guest_id), shape(other)
+    return (mine[0], mine[3], bool(mine[2])) == (theirs[0], theirs[3], bool(theirs[2]))
+
+
+def _release(guest_id: str) -> tuple[int, bool]:
+    _, number, kind, _ = shape(guest_id)
+    return number, kind == "srvNext"
+
+
+def nearest_guest_id(wanted: str, listed: Sequence[str], family: str = "other") -> str:
+    """`wanted` when the host lists it (or lists nothing: it could not be asked); else the
+    newest listed release of the same kind not newer than `wanted` (debian12_64Guest →
+    debian11_64Guest), else the oldest newer one, else the family's generic id (GENERIC), else
+    `wanted` (the host then refuses it in its own words)."""
+    if not listed or wanted in listed:
+        return wanted
+    kin = [g for g in listed if _kin(g, wanted)]
+    older = [g for g in kin if _release(g) <= _release(wanted)]
+    if older:
+        return max(older, key=_release)
+    if kin:
+        return min(kin, key=_release)
+    return next((g for g in GENERIC.get(family, GENERIC["other"]) if g in listed), wanted)
+
+
+def stands_for(guest_id: str, os_id: str) -> bool:
+    """Whether `nearest_guest_id` may have given `guest_id` for our `os_id`."""
+    wanted = guest_id_of(os_id)
+    return _kin(guest_id, wanted) or guest_id in GENERIC.get(family_of(os_id), ())
 
 
 def family_of(os_id: str) -> str:
