@@ -6,6 +6,7 @@ Thin on purpose: each operation hands the work to the module that does it
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -23,6 +24,7 @@ from backends.esxi import (
     lifecycle,
     live,
     machines,
+    plans,
     snapshots,
 )
 from backends.esxi.capabilities import capabilities, read_only
@@ -49,6 +51,7 @@ from desktopvm.protocol.backup import Capture
 from desktopvm.protocol.validity import require_valid
 
 FACTS_SECONDS = 60.0  # host facts (datastores, networks) are read again after this
+log = logging.getLogger(__name__)
 
 
 class EsxiBackend:
@@ -78,7 +81,8 @@ class EsxiBackend:
             cached = self._facts
         if cached and not fresh and time.monotonic() - cached[0] < FACTS_SECONDS:
             return cached[1]
-        facts = read_facts(self.session)
+        # The EnvironmentBrowser's answer (large on a real host) is read once per backend.
+        facts = read_facts(self.session, cached[1].environment if cached else None)
         with self._lock:
             self._facts = (time.monotonic(), facts)
         return facts
@@ -100,7 +104,16 @@ class EsxiBackend:
 
     def check(self, spec: MachineSpec) -> None:
         """InvalidSpec with every problem vSphere would have with `spec`."""
-        require_valid(spec, self.capabilities(), check_paths=False)
+        require_valid(spec, self.capabilities(), check_paths=False,
+                      extra=plans.host_problems(spec, self.facts().environment))
+
+    def _say_guest(self, os_id: str, progress: Progress) -> None:
+        """Tell (log and progress) when the host does not know our guest id for `os_id`."""
+        facts = self.facts()
+        note = plans.guest_note(os_id, facts.environment, facts.product)
+        if note:
+            log.warning("%s: %s", self.host, note)
+            progress(0.0, note)
 
     # -- discovery --------------------------------------------------------------------------
     def probe(self) -> ProbeResult:
@@ -142,6 +155,7 @@ class EsxiBackend:
     def create(self, spec: MachineSpec, *, progress: Progress, cancel: CancelToken) -> str:
         self._writable()
         self.check(spec)
+        self._say_guest(spec.os, progress)
         return machines.create(self.session, self.facts(), spec, progress=progress,
                                cancel=cancel)
 
@@ -151,6 +165,8 @@ class EsxiBackend:
             return
         self._writable()
         self.check(new)
+        if old.os != new.os:
+            self._say_guest(new.os, progress)
         machines.update(self.session, self.facts(), machine_id, old, new, progress=progress,
                         cancel=cancel)
 
