@@ -38,12 +38,12 @@ def create(session: Session, facts: Facts, spec: MachineSpec, *, progress: Progr
     datastores.require_local_isos(spec)
     store = facts.datastore(datastore)
     config = plans.create_spec(datastores.on_datastore(spec, store.name), store.name,
-                               facts.networks)
+                               facts.networks, facts.environment)
     placed = datastores.upload_local_isos(session, facts, spec, store.name,
                                           progress=progress, cancel=cancel)
     if placed:  # planned again with the names the uploads took (upload() may rename one)
         config = plans.create_spec(datastores.on_datastore(spec, store.name, placed),
-                                   store.name, facts.networks)
+                                   store.name, facts.networks, facts.environment)
     with Undo() as undo:
         created = tasks.run_task(
             session, lambda si: Session.bind(si, vim.Folder, facts.folder._moId).CreateVM_Task(
@@ -92,7 +92,8 @@ def _update_spec(facts: Facts, old: MachineSpec, new: MachineSpec, groups: set[s
                  devices: Devices) -> Any:
     try:
         return plans.update_spec(old, new, groups, devices=devices,
-                                 datastore=facts.datastore().name, networks=facts.networks)
+                                 datastore=facts.datastore().name, networks=facts.networks,
+                                 environment=facts.environment)
     except ValueError as error:
         raise UnsupportedOperation(str(error)) from error
 
