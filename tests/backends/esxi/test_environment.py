@@ -14,7 +14,7 @@ import pytest
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi.SoapAdapter import SoapStubAdapter
 
-from backends.esxi import inventory, open_remote
+from backends.esxi import inventory, open_remote, translate
 from backends.esxi.backend import EsxiBackend
 from backends.esxi.session import vim
 from desktopvm.model import MachineSpec
@@ -222,3 +222,54 @@ def test_one_query_per_connection(esx: sim.Sim, calls: Counter[str],
         assert calls["RetrievePropertiesEx"] >= 4
     finally:
         backend.close()
+
+
+def test_an_os_change_to_an_id_the_host_does_not_list_is_made_with_the_nearest(
+        esx_backend: EsxiBackend) -> None:
+    # vcsim's ReconfigVM_Task refuses a guest id it does not list (InvalidArgument
+    # configSpec.guestId), as the host would: the edit sends the nearest one instead.
+    notes: list[str] = []
+    machine_id, _ = made(esx_backend, spec("dvmtest-env-edit", "ubuntu24.04"), [])
+    try:
+        old = esx_backend.get_machine(machine_id).spec
+        esx_backend.update(machine_id, old, old.model_copy(update={"os": "debian12"}),
+                           progress=lambda _, text: notes.append(text), cancel=CancelToken())
+        guest = inventory.read(esx_backend.session, machine_id, ["config.guestId"])
+        assert guest["config.guestId"] == "debian10_64Guest"
+        assert any("using debian10_64Guest" in n for n in notes), notes
+        assert esx_backend.get_machine(machine_id).spec.os == "debian12"
+    finally:
+        esx_backend.delete(machine_id, delete_disks=True, progress=no_progress,
+                           cancel=CancelToken())
+
+
+@pytest.mark.parametrize(("wanted", "listed", "family", "used"), [
+    ("debian12_64Guest", ["debian10_64Guest", "debian11_64Guest", "debian9_64Guest"], "linux",
+     "debian11_64Guest"),
+    ("ubuntu64Guest", ["otherLinux64Guest", "ubuntuGuest", "otherGuest64"], "linux",
+     "otherLinux64Guest"),  # the 32-bit Ubuntu id is not the same kind
+    ("windows2022srvNext_64Guest", ["windows9_64Guest", "windows2019srv_64Guest",
+                                    "windows2019srvNext_64Guest"], "windows",
+     "windows2019srvNext_64Guest"),
+    ("windows11_64Guest", ["windows2019srv_64Guest", "windows9_64Guest", "windows7_64Guest"],
+     "windows", "windows9_64Guest"),  # a desktop Windows, not a server one
+    ("freebsd14_64Guest", ["freebsd12_64Guest", "freebsd13_64Guest"], "bsd",
+     "freebsd13_64Guest"),
+    ("debian9_64Guest", ["debian11_64Guest", "debian10_64Guest"], "linux",
+     "debian10_64Guest"),  # only newer ones: the oldest of them
+    ("almalinux_64Guest", ["rhel8_64Guest", "otherGuest64"], "linux", "otherGuest64"),
+    ("ubuntu64Guest", ["ubuntu64Guest"], "linux", "ubuntu64Guest"),
+    ("ubuntu64Guest", [], "linux", "ubuntu64Guest"),  # the host could not be asked
+    ("ubuntu64Guest", ["dosGuest"], "linux", "ubuntu64Guest"),  # nothing fits: its own words
+])
+def test_the_nearest_guest_id(wanted: str, listed: list[str], family: str, used: str) -> None:
+    assert translate.nearest_guest_id(wanted, listed, family) == used
+
+
+def test_a_stand_in_guest_id_reads_back_as_the_os_it_was_made_as() -> None:
+    assert translate.os_of("debian10_64Guest", kept="debian12") == "debian12"
+    assert translate.os_of("otherLinux64Guest", kept="almalinux9") == "almalinux9"
+    # Changed in the host's client to another kind: the guest id wins, as before.
+    assert translate.os_of("windows9_64Guest", kept="debian12") == "windows10"
+    # Made elsewhere: unknown ids read back as before.
+    assert translate.os_of("debian10_64Guest") == "other"
