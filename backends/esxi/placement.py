@@ -207,8 +207,10 @@ def environment_of(option: Any) -> Environment:
     hardware = option.hardwareOptions
     cpus = [int(n) for n in (hardware.numCPU or ())] if hardware is not None else []
     memory = hardware.memoryMB if hardware is not None else None
+    # numCPU lists the acceptable counts with the default first (VirtualHardwareOption): a
+    # single value may be that default alone, not a limit, so it says nothing here.
     return Environment(read=True, version=str(option.version or ""), guests=guests,
-                       max_cpus=max(cpus, default=0),
+                       max_cpus=max(cpus) if len(cpus) > 1 else 0,
                        max_memory_mib=int(memory.max or 0) if memory is not None else 0)
 
 

@@ -27,8 +27,9 @@ from tests.backends.esxi.conftest import vcsim_call
 pytestmark = pytest.mark.vcsim
 
 #: An older host's answer (shaped like ESXi 5.5's: hardware version 10, no NVMe), sent by
-#: main.go instead of the simulator's own: Ubuntu on BIOS only, one CPU (vcsim's host has two
-#: threads), 1 GiB at most; no debian id for creating, so Debian gets the generic Linux id.
+#: main.go instead of the simulator's own: Ubuntu on BIOS only, at most one CPU (numCPU lists
+#: the default, then the acceptable counts; vcsim's host has two threads), 1 GiB at most; no
+#: debian id for creating, so Debian gets the generic Linux id.
 OLD_HOST = """<version>vmx-10</version><description>ESXi 5.5 virtual machine</description>
 <guestOSDescriptor><id>ubuntu64Guest</id><family>linuxGuest</family>
 <fullName>Ubuntu Linux (64-bit)</fullName><supportedMaxCPUs>2</supportedMaxCPUs>
@@ -44,7 +45,7 @@ OLD_HOST = """<version>vmx-10</version><description>ESXi 5.5 virtual machine</de
 <guestOSDescriptor><id>debian6_64Guest</id><family>linuxGuest</family>
 <fullName>Debian GNU/Linux 6 (64-bit)</fullName><supportedForCreate>false</supportedForCreate>
 </guestOSDescriptor>
-<hardwareOptions><hwVersion>10</hwVersion><numCPU>1</numCPU>
+<hardwareOptions><hwVersion>10</hwVersion><numCPU>1</numCPU><numCPU>1</numCPU>
 <memoryMB><min>4</min><max>1024</max><defaultValue>512</defaultValue></memoryMB>
 </hardwareOptions>"""
 
