@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 
@@ -65,11 +66,14 @@ def read_layer(path: Path) -> Layer:
 
 
 def parent_path(layer: Layer, windows: bool) -> Path:
-    """Where a delta's parent is: an absolute hint as written, a relative one beside it."""
+    """Where a delta's parent is: an absolute hint as written, a relative one beside it.
+
+    Normalised (`..` folded), so that `first/../second/x.vmdk` is the same Path as
+    `second/x.vmdk`: machines.own_files compares these to decide what it may delete."""
     hint = layer.parent_hint
     if Path(hint).is_absolute() or (windows and PureWindowsPath(hint).is_absolute()):
-        return Path(hint)
-    return layer.path.parent / hint
+        return Path(os.path.normpath(hint))
+    return Path(os.path.normpath(layer.path.parent / hint))
 
 
 def chain_of(path: Path, *, windows: bool = False) -> list[Layer]:
@@ -118,3 +122,14 @@ def chain_files(path: Path, *, windows: bool = False) -> list[Path]:
     except (CommandFailed, UnsupportedOperation):
         pass
     return files
+
+
+def file_key(path: Path, *, windows: bool = False) -> str:
+    """One spelling per file, for telling whether two paths name the same disk: symlinks
+    resolved and `..` folded (a folder reached through a link is the same folder), and on
+    Windows compared as the host does (inventory.same_path: any case, either slash)."""
+    try:
+        spelled = os.path.realpath(path)
+    except (OSError, ValueError):
+        spelled = os.path.normpath(path)
+    return spelled.replace("\\", "/").lower() if windows else spelled

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import re
 from pathlib import Path
 
 from backends.vmware import plans, vmx
-from backends.vmware.chains import chain_files
+from backends.vmware.chains import chain_files, file_key
 from backends.vmware.disks import growths
 from backends.vmware.inventory import Inventory, Record
 from backends.vmware.plans import NewDisk, safe_stem, size_argument
@@ -117,7 +118,10 @@ def update(inventory: Inventory, record: Record, old: MachineSpec, new: MachineS
 
 def own_files(record: Record, *, with_disks: bool, windows: bool,
               shared: frozenset[Path] = frozenset()) -> list[Path]:
-    """The files that belong to this machine alone (`shared`: disks other machines use)."""
+    """The files that belong to this machine alone (`shared`: disks other machines use).
+
+    Paths are compared by chains.file_key: a chain can name a disk `../other/x.vmdk`, through
+    a symlinked folder, or (Windows) in another case, and each is still that disk."""
     folder, stem = record.vmx.parent, record.vmx.stem
     files = [folder / (stem + suffix) for suffix in OWN_SUFFIXES]
     for pattern in OWN_PATTERNS:
@@ -127,16 +131,19 @@ def own_files(record: Record, *, with_disks: bool, windows: bool,
     if nvram and "/" not in nvram and "\\" not in nvram:
         files.append(folder / nvram)
     if with_disks:
+        others = {file_key(p, windows=windows) for p in shared}
+        home = file_key(folder, windows=windows)
         for _, disk in record.spec(windows).all_disks():
             path = Path(disk.path)
-            if path.suffix.lower() != ".vmdk" or path in shared:
+            if path.suffix.lower() != ".vmdk" or file_key(path, windows=windows) in others:
                 continue  # never a file that is not a disk, nor another machine's disk
             files.append(path)
             # With snapshots the .vmx names the newest delta: the disks it reads through
             # (its base among them) go too, where they are in the machine's folder and no
             # other machine reads them; and each one's deltas (<disk>-000001.vmdk, …).
             for link in chain_files(path, windows=windows):
-                if link.parent != folder or link in shared:
+                if file_key(link.parent, windows=windows) != home or \
+                        file_key(link, windows=windows) in others:
                     break
                 files.append(link)
                 files += folder.glob(glob.escape(link.stem) + "-0*.vmdk")
@@ -144,37 +151,70 @@ def own_files(record: Record, *, with_disks: bool, windows: bool,
 
 
 def others_disks(inventory: Inventory, record: Record) -> frozenset[Path]:
-    """The disk files the library's other machines name (read from their .vmx files)."""
+    """The disk files the library's other machines name (read from their .vmx files), with
+    the parents each reads through; compare them by chains.file_key (own_files does)."""
     from backends.vmware.translate import to_spec
     from backends.vmware.vmx import VmxDocument, VmxError
 
+    windows = inventory.library.installation.windows
+    this = file_key(record.vmx, windows=windows)
     used: set[Path] = set()
     for path in inventory.library.paths():
         other = Path(path)
-        if other == record.vmx:
+        if file_key(other, windows=windows) == this:
             continue
         try:
             spec = to_spec(VmxDocument.read(other), other)
         except (OSError, VmxError):
             continue
-        windows = inventory.library.installation.windows
         for _, disk in spec.all_disks():  # with the parents each reads through
             used.update(chain_files(Path(disk.path), windows=windows))
     return frozenset(used)
 
 
-def linked_clones(vmx_path: Path) -> list[Path]:
-    """The linked clones that still exist of this machine: its .vmsd's `snapshotK.cloneN`
-    back-references (research §A.4: vmrun clone adds `snapshotN.clone0` to the source)."""
+def linked_clones(vmx_path: Path) -> tuple[list[Path], int]:
+    """The linked clones built on this machine's disks, as its .vmsd records them: every
+    `snapshotK.cloneN` back-reference (research §A.4: vmrun clone adds `snapshotN.clone0`
+    and `numClones` to the source), whether or not the clone's .vmx can be found now, and
+    the number `snapshotK.numClones` adds up to (a clone counted but not named)."""
     from backends.vmware.vmx import VmxDocument, VmxError
 
     try:
         document = VmxDocument.read(vmx_path.with_suffix(".vmsd"))
     except (OSError, VmxError):
-        return []
-    found = [Path(document.get(k)) for k in document.all_keys()
-             if k.startswith("snapshot") and ".clone" in k and document.get(k)]
-    return [p for p in found if p.is_file()]
+        return [], 0
+    keys = document.all_keys()
+    named = [Path(document.get(k)) for k in keys
+             if re.fullmatch(r"snapshot\d+\.clone\d+", k.lower()) and document.get(k)]
+    counted = 0
+    for key in keys:
+        if re.fullmatch(r"snapshot\d+\.numclones", key.lower()):
+            with contextlib.suppress(ValueError):
+                counted += max(0, int(document.get(key)))
+    return named, counted
+
+
+def require_no_clones(record: Record) -> None:
+    """Refuse deleting the disks linked clones read through, found or not (a clone on a
+    drive that is not connected would be broken when it comes back)."""
+    named, counted = linked_clones(record.vmx)
+    keep = "Delete the clones first, or delete the machine and keep its disks"
+    missing = [p for p in named if not p.is_file()]
+    if missing:
+        raise InvalidState(
+            f"Cannot delete the disks of {record.name}: VMware recorded linked clone(s) built "
+            f"on them at {', '.join(str(p) for p in missing)}, not found now — on a drive that "
+            f"is not connected? {keep} (a clone that is really gone leaves its record in "
+            f"{record.vmx.with_suffix('.vmsd').name})")
+    if named:
+        raise InvalidState(
+            f"Cannot delete the disks of {record.name}: the linked clone(s) "
+            f"{', '.join(repr(c.stem) for c in named)} are built on them. {keep}")
+    if counted:
+        raise InvalidState(
+            f"Cannot delete the disks of {record.name}: its snapshot database counts "
+            f"{counted} linked clone(s) built on them without saying where they are. Delete "
+            "the machine and keep its disks")
 
 
 def delete(inventory: Inventory, record: Record, *, delete_disks: bool,
@@ -182,12 +222,8 @@ def delete(inventory: Inventory, record: Record, *, delete_disks: bool,
     """Remove the machine's files (disks only when told) and forget it."""
     require(Operation.DELETE, record.state, record.name)
     vmx.require_unlocked(record.vmx, record.name)
-    clones = linked_clones(record.vmx)
-    if delete_disks and clones:
-        raise InvalidState(
-            f"Cannot delete the disks of {record.name}: the linked clone(s) "
-            f"{', '.join(repr(c.stem) for c in clones)} are built on them. Delete the clones "
-            "first, or delete the machine and keep its disks")
+    if delete_disks:
+        require_no_clones(record)
     cancel.raise_if_cancelled()
     progress(None, f"Deleting {record.name}")
     windows = inventory.library.installation.windows

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from backends.vmware import vmsd
+from backends.vmware.chains import parent_path, read_layer
 from backends.vmware.inventory import inventory_paths, parse_list
 from backends.vmware.vmx import VmxDocument
 from desktopvm.model import Disk, DiskFormat, MachineSpec, defaults_for
@@ -289,3 +290,61 @@ def test_delete_with_disks_takes_a_snapshotted_disk_whole(fake: FakeVMware, tmp_
     Path(third).write_bytes(document.to_bytes())
     backend.delete(second, delete_disks=True, progress=no_progress, cancel=CancelToken())
     assert base.exists() and not Path(second).exists()
+
+
+def test_delete_with_disks_keeps_a_base_named_through_dot_dot_or_a_symlinked_folder(
+        fake: FakeVMware, tmp_path: Path):
+    """Another machine's chain names this one's disk `../second/second-disk0.vmdk` (a
+    relative hint, qemu-img create -b writes it as given) or through a symlinked folder: the
+    same file, so deleting this machine with its disks keeps it."""
+    backend = fake.backend()
+    first, second = made(fake, "first"), made(fake, "second")
+    base = Path(backend.get_machine(second).spec.all_disks()[0][1].path)
+    child = Path(first).parent / "reads-through.vmdk"
+    relative = f"../{base.parent.name}/{base.name}"
+    qemu_img("create", "-f", "vmdk", "-b", relative, "-F", "vmdk", str(child))
+    assert f'parentFileNameHint="{relative}"'.encode() in child.read_bytes()
+    assert parent_path(read_layer(child), windows=False) == base  # `..` folded
+    document = VmxDocument.read(Path(first))
+    document.apply({"scsi0.present": "TRUE", "scsi0:1.present": "TRUE",
+                    "scsi0:1.fileName": str(child)})
+    Path(first).write_bytes(document.to_bytes())
+    backend.delete(second, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    assert base.exists() and not Path(second).exists()
+
+    third, fourth = made(fake, "third"), made(fake, "fourth")
+    base = Path(backend.get_machine(fourth).spec.all_disks()[0][1].path)
+    linked = tmp_path / "library-link"
+    linked.symlink_to(base.parent.parent, target_is_directory=True)
+    child = Path(third).parent / "through-a-link.vmdk"
+    qemu_img("create", "-f", "vmdk", "-b", str(linked / base.parent.name / base.name),
+             "-F", "vmdk", str(child))
+    document = VmxDocument.read(Path(third))
+    document.apply({"scsi0.present": "TRUE", "scsi0:1.present": "TRUE",
+                    "scsi0:1.fileName": str(child)})
+    Path(third).write_bytes(document.to_bytes())
+    backend.delete(fourth, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    assert base.exists() and not Path(fourth).exists()
+
+
+def test_a_linked_clone_not_found_now_still_keeps_its_base(fake: FakeVMware):
+    """The .vmsd's back-reference counts even when the clone's .vmx is not there now (a
+    drive that is not connected): deleting the disks is refused in words, keeping them
+    is not."""
+    backend = fake.backend()
+    source = made(fake, "source")
+    base = Path(backend.get_machine(source).spec.all_disks()[0][1].path)
+    backend.take_snapshot(source, "one", progress=no_progress, cancel=CancelToken())
+    clone = backend.clone(source, "copy", linked=True, snapshot_id=next(
+        s.id for s in backend.get_machine(source).snapshots), progress=no_progress,
+        cancel=CancelToken())
+    with pytest.raises(InvalidState, match=r"linked clone.*'copy' are built on them"):
+        backend.delete(source, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    unplugged = Path(clone).with_name("elsewhere.vmx")
+    Path(clone).rename(unplugged)
+    with pytest.raises(InvalidState, match=r"at .*copy\.vmx, not found now — on a drive that "
+                                           r"is not connected\?.*keep its disks"):
+        backend.delete(source, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    assert base.exists()
+    backend.delete(source, delete_disks=False, progress=no_progress, cancel=CancelToken())
+    assert base.exists() and not Path(source).exists()
