@@ -23,6 +23,7 @@ from desktopvm.protocol import (
     Progress,
 )
 from desktopvm.registry import Registry
+from desktopvm.ui import gui_relay
 from desktopvm.ui.facts import BackendFacts, connection_facts
 
 # Remote refreshes running at once: a host that hangs until its timeout holds one worker, and
@@ -106,14 +107,14 @@ class StatusBridge(QObject):
 
     def __init__(self, monitor: ConnectionMonitor, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        gui_relay.relay()  # made here, on the GUI thread, before any worker reports
         self._unsubscribe: Callable[[], None] | None = monitor.subscribe(self._heard)
 
     def _heard(self, connection_id: str, status: Status) -> None:
-        # Emitted from a worker, the signal is queued to the receivers' (GUI) thread.
-        try:
-            self.changed.emit(connection_id, status)
-        except RuntimeError:  # the window went without closing: stop listening
-            self.close()
+        # From a worker: never emit on this object there (the window may be deleting it);
+        # the relay emits on the GUI thread if it still exists, else stops listening.
+        gui_relay.post(self, lambda: self.changed.emit(connection_id, status),
+                       on_gone=self.close)
 
     def close(self) -> None:
         """Stop listening (the window is closing)."""

@@ -26,12 +26,12 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-import shiboken6
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject
 
 from desktopvm.connections import State, Status, is_remote
 from desktopvm.protocol import CancelToken, ChangeWatching, OperationCancelled
 from desktopvm.registry import Registry
+from desktopvm.ui import gui_relay
 
 if TYPE_CHECKING:
     from desktopvm.ui.refresher import Refresher
@@ -75,7 +75,16 @@ class Watcher:
     def _tell(self, news: str) -> None:
         # Through the application's relay, never a signal of the window's own: the window
         # may be deleted on the GUI thread while this thread emits (a crash, not an error).
-        self.live.relay.news.emit(self, news)  # from this thread: queued to the GUI thread
+        # A window that went (or closed) hears nothing, and its watcher stops.
+        live = self.live
+
+        def deliver() -> None:
+            if live.closed:
+                self.stop()
+            else:
+                (live.changed if news == "changed" else live.ended)(self)
+
+        gui_relay.post(live, deliver, on_gone=self.stop)
 
     def _run(self) -> None:
         try:
@@ -119,46 +128,13 @@ class Watcher:
         self._tell("ended")
 
 
-class Relay(QObject):
-    """Carries the watcher threads' news to the GUI thread; one for the application, made on
-    the GUI thread and never deleted, so a thread never emits on an object being deleted.
-
-    news(watcher, what): "changed" -- its connection changed (or its wait failed): list it
-    again; "ended" -- it stopped, or its backend cannot watch. Delivered only to a LiveWatch
-    that still exists and is not closed.
-    """
-
-    news = Signal(object, str)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.news.connect(self._deliver)
-
-    @Slot(object, str)
-    def _deliver(self, watcher: Watcher, what: str) -> None:
-        live = watcher.live
-        if not shiboken6.isValid(live) or live.closed:
-            return  # its window went meanwhile
-        (live.changed if what == "changed" else live.ended)(watcher)
-
-
-_RELAY: list[Relay] = []
-
-
-def relay() -> Relay:
-    """The application's relay (made on first use: call it on the GUI thread)."""
-    if not _RELAY:
-        _RELAY.append(Relay())
-    return _RELAY[0]
-
-
 class LiveWatch(QObject):
     """The window's watchers, one per connection whose backend is `ChangeWatching`."""
 
     def __init__(self, refresher: Refresher) -> None:
         super().__init__(refresher)
         self.refresher = refresher
-        self.relay = relay()
+        gui_relay.relay()  # made here, on the GUI thread, before a watcher reports
         self.watchers: dict[str, Watcher] = {}
         self.cannot: set[str] = set()  # connections of this registry that cannot watch
         self.closed = False
