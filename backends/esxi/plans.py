@@ -20,7 +20,6 @@ from backends.esxi.translate import (
     nearest_guest_id,
 )
 from desktopvm.model import MachineSpec, Problem, Severity
-from desktopvm.model.catalog import catalog
 from desktopvm.model.devices import (
     ControllerKind,
     Disk,
@@ -54,12 +53,9 @@ def guest_note(os_id: str, environment: Environment, product: str) -> str:
     wanted, used = guest_id_of(os_id), guest_id(os_id, environment)
     if used == wanted:
         return ""
-    entry = catalog().get(os_id)
-    name = f" ({entry.name})" if entry else ""
-    guest = environment.guests.get(used)
-    full = f" ({guest.full_name})" if guest and guest.full_name else ""
-    return (f"{product or 'This host'} does not know the guest OS {wanted}{name}; using "
-            f"{used}{full}")
+    # Short enough for the jobs panel's line: the product without its build number.
+    host = product.partition(" build-")[0] or "This host"
+    return f"{host} does not know the guest OS {wanted}; using {used}"
 
 
 def host_problems(spec: MachineSpec, environment: Environment) -> list[Problem]:
