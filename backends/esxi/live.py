@@ -24,9 +24,10 @@ from desktopvm.protocol import BackendError, CancelToken, OperationCancelled
 PC = vmodl.query.PropertyCollector
 #: How long close() waits for the wait and its cancel to return before logging out.
 SETTLE_SECONDS = 5.0
-#: What a MachineSummary shows: a change to any of these is a change of the list.
-WATCHED = ["name", "runtime.powerState", "config.guestId", "config.hardware.numCPU",
-           "config.hardware.memoryMB", "config.template"]
+#: What a MachineSummary shows: a change to any of these is a change of the list (the host:
+#: on a vCenter a machine moved by DRS or vMotion changes its place in the tree).
+WATCHED = ["name", "runtime.powerState", "runtime.host", "config.guestId",
+           "config.hardware.numCPU", "config.hardware.memoryMB", "config.template"]
 
 
 class Watch:

@@ -66,6 +66,25 @@ def test_a_power_change_by_another_client_ends_the_wait(vpx_backend: EsxiBackend
         wait_task(remote.PowerOnVM_Task())
 
 
+def test_a_machine_moved_to_another_host_ends_the_wait(vpx_backend: EsxiBackend,
+                                                       other_client: Any) -> None:
+    """On a vCenter the tree groups machines by host: a move (DRS, vMotion) is a change."""
+    machine = next(m for m in vpx_backend.list_machines() if len(m.location) == 3)  # clustered
+    remote = vim.VirtualMachine(machine.id, other_client._stub)
+    here = remote.runtime.host
+    there = next(h for h in remote.resourcePool.owner.host if h != here)
+    start = vpx_backend.wait_for_changes("")
+    thread, out = in_thread(lambda: vpx_backend.wait_for_changes(start, seconds=120))
+    wait_task(remote.RelocateVM_Task(vim.vm.RelocateSpec(host=there)))
+    try:
+        thread.join(JOIN)
+        assert out and isinstance(out[0], str) and out[0] != start  # ended by the move
+        moved = next(m for m in vpx_backend.list_machines() if m.id == machine.id)
+        assert moved.location[-1] == there.name != machine.location[-1]
+    finally:
+        wait_task(remote.RelocateVM_Task(vim.vm.RelocateSpec(host=here)))
+
+
 def test_a_wait_with_no_change_returns_the_same_token(vpx_backend: EsxiBackend) -> None:
     start = vpx_backend.wait_for_changes("")
     assert vpx_backend.wait_for_changes(start, seconds=1) == start
