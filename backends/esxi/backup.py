@@ -28,8 +28,7 @@ checks and converts to qcow2 (qemu-img reads stream-optimized VMDKs).
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +43,21 @@ from desktopvm.protocol import (
     PowerState,
     Progress,
     Snapshot,
+    UnsupportedOperation,
     scaled_progress,
 )
-from desktopvm.protocol.backup import Capture, CapturedDisk
+from desktopvm.protocol.backup import (
+    TEMPORARY_NOTE,
+    Capture,
+    CapturedDisk,
+    refuse_leftovers,
+    snapshot_names,
+    temporary_name,
+)
 from desktopvm.protocol.undo import Undo
 
 log = logging.getLogger(__name__)
 
-TEMPORARY_SNAPSHOT = "DesktopVM backup"  # the temporary snapshot's name starts with this
-TEMPORARY_NOTE = ("Taken by DesktopVM to back up this machine; DesktopVM deletes it when the "
-                  "backup ends. If it is still here, that backup was interrupted: delete it.")
 LIVE = (PowerState.RUNNING, PowerState.SAVED)  # ESXi's suspended machine is SAVED
 FROZEN = "Copying the disks as they were at the snapshot"  # said once the snapshot is taken
 SNAPSHOT_SHARE = 0.05  # of the progress bar: taking the snapshot; removing it is as much
@@ -74,6 +78,9 @@ def capture(session: Session, machine_id: str, folder: Path, *, backend: str,
     cancel.raise_if_cancelled()
     with Undo() as undo:
         if state in LIVE:
+            require_frozen_by_snapshots(spec.name, devices.by_key,
+                                        [devices.disks[s] for s in slots])
+            refuse_leftovers(spec.name, snapshot_names(info.snapshots))
             writable()
             files = _through_snapshot(
                 session, machine_id, folder, undo, name=spec.name, before=info.snapshots,
@@ -106,9 +113,24 @@ def _path(spec: MachineSpec, slot: tuple[int, int]) -> str:
     return next(d.path for d in spec.storage[slot[0]].disks if d.port == slot[1])
 
 
-def temporary_name() -> str:
-    """The temporary snapshot's name: says who made it and when (UTC)."""
-    return f"{TEMPORARY_SNAPSHOT} {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}"
+def require_frozen_by_snapshots(name: str, devices: dict[int, Any],
+                                keys: Sequence[int]) -> None:
+    """Refuse disks a snapshot does not freeze: independent ones (VirtualDiskMode:
+    "independent_persistent"/"independent_nonpersistent" are "not affected by snapshots")
+    and physical-mode raw device mappings (VirtualDiskRawDiskMappingVer1BackingInfo,
+    compatibilityMode "physicalMode": "snapshots are not supported"), as VMware's backup
+    refuses independent disks."""
+    unfrozen = []
+    for key in keys:
+        backing = getattr(devices.get(key), "backing", None)
+        mode = str(getattr(backing, "diskMode", "") or "")
+        physical = str(getattr(backing, "compatibilityMode", "") or "") == "physicalMode"
+        if mode.startswith("independent") or physical:
+            unfrozen.append(str(getattr(backing, "fileName", "") or key))
+    if unfrozen:
+        raise UnsupportedOperation(
+            f"{name} has disks that snapshots do not freeze (independent disks or physical "
+            f"raw device mappings: {', '.join(unfrozen)}): shut it down to back it up")
 
 
 def _through_snapshot(session: Session, machine_id: str, folder: Path, undo: Undo, *,
@@ -164,11 +186,13 @@ def _frozen_disks(session: Session, snapshot_id: str) -> list[tuple[int, str]]:
             for d in devices or () if isinstance(d, vim.vm.device.VirtualDisk)]
 
 
-def _same_count(files: list[Path], disks: Any, name: str) -> None:
+def _same_count(files: Sequence[Path], disks: Sequence[object], name: str) -> None:
     """The lease served one file per disk (they are matched in device order)."""
     if len(files) != len(disks):
-        raise CommandFailed(f"The host served {len(files)} disk(s) of {name}, which has "
-                            f"{len(disks)}; back it up again")
+        raise CommandFailed(
+            f"The host's export lease served {len(files)} disk file(s) of {name}, but it has "
+            f"{len(disks)} disk(s), so the files cannot be matched to its disks. Trying again "
+            "will not help while its disks stay as they are")
 
 
 def _remove(session: Session, snapshot_id: str) -> None:

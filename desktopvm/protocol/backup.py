@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from desktopvm.protocol.errors import InvalidState
 from desktopvm.protocol.progress import CancelToken, Progress
 from desktopvm.protocol.types import Snapshot
 
@@ -69,3 +72,33 @@ class CapturingBackend(Protocol):
     def forget_capture_points(self, machine_id: str) -> None:
         """Drop what the backend keeps for incremental captures (e.g. QEMU dirty bitmaps)."""
         ...
+
+
+# -- the temporary snapshot a running machine's capture takes (ESXi, VMware, VirtualBox) ------
+
+TEMPORARY_SNAPSHOT = "DesktopVM backup"  # the temporary snapshot's name starts with this
+TEMPORARY_NOTE = ("Taken by DesktopVM to back up this machine; DesktopVM deletes it when the "
+                  "backup ends. If it is still here, that backup was interrupted: delete it.")
+
+
+def temporary_name() -> str:
+    """The temporary snapshot's name: says who made it and when (UTC)."""
+    return f"{TEMPORARY_SNAPSHOT} {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}"
+
+
+def refuse_leftovers(machine: str, names: Iterable[str]) -> None:
+    """InvalidState when the machine has temporary snapshots already (`names`: all its
+    snapshots' names). They are never deleted here: one may be another backup's, running
+    now; a crashed run's stays until the user deletes it (each one holds a delta, on VMware
+    a memory file too), so a new one is not added on top of it."""
+    left = [n for n in names if n.startswith(TEMPORARY_SNAPSHOT)]
+    if left:
+        raise InvalidState(
+            f"{machine} has the snapshot(s) {', '.join(repr(n) for n in left)} left by an "
+            "interrupted backup (or another backup of it is running now); delete it in "
+            "Snapshots and back up again")
+
+
+def snapshot_names(roots: Iterable[Snapshot]) -> list[str]:
+    """The names of every snapshot in a tree."""
+    return [s.name for root in roots for s in root.walk()]
