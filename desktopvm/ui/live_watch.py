@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 WAIT_S = 30  # one wait's longest; the backend keeps it under the connection's timeout
 FIRST_REST_S = 5.0  # after a failed wait, then doubled
 LONGEST_REST_S = 300.0
+QUICK_S = 1.0  # a wait that returns sooner did not wait
 
 
 def rest(cancel: CancelToken, seconds: float) -> None:
@@ -105,7 +107,9 @@ class Watcher:
                 continue
             try:
                 self.waits += 1
+                began = time.monotonic()
                 new = backend.wait_for_changes(token, seconds=WAIT_S, cancel=self.cancel)
+                quick = time.monotonic() - began < QUICK_S
             except Exception as error:  # a dropped connection, an expired session, a bug
                 if self.cancel.cancelled:
                     break
@@ -120,10 +124,15 @@ class Watcher:
                 rest(self.cancel, delay)
                 continue
             self.healthy = True
-            if token:  # a wait from a real token ended normally (the first call always does)
+            # Only a wait that really waited proves the host well: after a new login a stale
+            # token answers at once, and a connection that fails again after each of those
+            # must still rest longer each time.
+            if token and not quick:
                 failures = 0
             if new != token and not self.cancel.cancelled:
                 self._tell("changed")
+            elif quick and token:
+                rest(self.cancel, QUICK_S)  # "no change" at once: never a busy loop
             token = new
         self._tell("ended")
 

@@ -277,3 +277,54 @@ def test_news_for_a_window_that_went_is_dropped(qtbot, runner: JobRunner,
     watcher.thread.join(JOIN)
     qtbot.waitUntil(lambda: bool(stopped), timeout=5000)  # the relay's on_gone ran
     assert heard == []  # and nothing of the deleted window's was called
+
+
+class FlappingWatch(MemoryBackend):
+    """A host whose session is lost after each wait: the stale token answers at once with a
+    new one (a new login), then the next wait fails again."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.asked = 0
+
+    def wait_for_changes(self, token: str = "", *, seconds: int = 30,
+                         cancel: Any = None) -> str:
+        self.asked += 1
+        if self.asked % 2 == 0:
+            raise ConnectionLost("The host closed the connection")
+        return f"token-{self.asked}"
+
+
+class InstantWatch(MemoryBackend):
+    """A backend that says "no change" at once, every time."""
+
+    def wait_for_changes(self, token: str = "", *, seconds: int = 30,
+                         cancel: Any = None) -> str:
+        return "same"
+
+
+@pytest.mark.parametrize("kind, expected", [
+    (FlappingWatch, [5, 10, 20, 40]),  # quick successes in between do not reset the rest
+    (InstantWatch, [1, 1, 1, 1]),  # an answer at once: rests a second, never spins
+])
+def test_a_watch_that_does_not_really_wait_never_spins(
+        qtbot, runner: JobRunner, memory_registry: Registry, *, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, kind: type[MemoryBackend],
+        expected: list[float]) -> None:
+    backend = kind(tmp_path / "machines")
+    monkeypatch.setattr(memory_registry, "open", lambda name: backend)
+    rests: list[float] = []
+
+    def rest(cancel: Any, seconds: float) -> None:
+        rests.append(seconds)
+        if len(rests) == len(expected):
+            cancel.wait(JOIN)
+
+    monkeypatch.setattr(live_watch, "rest", rest)
+    window = window_on(memory_registry, runner, qtbot)
+    live = window.refresher.live
+    qtbot.waitUntil(lambda: len(rests) == len(expected), timeout=10_000)
+    assert rests == expected
+    watcher = live.watchers["memory"]
+    live.stop("memory")
+    watcher.thread.join(JOIN)
