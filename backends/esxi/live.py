@@ -112,8 +112,11 @@ class Watch:
         with self._settled:
             waiting = self._calls > 0  # else no call: a host that is gone is not asked twice
         if made is not None and waiting:
+            # On a thread of its own, as a wait's own cancel is: a host that is gone would
+            # hold this caller (the app's exit, maybe on the GUI thread) for the session's
+            # whole timeout. The wait below is bounded either way.
             self._calling(+1)
-            self._cancel_wait(made[1])
+            threading.Thread(target=self._cancel_wait, args=(made[1],), daemon=True).start()
         with self._settled:
             self._settled.wait_for(lambda: self._calls == 0, timeout=SETTLE_SECONDS)
 

@@ -124,3 +124,28 @@ def test_close_ends_a_wait_in_progress(vpx: sim.Sim) -> None:
     backend.close()
     thread.join(JOIN)
     assert not thread.is_alive() and out
+
+
+def test_stop_does_not_wait_on_a_host_that_does_not_answer(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """close() at the app's exit: a CancelWaitForUpdates to a host that is gone must not hold
+    the caller for the session's timeout; stop() waits its bounded settle time only."""
+    from backends.esxi import live
+
+    answered = threading.Event()
+
+    class Hanging:
+        def CancelWaitForUpdates(self) -> None:  # the API's name
+            answered.wait(60)
+
+    monkeypatch.setattr(live, "SETTLE_SECONDS", 0.2)
+    watch = live.Watch(session=None)  # type: ignore[arg-type]  # stop() asks nothing of it
+    watch._collector = (object(), Hanging())
+    watch._calling(+1)  # a wait is in flight
+    returned = threading.Event()
+    thread = threading.Thread(target=lambda: (watch.stop(), returned.set()), daemon=True)
+    thread.start()
+    try:
+        assert returned.wait(JOIN) and not answered.is_set()  # back while the host is silent
+    finally:
+        answered.set()
