@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from pathlib import Path
 
 from backends.qemu.layout import MachineFiles
 from backends.qemu.records import Record, Unreadable, _read, set_aside
+from desktopvm.paths import atomic_write_bytes
 from desktopvm.protocol import CommandFailed
 
 log = logging.getLogger(__name__)
@@ -52,15 +52,11 @@ def paths(files: MachineFiles) -> list[Path]:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Readable by the owner only: the initrd holds the answers (the password's hash)."""
-    partial = path.with_name(path.name + ".partial")
+    """Readable by the owner only — the initrd holds the answers (the password's hash):
+    atomic_write_bytes writes through mkstemp, whose file is 0600, and renames it."""
     try:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        partial.replace(path)
+        atomic_write_bytes(path, data)
     except OSError as error:
-        partial.unlink(missing_ok=True)
         raise CommandFailed(f"Cannot write {path.name}: {error.strerror or error}",
                             details=f"{path}: {error!r}") from error
 
