@@ -34,13 +34,14 @@ deleteSnapshot, revertToSnapshot only), so every capture is full and `since` is 
 from __future__ import annotations
 
 import logging
-import time
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from backends.vmware import disks, qemu_img, snapshots, vmsd
 from backends.vmware.chains import SECTOR, chain_of, parent_path, read_layer
 from backends.vmware.inventory import Inventory, Record
+from backends.vmware.plans import device_key
 from backends.vmware.vmrun import DISK_TIMEOUT, START_TIMEOUT
 from desktopvm.model import DiskFormat, MachineSpec
 from desktopvm.protocol import (
@@ -53,12 +54,19 @@ from desktopvm.protocol import (
     Progress,
     UnsupportedOperation,
 )
-from desktopvm.protocol.backup import Capture, CapturedDisk
+from desktopvm.protocol.backup import Capture, CapturedDisk, refuse_leftovers, temporary_name
 from desktopvm.protocol.undo import Undo
 
 log = logging.getLogger(__name__)
 
-TEMPORARY_SNAPSHOT = "DesktopVM backup"  # the temporary snapshot's name starts with this
+#: vmrun cannot give a snapshot a description, and snapshots._describe leaves the .vmsd of a
+#: machine VMware holds open alone, so the note the other backends write there is in the name.
+NAME_NOTE = "(temporary; delete it if the backup was interrupted)"
+#: qemu-img on Windows opens a disk file sharing only reads (block/file-win32.c raw_open:
+#: CreateFile(..., FILE_SHARE_READ, ...)), which fails while vmware-vmx has it open to write:
+#: "Could not open '<file>': " and Windows' text for ERROR_SHARING_VIOLATION (English here).
+SHARING_VIOLATION = re.compile(r"Could not open '([^']+)'.*(being used by another process|"
+                               r"sharing violation)", re.IGNORECASE)
 LIVE = (PowerState.RUNNING, PowerState.PAUSED)
 STILL = (PowerState.OFF, PowerState.ABORTED, PowerState.SAVED)
 
@@ -82,8 +90,7 @@ def sources(spec: MachineSpec) -> list[Source]:
     found = []
     for index, controller in enumerate(spec.storage):
         for disk in controller.disks:
-            node = f"ide{disk.port}:{disk.device}" if controller.name == "ide" \
-                else f"{controller.name}:{disk.port}"
+            node = device_key(controller.name, disk.port, disk.device)
             found.append(Source(index, disk.port, disk.device, node, Path(disk.path),
                                 f"{controller.name} port {disk.port}"))
     return found
@@ -100,10 +107,19 @@ def copy_disk(source: Source, folder: Path, undo: Undo, *, compress: bool, windo
         raise CommandFailed(f"{target} already exists; back up into an empty folder")
     undo.remove_file(target)
     progress(low, f"Copying the disk on {source.label}")
-    qemu_img.convert(source.path, DiskFormat.VMDK, target, DiskFormat.QCOW2, compress=compress,
-                     cancel=cancel, progress=lambda f: progress(low + share * f,
-                                                                f"Copying the disk on "
-                                                                f"{source.label}"))
+    try:
+        qemu_img.convert(source.path, DiskFormat.VMDK, target, DiskFormat.QCOW2,
+                         compress=compress, cancel=cancel,
+                         progress=lambda f: progress(low + share * f,
+                                                     f"Copying the disk on {source.label}"))
+    except CommandFailed as error:
+        held = SHARING_VIOLATION.search(f"{error.summary}\n{error.stderr or ''}") \
+            if windows else None
+        if held:
+            raise CommandFailed(f"VMware keeps {held.group(1)} open while the machine runs on "
+                                "Windows; shut it down to back it up",
+                                details=error.summary) from error
+        raise
     if read_layer(source.path).cid != layers[0].cid:
         raise CommandFailed(f"{source.path.name} changed while it was copied (was the machine "
                             "started?); back it up again")
@@ -167,12 +183,6 @@ def require_readable(record: Record) -> None:
                                    "settings to back it up here")
 
 
-def temporary_name() -> str:
-    """The temporary snapshot's name: says who made it, why, and when (UTC)."""
-    return (f"{TEMPORARY_SNAPSHOT} {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())} "
-            "(temporary; delete it if the backup was interrupted)")
-
-
 def capture_through_snapshot(inventory: Inventory, record: Record, found: list[Source],
                              folder: Path, *, compress: bool, progress: Progress,
                              cancel: CancelToken) -> tuple[CapturedDisk, ...]:
@@ -185,19 +195,24 @@ def capture_through_snapshot(inventory: Inventory, record: Record, found: list[S
         raise UnsupportedOperation(
             f"{record.name} has independent disks ({', '.join(independent)}), which snapshots "
             "do not freeze: shut it down to back it up")
-    name = temporary_name()
     entries, _ = vmsd.read(record.vmx)
-    if any(e.name == name for e in entries):
-        raise CommandFailed(f"{record.name} already has a snapshot named {name!r}, and vmrun "
-                            "finds snapshots by name only: try again in a second")
+    refuse_leftovers(record.name, [e.name for e in entries])
+    name = f"{temporary_name()} {NAME_NOTE}"
+    snapshots.check_name(record, name)  # vmrun finds snapshots by name only
     known = {e.uid for e in entries}
     windows = inventory.library.installation.windows
     with Undo() as undo:
         undo.add(f"delete the snapshot {name!r}",
                  lambda: _delete_leftovers(inventory, record, name, known))
         progress(0.0, "Taking a temporary snapshot")
+        # Not cancelled while it runs: killing vmrun does not stop Workstation, which may
+        # finish the snapshot after the undo looked for it (leaving the machine on a delta,
+        # with a memory file as large as its RAM). It is short; a cancel is seen right after,
+        # when the undo finds the snapshot and deletes it.
+        cancel.raise_if_cancelled()
         inventory.vmrun.run("snapshot", str(record.vmx), name, timeout=START_TIMEOUT,
-                            cancel=cancel, what=record.name)
+                            what=record.name)
+        cancel.raise_if_cancelled()
         frozen = frozen_disks(inventory, record, found)
         copied = copy_all(frozen, folder, undo, compress=compress, windows=windows,
                           progress=progress, cancel=cancel, start=0.1, end=0.9)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,11 +27,14 @@ from desktopvm.protocol import (
     CancelToken,
     CapturingBackend,
     CommandFailed,
+    InvalidSpec,
+    InvalidState,
     OperationCancelled,
     PowerState,
     UnsupportedOperation,
     no_progress,
 )
+from desktopvm.protocol.undo import Undo
 from desktopvm.testing.doubles.vmware import fakedisk
 from desktopvm.testing.doubles.vmware.standin import FakeVMware
 from tests.backends.qemu.conftest import qemu  # noqa: F401 - the real QEMU backend
@@ -380,3 +385,128 @@ def capture_with(backend: Any, machine: str, folder: Path, **options: Any) -> An
     return backend.capture(machine, folder, progress=options.get("progress", no_progress),
                            cancel=CancelToken())
 
+
+
+# -- guards, each seen failing with the guard disabled --------------------------------------
+
+def test_an_off_machines_disk_written_while_it_is_copied_fails_the_copy(fake: FakeVMware,
+                                                                       tmp_path: Path):
+    machine, disk = made(fake)
+    qemu_io(disk, "write -P 0x11 0 64k")
+
+    written: list[bool] = []
+
+    def hook(_fraction: float | None, message: str) -> None:
+        if message.startswith("Copying") and not written:  # the chain was read just now,
+            written.append(True)  # before qemu-img opens it: someone writes the disk
+            qemu_io(disk, "write -P 0x22 0 64k")  # QEMU gives the disk a new CID (VMDK 1.1)
+
+    with pytest.raises(CommandFailed, match=r"m1-disk0\.vmdk changed while it was copied"):
+        capture(fake, machine, tmp_path / "out", progress=hook)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_temporary_name_the_machine_has_already_is_refused(fake: FakeVMware, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    from backends.vmware import backup
+
+    machine, _disk = made(fake)
+    backend = fake.backend()
+    backend.take_snapshot(machine, "mine (same second)", progress=no_progress,
+                          cancel=CancelToken())
+    backend.start(machine)
+    monkeypatch.setattr(backup, "temporary_name", lambda: "mine")
+    monkeypatch.setattr(backup, "NAME_NOTE", "(same second)")
+    with pytest.raises(InvalidSpec, match="already has a snapshot named 'mine \\(same second"):
+        capture(fake, machine, tmp_path / "out")
+    assert [e.name for e in vmsd.read(Path(machine))[0]] == ["mine (same second)"]
+    assert not [c for c in fake.calls() if len(c) > 2 and c[2] == "snapshot"][1:]
+
+
+def test_a_snapshot_that_left_the_vmx_on_its_disks_is_not_copied_as_frozen(
+        fake: FakeVMware, tmp_path: Path):
+    machine, disk = made(fake)
+    fake.backend().start(machine)
+    fake.set(snapshot_keeps_disks=True)  # the stand-in's fault: no delta, the .vmx unchanged
+    with pytest.raises(CommandFailed, match=r"disks of m1 changed while the backup started "
+                                            r"\(sata0 port 0\)"):
+        capture(fake, machine, tmp_path / "out")
+    fake.set(snapshot_keeps_disks=False)
+    assert list((tmp_path / "out").iterdir()) == []
+    assert vmsd.read(Path(machine))[0] == [] and current_disk(Path(machine)) == disk
+
+
+def test_a_temporary_snapshot_left_behind_is_named_and_kept(fake: FakeVMware, tmp_path: Path):
+    machine, _disk = made(fake)
+    backend = fake.backend()
+    backend.start(machine)
+    left = "DesktopVM backup 2026-01-02 03:04:05 UTC (temporary; delete it if the backup " \
+        "was interrupted)"
+    backend.take_snapshot(machine, left, progress=no_progress, cancel=CancelToken())
+    before = len(fake.calls())
+    with pytest.raises(InvalidState, match=r"left by an interrupted backup \(or another backup "
+                                           r"of it is running now\); delete it in Snapshots"):
+        capture(fake, machine, tmp_path / "out")
+    assert [e.name for e in vmsd.read(Path(machine))[0]] == [left]  # never deleted here
+    assert not [c for c in fake.calls()[before:] if "snapshot" in c or "deleteSnapshot" in c]
+
+
+def test_a_cancel_while_workstation_takes_the_snapshot_still_deletes_it(fake: FakeVMware,
+                                                                        tmp_path: Path):
+    """Killing vmrun does not stop Workstation (the stand-in's `detach` knob: the snapshot is
+    made by another process, later): the capture lets vmrun finish, then sees the cancel and
+    deletes the snapshot, its delta and its memory file."""
+    machine, disk = made(fake)
+    fake.backend().start(machine)
+    fake.set(detach={"snapshot": 1.0})
+    token = CancelToken()
+
+    def cancel_once_vmrun_runs() -> None:
+        for _ in range(600):
+            if any(len(c) > 2 and c[2] == "snapshot" for c in fake.calls()):
+                break  # vmrun snapshot has started; the snapshot is made a second later
+            time.sleep(0.01)
+        token.cancel()
+
+    def hook(_fraction: float | None, message: str) -> None:
+        if message == "Taking a temporary snapshot":
+            threading.Thread(target=cancel_once_vmrun_runs, daemon=True).start()
+
+    with pytest.raises(OperationCancelled):
+        capture(fake, machine, tmp_path / "out", progress=hook, cancel=token)
+    done = fake.folder / "detached-done"
+    for _ in range(600):  # until the stand-in's Workstation has ended too (it may be later)
+        if done.exists():
+            break
+        time.sleep(0.05)
+    assert done.exists()
+    fake.set(detach={})
+    assert token.cancelled
+    assert vmsd.read(Path(machine))[0] == [] and current_disk(Path(machine)) == disk
+    assert sorted(p.name for p in disk.parent.glob("*.vmdk")) == [disk.name]
+    assert not list(disk.parent.glob("*.vmem")) and not list(disk.parent.glob("*.vmsn"))
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_on_windows_a_disk_vmware_holds_open_is_named_in_words(
+        fake: FakeVMware, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """qemu-img for Windows opens files sharing reads only (block/file-win32.c), so a parent
+    vmware-vmx holds open fails with Windows' sharing-violation text: faked here as that line."""
+    from backends.vmware import backup, qemu_img
+
+    _machine, disk = made(fake)
+    held = "C:\\VMs\\m1\\m1-disk0.vmdk"
+    line = (f"qemu-img: Could not open '{held}': The process cannot access the file because "
+            "it is being used by another process.")
+    monkeypatch.setattr(qemu_img, "spawn", lambda *_a, **_k: (1, b"", line.encode()))
+    source = backup.Source(0, 0, 0, "sata0:0", disk, "sata0 port 0")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with Undo() as undo, pytest.raises(CommandFailed) as raised:
+        backup.copy_disk(source, folder, undo, compress=True, windows=True,
+                         progress=no_progress, cancel=CancelToken(), low=0.0, share=1.0)
+    assert raised.value.summary == (f"VMware keeps {held} open while the machine runs on "
+                                    "Windows; shut it down to back it up")
+    with Undo() as undo, pytest.raises(CommandFailed, match="qemu-img could not convert"):
+        backup.copy_disk(source, folder, undo, compress=True, windows=False,
+                         progress=no_progress, cancel=CancelToken(), low=0.0, share=1.0)

@@ -288,8 +288,11 @@ def cmd_snapshot(state: State, vmx: Path, args: list[str]) -> None:
     (vmx.parent / (stem + ".vmsn")).write_bytes(SNAPSHOT_CONFIG + vmx.read_bytes())
     if running(state, vmx):  # a running machine's snapshot holds its memory (§A.4)
         (vmx.parent / (stem + ".vmem")).write_bytes(b"memory")
-    # every disk frozen, the machine moved onto new children (fakesnapshots.py)
-    set_keys(vmx, fakesnapshots.take(read_keys(vmx), vmx, entry))
+    # every disk frozen, the machine moved onto new children (fakesnapshots.py) — unless a
+    # test's fault leaves the .vmx on the disks it had (what a backup must notice)
+    moved = fakesnapshots.take(read_keys(vmx), vmx, entry)
+    if not state.get("snapshot_keeps_disks"):
+        set_keys(vmx, moved)
     top = {k: v for k, v in top.items() if k not in ("snapshot.lastuid", "snapshot.current")}
     top.update({"snapshot.lastUID": uid, "snapshot.current": uid})
     save_snapshots(vmx, top, [*entries, entry])
@@ -568,15 +571,35 @@ def vmware_window(argv: list[str]) -> None:
 def main() -> None:
     tool = Path(sys.argv[0]).name
     argv = sys.argv[1:]
-    record(tool, argv)
-    delay = load().get("delay", {}).get(argv[2] if tool == "vmrun" and len(argv) > 2 else "", 0)
+    command = argv[2] if tool == "vmrun" and len(argv) > 2 else ""
+    detached = os.environ.get("FAKE_VMWARE_DETACHED") == "1"
+    if not detached:
+        record(tool, argv)
+    later = load().get("detach", {}).get(command, 0)
+    if later and not detached:
+        # A test's knob: the work is done by another process (as Workstation's vmware-vmx
+        # does it, vmrun only asking and waiting), `later` seconds on; vmrun waits for it, and
+        # killing vmrun does not stop it [the race a cancelled `vmrun snapshot` runs into:
+        # assumed of Workstation, not captured].
+        import subprocess
+
+        worker = subprocess.Popen([sys.argv[0], *argv], start_new_session=True,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL,  # not vmrun's pipes
+                                  env={**os.environ, "FAKE_VMWARE_DETACHED": "1"})
+        sys.exit(worker.wait())
+    delay = later or load().get("delay", {}).get(command, 0)
     if delay:
         time.sleep(delay)
-    if tool == "vmware-vdiskmanager":
-        vdiskmanager(argv)
-    elif tool == "vmware-vmx":
-        vmware_vmx(argv)
-    elif tool == "vmware":
-        vmware_window(argv)
-    else:
-        vmrun(argv)
+    try:
+        if tool == "vmware-vdiskmanager":
+            vdiskmanager(argv)
+        elif tool == "vmware-vmx":
+            vmware_vmx(argv)
+        elif tool == "vmware":
+            vmware_window(argv)
+        else:
+            vmrun(argv)
+    finally:
+        if detached:  # for the test to wait on: the detached work has ended
+            (STATE / "detached-done").write_text(command, "utf-8")
