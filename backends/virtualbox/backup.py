@@ -16,7 +16,6 @@ a copy that failed or was cancelled is closed and deleted.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -37,14 +36,18 @@ from desktopvm.protocol import (
     PowerState,
     Progress,
 )
-from desktopvm.protocol.backup import Capture, CapturedDisk
+from desktopvm.protocol.backup import (
+    TEMPORARY_NOTE,
+    Capture,
+    CapturedDisk,
+    refuse_leftovers,
+    snapshot_names,
+    temporary_name,
+)
 from desktopvm.protocol.undo import Undo
 
 log = logging.getLogger(__name__)
 
-TEMPORARY_SNAPSHOT = "DesktopVM backup"  # the temporary snapshot's name starts with this
-TEMPORARY_NOTE = ("Taken by DesktopVM to back up this machine; DesktopVM deletes it when the "
-                  "backup ends. If it is still here, that backup was interrupted: delete it.")
 # The formats clonemedium writes; a disk keeps its own (qcow2 is no VirtualBox format).
 FORMATS = {DiskFormat.VDI: "VDI", DiskFormat.VMDK: "VMDK", DiskFormat.VHD: "VHD"}
 LIVE = (PowerState.RUNNING, PowerState.PAUSED)
@@ -132,11 +135,6 @@ def clone_all(vbox: VBoxManage, sources: list[Source], folder: Path, undo: Undo,
     return tuple(disks)
 
 
-def temporary_name() -> str:
-    """The temporary snapshot's name: says who made it and when (UTC)."""
-    return f"{TEMPORARY_SNAPSHOT} {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}"
-
-
 def capture_through_snapshot(inventory: Inventory, record: MachineRecord, folder: Path, *,
                              progress: Progress,
                              cancel: CancelToken) -> tuple[CapturedDisk, ...]:
@@ -146,6 +144,7 @@ def capture_through_snapshot(inventory: Inventory, record: MachineRecord, folder
     on an off machine); `capture` uses it for running and paused machines.
     """
     vbox = inventory.vbox
+    refuse_leftovers(record.spec.name, snapshot_names(record.snapshots))
     before = attached_disks(record)
     name = temporary_name()
     with Undo() as undo:

@@ -26,6 +26,7 @@ from desktopvm.protocol import (
     PowerState,
     no_progress,
 )
+from desktopvm.protocol.backup import TEMPORARY_SNAPSHOT
 from desktopvm.testing.doubles.virtualbox.double import FakeVBox
 
 BEFORE, AFTER = b"MARK-1 written before the backup\n", b"MARK-2 written while it ran\n"
@@ -178,3 +179,24 @@ def test_a_running_machine_with_snapshots_of_its_own_keeps_them(
     assert slot["uuid"] != frozen and Path(slot["medium"]).read_bytes() == AFTER
     assert len(fake.state()["media"]) == media
     assert frozen not in {m["uuid"] for m in fake.state()["media"].values()}
+
+
+def test_a_temporary_snapshot_left_behind_is_named_and_kept(backend: VirtualBoxBackend,
+                                                           fake: FakeVBox, tmp_path: Path):
+    """A crashed backup's snapshot (or a backup running now) is refused in words, never
+    deleted, and no second one is added."""
+    spec = defaults_for("debian12", backend.capabilities(), name="left behind")
+    machine_id = backend.create(spec, progress=no_progress, cancel=CancelToken())
+    left = f"{TEMPORARY_SNAPSHOT} 2026-01-02 03:04:05 UTC"
+    backend.take_snapshot(machine_id, left, include_memory=False, progress=no_progress,
+                          cancel=CancelToken())
+    backend.start(machine_id)
+    before = len(fake.calls())
+    with pytest.raises(InvalidState, match=f"'{left}' left by an interrupted backup \\(or "
+                                           "another backup of it is running now\\); delete it "
+                                           "in Snapshots and back up again"):
+        backend.capture(machine_id, folder_in(tmp_path), progress=no_progress,
+                        cancel=CancelToken())
+    assert not [a for a in fake.calls()[before:] if a[:1] == ["snapshot"] and "list" not in a]
+    roots, _ = backend.list_snapshots(machine_id)
+    assert [r.name for r in roots] == [left]
