@@ -290,6 +290,27 @@ def upload_local_isos(session: Session, facts: Facts, spec: MachineSpec, datasto
             for path in dict.fromkeys(path for _, path in local_isos(spec))}
 
 
+def uploaded_copy(spec: MachineSpec, local: Path) -> str:
+    """The datastore path of the copy upload() made of `local` that a CD/DVD of `spec` reads
+    (under either of names()'s names, in the upload folder); "" when no drive reads one."""
+    size = local.stat().st_size if local.is_file() else -1
+    wanted = {f"{ISO_FOLDER}/{name}" for name in names(local.name, size)}
+    for controller in spec.storage:
+        for drive in controller.optical:
+            if is_datastore_path(drive.iso) and split(drive.iso)[1] in wanted:
+                return drive.iso
+    return ""
+
+
+def delete_upload(session: Session, facts: Facts, path: str) -> None:
+    """Delete a file upload() put in the upload folder (a seed disc's copy, which holds the
+    answers); a path outside that folder is refused, so nothing else is ever deleted here."""
+    _, inside = split(path)
+    if inside.rpartition("/")[0] != ISO_FOLDER:
+        raise ValueError(f"{path!r} is not in {ISO_FOLDER}/: not deleted")
+    delete(session, facts, path, f"Deleting {path}")
+
+
 def _mib(count: int) -> str:
     return f"{count / 2**20:,.0f}"
 
