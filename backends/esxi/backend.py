@@ -254,6 +254,16 @@ class EsxiBackend:
         """The host's accessible datastores, the most free space first."""
         return datastores.datastores(self.facts(fresh=True))
 
+    def uploaded_copy(self, machine_id: str, local: Path) -> str:
+        """The datastore copy of the local file `local` a CD/DVD of the machine reads ("" when
+        none): seeds.SeedUploading, so a seed disc's copy is deleted with it."""
+        return datastores.uploaded_copy(self.get_machine(machine_id).spec, local)
+
+    def delete_uploaded(self, path: str) -> None:
+        """Delete a copy create/update uploaded to desktopvm-iso/ (seeds.SeedUploading)."""
+        self._writable()
+        datastores.delete_upload(self.session, self.facts(), path)
+
     def list_isos(self, datastore: str = "") -> list[DatastoreFile]:
         """The ISOs on `datastore` (default: the roomiest), every folder searched."""
         return datastores.list_isos(self.session, self.facts(), datastore)
