@@ -81,10 +81,12 @@ def list_connection(registry: Registry, name: str, with_facts: bool, progress: P
         return ConnectionListing(name, error=error, facts=facts)
     if not remote:
         last_seen.remember(name, machines)
-        # Seed discs whose first boot is over are taken out here (desktopvm/seeds.py); imported
-        # here, in the worker: it brings the model, which the first paint does without.
-        from desktopvm import seeds
+    # Seed discs whose first boot is over are taken out here (desktopvm/seeds.py; also on a
+    # remote host that takes seeds, ESXi); imported here, in the worker: it brings the model,
+    # which the first paint does without.
+    from desktopvm import seeds
 
+    if seeds.refusal(name) == "":
         seeds.observe(registry.settings, registry.open(name), machines)
     return ConnectionListing(name, machines, facts=facts, watchable=watchable)
 
