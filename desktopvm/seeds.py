@@ -17,6 +17,12 @@ Debian's installer does not look for a second disc: on a backend that can boot a
 directly (QEMU: `InstallerBooting`), the machine's first boot starts the installer's kernel
 from the install disc with the answers inside its initrd (desktopvm/media/unattended/
 initrd.py). That boot is dropped at the same moment the seed is taken out.
+
+Remote hosts: a backend that copies a local ISO to the host's storage when a machine is made
+(`SeedUploading`: ESXi uploads it to the machine's datastore) takes seeds like a local one;
+the record then also names the host's copy, which is deleted with the seed (it holds the same
+answers). Any other remote host is refused in words (`refusal`): Hyper-V's WinRM connection
+runs commands on the host and has no way to carry a file to its disks.
 """
 
 from __future__ import annotations
@@ -30,13 +36,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from desktopvm.connections import is_remote
+from desktopvm.connections import is_remote, kind_of
 from desktopvm.media.unattended import Kind, SeedPlan, initrd, write_seed
 from desktopvm.model import MachineSpec, OpticalDrive, StorageController
 from desktopvm.model.devices import ControllerKind
 from desktopvm.paths import atomic_write_text
 from desktopvm.protocol import (
     Backend,
+    BackendError,
     CancelToken,
     MachineSummary,
     PowerState,
@@ -53,6 +60,10 @@ _RUNNING = (PowerState.RUNNING, PowerState.PAUSED, PowerState.SAVED, PowerState.
             PowerState.STOPPING)
 
 
+class SeedRefused(BackendError):
+    """This backend cannot take a seed disc (refusal() says why)."""
+
+
 @dataclass(frozen=True)
 class SeedRecord:
     """One seed disc in a machine."""
@@ -62,6 +73,12 @@ class SeedRecord:
     seed: str
     seen_running: bool = False
     schema: int = SCHEMA
+    host_copy: str = ""  # the seed's copy on a remote host's storage ("[ds] folder/x.iso")
+
+    @property
+    def drive_iso(self) -> str:
+        """What the machine's drive reads: the host's copy, else the file here."""
+        return self.host_copy or self.seed
 
     @property
     def path(self) -> Path:
@@ -80,6 +97,43 @@ class InstallerBooting(Protocol):
     def drop_installer_boot(self, machine_id: str) -> bool: ...
 
     def installer_boot(self, machine_id: str) -> str: ...
+
+
+@runtime_checkable
+class SeedUploading(Protocol):
+    """A remote backend that uploads a CD/DVD's local ISO to the host when a machine is made
+    (ESXi: to the machine's datastore), so a seed made here reaches the machine."""
+
+    def uploaded_copy(self, machine_id: str, local: Path) -> str:
+        """The host's copy of `local` a drive of the machine reads ("" when none does)."""
+        ...
+
+    def delete_uploaded(self, path: str) -> None:
+        """Delete a copy uploaded_copy named (a copy already gone is no error)."""
+        ...
+
+
+#: Remote backend kinds whose backends are SeedUploading, for where no backend is open yet
+#: (the wizard's name page); tests/media/unattended/test_seed_refusal.py holds the two together.
+UPLOADING_KINDS = frozenset({"esxi"})
+
+
+def refusal(connection: str) -> str:
+    """Why connection `connection` cannot take a seed disc, in words; "" when it can (every
+    backend on this computer, and remote ones that upload a local ISO at create)."""
+    if not is_remote(connection) or kind_of(connection) in UPLOADING_KINDS:
+        return ""
+    if kind_of(connection) == "hyperv":
+        return ("Unattended installs are not possible on a remote Hyper-V host: the seed disc "
+                "is made on this computer, and DesktopVM's connection to the host (WinRM) runs "
+                "commands there but cannot copy a file to its disks.")
+    return ("Unattended installs are not possible on this remote host: the seed disc is made "
+            "on this computer and DesktopVM cannot copy it to the host.")
+
+
+def takes_seeds(backend: Backend) -> bool:
+    """Whether `backend` has seed discs to look after (refusal() is empty)."""
+    return not refusal(backend.name)
 
 
 def installer_boot_for(plan: SeedPlan, backend: object, spec: MachineSpec
@@ -181,14 +235,17 @@ def forget(record: SeedRecord) -> None:
 
 
 def detach(backend: Backend, record: SeedRecord) -> None:
-    """Take the seed's drive out of the (off) machine, then delete the disc and its record."""
+    """Take the seed's drive out of the (off) machine, then delete the host's copy (if any),
+    the disc and its record."""
     info = backend.get_machine(record.machine_id)
     if isinstance(backend, InstallerBooting):  # from now on it boots the installed system
         backend.drop_installer_boot(record.machine_id)
-    new = without_seed(info.spec, record.seed)
+    new = without_seed(info.spec, record.drive_iso)
     if new != info.spec:
         backend.update(record.machine_id, info.spec, new, progress=no_progress,
                        cancel=CancelToken())
+    if record.host_copy and isinstance(backend, SeedUploading):  # it holds the answers too
+        backend.delete_uploaded(record.host_copy)
     forget(record)
     log.info("removed the seed disc %s from %s", record.seed, info.summary.name)
 
@@ -196,7 +253,10 @@ def detach(backend: Backend, record: SeedRecord) -> None:
 def observe(settings: Settings, backend: Backend,
             machines: Iterable[MachineSummary]) -> list[str]:
     """Bring the records of `backend`'s seeds up to date with the machines' states; returns
-    the names of machines whose seed was taken out."""
+    the names of machines whose seed was taken out (nothing for a backend that takes no
+    seeds)."""
+    if not takes_seeds(backend):
+        return []
     states = {m.id: m for m in machines}
     done = []
     for record in records(settings, backend.name):
@@ -238,8 +298,8 @@ def started(settings: Settings, backend: Backend, machine_id: str) -> None:
 def start(settings: Settings, backend: Backend, machine_id: str, mode: StartMode) -> bool:
     """Start a machine the way DesktopVM always does (the window and the CLI): a seed whose
     first boot is over goes first, and a seed's first boot is noted once the machine runs.
-    Returns True when a seed was taken out. Remote hosts have no seeds."""
-    if is_remote(backend.name):
+    Returns True when a seed was taken out. Remote hosts that take no seeds have none."""
+    if not takes_seeds(backend):
         backend.start(machine_id, mode=mode)
         return False
     removed = before_start(settings, backend, machine_id)
@@ -253,6 +313,9 @@ def create_with_seed(settings: Settings, backend: Backend, spec: MachineSpec, pl
     """Write `plan`'s seed disc, create the machine with it in an extra drive and remember it
     (the window's Create; a job, never the GUI thread). A create that fails or is cancelled
     removes the seed again. Debian on QEMU also gets its installer's first boot."""
+    reason = refusal(backend.name)
+    if reason:
+        raise SeedRefused(reason)
     boot = installer_boot_for(plan, backend, spec)  # a disc without an installer: refused
     seed = new_seed_path(settings)
     write_seed(plan, seed)
@@ -261,9 +324,17 @@ def create_with_seed(settings: Settings, backend: Backend, spec: MachineSpec, pl
     except BaseException:
         seed.unlink(missing_ok=True)
         raise
-    remember(SeedRecord(connection=backend.name, machine_id=machine_id, seed=str(seed)))
+    remember(record_for(backend, machine_id, seed))
     boot_installer(backend, machine_id, boot)
     return machine_id
+
+
+def record_for(backend: Backend, machine_id: str, seed: Path) -> SeedRecord:
+    """The record of a new machine's seed, naming the host's copy when the backend uploaded
+    it (read back from the machine, under the name the upload took)."""
+    copy = backend.uploaded_copy(machine_id, seed) if isinstance(backend, SeedUploading) else ""
+    return SeedRecord(connection=backend.name, machine_id=machine_id, seed=str(seed),
+                      host_copy=copy)
 
 
 def installer_boot(backend: object, machine_id: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from desktopvm import seeds
 from desktopvm.cli.common import Context, UsageError, format_size, run_cancellable
-from desktopvm.connections import is_remote
+from desktopvm.connections import kind_of
 from desktopvm.images import UnsafeImage, check_untrusted, disk_format
 from desktopvm.media.unattended import (
     AnswerError,
@@ -75,14 +75,16 @@ class Seeding:
 
     def created(self, ctx: Context, backend: Backend, machine_id: str) -> None:
         """Remember the seed, so it is taken out after the first boot."""
-        seeds.remember(seeds.SeedRecord(connection=backend.name, machine_id=machine_id,
-                                        seed=str(self.seed)))
+        record = seeds.record_for(backend, machine_id, self.seed)
+        seeds.remember(record)
         seeds.boot_installer(backend, machine_id, self.installer)
         if self.installer is not None:
             print(f"first boot: {self.installer.label} (the installer's kernel from the disc; "
                   "dropped with the seed after the first boot)", file=ctx.err)
-        print(f"seed disc {self.seed} attached; DesktopVM takes it out once the machine has "
-              "run and is off again", file=ctx.err)
+        copy = f" (its copy on the host: {printable(record.host_copy)})" \
+            if record.host_copy else ""
+        print(f"seed disc {self.seed} attached{copy}; DesktopVM takes it out once the machine "
+              "has run and is off again", file=ctx.err)
 
 
 def wanted(ctx: Context) -> bool:
@@ -130,7 +132,7 @@ def _plan(ctx: Context, backend: Backend, spec: MachineSpec) -> SeedPlan:
             raise UsageError(f"unknown OS {spec.os!r}")
         return plan_seed(entry, _answers(ctx, password_needed=True),
                          uefi=spec.firmware.kind is Firmware.UEFI,
-                         backend_kind=backend.name, instance_id=instance)
+                         backend_kind=kind_of(backend.name), instance_id=instance)
     except AnswerError as error:
         raise UsageError(str(error)) from error
 
@@ -145,9 +147,14 @@ def prepare(ctx: Context, backend: Backend, spec: MachineSpec, *,
         raise UsageError("--cloud-image needs --os (the image's system) and no --iso")
     if args.unattended and not any(drive.iso for _, drive in spec.all_optical()):
         raise UsageError("--unattended needs the installer's disc (--iso FILE)")
-    if not local and not args.dry_run:
-        raise UsageError("unattended installs and cloud images are not supported on remote "
-                         "hosts yet (the seed disc is made on this computer)")
+    if not args.dry_run:
+        reason = seeds.refusal(backend.name)  # e.g. a remote Hyper-V host: no way to copy the seed
+        if reason:
+            raise UsageError(reason)
+        if args.cloud_image and not local:
+            raise UsageError("cloud images are not supported on remote hosts yet (the image "
+                             "is converted on this computer; its disk would have to be copied "
+                             "to the host)")
     plan = _plan(ctx, backend, spec)
     if args.dry_run:
         ctx.print(plan.text())
@@ -211,9 +218,8 @@ def _cloud_disk(ctx: Context, backend: Backend, spec: MachineSpec, seeding: Seed
 
 
 def sweep(ctx: Context, backend: Backend, machines: list[MachineSummary]) -> None:
-    """Take out the seed discs whose first boot is over (see desktopvm/seeds.py)."""
-    if is_remote(backend.name):
-        return
+    """Take out the seed discs whose first boot is over (see desktopvm/seeds.py; a remote
+    host that takes no seeds has none)."""
     for name in seeds.observe(ctx.registry.settings, backend, machines):
         print(f"note: took the seed disc out of {printable(name)} (its first boot is over)",
               file=ctx.err)

@@ -1,6 +1,7 @@
 """The wizard's "Unattended install" box: user name, password and host name for the seed.
 
-Shown only for an OS DesktopVM has answer files for, on a backend on this computer. The
+Shown only for an OS DesktopVM has answer files for, on a backend that can take a seed disc
+(one on this computer, or ESXi, which uploads it to the datastore: seeds.refusal). The
 password lives in this widget and in the creation job's closure only: never in the settings,
 the spec or a log (docs/install-media.md, "Where the password goes").
 """
@@ -13,6 +14,8 @@ from collections.abc import Callable
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QLineEdit, QWidget
 
+from desktopvm import seeds
+from desktopvm.connections import kind_of
 from desktopvm.media.unattended import (
     AnswerError,
     Answers,
@@ -59,12 +62,16 @@ class UnattendedBox(QGroupBox):
         self.os_id = ""
 
     def show_for(self, os_id: str, local: bool, backend_kind: str = "") -> None:
-        """Show the box when `os_id` has an unattended install and the backend is here; for
-        Debian, say whether that backend makes its installer read the answers."""
+        """Show the box when `os_id` has an unattended install and the backend can take a
+        seed (`backend_kind`: its connection id; every backend here, and ESXi, which uploads
+        it: seeds.refusal); for Debian, say whether that backend makes its installer read the
+        answers. `local` is kept for callers that know no connection id."""
         entry = catalog().get(os_id)
         kind = kind_for(entry) if entry is not None else None
         self.os_id = os_id
-        self.setVisible(kind is not None and local)
+        takes = not seeds.refusal(backend_kind) if backend_kind else local
+        self.setVisible(kind is not None and takes)
+        backend_kind = kind_of(backend_kind)
         if kind is not None:
             self.note.setText(self.tr(
                 "Create writes a small second disc that answers the %s installer; DesktopVM "
@@ -105,6 +112,6 @@ class UnattendedBox(QGroupBox):
             if entry is None:
                 return None
             return plan_seed(entry, answers, uefi=spec.firmware.kind is Firmware.UEFI,
-                             backend_kind=backend_kind,
+                             backend_kind=kind_of(backend_kind),
                              instance_id=f"desktopvm-{uuid.uuid4()}")
         return plan

@@ -1,0 +1,127 @@
+"""Unattended installs on ESXi (vcsim): `create --unattended` uploads the seed disc to the
+datastore like any local ISO, and after the first boot the drive, the datastore copy and the
+local seed all go. A remote Hyper-V host is still refused, in words."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backends.esxi import datastores
+from backends.esxi.backend import EsxiBackend
+from desktopvm import credentials, seeds
+from desktopvm.cli import main
+from desktopvm.connections import HostConfig
+from desktopvm.protocol import CancelToken, MachineNotFound, PowerState, no_progress
+from desktopvm.registry import Registry
+from desktopvm.settings import Settings
+from desktopvm.testing.doubles.esxi import sim
+from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.vcsim
+PASSWORD = "not on the host in clear"
+
+
+class Cli:
+    """The CLI in-process over a registry that knows the simulator as an added host."""
+
+    def __init__(self, host: HostConfig) -> None:
+        self.host = host
+        self.registry = Registry(Settings(hosts=(host,)))
+
+    def __call__(self, *argv: str, stdin: str = "") -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(list(argv), registry=self.registry, out=out, err=err,
+                    stdin=io.StringIO(stdin))
+        return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def cli(esx: sim.Sim, test_keyring: TestKeyring) -> Iterator[Cli]:  # noqa: F811
+    host = esx.host()
+    credentials.store_password(host, sim.PASSWORD)
+    run = Cli(host)
+    yield run
+    run.registry.close()
+
+
+@pytest.fixture
+def installer(tmp_path: Path) -> Path:
+    path = tmp_path / f"ubuntu-{uuid.uuid4().hex[:8]}.iso"
+    path.write_bytes(b"installer disc " * 4096)
+    return path
+
+
+def store_folder(backend: EsxiBackend) -> Path:
+    """vcsim's datastore is a folder on this computer: what reached it can be read."""
+    store = backend.facts().datastore()
+    return Path(backend.session.properties(store.ref, ["summary.url"])["summary.url"])
+
+
+def on_store(backend: EsxiBackend, path: str) -> Path:
+    return store_folder(backend) / datastores.split(path)[1]
+
+
+def test_create_unattended_uploads_the_seed_and_the_first_boot_takes_it_all_out(
+        cli: Cli, esx_backend: EsxiBackend, installer: Path) -> None:
+    name = f"dvmtest-seed-{uuid.uuid4().hex[:6]}"
+    code, out, err = cli("create", "--host", cli.host.id, "--name", name, "--os",
+                         "ubuntu24.04", "--iso", str(installer), "--network", "switch:VM Network",
+                         "--unattended", "--user",
+                         "ann", "--password-stdin", "--json", stdin=PASSWORD + "\n")
+    assert code == 0, err
+    machine_id = json.loads(out)["id"]
+    try:
+        [record] = seeds.records(cli.registry.settings, cli.host.id)
+        seed = Path(record.seed)
+        assert record.machine_id == machine_id and seed.is_file()
+        # Two CD/DVD drives: the installer and the seed, both read from the datastore.
+        drives = [d.iso for _, d in esx_backend.get_machine(machine_id).spec.all_optical()]
+        store = esx_backend.facts().datastore().name
+        assert sorted(drives) == sorted([f"[{store}] desktopvm-iso/{installer.name}",
+                                         record.host_copy])
+        assert record.host_copy == f"[{store}] desktopvm-iso/{seed.name}"
+        assert on_store(esx_backend, record.host_copy).read_bytes() == seed.read_bytes()
+        assert "its copy on the host" in err
+        assert PASSWORD not in record.path.read_text()
+
+        # Running, then off: the next listing takes the seed out everywhere.
+        esx_backend.start(machine_id)
+        assert cli("list", "--host", cli.host.id)[0] == 0
+        assert seeds.records(cli.registry.settings, cli.host.id)[0].seen_running
+        esx_backend.power_off(machine_id)
+        code, _, err = cli("list", "--host", cli.host.id)
+        assert code == 0 and f"took the seed disc out of {name}" in err
+        after = esx_backend.get_machine(machine_id).spec
+        assert [d.iso for _, d in after.all_optical()] == \
+            [f"[{store}] desktopvm-iso/{installer.name}"]
+        assert not on_store(esx_backend, record.host_copy).exists()
+        assert not seed.exists() and not record.path.exists()
+        assert seeds.records(cli.registry.settings, cli.host.id) == []
+    finally:
+        try:
+            if esx_backend.get_machine(machine_id).state is not PowerState.OFF:
+                esx_backend.power_off(machine_id)
+            esx_backend.delete(machine_id, delete_disks=True, progress=no_progress,
+                               cancel=CancelToken())
+        except MachineNotFound:
+            pass
+
+
+def test_delete_upload_deletes_only_in_the_upload_folder(esx_backend: EsxiBackend) -> None:
+    store = esx_backend.facts().datastore().name
+    with pytest.raises(ValueError, match="not in desktopvm-iso/"):
+        esx_backend.delete_uploaded(f"[{store}] ha-host_VM0/ha-host_VM0.vmx")
+    assert (store_folder(esx_backend) / "ha-host_VM0").is_dir()
+
+
+def test_esxi_takes_seeds_and_a_remote_hyperv_host_is_refused_in_words() -> None:
+    assert issubclass(EsxiBackend, seeds.SeedUploading)  # what UPLOADING_KINDS stands for
+    assert seeds.refusal("esxi@127.0.0.1") == "" and seeds.refusal("qemu") == ""
+    assert "WinRM" in seeds.refusal("hyperv@hv01") and "cannot copy" in seeds.refusal(
+        "hyperv@hv01")
