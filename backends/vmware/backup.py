@@ -25,6 +25,9 @@ is read before and after the copy: VMware changes a disk's CID the first time it
 changes (VMDK 1.1 specification, "CID"), so a copy that something wrote meanwhile fails
 instead of being kept. vmrun names snapshots by name only, so a taken name is refused, and
 `.vmx` and `.vmsd` are only read (inventory, vmsd): Workstation rewrites a running machine's.
+A temporary snapshot already there (a crashed backup's, or one running now) refuses the
+backup and is left alone. `vmrun snapshot` is not cancelled while it runs: killing vmrun
+does not stop Workstation, which could finish the snapshot after the clean-up looked.
 
 No changed-block tracking: VMware's (`QueryChangedDiskAreas`, `ctkEnabled`) is a vSphere API
 call on ESXi and vCenter, not a vmrun command (the 17.0 help: listSnapshots, snapshot,
