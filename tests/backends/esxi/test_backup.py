@@ -376,3 +376,16 @@ def test_a_running_machine_is_backed_up_verified_and_restored_into_qemu(
     assert same_disk(machine.before, disk, "qcow2")
     assert esx_backend.get_machine(machine.id).summary.state is PowerState.RUNNING
     assert esx_backend.list_snapshots(machine.id) == ((), "")
+
+
+def test_a_lease_and_disk_count_mismatch_says_what_differs_and_that_retrying_will_not_help(
+        ) -> None:
+    from backends.esxi.backup import _same_count
+
+    _same_count([Path("a"), Path("b")], [1, 2], "web")  # the same number: fine
+    with pytest.raises(CommandFailed) as raised:
+        _same_count([Path("a")], [1, 2], "web")
+    assert raised.value.summary == (
+        "The host's export lease served 1 disk file(s) of web, but it has 2 disk(s), so the "
+        "files cannot be matched to its disks. Trying again will not help while its disks "
+        "stay as they are")

@@ -348,3 +348,15 @@ def test_a_linked_clone_not_found_now_still_keeps_its_base(fake: FakeVMware):
     assert base.exists()
     backend.delete(source, delete_disks=False, progress=no_progress, cancel=CancelToken())
     assert base.exists() and not Path(source).exists()
+
+
+def test_a_clone_count_without_a_path_still_refuses_deleting_the_disks(fake: FakeVMware):
+    backend = fake.backend()
+    source = made(fake, "counted")
+    backend.take_snapshot(source, "one", progress=no_progress, cancel=CancelToken())
+    vmsd_file = Path(source).with_suffix(".vmsd")
+    document = VmxDocument.read(vmsd_file)
+    document.set("snapshot0.numClones", "1")  # counted, no snapshot0.clone0 naming it
+    vmsd_file.write_bytes(document.to_bytes())
+    with pytest.raises(InvalidState, match="counts 1 linked clone"):
+        backend.delete(source, delete_disks=True, progress=no_progress, cancel=CancelToken())

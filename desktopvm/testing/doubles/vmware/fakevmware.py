@@ -19,10 +19,12 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from subprocess import DEVNULL
 from typing import Any, NoReturn
 
 try:
@@ -577,29 +579,20 @@ def main() -> None:
         record(tool, argv)
     later = load().get("detach", {}).get(command, 0)
     if later and not detached:
-        # A test's knob: the work is done by another process (as Workstation's vmware-vmx
-        # does it, vmrun only asking and waiting), `later` seconds on; vmrun waits for it, and
-        # killing vmrun does not stop it [the race a cancelled `vmrun snapshot` runs into:
-        # assumed of Workstation, not captured].
-        import subprocess
-
+        # A test's knob: another process does the work `later` s on (as Workstation's
+        # vmware-vmx would; vmrun only waits), so killing vmrun does not stop it [assumed of
+        # Workstation, not captured: the race a cancelled `vmrun snapshot` runs into].
         worker = subprocess.Popen([sys.argv[0], *argv], start_new_session=True,
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL,  # not vmrun's pipes
+                                  stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL,
                                   env={**os.environ, "FAKE_VMWARE_DETACHED": "1"})
         sys.exit(worker.wait())
     delay = later or load().get("delay", {}).get(command, 0)
     if delay:
         time.sleep(delay)
+    tools = {"vmware-vdiskmanager": vdiskmanager, "vmware-vmx": vmware_vmx,
+             "vmware": vmware_window}
     try:
-        if tool == "vmware-vdiskmanager":
-            vdiskmanager(argv)
-        elif tool == "vmware-vmx":
-            vmware_vmx(argv)
-        elif tool == "vmware":
-            vmware_window(argv)
-        else:
-            vmrun(argv)
+        tools.get(tool, vmrun)(argv)
     finally:
         if detached:  # for the test to wait on: the detached work has ended
             (STATE / "detached-done").write_text(command, "utf-8")
