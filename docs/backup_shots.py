@@ -49,6 +49,7 @@ def backup_shots(window: MainWindow, machines: tuple[str, str], home: Path, shot
     dialog.schedule.setChecked(True)
     dialog.retention.keep_last.setValue(7)
     dialog.retention.weekly.setValue(4)
+    wait_until(lambda: not dialog.last_run.isHidden(), 30)  # read in a job
     dialog.adjustSize()
     shot(dialog, "backup-dialog")
     dialog.reject()

@@ -225,6 +225,7 @@ class BackUpDialog(QDialog):
         self.retention.keep_last.setValue(entry.keep_last)
         self.retention.daily.setValue(entry.daily)
         self.retention.weekly.setValue(entry.weekly)
+        self.adjustSize()  # the row arrives after the dialog was shown: grow, not squeeze
 
     def show_last_run(self, run: object) -> None:
         """The machine's last backup run (from the app, the CLI or the scheduler), if any."""
@@ -237,6 +238,7 @@ class BackUpDialog(QDialog):
         self.last_run.setText(self.tr("Last backup: %1, %2 — %3").replace("%1", when(run))
                               .replace("%2", how).replace("%3", outcome))
         self.last_run.setStyleSheet("" if run.ok else f"color: {error_colour()};")
+        self.adjustSize()  # a line more, arriving after the dialog was shown: grow, not squeeze
 
     def _schedule_toggled(self, on: bool) -> None:
         self.ok.setText(self.tr("Back up and schedule") if on else self.tr("Back up"))
