@@ -114,7 +114,7 @@ class SeedUploading(Protocol):
 
 
 #: Remote backend kinds whose backends are SeedUploading, for where no backend is open yet
-#: (the wizard's name page); tests/media/unattended/test_seed_refusal.py holds the two together.
+#: (the wizard's name page); tests/backends/esxi/test_seeds_esxi.py holds the two together.
 UPLOADING_KINDS = frozenset({"esxi"})
 
 

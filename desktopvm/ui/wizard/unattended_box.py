@@ -15,7 +15,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QLineEdit, QWidget
 
 from desktopvm import seeds
-from desktopvm.connections import kind_of
+from desktopvm.connections import is_remote, kind_of
 from desktopvm.media.unattended import (
     AnswerError,
     Answers,
@@ -71,6 +71,7 @@ class UnattendedBox(QGroupBox):
         self.os_id = os_id
         takes = not seeds.refusal(backend_kind) if backend_kind else local
         self.setVisible(kind is not None and takes)
+        remote = is_remote(backend_kind)
         backend_kind = kind_of(backend_kind)
         if kind is not None:
             self.note.setText(self.tr(
@@ -78,6 +79,8 @@ class UnattendedBox(QGroupBox):
                 "takes it out once the machine has run and is off again. The password is "
                 "kept only on that disc (hashed, except for Windows).") % (
                     entry.name if entry else os_id)
+                + (" " + self.tr("The disc is sent to the host's datastore with the "
+                                 "machine and deleted there too.") if remote else "")
                 + (" " + how_found(backend_kind) if kind is Kind.DEBIAN else ""))
 
     def wanted(self) -> bool:

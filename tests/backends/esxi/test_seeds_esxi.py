@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QComboBox, QWizard
 
 from backends.esxi import datastores
 from backends.esxi.backend import EsxiBackend
@@ -19,9 +20,16 @@ from desktopvm.cli import main
 from desktopvm.connections import HostConfig
 from desktopvm.protocol import CancelToken, MachineNotFound, PowerState, no_progress
 from desktopvm.registry import Registry
-from desktopvm.settings import Settings
+from desktopvm.settings import Settings, load_settings
 from desktopvm.testing.doubles.esxi import sim
+from desktopvm.ui.editors import IdentityEditor
+from desktopvm.ui.wizard import PageId
+from desktopvm.ui.wizard.wizard import NewVmWizard
 from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (fixture)
+from tests.ui.conftest import make_facts, runner  # noqa: F401  (fixtures)
+from tests.ui.test_wizard import editor, go_to
+
+GRABS = Path("/tmp/unattended-hosts")
 
 pytestmark = pytest.mark.vcsim
 PASSWORD = "not on the host in clear"
@@ -125,3 +133,42 @@ def test_esxi_takes_seeds_and_a_remote_hyperv_host_is_refused_in_words() -> None
     assert seeds.refusal("esxi@127.0.0.1") == "" and seeds.refusal("qemu") == ""
     assert "WinRM" in seeds.refusal("hyperv@hv01") and "cannot copy" in seeds.refusal(
         "hyperv@hv01")
+
+
+def test_the_wizard_offers_the_box_on_esxi_and_create_uploads_the_seed(
+        qtbot, runner, make_facts, esx_backend: EsxiBackend) -> None:  # noqa: F811
+    wizard = NewVmWizard([make_facts(esx_backend)], runner, lambda _name: esx_backend)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    go_to(wizard, PageId.IDENTITY)
+    editor(wizard, IdentityEditor).os_changed.emit("ubuntu24.04")
+    box = wizard.identity_page.unattended
+    assert box.isVisible()
+    name = f"dvmtest-wizseed-{uuid.uuid4().hex[:6]}"
+    editor(wizard, IdentityEditor).name.setText(name)
+    box.setChecked(True)
+    qtbot.keyClicks(box.user, "ann")
+    qtbot.keyClicks(box.password, PASSWORD)
+    GRABS.mkdir(exist_ok=True)
+    wizard.grab().save(str(GRABS / "wizard-unattended-esxi.png"))
+    go_to(wizard, PageId.NETWORK)
+    network = wizard.currentPage().findChild(QComboBox, "network-name")
+    network.setCurrentText("VM Network")
+    go_to(wizard, PageId.SUMMARY)
+    assert wizard.button(QWizard.WizardButton.FinishButton).isEnabled(), \
+        [p.message for p in wizard.all_problems()]
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    errors: list[object] = []
+    wizard.job.failed.connect(errors.append)
+    with qtbot.waitSignal(wizard.created, timeout=60000) as created:
+        qtbot.waitUntil(lambda: errors or not wizard.is_creating(), timeout=60000)
+        assert not errors, errors
+    machine_id = created.args[1]
+    try:
+        [record] = seeds.records(load_settings(), esx_backend.name)
+        assert record.machine_id == machine_id and record.host_copy
+        assert on_store(esx_backend, record.host_copy).read_bytes() == \
+            Path(record.seed).read_bytes()
+    finally:
+        esx_backend.delete(machine_id, delete_disks=True, progress=no_progress,
+                           cancel=CancelToken())

@@ -4,15 +4,18 @@ checked in words, Create writes the seed and attaches it, the password kept nowh
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtWidgets import QWizard
 
 from desktopvm import seeds
+from desktopvm.protocol import HostInfo
 from desktopvm.settings import load_settings
 from desktopvm.ui.editors import IdentityEditor
 from desktopvm.ui.wizard import PageId
 from desktopvm.ui.wizard.unattended_box import UnattendedBox
+from desktopvm.ui.wizard.wizard import NewVmWizard
 from tests.ui.conftest import make_facts, memory_backend, runner  # noqa: F401 - fixtures
 from tests.ui.test_wizard import editor, go_to, open_wizard, page_messages  # noqa: F401
 
@@ -81,3 +84,16 @@ def test_unchecked_makes_no_seed(open_wizard, memory_backend, qtbot):  # noqa: F
     with qtbot.waitSignal(wizard.created, timeout=10000):
         wizard.button(QWizard.WizardButton.FinishButton).click()
     assert seeds.records(load_settings(), "memory") == []
+
+
+def test_a_remote_hyperv_host_gets_no_box(qtbot, runner, memory_backend,  # noqa: F811
+                                          make_facts):  # noqa: F811
+    facts = replace(make_facts(memory_backend), name="hyperv@hv01",
+                    host_info=HostInfo(hostname="hv01", cpus=8, memory_mib=16384))
+    wizard = NewVmWizard([facts], runner, lambda _name: memory_backend)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    go_to(wizard, PageId.IDENTITY)
+    assert wizard.spec.os == "ubuntu24.04"
+    assert not _box(wizard).isVisible()  # seeds.refusal: nothing copies a file to that host
+    assert not _box(wizard).wanted()
