@@ -22,7 +22,13 @@ from backends.vmware.disks import growths
 from backends.vmware.inventory import Inventory, Record
 from backends.vmware.plans import NewDisk, safe_stem, size_argument
 from desktopvm.model import MachineSpec, changed_groups
-from desktopvm.protocol import CancelToken, InvalidState, Progress, scaled_progress
+from desktopvm.protocol import (
+    BackendError,
+    CancelToken,
+    InvalidState,
+    Progress,
+    scaled_progress,
+)
 from desktopvm.protocol.states import Operation, require
 from desktopvm.protocol.undo import Undo
 
@@ -194,6 +200,45 @@ def linked_clones(vmx_path: Path) -> tuple[list[Path], int]:
     return named, counted
 
 
+def forget_clone(inventory: Inventory, clone_key: str) -> None:
+    """After deleting a machine: the `.vmsd` of a machine it was a linked clone of drops its
+    back-reference (the clone is gone, not on a drive that is not connected), so that
+    machine's disks can be deleted later. A source VMware holds open is left as it is (VMware
+    rewrites its .vmsd), and then refuses until the entry goes [unverified: whether
+    Workstation drops the back-reference itself when it deletes a clone]."""
+    from backends.vmware.vmx import VmxDocument, VmxError, lock_folders, save
+
+    windows = inventory.library.installation.windows
+    for listed in inventory.library.paths():
+        source = Path(listed)
+        path = source.with_suffix(".vmsd")
+        try:
+            document = VmxDocument.read(path)
+        except (OSError, VmxError):
+            continue
+        kept: dict[str, list[str]] = {}
+        dropped = False
+        for key in document.all_keys():
+            found = re.fullmatch(r"(snapshot\d+)\.clone\d+", key, re.IGNORECASE)
+            if found:
+                value = document.get(key)
+                if file_key(Path(value), windows=windows) == clone_key:
+                    dropped = True
+                else:
+                    kept.setdefault(found.group(1), []).append(value)
+                document.remove(key)
+        if not dropped or lock_folders(source):
+            continue
+        for key in document.all_keys():
+            if re.fullmatch(r"snapshot\d+\.numclones", key.lower()):
+                document.set(key, str(len(kept.get(key.split(".")[0], []))))
+        for snapshot, clones in kept.items():  # renumbered: cloneN counts up from 0 again
+            for number, value in enumerate(clones):
+                document.set(f"{snapshot}.clone{number}", value)
+        with contextlib.suppress(OSError, BackendError):
+            save(path, document, name=source.stem)
+
+
 def require_no_clones(record: Record) -> None:
     """Refuse deleting the disks linked clones read through, found or not (a clone on a
     drive that is not connected would be broken when it comes back)."""
@@ -229,9 +274,11 @@ def delete(inventory: Inventory, record: Record, *, delete_disks: bool,
     windows = inventory.library.installation.windows
     shared = others_disks(inventory, record) if delete_disks else frozenset()
     files = own_files(record, with_disks=delete_disks, windows=windows, shared=shared)
+    clone_key = file_key(record.vmx, windows=windows)
     inventory.library.remove(record.vmx)
     for path in files:
         path.unlink(missing_ok=True)
+    forget_clone(inventory, clone_key)
     with contextlib.suppress(OSError):
         record.vmx.parent.rmdir()  # only when nothing else is left in it
     progress(1.0, "Deleted")

@@ -360,3 +360,22 @@ def test_a_clone_count_without_a_path_still_refuses_deleting_the_disks(fake: Fak
     vmsd_file.write_bytes(document.to_bytes())
     with pytest.raises(InvalidState, match="counts 1 linked clone"):
         backend.delete(source, delete_disks=True, progress=no_progress, cancel=CancelToken())
+
+
+def test_a_linked_clone_deleted_here_no_longer_keeps_its_bases_disks(fake: FakeVMware):
+    """Deleting the clone drops its back-reference from the source's .vmsd (another clone's
+    stays), so the source's disks can be deleted once no clone is left."""
+    backend = fake.backend()
+    source = made(fake, "source")
+    backend.take_snapshot(source, "one", progress=no_progress, cancel=CancelToken())
+    snapshot = backend.get_machine(source).snapshots[0].id
+    first, second = (backend.clone(source, name, linked=True, snapshot_id=snapshot,
+                                   progress=no_progress, cancel=CancelToken())
+                     for name in ("first", "second"))
+    backend.delete(first, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    with pytest.raises(InvalidState, match=r"linked clone\(s\) 'second' are built on them"):
+        backend.delete(source, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    backend.delete(second, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    base = Path(backend.get_machine(source).spec.all_disks()[0][1].path)
+    backend.delete(source, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    assert not base.exists() and not Path(source).exists()
