@@ -8,6 +8,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from desktopvm.protocol import CancelToken, MachineNotFound, PowerState, no_prog
 from desktopvm.registry import Registry
 from desktopvm.settings import Settings, load_settings
 from desktopvm.testing.doubles.esxi import sim
+from desktopvm.ui.connection_refresh import list_connection
 from desktopvm.ui.editors import IdentityEditor
 from desktopvm.ui.wizard import PageId
 from desktopvm.ui.wizard.wizard import NewVmWizard
@@ -98,9 +100,12 @@ def test_create_unattended_uploads_the_seed_and_the_first_boot_takes_it_all_out(
         assert "its copy on the host" in err
         assert PASSWORD not in record.path.read_text()
 
-        # Running, then off: the next listing takes the seed out everywhere.
+        # Running (seen by the window's refresh), then off: the next listing (the CLI's)
+        # takes the seed out everywhere.
         esx_backend.start(machine_id)
-        assert cli("list", "--host", cli.host.id)[0] == 0
+        listing = list_connection(cli.registry, cli.host.id, False, no_progress,
+                                  CancelToken())
+        assert listing.error is None
         assert seeds.records(cli.registry.settings, cli.host.id)[0].seen_running
         esx_backend.power_off(machine_id)
         code, _, err = cli("list", "--host", cli.host.id)
@@ -137,9 +142,11 @@ def test_esxi_takes_seeds_and_a_remote_hyperv_host_is_refused_in_words() -> None
 
 def test_the_wizard_offers_the_box_on_esxi_and_create_uploads_the_seed(
         qtbot, runner, make_facts, esx_backend: EsxiBackend) -> None:  # noqa: F811
-    wizard = NewVmWizard([make_facts(esx_backend)], runner, lambda _name: esx_backend)
+    facts = replace(make_facts(esx_backend), host=esx_backend.host)  # as host_facts has it
+    wizard = NewVmWizard([facts], runner, lambda _name: esx_backend)
     qtbot.addWidget(wizard)
     wizard.show()
+    assert not wizard.check_paths()  # a remote host, not this computer
     go_to(wizard, PageId.IDENTITY)
     editor(wizard, IdentityEditor).os_changed.emit("ubuntu24.04")
     box = wizard.identity_page.unattended
