@@ -389,3 +389,22 @@ def test_a_lease_and_disk_count_mismatch_says_what_differs_and_that_retrying_wil
         "The host's export lease served 1 disk file(s) of web, but it has 2 disk(s), so the "
         "files cannot be matched to its disks. Trying again will not help while its disks "
         "stay as they are")
+
+
+def test_a_physical_raw_device_mapping_is_refused_as_snapshots_do_not_freeze_it() -> None:
+    """vcsim does not take RDM backings: the rule is checked on the device objects."""
+    from backends.esxi.backup import require_frozen_by_snapshots
+
+    rdm = vim.vm.device.VirtualDisk(key=2001, backing=vim.vm.device.VirtualDisk
+                                    .RawDiskMappingVer1BackingInfo(
+                                        fileName="[ds] web/web-rdm.vmdk",
+                                        compatibilityMode="physicalMode", diskMode=""))
+    virtual = vim.vm.device.VirtualDisk(key=2002, backing=vim.vm.device.VirtualDisk
+                                        .RawDiskMappingVer1BackingInfo(
+                                            fileName="[ds] web/web-v.vmdk",
+                                            compatibilityMode="virtualMode",
+                                            diskMode="persistent"))
+    require_frozen_by_snapshots("web", {2002: virtual}, [2002])  # virtual mode: frozen
+    with pytest.raises(UnsupportedOperation, match=r"physical raw device mappings: \[ds\] "
+                                                   r"web/web-rdm\.vmdk\)"):
+        require_frozen_by_snapshots("web", {2001: rdm, 2002: virtual}, [2001, 2002])
