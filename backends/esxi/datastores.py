@@ -311,6 +311,23 @@ def delete_upload(session: Session, facts: Facts, path: str) -> None:
     delete(session, facts, path, f"Deleting {path}")
 
 
+def delete_uploads_of(session: Session, facts: Facts, local: Path) -> list[str]:
+    """Delete what upload() made of `local` on any datastore (a file of one of names()'s
+    names and its size in the upload folder): after a create that failed once its seed disc
+    was sent. Only for files whose name is unique to one upload (seed discs); returns the
+    datastore paths deleted."""
+    size = local.stat().st_size
+    gone = []
+    for store in facts.datastores:
+        there = folder_files(session, facts, store.name, ISO_FOLDER)
+        for name in names(local.name, size):
+            if there.get(name) == size:
+                path = f"[{store.name}] {ISO_FOLDER}/{name}"
+                delete_upload(session, facts, path)
+                gone.append(path)
+    return gone
+
+
 def _mib(count: int) -> str:
     return f"{count / 2**20:,.0f}"
 
