@@ -264,6 +264,11 @@ class EsxiBackend:
         self._writable()
         datastores.delete_upload(self.session, self.facts(), path)
 
+    def delete_uploads_of(self, local: Path) -> None:
+        """Delete what a create uploaded of `local` before it failed (seeds.SeedUploading)."""
+        self._writable()
+        datastores.delete_uploads_of(self.session, self.facts(), local)
+
     def list_isos(self, datastore: str = "") -> list[DatastoreFile]:
         """The ISOs on `datastore` (default: the roomiest), every folder searched."""
         return datastores.list_isos(self.session, self.facts(), datastore)
