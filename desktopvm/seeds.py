@@ -112,6 +112,10 @@ class SeedUploading(Protocol):
         """Delete a copy uploaded_copy named (a copy already gone is no error)."""
         ...
 
+    def delete_uploads_of(self, local: Path) -> None:
+        """Delete any copy of `local` a create that then failed had uploaded."""
+        ...
+
 
 #: Remote backend kinds whose backends are SeedUploading, for where no backend is open yet
 #: (the wizard's name page); tests/backends/esxi/test_seeds_esxi.py holds the two together.
@@ -234,6 +238,25 @@ def forget(record: SeedRecord) -> None:
     record.path.unlink(missing_ok=True)
 
 
+def drop_uploads(backend: object, seed: Path) -> None:
+    """A create failed: a copy of its seed the backend had already sent to the host goes too
+    (an upload stays after a failed create, to be reused; a seed disc is never reused). A
+    failure here is logged: it must not hide why the create failed."""
+    if isinstance(backend, SeedUploading) and seed.is_file():
+        try:
+            backend.delete_uploads_of(seed)
+        except Exception as error:
+            log.warning("could not delete the host's copy of the seed disc %s: %s",
+                        seed.name, error)
+
+
+def drop_host_copy(backend: Backend, record: SeedRecord) -> None:
+    """Delete the seed's copy on the host, if it has one: it holds the answers too (a machine
+    deleted on the host leaves it behind: it is not in the machine's folder)."""
+    if record.host_copy and isinstance(backend, SeedUploading):
+        backend.delete_uploaded(record.host_copy)
+
+
 def detach(backend: Backend, record: SeedRecord) -> None:
     """Take the seed's drive out of the (off) machine, then delete the host's copy (if any),
     the disc and its record."""
@@ -244,8 +267,7 @@ def detach(backend: Backend, record: SeedRecord) -> None:
     if new != info.spec:
         backend.update(record.machine_id, info.spec, new, progress=no_progress,
                        cancel=CancelToken())
-    if record.host_copy and isinstance(backend, SeedUploading):  # it holds the answers too
-        backend.delete_uploaded(record.host_copy)
+    drop_host_copy(backend, record)
     forget(record)
     log.info("removed the seed disc %s from %s", record.seed, info.summary.name)
 
@@ -262,7 +284,12 @@ def observe(settings: Settings, backend: Backend,
     for record in records(settings, backend.name):
         machine = states.get(record.machine_id)
         if machine is None:  # the machine is gone: so is the need for its seed
-            forget(record)
+            try:
+                drop_host_copy(backend, record)
+                forget(record)
+            except Exception as error:  # tried again next time; never fatal to a listing
+                log.warning("could not delete the seed disc's copy %s yet: %s",
+                            record.host_copy, error)
         elif machine.state in _RUNNING and not record.seen_running:
             remember(replace(record, seen_running=True))
         elif machine.state in _OFF and record.seen_running:
@@ -322,6 +349,7 @@ def create_with_seed(settings: Settings, backend: Backend, spec: MachineSpec, pl
     try:
         machine_id = backend.create(with_seed(spec, seed), progress=progress, cancel=cancel)
     except BaseException:
+        drop_uploads(backend, seed)
         seed.unlink(missing_ok=True)
         raise
     remember(record_for(backend, machine_id, seed))

@@ -65,11 +65,14 @@ class Seeding:
 
     spec: MachineSpec
     seed: Path
+    backend: Backend
     made: list[Path] = field(default_factory=list)
     installer: InstallerBoot | None = None  # Debian on QEMU: the installer's first boot
 
     def undo(self) -> None:
-        """The machine was not created: remove what was made for it."""
+        """The machine was not created: remove what was made for it (also a copy of the seed
+        already sent to the host)."""
+        seeds.drop_uploads(self.backend, self.seed)
         for path in self.made:
             path.unlink(missing_ok=True)
 
@@ -161,7 +164,7 @@ def prepare(ctx: Context, backend: Backend, spec: MachineSpec, *,
         print(f"note: {plan.how_found}", file=ctx.err)
         return None
     settings = ctx.registry.settings
-    seeding = Seeding(spec=spec, seed=seeds.new_seed_path(settings))
+    seeding = Seeding(spec=spec, seed=seeds.new_seed_path(settings), backend=backend)
     try:
         seeding.installer = seeds.installer_boot_for(plan, backend, spec)
     except NoInstaller as error:

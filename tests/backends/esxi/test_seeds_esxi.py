@@ -19,7 +19,15 @@ from backends.esxi.backend import EsxiBackend
 from desktopvm import credentials, seeds
 from desktopvm.cli import main
 from desktopvm.connections import HostConfig
-from desktopvm.protocol import CancelToken, MachineNotFound, PowerState, no_progress
+from desktopvm.media.unattended import Answers, plan_seed
+from desktopvm.model import catalog
+from desktopvm.protocol import (
+    CancelToken,
+    MachineNotFound,
+    OperationCancelled,
+    PowerState,
+    no_progress,
+)
 from desktopvm.registry import Registry
 from desktopvm.settings import Settings, load_settings
 from desktopvm.testing.doubles.esxi import sim
@@ -27,6 +35,7 @@ from desktopvm.ui.connection_refresh import list_connection
 from desktopvm.ui.editors import IdentityEditor
 from desktopvm.ui.wizard import PageId
 from desktopvm.ui.wizard.wizard import NewVmWizard
+from tests.backends.esxi.test_iso_upload import spec as iso_spec
 from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (fixture)
 from tests.ui.conftest import make_facts, runner  # noqa: F401  (fixtures)
 from tests.ui.test_wizard import editor, go_to
@@ -179,3 +188,50 @@ def test_the_wizard_offers_the_box_on_esxi_and_create_uploads_the_seed(
     finally:
         esx_backend.delete(machine_id, delete_disks=True, progress=no_progress,
                            cancel=CancelToken())
+        for record in seeds.records(load_settings(), esx_backend.name):
+            seeds.drop_host_copy(esx_backend, record)
+
+
+def test_a_machine_deleted_before_its_first_boot_leaves_no_copy_on_the_datastore(
+        cli: Cli, esx_backend: EsxiBackend, installer: Path) -> None:
+    name = f"dvmtest-seedgone-{uuid.uuid4().hex[:6]}"
+    code, out, err = cli("create", "--host", cli.host.id, "--name", name, "--os",
+                         "ubuntu24.04", "--iso", str(installer), "--network", "switch:VM Network",
+                         "--unattended", "--user", "ann", "--password-stdin", "--json",
+                         stdin=PASSWORD + "\n")
+    assert code == 0, err
+    [record] = seeds.records(cli.registry.settings, cli.host.id)
+    assert on_store(esx_backend, record.host_copy).is_file()
+    esx_backend.delete(json.loads(out)["id"], delete_disks=True, progress=no_progress,
+                       cancel=CancelToken())
+    assert cli("list", "--host", cli.host.id)[0] == 0
+    assert not on_store(esx_backend, record.host_copy).exists()
+    assert not Path(record.seed).exists() and not record.path.exists()
+    assert on_store(esx_backend, f"[x] desktopvm-iso/{installer.name}").is_file()  # not ours
+
+
+def test_a_create_that_fails_after_sending_the_seed_deletes_its_copy(
+        esx_backend: EsxiBackend, tmp_path: Path) -> None:
+    entry = catalog().get("ubuntu24.04")
+    assert entry is not None
+    plan = plan_seed(entry, Answers(user="ann", password=PASSWORD), uefi=False,
+                     backend_kind="esxi", instance_id="i")
+    settings = Settings(library_dir=str(tmp_path / "library"))
+    cancel = CancelToken()
+    sent: list[str] = []
+
+    def progress(_fraction: float, stage: str) -> None:
+        if stage.startswith("Uploaded seed-"):  # the seed is on the datastore: now fail
+            sent.append(stage)
+            cancel.cancel()
+
+    name = f"dvmtest-seedfail-{uuid.uuid4().hex[:6]}"
+    with pytest.raises(OperationCancelled):
+        seeds.create_with_seed(settings, esx_backend, iso_spec(name), plan,
+                               progress=progress, cancel=cancel)
+    assert sent  # it did fail after the upload
+    assert name not in {m.name for m in esx_backend.list_machines()}
+    seed_name = sent[0].split()[1]  # "Uploaded seed-….iso to LocalDS_0 (…)"
+    assert seed_name.startswith("seed-") and seed_name.endswith(".iso")
+    assert not (store_folder(esx_backend) / datastores.ISO_FOLDER / seed_name).exists()
+    assert not list(seeds.seed_folder(settings).glob("*"))
