@@ -18,6 +18,7 @@ from backends.esxi import datastores
 from backends.esxi.backend import EsxiBackend
 from desktopvm import credentials, seeds
 from desktopvm.cli import main
+from desktopvm.cli.unattended_commands import Seeding
 from desktopvm.connections import HostConfig
 from desktopvm.media.unattended import Answers, plan_seed
 from desktopvm.model import catalog
@@ -235,3 +236,17 @@ def test_a_create_that_fails_after_sending_the_seed_deletes_its_copy(
     assert seed_name.startswith("seed-") and seed_name.endswith(".iso")
     assert not (store_folder(esx_backend) / datastores.ISO_FOLDER / seed_name).exists()
     assert not list(seeds.seed_folder(settings).glob("*"))
+
+
+def test_the_clis_undo_deletes_a_seed_already_sent(esx_backend: EsxiBackend,
+                                                   tmp_path: Path) -> None:
+    """`create` undoes its seeding when the create fails: a copy already sent goes too."""
+    seed = tmp_path / f"seed-{uuid.uuid4().hex[:12]}.iso"
+    seed.write_bytes(b"answers " * 512)
+    facts = esx_backend.facts()
+    copy = datastores.upload(esx_backend.session, facts, seed, facts.datastore().name,
+                             progress=no_progress, cancel=CancelToken())
+    assert on_store(esx_backend, copy).is_file()
+    seeding = Seeding(spec=iso_spec("unused"), seed=seed, backend=esx_backend, made=[seed])
+    seeding.undo()
+    assert not on_store(esx_backend, copy).exists() and not seed.exists()
