@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktopvm.jobs import JobRunner
+from desktopvm.paths import state_root
 from desktopvm.registry import KnownBackend, Registry
 from desktopvm.schedule import runs
 from desktopvm.settings import Settings
@@ -59,7 +60,7 @@ def test_a_failed_scheduled_run_is_shown_until_dismissed(qtbot, window):
 
     label.linkActivated.emit("dismiss")
     assert label.isHidden()
-    qtbot.waitUntil((runs.state_root() / runs.SEEN_FILE).exists, timeout=5000)
+    qtbot.waitUntil((state_root() / runs.SEEN_FILE).exists, timeout=5000)
     second = window()  # the next start: nothing new to say
     answered = notice(second).check()
     qtbot.waitUntil(lambda: answered.state.is_done, timeout=5000)

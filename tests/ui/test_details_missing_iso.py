@@ -97,8 +97,12 @@ def test_an_installer_boot_once_shows_as_first_boot(qtbot, window, monkeypatch):
     assert rows_named(window, "First boot") == []
 
     asked: list[str] = []
-    monkeypatch.setattr(mem, "installer_boot", lambda machine: asked.append(machine) or
-                        "Debian installer with answers", raising=False)
+
+    def installer_boot(machine: str) -> str:
+        asked.append(machine)
+        return "Debian installer with answers"
+
+    monkeypatch.setattr(mem, "installer_boot", installer_boot, raising=False)
     window.load_details()
     qtbot.waitUntil(lambda: bool(rows_named(window, "First boot")), timeout=3000)
     [row] = rows_named(window, "First boot")

@@ -4,6 +4,7 @@ receiver exists, and never once it is deleted (its on_gone runs instead)."""
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 import shiboken6
 from PySide6.QtCore import QObject
@@ -16,12 +17,12 @@ def test_a_call_from_a_thread_runs_on_the_gui_thread_only_for_a_living_receiver(
     shiboken6.delete(gone)
     ran: list[tuple[str, bool]] = []
 
+    def note(name: str) -> None:
+        ran.append((name, threading.current_thread() is threading.main_thread()))
+
     def worker() -> None:
         for name, receiver in (("alive", alive), ("gone", gone)):
-            gui_relay.post(receiver,
-                           lambda n=name: ran.append((n, threading.current_thread() is
-                                                      threading.main_thread())),
-                           on_gone=lambda n=name: ran.append((n + " gone", True)))
+            gui_relay.post(receiver, partial(note, name), on_gone=partial(note, name + " gone"))
 
     thread = threading.Thread(target=worker)
     thread.start()
@@ -38,8 +39,12 @@ def test_the_relay_made_on_a_worker_still_delivers_on_the_gui_thread(qtbot, monk
     thread.join()
     from PySide6.QtCore import QCoreApplication
 
-    assert made[0].thread() is QCoreApplication.instance().thread()
+    app = QCoreApplication.instance()
+    assert app is not None and made[0].thread() is app.thread()
     target, ran = QObject(), []
-    gui_relay.post(target, lambda: ran.append(threading.current_thread() is
-                                              threading.main_thread()))
+
+    def note() -> None:
+        ran.append(threading.current_thread() is threading.main_thread())
+
+    gui_relay.post(target, note)
     qtbot.waitUntil(lambda: ran == [True], timeout=5000)

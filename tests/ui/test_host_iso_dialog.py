@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtWidgets import QDialogButtonBox, QTreeWidgetItem
 
 from backends.esxi.backend import EsxiBackend
 from desktopvm.model import MachineSpec
@@ -72,15 +72,18 @@ def gated(backend: Backend, gate: threading.Event) -> Callable[[str], Backend]:
     return open_backend
 
 
+def items(dialog: HostIsoDialog) -> list[QTreeWidgetItem]:
+    found = [dialog.list.topLevelItem(i) for i in range(dialog.list.topLevelItemCount())]
+    return [item for item in found if item is not None]
+
+
 def rows(dialog: HostIsoDialog) -> list[tuple[str, str]]:
-    return [(dialog.list.topLevelItem(i).text(0), dialog.list.topLevelItem(i).text(1))
-            for i in range(dialog.list.topLevelItemCount())]
+    return [(item.text(0), item.text(1)) for item in items(dialog)]
 
 
 def choose(qtbot, dialog: HostIsoDialog, path: str) -> None:
     qtbot.waitUntil(lambda: dialog.list.topLevelItemCount() > 0, timeout=15_000)
-    [item] = [dialog.list.topLevelItem(i) for i in range(dialog.list.topLevelItemCount())
-              if dialog.list.topLevelItem(i).text(0) == path]
+    [item] = [item for item in items(dialog) if item.text(0) == path]
     dialog.list.setCurrentItem(item)
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
 
@@ -142,8 +145,9 @@ def test_the_settings_send_the_iso_chosen_on_the_host(
         dialog = SettingsDialog(facts, info, runner, lambda _name: esx_backend)
         qtbot.addWidget(dialog)
         dialog.show()
-        dialog.tabs.setCurrentIndex(next(i for i in range(dialog.tabs.count())
-                                         if dialog.tabs.widget(i).isAncestorOf(dialog.storage)))
+        tabs = [dialog.tabs.widget(i) for i in range(dialog.tabs.count())]
+        dialog.tabs.setCurrentIndex(next(i for i, tab in enumerate(tabs)
+                                         if tab is not None and tab.isAncestorOf(dialog.storage)))
         optical = dialog.storage.optical
         assert optical is not None and optical.on_host.isVisible()
         GRABS.mkdir(exist_ok=True)

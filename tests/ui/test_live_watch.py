@@ -269,7 +269,11 @@ def test_news_for_a_window_that_went_is_dropped(qtbot, runner: JobRunner,
     monkeypatch.setattr(live_watch.LiveWatch, "ended", lambda _self, _w: heard.append("ended"))
     stopped: list[bool] = []
     real_stop = watcher.stop
-    monkeypatch.setattr(watcher, "stop", lambda: stopped.append(True) or real_stop())
+    def stop() -> None:
+        stopped.append(True)
+        real_stop()
+
+    monkeypatch.setattr(watcher, "stop", stop)
     window.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     assert not shiboken6.isValid(live)

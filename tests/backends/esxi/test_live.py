@@ -143,7 +143,11 @@ def test_stop_does_not_wait_on_a_host_that_does_not_answer(monkeypatch: pytest.M
     watch._collector = (object(), Hanging())
     watch._calling(+1)  # a wait is in flight
     returned = threading.Event()
-    thread = threading.Thread(target=lambda: (watch.stop(), returned.set()), daemon=True)
+    def stop() -> None:
+        watch.stop()
+        returned.set()
+
+    thread = threading.Thread(target=stop, daemon=True)
     thread.start()
     try:
         assert returned.wait(JOIN) and not answered.is_set()  # back while the host is silent
