@@ -41,8 +41,6 @@ from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (fixt
 from tests.ui.conftest import make_facts, runner  # noqa: F401  (fixtures)
 from tests.ui.test_wizard import editor, go_to
 
-GRABS = Path("/tmp/unattended-hosts")
-
 pytestmark = pytest.mark.vcsim
 PASSWORD = "not on the host in clear"
 
@@ -166,17 +164,18 @@ def test_the_wizard_offers_the_box_on_esxi_and_create_uploads_the_seed(
     box.setChecked(True)
     qtbot.keyClicks(box.user, "ann")
     qtbot.keyClicks(box.password, PASSWORD)
-    GRABS.mkdir(exist_ok=True)
-    wizard.grab().save(str(GRABS / "wizard-unattended-esxi.png"))
     go_to(wizard, PageId.NETWORK)
     network = wizard.currentPage().findChild(QComboBox, "network-name")
+    assert network is not None
     network.setCurrentText("VM Network")
     go_to(wizard, PageId.SUMMARY)
     assert wizard.button(QWizard.WizardButton.FinishButton).isEnabled(), \
         [p.message for p in wizard.all_problems()]
     wizard.button(QWizard.WizardButton.FinishButton).click()
     errors: list[object] = []
-    wizard.job.failed.connect(errors.append)
+    job = wizard.job
+    assert job is not None
+    job.failed.connect(errors.append)
     with qtbot.waitSignal(wizard.created, timeout=60000) as created:
         qtbot.waitUntil(lambda: errors or not wizard.is_creating(), timeout=60000)
         assert not errors, errors
@@ -221,7 +220,7 @@ def test_a_create_that_fails_after_sending_the_seed_deletes_its_copy(
     cancel = CancelToken()
     sent: list[str] = []
 
-    def progress(_fraction: float, stage: str) -> None:
+    def progress(_fraction: float | None, stage: str, /) -> None:
         if stage.startswith("Uploaded seed-"):  # the seed is on the datastore: now fail
             sent.append(stage)
             cancel.cancel()

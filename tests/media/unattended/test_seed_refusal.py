@@ -48,7 +48,8 @@ def test_the_cli_refuses_a_remote_hyperv_host_and_writes_nothing(
     args = build_parser().parse_args(["create", "--host", "hv01", "--name", "web", "--os",
                                       "ubuntu24.04", "--unattended", "--user", "ann",
                                       "--password-stdin"])
-    ctx = Context(args=args, registry=registry, out=io.StringIO(), err=io.StringIO(),
+    out = io.StringIO()
+    ctx = Context(args=args, registry=registry, out=out, err=io.StringIO(),
                   stdin=io.StringIO("pw\n"))
     with pytest.raises(UsageError, match=r"remote Hyper-V host.*WinRM"):
         unattended_commands.prepare(ctx, remote_hyperv, ubuntu(tmp_path), local=False)
@@ -56,7 +57,7 @@ def test_the_cli_refuses_a_remote_hyperv_host_and_writes_nothing(
     args.dry_run = True  # the dry run still prints the files
     assert unattended_commands.prepare(ctx, remote_hyperv, ubuntu(tmp_path), local=False) \
         is None
-    assert "user-data" in ctx.out.getvalue()
+    assert "user-data" in out.getvalue()
 
 
 def test_the_windows_create_refuses_a_remote_hyperv_host(remote_hyperv: MemoryBackend,
