@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -295,9 +294,9 @@ def test_a_disk_another_program_holds_is_refused_in_words(backend: QemuBackend,
     machine = off_machine(backend, "held")
     [disk] = disk_paths(backend, machine)
     with subprocess.Popen(["qemu-io", "-f", "qcow2", str(disk)], stdin=subprocess.PIPE,
-                          stdout=subprocess.DEVNULL) as holder:
+                          stdout=subprocess.PIPE) as holder:
         try:
-            locked(disk)  # qemu-io holds the image open (and locked) until its stdin closes
+            holding(holder)  # qemu-io holds the image open (and locked) until its stdin closes
             folder = tmp_path / "b1"
             with pytest.raises(CommandFailed, match="in use by another program"):
                 capture(backend, machine, folder)
@@ -308,13 +307,13 @@ def test_a_disk_another_program_holds_is_refused_in_words(backend: QemuBackend,
             holder.wait()
 
 
-def locked(image: Path) -> None:
-    """Wait until another process holds `image`'s write lock."""
-    deadline = time.monotonic() + 30
-    while "lock" not in subprocess.run(["qemu-img", "info", str(image)], capture_output=True,
-                                       text=True, check=False).stderr:
-        assert time.monotonic() < deadline, f"nobody took the lock of {image}"
-        time.sleep(0.05)
+def holding(holder: subprocess.Popen[bytes]) -> None:
+    """Wait until qemu-io has the image open (and locked): it answers a command only then.
+    (Polling with `qemu-img info` raced it: info's own brief lock made qemu-io's fail.)"""
+    assert holder.stdin is not None and holder.stdout is not None
+    holder.stdin.write(b"info\n")
+    holder.stdin.flush()
+    assert b"format name" in holder.stdout.readline(), "qemu-io could not open the image"
 
 
 def test_a_raw_disk_beside_a_qcow2_one_is_copied_whole_each_time(backend: QemuBackend,
