@@ -20,6 +20,7 @@ from websockets.typing import Subprotocol
 
 from backends.esxi import open_remote
 from backends.esxi.backend import EsxiBackend
+from desktopvm.protocol import CancelToken, MachineNotFound, PowerState, no_progress
 from desktopvm.testing.doubles.esxi import sim
 from desktopvm.testing.doubles.rfb.fake_server import FakeVncServer
 
@@ -131,3 +132,14 @@ def webmks(esx: sim.Sim, tmp_path: Path) -> Iterator[tuple[FakeVncServer, list[s
     finally:
         server.shutdown()
         rfb.close()
+
+
+def removed(backend: EsxiBackend, machine_id: str) -> None:
+    """A test's machine gone, with its disks (off first); one already gone is fine."""
+    try:
+        if backend.get_machine(machine_id).state is not PowerState.OFF:
+            backend.power_off(machine_id)
+        backend.delete(machine_id, delete_disks=True, progress=no_progress,
+                       cancel=CancelToken())
+    except MachineNotFound:
+        pass

@@ -39,7 +39,6 @@ from desktopvm.protocol import (
     CancelToken,
     CommandFailed,
     InvalidSpec,
-    MachineNotFound,
     OperationCancelled,
     PowerState,
     Progress,
@@ -47,6 +46,7 @@ from desktopvm.protocol import (
 )
 from desktopvm.testing.doubles.certs import make_tls
 from desktopvm.testing.doubles.esxi import sim
+from tests.backends.esxi.conftest import removed
 
 pytestmark = pytest.mark.vcsim
 MIB = 2**20
@@ -97,13 +97,7 @@ def made(esx_backend: EsxiBackend) -> Iterator[list[str]]:
     ids: list[str] = []
     yield ids
     for machine_id in ids:
-        try:
-            if esx_backend.get_machine(machine_id).state is not PowerState.OFF:
-                esx_backend.power_off(machine_id)
-            esx_backend.delete(machine_id, delete_disks=True, progress=no_progress,
-                               cancel=CancelToken())
-        except MachineNotFound:
-            pass
+        removed(esx_backend, machine_id)
 
 
 def puts(esx: sim.Sim, name: str) -> int:

@@ -18,6 +18,7 @@ from desktopvm.protocol import (
     no_progress,
 )
 from desktopvm.testing.doubles.esxi import sim
+from tests.backends.esxi.conftest import removed
 from tests.backends.esxi.test_machines import on_datastore, spec
 
 pytestmark = pytest.mark.vcsim
@@ -26,13 +27,7 @@ pytestmark = pytest.mark.vcsim
 def _made(backend: EsxiBackend, name: str) -> Iterator[str]:
     machine_id = backend.create(spec(name), progress=no_progress, cancel=CancelToken())
     yield machine_id
-    try:
-        if backend.get_machine(machine_id).state is not PowerState.OFF:
-            backend.power_off(machine_id)
-        backend.delete(machine_id, delete_disks=True, progress=no_progress,
-                       cancel=CancelToken())
-    except MachineNotFound:
-        pass
+    removed(backend, machine_id)
 
 
 @pytest.fixture

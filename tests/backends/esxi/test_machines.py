@@ -33,6 +33,7 @@ from desktopvm.protocol import (
     UnsupportedOperation,
     no_progress,
 )
+from tests.backends.esxi.conftest import removed
 
 pytestmark = pytest.mark.vcsim
 GIB = 2**30
@@ -56,13 +57,7 @@ def made(esx_backend: EsxiBackend, request: pytest.FixtureRequest) -> Iterator[s
     machine_id = esx_backend.create(spec(f"dvmtest-{request.node.name[:40]}"),
                                     progress=no_progress, cancel=CancelToken())
     yield machine_id
-    try:
-        if esx_backend.get_machine(machine_id).state is not PowerState.OFF:
-            esx_backend.power_off(machine_id)
-        esx_backend.delete(machine_id, delete_disks=True, progress=no_progress,
-                           cancel=CancelToken())
-    except MachineNotFound:
-        pass
+    removed(esx_backend, machine_id)
 
 
 def comparable(value: MachineSpec) -> MachineSpec:

@@ -24,9 +24,7 @@ from desktopvm.media.unattended import Answers, plan_seed
 from desktopvm.model import catalog
 from desktopvm.protocol import (
     CancelToken,
-    MachineNotFound,
     OperationCancelled,
-    PowerState,
     no_progress,
 )
 from desktopvm.registry import Registry
@@ -36,6 +34,7 @@ from desktopvm.ui.connection_refresh import list_connection
 from desktopvm.ui.editors import IdentityEditor
 from desktopvm.ui.wizard import PageId
 from desktopvm.ui.wizard.wizard import NewVmWizard
+from tests.backends.esxi.conftest import removed
 from tests.backends.esxi.test_iso_upload import spec as iso_spec
 from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (fixture)
 from tests.ui.conftest import make_facts, runner  # noqa: F401  (fixtures)
@@ -125,13 +124,7 @@ def test_create_unattended_uploads_the_seed_and_the_first_boot_takes_it_all_out(
         assert not seed.exists() and not record.path.exists()
         assert seeds.records(cli.registry.settings, cli.host.id) == []
     finally:
-        try:
-            if esx_backend.get_machine(machine_id).state is not PowerState.OFF:
-                esx_backend.power_off(machine_id)
-            esx_backend.delete(machine_id, delete_disks=True, progress=no_progress,
-                               cancel=CancelToken())
-        except MachineNotFound:
-            pass
+        removed(esx_backend, machine_id)
 
 
 def test_delete_upload_deletes_only_in_the_upload_folder(esx_backend: EsxiBackend) -> None:
