@@ -6,6 +6,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
+from desktopvm.ui.widget_lists import all_widgets
+
 THEMES = ("", "light", "dark")  # "": as the operating system says
 _DARK = {
     QPalette.ColorRole.Window: "#202124", QPalette.ColorRole.WindowText: "#e8eaed",
@@ -80,7 +82,7 @@ class Theme:
             self.app.setStyle(QStyleFactory.create(self.native_style) or
                               QStyleFactory.create("Fusion"))
             self.app.setPalette(QPalette())  # nothing set: the platform's own palette again
-        for widget in self.app.allWidgets():
+        for widget in all_widgets():  # listed safely: see widget_lists.py
             # A widget with a style sheet keeps the palette it was polished with: polish it
             # again, so a title styled for size follows the new text colour too.
             if widget.styleSheet():

@@ -14,6 +14,7 @@ from desktopvm.jobs import JobRunner
 from desktopvm.protocol import HostInfo
 from desktopvm.testing.doubles.memory_backend import MemoryBackend
 from desktopvm.ui.facts import BackendFacts
+from desktopvm.ui.widget_lists import top_level_widgets
 
 FactsMaker = Callable[..., BackendFacts]
 
@@ -56,7 +57,7 @@ def make_facts() -> FactsMaker:
 
 def error_dialogs() -> list[QMessageBox]:
     """Visible error dialogs (show_error names them "error-dialog")."""
-    return [w for w in QApplication.topLevelWidgets()
+    return [w for w in top_level_widgets()
             if isinstance(w, QMessageBox) and w.objectName() == "error-dialog" and w.isVisible()]
 
 

@@ -26,6 +26,7 @@ from desktopvm.ui.backup.backup_dialog import BackUpDialog
 from desktopvm.ui.backup.backups_window import BackupsWindow
 from desktopvm.ui.backup.restore_dialog import RestoreDialog
 from desktopvm.ui.backup.transfer_dialog import TransferDialog
+from desktopvm.ui.widget_lists import top_level_widgets
 from tests.backup.doubles import MIB, CaptureDouble
 
 
@@ -41,7 +42,7 @@ def row(tree: QTreeWidget, index: int) -> QTreeWidgetItem:
 
 
 def confirm_box() -> QMessageBox | None:
-    return next((w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)
+    return next((w for w in top_level_widgets() if isinstance(w, QMessageBox)
                  and w.objectName() == "confirm-dialog" and w.isVisible()), None)
 
 

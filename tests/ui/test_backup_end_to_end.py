@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from desktopvm.jobs import Job, JobRunner, JobState
 from desktopvm.model import ControllerKind, defaults_for
@@ -18,6 +18,7 @@ from desktopvm.settings import Settings
 from desktopvm.ui.backup.backup_dialog import BackUpDialog
 from desktopvm.ui.backup.restore_dialog import RestoreDialog
 from desktopvm.ui.main_window import MainWindow
+from desktopvm.ui.widget_lists import top_level_widgets
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
@@ -27,7 +28,7 @@ def dialog_of(window: MainWindow, kind):
 
 
 def confirm_box() -> QMessageBox | None:
-    return next((w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)
+    return next((w for w in top_level_widgets() if isinstance(w, QMessageBox)
                  and w.objectName() == "confirm-dialog" and w.isVisible()), None)
 
 

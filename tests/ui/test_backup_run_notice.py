@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from desktopvm.jobs import JobRunner
 from desktopvm.paths import state_root
@@ -15,6 +15,7 @@ from desktopvm.schedule import runs
 from desktopvm.settings import Settings
 from desktopvm.ui.backup.run_notice import RunNotice
 from desktopvm.ui.main_window import MainWindow
+from desktopvm.ui.widget_lists import top_level_widgets
 
 MEMORY = KnownBackend("memory", "Memory", "desktopvm.testing.doubles.memory_plugin")
 
@@ -53,7 +54,7 @@ def test_a_failed_scheduled_run_is_shown_until_dismissed(qtbot, window):
     assert "drive connected" in label.toolTip()
 
     label.linkActivated.emit("details")
-    box = next(w for w in QApplication.topLevelWidgets()
+    box = next(w for w in top_level_widgets()
                if isinstance(w, QMessageBox) and w.isVisible())
     assert "/media/usb/backups" in box.text() and "drive connected" in box.text()
     box.close()

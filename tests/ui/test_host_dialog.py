@@ -11,7 +11,7 @@ from pathlib import Path
 import keyring
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from desktopvm import credentials
 from desktopvm.connections import Check, Diagnosis, HostConfig
@@ -20,6 +20,7 @@ from desktopvm.protocol import BackendUnavailable, CertificateFacts
 from desktopvm.settings import Settings, save_settings
 from desktopvm.ui.hosts.host_dialog import HostDialog
 from desktopvm.ui.hosts.trust_dialog import TrustDialog
+from desktopvm.ui.widget_lists import top_level_widgets
 from tests.keyring_fixture import TestKeyring, temporary_keyring
 
 SECRET = "s3cret-Pa55 'x'"
@@ -457,5 +458,5 @@ def test_closing_during_a_test_abandons_it(qtbot, runner, gate: threading.Event)
     with qtbot.waitSignal(job.finished):
         gate.set()
     assert dialog.checks.rows == []
-    assert not [w for w in QApplication.topLevelWidgets() if w.isVisible()
+    assert not [w for w in top_level_widgets() if w.isVisible()
                 and w.objectName() == "trust-dialog"]

@@ -18,7 +18,7 @@ from typing import ClassVar
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt
 from PySide6.QtGui import QAction, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from PySide6.QtWidgets import QDialog, QMessageBox
 
 from desktopvm import credentials
 from desktopvm.connections import HostConfig, State
@@ -38,6 +38,7 @@ from desktopvm.settings import Settings, load_settings
 from desktopvm.testing.doubles import fake_hosts
 from desktopvm.ui.inventory_model import CPUS, NAME, STATE, ConnectionRole, KindRole
 from desktopvm.ui.main_window import MainWindow
+from desktopvm.ui.widget_lists import top_level_widgets
 from tests.keyring_fixture import TestKeyring, test_keyring  # noqa: F401  (a fixture)
 from tests.ui.test_main_window import MEMORY
 
@@ -305,8 +306,8 @@ def menu_actions(window: MainWindow, connection: str) -> dict[str, QAction]:
 
 def confirm_box(qtbot) -> QMessageBox:
     qtbot.waitUntil(lambda: any(w.objectName() == "confirm-dialog" and w.isVisible()
-                                for w in QApplication.topLevelWidgets()), timeout=3000)
-    return next(w for w in QApplication.topLevelWidgets()
+                                for w in top_level_widgets()), timeout=3000)
+    return next(w for w in top_level_widgets()
                 if isinstance(w, QMessageBox) and w.objectName() == "confirm-dialog"
                 and w.isVisible())
 

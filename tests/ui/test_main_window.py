@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
+from PySide6.QtWidgets import QLabel, QMessageBox
 
 from desktopvm.jobs import JobRunner, JobState
 from desktopvm.model import defaults_for
@@ -25,6 +25,7 @@ from desktopvm.settings import Settings
 from desktopvm.ui.console_window import open_console
 from desktopvm.ui.dialogs import DeleteDialog
 from desktopvm.ui.main_window import MainWindow
+from desktopvm.ui.widget_lists import top_level_widgets
 
 MEMORY = KnownBackend("memory", "Memory", "desktopvm.testing.doubles.memory_plugin")
 ABSENT = KnownBackend("absent", "Absent", "desktopvm.testing.doubles.no_such_backend")
@@ -140,8 +141,8 @@ def test_an_operation_that_fails_opens_an_error_dialog(qtbot, window):
     mem.start = fail
     window.machine_actions["start"].trigger()
     qtbot.waitUntil(lambda: any(w.objectName() == "error-dialog" and w.isVisible()
-                                for w in QApplication.topLevelWidgets()), timeout=5000)
-    box = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "error-dialog")
+                                for w in top_level_widgets()), timeout=5000)
+    box = next(w for w in top_level_widgets() if w.objectName() == "error-dialog")
     assert isinstance(box, QMessageBox)
     assert box.text() == "QEMU could not start the machine: no such file"
     assert "exit code: 1" in box.detailedText() and "boom" in box.detailedText()
@@ -281,8 +282,8 @@ def test_console_asks_the_backend_off_the_gui_thread(qtbot, window, tmp_path, fi
 
 def confirm_box(qtbot) -> QMessageBox:
     qtbot.waitUntil(lambda: any(w.objectName() == "confirm-dialog" and w.isVisible()
-                                for w in QApplication.topLevelWidgets()), timeout=3000)
-    box = next(w for w in QApplication.topLevelWidgets()
+                                for w in top_level_widgets()), timeout=3000)
+    box = next(w for w in top_level_widgets()
                if w.objectName() == "confirm-dialog" and w.isVisible())
     assert isinstance(box, QMessageBox)
     return box

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QApplication, QDialog, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QDialog, QMainWindow, QMessageBox
 
 from desktopvm import __version__
 from desktopvm.jobs import JobRunner
@@ -17,6 +17,7 @@ from desktopvm.registry import Registry
 from desktopvm.settings import Settings
 from desktopvm.ui.inventory_model import BACKEND, CPUS, HOST, STATE
 from desktopvm.ui.main_window import MainWindow
+from desktopvm.ui.widget_lists import top_level_widgets
 from tests.ui.test_main_window import MEMORY, add, backend, refreshed, select
 
 
@@ -89,8 +90,8 @@ def test_help_menu_about_and_the_preferences_shortcut(qtbot, window):
     assert QKeySequence("Ctrl+,") in window.preferences_action.shortcuts()
     window.about_action.trigger()
     qtbot.waitUntil(lambda: any(w.objectName() == "about-dialog" and w.isVisible()
-                                for w in QApplication.topLevelWidgets()), timeout=3000)
-    box = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "about-dialog")
+                                for w in top_level_widgets()), timeout=3000)
+    box = next(w for w in top_level_widgets() if w.objectName() == "about-dialog")
     assert isinstance(box, QMessageBox)
     assert f"DesktopVM {__version__}" in box.text()
     assert "README.md" in box.text()  # the documentation link, in a checkout

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
+from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from desktopvm.jobs import JobRunner
 from desktopvm.model import Firmware, FirmwareSpec, OpticalDrive, StorageController, validate
@@ -17,13 +17,14 @@ from desktopvm.registry import KNOWN_BACKENDS, Registry
 from desktopvm.settings import Settings
 from desktopvm.ui.main_window import MainWindow
 from desktopvm.ui.missing_media import missing_isos
+from desktopvm.ui.widget_lists import top_level_widgets
 from tests.ui.test_preferences_apply import window  # noqa: F401 (a fixture)
 
 
 def the_box(qtbot) -> QMessageBox:
     qtbot.waitUntil(lambda: any(w.objectName() == "missing-iso-dialog" and w.isVisible()
-                                for w in QApplication.topLevelWidgets()), timeout=30_000)
-    return next(w for w in QApplication.topLevelWidgets()
+                                for w in top_level_widgets()), timeout=30_000)
+    return next(w for w in top_level_widgets()
                 if isinstance(w, QMessageBox) and w.objectName() == "missing-iso-dialog"
                 and w.isVisible())
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, Qt, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication, QMenu
+from PySide6.QtWidgets import QMenu
 
 from desktopvm.jobs import JobState
 from desktopvm.protocol import MachineSummary, PowerState
 from desktopvm.ui import help_menu
 from desktopvm.ui.dialogs import DeleteDialog
 from desktopvm.ui.jobs_panel import DETAILS
+from desktopvm.ui.widget_lists import top_level_widgets
 from tests.ui.test_main_window import add, backend, confirm_box, refreshed, select, window
 from tests.ui.test_settings_dialog import foreground_jobs, iso, ok_button, open_settings
 from tests.ui.test_wizard_steps import access_key
@@ -24,7 +25,7 @@ __all__ = ["iso", "open_settings", "window"]  # fixtures, used by name
 
 
 def open_menu() -> QMenu | None:
-    return next((w for w in QApplication.topLevelWidgets()
+    return next((w for w in top_level_widgets()
                  if isinstance(w, QMenu) and w.isVisible()), None)
 
 
