@@ -44,14 +44,13 @@ from desktopvm.protocol.backup import (
     snapshot_names,
     temporary_name,
 )
+from desktopvm.protocol.states import LIVE, OFFLINE
 from desktopvm.protocol.undo import Undo
 
 log = logging.getLogger(__name__)
 
 # The formats clonemedium writes; a disk keeps its own (qcow2 is no VirtualBox format).
 FORMATS = {DiskFormat.VDI: "VDI", DiskFormat.VMDK: "VMDK", DiskFormat.VHD: "VHD"}
-LIVE = (PowerState.RUNNING, PowerState.PAUSED)
-STILL = (PowerState.OFF, PowerState.ABORTED, PowerState.SAVED)
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def capture(inventory: Inventory, machine_id: str, folder: Path, *, progress: Pr
     if record.state in LIVE:
         disks = capture_through_snapshot(inventory, record, folder, progress=progress,
                                          cancel=cancel)
-    elif record.state in STILL:
+    elif record.state in OFFLINE:
         with Undo() as undo:
             disks = clone_all(inventory.vbox, attached_disks(record), folder, undo,
                               progress=progress, cancel=cancel)

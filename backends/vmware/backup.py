@@ -58,6 +58,7 @@ from desktopvm.protocol import (
     UnsupportedOperation,
 )
 from desktopvm.protocol.backup import Capture, CapturedDisk, refuse_leftovers, temporary_name
+from desktopvm.protocol.states import LIVE, OFFLINE
 from desktopvm.protocol.undo import Undo
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,6 @@ NAME_NOTE = "(temporary; delete it if the backup was interrupted)"
 #: "Could not open '<file>': " and Windows' text for ERROR_SHARING_VIOLATION (English here).
 SHARING_VIOLATION = re.compile(r"Could not open '([^']+)'.*(being used by another process|"
                                r"sharing violation)", re.IGNORECASE)
-LIVE = (PowerState.RUNNING, PowerState.PAUSED)
-STILL = (PowerState.OFF, PowerState.ABORTED, PowerState.SAVED)
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ def capture(inventory: Inventory, machine_id: str, folder: Path, *, compress: bo
     if record.state in LIVE:
         copied = capture_through_snapshot(inventory, record, found, folder, compress=compress,
                                           progress=progress, cancel=cancel)
-    elif record.state in STILL:
+    elif record.state in OFFLINE:
         with Undo() as undo:
             copied = copy_all(found, folder, undo, compress=compress, windows=windows,
                               progress=progress, cancel=cancel)
