@@ -58,16 +58,17 @@ def free_esx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sim.Sim]:
 
 @pytest.fixture
 def esx_backend(esx: sim.Sim) -> Iterator[EsxiBackend]:
-    backend = open_remote(esx.host(), password=sim.PASSWORD)
-    try:
-        yield backend
-    finally:
-        backend.close()
+    yield from opened(esx)
 
 
 @pytest.fixture
 def vpx_backend(vpx: sim.Sim) -> Iterator[EsxiBackend]:
-    backend = open_remote(vpx.host(), password=sim.PASSWORD)
+    yield from opened(vpx)
+
+
+def opened(simulator: sim.Sim) -> Iterator[EsxiBackend]:
+    """The backend logged in to `simulator`, logged out after (for fixtures)."""
+    backend = open_remote(simulator.host(), password=sim.PASSWORD)
     try:
         yield backend
     finally:

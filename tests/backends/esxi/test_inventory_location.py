@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from pyVim.connect import Disconnect, SmartConnect
 
-from backends.esxi import open_remote
 from backends.esxi.backend import EsxiBackend
 from backends.esxi.inventory import location
 from backends.esxi.session import SoapStubAdapter, vim
 from desktopvm.testing.doubles.esxi import sim
+from tests.backends.esxi.conftest import opened
 
 pytestmark = pytest.mark.vcsim
 
@@ -89,11 +89,7 @@ def grown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sim.Sim]:
 
 @pytest.fixture
 def grown_backend(grown: sim.Sim) -> Iterator[EsxiBackend]:
-    backend = open_remote(grown.host(), password=sim.PASSWORD)
-    try:
-        yield backend
-    finally:
-        backend.close()
+    yield from opened(grown)
 
 
 def walked(admin: Any) -> dict[str, tuple[str, ...]]:
