@@ -17,6 +17,7 @@ from backends.qemu import (
     capabilities,
     clones,
     console,
+    firmware_state,
     first_boot,
     machines,
     process,
@@ -44,7 +45,7 @@ from desktopvm.protocol import (
     Snapshot,
     StartMode,
 )
-from desktopvm.protocol.backup import Capture
+from desktopvm.protocol.backup import Capture, FirmwareState
 from desktopvm.protocol.states import Operation
 from desktopvm.protocol.validity import require_valid
 from desktopvm.settings import Settings
@@ -258,6 +259,12 @@ class QemuBackend:
         files = self.store.files(machine_id)
         with self.store.locked(files):
             backup.forget(self.store, self.qemu_img, files)
+
+    def put_firmware_state(self, machine_id: str, state: FirmwareState, *,
+                           cancel: CancelToken) -> tuple[str, ...]:
+        files = self.store.files(machine_id)
+        with self.store.locked(files):
+            return firmware_state.put(self.store, self.qemu_img, files, state, cancel)
 
     # -- disks ------------------------------------------------------------------------------
     def disk_info(self, path: Path) -> DiskInfo:

@@ -9,12 +9,16 @@ backups work off too, and the bitmaps live in the qcow2 files across starts and 
 
 The targets name no backing file: an incremental target's unallocated clusters mean
 "unchanged since the previous backup" (whoever restores puts the chain together).
+
+A UEFI machine's variable store and its TPM state go along whole (firmware_state.py): a
+running machine's store is one more job of the same transaction.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -23,7 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from backends.qemu import backup_points, qmp, snapshots, storage_daemon
+from backends.qemu import backup_points, firmware_state, qmp, snapshots, storage_daemon
 from backends.qemu.img_args import qemu_format
 from backends.qemu.inventory import MachineStore
 from backends.qemu.layout import MachineFiles
@@ -41,7 +45,7 @@ from desktopvm.protocol import (
     scaled_progress,
     states,
 )
-from desktopvm.protocol.backup import Capture, CapturedDisk
+from desktopvm.protocol.backup import Capture, CapturedDisk, FirmwareState
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +68,13 @@ class _Disk:
     size: int = 0
     position: int = 0  # the disk's index on its controller
     incremental: bool = False
+    firmware: bool = False  # the UEFI variable store: copied whole, as raw, no point
 
     @property
     def drive(self) -> str:
         """The drive id plans.py gives it (the daemon uses it as the node name)."""
+        if self.firmware:
+            return firmware_state.NVRAM_DRIVE
         return f"disk{self.controller}-{self.position}"
 
     @property
@@ -80,7 +87,8 @@ class _Disk:
 
     @property
     def qcow2(self) -> bool:
-        return self.disk.format is DiskFormat.QCOW2
+        """A disk that carries our points (the variable store never does)."""
+        return self.disk.format is DiskFormat.QCOW2 and not self.firmware
 
 
 def _disks(spec: MachineSpec, folder: Path) -> list[_Disk]:
@@ -102,36 +110,82 @@ def capture(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, folder:
     state = store.state(files)
     book = snapshots.load(files, qemu_img)
     disks = _disks(spec, folder)
+    nvram = firmware_state.nvram_target(spec, files)
+    tpm: list[Path] = []
     cancel.raise_if_cancelled()
-    if state in states.LIVE:
-        run = store.require_running(files, "back up")
-        point = _copy(partial(qmp.connect, run.qmp), qemu_img, disks, since=since,
-                      new_point=True, compress=compress, progress=progress, cancel=cancel)
-    elif state in states.OFFLINE:
-        # A memory snapshot restored while off is loaded at the next start (-loadvm), which
-        # QEMU refuses while the disks carry bitmaps: no new point until it has started.
-        new_point = not book.pending_loadvm
-        if storage_daemon.find_daemon() is None:
-            point = _convert(qemu_img, disks, compress, progress, cancel)
-        else:
-            images = [storage_daemon.ServedImage(d.drive, Path(d.disk.path),
-                                                 qemu_format(d.disk.format)) for d in disks]
-            with storage_daemon.serving(images) as sock:
-                point = _copy(partial(qmp.connect, sock), qemu_img, disks, since=since,
-                              new_point=new_point, compress=compress, progress=progress,
-                              cancel=cancel)
-    else:
-        raise InvalidState(f"Cannot back up {spec.name} while it is {state.value}; wait "
-                           "until it has started or stopped")
+    try:
+        point = _capture_in_state(store, qemu_img, files, folder, spec=spec, state=state,
+                                  disks=disks, nvram=nvram, tpm=tpm, since=since,
+                                  compress=compress, pending_loadvm=bool(book.pending_loadvm),
+                                  progress=progress, cancel=cancel)
+    except BaseException:
+        _remove_firmware_copies(folder)
+        raise
     progress(1.0, "Backed up")
     captured = tuple(CapturedDisk(controller=d.controller, port=d.disk.port,
                                   device=d.disk.device, path=d.target, format=DiskFormat.QCOW2,
                                   virtual_size=d.size, incremental=d.incremental)
                      for d in disks)
+    stored = folder / firmware_state.NVRAM_COPY
+    firmware = FirmwareState(nvram=stored if nvram is not None else None, tpm=tuple(tpm))
     # Off: the disks are clean, unless QEMU died (aborted) or the memory they belong to is
     # saved apart (saved state): then, as for a running machine, only crash-consistent.
     return Capture(spec=spec, disks=captured, point=point,
-                   was_running=state is not PowerState.OFF, snapshots=book.tree())
+                   was_running=state is not PowerState.OFF, snapshots=book.tree(),
+                   firmware=firmware)
+
+
+def _capture_in_state(store: MachineStore, qemu_img: QemuImg, files: MachineFiles,
+                      folder: Path, *, spec: MachineSpec, state: PowerState,
+                      disks: list[_Disk], nvram: Path | None, tpm: list[Path], since: str,
+                      compress: bool,
+                      pending_loadvm: bool, progress: Progress, cancel: CancelToken) -> str:
+    """The copy for the machine's state: its QEMU (running, paused), the storage daemon or
+    qemu-img (off); the point set, and the firmware state's copies made (`tpm` filled)."""
+    if state in states.LIVE:
+        run = store.require_running(files, "back up")
+        store_copy = [] if nvram is None else [_Disk(
+            len(disks), -1, Disk(path=str(nvram), format=DiskFormat.QCOW2),
+            folder.absolute() / firmware_state.NVRAM_COPY, firmware=True)]
+
+        def at_point() -> None:
+            # Right after the transaction that fixed the disks' point in time: swtpm's
+            # state as it last wrote it (see firmware_state.py on why not more exact).
+            tpm.extend(firmware_state.copy_tpm(spec, files, folder))
+
+        return _copy(partial(qmp.connect, run.qmp), qemu_img, disks + store_copy,
+                     since=since, new_point=True, compress=compress, progress=progress,
+                     cancel=cancel, at_point=at_point)
+    if state not in states.OFFLINE:
+        raise InvalidState(f"Cannot back up {spec.name} while it is {state.value}; wait "
+                           "until it has started or stopped")
+    # Off: nothing writes the store or the TPM's files while we hold the machine's lock.
+    if nvram is not None:
+        firmware_state.copy_nvram(qemu_img, files, folder, cancel)
+    tpm.extend(firmware_state.copy_tpm(spec, files, folder))
+    return _capture_off(qemu_img, disks, since=since, compress=compress,
+                        pending_loadvm=pending_loadvm, progress=progress, cancel=cancel)
+
+
+def _remove_firmware_copies(folder: Path) -> None:
+    """What a failed capture copied of the firmware state (the disks' jobs remove theirs)."""
+    (folder / firmware_state.NVRAM_COPY).unlink(missing_ok=True)
+    shutil.rmtree(folder / firmware_state.TPM_COPY, ignore_errors=True)
+
+
+def _capture_off(qemu_img: QemuImg, disks: list[_Disk], *, since: str, compress: bool,
+                 pending_loadvm: bool, progress: Progress, cancel: CancelToken) -> str:
+    """The disks of a machine that is off: through the storage daemon, or qemu-img."""
+    # A memory snapshot restored while off is loaded at the next start (-loadvm), which
+    # QEMU refuses while the disks carry bitmaps: no new point until it has started.
+    if storage_daemon.find_daemon() is None:
+        return _convert(qemu_img, disks, compress, progress, cancel)
+    images = [storage_daemon.ServedImage(d.drive, Path(d.disk.path),
+                                         qemu_format(d.disk.format)) for d in disks]
+    with storage_daemon.serving(images) as sock:
+        return _copy(partial(qmp.connect, sock), qemu_img, disks, since=since,
+                     new_point=not pending_loadvm, compress=compress, progress=progress,
+                     cancel=cancel)
 
 
 def forget(store: MachineStore, qemu_img: QemuImg, files: MachineFiles) -> None:
@@ -153,8 +207,11 @@ def forget(store: MachineStore, qemu_img: QemuImg, files: MachineFiles) -> None:
 
 # -- the copy over QMP (machine's QEMU or storage daemon) ---------------------------------------
 def _copy(connect: Connect, qemu_img: QemuImg, disks: list[_Disk], *, since: str,
-          new_point: bool, compress: bool, progress: Progress, cancel: CancelToken) -> str:
+          new_point: bool, compress: bool, progress: Progress, cancel: CancelToken,
+          at_point: Callable[[], None] = lambda: None) -> str:
     """Run the backup through QMP; the new point's name ("" if none was set).
+
+    `at_point` runs right after the transaction has fixed the point in time.
 
     Each step opens its own short connection (`connect`): a QMP socket serves one client at
     a time, and a backup of a large disk must not lock the app's status and console calls
@@ -171,23 +228,25 @@ def _copy(connect: Connect, qemu_img: QemuImg, disks: list[_Disk], *, since: str
         d.size = sizes[d.node]
         # Incremental only from a point that recorded every write since (a disk that was
         # replaced, or whose QEMU was killed, has no such bitmap): else full, never wrong.
-        d.incremental = bool(since) and since.startswith(backup_points.PREFIX) and any(
-            b.name == since and b.usable for b in found[d.node])
+        d.incremental = bool(since) and not d.firmware and \
+            since.startswith(backup_points.PREFIX) and any(
+                b.name == since and b.usable for b in found[d.node])
     added: list[_Disk] = []
     started = False
     try:
         for d in disks:
-            qemu_img.create(d.target, DiskFormat.QCOW2, d.size, cancel=cancel)
+            qemu_img.create(d.target, _target_format(d), d.size, cancel=cancel)
         with connect() as session:
             for d in disks:
                 session.execute("blockdev-add", {
-                    "driver": "qcow2", "node-name": d.target_node,
+                    "driver": qemu_format(_target_format(d)), "node-name": d.target_node,
                     "file": {"driver": "file", "filename": str(d.target)}})
                 added.append(d)
             cancel.raise_if_cancelled()
             session.execute("transaction", {"actions": _actions(disks, since, point,
                                                                 compress)})
             started = True
+        at_point()
         _wait(connect, disks, progress, cancel)
         with connect() as session:
             for d in disks:
@@ -213,7 +272,7 @@ def _actions(disks: list[_Disk], since: str, point: str,
             actions.append({"type": "block-dirty-bitmap-add", "data": {
                 "node": d.node, "name": point, "persistent": True}})
         backup: dict[str, Any] = {"job-id": d.job, "device": d.node, "target": d.target_node,
-                                  "sync": "full", "compress": compress,
+                                  "sync": "full", "compress": compress and not d.firmware,
                                   "auto-dismiss": False}
         if d.incremental:
             # "never": the previous point stays as it was whatever happens to this job, so
@@ -221,6 +280,12 @@ def _actions(disks: list[_Disk], since: str, point: str,
             backup.update({"sync": "bitmap", "bitmap": since, "bitmap-mode": "never"})
         actions.append({"type": "blockdev-backup", "data": backup})
     return actions
+
+
+def _target_format(d: _Disk) -> DiskFormat:
+    """Disks are copied into qcow2 (sparse, compressed, incremental); the variable store
+    into the raw image a set keeps of it."""
+    return DiskFormat.RAW if d.firmware else DiskFormat.QCOW2
 
 
 def _sizes(session: qmp.Qmp, nodes: Any) -> dict[str, int]:
@@ -253,7 +318,8 @@ def _wait(connect: Connect, disks: list[_Disk], progress: Progress,
     for job_id, job in jobs.items():
         if job.get("error"):
             disk = ids[job_id]
-            raise CommandFailed(f"QEMU could not back up disk {disk.index + 1} "
+            what = "the UEFI variable store" if disk.firmware else f"disk {disk.index + 1}"
+            raise CommandFailed(f"QEMU could not back up {what} "
                                 f"({Path(disk.disk.path).name}): {job['error']}",
                                 details=str(job))
     cancel.raise_if_cancelled()  # finished while the cancel was on its way

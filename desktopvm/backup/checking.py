@@ -17,10 +17,13 @@ from desktopvm.backup.setfile import (
     BackupDamaged,
     BackupSet,
     DiskEntry,
+    FirmwareEntry,
     damaged,
     disks_of,
     file_digest,
+    firmware_of,
     is_set_name,
+    plain_member,
     read_record,
     read_small,
     read_sums,
@@ -53,11 +56,26 @@ def _from_record(set_path: Path, data: dict[str, Any]) -> BackupSet:
         if not path.is_file() or path.is_symlink():
             raise damaged(set_path, disk.file, "missing (or not a plain file)")
         size += path.stat().st_size
+    firmware = firmware_of(data)
+    for entry in firmware:
+        _check_firmware_file(set_path, entry)
+        size += entry.size
     return BackupSet(path=set_path, id=data["id"], machine_key=data["machine_key"],
                      machine_name=data["machine_name"], source=data["source"],
                      created=datetime.fromisoformat(data["created"]), kind=data["kind"],
                      parent=data["parent"], was_running=data["was_running"], size_bytes=size,
-                     spec=spec, point=data["point"], disks=disks)
+                     spec=spec, point=data["point"], disks=disks, firmware=firmware)
+
+
+def _check_firmware_file(set_path: Path, entry: FirmwareEntry) -> None:
+    """A firmware file is there, reached through no link, and as large as the record says
+    (so a huge file never gets as far as being read)."""
+    if not plain_member(set_path, entry.file):
+        raise damaged(set_path, entry.file, "missing (or not a plain file)")
+    size = (set_path / entry.file).stat().st_size
+    if size != entry.size:
+        raise damaged(set_path, entry.file, f"{size} bytes, not the {entry.size} backup.json "
+                      "says")
 
 
 def _read_spec(set_path: Path) -> MachineSpec:
@@ -240,8 +258,10 @@ def _verify_one(backup: BackupSet, progress: Progress, cancel: CancelToken, done
         if required not in sums:
             raise damaged(path, SUMS, f"does not list {required}")
     by_file = {d.file: d for d in backup.disks}
+    firmware = {f.file: f for f in backup.firmware}
     for name, expected in sorted(sums.items()):
         cancel.raise_if_cancelled()
+        _check_recorded(path, firmware.get(name), expected)
         disk = by_file.get(name)
         if disk is not None:
             _check_disk(backup, disk.file, disk.virtual_size)
@@ -254,6 +274,15 @@ def _verify_one(backup: BackupSet, progress: Progress, cancel: CancelToken, done
         if disk is not None:
             done += (path / name).stat().st_size
     return done
+
+
+def _check_recorded(path: Path, entry: FirmwareEntry | None, expected: str) -> None:
+    """A firmware file's size and its digest in backup.json, against SHA256SUMS'."""
+    if entry is None:
+        return
+    _check_firmware_file(path, entry)
+    if entry.sha256 != expected:
+        raise damaged(path, entry.file, "its digest in backup.json and SHA256SUMS differ")
 
 
 def _check_disk(backup: BackupSet, file: str, virtual_size: int) -> None:

@@ -10,7 +10,15 @@ from typing import cast
 
 from desktopvm.backup.checking import fits_under, machine_sets
 from desktopvm.backup.publish import partial_folder
-from desktopvm.backup.setfile import BackupSet, DiskEntry, file_digest, machine_key
+from desktopvm.backup.setfile import (
+    NVRAM_FILE,
+    TPM_FOLDER,
+    BackupSet,
+    DiskEntry,
+    FirmwareEntry,
+    file_digest,
+    machine_key,
+)
 from desktopvm.backup.tools import qemu_img
 from desktopvm.backup.writing import finish
 from desktopvm.connections import kind_of
@@ -24,6 +32,7 @@ from desktopvm.protocol import (
     CancelToken,
     Capture,
     CapturingBackend,
+    FirmwareState,
     InvalidState,
     PowerState,
     Progress,
@@ -31,6 +40,7 @@ from desktopvm.protocol import (
     UnsupportedOperation,
     scaled_progress,
 )
+from desktopvm.protocol.backup import MAX_NVRAM_BYTES, MAX_TPM_FILE_BYTES, tpm_file_name_ok
 
 _UNSAFE = re.compile(r"[^\w.-]+")
 #: A chain restarts with a full set after this many incremental links, or once its full set
@@ -123,11 +133,16 @@ def _by_capture(backend: Backend, machine_id: str, folder: Path, key: str, *,
                 capturer.forget_capture_points(machine_id)
                 shutil.rmtree(disks_dir)
                 parent = None
+        firmware = _firmware_entries(capture.firmware, disks_dir, partial, cancel)
+        if firmware and capture.was_running and any(f.kind == "tpm" for f in firmware):
+            progress(None, "The TPM state was copied while the machine ran: as its emulator "
+                     "last wrote it, moments apart from the disks")
         return finish(partial, folder, created=taken, spec=capture.spec, disks=entries,
                       source=backend.name, machine_id=machine_id, key=key,
                       backend=kind_of(backend.name), parent=parent.id if parent else "",
                       point=capture.point, was_running=capture.was_running,
-                      compressed=compress, snapshots=capture.snapshots, cancel=cancel)
+                      compressed=compress, snapshots=capture.snapshots, cancel=cancel,
+                      firmware=firmware)
 
 
 class _NotTheSameDisk(Exception):
@@ -159,6 +174,42 @@ def _captured_entries(capture: Capture, parent: BackupSet | None, partial: Path,
             raise _NotTheSameDisk(f"the disk at {slot} is not the one the previous backup "
                                   "has there")
         entries.append(entry)
+    return tuple(entries)
+
+
+def _firmware_entries(state: FirmwareState, disks_dir: Path, partial: Path,
+                      cancel: CancelToken) -> tuple[FirmwareEntry, ...]:
+    """The capture's variable store and TPM files moved to their places in the set (whole in
+    every set, incremental or not: they are small), private to the user, with their records."""
+    moves: list[tuple[Path, str, str, int]] = []  # (captured file, set file, kind, limit)
+    if state.nvram is not None:
+        moves.append((state.nvram, NVRAM_FILE, "nvram", MAX_NVRAM_BYTES))
+    for file in state.tpm:
+        if not tpm_file_name_ok(file.name):
+            raise BackendError(f"The capture named the TPM state file {file.name!r}, which is "
+                               "not a plain file name")
+        moves.append((file, f"{TPM_FOLDER}/{file.name}", "tpm", MAX_TPM_FILE_BYTES))
+    if len({name for _, name, _, _ in moves}) != len(moves):
+        raise BackendError("The capture named the same TPM state file twice")
+    entries = []
+    for captured, name, kind, limit in moves:
+        cancel.raise_if_cancelled()
+        source = _inside(captured, disks_dir)
+        size = source.stat().st_size
+        if not 0 < size <= limit:
+            raise BackendError(f"The capture's {kind} file {captured.name} is {size} bytes; "
+                               f"one holds 1 to {limit}")
+        target = partial / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.rename(target)
+        # The TPM's seeds unseal what the guest sealed to it (BitLocker's key): not for
+        # other users of this computer to read.
+        target.chmod(0o600)
+        entries.append(FirmwareEntry(file=name, kind=kind, size=size,
+                                     sha256=file_digest(target, cancel)))
+    for leftover in sorted(disks_dir.iterdir(), reverse=True):
+        if leftover.is_dir() and not any(leftover.iterdir()):
+            leftover.rmdir()  # the capture's emptied tpm folder
     return tuple(entries)
 
 

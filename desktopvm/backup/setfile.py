@@ -1,4 +1,4 @@
-"""A backup set's files: backup.json (schema 2, 1 still read), SHA256SUMS and the BackupSet."""
+"""A backup set's files: backup.json (schema 3, 1-2 still read), SHA256SUMS and the BackupSet."""
 
 from __future__ import annotations
 
@@ -18,8 +18,16 @@ from typing import Any, BinaryIO
 from desktopvm.model import MachineSpec
 from desktopvm.model.devices import DiskFormat
 from desktopvm.protocol import BackendError, CancelToken
+from desktopvm.protocol.backup import (
+    MAX_NVRAM_BYTES,
+    MAX_TPM_FILE_BYTES,
+    MAX_TPM_FILES,
+    tpm_file_name_ok,
+)
 
-SCHEMA = 2  # 2: each disk names its source file (schema 1 sets are still read)
+# 2: each disk names its source file; 3: the firmware state (UEFI variables, TPM). Sets of
+# schema 1 and 2 are still read: they have no firmware state.
+SCHEMA = 3
 RECORD = "backup.json"
 SUMS = "SHA256SUMS"
 SPEC = "spec.json"
@@ -27,6 +35,9 @@ OVF = "machine.ovf"
 NOTES = "notes.txt"
 SNAPSHOTS = "snapshots.json"
 DISKS = "disks"
+FIRMWARE = "firmware"
+NVRAM_FILE = "firmware/nvram.fd"  # the UEFI variable store, a raw edk2 flash image
+TPM_FOLDER = "firmware/tpm"  # the TPM's state files, by their own names
 KINDS = ("full", "incremental")
 MAX_RECORD_BYTES = 4 * 1024 * 1024  # a record is a few KiB; more is not one of ours
 CHUNK = 1024 * 1024
@@ -68,6 +79,21 @@ class DiskEntry:
 
 
 @dataclass(frozen=True)
+class FirmwareEntry:
+    """One firmware state file of a set: the UEFI variable store or a TPM state file."""
+
+    file: str  # NVRAM_FILE, or TPM_FOLDER/<name>
+    kind: str  # "nvram" or "tpm"
+    size: int
+    sha256: str
+
+    @property
+    def limit(self) -> int:
+        """The most bytes a file of its kind may hold."""
+        return MAX_NVRAM_BYTES if self.kind == "nvram" else MAX_TPM_FILE_BYTES
+
+
+@dataclass(frozen=True)
 class BackupSet:
     """One complete backup of one machine at one point in time (a folder in the destination).
 
@@ -89,6 +115,8 @@ class BackupSet:
     point: str = ""
     disks: tuple[DiskEntry, ...] = ()
     problem: str = ""
+    # Stored whole in every set (full or incremental): a restore takes the newest set's.
+    firmware: tuple[FirmwareEntry, ...] = ()
 
 
 def machine_key(source: str, machine_id: str) -> str:
@@ -126,16 +154,20 @@ def record_data(backup: BackupSet, *, machine_id: str, backend: str, compressed:
                    "virtual_size": d.virtual_size, "sha256": d.sha256,
                    "incremental": d.incremental, "source_file": d.source_file}
                   for d in backup.disks],
+        "firmware": [{"file": f.file, "kind": f.kind, "size": f.size, "sha256": f.sha256}
+                     for f in backup.firmware],
     }
 
 
 _TOP = {"schema": int, "desktopvm_version": str, "id": str, "machine_key": str,
         "machine_name": str, "machine_id": str, "source": str, "backend": str,
         "created": str, "kind": str, "parent": str, "was_running": bool, "point": str,
-        "compressed": bool, "disks": list}
+        "compressed": bool, "disks": list, "firmware": list}
+_TOP_2 = {name: kind for name, kind in _TOP.items() if name != "firmware"}
 _DISK = {"file": str, "controller": int, "port": int, "device": int, "format": str,
          "virtual_size": int, "sha256": str, "incremental": bool, "source_file": str}
 _DISK_1 = {name: kind for name, kind in _DISK.items() if name != "source_file"}
+_FIRMWARE = {"file": str, "kind": str, "size": int, "sha256": str}
 
 
 @contextmanager
@@ -181,11 +213,13 @@ def read_record(set_path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         raise damaged(set_path, RECORD, f"not valid JSON ({error.msg}, line {error.lineno})") \
             from None
-    _check_fields(set_path, data, _TOP, "")
-    if data["schema"] > SCHEMA:
-        raise damaged(set_path, RECORD, f"schema {data['schema']} was written by a newer "
+    found = data.get("schema") if isinstance(data, dict) else None
+    schema = found if isinstance(found, int) and not isinstance(found, bool) else 0
+    if schema > SCHEMA:  # before its fields: a newer record may have new ones
+        raise damaged(set_path, RECORD, f"schema {schema} was written by a newer "
                       f"DesktopVM; this one reads schema {SCHEMA}")
-    if data["schema"] not in (1, SCHEMA):
+    _check_fields(set_path, data, _TOP if schema >= 3 else _TOP_2, "")
+    if data["schema"] not in (1, 2, SCHEMA):
         raise damaged(set_path, RECORD, f"unknown schema {data['schema']}")
     if data["kind"] not in KINDS:
         raise damaged(set_path, RECORD, f"kind {data['kind']!r} is neither full nor incremental")
@@ -200,6 +234,7 @@ def read_record(set_path: Path) -> dict[str, Any]:
     if not aware:
         raise damaged(set_path, RECORD, f"created {data['created']!r} is not a UTC time")
     _check_disks(set_path, data)
+    _check_firmware(set_path, data.get("firmware", []))
     return dict(data)
 
 
@@ -225,6 +260,55 @@ def _check_disks(set_path: Path, data: dict[str, Any]) -> None:
         if slot in slots or min(slot) < 0 or disk["virtual_size"] < 0:
             raise damaged(set_path, RECORD, f"disk {number}'s place {slot} is invalid or taken")
         slots.add(slot)
+
+
+def _check_firmware(set_path: Path, entries: list[Any]) -> None:
+    """Each firmware file: a known kind at its own place in the set, a plausible size."""
+    files = set()
+    nvram = tpm = 0
+    for number, entry in enumerate(entries, start=1):
+        what = f"firmware file {number}"
+        _check_fields(set_path, entry, _FIRMWARE, f"{what} ")
+        name = check_member(set_path, entry["file"], what)
+        if name in files:
+            raise damaged(set_path, RECORD, f"{what} names {name!r} twice")
+        files.add(name)
+        if entry["kind"] == "nvram":
+            nvram += 1
+            if name != NVRAM_FILE or nvram > 1:
+                raise damaged(set_path, RECORD, f"{what}: a set holds one UEFI variable "
+                              f"store, as {NVRAM_FILE}")
+            limit = MAX_NVRAM_BYTES
+        elif entry["kind"] == "tpm":
+            tpm += 1
+            folder, _, plain = name.rpartition("/")
+            if folder != TPM_FOLDER or not tpm_file_name_ok(plain) or tpm > MAX_TPM_FILES:
+                raise damaged(set_path, RECORD, f"{what}: TPM state is at most "
+                              f"{MAX_TPM_FILES} plain files in {TPM_FOLDER}/")
+            limit = MAX_TPM_FILE_BYTES
+        else:
+            raise damaged(set_path, RECORD, f"{what} is of the unknown kind {entry['kind']!r}")
+        if not 0 < entry["size"] <= limit:
+            raise damaged(set_path, RECORD, f"{what} is {entry['size']} bytes; a "
+                          f"{entry['kind']} file of a set holds 1 to {limit}")
+        if not re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]):
+            raise damaged(set_path, RECORD, f"{what} has no SHA-256 digest")
+
+
+def firmware_of(data: dict[str, Any]) -> tuple[FirmwareEntry, ...]:
+    """The firmware entries of a checked record (none before schema 3)."""
+    return tuple(FirmwareEntry(file=f["file"], kind=f["kind"], size=f["size"],
+                               sha256=f["sha256"]) for f in data.get("firmware", []))
+
+
+def plain_member(set_path: Path, name: str) -> bool:
+    """Whether the set's file `name` is a regular file reached through no symbolic link."""
+    path = set_path
+    for part in PurePosixPath(name).parts:
+        path = path / part
+        if path.is_symlink():
+            return False
+    return path.is_file()
 
 
 def _check_fields(set_path: Path, data: object, fields: dict[str, type], what: str) -> None:

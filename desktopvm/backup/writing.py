@@ -19,6 +19,7 @@ from desktopvm.backup.setfile import (
     SUMS,
     BackupSet,
     DiskEntry,
+    FirmwareEntry,
     file_digest,
     format_sums,
     is_set_name,
@@ -63,10 +64,11 @@ def finish(partial: Path, machine_folder: Path, *, created: datetime, spec: Mach
            disks: tuple[DiskEntry, ...],
            source: str, machine_id: str, key: str, backend: str, parent: str, point: str,
            was_running: bool, compressed: bool, snapshots: tuple[Snapshot, ...],
-           cancel: CancelToken) -> BackupSet:
+           cancel: CancelToken, firmware: tuple[FirmwareEntry, ...] = ()) -> BackupSet:
     """Write the metadata and the digests, then publish the set under its final name.
 
-    `created` is the set's point in time: when the capture or export began.
+    `created` is the set's point in time: when the capture or export began. `firmware`
+    are the UEFI variable store and TPM state files already in the partial folder.
     """
     created = created.astimezone(UTC)
     kind = "incremental" if any(d.incremental for d in disks) else "full"
@@ -81,15 +83,16 @@ def finish(partial: Path, machine_folder: Path, *, created: datetime, spec: Mach
     (partial / NOTES).write_text(spec.notes, encoding="utf-8")
     (partial / SNAPSHOTS).write_text(json.dumps([snapshot_data(s) for s in snapshots],
                                                 indent=2) + "\n", encoding="utf-8")
-    size = sum((partial / d.file).stat().st_size for d in disks)
+    size = sum((partial / d.file).stat().st_size for d in disks) + sum(f.size for f in firmware)
     backup = BackupSet(path=machine_folder / name, id=name, machine_key=key,
                        machine_name=spec.name, source=source, created=created, kind=kind,
                        parent=parent if kind == "incremental" else "", was_running=was_running,
-                       size_bytes=size, spec=spec, point=point, disks=disks)
+                       size_bytes=size, spec=spec, point=point, disks=disks,
+                       firmware=firmware)
     record = record_data(backup, machine_id=machine_id, backend=backend, compressed=compressed,
                          version=desktopvm.__version__)
     (partial / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    known = {d.file: d.sha256 for d in disks}
+    known = {d.file: d.sha256 for d in disks} | {f.file: f.sha256 for f in firmware}
     digests = {}
     for member in set_files(partial):
         if member == OWNER:

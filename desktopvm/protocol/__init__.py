@@ -1,7 +1,13 @@
 """The backend protocol: the one synchronous, Qt-free interface every hypervisor implements."""
 
 from desktopvm.protocol.backend import Backend
-from desktopvm.protocol.backup import Capture, CapturedDisk, CapturingBackend
+from desktopvm.protocol.backup import (
+    Capture,
+    CapturedDisk,
+    CapturingBackend,
+    FirmwareState,
+    FirmwareStateBackend,
+)
 from desktopvm.protocol.errors import (
     AuthenticationFailed,
     BackendError,
@@ -50,6 +56,8 @@ __all__ = [
     "ConnectionLost",
     "ConsoleEndpoints",
     "DiskInfo",
+    "FirmwareState",
+    "FirmwareStateBackend",
     "HostInfo",
     "HostNetwork",
     "InvalidSpec",

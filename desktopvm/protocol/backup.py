@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +37,48 @@ class CapturedDisk:
     incremental: bool = False
 
 
+#: The largest UEFI variable store a set takes. edk2's x86 stores are 128 KiB (OVMF 2M
+#: builds) or 528 KiB (4M builds); 8 MiB leaves room for larger builds and still refuses a
+#: "variable store" that is really something else.
+MAX_NVRAM_BYTES = 8 * 1024 * 1024
+#: The largest TPM state file, and how many a set takes. swtpm keeps a TPM 2.0 in one
+#: permanent-state file of a few KiB (libtpms' NV memory is 128 KiB at most), plus a volatile
+#: and a saved-state file while suspended.
+MAX_TPM_FILE_BYTES = 4 * 1024 * 1024
+MAX_TPM_FILES = 4
+_TPM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def tpm_file_name_ok(name: str) -> bool:
+    """Whether `name` may be a TPM state file's name: a plain name, no folder, no dot first."""
+    return bool(_TPM_NAME.match(name)) and ".." not in name
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareState:
+    """What a machine keeps outside its disks that its guest relies on to boot as before.
+
+    `nvram` is the UEFI variable store as a raw flash image (edk2's layout: the boot
+    entries, Secure Boot keys, the boot order); `tpm` the virtual TPM's state files, each
+    by its own plain name (its seeds and NV indices: what BitLocker seals its key to).
+    Both are local files a capture wrote inside its folder. Empty for BIOS machines, for
+    machines without a TPM and for backends that do not capture them.
+    """
+
+    nvram: Path | None = None
+    tpm: tuple[Path, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return self.nvram is None and not self.tpm
+
+    def describe(self) -> str:
+        """What it holds, in words ("UEFI variables and TPM state")."""
+        parts = (["UEFI variables"] if self.nvram is not None else []) + \
+            (["TPM state"] if self.tpm else [])
+        return " and ".join(parts) or "nothing"
+
+
 @dataclass(frozen=True, slots=True)
 class Capture:
     """A machine at one point in time: its hardware, its disks and where to go on from."""
@@ -46,6 +89,8 @@ class Capture:
     point: str = ""
     was_running: bool = False  # True: the disks are crash-consistent, not clean
     snapshots: tuple[Snapshot, ...] = ()  # the snapshot tree at capture time (metadata)
+    # The UEFI variable store and TPM state (empty where the backend does not capture them).
+    firmware: FirmwareState = FirmwareState()
 
 
 @runtime_checkable
@@ -72,6 +117,52 @@ class CapturingBackend(Protocol):
     def forget_capture_points(self, machine_id: str) -> None:
         """Drop what the backend keeps for incremental captures (e.g. QEMU dirty bitmaps)."""
         ...
+
+
+@runtime_checkable
+class FirmwareStateBackend(Protocol):
+    """A backend whose captures carry the machine's firmware state (`Capture.firmware`) and
+    that can put such a state onto one of its machines.
+
+    Backends without it neither back the state up nor take it back: a restore onto them
+    says the state stays behind (and a TPM-sealed secret such as BitLocker's key then needs
+    its recovery key).
+    """
+
+    def put_firmware_state(self, machine_id: str, state: FirmwareState, *,
+                           cancel: CancelToken) -> tuple[str, ...]:
+        """Give the machine (which must be off) this variable store and TPM state.
+
+        The machine's spec decides what it takes: a variable store only with UEFI, TPM
+        state only with a TPM. Each part is replaced as a whole (never half written); what
+        the machine could not take is returned, each in one line of words. InvalidState
+        when the machine is not off.
+        """
+        ...
+
+
+def carries_firmware_state(source: object, target: object) -> bool:
+    """Whether a backup of a machine of `source` restored onto `target` keeps its UEFI
+    variables and TPM state: both sides must be FirmwareStateBackends (the source
+    captures it)."""
+    return isinstance(source, FirmwareStateBackend) and isinstance(source, CapturingBackend) \
+        and isinstance(target, FirmwareStateBackend)
+
+
+def firmware_left_behind(nvram: bool, tpm: bool, why: str) -> str:
+    """One line for the user: the UEFI variables and/or TPM state do not go along (`why`),
+    and what that means when the machine starts."""
+    what = " and ".join((["UEFI variables"] if nvram else []) + (["TPM state"] if tpm else []))
+    effects = []
+    if nvram:
+        effects.append("the machine starts with fresh UEFI variables, so a system whose boot "
+                       "loader is only under its own name (\\EFI\\debian\\, not the fallback "
+                       "\\EFI\\BOOT\\) drops to the UEFI shell until its boot entry is added "
+                       "again")
+    if tpm:
+        effects.append("it gets a new, empty TPM, so BitLocker (and anything else sealed to "
+                       "the old one) asks for its recovery key")
+    return f"{what} stay behind ({why}): " + "; ".join(effects)
 
 
 # -- the temporary snapshot a running machine's capture takes (ESXi, VMware, VirtualBox) ------

@@ -33,7 +33,8 @@ def test_a_full_set_holds_everything_and_sha256sum_checks_it(machine, destinatio
     assert names == ["SHA256SUMS", "backup.json", "disks/disk1.qcow2", "disks/disk2.qcow2",
                      "machine.ovf", "notes.txt", "snapshots.json", "spec.json"]
     record = json.loads((folder / "backup.json").read_text())
-    assert record["schema"] == 2 and record["kind"] == "full" and record["point"] == "point-1"
+    assert record["schema"] == 3 and record["kind"] == "full" and record["point"] == "point-1"
+    assert record["firmware"] == []  # the double has no UEFI variables or TPM
     assert [d["virtual_size"] for d in record["disks"]] == [4 * MIB, 2 * MIB]
     assert (folder / "notes.txt").read_text() == "the notes"
     # The manifest is what sha256sum writes: users can check a set without DesktopVM.
