@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from desktopvm.backup.fitting import fit_for_restore
-from desktopvm.model import MachineSpec, NetworkAttachment
+from desktopvm.model import Firmware, MachineSpec, NetworkAttachment
 from desktopvm.model.porting import Change, Fitting
 from desktopvm.protocol import Backend, BackendError
+from desktopvm.protocol.backup import (
+    FirmwareStateBackend,
+    carries_firmware_state,
+    firmware_left_behind,
+)
 
 
 class CopyMismatch(BackendError):
@@ -33,13 +38,31 @@ def plan_for(spec: MachineSpec, source: Backend, target: Backend) -> Fitting:
     # What the restore can place there (VirtualBox's import puts a VirtIO disk on SATA).
     fitting = fit_for_restore(spec, target.capabilities(), source=source.capabilities(),
                               networks=_networks(target))
-    if spec.firmware.tpm and fitting.spec.firmware.tpm:
-        # The TPM's state is not in any backup or export: the copy gets a new one.
-        fitting = _with(fitting, Change(
-            "TPM", "TPM 2.0", "a new, empty TPM 2.0", "a TPM's keys never leave the "
-            "hypervisor that made them: BitLocker and anything else sealed in it asks for "
-            "its recovery key on the first start"))
-    return fitting
+    return _firmware_state(spec, fitting, source, target)
+
+
+def _firmware_state(spec: MachineSpec, fitting: Fitting, source: Backend,
+                    target: Backend) -> Fitting:
+    """The line for the UEFI variables and the TPM's state: they travel in the backup only
+    between backends that capture them and put them back (QEMU to QEMU)."""
+    uefi = spec.firmware.kind is Firmware.UEFI
+    if not (uefi or spec.firmware.tpm):
+        return fitting
+    if carries_firmware_state(source, target):
+        lost_uefi = uefi and fitting.spec.firmware.kind is not Firmware.UEFI
+        lost_tpm = spec.firmware.tpm and not fitting.spec.firmware.tpm
+        if not (lost_uefi or lost_tpm):
+            return fitting  # both go along; a firmware or TPM change is its own line
+        why = "the copy has no UEFI firmware" if lost_uefi else "the copy has no TPM"
+        nvram, tpm = lost_uefi, lost_tpm
+    else:
+        why = f"{getattr(source, 'display_name', 'the source')} does not back them up" \
+            if not isinstance(source, FirmwareStateBackend) else \
+            f"{getattr(target, 'display_name', 'the target')} cannot take them"
+        nvram, tpm = uefi, spec.firmware.tpm
+    what = " and ".join((["UEFI variables"] if nvram else []) + (["TPM state"] if tpm else []))
+    return _with(fitting, Change(what, "kept in the original", "stay behind",
+                                 firmware_left_behind(nvram, tpm, why)))
 
 
 def _with(fitting: Fitting, change: Change) -> Fitting:

@@ -79,12 +79,41 @@ def test_the_report_says_snapshots_stay_behind():
     assert "a move deletes them with it" in got["snapshots"][2]
 
 
-def test_the_report_says_the_tpm_is_a_new_one():
-    spec = MachineSpec(name="w", os="windows11", firmware=FirmwareSpec(kind=Firmware.UEFI,
-                                                                       tpm=True))
-    got = plan(Side(TARGETS["qemu"], spec=spec), Side(TARGETS["virtualbox"]))
-    assert got["TPM"][1] == "a new, empty TPM 2.0"
-    assert "BitLocker" in got["TPM"][2]
+@dataclass
+class FirmwareSide(Side):
+    """A side that captures the firmware state and puts it back (as QEMU does)."""
+
+    def capture(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("planning captures nothing")
+
+    def forget_capture_points(self, machine_id: str) -> None:
+        raise AssertionError("planning forgets nothing")
+
+    def put_firmware_state(self, *args: object, **kwargs: object) -> tuple[str, ...]:
+        raise AssertionError("planning puts nothing")
+
+
+WINDOWS = MachineSpec(name="w", os="windows11", firmware=FirmwareSpec(kind=Firmware.UEFI,
+                                                                      tpm=True))
+
+
+def test_the_report_says_the_uefi_variables_and_tpm_state_stay_behind():
+    for source, why in ((Side(TARGETS["qemu"], spec=WINDOWS, display_name="Plain"),
+                         "Plain does not back them up"),
+                        (FirmwareSide(TARGETS["qemu"], spec=WINDOWS),
+                         "VirtualBox cannot take them")):
+        got = plan(source, Side(TARGETS["virtualbox"], display_name="VirtualBox"))
+        line = got["UEFI variables and TPM state"]
+        assert line[1] == "stay behind"
+        assert why in line[2] and "BitLocker" in line[2] and "UEFI shell" in line[2]
+
+
+def test_between_backends_that_keep_the_firmware_state_the_report_has_no_such_line():
+    got = plan(FirmwareSide(TARGETS["qemu"], spec=WINDOWS), FirmwareSide(TARGETS["qemu"]))
+    assert not [what for what in got if "UEFI variables" in what or "TPM" in what]
+    bios = MachineSpec(name="b", os="windows11")  # nothing to keep: no line either way
+    assert not [w for w in plan(Side(TARGETS["qemu"], spec=bios), Side(TARGETS["virtualbox"]))
+                if "UEFI variables" in w]
 
 
 def test_networks_the_target_host_lacks_are_disconnected_and_a_silent_host_changes_nothing():
