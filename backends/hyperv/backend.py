@@ -29,6 +29,7 @@ from backends.hyperv.errors import (
     HYPERV_ADMINISTRATORS_HINT,
     permission_message,
 )
+from backends.hyperv.host_files import HostFiles
 from backends.hyperv.metadata import MetadataStore
 from backends.hyperv.plans import Call
 from backends.hyperv.runner import Runner, machine_id
@@ -70,6 +71,7 @@ class HyperVBackend:
         self.display_name = display_name or ("Hyper-V" if local else f"Hyper-V on {host}")
         self.runner = Runner(channel_factory, host=host, local=local)
         self.quick = self.runner.quick
+        self.files = HostFiles(self.runner)
         self.metadata = metadata or MetadataStore(host)
 
     def close(self) -> None:
@@ -220,12 +222,27 @@ class HyperVBackend:
         return appliances.import_machine(self.runner, self.metadata, path, name=name,
                                          progress=progress, cancel=cancel)
 
-    # -- backups (backup.py: Export-VM, this computer only, full copies) -------------------
+    # -- backups (backup.py: Export-VM, full copies; host_files.py brings a remote host's) --
     def capture(self, machine_id: str, folder: Path, *, since: str = "", compress: bool = True,
                 progress: Progress, cancel: CancelToken) -> Capture:
         # `since` and `compress` do not apply: every copy is a full VHD/VHDX.
         return backup.capture(self.runner, self.metadata, self.name, _id(machine_id), folder,
-                              progress=progress, cancel=cancel)
+                              files=self.files, progress=progress, cancel=cancel)
+
+    # -- files on the host (protocol.host_files: restores onto a remote host) -------------
+    def make_host_folder(self, stem: str) -> str:
+        return self.files.make_folder(stem)
+
+    def put_host_file(self, source: Path, folder: str, name: str, *, progress: Progress,
+                      cancel: CancelToken) -> str:
+        return self.files.put(source, folder, name, progress=progress, cancel=cancel)
+
+    def get_host_file(self, source: str, destination: Path, *, progress: Progress,
+                      cancel: CancelToken) -> None:
+        self.files.get(source, destination, progress=progress, cancel=cancel)
+
+    def remove_host_folder(self, folder: str) -> None:
+        self.files.remove_folder(folder)
 
     def forget_capture_points(self, machine_id: str) -> None:
         """Nothing to forget: no reference points are made for incremental captures."""

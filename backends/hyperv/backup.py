@@ -5,10 +5,11 @@ with `-CaptureLiveState CaptureDataConsistentState` (Hyper-V's production checkp
 guest flushes its writes, no memory is copied; the VM keeps running) — and leaves one whole
 VHD/VHDX per attached disk (a checkpoint's `.avhdx` merged with its parents by Convert-VHD).
 
-Only for this computer's Hyper-V: on a remote host the export would be written on that host,
-where DesktopVM cannot read it. Full copies only: Hyper-V (2016+) tracks changed blocks
-(Resilient Change Tracking), but only through WMI reference points
-(`Msvm_VirtualSystemSnapshotService.CreateReferencePoint`), which DesktopVM does not use yet.
+On a remote host the export is written there, into a folder made for it, and its disks are
+copied here through the PowerShell session (host_files.py). Full copies only: Hyper-V
+(2016+) tracks changed blocks (Resilient Change Tracking), but only through WMI reference
+points (`Msvm_VirtualSystemSnapshotService.CreateReferencePoint`), which DesktopVM does not
+use yet.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import shutil
 from pathlib import Path
 
 from backends.hyperv import inventory, plans
+from backends.hyperv.host_files import HostFiles, host_join, host_name, host_within
 from backends.hyperv.metadata import MetadataStore
 from backends.hyperv.parsers import as_int, as_list
 from backends.hyperv.plans import Call
@@ -30,7 +32,7 @@ from desktopvm.protocol import (
     OperationCancelled,
     PowerState,
     Progress,
-    UnsupportedOperation,
+    scaled_progress,
 )
 from desktopvm.protocol.backup import Capture, CapturedDisk
 
@@ -38,18 +40,14 @@ STAGING = ".hyperv-export"  # Export-VM's folder inside the backup's folder (rem
 CAPTURABLE = (PowerState.OFF, PowerState.RUNNING, PowerState.PAUSED, PowerState.SAVED)
 
 
-def remote_refusal(host: str) -> str:
-    """Why a remote host's machines cannot be backed up (yet), in the user's words."""
-    return (f"Backing up machines on {host} is not possible yet: Hyper-V would write the copy "
-            f"on {host} itself, where DesktopVM cannot read it. Back the machine up with "
-            f"DesktopVM running on {host}, or export it (Export) to a shared folder.")
+def capture(runner: Runner, metadata: MetadataStore, connection: str, vm_id: str,
+            folder: Path, *, files: HostFiles, progress: Progress,
+            cancel: CancelToken) -> Capture:
+    """Export the VM into `folder` and hand back its disks, one whole file each.
 
-
-def capture(runner: Runner, metadata: MetadataStore, connection: str, vm_id: str, folder: Path,
-            *, progress: Progress, cancel: CancelToken) -> Capture:
-    """Export the VM into `folder` and hand back its disks, one whole file each."""
-    if not runner.local:
-        raise UnsupportedOperation(remote_refusal(runner.host))
+    On a remote host the export goes into a folder made there for it; its disks are then
+    copied here piece by piece (host_files.py) and the folder there is removed in every case.
+    """
     info = inventory.machine(runner, metadata, vm_id, connection)
     state = info.summary.state
     if state not in CAPTURABLE:
@@ -57,34 +55,67 @@ def capture(runner: Runner, metadata: MetadataStore, connection: str, vm_id: str
                            "it up")
     cancel.raise_if_cancelled()
     existing = set(folder.iterdir())
-    progress(None, "Exporting the machine (Hyper-V copies its disks)")
+    there = str(folder) if runner.local else files.make_folder(
+        f"DesktopVM-backup-{info.spec.name}", beside_disks=False)
+    progress(None, "Exporting the machine (Hyper-V copies its disks)"
+             if runner.local else f"Exporting the machine on {runner.host}")
     try:
         # Not interruptible: the copy runs in Hyper-V's management service, which a killed
         # PowerShell would not stop; a cancel removes what it wrote once it is done.
-        result = runner.run(Call("capture_vm", {"Id": vm_id, "Staging": str(folder / STAGING),
-                                                "Destination": str(folder)},
+        result = runner.run(Call("capture_vm", {"Id": vm_id,
+                                                "Staging": host_join(there, STAGING),
+                                                "Destination": there},
                                  timeout=plans.COPY), interruptible=False, slow=True)
         if cancel.cancelled:
             raise OperationCancelled()
-        disks = _captured(info.spec, result, folder)
+        rows = _rows(info.spec, result, there)
+        if not runner.local:
+            rows = _fetched(files, rows, folder, progress=progress, cancel=cancel)
+        disks = _captured(info.spec, rows, folder)
     except BaseException:
         _remove_new(folder, existing)
         raise
+    finally:
+        if not runner.local:
+            files.remove_folder(there)
     progress(1.0, "Disks copied")
     return Capture(spec=info.spec, disks=disks, point="",
                    was_running=state is not PowerState.OFF, snapshots=info.snapshots)
 
 
-def _captured(spec: MachineSpec, result: dict[str, object],
+def _rows(spec: MachineSpec, result: dict[str, object], there: str) -> list[dict[str, str]]:
+    """The reply's disks ({Source, Path, Size}), each a file capture_vm wrote into `there`."""
+    rows = []
+    for row in as_list(result.get("Disks")):
+        path = str(row.get("Path", "")) if isinstance(row, dict) else ""
+        if not isinstance(row, dict) or not host_within(path, there):
+            raise CommandFailed(f"Hyper-V's export of {spec.name} did not give back its disks "
+                                "as expected", details=repr(row))
+        rows.append({"Source": str(row.get("Source", "")), "Path": path,
+                     "Size": str(row.get("Size", ""))})
+    return rows
+
+
+def _fetched(files: HostFiles, rows: list[dict[str, str]], folder: Path, *,
+             progress: Progress, cancel: CancelToken) -> list[dict[str, str]]:
+    """The rows with each disk copied from the remote host into `folder` (same file name)."""
+    fetched = []
+    for number, row in enumerate(rows):
+        local = folder / host_name(row["Path"])
+        files.get(row["Path"], local, cancel=cancel,
+                  progress=scaled_progress(progress, number / len(rows), 1 / len(rows)))
+        fetched.append({**row, "Path": str(local)})
+    return fetched
+
+
+def _captured(spec: MachineSpec, rows: list[dict[str, str]],
               folder: Path) -> tuple[CapturedDisk, ...]:
-    """The reply's disks placed where the spec has them (matched by the attached file)."""
+    """The disks placed where the spec has them (matched by the attached file)."""
     slots = {disk.path.lower(): (index, disk.port, disk.device)
              for index, controller in enumerate(spec.storage) for disk in controller.disks}
     disks = []
-    for row in as_list(result.get("Disks")):
-        if not isinstance(row, dict):
-            continue
-        source, path = str(row.get("Source", "")), Path(str(row.get("Path", "")))
+    for row in rows:
+        source, path = row["Source"], Path(row["Path"])
         slot = slots.get(source.lower())
         if slot is None or path.parent != folder or not path.is_file():
             raise CommandFailed(f"Hyper-V's export of {spec.name} did not give back the disk "

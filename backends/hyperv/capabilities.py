@@ -64,9 +64,10 @@ def capabilities(facts: HostFacts, *, local: bool) -> Capabilities:
         vnc_console=False,
         serial_console=local,
         export_formats=frozenset({"hyperv"}),
-        # Export-VM copies a running VM (a production checkpoint); only this computer's, whose
-        # files DesktopVM can read. Changed-block tracking (RCT) is WMI-only: not used yet.
-        backup_running=local,
+        # Export-VM copies a running VM (a production checkpoint); a remote host's export is
+        # copied here through host_files.py. Changed-block tracking (RCT) is WMI-only: not
+        # used yet.
+        backup_running=True,
         backup_incremental=False,
         live_changes=frozenset({LiveChange.NAME, LiveChange.NOTES, LiveChange.OPTICAL_MEDIA,
                                 LiveChange.NETWORK_ATTACHMENT}),

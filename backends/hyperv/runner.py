@@ -18,7 +18,7 @@ FACTS_TTL = 60.0
 # Requests that only read: one whose connection drops is asked again on a fresh session.
 # Every other operation may have run when its reply was lost, so it is never resent.
 READ_ONLY = frozenset({"list_vms", "get_vm", "host_info", "probe", "get_vhd",
-                       "guest_addresses", "thumbnail"})
+                       "guest_addresses", "thumbnail", "read_file", "file_hash"})
 
 
 class Runner:

@@ -45,6 +45,9 @@ AUTH_METHODS = ("ntlm", "kerberos", "credssp", "basic", "certificate")
 ENCRYPTING = ("ntlm", "kerberos", "credssp")  # can seal messages themselves over HTTP
 KEYRING_SERVICE = "DesktopVM WinRM"
 UTF8_CODEPAGE = 65001
+# Raw stdin bytes per Send: base64 makes them 128 KiB, which with the envelope around them
+# stays inside the smallest default MaxEnvelopeSizekb a host may have (150; MS-WSMV 2.2.4.10).
+SEND_PIECE = 96 * 1024
 INSTALL_HINT = "Install DesktopVM's WinRM support: pip install 'desktopvm[winrm]'"
 AUTH_LIBRARY_HINT = (f"{INSTALL_HINT} (it brings pywinrm's Kerberos and CredSSP support; "
                      "on Linux, Kerberos also needs the system's Kerberos library, e.g. "
@@ -432,16 +435,21 @@ class WinRMChannel:
         return ConnectionLost(f"Cannot reach WinRM on {self.config.host}", text)
 
     def send(self, data: bytes) -> None:
-        """Write to PowerShell's stdin."""
+        """Write to PowerShell's stdin, in Send messages WinRM accepts (SEND_PIECE each)."""
         if self._done:
             raise ChannelClosed("the shell is closed")
-        try:
-            self._call(self._protocol.send_command_input, self._shell_id, self._command_id, data)
-        except ChannelClosed:
-            raise
-        except Exception as error:
-            raise ChannelClosed(f"sending failed: {type(error).__name__}: {error}",
-                                maybe_delivered=_maybe_delivered(error)) from error
+        for start in range(0, max(1, len(data)), SEND_PIECE):
+            try:
+                self._call(self._protocol.send_command_input, self._shell_id,
+                           self._command_id, data[start:start + SEND_PIECE])
+            except ChannelClosed:
+                raise
+            except Exception as error:
+                # After a first piece went, the far side holds part of a line: the channel is
+                # spent either way, and the request may count as delivered.
+                raise ChannelClosed(f"sending failed: {type(error).__name__}: {error}",
+                                    maybe_delivered=start > 0 or _maybe_delivered(error)) \
+                    from error
 
     def receive(self, timeout: float) -> list[bytes]:
         """Complete lines from one WS-Man Receive (which waits up to the operation timeout)."""

@@ -26,7 +26,6 @@ from desktopvm.protocol import (
     CommandFailed,
     OperationCancelled,
     PowerState,
-    UnsupportedOperation,
     no_progress,
 )
 from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
@@ -106,18 +105,44 @@ def test_a_differencing_disk_comes_back_whole(backend: HyperVBackend, fake_host:
     assert not captured.was_running
 
 
-def test_a_remote_host_is_refused_in_words_before_anything_is_sent(fake_host: FakeHost,
-                                                                   tmp_path: Path):
-    remote = open_backend(tmp_path, local=False)
-    try:
-        assert remote.capabilities().backup_running is False
-        folder = empty_folder(tmp_path)
-        with pytest.raises(UnsupportedOperation, match=r"on hv01\.example\.org itself"):
-            remote.capture("6f1e9d0c-6a44-4f3b-9d55-3f1b8e1e4a10", folder,
-                           progress=no_progress, cancel=CancelToken())
-    finally:
-        remote.close()
-    assert "capture_vm" not in fake_host.ops() and list(folder.iterdir()) == []
+def test_a_remote_machine_is_exported_there_copied_here_and_the_export_there_removed(
+        remote_hyperv: HyperVBackend, fake_host: FakeHost, tmp_path: Path):
+    assert remote_hyperv.capabilities().backup_running
+    vm_id = make(remote_hyperv, "remote ‘db’")
+    remote_hyperv.start(vm_id)
+    source = Path(remote_hyperv.get_machine(vm_id).spec.all_disks()[0][1].path)
+    folder = empty_folder(tmp_path)
+    stages: list[str] = []
+
+    captured = remote_hyperv.capture(vm_id, folder, cancel=CancelToken(),
+                                     progress=lambda _fraction, stage: stages.append(stage))
+
+    [disk] = captured.disks
+    assert disk.path.parent == folder and disk.path.read_bytes() == source.read_bytes()
+    assert sorted(p.name for p in folder.iterdir()) == [disk.path.name]
+    # The export was written on the host, in a folder made there for it, which is gone now.
+    request = next(e["args"] for e in fake_host.log() if e["op"] == "capture_vm")
+    there = Path(request["Destination"])
+    assert there.parent == Path(fake_host.state()["host"]["VirtualMachinePath"])
+    assert there.name.startswith("DesktopVM-backup-remote") and not there.exists()
+    assert request["Staging"] == str(there / ".hyperv-export")
+    assert any(stage.startswith("Copying disk-0.vhdx from 127.0.0.1") for stage in stages)
+    assert remote_hyperv.get_machine(vm_id).summary.state is PowerState.RUNNING
+
+
+def test_a_remote_capture_that_fails_on_the_way_removes_both_copies(
+        remote_hyperv: HyperVBackend, fake_host: FakeHost, tmp_path: Path):
+    vm_id = make(remote_hyperv)
+    folder = empty_folder(tmp_path)
+    fake_host.fault("read_file", "error", error={
+        "category": "ReadError", "fqid": "IOException", "message": "The device is not ready.",
+        "type": "System.Management.Automation.MethodInvocationException"})
+    with pytest.raises(CommandFailed, match="device is not ready"):
+        remote_hyperv.capture(vm_id, folder, progress=no_progress, cancel=CancelToken())
+    assert list(folder.iterdir()) == []
+    there = Path(next(e["args"] for e in fake_host.log()
+                      if e["op"] == "capture_vm")["Destination"])
+    assert not there.exists()
 
 
 def test_a_cancelled_capture_removes_what_the_export_wrote(backend: HyperVBackend,

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[4]))  # the repository
-from desktopvm.testing.doubles.hyperv import fake_hyperv, fake_hyperv_more
+from desktopvm.testing.doubles.hyperv import fake_hyperv, fake_hyperv_files, fake_hyperv_more
 
-OPERATIONS = {name[3:]: value for module in (fake_hyperv, fake_hyperv_more)
+OPERATIONS = {name[3:]: value for module in (fake_hyperv, fake_hyperv_more, fake_hyperv_files)
               for name, value in vars(module).items() if name.startswith("op_")}
 
 STATE_ENV = "DESKTOPVM_FAKE_HYPERV"
@@ -114,6 +114,12 @@ def quirky(value: Any, key: str = "") -> Any:
     return value
 
 
+def logged(args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments as the log keeps them: a file piece's data as its length (they are big)."""
+    return {key: f"<{len(value)} characters>" if isinstance(value, str) and len(value) > 4096
+            else value for key, value in args.items()}
+
+
 def write(frame: dict[str, Any]) -> None:
     sys.stdout.write(MARKER + json.dumps(frame, ensure_ascii=True, separators=(",", ":")) + "\n")
     sys.stdout.flush()
@@ -164,7 +170,7 @@ def serve(scripts: dict[str, str]) -> None:
                     f"{op}.ps1: unknown parameters {sorted(unknown)}, missing {sorted(missing)}",
                     "InvalidArgument")
             with locked_state() as state:
-                state["log"].append({"op": op, "args": args})
+                state["log"].append({"op": op, "args": logged(args)})
                 result = OPERATIONS[op](state, args)
                 if state.get("ps51_quirks"):
                     result = quirky(result)

@@ -41,6 +41,9 @@ NS = {
 }
 SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
 TIMEOUT_FAULT_CODE = "2150858793"
+# MaxEnvelopeSizekb: "The default value SHOULD be 500 but MAY be 150"; it limits the client's
+# request packets and every response (MS-WSMV 2.2.4.10, 3.1.4.1.7). The smaller one is kept.
+MAX_ENVELOPE = 150 * 1024
 BOUNDARY = b"--Encrypted Boundary"
 PROTOCOL = b"application/HTTP-SPNEGO-session-encrypted"
 
@@ -53,6 +56,7 @@ class Command:
                                         stderr=subprocess.PIPE,
                                         env={**os.environ, **env} if env else None)
         self.output: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self.held: list[tuple[str, bytes]] = []  # output a full Receive could not carry
         self.threads = [threading.Thread(target=self._pump, args=(name, stream), daemon=True)
                         for name, stream in (("stdout", self.process.stdout),
                                              ("stderr", self.process.stderr))]
@@ -97,6 +101,7 @@ class WinRMTestServer(ThreadingHTTPServer):
         self.encrypted = 0  # requests that arrived sealed (NTLM message encryption)
         self.lock = threading.Lock()
         self.receive_timeout = 1.0
+        self.largest_request = 0  # the biggest SOAP envelope a client sent
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(str(tls[0]), str(tls[1]))
@@ -237,6 +242,14 @@ class Handler(BaseHTTPRequestHandler):
         elif self.server.auth == "ntlm":
             self._reply(400, b"NTLM needs encrypted messages")
             return
+        self.server.largest_request = max(self.server.largest_request, len(body))
+        if len(body) > MAX_ENVELOPE:
+            fault = ('<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>'
+                     'w:EncodingLimit</s:Value></s:Subcode></s:Code><s:Reason><s:Text>The '
+                     'request size exceeded the configured MaxEnvelopeSize quota.</s:Text>'
+                     '</s:Reason></s:Fault>')
+            self._reply(500, envelope(fault))
+            return
         root = ET.fromstring(body)
         action = root.findtext("s:Header/a:Action", "", NS).rsplit("/", 1)[-1]
         message_id = root.findtext("s:Header/a:MessageID", "", NS)
@@ -307,13 +320,15 @@ class Handler(BaseHTTPRequestHandler):
         if command is None:
             self._reply(500, envelope("<s:Fault>no such command</s:Fault>"))
             return
-        chunks: list[tuple[str, bytes]] = []
+        chunks, command.held = command.held, []
         try:
-            chunks.append(command.output.get(timeout=self.server.receive_timeout))
+            if not chunks:
+                chunks.append(command.output.get(timeout=self.server.receive_timeout))
             while True:
                 chunks.append(command.output.get_nowait())
         except queue.Empty:
             pass
+        chunks, command.held = _fitting(chunks, _response_limit(root))
         if not chunks:
             fault = ('<s:Fault><s:Code><s:Value>s:Receiver</s:Value></s:Code><s:Reason><s:Text>'
                      'timeout</s:Text></s:Reason><s:Detail><f:WSManFault xmlns:f="http://'
@@ -352,6 +367,27 @@ class Handler(BaseHTTPRequestHandler):
         for command in commands.values():
             command.stop()
         self._reply(200, envelope("", message_id))
+
+
+def _response_limit(root: ET.Element) -> int:
+    """The stream bytes one response may carry: base64 inside the client's MaxEnvelopeSize
+    (capped by the server's), less room for the envelope around them."""
+    asked = root.findtext("s:Header/w:MaxEnvelopeSize", "", NS)
+    limit = min(int(asked) if asked.isdigit() else MAX_ENVELOPE, MAX_ENVELOPE)
+    return (limit - 4096) * 3 // 4
+
+
+def _fitting(chunks: list[tuple[str, bytes]],
+             room: int) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
+    """(what fits into one response, what is held for the next)."""
+    taken: list[tuple[str, bytes]] = []
+    for index, (name, data) in enumerate(chunks):
+        if len(data) > room:
+            taken.append((name, data[:room]))
+            return taken, [(name, data[room:]), *chunks[index + 1:]]
+        taken.append((name, data))
+        room -= len(data)
+    return taken, []
 
 
 @contextmanager
