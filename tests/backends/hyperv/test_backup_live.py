@@ -71,3 +71,25 @@ def test_a_running_vm_with_a_checkpoint_comes_back_as_whole_disks(harness: Harne
         assert live.list_snapshots(vm_id) == tree
     finally:
         live.power_off(vm_id)
+
+
+def test_files_cross_the_session_in_pieces_and_come_back_whole(harness: Harness,
+                                                              tmp_path: Path):
+    """read_file, write_file, file_hash and new_folder on real Windows PowerShell (the same
+    scripts a remote host runs over WinRM; here through the local session)."""
+    live = harness.backend
+    assert isinstance(live, HyperVBackend)
+    data = bytes(700_000) + uuid.uuid4().bytes * 40_000  # an empty stretch, then data
+    source = tmp_path / "source.bin"
+    source.write_bytes(data)
+    folder = live.make_host_folder(harness.name("files"))
+    try:
+        copy = live.put_host_file(source, folder, "copy.bin", progress=no_progress,
+                                  cancel=CancelToken())
+        assert Path(copy).read_bytes() == data  # the host is this computer here
+        back = tmp_path / "back.bin"
+        live.get_host_file(copy, back, progress=no_progress, cancel=CancelToken())
+        assert back.read_bytes() == data
+    finally:
+        live.remove_host_folder(folder)
+    assert not Path(folder).exists()
