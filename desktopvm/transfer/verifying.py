@@ -21,6 +21,7 @@ from desktopvm.protocol import (
     PowerState,
     Progress,
 )
+from desktopvm.protocol.host_files import HostFileCopying
 
 #: (path, size in bytes, modification time in ns) of one disk file; -1s when it was missing.
 FileStamp = tuple[str, int, int]
@@ -51,8 +52,10 @@ def disk_problems(backup: BackupSet, wanted: MachineSpec, made: MachineSpec, tar
                  for number, (entry, disk) in pairs]
         if not any(found):
             progress(None, f"Note: the copy's disks are on {target.host}, not on this "
-                           "computer: only its hardware and disk sizes were checked, not the "
-                           "disks' bytes")
+                           "computer: its hardware and disk sizes were checked here"
+                           + (", and each disk file by SHA-256 as it was copied there"
+                              if isinstance(target, HostFileCopying) else
+                              ", not the disks' bytes"))
         return [problem for problem in found if problem]
     tool = qemu_img()
     problems = []

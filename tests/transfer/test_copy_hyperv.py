@@ -36,7 +36,12 @@ from desktopvm.model import (
 from desktopvm.protocol import CancelToken, no_progress
 from desktopvm.settings import Settings
 from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
-from desktopvm.transfer import copy_to, plan_copy
+from desktopvm.transfer import copy_to, move_to, plan_copy
+from tests.backends.hyperv.conftest import (  # noqa: F401 - shared fixtures
+    fake_host,
+    remote_hyperv,
+    winrm_server,
+)
 from tests.backends.qemu.backup_kit import MIB, disk_paths, same, write
 
 pytestmark = pytest.mark.skipif(storage_daemon.find_daemon() is None,
@@ -110,12 +115,8 @@ def test_the_plan_and_the_request_hyperv_would_get(hyperv: tuple[HyperVBackend, 
     assert [a["SwitchName"] for a in request.args["NetworkAdapters"]] == ["Default Switch"]
 
 
-def test_qemu_to_hyperv_through_the_double(hyperv: tuple[HyperVBackend, FakeHost],
-                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    backend, host = hyperv
-    qemu, machine = qemu_machine(tmp_path, Firmware.BIOS)
-    sources = disk_paths(qemu, machine)
-    compared: list[bool] = []
+def comparing_create(backend: HyperVBackend, sources: list[Path], compared: list[bool],
+                     monkeypatch: pytest.MonkeyPatch) -> None:
     real_create = backend.create
 
     def create(spec: MachineSpec, **options: Any) -> str:
@@ -132,6 +133,14 @@ def test_qemu_to_hyperv_through_the_double(hyperv: tuple[HyperVBackend, FakeHost
         return real_create(spec, **options)
 
     monkeypatch.setattr(backend, "create", create)
+
+
+def test_qemu_to_hyperv_through_the_double(hyperv: tuple[HyperVBackend, FakeHost],
+                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    backend, host = hyperv
+    qemu, machine = qemu_machine(tmp_path, Firmware.BIOS)
+    compared: list[bool] = []
+    comparing_create(backend, disk_paths(qemu, machine), compared, monkeypatch)
     new_id = copy_to(qemu, machine, backend, name="moved in", progress=no_progress,
                      cancel=CancelToken(), scratch=tmp_path / "scratch")
     assert compared == [True, True]  # both disks hold the source's bytes
@@ -142,4 +151,27 @@ def test_qemu_to_hyperv_through_the_double(hyperv: tuple[HyperVBackend, FakeHost
     assert [a["SwitchName"] for a in request["NetworkAdapters"]] == ["Default Switch"]
     got = backend.get_machine(new_id).spec
     assert (got.name, got.firmware.kind, len(got.all_disks())) == ("moved in", Firmware.BIOS, 2)
+    assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_qemu_moved_to_a_remote_hyperv_host_over_winrm(remote_hyperv: HyperVBackend,  # noqa: F811
+                                                        fake_host: FakeHost,  # noqa: F811
+                                                        tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch):
+    qemu, machine = qemu_machine(tmp_path, Firmware.UEFI)
+    compared: list[bool] = []
+    comparing_create(remote_hyperv, disk_paths(qemu, machine), compared, monkeypatch)
+    stages: list[str] = []
+    new_id = move_to(qemu, machine, remote_hyperv, name="moved over", cancel=CancelToken(),
+                     progress=lambda _f, stage: stages.append(stage),
+                     scratch=tmp_path / "scratch")
+    assert compared == [True, True]  # the disks on the host hold the source's bytes
+    assert "write_file" in fake_host.ops()
+    request = created(fake_host)
+    root = Path(fake_host.state()["host"]["VirtualHardDiskPath"])
+    assert all(Path(d["Path"]).parent.parent == root for d in request["Disks"])
+    assert request["Generation"] == 2
+    assert remote_hyperv.get_machine(new_id).spec.name == "moved over"
+    assert qemu.list_machines() == []  # moved: the original went after the checks
+    assert any("each disk file by SHA-256 as it was copied there" in s for s in stages)
     assert list((tmp_path / "scratch").iterdir()) == []
