@@ -305,10 +305,11 @@ REPORT = Fitting(spec=MachineSpec(name="web"), changes=(
 
 
 def transfer(qtbot, make_facts, memory_backend, plan, *, move: bool = False,
-             host: str = "localhost") -> TransferDialog:
+             host: str = "localhost", name: str = "") -> TransferDialog:
     from dataclasses import replace
 
-    target = replace(make_facts(memory_backend), host=host)
+    facts = make_facts(memory_backend)
+    target = replace(facts, host=host, name=name or facts.name)
     dialog = TransferDialog(summary(), "QEMU", [target], plan=plan, runner=qtbot.runner,
                             taken=lambda f: [], move=move)
     qtbot.addWidget(dialog)
@@ -353,6 +354,9 @@ def test_move_asks_and_says_when_the_source_goes(with_runner, make_facts, memory
                          host="hv01.lab.example")
     assert "On hv01.lab.example only the copy's hardware and disk sizes can be checked" \
         in elsewhere.warning.text()
+    hyperv = transfer(qtbot, make_facts, memory_backend, lambda target: REPORT, move=True,
+                      host="hv01.lab.example", name="hyperv@hv01.lab.example")
+    assert "each disk file by SHA-256 as it is copied there" in hyperv.warning.text()
     copying = transfer(qtbot, make_facts, memory_backend, lambda target: REPORT)
     assert copying.warning.text() == "The original stays as it is."
     qtbot.waitUntil(dialog.ok.isEnabled, timeout=5000)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktopvm.connections import kind_of
 from desktopvm.jobs import Job, JobRunner
 from desktopvm.model.porting import Fitting
 from desktopvm.printable import printable
@@ -116,8 +117,13 @@ class TransferDialog(QDialog):
                        "and only if it did not change meanwhile; until then it stays as it is."
                        ).replace("%1", name).replace("%2", self.source)
         if facts is not None and facts.host not in ("localhost", ""):
-            text += " " + self.tr("On %1 only the copy's hardware and disk sizes can be "
-                                  "checked, not the bytes on its disks.").replace(
+            # desktopvm.transfer.verifying: Hyper-V copies each disk file there itself
+            # (HostFileCopying) and checks it by SHA-256; other hosts only by their sizes.
+            text += " " + (self.tr("On %1 the copy's hardware and disk sizes are checked, "
+                                   "and each disk file by SHA-256 as it is copied there.")
+                           if kind_of(facts.name) == "hyperv" else
+                           self.tr("On %1 only the copy's hardware and disk sizes can be "
+                                   "checked, not the bytes on its disks.")).replace(
                 "%1", printable(facts.host))
         self.warning.setText(text)
 
