@@ -71,7 +71,9 @@ def _check_firmware_file(set_path: Path, entry: FirmwareEntry) -> None:
     """A firmware file is there, reached through no link, and as large as the record says
     (so a huge file never gets as far as being read)."""
     if not plain_member(set_path, entry.file):
-        raise damaged(set_path, entry.file, "missing (or not a plain file)")
+        there = (set_path / entry.file).exists() or (set_path / entry.file).is_symlink()
+        raise damaged(set_path, entry.file, "not a plain file of the set (a symbolic link, "
+                      "or reached through one)" if there else "missing")
     size = (set_path / entry.file).stat().st_size
     if size != entry.size:
         raise damaged(set_path, entry.file, f"{size} bytes, not the {entry.size} backup.json "

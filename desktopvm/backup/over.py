@@ -10,9 +10,10 @@ from pathlib import Path
 from desktopvm.backup.chain import reassemble
 from desktopvm.backup.checking import chain_of, load_set, verify
 from desktopvm.backup.fitting import fit_to, without_host_paths
+from desktopvm.backup.restoring import put_firmware
 from desktopvm.backup.setfile import BackupSet
 from desktopvm.connections import kind_of
-from desktopvm.model import MachineSpec
+from desktopvm.model import Firmware, MachineSpec
 from desktopvm.protocol import (
     Backend,
     CancelToken,
@@ -86,6 +87,11 @@ def restore_over(set_path: Path, backend: Backend, machine_id: str, *, progress:
             backend.update(machine_id, current, wanted,
                            progress=scaled_progress(progress, 0.85, 0.1), cancel=cancel)
         # The update is the commit point: a cancel from here on comes too late to undo it.
+        # The firmware state goes last: the update may give the machine a new variable
+        # store (a Secure Boot change does). It is replaced whole or not at all; if it fails,
+        # the machine's disks and settings go back as for a failed update.
+        updating = True
+        _put_firmware_back(chain[0], backend, machine_id, wanted, progress)
     except BaseException:
         if updating:  # it may have applied some of the set's hardware: the machine's back
             _put_hardware_back(backend, machine_id, current)
@@ -104,6 +110,17 @@ def restore_over(set_path: Path, backend: Backend, machine_id: str, *, progress:
     if isinstance(backend, CapturingBackend):  # its change tracking no longer fits the disks
         backend.forget_capture_points(machine_id)
     progress(1.0, "Restored")
+
+
+def _put_firmware_back(backup: BackupSet, backend: Backend, machine_id: str,
+                       spec: MachineSpec, progress: Progress) -> None:
+    """The set's UEFI variables and TPM state into the machine; a set made before sets held
+    them leaves the machine's own (and says so)."""
+    if backup.firmware:
+        put_firmware(backup, backend, machine_id, progress=progress, cancel=CancelToken())
+    elif spec.firmware.kind is Firmware.UEFI or spec.firmware.tpm:
+        progress(None, "The backup holds no UEFI variables or TPM state (made by an older "
+                 "DesktopVM or another backend): the machine keeps its current ones")
 
 
 def _put_hardware_back(backend: Backend, machine_id: str, spec: MachineSpec) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import cast
 
 from desktopvm.backup.chain import reassemble, scratch
 from desktopvm.backup.checking import chain_of, verify
@@ -22,6 +23,8 @@ from desktopvm.protocol import (
     UnsupportedOperation,
     scaled_progress,
 )
+from desktopvm.protocol.backup import FirmwareState, FirmwareStateBackend, firmware_left_behind
+from desktopvm.protocol.host_files import HostFileCopying
 from desktopvm.protocol.undo import Undo
 
 _TAG = "backup-set-disk:"
@@ -60,7 +63,40 @@ def restore(set_path: Path, target: Backend, *, name: str, spec: MachineSpec | N
     if caps.export_formats & {"ova", "ovf"}:
         return _through_ovf(chain, slots, spec_out, target, caps, progress=work,
                             cancel=cancel)
+    say_firmware_stays(chain[0], target, progress)
     return _with_disks(chain, slots, spec_out, target, progress=work, cancel=cancel)
+
+
+def firmware_state(backup: BackupSet) -> FirmwareState:
+    """The set's UEFI variable store and TPM state files (each set holds its own, whole)."""
+    nvram = next((backup.path / f.file for f in backup.firmware if f.kind == "nvram"), None)
+    return FirmwareState(nvram=nvram, tpm=tuple(backup.path / f.file for f in backup.firmware
+                                                if f.kind == "tpm"))
+
+
+def say_firmware_stays(backup: BackupSet, target: Backend, progress: Progress) -> None:
+    """One line when the set holds firmware state the target cannot take."""
+    state = firmware_state(backup)
+    if not state.empty:
+        progress(None, firmware_left_behind(state.nvram is not None, bool(state.tpm),
+                                            f"{target.display_name} cannot take them from a "
+                                            "backup"))
+
+
+def put_firmware(backup: BackupSet, target: Backend, machine_id: str, *, progress: Progress,
+                 cancel: CancelToken) -> None:
+    """The set's firmware state onto the (off) machine, or one line saying it stays behind."""
+    state = firmware_state(backup)
+    if state.empty:
+        return
+    if not isinstance(target, FirmwareStateBackend):
+        say_firmware_stays(backup, target, progress)
+        return
+    for line in target.put_firmware_state(machine_id, state, cancel=cancel):
+        progress(None, line)
+    if state.tpm and backup.was_running:
+        progress(None, "The TPM state is as the running machine's TPM last saved it when "
+                 "the backup was made")
 
 
 def _tagged(spec: MachineSpec, backup: BackupSet) -> MachineSpec:
@@ -139,6 +175,8 @@ def _through_ovf(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec
         if final != imported:  # what OVF cannot carry: firmware, TPM, NIC models, notes …
             target.update(new_id, imported, final, progress=scaled_progress(progress, 0.9, 0.1),
                           cancel=cancel)
+        # After the update, which gives the machine its UEFI firmware and TPM.
+        put_firmware(chain[0], target, new_id, progress=progress, cancel=cancel)
         cancel.raise_if_cancelled()
     progress(1.0, "Restored")
     return new_id
@@ -157,29 +195,46 @@ def _beyond_ovf(wanted: MachineSpec, imported: MachineSpec) -> MachineSpec:
 def _with_disks(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec: MachineSpec,
                 target: Backend, *, progress: Progress, cancel: CancelToken) -> str:
     """A target without OVF import (Hyper-V): disks converted to VHDX where the host keeps
-    its disks, then `create` with them as existing disks."""
+    its disks (on a remote host: converted here, then copied there), then `create` with
+    them as existing disks."""
     facts = getattr(target, "facts", None)
-    if target.host not in ("localhost", "") or facts is None:
+    remote = target.host not in ("localhost", "")
+    if facts is None or (remote and not isinstance(target, HostFileCopying)):
         raise UnsupportedOperation(
             f"A backup cannot be restored onto {target.display_name} from here: its disks "
             "would have to be copied to that host; restore it on that host itself")
-    root = Path(str(facts().disk_path))
-    folder = root / f"{_stem(spec.name)}-restored-{secrets.token_hex(4)}"
-    with Undo() as undo:
-        folder.mkdir(parents=True)
-        undo.remove_tree(folder)
-        placed: dict[tuple[int, int, int], Path] = {}
+    stem = _stem(spec.name)
+    with Undo() as undo, scratch(chain[0].path.parent) as work:
+        if remote:
+            copier = cast("HostFileCopying", target)
+            there = copier.make_host_folder(f"{stem}-restored")
+            undo.add(f"remove the copied disks on {target.host}",
+                     lambda: copier.remove_host_folder(there))
+            folder = work
+        else:
+            folder = Path(str(facts().disk_path)) / f"{stem}-restored-{secrets.token_hex(4)}"
+            folder.mkdir(parents=True)
+            undo.remove_tree(folder)
+        placed: dict[tuple[int, int, int], str] = {}
+        share = 0.8 / max(1, len(slots))
         for number, ((index, disk), slot) in enumerate(zip(spec.all_disks(), slots,
                                                            strict=True), start=1):
-            file = folder / f"{_stem(spec.name)}-disk{number}.vhdx"
-            share = 0.8 / max(1, len(slots))
+            file = folder / f"{stem}-disk{number}.vhdx"
+            start = (number - 1) * share
             reassemble(chain, slot, file, DiskFormat.VHDX,
-                       progress=scaled_progress(progress, (number - 1) * share, share),
+                       progress=scaled_progress(progress, start, share / 2 if remote
+                                                else share),
                        cancel=cancel)
-            placed[(index, disk.port, disk.device)] = file
+            if remote:
+                placed[(index, disk.port, disk.device)] = copier.put_host_file(
+                    file, there, file.name, cancel=cancel,
+                    progress=scaled_progress(progress, start + share / 2, share / 2))
+                file.unlink()  # the scratch holds one converted disk at a time
+            else:
+                placed[(index, disk.port, disk.device)] = str(file)
         storage = tuple(
             controller.model_copy(update={"disks": tuple(
-                d.model_copy(update={"path": str(placed[(index, d.port, d.device)]),
+                d.model_copy(update={"path": placed[(index, d.port, d.device)],
                                      "format": DiskFormat.VHDX, "existing": True,
                                      "size_bytes": 0})
                 for d in controller.disks)})

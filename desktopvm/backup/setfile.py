@@ -289,8 +289,10 @@ def _check_firmware(set_path: Path, entries: list[Any]) -> None:
         else:
             raise damaged(set_path, RECORD, f"{what} is of the unknown kind {entry['kind']!r}")
         if not 0 < entry["size"] <= limit:
-            raise damaged(set_path, RECORD, f"{what} is {entry['size']} bytes; a "
-                          f"{entry['kind']} file of a set holds 1 to {limit}")
+            holder = "a UEFI variable store" if entry["kind"] == "nvram" else \
+                "a TPM state file"
+            raise damaged(set_path, RECORD, f"{what} is {entry['size']} bytes; {holder} "
+                          f"holds 1 to {limit}")
         if not re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]):
             raise damaged(set_path, RECORD, f"{what} has no SHA-256 digest")
 

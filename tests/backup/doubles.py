@@ -20,6 +20,7 @@ from desktopvm.protocol import (
     CancelToken,
     Capture,
     CapturedDisk,
+    FirmwareState,
     MachineInfo,
     MachineSummary,
     PowerState,
@@ -80,6 +81,8 @@ class CaptureDouble:
         self.between_disks: Callable[[int], None] = lambda _index: None
         self.hand_over = DiskFormat.QCOW2  # what full captures hand over (Hyper-V: VHDX)
         self.elsewhere: Path | None = None  # a capture that names a file outside its folder
+        # The firmware state each capture hands over: "nvram.fd" and "tpm/<name>" -> bytes.
+        self.firmware: dict[str, bytes] = {}
 
     def disk(self, index: int) -> Path:
         return Path(self.spec.all_disks()[index][1].path)
@@ -138,7 +141,17 @@ class CaptureDouble:
         self.point = f"point-{self.counter}"
         self.dirty = []
         return Capture(spec=self.spec, disks=tuple(captured), point=self.point,
-                       was_running=self.state is PowerState.RUNNING)
+                       was_running=self.state is PowerState.RUNNING,
+                       firmware=self._firmware(folder))
+
+    def _firmware(self, folder: Path) -> FirmwareState:
+        """The firmware files written into the capture's folder, as QEMU's capture does."""
+        for name, data in self.firmware.items():
+            (folder / name).parent.mkdir(exist_ok=True)
+            (folder / name).write_bytes(data)
+        return FirmwareState(
+            nvram=folder / "nvram.fd" if "nvram.fd" in self.firmware else None,
+            tpm=tuple(folder / n for n in sorted(self.firmware) if n.startswith("tpm/")))
 
     def forget_capture_points(self, machine_id: str) -> None:
         self.point = ""

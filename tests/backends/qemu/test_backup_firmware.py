@@ -1,0 +1,174 @@
+"""A UEFI machine's variable store and swtpm TPM state through backup and restore (real QEMU,
+TCG, real OVMF and swtpm): captured running and off, restored as a new machine and over the
+original, which then start with them; old sets without them still restore."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from backends.qemu import process
+from backends.qemu.backend import QemuBackend
+from desktopvm.backup import BackupSet, back_up, restore, restore_over, verify
+from desktopvm.backup.setfile import file_digest, format_sums, read_sums
+from desktopvm.model import (
+    ControllerKind,
+    Disk,
+    DiskFormat,
+    Firmware,
+    FirmwareSpec,
+    MachineSpec,
+    MemorySpec,
+    StorageController,
+)
+from desktopvm.protocol import CancelToken, PowerState, Progress, no_progress
+from tests.backends.qemu.backup_kit import MIB, tool
+
+pytestmark = [pytest.mark.qemu, pytest.mark.slow]
+PERMALL = "tpm2-00.permall"
+WAIT = 180.0  # an upper bound for TCG on a busy host, not a measured time
+
+
+def uefi_tpm_machine(qemu: QemuBackend, name: str) -> str:
+    if qemu.uefi is None:
+        pytest.skip("OVMF is not installed")
+    if process.find_swtpm() is None:
+        pytest.skip("swtpm is not installed")
+    spec = MachineSpec(name=name, os="other-linux", memory=MemorySpec(size_mib=128),
+                       firmware=FirmwareSpec(kind=Firmware.UEFI, tpm=True),
+                       storage=(StorageController(name="VirtIO", kind=ControllerKind.VIRTIO,
+                                                  disks=(Disk(format=DiskFormat.QCOW2,
+                                                              size_bytes=16 * MIB),)),))
+    return qemu.create(spec, progress=no_progress, cancel=CancelToken())
+
+
+def raw_store(qemu: QemuBackend, machine_id: str, tmp: Path) -> bytes:
+    """The machine's variable store as the guest sees it (-U: QEMU may be running)."""
+    out = tmp / "store.raw"
+    out.unlink(missing_ok=True)
+    tool("qemu-img", "convert", "-U", "-f", "qcow2", "-O", "raw",
+         str(qemu.store.files(machine_id).nvram), str(out))
+    return out.read_bytes()
+
+
+def tpm_file(qemu: QemuBackend, machine_id: str) -> Path:
+    return qemu.store.files(machine_id).tpm_state / PERMALL
+
+
+def wait_until(what: str, done) -> None:
+    deadline = time.monotonic() + WAIT
+    while not done():
+        assert time.monotonic() < deadline, f"waited in vain for {what}"
+        time.sleep(0.5)
+
+
+def lines(into: list[str]) -> Progress:
+    return lambda fraction, stage: into.append(stage) if fraction is None else None
+
+
+def set_file(backup: BackupSet, name: str) -> bytes:
+    return (backup.path / "firmware" / name).read_bytes()
+
+
+def test_uefi_variables_and_tpm_state_come_back_as_backed_up(qemu: QemuBackend, tmp_path):
+    machine = uefi_tpm_machine(qemu, "fw")
+    template = raw_store(qemu, machine, tmp_path)  # a new machine's store: OVMF's template
+    qemu.start(machine)
+    # Something real in both: swtpm makes its TPM's seeds at the first start, and OVMF
+    # writes its boot options and other variables into the store as it boots.
+    wait_until("swtpm's state", tpm_file(qemu, machine).exists)
+    wait_until("OVMF's variables", lambda: raw_store(qemu, machine, tmp_path) != template)
+    said: list[str] = []
+    running = back_up(qemu, machine, tmp_path / "sets", progress=lines(said),
+                      cancel=CancelToken())
+    assert running.was_running
+    assert [f.kind for f in running.firmware] == ["nvram", "tpm"]
+    # The store came through the disks' QMP transaction: the flash image, as large as OVMF's.
+    assert len(set_file(running, "nvram.fd")) == len(template)
+    assert set_file(running, "nvram.fd") != template
+    assert set_file(running, f"tpm/{PERMALL}") == tpm_file(qemu, machine).read_bytes()
+    assert any("TPM state was copied while the machine ran" in s for s in said)
+    qemu.power_off(machine)
+
+    off = back_up(qemu, machine, tmp_path / "sets", progress=no_progress, cancel=CancelToken())
+    assert off.kind == "incremental" and not off.was_running  # the disks only changed
+    backed_store = raw_store(qemu, machine, tmp_path)
+    backed_tpm = tpm_file(qemu, machine).read_bytes()
+    assert set_file(off, "nvram.fd") == backed_store
+    assert set_file(off, f"tpm/{PERMALL}") == backed_tpm
+
+    # Afterwards both change: a byte pattern over the variables, another TPM state file.
+    tool("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 65536 4096",
+         str(qemu.store.files(machine).nvram))
+    tpm_file(qemu, machine).write_bytes(b"not the backed-up TPM")
+    assert raw_store(qemu, machine, tmp_path) != backed_store
+
+    # As a new machine: the same store and TPM state, the TPM's folder private.
+    said.clear()
+    new = restore(off.path, qemu, name="restored", progress=lines(said), cancel=CancelToken())
+    assert not [s for s in said if "stay" in s]
+    assert raw_store(qemu, new, tmp_path) == backed_store
+    assert tpm_file(qemu, new).read_bytes() == backed_tpm
+    folder = qemu.store.files(new).tpm_state
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    assert oct(tpm_file(qemu, new).stat().st_mode & 0o777) == "0o600"
+    # QEMU takes the store as its flash and swtpm its state: the machine starts with them.
+    qemu.start(new)
+    assert qemu.get_machine(new).state is PowerState.RUNNING
+    qemu.power_off(new)
+
+    # Over the original: its own changed store and TPM state replaced by the set's.
+    restore_over(off.path, qemu, machine, progress=no_progress, cancel=CancelToken())
+    assert raw_store(qemu, machine, tmp_path) == backed_store
+    assert tpm_file(qemu, machine).read_bytes() == backed_tpm
+    assert not list(qemu.store.files(machine).folder.glob(".*restoring*"))
+    assert not list(qemu.store.files(machine).folder.glob(".*before-restore*"))
+
+    # Onto a machine without a TPM: the store goes in, the TPM state stays behind, said so.
+    said.clear()
+    spec = off.spec.model_copy(update={"firmware": FirmwareSpec(kind=Firmware.UEFI)})
+    plain = restore(off.path, qemu, name="no-tpm", spec=spec, progress=lines(said),
+                    cancel=CancelToken())
+    assert raw_store(qemu, plain, tmp_path) == backed_store
+    assert not qemu.store.files(plain).tpm_state.exists()
+    assert any("TPM state stays behind: no-tpm has no TPM" in s for s in said)
+
+
+def as_schema_2(backup: BackupSet) -> None:
+    """The set as DesktopVM wrote it before sets held firmware state."""
+    shutil.rmtree(backup.path / "firmware")
+    record = json.loads((backup.path / "backup.json").read_text())
+    record["schema"] = 2
+    del record["firmware"]
+    (backup.path / "backup.json").write_text(json.dumps(record))
+    sums = {n: d for n, d in read_sums(backup.path).items() if not n.startswith("firmware/")}
+    sums["backup.json"] = file_digest(backup.path / "backup.json")
+    (backup.path / "SHA256SUMS").write_text(format_sums(sums))
+
+
+def test_a_set_without_firmware_state_still_restores(qemu: QemuBackend, tmp_path):
+    machine = uefi_tpm_machine(qemu, "old")  # never started: no TPM state yet
+    template = raw_store(qemu, machine, tmp_path)
+    old = back_up(qemu, machine, tmp_path / "sets", progress=no_progress, cancel=CancelToken())
+    assert [f.kind for f in old.firmware] == ["nvram"]
+    as_schema_2(old)
+    assert verify(old.path, progress=no_progress, cancel=CancelToken()).firmware == ()
+
+    new = restore(old.path, qemu, name="from-old", progress=no_progress, cancel=CancelToken())
+    assert raw_store(qemu, new, tmp_path) == template  # the firmware's own, fresh
+
+    tool("qemu-io", "-f", "qcow2", "-c", "write -P 0x77 0 512",
+         str(qemu.store.files(machine).nvram))
+    changed = raw_store(qemu, machine, tmp_path)
+    said: list[str] = []
+    restore_over(old.path, qemu, machine, progress=lines(said), cancel=CancelToken())
+    assert raw_store(qemu, machine, tmp_path) == changed  # nothing to put back: its own stay
+    assert any("keeps its current ones" in s for s in said)
+    done = subprocess.run(["qemu-img", "check", str(qemu.store.files(machine).nvram)],
+                          capture_output=True, check=False)
+    assert done.returncode == 0
