@@ -149,20 +149,24 @@ def carries_firmware_state(source: object, target: object) -> bool:
         and isinstance(target, FirmwareStateBackend)
 
 
+def firmware_consequences(nvram: bool, tpm: bool) -> str:
+    """What a machine meets without its TPM state and/or UEFI variables, worst first."""
+    effects = []
+    if tpm:
+        effects.append("a new, empty TPM: BitLocker (and anything else sealed to the old "
+                       "one) asks for its recovery key")
+    if nvram:
+        effects.append("fresh UEFI variables: a system whose boot loader is only under its "
+                       "own name (\\EFI\\debian\\, not the fallback \\EFI\\BOOT\\) drops to "
+                       "the UEFI shell until its boot entry is added again")
+    return "; ".join(effects)
+
+
 def firmware_left_behind(nvram: bool, tpm: bool, why: str) -> str:
     """One line for the user: the UEFI variables and/or TPM state do not go along (`why`),
     and what that means when the machine starts."""
     what = " and ".join((["UEFI variables"] if nvram else []) + (["TPM state"] if tpm else []))
-    effects = []
-    if nvram:
-        effects.append("the machine starts with fresh UEFI variables, so a system whose boot "
-                       "loader is only under its own name (\\EFI\\debian\\, not the fallback "
-                       "\\EFI\\BOOT\\) drops to the UEFI shell until its boot entry is added "
-                       "again")
-    if tpm:
-        effects.append("it gets a new, empty TPM, so BitLocker (and anything else sealed to "
-                       "the old one) asks for its recovery key")
-    return f"{what} stay behind ({why}): " + "; ".join(effects)
+    return f"{what} stay behind ({why}): {firmware_consequences(nvram, tpm)}"
 
 
 # -- the temporary snapshot a running machine's capture takes (ESXi, VMware, VirtualBox) ------

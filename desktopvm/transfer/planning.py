@@ -11,7 +11,7 @@ from desktopvm.protocol import Backend, BackendError
 from desktopvm.protocol.backup import (
     FirmwareStateBackend,
     carries_firmware_state,
-    firmware_left_behind,
+    firmware_consequences,
 )
 
 
@@ -61,8 +61,9 @@ def _firmware_state(spec: MachineSpec, fitting: Fitting, source: Backend,
             f"{getattr(target, 'display_name', 'the target')} cannot take them"
         nvram, tpm = uefi, spec.firmware.tpm
     what = " and ".join((["UEFI variables"] if nvram else []) + (["TPM state"] if tpm else []))
+    # The consequence first: the report's column shows the start of it.
     return _with(fitting, Change(what, "kept in the original", "stay behind",
-                                 firmware_left_behind(nvram, tpm, why)))
+                                 f"{firmware_consequences(nvram, tpm)} ({why})"))
 
 
 def _with(fitting: Fitting, change: Change) -> Fitting:
