@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ def resign(set_path: Path, name: str) -> None:
     (set_path / "SHA256SUMS").write_text(format_sums(sums))
 
 
-def edit_record(set_path: Path, change: Callable[[dict], None]) -> None:
+def edit_record(set_path: Path, change: Callable[[dict[str, Any]], None]) -> None:
     record = json.loads((set_path / "backup.json").read_text())
     change(record)
     (set_path / "backup.json").write_text(json.dumps(record))
@@ -99,7 +100,7 @@ def _symlinked_tpm_folder(set_path: Path) -> None:
 
 
 def _escaping_path(set_path: Path) -> None:
-    def change(record: dict) -> None:
+    def change(record: dict[str, Any]) -> None:
         record["firmware"][1]["file"] = "firmware/tpm/../../../../outside.permall"
     edit_record(set_path, change)
 
@@ -109,7 +110,7 @@ def _huge_store(set_path: Path) -> None:
     os.truncate(store, 9 * MIB)  # sparse: a forger's "variable store" of 9 MiB
     resign(set_path, "firmware/nvram.fd")
 
-    def change(record: dict) -> None:
+    def change(record: dict[str, Any]) -> None:
         record["firmware"][0].update(size=9 * MIB, sha256=file_digest(store))
     edit_record(set_path, change)
 
@@ -119,7 +120,7 @@ def _grown_store(set_path: Path) -> None:
 
 
 def _record_claims_a_huge_file(set_path: Path) -> None:
-    def change(record: dict) -> None:
+    def change(record: dict[str, Any]) -> None:
         record["firmware"][1]["size"] = 64 * MIB
     edit_record(set_path, change)
 
@@ -141,19 +142,19 @@ def _hidden_tpm_name(set_path: Path) -> None:
     sums[".lock"] = sums.pop("firmware/tpm/tpm2-00.permall")
     (set_path / "SHA256SUMS").write_text(format_sums(sums))
 
-    def change(record: dict) -> None:
+    def change(record: dict[str, Any]) -> None:
         record["firmware"][1]["file"] = "firmware/tpm/.lock"
     edit_record(set_path, change)
 
 
 def _unknown_kind(set_path: Path) -> None:
-    def change(record: dict) -> None:
+    def change(record: dict[str, Any]) -> None:
         record["firmware"][1]["kind"] = "vmgs"
     edit_record(set_path, change)
 
 
 def _digests_disagree(set_path: Path) -> None:
-    def change(record: dict) -> None:
+    def change(record: dict[str, Any]) -> None:
         record["firmware"][0]["sha256"] = "0" * 64
     edit_record(set_path, change)
 
@@ -212,7 +213,7 @@ def test_sets_of_schema_2_without_firmware_state_still_verify(uefi, destination)
             if not name.startswith("firmware/")}
     (made.path / "SHA256SUMS").write_text(format_sums(sums))
 
-    def older(record: dict) -> None:
+    def older(record: dict[str, Any]) -> None:
         record["schema"] = 2
         del record["firmware"]
     edit_record(made.path, older)
