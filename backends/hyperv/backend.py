@@ -244,6 +244,9 @@ class HyperVBackend:
     def remove_host_folder(self, folder: str) -> None:
         self.files.remove_folder(folder)
 
+    def release_host_folder(self, folder: str) -> None:
+        self.files.release(folder)
+
     def forget_capture_points(self, machine_id: str) -> None:
         """Nothing to forget: no reference points are made for incremental captures."""
 

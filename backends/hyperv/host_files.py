@@ -29,15 +29,19 @@ from desktopvm.protocol import (
     BackendError,
     CancelToken,
     CommandFailed,
+    ConnectionLost,
     InvalidState,
+    OperationCancelled,
     Progress,
+    TimedOut,
 )
+from desktopvm.units import format_size
 
 log = logging.getLogger(__name__)
 
-# Raw bytes per request. Base64 makes a piece at most ~0.7 MB of text: the channel sends it
-# in envelopes WinRM accepts (MaxEnvelopeSizekb, 500 KB by default), and it stays far below
-# the 2 MB that Windows PowerShell's JSON reader was once limited to.
+# Raw bytes per request. Base64 makes a piece at most ~0.7 MB of text, one request line that
+# the channel sends in Send messages of winrm_transport.SEND_PIECE (so each fits WinRM's
+# MaxEnvelopeSizekb), far below the 2 MB ConvertFrom-Json was limited to in PowerShell 4.
 PIECE = 512 * 1024
 
 
@@ -68,6 +72,7 @@ class HostFiles:
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
         self._made: set[str] = set()
+        self._placed: set[str] = set()  # files put into those folders
         self._lock = threading.Lock()
 
     def make_folder(self, stem: str, *, beside_disks: bool = True) -> str:
@@ -98,6 +103,13 @@ class HostFiles:
         with self._lock:
             self._made.discard(folder)
 
+    def release(self, folder: str) -> None:
+        """DesktopVM is done with `folder` (a restored machine's disks now live there): it
+        stays, and is no longer written into, read from or removed through these copies."""
+        with self._lock:
+            self._made.discard(folder)
+            self._placed = {p for p in self._placed if not host_within(p, folder)}
+
     def put(self, source: Path, folder: str, name: str, *, progress: Progress,
             cancel: CancelToken) -> str:
         """Copy `source` as `name` into `folder` (one make_folder made); its host path."""
@@ -105,6 +117,9 @@ class HostFiles:
         target = host_join(folder, name)
         if not host_within(target, folder):
             raise InvalidState(f"{name!r} is not a plain file name")
+        with self._lock:
+            if target in self._placed:
+                raise InvalidState(f"{name} was already copied into {folder}")
         size = source.stat().st_size
         digest = hashlib.sha256()
         offset, created = 0, False
@@ -128,14 +143,20 @@ class HostFiles:
                                             f"went out of step at {offset} bytes")
                     progress(offset / size if size else 1.0,
                              f"Copying {source.name} to {self.runner.host}: "
-                             f"{_mib(offset)} of {_mib(size)}")
+                             f"{format_size(offset)} of {format_size(size)}")
                     if not data:
                         break
-            self._check(target, offset, digest.hexdigest(), f"the copy of {source.name}")
-        except BaseException:
-            if created:
+            self._check(target, offset, digest.hexdigest(), f"the copy of {source.name}",
+                        cancel)
+        except BaseException as error:
+            # A first piece the host answered with an error made no file (the script removes
+            # what it created); one that got no answer may have made it, in our own folder.
+            if created or not isinstance(error, BackendError) or \
+                    isinstance(error, ConnectionLost | TimedOut | OperationCancelled):
                 self._remove_partial(target)
             raise
+        with self._lock:
+            self._placed.add(target)
         return target
 
     def get(self, source: str, destination: Path, *, progress: Progress,
@@ -170,16 +191,17 @@ class HostFiles:
                                             "was being copied")
                     progress(offset / length if length else 1.0,
                              f"Copying {name} from {self.runner.host}: "
-                             f"{_mib(offset)} of {_mib(length)}")
-            self._check(source, offset, digest.hexdigest(), f"the copy of {name}")
+                             f"{format_size(offset)} of {format_size(length)}")
+            self._check(source, offset, digest.hexdigest(), f"the copy of {name}", cancel)
         except BaseException:
             destination.unlink(missing_ok=True)
             raise
 
-    def _check(self, path: str, length: int, sha256: str, what: str) -> None:
+    def _check(self, path: str, length: int, sha256: str, what: str,
+               cancel: CancelToken) -> None:
         """CommandFailed unless the host's file has this length and digest."""
         reply = self.runner.run(Call("file_hash", {"Path": path}, timeout=plans.COPY),
-                                slow=True)
+                                cancel=cancel, slow=True)
         if as_int(reply.get("Length")) != length or str(reply.get("Sha256", "")) != sha256:
             raise CommandFailed(f"{what} does not match the file on {self.runner.host} "
                                 "(SHA-256 differs): it was changed or damaged on the way",
@@ -210,5 +232,3 @@ def _unpacked(data: object, source: str) -> bytes:
                             details=str(error)) from error
 
 
-def _mib(size: int) -> str:
-    return f"{size / (1 << 20):,.0f} MiB" if size >= 1 << 20 else f"{size:,} bytes"

@@ -438,18 +438,20 @@ class WinRMChannel:
         """Write to PowerShell's stdin, in Send messages WinRM accepts (SEND_PIECE each)."""
         if self._done:
             raise ChannelClosed("the shell is closed")
-        for start in range(0, max(1, len(data)), SEND_PIECE):
+        starts = range(0, max(1, len(data)), SEND_PIECE)
+        for start in starts:
             try:
                 self._call(self._protocol.send_command_input, self._shell_id,
                            self._command_id, data[start:start + SEND_PIECE])
             except ChannelClosed:
                 raise
             except Exception as error:
-                # After a first piece went, the far side holds part of a line: the channel is
-                # spent either way, and the request may count as delivered.
+                # Only the last piece ends the line: before it, PowerShell holds part of a
+                # request it cannot run, and this channel is discarded with it, so the
+                # request may be sent again whole on a new one.
                 raise ChannelClosed(f"sending failed: {type(error).__name__}: {error}",
-                                    maybe_delivered=start > 0 or _maybe_delivered(error)) \
-                    from error
+                                    maybe_delivered=start == starts[-1]
+                                    and _maybe_delivered(error)) from error
 
     def receive(self, timeout: float) -> list[bytes]:
         """Complete lines from one WS-Man Receive (which waits up to the operation timeout)."""

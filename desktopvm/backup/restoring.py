@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from contextlib import nullcontext
 from pathlib import Path
 from typing import cast
 
@@ -24,7 +25,7 @@ from desktopvm.protocol import (
     scaled_progress,
 )
 from desktopvm.protocol.backup import FirmwareState, FirmwareStateBackend, firmware_left_behind
-from desktopvm.protocol.host_files import HostFileCopying
+from desktopvm.protocol.host_files import HostFileCopying, files_are_here
 from desktopvm.protocol.undo import Undo
 
 _TAG = "backup-set-disk:"
@@ -198,15 +199,16 @@ def _with_disks(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec:
     its disks (on a remote host: converted here, then copied there), then `create` with
     them as existing disks."""
     facts = getattr(target, "facts", None)
-    remote = target.host not in ("localhost", "")
+    remote = not files_are_here(target.host)
     if facts is None or (remote and not isinstance(target, HostFileCopying)):
         raise UnsupportedOperation(
             f"A backup cannot be restored onto {target.display_name} from here: its disks "
             "would have to be copied to that host; restore it on that host itself")
     stem = _stem(spec.name)
-    with Undo() as undo, scratch(chain[0].path.parent) as work:
-        if remote:
-            copier = cast("HostFileCopying", target)
+    copier = cast("HostFileCopying", target)
+    with Undo() as undo, (scratch(chain[0].path.parent) if remote else nullcontext(None)) \
+            as work:
+        if work is not None:
             there = copier.make_host_folder(f"{stem}-restored")
             undo.add(f"remove the copied disks on {target.host}",
                      lambda: copier.remove_host_folder(there))
@@ -246,6 +248,8 @@ def _with_disks(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec:
                  lambda: target.delete(new_id, delete_disks=False, progress=lambda *_: None,
                                        cancel=CancelToken()))
         cancel.raise_if_cancelled()
+    if remote:
+        copier.release_host_folder(there)  # the machine's disks live there now
     progress(1.0, "Restored")
     return new_id
 

@@ -40,3 +40,14 @@ class HostFileCopying(Protocol):
         """Remove a folder make_host_folder made, with what is in it (best effort, logged);
         any other path is refused."""
         ...
+
+    def release_host_folder(self, folder: str) -> None:
+        """DesktopVM is done with a folder make_host_folder made (a machine's disks now live
+        there): it stays, and these methods no longer touch it."""
+        ...
+
+
+def files_are_here(host: str) -> bool:
+    """Whether a backend on `host` keeps its files on this computer (its disks are files
+    here), as opposed to a remote host's."""
+    return host in ("localhost", "")

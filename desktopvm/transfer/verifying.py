@@ -21,7 +21,7 @@ from desktopvm.protocol import (
     PowerState,
     Progress,
 )
-from desktopvm.protocol.host_files import HostFileCopying
+from desktopvm.protocol.host_files import HostFileCopying, files_are_here
 
 #: (path, size in bytes, modification time in ns) of one disk file; -1s when it was missing.
 FileStamp = tuple[str, int, int]
@@ -29,7 +29,7 @@ FileStamp = tuple[str, int, int]
 
 def on_this_computer(backend: Backend) -> bool:
     """Whether the backend's disk files are files here (its host is this computer)."""
-    return backend.host in ("localhost", "")
+    return files_are_here(backend.host)
 
 
 def disk_problems(backup: BackupSet, wanted: MachineSpec, made: MachineSpec, target: Backend,

@@ -8,6 +8,11 @@ import pytest
 
 from desktopvm.backup import BackupSet, back_up
 from desktopvm.protocol import CancelToken, no_progress
+from tests.backends.hyperv.conftest import (  # noqa: F401 - shared fixtures
+    fake_host,
+    remote_hyperv,
+    winrm_server,
+)
 from tests.backends.qemu.conftest import guest_iso, qemu  # noqa: F401 - shared fixtures
 from tests.backup.doubles import MIB, CaptureDouble
 

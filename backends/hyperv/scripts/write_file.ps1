@@ -15,7 +15,9 @@ $gzip.CopyTo($plain)
 $gzip.Dispose()
 $mode = [System.IO.FileMode]::Open
 if ($Offset -eq 0) { $mode = [System.IO.FileMode]::CreateNew }
-$stream = [System.IO.File]::Open($Path, $mode, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
+# FileShare.Read: a virus scanner may read the file between pieces; no other writer may.
+$stream = [System.IO.File]::Open($Path, $mode, [System.IO.FileAccess]::Write, [System.IO.FileShare]::Read)
+$written = $false
 try {
     if ($stream.Length -ne $Offset) {
         throw (New-DvmError 'DesktopVM.OutOfStep' ('{0} holds {1} bytes, not {2}' -f $Path, $stream.Length, $Offset) 'InvalidOperation' $Path)
@@ -23,7 +25,11 @@ try {
     [void]$stream.Seek($Offset, [System.IO.SeekOrigin]::Begin)
     $plain.WriteTo($stream)
     $length = $stream.Length
+    $written = $true
 } finally {
     $stream.Dispose()
+    # A first piece that failed (a full disk) removes the file it created: the caller is told
+    # of an error, and an error means no file was made.
+    if (-not $written -and $Offset -eq 0) { Remove-Item -LiteralPath $Path -Force -ErrorAction SilentlyContinue }
 }
 [ordered]@{ Length = [int64]$length }

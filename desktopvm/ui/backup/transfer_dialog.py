@@ -27,6 +27,7 @@ from desktopvm.jobs import Job, JobRunner
 from desktopvm.model.porting import Fitting
 from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary
+from desktopvm.protocol.host_files import files_are_here
 from desktopvm.ui.backup.labels import plain_label
 from desktopvm.ui.backup.name_field import NameField
 from desktopvm.ui.dialogs import confirm
@@ -116,7 +117,7 @@ class TransferDialog(QDialog):
         text = self.tr("%1 is deleted from %2 only after the copy has been made and checked, "
                        "and only if it did not change meanwhile; until then it stays as it is."
                        ).replace("%1", name).replace("%2", self.source)
-        if facts is not None and facts.host not in ("localhost", ""):
+        if facts is not None and not files_are_here(facts.host):
             # desktopvm.transfer.verifying: Hyper-V copies each disk file there itself
             # (HostFileCopying) and checks it by SHA-256; other hosts only by their sizes.
             text += " " + (self.tr("On %1 the copy's hardware and disk sizes are checked, "

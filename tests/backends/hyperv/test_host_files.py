@@ -16,9 +16,9 @@ import pytest
 from backends.hyperv import host_files
 from backends.hyperv.backend import HyperVBackend
 from desktopvm.protocol import (
-    BackendError,
     CancelToken,
     CommandFailed,
+    ConnectionLost,
     InvalidState,
     OperationCancelled,
     no_progress,
@@ -92,10 +92,16 @@ def test_nothing_is_overwritten_and_only_its_own_folders_are_touched(remote_hype
     copy = remote_hyperv.put_host_file(source, folder, "a.vhdx", progress=no_progress,
                                        cancel=CancelToken())
     source.write_bytes(b"second, longer")
-    with pytest.raises(CommandFailed, match="already exists"):
+    with pytest.raises(InvalidState, match="already copied"):
         remote_hyperv.put_host_file(source, folder, "a.vhdx", progress=no_progress,
                                     cancel=CancelToken())
-    assert Path(copy).read_bytes() == b"first"  # neither overwritten nor removed
+    assert Path(copy).read_bytes() == b"first"
+    planted = Path(folder) / "b.vhdx"  # somebody else's file, in DesktopVM's folder
+    planted.write_bytes(b"not yours")
+    with pytest.raises(CommandFailed, match="already exists"):  # FileMode.CreateNew
+        remote_hyperv.put_host_file(source, folder, "b.vhdx", progress=no_progress,
+                                    cancel=CancelToken())
+    assert planted.read_bytes() == b"not yours"  # neither overwritten nor removed
 
     foreign = fake_host.folder / "someone else"
     foreign.mkdir()
@@ -164,9 +170,8 @@ def test_a_cancelled_copy_leaves_no_partial_file_on_either_side(remote_hyperv: H
     assert not back.exists()
 
 
-def test_a_lost_reply_is_read_again_but_a_write_fails_and_cleans_up(remote_hyperv: HyperVBackend,
-                                                                    winrm_server: WinRMTestServer,
-                                                                    tmp_path: Path):
+def test_a_lost_reply_is_read_again_but_a_write_fails_and_cleans_up(
+        remote_hyperv: HyperVBackend, winrm_server: WinRMTestServer, tmp_path: Path):
     source = tmp_path / "disk.vhdx"
     data = disk_like(source, 2 * PIECE)
     folder = remote_hyperv.make_host_folder("lossy")
@@ -174,12 +179,27 @@ def test_a_lost_reply_is_read_again_but_a_write_fails_and_cleans_up(remote_hyper
                                        cancel=CancelToken())
 
     back = tmp_path / "back.vhdx"
-    winrm_server.lose_next_send_reply()  # a read is harmless to repeat: asked again, on a new shell
+    winrm_server.lose_next_send_reply()  # a read is harmless to repeat: asked again
     remote_hyperv.get_host_file(copy, back, progress=no_progress, cancel=CancelToken())
     assert back.read_bytes() == data
 
-    winrm_server.lose_next_send_reply()  # a write may have landed: it is not guessed, it fails
-    with pytest.raises(BackendError):
-        remote_hyperv.put_host_file(source, folder, "again.vhdx", progress=no_progress,
+    small = tmp_path / "small.vhdx"
+    small.write_bytes(b"one piece, one Send")
+    winrm_server.lose_next_send_reply()  # the whole write arrived: it may have run
+    with pytest.raises(ConnectionLost, match="whether it ran is unknown"):
+        remote_hyperv.put_host_file(small, folder, "small.vhdx", progress=no_progress,
                                     cancel=CancelToken())
-    assert sorted(p.name for p in Path(folder).iterdir()) == ["disk.vhdx"]
+    assert sorted(p.name for p in Path(folder).iterdir()) == ["disk.vhdx"]  # no partial file
+
+
+def test_a_request_cut_off_before_its_last_send_is_sent_again_whole(
+        remote_hyperv: HyperVBackend, winrm_server: WinRMTestServer, fake_host: FakeHost,
+        tmp_path: Path):
+    source = tmp_path / "random.vhdx"
+    source.write_bytes(os.urandom(PIECE))  # one request line of ~700 KB: eight Sends
+    folder = remote_hyperv.make_host_folder("resent")
+    winrm_server.lose_next_send_reply()  # the first Send's reply: PowerShell has no full line
+    copy = remote_hyperv.put_host_file(source, folder, "random.vhdx", progress=no_progress,
+                                       cancel=CancelToken())
+    assert Path(copy).read_bytes() == source.read_bytes()
+    assert [e["op"] for e in fake_host.log()].count("write_file") == 1  # it ran once

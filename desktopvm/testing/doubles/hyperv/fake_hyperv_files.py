@@ -62,13 +62,19 @@ def op_read_file(state: State, args: Args) -> Any:
 def op_write_file(state: State, args: Args) -> Any:
     path, offset = Path(args["Path"]), int(args["Offset"])
     data = gzip.decompress(base64.b64decode(args["Data"], validate=True))
-    with _open(path, "CreateNew" if offset == 0 else "Open") as stream:
+    stream = _open(path, "CreateNew" if offset == 0 else "Open")  # refused: nothing made
+    written = False
+    try:
         length = stream.seek(0, 2)
         if length != offset:
-            raise HyperVError("DesktopVM.OutOfStep",
-                              f"{path} holds {length} bytes, not {offset}")
+            raise HyperVError("DesktopVM.OutOfStep", f"{path} holds {length} bytes, not {offset}")
         stream.write(data)
+        written = True
         return {"Length": stream.tell()}
+    finally:
+        stream.close()
+        if not written and offset == 0:  # write_file.ps1: a failed first piece removes its file
+            path.unlink()
 
 
 def op_file_hash(state: State, args: Args) -> Any:

@@ -382,6 +382,8 @@ def _fitting(chunks: list[tuple[str, bytes]],
     """(what fits into one response, what is held for the next)."""
     taken: list[tuple[str, bytes]] = []
     for index, (name, data) in enumerate(chunks):
+        if room <= 0:  # an empty cut would read as the end of the stream
+            return taken, chunks[index:]
         if len(data) > room:
             taken.append((name, data[:room]))
             return taken, [(name, data[room:]), *chunks[index + 1:]]
