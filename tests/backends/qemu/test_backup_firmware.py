@@ -172,3 +172,29 @@ def test_a_set_without_firmware_state_still_restores(qemu: QemuBackend, tmp_path
     done = subprocess.run(["qemu-img", "check", str(qemu.store.files(machine).nvram)],
                           capture_output=True, check=False)
     assert done.returncode == 0
+
+
+def test_copy_to_another_qemu_library_takes_the_state_along(qemu: QemuBackend, tmp_path):
+    """What the Copy to report promises by showing no line for them: the copy on another
+    QEMU has the original's UEFI variables and TPM state."""
+    from desktopvm.settings import Settings
+    from desktopvm.transfer import copy_to, plan_copy
+
+    machine = uefi_tpm_machine(qemu, "src")
+    qemu.start(machine)
+    wait_until("swtpm's state", tpm_file(qemu, machine).exists)
+    qemu.power_off(machine)
+    tool("qemu-io", "-f", "qcow2", "-c", "write -P 0x3c 8192 512",
+         str(qemu.store.files(machine).nvram))
+    other = QemuBackend(Settings(library_dir=str(tmp_path / "other"), qemu_accel="tcg"))
+    report = plan_copy(qemu, machine, other)
+    assert not [c for c in report.changes if "UEFI variables" in c.what or "TPM" in c.what]
+    said: list[str] = []
+    copy = copy_to(qemu, machine, other, name="copy", progress=lines(said),
+                   cancel=CancelToken(), scratch=tmp_path / "scratch")
+    try:
+        assert raw_store(other, copy, tmp_path) == raw_store(qemu, machine, tmp_path)
+        assert tpm_file(other, copy).read_bytes() == tpm_file(qemu, machine).read_bytes()
+        assert not [s for s in said if "stay" in s]
+    finally:
+        other.delete(copy, delete_disks=True, progress=no_progress, cancel=CancelToken())
