@@ -17,18 +17,20 @@ from desktopvm.model import DiskFormat
 from desktopvm.protocol import CancelToken, Progress
 
 
-def layers(chain: list[BackupSet], slot: tuple[int, int, int]) -> list[Path]:
-    """The files of the disk at `slot`, newest first, down to the full copy it starts from.
-
-    `chain` is a verified set and its ancestors, newest first.
+def layers(chain: list[BackupSet], slot: tuple[int, int, int]) -> list[tuple[Path, DiskFormat]]:
+    """The files of the disk at `slot` with their formats, newest first, down to the full copy
+    it starts from. `chain` is a verified set and its ancestors, newest first.
     """
-    found: list[Path] = []
+    found: list[tuple[Path, DiskFormat]] = []
     for backup in chain:
         disk = next((d for d in backup.disks if d.slot == slot), None)
         if disk is None:
             raise damaged(backup.path, "backup.json", f"no disk at {slot} for the chain")
-        found.append(backup.path / disk.file)
+        found.append((backup.path / disk.file, disk.format))
         if not disk.incremental:
+            if len(found) > 1 and disk.format is not DiskFormat.QCOW2:
+                raise damaged(backup.path, disk.file, "incremental disks build on a "
+                              f"{disk.format.value} disk; only qcow2 can be built on")
             return found
     raise damaged(chain[-1].path, "backup.json", f"the disk at {slot} has no full copy")
 
@@ -41,14 +43,15 @@ def reassemble(chain: list[BackupSet], slot: tuple[int, int, int], target: Path,
     Every layer is checked by the rules for disks from outside before qemu-img opens it;
     qemu-img gets the format and the whole chain explicitly (nothing probed or followed).
     """
-    files = layers(chain, slot)
-    for file in files:
+    found = layers(chain, slot)
+    for file, file_format in found:
         try:
-            check_untrusted(file, DiskFormat.QCOW2, label=file.name)
+            check_untrusted(file, file_format, label=file.name)
         except UnsafeImage as error:
             raise damaged(file.parent.parent, "", str(error)) from None
+    files = [file for file, _ in found]
     qemu_img().convert(files[0], target, fmt, subformat=subformat, compress=compress,
-                      source_format=DiskFormat.QCOW2, backing_chain=files[1:],
+                      source_format=found[0][1], backing_chain=files[1:],
                       progress=progress, cancel=cancel)
 
 

@@ -238,8 +238,9 @@ def fits_under(disk: DiskEntry, base: DiskEntry | None) -> bool:
     A disk grown between the two backups is fine (past the parent's end reads as zeros); a
     parent larger than its child is not a chain we made.
     """
+    # A chain is qcow2 all the way down: only qcow2 names a backing file to read through.
     return (base is not None and base.source_file == disk.source_file
-            and base.virtual_size <= disk.virtual_size)
+            and base.virtual_size <= disk.virtual_size and base.format is DiskFormat.QCOW2)
 
 
 def _verify_one(backup: BackupSet, progress: Progress, cancel: CancelToken, done: int,
@@ -266,7 +267,7 @@ def _verify_one(backup: BackupSet, progress: Progress, cancel: CancelToken, done
         _check_recorded(path, firmware.get(name), expected)
         disk = by_file.get(name)
         if disk is not None:
-            _check_disk(backup, disk.file, disk.virtual_size)
+            _check_disk(backup, disk.file, disk.virtual_size, disk.format)
             if disk.sha256 != expected:
                 raise damaged(path, name, "its digest in backup.json and SHA256SUMS differ")
             progress(done / total, f"Checking {backup.id}/{name}")
@@ -287,10 +288,11 @@ def _check_recorded(path: Path, entry: FirmwareEntry | None, expected: str) -> N
         raise damaged(path, entry.file, "its digest in backup.json and SHA256SUMS differ")
 
 
-def _check_disk(backup: BackupSet, file: str, virtual_size: int) -> None:
-    """A set's disk passes the rules for disks from outside, as the qcow2 it says it is."""
+def _check_disk(backup: BackupSet, file: str, virtual_size: int,
+                fmt: DiskFormat = DiskFormat.QCOW2) -> None:
+    """A set's disk passes the rules for disks from outside, as the format it says it is."""
     try:
-        facts = check_untrusted(backup.path / file, DiskFormat.QCOW2, label=file)
+        facts = check_untrusted(backup.path / file, fmt, label=file)
     except UnsafeImage as error:
         raise damaged(backup.path, "", str(error)) from None
     if facts.virtual_size != virtual_size:

@@ -48,6 +48,19 @@ _UNSAFE = re.compile(r"[^\w.-]+")
 #: builds on), and restoring a point reads a short chain.
 MAX_LINKS = 14
 MAX_CHAIN_AGE = timedelta(days=7)
+#: Each hypervisor's own disk format: what a set's disks are when the user asks for it
+#: (`own_format=True`), so they can be attached there as they are. Full sets only.
+OWN_FORMATS = {"qemu": DiskFormat.QCOW2, "virtualbox": DiskFormat.VDI,
+               "hyperv": DiskFormat.VHDX, "vmware": DiskFormat.VMDK, "esxi": DiskFormat.VMDK}
+# qemu-img's subformat for each: one self-contained file (a VMDK's extents stay in it).
+_SUBFORMATS = {DiskFormat.VMDK: "monolithicSparse"}
+# A captured disk already in one of these formats is the machine's own: kept as it is.
+_KEPT = (DiskFormat.VDI, DiskFormat.VMDK, DiskFormat.VHDX)
+
+
+def own_format_of(connection: str) -> DiskFormat:
+    """The disk format of the hypervisor behind a connection ('hyperv@hv01' -> VHDX)."""
+    return OWN_FORMATS.get(kind_of(connection), DiskFormat.QCOW2)
 
 
 def machine_folder(destination: Path, name: str, key: str) -> Path:
@@ -62,27 +75,32 @@ def machine_folder(destination: Path, name: str, key: str) -> Path:
 
 
 def back_up(backend: Backend, machine_id: str, destination: Path, *, incremental: bool = True,
-            compress: bool = True, progress: Progress, cancel: CancelToken) -> BackupSet:
+            compress: bool = True, own_format: bool = False, progress: Progress,
+            cancel: CancelToken) -> BackupSet:
     """A new set of the machine in `destination` (a folder the user chose).
 
     With `capture` (see desktopvm.protocol.backup) running machines are backed up too and,
     when `incremental`, only what changed since the latest set of the machine. Other
-    backends export the machine (it must be off) and the package's disks become qcow2.
+    backends export the machine (it must be off). The disks become (compressed) qcow2, or
+    with `own_format` the hypervisor's own format (OWN_FORMATS), which is always a full set.
     A failed, cancelled or killed backup leaves no set that looks complete.
     """
+    own = own_format_of(backend.name) if own_format else None
+    incremental = incremental and own is None  # a file each, attachable as it is
     info = backend.get_machine(machine_id)
     key = machine_key(backend.name, machine_id)
     folder = machine_folder(destination, info.spec.name, key)
     cancel.raise_if_cancelled()
     if isinstance(backend, CapturingBackend):
         return _by_capture(backend, machine_id, folder, key, incremental=incremental,
-                           compress=compress, progress=progress, cancel=cancel)
+                           compress=compress, own=own, progress=progress, cancel=cancel)
     if info.summary.state not in (PowerState.OFF, PowerState.ABORTED):
         raise InvalidState(f"{info.spec.name} is {info.summary.state.value}: "
                            f"{backend.display_name} cannot back up a running machine; shut "
                            "it down first")
     return _by_export(backend, machine_id, folder, key, spec=info.spec,
-                      snapshots=info.snapshots, compress=compress, progress=progress, cancel=cancel)
+                      snapshots=info.snapshots, compress=compress,
+                      fmt=own or DiskFormat.QCOW2, progress=progress, cancel=cancel)
 
 
 def _latest_parent(folder: Path, key: str) -> BackupSet | None:
@@ -107,8 +125,8 @@ def _latest_parent(folder: Path, key: str) -> BackupSet | None:
 
 
 def _by_capture(backend: Backend, machine_id: str, folder: Path, key: str, *,
-                incremental: bool, compress: bool, progress: Progress,
-                cancel: CancelToken) -> BackupSet:
+                incremental: bool, compress: bool, own: DiskFormat | None,
+                progress: Progress, cancel: CancelToken) -> BackupSet:
     parent = _latest_parent(folder, key) if incremental else None
     capturer = cast("CapturingBackend", backend)
     with partial_folder(folder) as partial:
@@ -122,7 +140,7 @@ def _by_capture(backend: Backend, machine_id: str, folder: Path, key: str, *,
                                        cancel=cancel)
             try:
                 entries = _captured_entries(capture, parent, partial, compress=compress,
-                                            cancel=cancel)
+                                            own=own, cancel=cancel)
                 break
             except _NotTheSameDisk as mismatch:
                 if parent is None:
@@ -141,7 +159,9 @@ def _by_capture(backend: Backend, machine_id: str, folder: Path, key: str, *,
                       source=backend.name, machine_id=machine_id, key=key,
                       backend=kind_of(backend.name), parent=parent.id if parent else "",
                       point=capture.point, was_running=capture.was_running,
-                      compressed=compress, snapshots=capture.snapshots, cancel=cancel,
+                      compressed=compress and all(d.format is DiskFormat.QCOW2
+                                                  for d in entries),
+                      snapshots=capture.snapshots, cancel=cancel,
                       firmware=firmware)
 
 
@@ -150,8 +170,13 @@ class _NotTheSameDisk(Exception):
 
 
 def _captured_entries(capture: Capture, parent: BackupSet | None, partial: Path, *,
-                      compress: bool, cancel: CancelToken) -> tuple[DiskEntry, ...]:
-    """The records of the capture's disks, each incremental one checked against its parent."""
+                      compress: bool, own: DiskFormat | None,
+                      cancel: CancelToken) -> tuple[DiskEntry, ...]:
+    """The records of the capture's disks, each incremental one checked against its parent.
+
+    They are qcow2, or with `own` (the hypervisor's format) each in its own format as the
+    capture gave it where a set can hold that, else in `own`.
+    """
     disks_dir = partial / "disks"
     sources = {(index, disk.port, disk.device): disk.path
                for index, disk in capture.spec.all_disks()}
@@ -160,14 +185,17 @@ def _captured_entries(capture: Capture, parent: BackupSet | None, partial: Path,
     for number, disk in enumerate(capture.disks, start=1):
         cancel.raise_if_cancelled()
         path = _inside(disk.path, disks_dir)
-        if disk.format is not DiskFormat.QCOW2:
-            if disk.incremental:
-                raise BackendError(f"The capture of {capture.spec.name} gave an "
-                                   f"incremental {disk.format.value} disk; only qcow2 can be")
-            path = _to_qcow2(path, disk.format, disks_dir / f"disk{number}.qcow2",
-                             compress=compress, cancel=cancel)
+        fmt = DiskFormat.QCOW2 if own is None else disk.format if disk.format in _KEPT else own
+        if disk.incremental and (disk.format is not DiskFormat.QCOW2 or
+                                 fmt is not DiskFormat.QCOW2):
+            raise BackendError(f"The capture of {capture.spec.name} gave an incremental "
+                               f"{disk.format.value} disk for a {fmt.value} set; only qcow2 "
+                               "can be incremental")
+        if disk.format is not fmt:
+            path = _converted(path, disk.format, disks_dir / f"disk{number}.{fmt.extension}",
+                              fmt, compress=compress, cancel=cancel)
         slot = (disk.controller, disk.port, disk.device)
-        entry = _entry(path, partial, slot, virtual_size=disk.virtual_size,
+        entry = _entry(path, partial, slot, virtual_size=disk.virtual_size, fmt=fmt,
                        incremental=disk.incremental, source_file=sources.get(slot, ""),
                        cancel=cancel)
         if disk.incremental and not fits_under(entry, below.get(slot)):
@@ -215,7 +243,7 @@ def _firmware_entries(state: FirmwareState, disks_dir: Path, partial: Path,
 
 def _by_export(backend: Backend, machine_id: str, folder: Path, key: str, *,
                spec: MachineSpec, snapshots: tuple[Snapshot, ...], compress: bool,
-               progress: Progress, cancel: CancelToken) -> BackupSet:
+               fmt: DiskFormat, progress: Progress, cancel: CancelToken) -> BackupSet:
     if not backend.capabilities().export_formats & {"ova"}:
         raise UnsupportedOperation(f"{backend.display_name} cannot back up machines yet: it "
                                    "neither captures disks nor exports OVA packages")
@@ -242,22 +270,25 @@ def _by_export(backend: Backend, machine_id: str, folder: Path, key: str, *,
                 facts = check_package_disk(descriptor.parent,
                                            check_href(disk.file_href, descriptor.name),
                                            disk.format)
-                target = disks_dir / f"disk{number}.qcow2"
+                target = disks_dir / f"disk{number}.{fmt.extension}"
                 share = 0.3 / len(slots)
-                qemu_img().convert(descriptor.parent / disk.file_href, target, DiskFormat.QCOW2,
-                                  compress=compress, source_format=disk_format(facts),
+                qemu_img().convert(descriptor.parent / disk.file_href, target, fmt,
+                                  subformat=_SUBFORMATS.get(fmt, ""),
+                                  compress=compress and fmt is DiskFormat.QCOW2,
+                                  source_format=disk_format(facts),
                                   progress=scaled_progress(progress, 0.6 + (number - 1) * share,
                                                            share), cancel=cancel)
                 entries.append(_entry(target, partial, slot, virtual_size=facts.virtual_size,
-                                      incremental=False, source_file=disk_paths[number - 1],
-                                      cancel=cancel))
+                                      fmt=fmt, incremental=False,
+                                      source_file=disk_paths[number - 1], cancel=cancel))
         except (OvfError, UnsafeImage) as error:
             raise BackendError(f"Cannot back up {spec.name}: its export {error}") from error
         shutil.rmtree(work)
         return finish(partial, folder, created=taken, spec=spec, disks=tuple(entries),
                       source=backend.name,
                       machine_id=machine_id, key=key, backend=kind_of(backend.name), parent="",
-                      point="", was_running=False, compressed=compress, snapshots=snapshots,
+                      point="", was_running=False,
+                      compressed=compress and fmt is DiskFormat.QCOW2, snapshots=snapshots,
                       cancel=cancel)
 
 
@@ -275,21 +306,25 @@ def _inside(path: Path, folder: Path) -> Path:
     return resolved
 
 
-def _to_qcow2(path: Path, fmt: DiskFormat, target: Path, *, compress: bool,
-              cancel: CancelToken) -> Path:
-    """A captured disk of another format as a (compressed) qcow2 in its place."""
+def _converted(path: Path, fmt: DiskFormat, target: Path, target_format: DiskFormat, *,
+               compress: bool, cancel: CancelToken) -> Path:
+    """A captured disk of another format as `target_format` in its place (qcow2 compressed
+    when asked)."""
     facts = check_untrusted(path, fmt, label=path.name)
-    qemu_img().convert(path, target, DiskFormat.QCOW2, compress=compress,
+    qemu_img().convert(path, target, target_format,
+                      subformat=_SUBFORMATS.get(target_format, ""),
+                      compress=compress and target_format is DiskFormat.QCOW2,
                       source_format=disk_format(facts), cancel=cancel)
     path.unlink()
     return target
 
 
 def _entry(path: Path, partial: Path, slot: tuple[int, int, int], *, virtual_size: int,
-           incremental: bool, source_file: str, cancel: CancelToken) -> DiskEntry:
+           fmt: DiskFormat, incremental: bool, source_file: str,
+           cancel: CancelToken) -> DiskEntry:
     """The record of one disk file of the set, its own headers checked first."""
     try:
-        facts = check_untrusted(path, DiskFormat.QCOW2, label=path.name)
+        facts = check_untrusted(path, fmt, label=path.name)
     except UnsafeImage as error:
         raise BackendError(f"The backup's disk is unusable: {error}") from error
     if facts.virtual_size != virtual_size:
@@ -297,7 +332,7 @@ def _entry(path: Path, partial: Path, slot: tuple[int, int, int], *, virtual_siz
                            f"{virtual_size} its disk has")
     file = path.resolve().relative_to(partial.resolve()).as_posix()
     return DiskEntry(file=file, controller=slot[0], port=slot[1], device=slot[2],
-                     format=DiskFormat.QCOW2,
+                     format=fmt,
                      virtual_size=virtual_size, sha256=file_digest(path, cancel),
                      incremental=incremental, source_file=source_file)
 

@@ -164,6 +164,10 @@ _TOP = {"schema": int, "desktopvm_version": str, "id": str, "machine_key": str,
         "created": str, "kind": str, "parent": str, "was_running": bool, "point": str,
         "compressed": bool, "disks": list, "firmware": list}
 _TOP_2 = {name: kind for name, kind in _TOP.items() if name != "firmware"}
+#: The disk formats a set may hold: compressed qcow2 (the default, and the only one chains
+#: are made of), or a hypervisor's own format when the user asks (full sets only).
+SET_FORMATS = frozenset(f.value for f in (DiskFormat.QCOW2, DiskFormat.VDI, DiskFormat.VHDX,
+                                          DiskFormat.VMDK))
 _DISK = {"file": str, "controller": int, "port": int, "device": int, "format": str,
          "virtual_size": int, "sha256": str, "incremental": bool, "source_file": str}
 _DISK_1 = {name: kind for name, kind in _DISK.items() if name != "source_file"}
@@ -249,9 +253,12 @@ def _check_disks(set_path: Path, data: dict[str, Any]) -> None:
             raise damaged(set_path, RECORD, f"disk {number}'s source file is another disk's")
         sources.add(source)
         check_member(set_path, disk["file"], f"disk {number}")
-        if disk["format"] != DiskFormat.QCOW2.value:
+        if disk["format"] not in SET_FORMATS:
             raise damaged(set_path, RECORD, f"disk {number} is {disk['format']!r}; a set holds "
-                          "qcow2 disks")
+                          "qcow2, VDI, VHDX or VMDK disks")
+        if disk["format"] != DiskFormat.QCOW2.value and disk["incremental"]:
+            raise damaged(set_path, RECORD, f"disk {number} is an incremental "
+                          f"{disk['format']} disk; only qcow2 can be")
         if not re.fullmatch(r"[0-9a-f]{64}", disk["sha256"]):
             raise damaged(set_path, RECORD, f"disk {number} has no SHA-256 digest")
         if disk["incremental"] and data["kind"] != "incremental":

@@ -27,13 +27,21 @@ from desktopvm.backup.setfile import (
     set_files,
     set_name,
 )
-from desktopvm.model import MachineSpec
+from desktopvm.model import DiskFormat, MachineSpec
 from desktopvm.model.specfile import spec_to_json
 from desktopvm.ovf import ExportDisk, OvfError, write_ovf
 from desktopvm.protocol import CancelToken, Snapshot
 
 log = logging.getLogger(__name__)
 QCOW2_FORMAT_URL = "http://www.gnome.org/~markmc/qcow-image-format.html"
+#: The DiskSection ovf:format of each format a set may hold. OVF names VMDK's; the others
+#: name the format's own specification, which OVF readers (ours: desktopvm.ovf) recognise.
+FORMAT_URLS = {
+    DiskFormat.QCOW2: QCOW2_FORMAT_URL,
+    DiskFormat.VMDK: "http://www.vmware.com/interfaces/specifications/vmdk.html#sparse",
+    DiskFormat.VDI: "https://www.virtualbox.org/manual/ch05.html#vdidetails",
+    DiskFormat.VHDX: "https://learn.microsoft.com/openspecs/windows_protocols/ms-vhdx",
+}
 
 
 def snapshot_data(snapshot: Snapshot) -> dict[str, Any]:
@@ -52,7 +60,7 @@ def ovf_for(spec: MachineSpec, disks: tuple[DiskEntry, ...]) -> bytes | None:
         if entry is None:
             return None
         exported.append(ExportDisk(href=entry.file, capacity_bytes=entry.virtual_size,
-                                   file_size=0, format_url=QCOW2_FORMAT_URL))
+                                   file_size=0, format_url=FORMAT_URLS[entry.format]))
     try:
         return write_ovf(spec, exported)
     except OvfError as error:  # the set stays complete without it; spec.json is the record

@@ -20,12 +20,13 @@ from desktopvm.cli.common import (
 from desktopvm.model import printable
 from desktopvm.protocol import Backend, BackendError, MachineSummary
 from desktopvm.schedule import runs
-from desktopvm.schedule.entry import ENCODED_FLAG, SCHEDULED_FLAG, decode
+from desktopvm.schedule.entry import ENCODED_FLAG, OWN_FORMAT_FLAG, SCHEDULED_FLAG, decode
 
 WORDS = ("schedule", "schedules", "unschedule")
-USAGE = """desktopvm-cli backup MACHINE --to DIR [--full] [--no-compress] [RETENTION]
+USAGE = """desktopvm-cli backup MACHINE --to DIR [--full] [--no-compress] [--own-format]
+                           [RETENTION]
        desktopvm-cli backup schedule MACHINE --to DIR --every hourly|daily|weekly [--at HH:MM]
-                                     [--full] [--no-compress] [RETENTION]
+                                     [--full] [--no-compress] [--own-format] [RETENTION]
        desktopvm-cli backup schedules [--json]
        desktopvm-cli backup unschedule MACHINE
 RETENTION: --keep-last N --daily N --weekly N (prune the machine's older sets after)"""
@@ -43,6 +44,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     backup.add_argument("--to", help="the backup folder (it must exist)")
     backup.add_argument("--full", action="store_true", help="a full backup, not incremental")
     backup.add_argument("--no-compress", action="store_true", help="do not compress the disks")
+    backup.add_argument(OWN_FORMAT_FLAG, action="store_true",
+                        help="keep the disks in the hypervisor's own format (VDI, VHDX, VMDK, "
+                        "qcow2) instead of compressed qcow2; always a full backup")
     _retention_arguments(backup)
     backup.add_argument("--every", choices=scheduling.EVERY, help="schedule: how often")
     backup.add_argument("--at", default="03:00", help="schedule: time of day, HH:MM (hourly: "
@@ -156,7 +160,7 @@ def back_up_now(ctx: Context, backend: Backend, summary: MachineSummary,
     args = ctx.args
     made = run_cancellable(ctx, lambda p, c: back_up(
         backend, summary.id, destination, incremental=not args.full,
-        compress=not args.no_compress, progress=p, cancel=c))
+        compress=not args.no_compress, own_format=args.own_format, progress=p, cancel=c))
     running = " (running: crash-consistent)" if made.was_running else ""
     ctx.print(f"backed up {printable(summary.name)}: {made.kind} set {made.id}, "
               f"{format_size(made.size_bytes)}{running}")
@@ -268,7 +272,7 @@ def schedule_command(ctx: Context, rest: list[str]) -> int:
         entry = scheduling.Schedule(
             f"{backend.name}:{summary.name}", str(destination), args.every, args.at,
             keep_last=args.keep_last, daily=args.daily, weekly=args.weekly, full=args.full,
-            compress=not args.no_compress)
+            compress=not args.no_compress, own_format=args.own_format)
     except scheduling.ScheduleError as error:
         raise UsageError(str(error)) from None
     try:
@@ -295,7 +299,8 @@ def schedules_command(ctx: Context, rest: list[str]) -> int:
                              "every": e.schedule.every, "at": e.schedule.at,
                              "keep_last": e.schedule.keep_last, "daily": e.schedule.daily,
                              "weekly": e.schedule.weekly, "full": e.schedule.full,
-                             "compress": e.schedule.compress} if e.schedule else {})}
+                             "compress": e.schedule.compress,
+                             "own_format": e.schedule.own_format} if e.schedule else {})}
                         for e in found])
         return EXIT_OK
     if not found:

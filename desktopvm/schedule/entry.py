@@ -25,6 +25,7 @@ SCHEDULED_FLAG = "--scheduled"
 class ScheduleError(Exception):
     """A schedule cannot be set, read or removed here: one line saying why and what to do."""
 
+OWN_FORMAT_FLAG = "--own-format"  # desktopvm-cli backup: the hypervisor's own disk format
 
 @dataclass(frozen=True)
 class Schedule:
@@ -40,6 +41,7 @@ class Schedule:
     weekly: int = 0
     full: bool = False
     compress: bool = True
+    own_format: bool = False  # the hypervisor's own disk format (full sets)
 
     def __post_init__(self) -> None:
         if self.every not in EVERY:
@@ -94,6 +96,8 @@ class Schedule:
             args.append("--full")
         if not self.compress:
             args.append("--no-compress")
+        if self.own_format:
+            args.append(OWN_FORMAT_FLAG)
         for flag, value in (("--keep-last", self.keep_last), ("--daily", self.daily),
                             ("--weekly", self.weekly)):
             if value:
@@ -119,7 +123,7 @@ def from_arguments(args: Sequence[str], every: str, at: str) -> Schedule:
         raise ScheduleError(f"not a DesktopVM backup command: {args!r}")
     machine, destination, rest = args[1], args[3], args[4:]
     values: dict[str, int] = {}
-    full, compress, encoded = False, True, False
+    full, compress, own_format, encoded = False, True, False, False
     while rest:
         flag = rest.pop(0)
         if flag == ENCODED_FLAG:
@@ -130,6 +134,8 @@ def from_arguments(args: Sequence[str], every: str, at: str) -> Schedule:
             full = True
         elif flag == "--no-compress":
             compress = False
+        elif flag == OWN_FORMAT_FLAG:
+            own_format = True
         elif flag in ("--keep-last", "--daily", "--weekly") and rest and rest[0].isdigit():
             values[flag[2:].replace("-", "_")] = int(rest.pop(0))
         else:
@@ -139,7 +145,8 @@ def from_arguments(args: Sequence[str], every: str, at: str) -> Schedule:
             machine, destination = decode(machine), decode(destination)
         except ValueError as error:
             raise ScheduleError(f"damaged encoded argument: {error}") from None
-    return Schedule(machine, destination, every, at, full=full, compress=compress, **values)
+    return Schedule(machine, destination, every, at, full=full, compress=compress,
+                    own_format=own_format, **values)
 
 
 def cli_program() -> list[str]:

@@ -247,3 +247,13 @@ def test_the_scheduled_command_line_is_one_the_cli_runs(cli: Run, machine: str,
                           check=False)
     assert done.returncode == 0, done.stderr
     assert f"backed up {machine}: full set" in done.stdout
+
+
+def test_own_format_is_always_a_full_set(cli: Run, machine: str, tmp_path: Path):
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    cli.ok("backup", machine, "--to", str(folder))
+    out = cli.ok("backup", machine, "--to", str(folder), "--own-format")
+    assert "full set" in out  # QEMU's own format is qcow2, but own-format sets start chains
+    sets = json.loads(cli.ok("backups", "list", str(folder), "--json"))
+    assert [s["kind"] for s in sets] == ["full", "full"]

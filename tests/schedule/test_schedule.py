@@ -45,6 +45,9 @@ def test_arguments_are_the_backup_command_with_retention():
     # Entries made before --scheduled existed still read back.
     old = [a for a in entry.arguments() if a != "--scheduled"]
     assert from_arguments(old, "daily", "03:00") == entry
+    own = sample(own_format=True)
+    assert own.arguments()[-1] == "--own-format"
+    assert from_arguments(own.arguments(), "daily", "03:00") == own
 
 
 @pytest.mark.parametrize("changes, message", [

@@ -1,0 +1,135 @@
+"""Sets in the hypervisor's own disk format (`own_format=True`): VHDX for Hyper-V, VDI for
+VirtualBox, VMDK for VMware and ESXi; checked, verified and restored like qcow2 sets.
+
+The captures come from the stand-in with real disks (tests/backup/doubles.py) under the
+connection names of those hypervisors; every disk is written and read by the real qemu-img.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktopvm.backup import BackupDamaged, BackupSet, back_up, restore, verify
+from desktopvm.backup.making import own_format_of
+from desktopvm.backup.setfile import file_digest, format_sums, read_sums
+from desktopvm.model import DiskFormat
+from desktopvm.protocol import CancelToken, no_progress
+from tests.backup.doubles import MIB, CaptureDouble, read_bytes
+
+pytestmark = pytest.mark.qemu
+
+
+def machine_of(tmp_path: Path, connection: str, hands_over: DiskFormat) -> CaptureDouble:
+    double = CaptureDouble(tmp_path / connection, (4 * MIB, 2 * MIB), connection=connection)
+    double.hand_over = hands_over
+    double.write(0, MIB, 64 * 1024, 0x61)
+    double.write(1, 0, 4096, 0x62)
+    return double
+
+
+def own(machine: CaptureDouble, destination: Path, **options: bool) -> BackupSet:
+    return back_up(machine, "m1", destination, own_format=True,  # type: ignore[arg-type]
+                   progress=no_progress, cancel=CancelToken(), **options)
+
+
+def image_info(path: Path) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(subprocess.run(
+        ["qemu-img", "info", "--output=json", str(path)], check=True, capture_output=True,
+        text=True).stdout)
+    return result
+
+
+def guest_bytes(path: Path, fmt: str, offset: int, length: int) -> bytes:
+    raw = path.with_name(path.name + ".raw")
+    subprocess.run(["qemu-img", "convert", "-f", fmt, "-O", "raw", str(path), str(raw)],
+                   check=True, capture_output=True)
+    with raw.open("rb") as file:
+        file.seek(offset)
+        data = file.read(length)
+    raw.unlink()
+    return data
+
+
+@pytest.mark.parametrize(("connection", "hands_over", "kept"), [
+    ("hyperv@hv01", DiskFormat.VHDX, DiskFormat.VHDX),  # Export-VM's VHDX, as it is
+    ("virtualbox", DiskFormat.VDI, DiskFormat.VDI),  # clonemedium's VDI, as it is
+    ("virtualbox", DiskFormat.VMDK, DiskFormat.VMDK),  # a VMDK disk stays VMDK, not VDI
+    ("vmware", DiskFormat.QCOW2, DiskFormat.VMDK),  # read from the frozen chain: made VMDK
+])
+def test_a_set_in_the_hypervisors_own_format_holds_its_disks_as_they_are(
+        tmp_path: Path, connection: str, hands_over: DiskFormat, kept: DiskFormat):
+    machine = machine_of(tmp_path, connection, hands_over)
+    made = own(machine, tmp_path / "backups")
+
+    assert made.kind == "full" and [d.format for d in made.disks] == [kept, kept]
+    first = made.path / made.disks[0].file
+    info = image_info(first)
+    assert info["format"] == kept.value and first.suffix == f".{kept.extension}"
+    if kept is DiskFormat.VMDK:  # one self-contained file, which Workstation opens as it is
+        assert info["format-specific"]["data"]["create-type"] == "monolithicSparse"
+    assert guest_bytes(first, kept.value, MIB, 64 * 1024) == b"\x61" * 64 * 1024
+    assert verify(made.path, progress=no_progress, cancel=CancelToken()).id == made.id
+    descriptor = (made.path / "machine.ovf").read_text()
+    assert kept.value in descriptor.lower()  # its DiskSection names the format
+    record = json.loads((made.path / "backup.json").read_text())
+    assert record["compressed"] is False
+
+
+def test_qemu_sets_stay_qcow2_and_the_next_backup_after_an_own_format_set_is_full(
+        tmp_path: Path):
+    assert own_format_of("qemu") is DiskFormat.QCOW2
+    assert own_format_of("hyperv@hv01") is DiskFormat.VHDX
+    machine = machine_of(tmp_path, "hyperv", DiskFormat.VHDX)
+    destination = tmp_path / "backups"
+    first = own(machine, destination, incremental=True)  # asked, but VHDX cannot be
+    assert first.kind == "full" and machine.captures == [""]
+    machine.write(0, 2 * MIB, 4096, 0x63)
+    machine.hand_over = DiskFormat.QCOW2
+    second = back_up(machine, "m1", destination, progress=no_progress,  # type: ignore[arg-type]
+                     cancel=CancelToken())
+    # The capture was incremental on the VHDX set's point; a qcow2 chain cannot build on a
+    # VHDX disk, so it started again in full.
+    assert second.kind == "full" and second.parent == ""
+    assert [d.format for d in second.disks] == [DiskFormat.QCOW2, DiskFormat.QCOW2]
+
+
+def test_an_own_format_set_restores_onto_qemu(tmp_path: Path, qemu: Any):
+    machine = machine_of(tmp_path, "virtualbox", DiskFormat.VDI)
+    made = own(machine, tmp_path / "backups")
+    new_id = restore(made.path, qemu, name="from vdi", progress=no_progress,
+                     cancel=CancelToken())
+    disks = [Path(d.path) for _, d in qemu.get_machine(new_id).spec.all_disks()]
+    assert read_bytes(disks[0], MIB, 64 * 1024) == b"\x61" * 64 * 1024
+    assert read_bytes(disks[1], 0, 4096) == b"\x62" * 4096
+
+
+def forge(set_path: Path, change: Any) -> None:
+    """Edit backup.json and make SHA256SUMS agree (what anyone with the drive could do)."""
+    record = json.loads((set_path / "backup.json").read_text())
+    change(record)
+    (set_path / "backup.json").write_text(json.dumps(record))
+    sums = read_sums(set_path)
+    sums["backup.json"] = file_digest(set_path / "backup.json")
+    (set_path / "SHA256SUMS").write_text(format_sums(sums))
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (lambda r: r["disks"][0].update(format="raw"), "a set holds qcow2, VDI, VHDX or VMDK"),
+    (lambda r: r["disks"][0].update(format="vdi"), "declared as vdi but its contents are a vhdx"),
+    (lambda r: r["disks"][0].update(incremental=True), "only qcow2 can be"),
+])
+def test_a_forged_format_is_refused_by_verify_and_restore(tmp_path: Path, qemu: Any,
+                                                          change: Any, words: str):
+    machine = machine_of(tmp_path, "hyperv", DiskFormat.VHDX)
+    made = own(machine, tmp_path / "backups")
+    forge(made.path, change)
+    with pytest.raises(BackupDamaged, match=words):
+        verify(made.path, progress=no_progress, cancel=CancelToken())
+    with pytest.raises(BackupDamaged):
+        restore(made.path, qemu, name="forged", progress=no_progress, cancel=CancelToken())
+    assert qemu.list_machines() == []
