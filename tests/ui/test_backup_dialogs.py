@@ -100,6 +100,24 @@ def test_backup_dialog_needs_a_folder_and_a_state_that_allows_it(qtbot, memory_b
     assert full_only.full.isChecked() and not full_only.incremental.isEnabled()
 
 
+def test_the_own_format_choice_names_the_format_and_makes_the_backup_full(
+        qtbot, memory_backend, tmp_path):
+    caps = memory_backend.capabilities().model_copy(update={"backup_incremental": True})
+    dialog = BackUpDialog(summary(backend="hyperv@hv01"), caps, folder=str(tmp_path))
+    qtbot.addWidget(dialog)
+    assert "(VHDX)" in dialog.own_format.text() and not dialog.own_format.isChecked()
+    assert dialog.incremental.isChecked() and dialog.compress.isEnabled()
+    dialog.own_format.setChecked(True)
+    assert dialog.full.isChecked() and not dialog.incremental.isEnabled()
+    assert not dialog.compress.isEnabled()  # VHDX is not compressed
+    dialog.own_format.setChecked(False)
+    assert dialog.incremental.isEnabled() and dialog.compress.isEnabled()
+    qemu = BackUpDialog(summary(backend="qemu"), caps, folder=str(tmp_path))
+    qtbot.addWidget(qemu)
+    qemu.own_format.setChecked(True)
+    assert "(QCOW2)" in qemu.own_format.text() and qemu.compress.isEnabled()
+
+
 # -- the Backups window ------------------------------------------------------------------------
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:

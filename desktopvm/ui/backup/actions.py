@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 
 def back_up_into(backend: Backend, machine_id: str, folder: Path, *, reference: str,
-                 incremental: bool, compress: bool, progress: Progress,
-                 cancel: CancelToken) -> BackupSet:
+                 incremental: bool, compress: bool, own_format: bool = False,
+                 progress: Progress, cancel: CancelToken) -> BackupSet:
     """In a job: a set of the machine in `folder`, which must exist (an unplugged drive's
     mount point is not filled instead). The outcome is noted in the run log under
     `reference` (CONNECTION:NAME, as schedules name machines)."""
@@ -41,7 +41,8 @@ def back_up_into(backend: Backend, machine_id: str, folder: Path, *, reference: 
             raise BackendError(f"{folder} is not a folder that exists (is the drive "
                                "connected?)")
         made = back_up(backend, machine_id, folder, incremental=incremental,
-                       compress=compress, progress=progress, cancel=cancel)
+                       compress=compress, own_format=own_format, progress=progress,
+                       cancel=cancel)
     except BaseException as error:
         runs.record(reference, str(folder), ok=False, line=runs.error_line(error))
         raise
@@ -119,11 +120,13 @@ class BackupActions:
             return
         remember_folder(str(folder))
         incremental, compress = dialog.incremental.isChecked(), dialog.compress.isChecked()
+        own_format = dialog.own_format.isChecked()
         name = printable(machine.name)
         self.window.operations.submit(
             self.tr("Back up %1").replace("%1", name), machine,
             lambda b, p, c: back_up_into(b, machine.id, folder, incremental=incremental,
-                                         compress=compress, progress=p, cancel=c,
+                                         compress=compress, own_format=own_format,
+                                         progress=p, cancel=c,
                                          reference=f"{machine.backend}:{machine.name}"))
         if dialog.schedule.isChecked():
             keep_last, daily, weekly = dialog.retention.values()
@@ -131,7 +134,7 @@ class BackupActions:
                 entry = scheduling.Schedule(
                     f"{machine.backend}:{machine.name}", str(folder), dialog.every_value(),
                     dialog.at_value(), keep_last=keep_last, daily=daily, weekly=weekly,
-                    full=not incremental, compress=compress)
+                    full=not incremental, compress=compress, own_format=own_format)
             except scheduling.ScheduleError as error:
                 from desktopvm.ui.error_dialog import show_error
 

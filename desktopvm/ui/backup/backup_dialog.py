@@ -1,4 +1,5 @@
-"""`BackUpDialog`: where to back a machine up, full or incremental, compressed, and a schedule."""
+"""`BackUpDialog`: where to back a machine up, full or incremental, compressed or in the
+hypervisor's own disk format, and a schedule."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktopvm.model import Capabilities
+from desktopvm.backup.making import own_format_of
+from desktopvm.model import Capabilities, DiskFormat
 from desktopvm.paths import state_root
 from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary
@@ -139,6 +141,7 @@ class BackUpDialog(QDialog):
         form.addRow(self.tr("Kind:"), self.incremental)
         form.addRow("", self.full)
         form.addRow("", self.compress)
+        form.addRow("", self.own_format)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.note)
@@ -168,6 +171,21 @@ class BackUpDialog(QDialog):
         self.compress = QCheckBox(self.tr("Compress the disks (smaller, a little slower)"))
         self.compress.setObjectName("compress")
         self.compress.setChecked(True)
+        # desktopvm.backup.making.OWN_FORMATS: a file each, to attach there as it is.
+        self._own = own_format_of(self.machine.backend)
+        self.own_format = QCheckBox(self.tr("Keep the disks in the hypervisor's own format "
+                                            "(%1): each backup full, attachable as it is")
+                                    .replace("%1", self._own.value.upper()))
+        self.own_format.setObjectName("own-format")
+        self.own_format.toggled.connect(lambda on: self._own_format_toggled(on,
+                                                                            incremental_possible))
+
+    def _own_format_toggled(self, on: bool, incremental_possible: bool) -> None:
+        """An own-format set is always full, and only qcow2 compresses."""
+        if on:
+            self.full.setChecked(True)
+        self.incremental.setEnabled(incremental_possible and not on)
+        self.compress.setEnabled(not on or self._own is DiskFormat.QCOW2)
 
     def _schedule_box(self, system: str) -> QGroupBox:
         box = QGroupBox(self.tr("Also back up on a schedule"))
