@@ -219,3 +219,29 @@ def test_the_backup_core_makes_a_verified_set_from_the_real_copies(
     [disk] = backup_set.disks
     assert same_content(raw, backup_set.path / disk.file, "qcow2")
     assert "SnapshotName-1" not in real_vbox.machine_readable(machine)  # only the user's one
+
+
+def test_an_own_format_set_keeps_virtualboxs_vdi_and_vmdk_and_restores_into_virtualbox(
+        real_vbox: RealVBox, real_backend: VirtualBoxBackend, tmp_path: Path):
+    """--own-format: the real clonemedium copies (VDI, VMDK) kept as they are, checked by our
+    image rules, verified, and restored as a new machine by VirtualBox's own import."""
+    from desktopvm.backup import back_up, restore, verify
+
+    machine, raw = machine_with_disks(real_vbox, tmp_path, vmdk=True)
+    backup_set = back_up(real_backend, machine, tmp_path / "backups", own_format=True,
+                         progress=no_progress, cancel=CancelToken())
+    assert backup_set.kind == "full"
+    assert sorted(d.format for d in backup_set.disks) == [DiskFormat.VDI, DiskFormat.VMDK]
+    assert verify(backup_set.path, progress=no_progress, cancel=CancelToken()) == backup_set
+    vdi = next(d for d in backup_set.disks if d.format is DiskFormat.VDI)
+    assert same_content(raw, backup_set.path / vdi.file, "vdi")
+    new_id = restore(backup_set.path, real_backend, name="from own format",
+                     progress=no_progress, cancel=CancelToken())
+    try:
+        disks = [d for _, d in real_backend.get_machine(new_id).spec.all_disks()]
+        assert len(disks) == 2
+        first = next(d for d in disks if d.size_bytes == 8 * MIB)
+        assert same_content(raw, Path(first.path), first.format.value)
+    finally:
+        real_backend.delete(new_id, delete_disks=True, progress=no_progress,
+                            cancel=CancelToken())
