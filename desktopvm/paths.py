@@ -1,11 +1,16 @@
-"""Where DesktopVM keeps its state, where its shipped resources are, and atomic file writes."""
+"""Where DesktopVM keeps its state, its shipped resources; atomic writes, safe reads of files."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import platformdirs
 
@@ -79,3 +84,23 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Atomic write of UTF-8 text (see `atomic_write_bytes`)."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextmanager
+def open_regular(path: Path) -> Iterator[BinaryIO]:
+    """A file someone else may have placed (a backup set's, a machine's TPM state) opened for
+    reading, which must be a regular file: opened non-blocking and without following a link,
+    so a FIFO or device put there cannot hang the reader (OSError for anything but a regular
+    file; the non-blocking flag changes nothing for one)."""
+    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_BINARY", 0))
+    descriptor = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        file = os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with file:
+        yield file

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import secrets
 import shutil
 import stat
@@ -32,12 +31,15 @@ from backends.qemu.inventory import MachineStore
 from backends.qemu.layout import MachineFiles
 from backends.qemu.qemu_img import QemuImg
 from desktopvm.model import DiskFormat, Firmware, MachineSpec
+from desktopvm.paths import open_regular
 from desktopvm.protocol import BackendError, CancelToken, InvalidState, PowerState
-from desktopvm.protocol.backup import MAX_NVRAM_BYTES, MAX_TPM_FILE_BYTES, FirmwareState
+from desktopvm.protocol.backup import (
+    MAX_NVRAM_BYTES,
+    MAX_TPM_FILE_BYTES,
+    TPM_STATE_FILE,
+    FirmwareState,
+)
 
-#: The files of swtpm's state folder that are its state (TPM 2.0 and 1.2 blobs); its
-#: `.lock` and the TMP* files it writes before renaming are not.
-STATE_FILE = re.compile(r"^tpm2?-00\.(permall|volatilestate|savestate)$")
 NVRAM_DRIVE = "pflash1"  # the drive id QEMU gives the variable store (-drive if=pflash,unit=1)
 NVRAM_COPY = "nvram.fd"
 TPM_COPY = "tpm"
@@ -63,7 +65,7 @@ def copy_tpm(spec: MachineSpec, files: MachineFiles, folder: Path) -> tuple[Path
     whose TPM has never run: swtpm makes its state at the first start)."""
     if not spec.firmware.tpm or not files.tpm_state.is_dir():
         return ()
-    names = sorted(p.name for p in files.tpm_state.iterdir() if STATE_FILE.match(p.name))
+    names = sorted(p.name for p in files.tpm_state.iterdir() if TPM_STATE_FILE.match(p.name))
     if not names:
         return ()
     target = folder / TPM_COPY
@@ -92,6 +94,8 @@ def put(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, state: Firm
         # would leave those snapshots without theirs.
         raise InvalidState(f"{spec.name} has snapshots; its UEFI variables cannot be "
                            "replaced under them")
+    recover(files)
+    _remove_staging(files)
     left: list[str] = []
     tag = secrets.token_hex(4)
     staged_nvram: Path | None = None
@@ -108,19 +112,71 @@ def put(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, state: Firm
             else:
                 left.append(f"The TPM state stays behind: {spec.name} has no TPM")
         cancel.raise_if_cancelled()
-        # Everything is written; from here only renames, each whole.
-        if staged_nvram is not None:
-            staged_nvram.replace(files.nvram)
-            staged_nvram = None
-        if staged_tpm is not None:
-            _swap_folder(staged_tpm, files.tpm_state, tag)
-            staged_tpm = None
-    finally:
+        _put_in(files, staged_nvram, staged_tpm, tag)
+    finally:  # whatever is still staged was not put in
         if staged_nvram is not None:
             staged_nvram.unlink(missing_ok=True)
         if staged_tpm is not None:
             shutil.rmtree(staged_tpm, ignore_errors=True)
     return tuple(left)
+
+
+def _put_in(files: MachineFiles, nvram: Path | None, tpm: Path | None, tag: str) -> None:
+    """The staged store and TPM folder renamed into place, both or neither.
+
+    Everything is written; only renames, each whole. The machine's own store is renamed
+    aside, not overwritten: if the TPM swap fails it goes back, so a failed restore over the
+    original leaves the machine both of its own. It is removed once both are in.
+    """
+    kept: Path | None = None
+    try:
+        if nvram is not None:
+            if files.nvram.exists():
+                kept = _aside(files.nvram, tag)
+                files.nvram.rename(kept)
+            nvram.rename(files.nvram)
+        if tpm is not None:
+            _swap_folder(tpm, files.tpm_state, tag)
+    except BaseException:
+        if kept is not None:
+            kept.replace(files.nvram)
+        raise
+    if kept is not None:
+        kept.unlink(missing_ok=True)
+
+
+def recover(files: MachineFiles) -> None:
+    """The machine's store or TPM state folder back in place when a restore was killed
+    between renaming it aside and renaming the new one in (else the next start would make a
+    fresh store, swtpm a new, empty TPM, and the real one would sit unmentioned beside it).
+    Called before each start and each put; InvalidState when there is more than one to
+    choose from."""
+    for place in (files.nvram, files.tpm_state):
+        if place.exists() or place.is_symlink():
+            continue
+        left = sorted(place.parent.glob(f".{place.name}.before-restore-*"))
+        if len(left) == 1:
+            left[0].rename(place)
+        elif left:
+            raise InvalidState(
+                f"{place.name} of {files.folder.name} is missing and {len(left)} copies of it "
+                f"were left by interrupted restores ({', '.join(p.name for p in left)}); "
+                f"rename the right one to {place.name} before starting the machine")
+
+
+def _remove_staging(files: MachineFiles) -> None:
+    """What a killed restore staged and never renamed in (it holds TPM secrets)."""
+    for place in (files.nvram, files.tpm_state):
+        for staged in place.parent.glob(f".{place.name}.restoring-*"):
+            if staged.is_dir() and not staged.is_symlink():
+                shutil.rmtree(staged, ignore_errors=True)
+            else:
+                staged.unlink(missing_ok=True)
+
+
+def _aside(place: Path, tag: str) -> Path:
+    """Where `place` waits while a restore puts the new one in."""
+    return place.with_name(f".{place.name}.before-restore-{tag}")
 
 
 def _stage_nvram(qemu_img: QemuImg, files: MachineFiles, spec: MachineSpec, source: Path, *,
@@ -137,7 +193,7 @@ def _stage_nvram(qemu_img: QemuImg, files: MachineFiles, spec: MachineSpec, sour
         if wanted != size:
             return None, (f"The UEFI variables stay behind: the backup's store is {size} "
                           f"bytes, the UEFI firmware here uses {wanted}-byte stores (another "
-                          "OVMF build); the machine starts with fresh variables")
+                          f"OVMF build); {spec.name} keeps the variables it has")
     staged = files.folder / f".{files.nvram.name}.restoring-{tag}"
     # Given as raw, never probed: the set's file is read as the bytes it is.
     qemu_img.convert(source, staged, DiskFormat.QCOW2, source_format=DiskFormat.RAW,
@@ -148,7 +204,7 @@ def _stage_nvram(qemu_img: QemuImg, files: MachineFiles, spec: MachineSpec, sour
 def _stage_tpm(files: MachineFiles, sources: tuple[Path, ...], tag: str) -> Path:
     """swtpm's state folder, written beside the machine's own, private to this user."""
     names = [p.name for p in sources]
-    bad = [n for n in names if not STATE_FILE.match(n)]
+    bad = [n for n in names if not TPM_STATE_FILE.match(n)]
     if bad or len(set(names)) != len(names):
         raise BackendError(f"The TPM state holds {bad[0] if bad else 'a file twice'!r}, "
                            "which is not a state file swtpm writes")
@@ -168,7 +224,7 @@ def _stage_tpm(files: MachineFiles, sources: tuple[Path, ...], tag: str) -> Path
 
 def _swap_folder(new: Path, place: Path, tag: str) -> None:
     """`new` in `place`: the old folder renamed aside first, removed once the new is in."""
-    old = place.with_name(f".{place.name}.before-restore-{tag}")
+    old = _aside(place, tag)
     if place.exists():
         place.rename(old)
     try:
@@ -189,16 +245,15 @@ def _plain_size(path: Path, limit: int) -> int:
 
 
 def _read_state(path: Path, limit: int) -> bytes | None:
-    """A state file's bytes (not through a link, at most `limit`); None when it is gone."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    """A state file's bytes (a regular file, not through a link, at most `limit`; a FIFO put
+    there does not block); None when it is gone."""
     try:
-        descriptor = os.open(path, flags)
+        with open_regular(path) as file:
+            data = file.read(limit + 1)
     except FileNotFoundError:
         return None
-    with os.fdopen(descriptor, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise BackendError(f"{path} is not a plain file")
-        data = file.read(limit + 1)
+    except OSError as error:
+        raise BackendError(f"{path} is not a plain file ({error.strerror})") from None
     if len(data) > limit:
         raise BackendError(f"{path} is larger than a TPM state file can be ({limit} bytes)")
     return data

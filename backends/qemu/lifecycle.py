@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from backends.qemu import first_boot, process, qmp, snapshots
+from backends.qemu import firmware_state, first_boot, process, qmp, snapshots
 from backends.qemu.disks import Disks
 from backends.qemu.inventory import MachineStore
 from backends.qemu.inventory import run_files as store_run_files
@@ -90,6 +90,8 @@ class Lifecycle:
         shutil.rmtree(run.folder, ignore_errors=True)
         run.folder.mkdir(mode=0o700, parents=True)
         uefi = self.disks.firmware(spec)
+        # Before a fresh store or TPM is made in place of one a killed restore left aside.
+        firmware_state.recover(files)
         self.disks.ensure_nvram(files, spec)
         if spec.firmware.tpm:
             process.start_swtpm(files.tpm_state, run.swtpm_socket, run.swtpm_pid,

@@ -81,7 +81,7 @@ def _check_firmware_file(set_path: Path, entry: FirmwareEntry) -> None:
 
 
 def _read_spec(set_path: Path) -> MachineSpec:
-    """spec.json of the set (read as a regular file only: see `open_member`)."""
+    """spec.json of the set (read as a regular file only: see `open_regular`)."""
     try:
         text = read_small(set_path / SPEC)
     except FileNotFoundError:

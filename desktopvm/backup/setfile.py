@@ -5,18 +5,15 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
-import os
 import re
-import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any
 
 from desktopvm.model import MachineSpec
 from desktopvm.model.devices import DiskFormat
+from desktopvm.paths import open_regular
 from desktopvm.protocol import BackendError, CancelToken
 from desktopvm.protocol.backup import (
     MAX_NVRAM_BYTES,
@@ -35,7 +32,6 @@ OVF = "machine.ovf"
 NOTES = "notes.txt"
 SNAPSHOTS = "snapshots.json"
 DISKS = "disks"
-FIRMWARE = "firmware"
 NVRAM_FILE = "firmware/nvram.fd"  # the UEFI variable store, a raw edk2 flash image
 TPM_FOLDER = "firmware/tpm"  # the TPM's state files, by their own names
 KINDS = ("full", "incremental")
@@ -174,29 +170,10 @@ _DISK_1 = {name: kind for name, kind in _DISK.items() if name != "source_file"}
 _FIRMWARE = {"file": str, "kind": str, "size": int, "sha256": str}
 
 
-@contextmanager
-def open_member(path: Path) -> Iterator[BinaryIO]:
-    """A file of a set (or of a partial folder) opened for reading, which must be a regular
-    file: opened non-blocking and without following a link, so a FIFO or device someone put
-    there cannot hang a list or a backup (OSError for anything but a regular file)."""
-    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
-             | getattr(os, "O_BINARY", 0))
-    descriptor = os.open(path, flags)
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        file = os.fdopen(descriptor, "rb")
-    except BaseException:
-        os.close(descriptor)
-        raise
-    with file:
-        yield file
-
-
 def read_small(path: Path, limit: int = MAX_RECORD_BYTES) -> str:
     """The UTF-8 text of a small set file (OSError when it is not a regular file or larger
     than `limit`)."""
-    with open_member(path) as file:
+    with open_regular(path) as file:
         data = file.read(limit + 1)
     if len(data) > limit:
         raise OSError(errno.EFBIG, "larger than a record can be", str(path))
@@ -291,7 +268,8 @@ def _check_firmware(set_path: Path, entries: list[Any]) -> None:
             folder, _, plain = name.rpartition("/")
             if folder != TPM_FOLDER or not tpm_file_name_ok(plain) or tpm > MAX_TPM_FILES:
                 raise damaged(set_path, RECORD, f"{what}: TPM state is at most "
-                              f"{MAX_TPM_FILES} plain files in {TPM_FOLDER}/")
+                              f"{MAX_TPM_FILES} of swtpm's state files (tpm2-00.permall "
+                              f"and the like) in {TPM_FOLDER}/")
             limit = MAX_TPM_FILE_BYTES
         else:
             raise damaged(set_path, RECORD, f"{what} is of the unknown kind {entry['kind']!r}")
@@ -359,7 +337,7 @@ def check_member(set_path: Path, name: str, what: str) -> str:
 def file_digest(path: Path, cancel: CancelToken | None = None) -> str:
     """The SHA-256 of a file, read in chunks (cancel checked between them)."""
     digest = hashlib.sha256()
-    with open_member(path) as file:
+    with open_regular(path) as file:
         while chunk := file.read(CHUNK):
             if cancel is not None:
                 cancel.raise_if_cancelled()

@@ -46,12 +46,15 @@ MAX_NVRAM_BYTES = 8 * 1024 * 1024
 #: and a saved-state file while suspended.
 MAX_TPM_FILE_BYTES = 4 * 1024 * 1024
 MAX_TPM_FILES = 4
-_TPM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: The files of swtpm's state folder that are its state (TPM 2.0 and 1.2 blobs); its
+#: `.lock` and the TMP* files it writes before renaming are not. The one rule for what a
+#: set's TPM folder may hold and what a restore writes into a machine's.
+TPM_STATE_FILE = re.compile(r"^tpm2?-00\.(permall|volatilestate|savestate)$")
 
 
 def tpm_file_name_ok(name: str) -> bool:
-    """Whether `name` may be a TPM state file's name: a plain name, no folder, no dot first."""
-    return bool(_TPM_NAME.match(name)) and ".." not in name
+    """Whether `name` is the name of a state file swtpm writes (TPM_STATE_FILE)."""
+    return bool(TPM_STATE_FILE.match(name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +74,6 @@ class FirmwareState:
     @property
     def empty(self) -> bool:
         return self.nvram is None and not self.tpm
-
-    def describe(self) -> str:
-        """What it holds, in words ("UEFI variables and TPM state")."""
-        parts = (["UEFI variables"] if self.nvram is not None else []) + \
-            (["TPM state"] if self.tpm else [])
-        return " and ".join(parts) or "nothing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,10 +159,15 @@ def firmware_consequences(nvram: bool, tpm: bool) -> str:
     return "; ".join(effects)
 
 
+def firmware_words(nvram: bool, tpm: bool) -> str:
+    """"UEFI variables", "TPM state" or both, joined by "and"."""
+    return " and ".join((["UEFI variables"] if nvram else []) + (["TPM state"] if tpm else []))
+
+
 def firmware_left_behind(nvram: bool, tpm: bool, why: str) -> str:
     """One line for the user: the UEFI variables and/or TPM state do not go along (`why`),
     and what that means when the machine starts."""
-    what = " and ".join((["UEFI variables"] if nvram else []) + (["TPM state"] if tpm else []))
+    what = firmware_words(nvram, tpm)
     return f"{what} stay behind ({why}): {firmware_consequences(nvram, tpm)}"
 
 

@@ -12,6 +12,7 @@ from desktopvm.protocol.backup import (
     FirmwareStateBackend,
     carries_firmware_state,
     firmware_consequences,
+    firmware_words,
 )
 
 
@@ -56,11 +57,11 @@ def _firmware_state(spec: MachineSpec, fitting: Fitting, source: Backend,
         why = "the copy has no UEFI firmware" if lost_uefi else "the copy has no TPM"
         nvram, tpm = lost_uefi, lost_tpm
     else:
-        why = f"{getattr(source, 'display_name', 'the source')} does not back them up" \
+        why = f"{source.display_name} does not back them up" \
             if not isinstance(source, FirmwareStateBackend) else \
-            f"{getattr(target, 'display_name', 'the target')} cannot take them"
+            f"{target.display_name} cannot take them"
         nvram, tpm = uefi, spec.firmware.tpm
-    what = " and ".join((["UEFI variables"] if nvram else []) + (["TPM state"] if tpm else []))
+    what = firmware_words(nvram, tpm)
     # The consequence first: the report's column shows the start of it.
     return _with(fitting, Change(what, "kept in the original", "stay behind",
                                  f"{firmware_consequences(nvram, tpm)} ({why})"))

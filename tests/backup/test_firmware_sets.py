@@ -136,14 +136,31 @@ def _changed_byte(set_path: Path) -> None:
     store.write_bytes(bytes(data))
 
 
-def _hidden_tpm_name(set_path: Path) -> None:
-    (set_path / "firmware/tpm/tpm2-00.permall").rename(set_path / "firmware/tpm/.lock")
+def _tpm_file_as(set_path: Path, name: str) -> None:
+    """The set's TPM file under another name, listed and recorded as such."""
+    folder = set_path / "firmware/tpm"
+    (folder / "tpm2-00.permall").rename(folder / name)
     sums = read_sums(set_path)
-    sums[".lock"] = sums.pop("firmware/tpm/tpm2-00.permall")
+    sums[f"firmware/tpm/{name}"] = sums.pop("firmware/tpm/tpm2-00.permall")
     (set_path / "SHA256SUMS").write_text(format_sums(sums))
 
     def change(record: dict[str, Any]) -> None:
-        record["firmware"][1]["file"] = "firmware/tpm/.lock"
+        record["firmware"][1]["file"] = f"firmware/tpm/{name}"
+    edit_record(set_path, change)
+
+
+def _five_tpm_files(set_path: Path) -> None:
+    """Five files by swtpm's own names (there are six): one more than a TPM's state holds."""
+    folder = set_path / "firmware/tpm"
+    entry = json.loads((set_path / "backup.json").read_text())["firmware"][1]
+    names = ["tpm2-00.volatilestate", "tpm2-00.savestate", "tpm-00.permall",
+             "tpm-00.volatilestate"]
+    for name in names:
+        shutil.copy(folder / "tpm2-00.permall", folder / name)
+        resign(set_path, f"firmware/tpm/{name}")
+
+    def change(record: dict[str, Any]) -> None:
+        record["firmware"] += [{**entry, "file": f"firmware/tpm/{n}"} for n in names]
     edit_record(set_path, change)
 
 
@@ -172,7 +189,11 @@ HOSTILE = {
                                               "a TPM state file holds 1 to 4194304"),
     "a listed file missing": (_missing_file, "tpm2-00.permall: missing"),
     "a changed byte": (_changed_byte, "firmware/nvram.fd: its contents do not match"),
-    "a hidden TPM file name": (_hidden_tpm_name, "plain files in firmware/tpm/"),
+    "a hidden TPM file name": (lambda set_path: _tpm_file_as(set_path, ".lock"),
+                               "of swtpm's state files"),
+    "a TPM file swtpm never writes": (lambda set_path: _tpm_file_as(set_path, "foo"),
+                                      "of swtpm's state files"),
+    "five TPM files": (_five_tpm_files, "firmware file 6: TPM state is at most 4"),
     "an unknown kind": (_unknown_kind, "unknown kind 'vmgs'"),
     "digests that disagree": (_digests_disagree, "digest in backup.json and SHA256SUMS differ"),
 }

@@ -4,7 +4,9 @@ original, which then start with them; old sets without them still restore."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -12,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from backends.qemu import process
+from backends.qemu import firmware_state, process
 from backends.qemu.backend import QemuBackend
-from desktopvm.backup import BackupSet, back_up, restore, restore_over, verify
+from desktopvm.backup import BackupDamaged, BackupSet, back_up, restore, restore_over, verify
 from desktopvm.backup.setfile import file_digest, format_sums, read_sums
 from desktopvm.model import (
     ControllerKind,
@@ -26,7 +28,15 @@ from desktopvm.model import (
     MemorySpec,
     StorageController,
 )
-from desktopvm.protocol import CancelToken, PowerState, Progress, no_progress
+from desktopvm.protocol import (
+    BackendError,
+    CancelToken,
+    InvalidState,
+    PowerState,
+    Progress,
+    no_progress,
+)
+from desktopvm.protocol.backup import FirmwareState
 from tests.backends.qemu.backup_kit import MIB, tool
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
@@ -91,9 +101,10 @@ def test_uefi_variables_and_tpm_state_come_back_as_backed_up(qemu: QemuBackend, 
     # The store came through the disks' QMP transaction: the flash image, as large as OVMF's.
     assert len(set_file(running, "nvram.fd")) == len(template)
     assert set_file(running, "nvram.fd") != template
-    assert set_file(running, f"tpm/{PERMALL}") == tpm_file(qemu, machine).read_bytes()
     assert any("TPM state was copied while the machine ran" in s for s in said)
     qemu.power_off(machine)
+    # Compared once swtpm has stopped: a running swtpm may rewrite its state meanwhile.
+    assert set_file(running, f"tpm/{PERMALL}") == tpm_file(qemu, machine).read_bytes()
 
     off = back_up(qemu, machine, tmp_path / "sets", progress=no_progress, cancel=CancelToken())
     assert off.kind == "incremental" and not off.was_running  # the disks only changed
@@ -198,3 +209,113 @@ def test_copy_to_another_qemu_library_takes_the_state_along(qemu: QemuBackend, t
         assert not [s for s in said if "stay" in s]
     finally:
         other.delete(copy, delete_disks=True, progress=no_progress, cancel=CancelToken())
+
+
+def with_tpm_state(qemu: QemuBackend, machine_id: str, data: bytes) -> None:
+    """A state file in the machine's TPM folder, as swtpm would have left it (a restore does
+    not look inside; a start would)."""
+    folder = qemu.store.files(machine_id).tpm_state
+    folder.mkdir(mode=0o700, exist_ok=True)
+    (folder / PERMALL).write_bytes(data)
+
+
+def leftovers(qemu: QemuBackend, machine_id: str) -> list[str]:
+    folder = qemu.store.files(machine_id).folder
+    return sorted(p.name for p in folder.glob(".*") if "restor" in p.name)
+
+
+def test_a_failed_tpm_swap_over_the_original_leaves_it_its_own_state(
+        qemu: QemuBackend, tmp_path, monkeypatch):
+    machine = uefi_tpm_machine(qemu, "keep")
+    with_tpm_state(qemu, machine, b"the backed-up TPM")
+    made = back_up(qemu, machine, tmp_path / "sets", progress=no_progress,
+                   cancel=CancelToken())
+    assert [f.kind for f in made.firmware] == ["nvram", "tpm"]
+    files = qemu.store.files(machine)
+    tool("qemu-io", "-f", "qcow2", "-c", "write -P 0x6b 0 4096", str(files.nvram))
+    with_tpm_state(qemu, machine, b"the machine's own TPM")
+    store, tpm = files.nvram.read_bytes(), tpm_file(qemu, machine).read_bytes()
+
+    def broken(*_args: object) -> None:
+        raise OSError(errno.EIO, "the TPM folder could not be renamed")
+    monkeypatch.setattr(firmware_state, "_swap_folder", broken)
+    with pytest.raises(OSError, match="could not be renamed"):
+        restore_over(made.path, qemu, machine, progress=no_progress, cancel=CancelToken())
+    assert files.nvram.read_bytes() == store
+    assert tpm_file(qemu, machine).read_bytes() == tpm
+    assert leftovers(qemu, machine) == []
+
+
+def test_firmware_files_swapped_after_verify_are_refused(qemu: QemuBackend, tmp_path):
+    machine = uefi_tpm_machine(qemu, "swapped")
+    made = back_up(qemu, machine, tmp_path / "sets", progress=no_progress,
+                   cancel=CancelToken())
+    files = qemu.store.files(machine)
+    tool("qemu-io", "-f", "qcow2", "-c", "write -P 0x21 0 4096", str(files.nvram))
+    store = files.nvram.read_bytes()
+    forged = made.path / "firmware/nvram.fd"
+    swapped: list[float] = []
+
+    def swap_during_the_disks(fraction: float | None, _stage: str) -> None:
+        # Past verify (0 to 0.15), while the disks are reassembled: someone's own store.
+        if fraction is not None and fraction > 0.15 and not swapped:
+            forged.write_bytes(bytes(len(forged.read_bytes())))
+            swapped.append(fraction)
+    with pytest.raises(BackupDamaged) as refused:
+        restore_over(made.path, qemu, machine, progress=swap_during_the_disks,
+                     cancel=CancelToken())
+    assert swapped
+    message = str(refused.value)
+    assert "firmware/nvram.fd: changed since the backup was verified" in message
+    assert "\n" not in message
+    assert files.nvram.read_bytes() == store
+    assert leftovers(qemu, machine) == []
+
+
+def test_a_killed_restore_leaves_no_fresh_tpm_or_store_in_place_of_its_own(
+        qemu: QemuBackend, tmp_path):
+    machine = uefi_tpm_machine(qemu, "killed")
+    files = qemu.store.files(machine)
+    with_tpm_state(qemu, machine, b"the machine's own TPM")
+    store = files.nvram.read_bytes()
+    # As a kill between put's renames leaves it: each aside, staged copies beside them.
+    files.nvram.rename(files.folder / ".nvram.qcow2.before-restore-0000")
+    files.tpm_state.rename(files.folder / ".tpm.before-restore-0000")
+    (files.folder / ".nvram.qcow2.restoring-1111").write_bytes(b"staged store")
+    (files.folder / ".tpm.restoring-1111").mkdir()
+    (files.folder / ".tpm.restoring-1111" / PERMALL).write_bytes(b"staged TPM secrets")
+    assert qemu.put_firmware_state(machine, FirmwareState(), cancel=CancelToken()) == ()
+    assert files.nvram.read_bytes() == store
+    assert tpm_file(qemu, machine).read_bytes() == b"the machine's own TPM"
+    assert leftovers(qemu, machine) == []
+
+
+def test_a_start_puts_the_tpm_a_killed_restore_left_aside_back_first(qemu: QemuBackend):
+    machine = uefi_tpm_machine(qemu, "aside")
+    files = qemu.store.files(machine)
+    aside = files.folder / ".tpm.before-restore-0000"
+    aside.mkdir(mode=0o700)
+    (aside / "mark").write_text("the machine's own TPM folder")
+    second = files.folder / ".tpm.before-restore-2222"
+    second.mkdir(mode=0o700)
+    with pytest.raises(InvalidState, match="rename the right one to tpm") as refused:
+        qemu.start(machine)
+    assert "2 copies" in str(refused.value) and not files.tpm_state.exists()
+    second.rmdir()
+    qemu.start(machine)
+    try:
+        assert (files.tpm_state / "mark").read_text() == "the machine's own TPM folder"
+        assert not aside.exists()
+        wait_until("swtpm's state", tpm_file(qemu, machine).exists)  # swtpm ran in it
+    finally:
+        qemu.power_off(machine)
+
+
+def test_a_fifo_in_place_of_a_tpm_state_file_is_refused_not_waited_on(qemu: QemuBackend,
+                                                                       tmp_path):
+    machine = uefi_tpm_machine(qemu, "fifo")
+    folder = qemu.store.files(machine).tpm_state
+    folder.mkdir(mode=0o700)
+    os.mkfifo(folder / PERMALL)  # no writer ever opens it: a blocking open never returns
+    with pytest.raises(BackendError, match=f"{PERMALL} is not a plain file"):
+        back_up(qemu, machine, tmp_path / "sets", progress=no_progress, cancel=CancelToken())
