@@ -110,6 +110,8 @@ def capture(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, folder:
     state = store.state(files)
     book = snapshots.load(files, qemu_img)
     disks = _disks(spec, folder)
+    if state in states.OFFLINE:  # a running machine's start did it already
+        firmware_state.recover(files)  # not a set without the state a killed restore left
     nvram = firmware_state.nvram_target(spec, files)
     tpm: list[Path] = []
     cancel.raise_if_cancelled()

@@ -290,6 +290,30 @@ def test_a_killed_restore_leaves_no_fresh_tpm_or_store_in_place_of_its_own(
     assert leftovers(qemu, machine) == []
 
 
+def test_a_backup_takes_the_state_a_killed_restore_left_aside(qemu: QemuBackend, tmp_path):
+    machine = uefi_tpm_machine(qemu, "backed")
+    files = qemu.store.files(machine)
+    with_tpm_state(qemu, machine, b"the machine's own TPM")
+    files.tpm_state.rename(files.folder / ".tpm.before-restore-0000")
+    made = back_up(qemu, machine, tmp_path / "sets", progress=no_progress,
+                   cancel=CancelToken())
+    assert set_file(made, f"tpm/{PERMALL}") == b"the machine's own TPM"
+    assert leftovers(qemu, machine) == []
+
+
+def test_a_store_of_another_size_stays_behind_and_the_machine_keeps_its_own(
+        qemu: QemuBackend, tmp_path):
+    machine = uefi_tpm_machine(qemu, "sized")
+    files = qemu.store.files(machine)
+    store = files.nvram.read_bytes()
+    other = tmp_path / "nvram.fd"
+    other.write_bytes(bytes(64 * 1024))  # no OVMF build here has 64 KiB stores
+    [line] = qemu.put_firmware_state(machine, FirmwareState(nvram=other), cancel=CancelToken())
+    assert line.startswith("The UEFI variables stay behind: the backup's store is 65536 bytes")
+    assert line.endswith("sized keeps the variables it has")
+    assert files.nvram.read_bytes() == store
+
+
 def test_a_start_puts_the_tpm_a_killed_restore_left_aside_back_first(qemu: QemuBackend):
     machine = uefi_tpm_machine(qemu, "aside")
     files = qemu.store.files(machine)
