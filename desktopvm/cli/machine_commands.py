@@ -26,6 +26,7 @@ from desktopvm.model import printable
 from desktopvm.model.specfile import spec_to_data
 from desktopvm.protocol import BackendError, MachineSummary, PowerState, StartMode
 from desktopvm.registry import Listing
+from desktopvm.transfer.packages import PACKAGE_SUFFIXES, import_package
 
 LIFECYCLE = {
     "shutdown": ("shutdown", "asked to shut down (ACPI power button)"),
@@ -270,14 +271,17 @@ def export_command(ctx: Context) -> int:
 
 
 def import_command(ctx: Context) -> int:
-    """`import PATH [--backend B | --host H] [--name N]`; on a remote host, PATH is a path
-    on that host (it says itself when there is nothing there)."""
+    """`import PATH [--backend B | --host H] [--name N]`. An OVA/OVF package is read here
+    (onto Hyper-V, which reads no OVF, its disks are converted and copied there); a
+    hypervisor's own export on a remote host is a path on that host (it says itself when
+    there is nothing there)."""
     backend = target_backend(ctx, ctx.args.backend, ctx.args.host)
-    if backend.host == "localhost" and not ctx.args.path.exists():
+    package = ctx.args.path.suffix.lower() in PACKAGE_SUFFIXES
+    if (backend.host == "localhost" or package) and not ctx.args.path.exists():
         raise UsageError(f"{ctx.args.path}: no such file")
     if ctx.args.name:
         require_name(backend, ctx.args.name)
-    new_id = run_cancellable(ctx, lambda p, c: backend.import_machine(
-        ctx.args.path, name=ctx.args.name, progress=p, cancel=c))
+    new_id = run_cancellable(ctx, lambda p, c: import_package(
+        ctx.args.path, backend, name=ctx.args.name, progress=p, cancel=c))
     ctx.print(f"imported {printable(str(ctx.args.path))} into {backend.name} ({new_id})")
     return EXIT_OK

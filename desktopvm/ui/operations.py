@@ -439,9 +439,11 @@ class Operations:
         self._keep(dialog)
 
     def _import(self, path: Path, connection: str, name: str = "") -> None:
+        from desktopvm.transfer.packages import import_package
+
         job = self.submit(self.tr("Import %1").replace("%1", printable(path.name)), None,
-                          lambda b, p, c: b.import_machine(path, name=name, progress=p,
-                                                           cancel=c),
+                          lambda b, p, c: import_package(path, b, name=name, progress=p,
+                                                         cancel=c),
                           backend_name=connection,
                           done=self.tr("Imported as %1").replace("%1", printable(name))
                           if name else self.tr("Imported as a new machine"))

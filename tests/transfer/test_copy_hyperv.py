@@ -37,11 +37,6 @@ from desktopvm.protocol import CancelToken, no_progress
 from desktopvm.settings import Settings
 from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
 from desktopvm.transfer import copy_to, move_to, plan_copy
-from tests.backends.hyperv.conftest import (  # noqa: F401 - shared fixtures
-    fake_host,
-    remote_hyperv,
-    winrm_server,
-)
 from tests.backends.qemu.backup_kit import MIB, disk_paths, same, write
 
 pytestmark = pytest.mark.skipif(storage_daemon.find_daemon() is None,
@@ -154,8 +149,8 @@ def test_qemu_to_hyperv_through_the_double(hyperv: tuple[HyperVBackend, FakeHost
     assert list((tmp_path / "scratch").iterdir()) == []
 
 
-def test_qemu_moved_to_a_remote_hyperv_host_over_winrm(remote_hyperv: HyperVBackend,  # noqa: F811
-                                                        fake_host: FakeHost,  # noqa: F811
+def test_qemu_moved_to_a_remote_hyperv_host_over_winrm(remote_hyperv: HyperVBackend,
+                                                        fake_host: FakeHost,
                                                         tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch):
     qemu, machine = qemu_machine(tmp_path, Firmware.UEFI)
