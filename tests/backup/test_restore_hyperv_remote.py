@@ -10,15 +10,14 @@ test_restore_hyperv.py). Real Hyper-V: live suite.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from backends.hyperv.backend import HyperVBackend
-from desktopvm.backup import BackupSet, restore
-from desktopvm.model import DiskFormat, Firmware, FirmwareSpec, MachineSpec
+from desktopvm.backup import restore
+from desktopvm.model import DiskFormat, MachineSpec
 from desktopvm.protocol import (
     BackendError,
     CancelToken,
@@ -27,25 +26,8 @@ from desktopvm.protocol import (
     no_progress,
 )
 from desktopvm.testing.doubles.hyperv.double import FakeHost
-from tests.backup.conftest import backup
 from tests.backup.doubles import MIB
-
-
-def raw(vhdx: Path) -> bytes:
-    out = vhdx.with_suffix(".raw")
-    subprocess.run(["qemu-img", "convert", "-f", "vhdx", "-O", "raw", str(vhdx), str(out)],
-                   check=True, capture_output=True)
-    data = out.read_bytes()
-    out.unlink()
-    return data
-
-
-def chain_of_two(machine: Any, destination: Path) -> BackupSet:
-    machine.spec = machine.spec.model_copy(update={
-        "os": "debian12", "firmware": FirmwareSpec(kind=Firmware.UEFI)})
-    backup(machine, destination)
-    machine.write(1, MIB, 4096, 0x52)
-    return backup(machine, destination)
+from tests.backup.test_restore_hyperv import chain_of_two, raw
 
 
 def recording_create(hyperv: HyperVBackend, contents: list[bytes], seen: list[MachineSpec],

@@ -9,8 +9,6 @@ source disk and then swapped for such a record just before create (test_copy_hyp
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,26 +17,16 @@ import pytest
 from backends.hyperv.backend import HyperVBackend
 from backends.hyperv.metadata import MetadataStore
 from backends.hyperv.session import LocalProcessChannel
-from backends.qemu.backend import QemuBackend
 from desktopvm.model import (
-    ControllerKind,
-    Disk,
-    DiskFormat,
     Firmware,
-    FirmwareSpec,
-    MachineSpec,
-    MemorySpec,
-    NetworkAdapter,
-    NicModel,
-    StorageController,
 )
 from desktopvm.protocol import BackendError, CancelToken, InvalidSpec, no_progress
-from desktopvm.settings import Settings
 from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
 from desktopvm.transfer.packages import import_package
-from tests.backends.qemu.backup_kit import MIB, disk_paths, same, write
+from tests.backends.qemu.backup_kit import disk_paths
 from tests.images.hostile import TRICKS, canary, contains_canary
 from tests.images.test_hostile_imports import make_ova as hostile_ova
+from tests.transfer.test_copy_hyperv import comparing_create, created, qemu_machine
 
 
 @pytest.fixture
@@ -50,44 +38,11 @@ def hyperv(fake_host: FakeHost, tmp_path: Path) -> Any:
 
 
 def exported_ova(tmp_path: Path, firmware: Firmware) -> tuple[Path, list[Path]]:
-    """A QEMU machine with two written disks, exported as an OVA by the QEMU backend."""
-    qemu = QemuBackend(Settings(library_dir=str(tmp_path / "qemu"), qemu_accel="tcg"))
-    spec = MachineSpec(name="appliance", os="debian12", firmware=FirmwareSpec(kind=firmware),
-                       memory=MemorySpec(size_mib=512),
-                       storage=(StorageController(name="SATA", kind=ControllerKind.SATA, disks=(
-                           Disk(format=DiskFormat.QCOW2, size_bytes=16 * MIB),
-                           Disk(format=DiskFormat.QCOW2, size_bytes=8 * MIB, port=1))),),
-                       network=(NetworkAdapter(model=NicModel.E1000),))
-    machine = qemu.create(spec, progress=no_progress, cancel=CancelToken())
-    first, second = disk_paths(qemu, machine)
-    write(first, MIB, b"BOOT DISK " * 10000, tmp_path)
-    write(second, 2 * MIB, b"DATA DISK " * 5000, tmp_path)
+    """test_copy_hyperv's QEMU machine (two written disks), exported as an OVA by QEMU."""
+    qemu, machine = qemu_machine(tmp_path, firmware)
     ova = tmp_path / "appliance.ova"
     qemu.export(machine, ova, progress=no_progress, cancel=CancelToken())
-    return ova, [first, second]
-
-
-def comparing_create(backend: HyperVBackend, sources: list[Path], compared: list[bool],
-                     monkeypatch: pytest.MonkeyPatch) -> None:
-    real_create = backend.create
-
-    def create(spec: MachineSpec, **options: Any) -> str:
-        for source, (_, disk) in zip(sources, spec.all_disks(), strict=True):
-            vhdx = Path(disk.path)
-            compared.append(same(str(source), vhdx, fmt="vhdx"))
-            size = int(json.loads(subprocess.run(
-                ["qemu-img", "info", "--output=json", "-f", "vhdx", str(vhdx)], check=True,
-                capture_output=True, text=True).stdout)["virtual-size"])
-            vhdx.write_text(json.dumps({"VhdFormat": "VHDX", "VhdType": "Dynamic",
-                                        "Size": size, "ParentPath": ""}))
-        return real_create(spec, **options)
-
-    monkeypatch.setattr(backend, "create", create)
-
-
-def created(host: FakeHost) -> dict[str, Any]:
-    [request] = [e["args"] for e in host.log() if e["op"] == "create_vm"]
-    return dict(request)
+    return ova, list(disk_paths(qemu, machine))
 
 
 def test_an_ova_becomes_a_hyperv_machine_with_its_disks_as_vhdx(hyperv, fake_host, tmp_path,
