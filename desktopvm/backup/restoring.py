@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-import secrets
-from contextlib import nullcontext
-from pathlib import Path
-from typing import cast
+import hashlib
+import tempfile
+from functools import partial
+from pathlib import Path, PurePosixPath
 
 from desktopvm.backup.chain import reassemble, scratch
 from desktopvm.backup.checking import chain_of, verify
 from desktopvm.backup.fitting import fit_to, without_host_paths
-from desktopvm.backup.setfile import BackupSet
+from desktopvm.backup.placing import create_with_disks
+from desktopvm.backup.setfile import BackupSet, damaged
 from desktopvm.backup.writing import QCOW2_FORMAT_URL
 from desktopvm.connections import kind_of
 from desktopvm.model import Capabilities, DiskFormat, MachineSpec, name_problems
 from desktopvm.model.problems import error
 from desktopvm.ovf import STREAM_OPTIMIZED_VMDK, ExportDisk, write_ovf
+from desktopvm.paths import open_regular
 from desktopvm.protocol import (
     Backend,
     CancelToken,
     InvalidSpec,
     Progress,
-    UnsupportedOperation,
     scaled_progress,
 )
 from desktopvm.protocol.backup import FirmwareState, FirmwareStateBackend, firmware_left_behind
-from desktopvm.protocol.host_files import HostFileCopying, files_are_here
 from desktopvm.protocol.undo import Undo
 
 _TAG = "backup-set-disk:"
@@ -86,18 +86,50 @@ def say_firmware_stays(backup: BackupSet, target: Backend, progress: Progress) -
 
 def put_firmware(backup: BackupSet, target: Backend, machine_id: str, *, progress: Progress,
                  cancel: CancelToken) -> None:
-    """The set's firmware state onto the (off) machine, or one line saying it stays behind."""
+    """The set's firmware state onto the (off) machine, or one line saying it stays behind.
+
+    Each file is read once, now, checked against its digest in backup.json and handed on as
+    a private copy: verify ran long before (over the original: before every disk was
+    reassembled), and a variable store swapped since could enroll someone's Secure Boot keys.
+    """
     state = firmware_state(backup)
     if state.empty:
         return
     if not isinstance(target, FirmwareStateBackend):
         say_firmware_stays(backup, target, progress)
         return
-    for line in target.put_firmware_state(machine_id, state, cancel=cancel):
-        progress(None, line)
+    with tempfile.TemporaryDirectory(prefix="desktopvm-firmware-") as folder:  # 0700
+        checked = _checked_copies(backup, Path(folder))
+        for line in target.put_firmware_state(machine_id, checked, cancel=cancel):
+            progress(None, line)
     if state.tpm and backup.was_running:
         progress(None, "The TPM state is as the running machine's TPM last saved it when "
                  "the backup was made")
+
+
+def _checked_copies(backup: BackupSet, folder: Path) -> FirmwareState:
+    """The set's firmware files copied into `folder` (this user's only), each read once and
+    as large and with the digest backup.json gives it, else BackupDamaged."""
+    nvram: Path | None = None
+    tpm: list[Path] = []
+    for entry in backup.firmware:
+        try:
+            with open_regular(backup.path / entry.file) as file:
+                data = file.read(entry.limit + 1)
+        except OSError as problem:
+            raise damaged(backup.path, entry.file, f"cannot be read ({problem.strerror})") \
+                from None
+        if len(data) != entry.size or hashlib.sha256(data).hexdigest() != entry.sha256:
+            raise damaged(backup.path, entry.file, "changed since the backup was verified")
+        # The record's check made each name unique: nvram.fd, or tpm/<swtpm's own name>.
+        copy = folder / PurePosixPath(entry.file).relative_to("firmware")
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes(data)
+        if entry.kind == "nvram":
+            nvram = copy
+        else:
+            tpm.append(copy)
+    return FirmwareState(nvram=nvram, tpm=tuple(tpm))
 
 
 def _tagged(spec: MachineSpec, backup: BackupSet) -> MachineSpec:
@@ -195,66 +227,14 @@ def _beyond_ovf(wanted: MachineSpec, imported: MachineSpec) -> MachineSpec:
 
 def _with_disks(chain: list[BackupSet], slots: list[tuple[int, int, int]], spec: MachineSpec,
                 target: Backend, *, progress: Progress, cancel: CancelToken) -> str:
-    """A target without OVF import (Hyper-V): disks converted to VHDX where the host keeps
-    its disks (on a remote host: converted here, then copied there), then `create` with
-    them as existing disks."""
-    facts = getattr(target, "facts", None)
-    remote = not files_are_here(target.host)
-    if facts is None or (remote and not isinstance(target, HostFileCopying)):
-        raise UnsupportedOperation(
-            f"A backup cannot be restored onto {target.display_name} from here: its disks "
-            "would have to be copied to that host; restore it on that host itself")
-    stem = _stem(spec.name)
-    copier = cast("HostFileCopying", target)
-    with Undo() as undo, (scratch(chain[0].path.parent) if remote else nullcontext(None)) \
-            as work:
-        if work is not None:
-            there = copier.make_host_folder(f"{stem}-restored")
-            undo.add(f"remove the copied disks on {target.host}",
-                     lambda: copier.remove_host_folder(there))
-            folder = work
-        else:
-            folder = Path(str(facts().disk_path)) / f"{stem}-restored-{secrets.token_hex(4)}"
-            folder.mkdir(parents=True)
-            undo.remove_tree(folder)
-        placed: dict[tuple[int, int, int], str] = {}
-        share = 0.8 / max(1, len(slots))
-        for number, ((index, disk), slot) in enumerate(zip(spec.all_disks(), slots,
-                                                           strict=True), start=1):
-            file = folder / f"{stem}-disk{number}.vhdx"
-            start = (number - 1) * share
-            reassemble(chain, slot, file, DiskFormat.VHDX,
-                       progress=scaled_progress(progress, start, share / 2 if remote
-                                                else share),
-                       cancel=cancel)
-            if remote:
-                placed[(index, disk.port, disk.device)] = copier.put_host_file(
-                    file, there, file.name, cancel=cancel,
-                    progress=scaled_progress(progress, start + share / 2, share / 2))
-                file.unlink()  # the scratch holds one converted disk at a time
-            else:
-                placed[(index, disk.port, disk.device)] = str(file)
-        storage = tuple(
-            controller.model_copy(update={"disks": tuple(
-                d.model_copy(update={"path": placed[(index, d.port, d.device)],
-                                     "format": DiskFormat.VHDX, "existing": True,
-                                     "size_bytes": 0})
-                for d in controller.disks)})
-            for index, controller in enumerate(spec.storage))
-        new_id = target.create(spec.model_copy(update={"storage": storage}),
-                               progress=scaled_progress(progress, 0.8, 0.2), cancel=cancel)
-        # Undone before the folder goes (last in, first out); its disks are that folder's.
-        undo.add(f"delete the new machine {spec.name}",
-                 lambda: target.delete(new_id, delete_disks=False, progress=lambda *_: None,
-                                       cancel=CancelToken()))
-        cancel.raise_if_cancelled()
-    if remote:
-        copier.release_host_folder(there)  # the machine's disks live there now
+    """A target without OVF import (Hyper-V): the set's disks as VHDX, placed on its host."""
+    makers = [partial(_reassembled, chain, slot, cancel) for slot in slots]
+    new_id = create_with_disks(spec, target, makers, near=chain[0].path.parent,
+                               what="restored", progress=progress, cancel=cancel)
     progress(1.0, "Restored")
     return new_id
 
 
-def _stem(name: str) -> str:
-    """A machine name as a safe file-name stem."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("._")[:60] \
-        or "machine"
+def _reassembled(chain: list[BackupSet], slot: tuple[int, int, int], cancel: CancelToken,
+                 file: Path, progress: Progress) -> None:
+    reassemble(chain, slot, file, DiskFormat.VHDX, progress=progress, cancel=cancel)
