@@ -1,7 +1,8 @@
 """Backup sets: back up a machine to a folder, list, verify, prune and restore them (issue #20).
 
 A set is a folder holding the machine's spec, an OVF descriptor, its disks as qcow2 (only the
-changed blocks in an incremental set), the notes, the snapshot tree and SHA256SUMS; see
+changed blocks in an incremental set; or, when asked, whole in the hypervisor's own format),
+the notes, the firmware state, the snapshot tree and SHA256SUMS; see
 docs/backup.md for the layout and what proved each operation.
 """
 

@@ -12,25 +12,23 @@ from pathlib import Path
 from desktopvm.backup.publish import partial_folder
 from desktopvm.backup.setfile import BackupSet, damaged
 from desktopvm.backup.tools import qemu_img
-from desktopvm.images import UnsafeImage, check_untrusted
+from desktopvm.images import UnsafeImage, check_package_disk
 from desktopvm.model import DiskFormat
 from desktopvm.protocol import CancelToken, Progress
 
 
-def layers(chain: list[BackupSet], slot: tuple[int, int, int]) -> list[tuple[Path, DiskFormat]]:
-    """The files of the disk at `slot` with their formats, newest first, down to the full copy
-    it starts from. `chain` is a verified set and its ancestors, newest first.
-    """
-    found: list[tuple[Path, DiskFormat]] = []
+def layers(chain: list[BackupSet], slot: tuple[int, int, int]) -> list[tuple[Path, str,
+                                                                             DiskFormat]]:
+    """The disk at `slot` as (set folder, its file there, format), newest first, down to the
+    full copy it starts from. `chain` is a verified set and its ancestors, newest first
+    (verify refused any chain that builds on a disk that is not qcow2)."""
+    found: list[tuple[Path, str, DiskFormat]] = []
     for backup in chain:
         disk = next((d for d in backup.disks if d.slot == slot), None)
         if disk is None:
             raise damaged(backup.path, "backup.json", f"no disk at {slot} for the chain")
-        found.append((backup.path / disk.file, disk.format))
+        found.append((backup.path, disk.file, disk.format))
         if not disk.incremental:
-            if len(found) > 1 and disk.format is not DiskFormat.QCOW2:
-                raise damaged(backup.path, disk.file, "incremental disks build on a "
-                              f"{disk.format.value} disk; only qcow2 can be built on")
             return found
     raise damaged(chain[-1].path, "backup.json", f"the disk at {slot} has no full copy")
 
@@ -40,18 +38,20 @@ def reassemble(chain: list[BackupSet], slot: tuple[int, int, int], target: Path,
                progress: Progress | None = None, cancel: CancelToken) -> None:
     """Write the disk at `slot` as of `chain[0]` into the new file `target` (format `fmt`).
 
-    Every layer is checked by the rules for disks from outside before qemu-img opens it;
-    qemu-img gets the format and the whole chain explicitly (nothing probed or followed).
+    Every layer is checked by the rules for disks from outside before qemu-img opens it, as
+    a package's own file (no symbolic link on its way, inside its set: verify ran long
+    before, and the drive may have changed since); qemu-img gets the format and the whole
+    chain explicitly (nothing probed or followed).
     """
     found = layers(chain, slot)
-    for file, file_format in found:
+    for folder, member, file_format in found:
         try:
-            check_untrusted(file, file_format, label=file.name)
+            check_package_disk(folder, member, file_format)
         except UnsafeImage as error:
-            raise damaged(file.parent.parent, "", str(error)) from None
-    files = [file for file, _ in found]
+            raise damaged(folder, "", str(error)) from None
+    files = [folder / member for folder, member, _ in found]
     qemu_img().convert(files[0], target, fmt, subformat=subformat, compress=compress,
-                      source_format=found[0][1], backing_chain=files[1:],
+                      source_format=found[0][2], backing_chain=files[1:],
                       progress=progress, cancel=cancel)
 
 

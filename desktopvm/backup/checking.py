@@ -29,7 +29,7 @@ from desktopvm.backup.setfile import (
     read_sums,
     set_files,
 )
-from desktopvm.images import UnsafeImage, check_untrusted
+from desktopvm.images import UnsafeImage, check_package_disk
 from desktopvm.model import DiskFormat, MachineSpec
 from desktopvm.model.specfile import SpecFileError, spec_from_data
 from desktopvm.protocol import CancelToken, Progress
@@ -288,11 +288,11 @@ def _check_recorded(path: Path, entry: FirmwareEntry | None, expected: str) -> N
         raise damaged(path, entry.file, "its digest in backup.json and SHA256SUMS differ")
 
 
-def _check_disk(backup: BackupSet, file: str, virtual_size: int,
-                fmt: DiskFormat = DiskFormat.QCOW2) -> None:
-    """A set's disk passes the rules for disks from outside, as the format it says it is."""
+def _check_disk(backup: BackupSet, file: str, virtual_size: int, fmt: DiskFormat) -> None:
+    """A set's disk passes the rules for disks from outside, as the format it says it is,
+    and is the set's own file (no symbolic link on its way, inside the set)."""
     try:
-        facts = check_untrusted(backup.path / file, fmt, label=file)
+        facts = check_package_disk(backup.path, file, fmt)
     except UnsafeImage as error:
         raise damaged(backup.path, "", str(error)) from None
     if facts.virtual_size != virtual_size:

@@ -25,6 +25,7 @@ from desktopvm.connections import kind_of
 from desktopvm.images import UnsafeImage, check_package_disk, check_untrusted, disk_format
 from desktopvm.model import MachineSpec
 from desktopvm.model.devices import DiskFormat
+from desktopvm.model.own_formats import own_formats
 from desktopvm.ovf import OvfError, check_href, extract_ova, read_ovf
 from desktopvm.protocol import (
     Backend,
@@ -48,19 +49,9 @@ _UNSAFE = re.compile(r"[^\w.-]+")
 #: builds on), and restoring a point reads a short chain.
 MAX_LINKS = 14
 MAX_CHAIN_AGE = timedelta(days=7)
-#: Each hypervisor's own disk format: what a set's disks are when the user asks for it
-#: (`own_format=True`), so they can be attached there as they are. Full sets only.
-OWN_FORMATS = {"qemu": DiskFormat.QCOW2, "virtualbox": DiskFormat.VDI,
-               "hyperv": DiskFormat.VHDX, "vmware": DiskFormat.VMDK, "esxi": DiskFormat.VMDK}
-# qemu-img's subformat for each: one self-contained file (a VMDK's extents stay in it).
+# qemu-img's subformat for each: one self-contained file that VMware Workstation attaches
+# as it is (a stream-optimized VMDK, as ESXi exports, it does not).
 _SUBFORMATS = {DiskFormat.VMDK: "monolithicSparse"}
-# A captured disk already in one of these formats is the machine's own: kept as it is.
-_KEPT = (DiskFormat.VDI, DiskFormat.VMDK, DiskFormat.VHDX)
-
-
-def own_format_of(connection: str) -> DiskFormat:
-    """The disk format of the hypervisor behind a connection ('hyperv@hv01' -> VHDX)."""
-    return OWN_FORMATS.get(kind_of(connection), DiskFormat.QCOW2)
 
 
 def machine_folder(destination: Path, name: str, key: str) -> Path:
@@ -85,7 +76,7 @@ def back_up(backend: Backend, machine_id: str, destination: Path, *, incremental
     with `own_format` the hypervisor's own format (OWN_FORMATS), which is always a full set.
     A failed, cancelled or killed backup leaves no set that looks complete.
     """
-    own = own_format_of(backend.name) if own_format else None
+    own = own_formats(kind_of(backend.name)) if own_format else None
     incremental = incremental and own is None  # a file each, attachable as it is
     info = backend.get_machine(machine_id)
     key = machine_key(backend.name, machine_id)
@@ -100,7 +91,7 @@ def back_up(backend: Backend, machine_id: str, destination: Path, *, incremental
                            "it down first")
     return _by_export(backend, machine_id, folder, key, spec=info.spec,
                       snapshots=info.snapshots, compress=compress,
-                      fmt=own or DiskFormat.QCOW2, progress=progress, cancel=cancel)
+                      fmt=own[0] if own else DiskFormat.QCOW2, progress=progress, cancel=cancel)
 
 
 def _latest_parent(folder: Path, key: str) -> BackupSet | None:
@@ -125,7 +116,7 @@ def _latest_parent(folder: Path, key: str) -> BackupSet | None:
 
 
 def _by_capture(backend: Backend, machine_id: str, folder: Path, key: str, *,
-                incremental: bool, compress: bool, own: DiskFormat | None,
+                incremental: bool, compress: bool, own: tuple[DiskFormat, ...] | None,
                 progress: Progress, cancel: CancelToken) -> BackupSet:
     parent = _latest_parent(folder, key) if incremental else None
     capturer = cast("CapturingBackend", backend)
@@ -134,8 +125,11 @@ def _by_capture(backend: Backend, machine_id: str, folder: Path, key: str, *,
         while True:
             disks_dir.mkdir()
             taken = _now()  # the set's time is its point in time, not when it was written
+            # Disks kept in a format of their own are not qcow2: compressing them is waste.
             capture = capturer.capture(machine_id, disks_dir,
-                                       since=parent.point if parent else "", compress=compress,
+                                       since=parent.point if parent else "",
+                                       compress=compress and (own is None or
+                                                              own[0] is DiskFormat.QCOW2),
                                        progress=scaled_progress(progress, 0, 0.9),
                                        cancel=cancel)
             try:
@@ -170,12 +164,12 @@ class _NotTheSameDisk(Exception):
 
 
 def _captured_entries(capture: Capture, parent: BackupSet | None, partial: Path, *,
-                      compress: bool, own: DiskFormat | None,
+                      compress: bool, own: tuple[DiskFormat, ...] | None,
                       cancel: CancelToken) -> tuple[DiskEntry, ...]:
     """The records of the capture's disks, each incremental one checked against its parent.
 
-    They are qcow2, or with `own` (the hypervisor's format) each in its own format as the
-    capture gave it where a set can hold that, else in `own`.
+    They are qcow2, or with `own` (the hypervisor's formats) each kept as the capture gave
+    it when that is one of them, else in the first.
     """
     disks_dir = partial / "disks"
     sources = {(index, disk.port, disk.device): disk.path
@@ -185,14 +179,16 @@ def _captured_entries(capture: Capture, parent: BackupSet | None, partial: Path,
     for number, disk in enumerate(capture.disks, start=1):
         cancel.raise_if_cancelled()
         path = _inside(disk.path, disks_dir)
-        fmt = DiskFormat.QCOW2 if own is None else disk.format if disk.format in _KEPT else own
+        fmt = DiskFormat.QCOW2 if own is None else _own_format(disk.format, own)
         if disk.incremental and (disk.format is not DiskFormat.QCOW2 or
                                  fmt is not DiskFormat.QCOW2):
             raise BackendError(f"The capture of {capture.spec.name} gave an incremental "
                                f"{disk.format.value} disk for a {fmt.value} set; only qcow2 "
                                "can be incremental")
-        if disk.format is not fmt:
-            path = _converted(path, disk.format, disks_dir / f"disk{number}.{fmt.extension}",
+        if not _as_is(path, disk.format, fmt):
+            target = disks_dir / f"disk{number}.{fmt.extension}"
+            path = _converted(path, disk.format, target if target != path else
+                              target.with_name(f"disk{number}-own.{fmt.extension}"),
                               fmt, compress=compress, cancel=cancel)
         slot = (disk.controller, disk.port, disk.device)
         entry = _entry(path, partial, slot, virtual_size=disk.virtual_size, fmt=fmt,
@@ -304,6 +300,21 @@ def _inside(path: Path, folder: Path) -> Path:
             or not resolved.is_file():
         raise BackendError(f"The capture named {path}, which is not a file in its folder")
     return resolved
+
+
+def _own_format(fmt: DiskFormat, own: tuple[DiskFormat, ...]) -> DiskFormat:
+    """The format a captured disk is kept in: its own when it is one of `own`, else the
+    first of `own`."""
+    return fmt if fmt in own else own[0]
+
+
+def _as_is(path: Path, fmt: DiskFormat, wanted: DiskFormat) -> bool:
+    """Whether the captured file can go into the set unchanged as `wanted`: a VMDK only as
+    one self-contained sparse file (ESXi's stream-optimized export is rewritten)."""
+    if fmt is not wanted:
+        return False
+    return fmt is not DiskFormat.VMDK or \
+        check_untrusted(path, fmt, label=path.name).subformat == _SUBFORMATS[fmt]
 
 
 def _converted(path: Path, fmt: DiskFormat, target: Path, target_format: DiskFormat, *,

@@ -28,6 +28,17 @@ from desktopvm.protocol.undo import Undo
 DiskMaker = Callable[[Path, Progress], None]
 
 
+def refusal(target: Backend) -> str:
+    """Why `target`'s host cannot be given disks from here ('' when it can): it must say
+    where it keeps disks, and a remote host must take files copied to it."""
+    if getattr(target, "facts", None) is None:
+        return f"{target.display_name} does not say where it keeps its disks"
+    if not files_are_here(target.host) and not isinstance(target, HostFileCopying):
+        return (f"the disks would have to be copied to {target.host}, which "
+                f"{target.display_name} cannot do")
+    return ""
+
+
 def create_with_disks(spec: MachineSpec, target: Backend, makers: Sequence[DiskMaker | None],
                       *, near: Path, what: str, progress: Progress,
                       cancel: CancelToken) -> str:
@@ -39,17 +50,19 @@ def create_with_disks(spec: MachineSpec, target: Backend, makers: Sequence[DiskM
     `what` names the work in folder names ('restored', 'imported'). Whatever was made is
     removed again on failure or cancel.
     """
-    facts = getattr(target, "facts", None)
+    problem = refusal(target)
+    if problem:
+        raise UnsupportedOperation(f"Cannot make the machine on {target.display_name} from "
+                                   f"here: {problem}; do it on that host itself")
+    facts = target.facts  # type: ignore[attr-defined]  # refusal() checked it is there
     remote = not files_are_here(target.host)
-    if facts is None or (remote and not isinstance(target, HostFileCopying)):
-        raise UnsupportedOperation(
-            f"{target.display_name} cannot take these disks from here: they would have to be "
-            "copied to that host; do this on that host itself")
     stem = file_stem(spec.name)
     copier = cast("HostFileCopying", target)
     count = sum(1 for maker in makers if maker is not None)
-    with Undo() as undo, (scratch(near) if remote else nullcontext(None)) as work:
-        if work is not None:
+    with Undo() as undo, (scratch(near) if remote and count else nullcontext(None)) as work:
+        if not count:  # blank disks only: the target makes them, no folder is needed
+            folder = near
+        elif work is not None:
             there = copier.make_host_folder(f"{stem}-{what}")
             undo.add(f"remove the copied disks on {target.host}",
                      lambda: copier.remove_host_folder(there))
@@ -92,7 +105,7 @@ def create_with_disks(spec: MachineSpec, target: Backend, makers: Sequence[DiskM
                  lambda: target.delete(new_id, delete_disks=blank, progress=lambda *_: None,
                                        cancel=CancelToken()))
         cancel.raise_if_cancelled()
-    if remote:
+    if remote and count:
         copier.release_host_folder(there)  # the machine's disks live there now
     return new_id
 

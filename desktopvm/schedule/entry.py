@@ -20,12 +20,12 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 ENCODED_FLAG = "--encoded"
 #: `--scheduled`: the run was started by the entry (so its outcome is noted as scheduled).
 SCHEDULED_FLAG = "--scheduled"
+OWN_FORMAT_FLAG = "--own-format"  # desktopvm-cli backup: the hypervisor's own disk format
 
 
 class ScheduleError(Exception):
     """A schedule cannot be set, read or removed here: one line saying why and what to do."""
 
-OWN_FORMAT_FLAG = "--own-format"  # desktopvm-cli backup: the hypervisor's own disk format
 
 @dataclass(frozen=True)
 class Schedule:

@@ -4,15 +4,12 @@ machine is created with them, as a restore does (desktopvm/backup/placing.py).""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
+from desktopvm.backup.chain import scratch
 from desktopvm.backup.fitting import fit_to, without_host_paths
-from desktopvm.backup.placing import DiskMaker, create_with_disks
+from desktopvm.backup.placing import DiskMaker, create_with_disks, refusal
 from desktopvm.backup.tools import qemu_img
 from desktopvm.images import UnsafeImage, check_package_disk, disk_format
 from desktopvm.model import Capabilities, DiskFormat, MachineSpec, name_problems
@@ -23,6 +20,7 @@ from desktopvm.protocol import (
     CancelToken,
     InvalidSpec,
     Progress,
+    UnsupportedOperation,
     scaled_progress,
 )
 from desktopvm.transfer.copying import scratch_root
@@ -40,7 +38,11 @@ def import_package(path: Path, target: Backend, *, name: str = "", progress: Pro
     problems = name_problems(name, caps) if name else []
     if problems:
         raise InvalidSpec(problems)  # before anything is read: the one naming rule
-    with _work_folder() as work:
+    problem = refusal(target)
+    if problem:
+        raise UnsupportedOperation(f"Cannot import {path.name} into {target.display_name} "
+                                   f"from here: {problem}")
+    with scratch(scratch_root()) as work:  # a marked folder: swept if we are killed
         spec, sources = _read(path, work, caps, progress=scaled_progress(progress, 0, 0.2),
                               cancel=cancel)
         wanted = spec.model_copy(update={"name": name or spec.name, "id": ""})
@@ -107,15 +109,3 @@ def _converted(source: Path, source_format: DiskFormat, cancel: CancelToken, fil
                progress: Progress) -> None:
     qemu_img().convert(source, file, DiskFormat.VHDX, source_format=source_format,
                        progress=progress, cancel=cancel)
-
-
-@contextmanager
-def _work_folder() -> Iterator[Path]:
-    """A private scratch folder for the unpacked package (and a remote host's copies)."""
-    root = scratch_root()
-    root.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="import-", dir=root))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)

@@ -39,7 +39,7 @@ def disk_problems(backup: BackupSet, wanted: MachineSpec, made: MachineSpec, tar
 
     Each disk's size must be the set's (and known). On this computer each disk's
     guest-visible bytes are compared with the set's disk by qemu-img, both formats given,
-    never probed (the set's disks are whole qcow2 files: a copy is a full backup). A
+    never probed (a copy's set is a full backup: its disks are whole files). A
     target elsewhere is checked by sizes only, and the progress log says so.
     """
     entries = _set_disks(backup, wanted)

@@ -80,6 +80,7 @@ class CaptureDouble:
         self.captures: list[str] = []  # the `since` of each capture asked for
         self.between_disks: Callable[[int], None] = lambda _index: None
         self.hand_over = DiskFormat.QCOW2  # what full captures hand over (Hyper-V: VHDX)
+        self.hand_over_subformat = ""  # e.g. ESXi's VMDKs: "streamOptimized"
         self.elsewhere: Path | None = None  # a capture that names a file outside its folder
         # The firmware state each capture hands over: "nvram.fd" and "tpm/<name>" -> bytes.
         self.firmware: dict[str, bytes] = {}
@@ -119,8 +120,10 @@ class CaptureDouble:
                             qemu_io(out, f"write -P {pattern} {offset} {length}")
                 elif self.hand_over is not DiskFormat.QCOW2:
                     out = out.with_suffix(f".{self.hand_over.value}")
-                    qemu_img("convert", "-f", "qcow2", "-O", self.hand_over.value, disk.path,
-                             str(out))
+                    options = ["-o", f"subformat={self.hand_over_subformat}"] \
+                        if self.hand_over_subformat else []
+                    qemu_img("convert", "-f", "qcow2", "-O", self.hand_over.value, *options,
+                             disk.path, str(out))
                 else:
                     qemu_img("convert", *(["-c"] if compress else []), "-f", "qcow2", "-O",
                              "qcow2", disk.path, str(out))

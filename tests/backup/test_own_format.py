@@ -15,18 +15,22 @@ from typing import Any
 import pytest
 
 from desktopvm.backup import BackupDamaged, BackupSet, back_up, restore, verify
-from desktopvm.backup.making import own_format_of
+from desktopvm.backup.chain import reassemble
+from desktopvm.backup.checking import chain_of
 from desktopvm.backup.setfile import file_digest, format_sums, read_sums
 from desktopvm.model import DiskFormat
+from desktopvm.model.own_formats import own_formats
 from desktopvm.protocol import CancelToken, no_progress
 from tests.backup.doubles import MIB, CaptureDouble, read_bytes
+from tests.images import hostile
 
 pytestmark = pytest.mark.qemu
 
 
-def machine_of(tmp_path: Path, connection: str, hands_over: DiskFormat) -> CaptureDouble:
+def machine_of(tmp_path: Path, connection: str, hands_over: DiskFormat,
+               subformat: str = "") -> CaptureDouble:
     double = CaptureDouble(tmp_path / connection, (4 * MIB, 2 * MIB), connection=connection)
-    double.hand_over = hands_over
+    double.hand_over, double.hand_over_subformat = hands_over, subformat
     double.write(0, MIB, 64 * 1024, 0x61)
     double.write(1, 0, 4096, 0x62)
     return double
@@ -55,15 +59,18 @@ def guest_bytes(path: Path, fmt: str, offset: int, length: int) -> bytes:
     return data
 
 
-@pytest.mark.parametrize(("connection", "hands_over", "kept"), [
-    ("hyperv@hv01", DiskFormat.VHDX, DiskFormat.VHDX),  # Export-VM's VHDX, as it is
-    ("virtualbox", DiskFormat.VDI, DiskFormat.VDI),  # clonemedium's VDI, as it is
-    ("virtualbox", DiskFormat.VMDK, DiskFormat.VMDK),  # a VMDK disk stays VMDK, not VDI
-    ("vmware", DiskFormat.QCOW2, DiskFormat.VMDK),  # read from the frozen chain: made VMDK
+@pytest.mark.parametrize(("connection", "hands_over", "subformat", "kept"), [
+    ("hyperv@hv01", DiskFormat.VHDX, "", DiskFormat.VHDX),  # Export-VM's VHDX, as it is
+    ("virtualbox", DiskFormat.VDI, "", DiskFormat.VDI),  # clonemedium's VDI, as it is
+    ("virtualbox", DiskFormat.VMDK, "", DiskFormat.VMDK),  # a VMDK disk stays VMDK, not VDI
+    ("vmware", DiskFormat.QCOW2, "", DiskFormat.VMDK),  # read from the frozen chain: made VMDK
+    # ESXi's export is stream-optimized (compressed; nothing attaches it as it is): rewritten
+    ("esxi", DiskFormat.VMDK, "streamOptimized", DiskFormat.VMDK),
 ])
 def test_a_set_in_the_hypervisors_own_format_holds_its_disks_as_they_are(
-        tmp_path: Path, connection: str, hands_over: DiskFormat, kept: DiskFormat):
-    machine = machine_of(tmp_path, connection, hands_over)
+        tmp_path: Path, connection: str, hands_over: DiskFormat, subformat: str,
+        kept: DiskFormat):
+    machine = machine_of(tmp_path, connection, hands_over, subformat)
     made = own(machine, tmp_path / "backups")
 
     assert made.kind == "full" and [d.format for d in made.disks] == [kept, kept]
@@ -82,8 +89,8 @@ def test_a_set_in_the_hypervisors_own_format_holds_its_disks_as_they_are(
 
 def test_qemu_sets_stay_qcow2_and_the_next_backup_after_an_own_format_set_is_full(
         tmp_path: Path):
-    assert own_format_of("qemu") is DiskFormat.QCOW2
-    assert own_format_of("hyperv@hv01") is DiskFormat.VHDX
+    assert own_formats("qemu") == (DiskFormat.QCOW2,)
+    assert own_formats("virtualbox") == (DiskFormat.VDI, DiskFormat.VMDK)
     machine = machine_of(tmp_path, "hyperv", DiskFormat.VHDX)
     destination = tmp_path / "backups"
     first = own(machine, destination, incremental=True)  # asked, but VHDX cannot be
@@ -133,3 +140,47 @@ def test_a_forged_format_is_refused_by_verify_and_restore(tmp_path: Path, qemu: 
     with pytest.raises(BackupDamaged):
         restore(made.path, qemu, name="forged", progress=no_progress, cancel=CancelToken())
     assert qemu.list_machines() == []
+
+
+@pytest.mark.parametrize("trick", ["vhdx", "vmdk"])
+def test_a_forged_disk_that_names_another_file_is_refused(tmp_path: Path, qemu: Any,
+                                                          trick: str):
+    """A VHDX with a parent locator, a VMDK descriptor whose extent is a file of the host's:
+    both pass as "the hypervisor's own format" by name, and are refused by their headers."""
+    machine = machine_of(tmp_path, "hyperv", DiskFormat.VHDX)
+    made = own(machine, tmp_path / "backups")
+    disk = made.path / made.disks[0].file
+    if trick == "vhdx":
+        disk.unlink()
+        hostile.vhdx_with_parent(disk)
+    else:
+        secret = hostile.canary(tmp_path / "host")
+        disk.unlink()
+        disk = hostile.vmdk_descriptor(disk.with_suffix(".vmdk"), str(secret))
+        forge(made.path, lambda r: r["disks"][0].update(file="disks/disk1.vmdk",
+                                                         format="vmdk"))
+    sums = read_sums(made.path)
+    sums.pop("disks/disk1.vhdx", None)
+    sums[disk.relative_to(made.path).as_posix()] = file_digest(disk)
+    (made.path / "SHA256SUMS").write_text(format_sums(sums))
+    forge(made.path, lambda r: r["disks"][0].update(sha256=file_digest(disk)))
+    with pytest.raises(BackupDamaged, match="refused"):
+        verify(made.path, progress=no_progress, cancel=CancelToken())
+    with pytest.raises(BackupDamaged):
+        restore(made.path, qemu, name="forged", progress=no_progress, cancel=CancelToken())
+    assert qemu.list_machines() == []
+
+
+def test_a_disk_swapped_for_a_link_after_verify_is_refused_when_read(tmp_path: Path):
+    machine = machine_of(tmp_path, "hyperv", DiskFormat.VHDX)
+    made = own(machine, tmp_path / "backups")
+    verify(made.path, progress=no_progress, cancel=CancelToken())
+    chain = chain_of(made.path)  # as restore reads it, long before the disks are copied
+    disk = made.path / made.disks[0].file
+    elsewhere = tmp_path / "another machine's disk.vhdx"
+    disk.rename(elsewhere)
+    disk.symlink_to(elsewhere)  # the drive changed between verify and restore
+    with pytest.raises(BackupDamaged, match="symbolic link"):
+        reassemble(chain, made.disks[0].slot, tmp_path / "out.vhdx", DiskFormat.VHDX,
+                   cancel=CancelToken())
+    assert not (tmp_path / "out.vhdx").exists()

@@ -17,11 +17,16 @@ import pytest
 from backends.hyperv.backend import HyperVBackend
 from backends.hyperv.metadata import MetadataStore
 from backends.hyperv.session import LocalProcessChannel
-from desktopvm.model import (
-    Firmware,
+from desktopvm.model import Firmware, MachineSpec
+from desktopvm.protocol import (
+    BackendError,
+    CancelToken,
+    InvalidSpec,
+    OperationCancelled,
+    no_progress,
 )
-from desktopvm.protocol import BackendError, CancelToken, InvalidSpec, no_progress
 from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
+from desktopvm.transfer.copying import scratch_root
 from desktopvm.transfer.packages import import_package
 from tests.backends.qemu.backup_kit import disk_paths
 from tests.images.hostile import TRICKS, canary, contains_canary
@@ -114,3 +119,24 @@ def test_a_failed_create_leaves_no_disk_on_the_host(hyperv, fake_host, tmp_path,
     root = Path(fake_host.state()["host"]["VirtualHardDiskPath"])
     assert not root.exists() or list(root.iterdir()) == []
     assert hyperv.list_machines() == []
+
+
+def test_an_import_cancelled_right_after_create_leaves_nothing(hyperv, fake_host, tmp_path,
+                                                               monkeypatch):
+    ova, sources = exported_ova(tmp_path, Firmware.BIOS)
+    comparing_create(hyperv, sources, [], monkeypatch)
+    token = CancelToken()
+    made = hyperv.create
+
+    def create_then_cancel(spec: MachineSpec, **options: Any) -> str:
+        new_id = str(made(spec, **options))
+        token.cancel()  # the user cancels the moment the machine exists
+        return new_id
+
+    monkeypatch.setattr(hyperv, "create", create_then_cancel)
+    with pytest.raises(OperationCancelled):
+        import_package(ova, hyperv, name="cancelled", progress=no_progress, cancel=token)
+    assert hyperv.list_machines() == []
+    root = Path(fake_host.state()["host"]["VirtualHardDiskPath"])
+    assert not root.exists() or list(root.iterdir()) == []
+    assert [p.name for p in scratch_root().glob(".partial-*")] == []  # the unpacked package

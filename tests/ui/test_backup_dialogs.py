@@ -116,6 +116,9 @@ def test_the_own_format_choice_names_the_format_and_makes_the_backup_full(
     qtbot.addWidget(qemu)
     qemu.own_format.setChecked(True)
     assert "(QCOW2)" in qemu.own_format.text() and qemu.compress.isEnabled()
+    vbox = BackUpDialog(summary(backend="virtualbox"), caps, folder=str(tmp_path))
+    qtbot.addWidget(vbox)
+    assert "(VDI or VMDK)" in vbox.own_format.text()
 
 
 # -- the Backups window ------------------------------------------------------------------------

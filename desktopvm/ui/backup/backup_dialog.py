@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktopvm.backup.making import own_format_of
+from desktopvm.connections import kind_of
 from desktopvm.model import Capabilities, DiskFormat
+from desktopvm.model.own_formats import own_format_words, own_formats
 from desktopvm.paths import state_root
 from desktopvm.printable import printable
 from desktopvm.protocol import MachineSummary
@@ -171,11 +172,12 @@ class BackUpDialog(QDialog):
         self.compress = QCheckBox(self.tr("Compress the disks (smaller, a little slower)"))
         self.compress.setObjectName("compress")
         self.compress.setChecked(True)
-        # desktopvm.backup.making.OWN_FORMATS: a file each, to attach there as it is.
-        self._own = own_format_of(self.machine.backend)
+        # desktopvm.model.own_formats: a file each, to attach there as it is.
+        kind = kind_of(self.machine.backend)
+        self._own = own_formats(kind)[0]
         self.own_format = QCheckBox(self.tr("Keep the disks in the hypervisor's own format "
                                             "(%1): each backup full, attachable as it is")
-                                    .replace("%1", self._own.value.upper()))
+                                    .replace("%1", own_format_words(kind)))
         self.own_format.setObjectName("own-format")
         self.own_format.toggled.connect(lambda on: self._own_format_toggled(on,
                                                                             incremental_possible))

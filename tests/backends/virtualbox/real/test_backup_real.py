@@ -234,7 +234,9 @@ def test_an_own_format_set_keeps_virtualboxs_vdi_and_vmdk_and_restores_into_virt
     assert sorted(d.format for d in backup_set.disks) == [DiskFormat.VDI, DiskFormat.VMDK]
     assert verify(backup_set.path, progress=no_progress, cancel=CancelToken()) == backup_set
     vdi = next(d for d in backup_set.disks if d.format is DiskFormat.VDI)
+    vmdk = next(d for d in backup_set.disks if d.format is DiskFormat.VMDK)
     assert same_content(raw, backup_set.path / vdi.file, "vdi")
+    assert same_content(tmp_path / "second.raw", backup_set.path / vmdk.file, "vmdk")
     new_id = restore(backup_set.path, real_backend, name="from own format",
                      progress=no_progress, cancel=CancelToken())
     try:
