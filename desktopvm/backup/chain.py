@@ -46,7 +46,7 @@ def reassemble(chain: list[BackupSet], slot: tuple[int, int, int], target: Path,
     found = layers(chain, slot)
     for folder, member, file_format in found:
         try:
-            check_package_disk(folder, member, file_format)
+            check_package_disk(folder, member, file_format, single_link=False)
         except UnsafeImage as error:
             raise damaged(folder, "", str(error)) from None
     files = [folder / member for folder, member, _ in found]

@@ -290,9 +290,10 @@ def _check_recorded(path: Path, entry: FirmwareEntry | None, expected: str) -> N
 
 def _check_disk(backup: BackupSet, file: str, virtual_size: int, fmt: DiskFormat) -> None:
     """A set's disk passes the rules for disks from outside, as the format it says it is,
-    and is the set's own file (no symbolic link on its way, inside the set)."""
+    and is the set's own file (no symbolic link on its way, inside the set; a hard link is
+    fine: drives rotated by rsync --link-dest or Time Machine share unchanged files)."""
     try:
-        facts = check_package_disk(backup.path, file, fmt)
+        facts = check_package_disk(backup.path, file, fmt, single_link=False)
     except UnsafeImage as error:
         raise damaged(backup.path, "", str(error)) from None
     if facts.virtual_size != virtual_size:

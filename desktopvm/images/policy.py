@@ -68,12 +68,15 @@ def check_untrusted(path: Path, declared: DiskFormat | None = None, *, label: st
     return judge(facts, label, declared)
 
 
-def check_package_disk(folder: Path, href: str, declared: DiskFormat | None) -> ImageFacts:
+def check_package_disk(folder: Path, href: str, declared: DiskFormat | None, *,
+                       single_link: bool = True) -> ImageFacts:
     """Inspect and judge the disk `href` of an unpacked package (an OVF and its files).
 
     The file and every folder on its way must be real (no symbolic links), lie inside
     `folder`, and the file must have no other hard link: a package can name only its own
-    files. Messages name the disk by `href`; the caller names the package.
+    files. Messages name the disk by `href`; the caller names the package. Backup sets pass
+    `single_link=False`: tools that rotate backup drives (rsync --link-dest, Time Machine)
+    hard-link unchanged files between copies, and a set's files are its own either way.
     """
     label = href
     root = folder.resolve()
@@ -91,7 +94,7 @@ def check_package_disk(folder: Path, href: str, declared: DiskFormat | None) -> 
     if not path.resolve().is_relative_to(root):
         raise UnsafeImage(f"{label} leads outside the package; refused")
     info = _require_regular(path, label)
-    if info.st_nlink > 1:
+    if single_link and info.st_nlink > 1:
         raise UnsafeImage(f"{label} is a hard link to another file; a package may contain "
                           "only its own files; refused")
     return judge(_inspect_path(path, label), label, declared)

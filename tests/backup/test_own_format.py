@@ -184,3 +184,20 @@ def test_a_disk_swapped_for_a_link_after_verify_is_refused_when_read(tmp_path: P
         reassemble(chain, made.disks[0].slot, tmp_path / "out.vhdx", DiskFormat.VHDX,
                    cancel=CancelToken())
     assert not (tmp_path / "out.vhdx").exists()
+
+
+def test_a_set_copied_with_hard_links_still_verifies_and_restores(tmp_path: Path, qemu: Any):
+    """Backup drives rotated by rsync --link-dest or Time Machine hard-link unchanged files."""
+    machine = machine_of(tmp_path, "hyperv", DiskFormat.VHDX)
+    made = own(machine, tmp_path / "backups")
+    rotated = tmp_path / "rotated" / made.path.parent.name / made.path.name
+    for file in made.path.rglob("*"):
+        if file.is_file():
+            copy = rotated / file.relative_to(made.path)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.hardlink_to(file)
+    assert verify(rotated, progress=no_progress, cancel=CancelToken()).id == made.id
+    new_id = restore(rotated, qemu, name="from the rotated drive", progress=no_progress,
+                     cancel=CancelToken())
+    disk = Path(qemu.get_machine(new_id).spec.all_disks()[0][1].path)
+    assert read_bytes(disk, MIB, 4096) == b"\x61" * 4096
