@@ -9,7 +9,7 @@ from desktopvm.model import Capabilities, ControllerKind, MachineSpec, SerialMod
 from desktopvm.model.devices import NetworkAttachment
 from desktopvm.model.porting import Fitting, fit
 from desktopvm.model.problems import error
-from desktopvm.protocol import InvalidSpec
+from desktopvm.protocol import InvalidSpec, Progress
 
 
 @dataclass(frozen=True)
@@ -122,3 +122,16 @@ def without_host_paths(spec: MachineSpec, target: Capabilities, *,
         storage.append(controller.model_copy(update={"optical": tuple(drives)}))
     safe = spec.model_copy(update={"serial": tuple(ports), "storage": tuple(storage)})
     return Fitted(safe, tuple(changes))
+
+
+def fitted_for(spec: MachineSpec, target: Capabilities, target_name: str, *,
+               source_kind: str = "", progress: Progress) -> MachineSpec:
+    """`spec` fitted to the target (fit_to) and naming no file on this computer
+    (without_host_paths), each change said through `progress` as it is made."""
+    fitting = fit_to(spec, target, source_kind=source_kind)
+    for change in fitting.changes:
+        progress(None, f"Changed for {target_name}: {change}")
+    safe = without_host_paths(fitting.spec, target)
+    for change in safe.changes:
+        progress(None, f"Changed: {change}")
+    return safe.spec

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 from desktopvm.backup.chain import reassemble, scratch
 from desktopvm.backup.checking import chain_of, verify
-from desktopvm.backup.fitting import fit_to, without_host_paths
+from desktopvm.backup.fitting import fitted_for
 from desktopvm.backup.placing import create_with_disks
 from desktopvm.backup.setfile import BackupSet, damaged
 from desktopvm.backup.writing import QCOW2_FORMAT_URL
@@ -49,17 +49,13 @@ def restore(set_path: Path, target: Backend, *, name: str, spec: MachineSpec | N
     if len(wanted.all_disks()) != len(chain[0].disks):
         raise InvalidSpec([error("storage", f"the backup holds {len(chain[0].disks)} disk(s), "
                                  f"the settings given {len(wanted.all_disks())}")])
-    fitted = fit_to(_tagged(wanted, chain[0]), caps, source_kind=kind_of(chain[0].source))
-    for change in fitted.changes:
-        progress(None, f"Changed for {target.display_name}: {change}")
-    fitted = without_host_paths(fitted.spec, caps)
-    for change in fitted.changes:
-        progress(None, f"Changed: {change}")
-    slots = [_untag(disk.path) for _, disk in fitted.spec.all_disks()]
+    fitted = fitted_for(_tagged(wanted, chain[0]), caps, target.display_name,
+                        source_kind=kind_of(chain[0].source), progress=progress)
+    slots = [_untag(disk.path) for _, disk in fitted.all_disks()]
     storage = tuple(c.model_copy(update={"disks": tuple(d.model_copy(update={"path": ""})
                                                         for d in c.disks)})
-                    for c in fitted.spec.storage)
-    spec_out = fitted.spec.model_copy(update={"storage": storage})
+                    for c in fitted.storage)
+    spec_out = fitted.model_copy(update={"storage": storage})
     work = scaled_progress(progress, 0.15, 0.85)
     if caps.export_formats & {"ova", "ovf"}:
         return _through_ovf(chain, slots, spec_out, target, caps, progress=work,

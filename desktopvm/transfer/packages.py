@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from desktopvm.backup.chain import scratch
-from desktopvm.backup.fitting import fit_to, without_host_paths
+from desktopvm.backup.fitting import fitted_for
 from desktopvm.backup.placing import DiskMaker, create_with_disks, refusal
 from desktopvm.backup.tools import qemu_img
 from desktopvm.images import UnsafeImage, check_package_disk, disk_format
@@ -49,22 +49,17 @@ def import_package(path: Path, target: Backend, *, name: str = "", progress: Pro
         problems = name_problems(wanted.name, caps)
         if problems:
             raise InvalidSpec(problems)
-        fitting = fit_to(wanted, caps)
-        for change in fitting.changes:
-            progress(None, f"Changed for {target.display_name}: {change}")
-        safe = without_host_paths(fitting.spec, caps)
-        for change in safe.changes:
-            progress(None, f"Changed: {change}")
+        safe = fitted_for(wanted, caps, target.display_name, progress=progress)
         makers: list[DiskMaker | None] = []
-        for _, disk in safe.spec.all_disks():
+        for _, disk in safe.all_disks():
             source = sources.get(disk.path) if disk.path.startswith(_TAG) else None
             makers.append(None if source is None else partial(_converted, *source, cancel))
         storage = tuple(c.model_copy(update={"disks": tuple(
             d.model_copy(update={"path": ""}) if d.path.startswith(_TAG) else d
-            for d in c.disks)}) for c in safe.spec.storage)
+            for d in c.disks)}) for c in safe.storage)
         # OVF carries no MAC addresses (desktopvm.ovf): Hyper-V gives the adapters new ones.
         new_id = create_with_disks(
-            safe.spec.model_copy(update={"storage": storage}), target,
+            safe.model_copy(update={"storage": storage}), target,
             makers, near=work, what="imported", progress=scaled_progress(progress, 0.2, 0.8),
             cancel=cancel)
     progress(1.0, "Imported")
