@@ -63,19 +63,35 @@ def chain_of_two(machine: Any, destination: Path) -> BackupSet:
 
 
 def as_the_double_keeps_disks(hyperv: HyperVBackend, seen: list[MachineSpec],
-                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """Record the spec create gets; hand the double its JSON disk records for the VHDX files."""
+                              monkeypatch: pytest.MonkeyPatch,
+                              contents: list[bytes] | None = None) -> None:
+    """Record the spec create gets (and each disk's guest-visible bytes in `contents`); hand
+    the double its JSON disk records for the VHDX files."""
     real_create = hyperv.create
 
     def create(spec: MachineSpec, **options: Any) -> str:
         seen.append(spec)
         for _, disk in spec.all_disks():
             path = Path(disk.path)
-            size = len(raw(path))  # a real VHDX, read by qemu-img
+            data = raw(path)  # a real VHDX, read by qemu-img
+            if contents is not None:
+                contents.append(data)
             path.write_text(json.dumps({"VhdFormat": "VHDX", "VhdType": "Dynamic",
-                                        "Size": size, "ParentPath": ""}))
+                                        "Size": len(data), "ParentPath": ""}))
         return real_create(spec, **options)
     monkeypatch.setattr(hyperv, "create", create)
+
+
+def cancelling_after_create(backend: Any, token: CancelToken,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user cancels the moment the machine exists (create has returned)."""
+    created = backend.create
+
+    def create_then_cancel(spec: MachineSpec, **options: Any) -> str:
+        new_id = str(created(spec, **options))
+        token.cancel()
+        return new_id
+    monkeypatch.setattr(backend, "create", create_then_cancel)
 
 
 def test_a_point_restored_onto_hyperv_is_created_with_vhdx_disks(machine, destination, hyperv,
@@ -141,13 +157,7 @@ def test_a_restore_cancelled_right_after_create_leaves_no_machine(machine, desti
     seen: list[MachineSpec] = []
     as_the_double_keeps_disks(hyperv, seen, monkeypatch)
     token = CancelToken()
-    created = hyperv.create
-
-    def create_then_cancel(spec: MachineSpec, **options: Any) -> str:
-        new_id = str(created(spec, **options))
-        token.cancel()  # the user cancels the moment the machine exists
-        return new_id
-    monkeypatch.setattr(hyperv, "create", create_then_cancel)
+    cancelling_after_create(hyperv, token, monkeypatch)
     with pytest.raises(OperationCancelled):
         restore(point.path, hyperv, name="cancelled", progress=no_progress, cancel=token)
     assert len(seen) == 1

@@ -9,13 +9,10 @@ test_restore_hyperv.py). Real Hyper-V: live suite.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from backends.hyperv.backend import HyperVBackend
 from desktopvm.backup import restore
 from desktopvm.model import DiskFormat, MachineSpec
 from desktopvm.protocol import (
@@ -27,24 +24,7 @@ from desktopvm.protocol import (
 )
 from desktopvm.testing.doubles.hyperv.double import FakeHost
 from tests.backup.doubles import MIB
-from tests.backup.test_restore_hyperv import chain_of_two, raw
-
-
-def recording_create(hyperv: HyperVBackend, contents: list[bytes], seen: list[MachineSpec],
-                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """Read each copied VHDX, then give the double its JSON record for it, then create."""
-    real_create = hyperv.create
-
-    def create(spec: MachineSpec, **options: Any) -> str:
-        seen.append(spec)
-        for _, disk in spec.all_disks():
-            path = Path(disk.path)
-            contents.append(raw(path))
-            path.write_text(json.dumps({"VhdFormat": "VHDX", "VhdType": "Dynamic",
-                                        "Size": len(contents[-1]), "ParentPath": ""}))
-        return real_create(spec, **options)
-
-    monkeypatch.setattr(hyperv, "create", create)
+from tests.backup.test_restore_hyperv import as_the_double_keeps_disks, chain_of_two
 
 
 def host_disks(fake_host: FakeHost) -> list[Path]:
@@ -57,7 +37,7 @@ def test_a_point_is_restored_onto_a_remote_host_with_its_disks_copied_there(
     point = chain_of_two(machine, destination)
     contents: list[bytes] = []
     seen: list[MachineSpec] = []
-    recording_create(remote_hyperv, contents, seen, monkeypatch)
+    as_the_double_keeps_disks(remote_hyperv, seen, monkeypatch, contents)
 
     new_id = restore(point.path, remote_hyperv, name="restored ‘remote’", progress=no_progress,
                      cancel=CancelToken())
@@ -82,7 +62,7 @@ def test_a_point_is_restored_onto_a_remote_host_with_its_disks_copied_there(
 def test_a_failed_create_leaves_nothing_on_the_remote_host(machine, destination, remote_hyperv,
                                                            fake_host, monkeypatch):
     point = chain_of_two(machine, destination)
-    recording_create(remote_hyperv, [], [], monkeypatch)
+    as_the_double_keeps_disks(remote_hyperv, [], monkeypatch)
     fake_host.fault("create_vm", "error", error={
         "category": "InvalidOperation", "fqid": "OperationFailed,Microsoft.HyperV.PowerShell."
         "Commands.NewVM", "message": "The operation failed.",

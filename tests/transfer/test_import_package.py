@@ -17,7 +17,7 @@ import pytest
 from backends.hyperv.backend import HyperVBackend
 from backends.hyperv.metadata import MetadataStore
 from backends.hyperv.session import LocalProcessChannel
-from desktopvm.model import Firmware, MachineSpec
+from desktopvm.model import Firmware
 from desktopvm.protocol import (
     BackendError,
     CancelToken,
@@ -29,6 +29,7 @@ from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
 from desktopvm.transfer.copying import scratch_root
 from desktopvm.transfer.packages import import_package
 from tests.backends.qemu.backup_kit import disk_paths
+from tests.backup.test_restore_hyperv import cancelling_after_create
 from tests.images.hostile import TRICKS, canary, contains_canary
 from tests.images.test_hostile_imports import make_ova as hostile_ova
 from tests.transfer.test_copy_hyperv import comparing_create, created, qemu_machine
@@ -126,14 +127,7 @@ def test_an_import_cancelled_right_after_create_leaves_nothing(hyperv, fake_host
     ova, sources = exported_ova(tmp_path, Firmware.BIOS)
     comparing_create(hyperv, sources, [], monkeypatch)
     token = CancelToken()
-    made = hyperv.create
-
-    def create_then_cancel(spec: MachineSpec, **options: Any) -> str:
-        new_id = str(made(spec, **options))
-        token.cancel()  # the user cancels the moment the machine exists
-        return new_id
-
-    monkeypatch.setattr(hyperv, "create", create_then_cancel)
+    cancelling_after_create(hyperv, token, monkeypatch)
     with pytest.raises(OperationCancelled):
         import_package(ova, hyperv, name="cancelled", progress=no_progress, cancel=token)
     assert hyperv.list_machines() == []

@@ -13,7 +13,7 @@ from backends.hyperv.session import LocalProcessChannel, PowerShellSession
 from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
 from desktopvm.testing.doubles.hyperv.winrm_server import WinRMTestServer, running
 
-WINRM_USER, WINRM_PASSWORD = "tester", "pa$$ 'w0rd'"
+WINRM_USER, WINRM_PASSWORD = "tester", "pa$$ 'w0rd' `x`"  # Basic auth: Latin-1 only
 
 
 @pytest.fixture

@@ -36,8 +36,9 @@ from desktopvm.protocol import (
 from desktopvm.testing.doubles.certs import TlsFiles, make_tls
 from desktopvm.testing.doubles.hyperv.double import FAKE_POWERSHELL, FakeHost
 from desktopvm.testing.doubles.hyperv.winrm_server import WinRMTestServer, running
+from tests.backends.hyperv.conftest import WINRM_PASSWORD, WINRM_USER
 
-USER, PASSWORD = "tester", "pa$$ 'w0rd' `x`"  # Basic auth is Latin-1 only (requests)
+USER, PASSWORD = WINRM_USER, WINRM_PASSWORD
 
 
 @pytest.fixture(scope="module")
@@ -50,18 +51,6 @@ def https_server(fake_host: FakeHost, tls: TlsFiles) -> Iterator[WinRMTestServer
     server = WinRMTestServer(auth="basic", user=USER, password=PASSWORD,
                              commands={"powershell.exe": [str(FAKE_POWERSHELL)]},
                              tls=(tls.certificate, tls.key))
-    with running(server):
-        yield server
-
-
-@pytest.fixture
-def ntlm_server(fake_host: FakeHost, tmp_path: Path,
-                monkeypatch: pytest.MonkeyPatch) -> Iterator[WinRMTestServer]:
-    users = tmp_path / "ntlm-users"
-    users.write_text(f"LAB:{USER}:{PASSWORD}\n", encoding="utf-8")
-    monkeypatch.setenv("NTLM_USER_FILE", str(users))
-    server = WinRMTestServer(auth="ntlm", user=USER, password=PASSWORD,
-                             commands={"powershell.exe": [str(FAKE_POWERSHELL)]})
     with running(server):
         yield server
 
@@ -136,8 +125,8 @@ def test_transport_options():
                                                                   "always")
 
 
-def test_ntlm_with_message_encryption_over_http(ntlm_server: WinRMTestServer):
-    config = WinRMConfig(host="127.0.0.1", port=ntlm_server.port, username=f"LAB\\{USER}",
+def test_ntlm_with_message_encryption_over_http(winrm_server: WinRMTestServer):
+    config = WinRMConfig(host="127.0.0.1", port=winrm_server.port, username=f"LAB\\{USER}",
                          auth="ntlm", https=False, operation_timeout=2, read_timeout=5)
     session = session_for(config)
     try:
@@ -145,7 +134,7 @@ def test_ntlm_with_message_encryption_over_http(ntlm_server: WinRMTestServer):
         assert session.request("list_vms") == {"VMs": []}
     finally:
         session.close()
-    assert ntlm_server.encrypted >= 6  # every WS-Man message after the handshake was sealed
+    assert winrm_server.encrypted >= 6  # every WS-Man message after the handshake was sealed
 
 
 def test_wrong_password_is_authentication_failed(https_server: WinRMTestServer, tls: TlsFiles):
