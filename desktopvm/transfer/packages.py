@@ -54,14 +54,10 @@ def import_package(path: Path, target: Backend, *, name: str = "", progress: Pro
         for _, disk in safe.all_disks():
             source = sources.get(disk.path) if disk.path.startswith(_TAG) else None
             makers.append(None if source is None else partial(_converted, *source, cancel))
-        storage = tuple(c.model_copy(update={"disks": tuple(
-            d.model_copy(update={"path": ""}) if d.path.startswith(_TAG) else d
-            for d in c.disks)}) for c in safe.storage)
-        # OVF carries no MAC addresses (desktopvm.ovf): Hyper-V gives the adapters new ones.
-        new_id = create_with_disks(
-            safe.model_copy(update={"storage": storage}), target,
-            makers, near=work, what="imported", progress=scaled_progress(progress, 0.2, 0.8),
-            cancel=cancel)
+        # Each tagged disk gets its placed file's path there. OVF carries no MAC addresses
+        # (desktopvm.ovf): Hyper-V gives the adapters new ones.
+        new_id = create_with_disks(safe, target, makers, near=work, what="imported",
+                                   progress=scaled_progress(progress, 0.2, 0.8), cancel=cancel)
     progress(1.0, "Imported")
     return new_id
 

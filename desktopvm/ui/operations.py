@@ -439,11 +439,8 @@ class Operations:
         self._keep(dialog)
 
     def _import(self, path: Path, connection: str, name: str = "") -> None:
-        from desktopvm.transfer.packages import import_package
-
         job = self.submit(self.tr("Import %1").replace("%1", printable(path.name)), None,
-                          lambda b, p, c: import_package(path, b, name=name, progress=p,
-                                                         cancel=c),
+                          lambda b, p, c: _import_package(path, b, name, p, c),
                           backend_name=connection,
                           done=self.tr("Imported as %1").replace("%1", printable(name))
                           if name else self.tr("Imported as a new machine"))
@@ -546,3 +543,11 @@ class Operations:
                                    list(self.window.facts.values()), self.window)
         dialog.saved.connect(self.window.apply_settings)
         self._keep(dialog)
+
+
+def _import_package(path: Path, backend: Backend, name: str, progress: Progress,
+                    cancel: CancelToken) -> str:
+    """In the job: the import (its engine is loaded there, not on the GUI thread)."""
+    from desktopvm.transfer.packages import import_package
+
+    return import_package(path, backend, name=name, progress=progress, cancel=cancel)
