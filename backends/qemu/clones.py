@@ -8,7 +8,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from backends.qemu import snapshots
+from backends.qemu import firmware_state, snapshots
 from backends.qemu.identity import with_macs
 from backends.qemu.inventory import MachineStore, claim, finished
 from backends.qemu.layout import MachineFiles
@@ -79,6 +79,7 @@ def clone(store: MachineStore, qemu_img: QemuImg, capabilities: Capabilities,
             paths = _link_disks(store, qemu_img, files, spec, target)
         else:
             paths = _copy_disks(qemu_img, spec, target, progress, cancel)
+        firmware_state.recover(files)  # the source's own state, not half of a restore
         if files.nvram.exists():
             qemu_img.convert(files.nvram, target.nvram, DiskFormat.QCOW2)
         if files.tpm_state.is_dir():

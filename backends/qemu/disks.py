@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backends.qemu import firmware_state
 from backends.qemu.firmware import Firmware as FirmwareBuild
 from backends.qemu.layout import MachineFiles
 from backends.qemu.qemu_img import QemuImg
@@ -79,7 +80,11 @@ class Disks:
 
     def ensure_nvram(self, files: MachineFiles, spec: MachineSpec) -> None:
         """UEFI machines get their own copy of the firmware's variable store (as qcow2)."""
-        if spec.firmware.kind is not Firmware.UEFI or files.nvram.exists():
+        if spec.firmware.kind is not Firmware.UEFI:
+            return
+        # A store a killed restore put aside goes back first: never a fresh one over it.
+        firmware_state.recover(files)
+        if files.nvram.exists():
             return
         build = self.firmware(spec)
         if build is None:

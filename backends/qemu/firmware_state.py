@@ -20,6 +20,7 @@ time (the set says the machine was running). An off machine's is exact.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -40,6 +41,8 @@ from desktopvm.protocol.backup import (
     FirmwareState,
 )
 
+JOURNAL = ".firmware-restore-"  # + tag: a restore of the state under way (see _put_in)
+DONE = ".done"  # + on the journal once both are in: the restore is committed
 NVRAM_DRIVE = "pflash1"  # the drive id QEMU gives the variable store (-drive if=pflash,unit=1)
 NVRAM_COPY = "nvram.fd"
 TPM_COPY = "tpm"
@@ -95,7 +98,6 @@ def put(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, state: Firm
         raise InvalidState(f"{spec.name} has snapshots; its UEFI variables cannot be "
                            "replaced under them")
     recover(files)
-    _remove_staging(files)
     left: list[str] = []
     tag = secrets.token_hex(4)
     staged_nvram: Path | None = None
@@ -124,54 +126,87 @@ def put(store: MachineStore, qemu_img: QemuImg, files: MachineFiles, state: Firm
 def _put_in(files: MachineFiles, nvram: Path | None, tpm: Path | None, tag: str) -> None:
     """The staged store and TPM folder renamed into place, both or neither.
 
-    Everything is written; only renames, each whole. The machine's own store is renamed
-    aside, not overwritten: if the TPM swap fails it goes back, so a failed restore over the
-    original leaves the machine both of its own. It is removed once both are in.
+    A journal (`.firmware-restore-<tag>`, listing the places and whether the machine had its
+    own) is written before the first rename; the machine's own store and TPM folder are
+    renamed aside, not overwritten. A failure rolls back here; a kill leaves the journal, and
+    `recover` rolls back under the machine's lock before the next start, put, backup, clone
+    or new store. Once both are in, the journal is renamed `….done` (the commit), what was
+    put aside is removed, and the journal last.
     """
-    kept: Path | None = None
+    places = [place for place, new in ((files.nvram, nvram), (files.tpm_state, tpm))
+              if new is not None]
+    journal = _journal(files, tag)
+    _write_private(journal, json.dumps({p.name: p.exists() or p.is_symlink()
+                                        for p in places}).encode("ascii"))
     try:
-        if nvram is not None:
-            if files.nvram.exists():
-                kept = _aside(files.nvram, tag)
-                files.nvram.rename(kept)
-            nvram.rename(files.nvram)
-        if tpm is not None:
-            _swap_folder(tpm, files.tpm_state, tag)
+        for place, new in ((files.nvram, nvram), (files.tpm_state, tpm)):
+            if new is None:
+                continue
+            if place.exists() or place.is_symlink():
+                place.rename(_aside(place, tag))
+            new.rename(place)
     except BaseException:
-        if kept is not None:
-            kept.replace(files.nvram)
+        _roll_back(files, journal)
         raise
-    if kept is not None:
-        kept.unlink(missing_ok=True)
+    done = journal.with_name(journal.name + DONE)
+    journal.rename(done)  # the commit: from here on a kill finishes the restore, not undoes it
+    for place in places:
+        _remove(_aside(place, tag))
+    done.unlink()
 
 
 def recover(files: MachineFiles) -> None:
-    """The machine's store or TPM state folder back in place when a restore was killed
-    between renaming it aside and renaming the new one in (else the next start would make a
-    fresh store, swtpm a new, empty TPM, and the real one would sit unmentioned beside it).
-    Called before each start and each put; InvalidState when there is more than one to
-    choose from."""
+    """Roll back every restore of firmware state a kill left unfinished (its journal is
+    still there), newest first: each place gets the machine's own copy back, or none if it
+    had none. Else the next start would make a fresh store, swtpm a new, empty TPM, or keep
+    half of a restore. Then what such restores left without a journal goes. The caller
+    holds the machine's lock."""
+    journals = sorted(files.folder.glob(f"{JOURNAL}*"), key=lambda p: p.stat().st_mtime,
+                      reverse=True)
+    for journal in journals:
+        if journal.name.endswith(DONE):
+            journal.unlink()  # committed: what it left aside is removed below
+        else:
+            _roll_back(files, journal)
+    # Without a journal: staged copies never put in, and copies put aside by a restore that
+    # finished (it was killed while removing them). Both hold TPM secrets; neither is the
+    # machine's state any more.
     for place in (files.nvram, files.tpm_state):
-        if place.exists() or place.is_symlink():
+        for left in place.parent.glob(f".{place.name}.*"):
+            if ".restoring-" in left.name or ".before-restore-" in left.name:
+                _remove(left)
+
+
+def _roll_back(files: MachineFiles, journal: Path) -> None:
+    """Undo the restore `journal` records (see _put_in), then remove the journal."""
+    tag = journal.name.removeprefix(JOURNAL)
+    try:
+        had_own = json.loads(journal.read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        had_own = {}  # killed while writing it: no rename had happened yet
+    for place in (files.nvram, files.tpm_state):
+        if place.name not in had_own:
             continue
-        left = sorted(place.parent.glob(f".{place.name}.before-restore-*"))
-        if len(left) == 1:
-            left[0].rename(place)
-        elif left:
-            raise InvalidState(
-                f"{place.name} of {files.folder.name} is missing and {len(left)} copies of it "
-                f"were left by interrupted restores ({', '.join(p.name for p in left)}); "
-                f"rename the right one to {place.name} before starting the machine")
+        aside = _aside(place, tag)
+        if had_own[place.name] and not (aside.exists() or aside.is_symlink()):
+            continue  # never put aside: the place still holds the machine's own
+        _remove(place)  # the restore's, if it got in
+        if had_own[place.name]:
+            aside.rename(place)
+    for staged in files.folder.glob(f".*.restoring-{tag}"):
+        _remove(staged)
+    journal.unlink(missing_ok=True)
 
 
-def _remove_staging(files: MachineFiles) -> None:
-    """What a killed restore staged and never renamed in (it holds TPM secrets)."""
-    for place in (files.nvram, files.tpm_state):
-        for staged in place.parent.glob(f".{place.name}.restoring-*"):
-            if staged.is_dir() and not staged.is_symlink():
-                shutil.rmtree(staged, ignore_errors=True)
-            else:
-                staged.unlink(missing_ok=True)
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _journal(files: MachineFiles, tag: str) -> Path:
+    return files.folder / f"{JOURNAL}{tag}"
 
 
 def _aside(place: Path, tag: str) -> Path:
@@ -220,20 +255,6 @@ def _stage_tpm(files: MachineFiles, sources: tuple[Path, ...], tag: str) -> Path
         shutil.rmtree(staged, ignore_errors=True)
         raise
     return staged
-
-
-def _swap_folder(new: Path, place: Path, tag: str) -> None:
-    """`new` in `place`: the old folder renamed aside first, removed once the new is in."""
-    old = _aside(place, tag)
-    if place.exists():
-        place.rename(old)
-    try:
-        new.rename(place)
-    except BaseException:
-        if old.exists():
-            old.rename(place)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _plain_size(path: Path, limit: int) -> int:

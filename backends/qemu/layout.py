@@ -84,7 +84,11 @@ class MachineFiles:
         return [self.spec, self.snapshots, self.runtime, self.nvram, self.tpm_state,
                 self.saved_state, self.saved_state.with_name(self.saved_state.name + ".partial"),
                 self.aborted_marker, self.log, self.previous_log, self.folder / "swtpm.log",
-                self.first_boot, self.first_boot_kernel, self.first_boot_initrd, self.lock]
+                self.first_boot, self.first_boot_kernel, self.first_boot_initrd, self.lock,
+                # What a killed restore of the firmware state left (it holds TPM secrets).
+                *sorted(self.folder.glob(f".{self.nvram.name}.*")),
+                *sorted(self.folder.glob(f".{self.tpm_state.name}.*")),
+                *sorted(self.folder.glob(".firmware-restore-*"))]
 
     def disk_path(self, index: int, extension: str) -> Path:
         """A new disk's file in the folder."""

@@ -90,7 +90,8 @@ class Lifecycle:
         shutil.rmtree(run.folder, ignore_errors=True)
         run.folder.mkdir(mode=0o700, parents=True)
         uefi = self.disks.firmware(spec)
-        # Before a fresh store or TPM is made in place of one a killed restore left aside.
+        # Before a fresh store or TPM is made in place of one a killed restore left aside
+        # (ensure_nvram does it too; a BIOS machine may still have a TPM).
         firmware_state.recover(files)
         self.disks.ensure_nvram(files, spec)
         if spec.firmware.tpm:

@@ -11,10 +11,11 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from backends.qemu import firmware_state, process
+from backends.qemu import process
 from backends.qemu.backend import QemuBackend
 from desktopvm.backup import BackupDamaged, BackupSet, back_up, restore, restore_over, verify
 from desktopvm.backup.setfile import file_digest, format_sums, read_sums
@@ -31,7 +32,6 @@ from desktopvm.model import (
 from desktopvm.protocol import (
     BackendError,
     CancelToken,
-    InvalidState,
     PowerState,
     Progress,
     no_progress,
@@ -236,9 +236,13 @@ def test_a_failed_tpm_swap_over_the_original_leaves_it_its_own_state(
     with_tpm_state(qemu, machine, b"the machine's own TPM")
     store, tpm = files.nvram.read_bytes(), tpm_file(qemu, machine).read_bytes()
 
-    def broken(*_args: object) -> None:
-        raise OSError(errno.EIO, "the TPM folder could not be renamed")
-    monkeypatch.setattr(firmware_state, "_swap_folder", broken)
+    rename = Path.rename
+
+    def failing_rename(self: Path, target: Any) -> Path:
+        if ".tpm.restoring-" in self.name:  # the set's TPM folder into place: the last step
+            raise OSError(errno.EIO, "the TPM folder could not be renamed")
+        return rename(self, target)
+    monkeypatch.setattr(Path, "rename", failing_rename)
     with pytest.raises(OSError, match="could not be renamed"):
         restore_over(made.path, qemu, machine, progress=no_progress, cancel=CancelToken())
     assert files.nvram.read_bytes() == store
@@ -272,29 +276,85 @@ def test_firmware_files_swapped_after_verify_are_refused(qemu: QemuBackend, tmp_
     assert leftovers(qemu, machine) == []
 
 
-def test_a_killed_restore_leaves_no_fresh_tpm_or_store_in_place_of_its_own(
-        qemu: QemuBackend, tmp_path):
+KILL_POINTS = ["journal written", "store aside", "store in", "tpm aside", "both in",
+               "committed", "store aside removed", "done"]
+ROLLED_FORWARD = ("committed", "store aside removed", "done")
+
+
+def killed_at(files: Any, point: str, tag: str = "0000") -> None:
+    """The machine's folder as a kill at `point` of firmware_state._put_in leaves it."""
+    steps = KILL_POINTS[:KILL_POINTS.index(point) + 1]
+    staged_store = files.folder / f".nvram.qcow2.restoring-{tag}"
+    staged_tpm = files.folder / f".tpm.restoring-{tag}"
+    staged_store.write_bytes(b"the set's store")
+    staged_tpm.mkdir(mode=0o700)
+    (staged_tpm / PERMALL).write_bytes(b"the set's TPM")
+    (files.folder / f".firmware-restore-{tag}").write_text(
+        json.dumps({"nvram.qcow2": True, "tpm": True}))
+    if "store aside" in steps:
+        files.nvram.rename(files.folder / f".nvram.qcow2.before-restore-{tag}")
+    if "store in" in steps:
+        staged_store.rename(files.nvram)
+    if "tpm aside" in steps:
+        files.tpm_state.rename(files.folder / f".tpm.before-restore-{tag}")
+    if "both in" in steps:
+        staged_tpm.rename(files.tpm_state)
+    journal = files.folder / f".firmware-restore-{tag}"
+    if "committed" in steps:
+        journal = journal.rename(journal.with_name(journal.name + ".done"))
+    if "store aside removed" in steps:
+        (files.folder / f".nvram.qcow2.before-restore-{tag}").unlink()
+    if "done" in steps:
+        shutil.rmtree(files.folder / f".tpm.before-restore-{tag}")
+        journal.unlink()
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_a_restore_killed_at_any_step_leaves_both_old_or_both_new(qemu: QemuBackend,
+                                                                 point: str):
     machine = uefi_tpm_machine(qemu, "killed")
     files = qemu.store.files(machine)
     with_tpm_state(qemu, machine, b"the machine's own TPM")
     store = files.nvram.read_bytes()
-    # As a kill between put's renames leaves it: each aside, staged copies beside them.
-    files.nvram.rename(files.folder / ".nvram.qcow2.before-restore-0000")
-    files.tpm_state.rename(files.folder / ".tpm.before-restore-0000")
-    (files.folder / ".nvram.qcow2.restoring-1111").write_bytes(b"staged store")
-    (files.folder / ".tpm.restoring-1111").mkdir()
-    (files.folder / ".tpm.restoring-1111" / PERMALL).write_bytes(b"staged TPM secrets")
+    killed_at(files, point)
+    # The next put recovers first (as a start, a backup, a clone and a new store do).
     assert qemu.put_firmware_state(machine, FirmwareState(), cancel=CancelToken()) == ()
-    assert files.nvram.read_bytes() == store
-    assert tpm_file(qemu, machine).read_bytes() == b"the machine's own TPM"
+    if point in ROLLED_FORWARD:
+        assert files.nvram.read_bytes() == b"the set's store"
+        assert tpm_file(qemu, machine).read_bytes() == b"the set's TPM"
+    else:
+        assert files.nvram.read_bytes() == store
+        assert tpm_file(qemu, machine).read_bytes() == b"the machine's own TPM"
     assert leftovers(qemu, machine) == []
+
+
+def test_a_settings_change_after_a_killed_restore_gets_the_machines_own_store_back(
+        qemu: QemuBackend):
+    machine = uefi_tpm_machine(qemu, "edited")
+    files = qemu.store.files(machine)
+    store = files.nvram.read_bytes()
+    killed_at(files, "store aside")  # no store in place: an edit would have made a fresh one
+    info = qemu.get_machine(machine)
+    more = info.spec.model_copy(update={"memory": MemorySpec(size_mib=384)})
+    qemu.update(machine, info.spec, more, progress=no_progress, cancel=CancelToken())
+    assert files.nvram.read_bytes() == store
+    assert leftovers(qemu, machine) == []
+
+
+def test_a_deleted_machine_takes_what_a_killed_restore_left(qemu: QemuBackend):
+    machine = uefi_tpm_machine(qemu, "gone")
+    files = qemu.store.files(machine)
+    with_tpm_state(qemu, machine, b"the machine's own TPM")
+    killed_at(files, "tpm aside")
+    qemu.delete(machine, delete_disks=True, progress=no_progress, cancel=CancelToken())
+    assert not files.folder.exists()  # the TPM secrets went with it
 
 
 def test_a_backup_takes_the_state_a_killed_restore_left_aside(qemu: QemuBackend, tmp_path):
     machine = uefi_tpm_machine(qemu, "backed")
     files = qemu.store.files(machine)
     with_tpm_state(qemu, machine, b"the machine's own TPM")
-    files.tpm_state.rename(files.folder / ".tpm.before-restore-0000")
+    killed_at(files, "tpm aside")
     made = back_up(qemu, machine, tmp_path / "sets", progress=no_progress,
                    cancel=CancelToken())
     assert set_file(made, f"tpm/{PERMALL}") == b"the machine's own TPM"
@@ -317,19 +377,15 @@ def test_a_store_of_another_size_stays_behind_and_the_machine_keeps_its_own(
 def test_a_start_puts_the_tpm_a_killed_restore_left_aside_back_first(qemu: QemuBackend):
     machine = uefi_tpm_machine(qemu, "aside")
     files = qemu.store.files(machine)
-    aside = files.folder / ".tpm.before-restore-0000"
-    aside.mkdir(mode=0o700)
-    (aside / "mark").write_text("the machine's own TPM folder")
-    second = files.folder / ".tpm.before-restore-2222"
-    second.mkdir(mode=0o700)
-    with pytest.raises(InvalidState, match="rename the right one to tpm") as refused:
-        qemu.start(machine)
-    assert "2 copies" in str(refused.value) and not files.tpm_state.exists()
-    second.rmdir()
+    files.tpm_state.mkdir(mode=0o700)  # a TPM that has not run yet: swtpm makes its state
+    (files.tpm_state / "mark").write_text("the machine's own TPM folder")
+    killed_at(files, "tpm aside")
+    stale = files.folder / ".tpm.before-restore-9999"  # a finished restore's, not removed
+    stale.mkdir(mode=0o700)
     qemu.start(machine)
     try:
         assert (files.tpm_state / "mark").read_text() == "the machine's own TPM folder"
-        assert not aside.exists()
+        assert leftovers(qemu, machine) == []  # the stale copy went too
         wait_until("swtpm's state", tpm_file(qemu, machine).exists)  # swtpm ran in it
     finally:
         qemu.power_off(machine)
