@@ -104,3 +104,13 @@ def open_regular(path: Path) -> Iterator[BinaryIO]:
         raise
     with file:
         yield file
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a small file someone else may have placed (see open_regular): OSError
+    when it is not a regular file or holds more than `limit` bytes."""
+    with open_regular(path) as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+    return data

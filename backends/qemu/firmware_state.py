@@ -32,7 +32,7 @@ from backends.qemu.inventory import MachineStore
 from backends.qemu.layout import MachineFiles
 from backends.qemu.qemu_img import QemuImg
 from desktopvm.model import DiskFormat, Firmware, MachineSpec
-from desktopvm.paths import open_regular
+from desktopvm.paths import read_regular
 from desktopvm.protocol import BackendError, CancelToken, InvalidState, PowerState
 from desktopvm.protocol.backup import (
     MAX_NVRAM_BYTES,
@@ -269,15 +269,12 @@ def _read_state(path: Path, limit: int) -> bytes | None:
     """A state file's bytes (a regular file, not through a link, at most `limit`; a FIFO put
     there does not block); None when it is gone."""
     try:
-        with open_regular(path) as file:
-            data = file.read(limit + 1)
+        return read_regular(path, limit)
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise BackendError(f"{path} is not a plain file ({error.strerror})") from None
-    if len(data) > limit:
-        raise BackendError(f"{path} is larger than a TPM state file can be ({limit} bytes)")
-    return data
+        raise BackendError(f"{path} is not a plain file of at most {limit} bytes "
+                           f"({error.strerror})") from None
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -17,7 +17,7 @@ from desktopvm.connections import kind_of
 from desktopvm.model import Capabilities, DiskFormat, MachineSpec, name_problems
 from desktopvm.model.problems import error
 from desktopvm.ovf import STREAM_OPTIMIZED_VMDK, ExportDisk, write_ovf
-from desktopvm.paths import open_regular
+from desktopvm.paths import read_regular
 from desktopvm.protocol import (
     Backend,
     CancelToken,
@@ -110,8 +110,7 @@ def _checked_copies(backup: BackupSet, folder: Path) -> FirmwareState:
     tpm: list[Path] = []
     for entry in backup.firmware:
         try:
-            with open_regular(backup.path / entry.file) as file:
-                data = file.read(entry.limit + 1)
+            data = read_regular(backup.path / entry.file, entry.limit)
         except OSError as problem:
             raise damaged(backup.path, entry.file, f"cannot be read ({problem.strerror})") \
                 from None

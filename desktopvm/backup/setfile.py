@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import re
@@ -13,7 +12,7 @@ from typing import Any
 
 from desktopvm.model import MachineSpec
 from desktopvm.model.devices import DiskFormat
-from desktopvm.paths import open_regular
+from desktopvm.paths import open_regular, read_regular
 from desktopvm.protocol import BackendError, CancelToken
 from desktopvm.protocol.backup import (
     MAX_NVRAM_BYTES,
@@ -173,11 +172,7 @@ _FIRMWARE = {"file": str, "kind": str, "size": int, "sha256": str}
 def read_small(path: Path, limit: int = MAX_RECORD_BYTES) -> str:
     """The UTF-8 text of a small set file (OSError when it is not a regular file or larger
     than `limit`)."""
-    with open_regular(path) as file:
-        data = file.read(limit + 1)
-    if len(data) > limit:
-        raise OSError(errno.EFBIG, "larger than a record can be", str(path))
-    return data.decode("utf-8")
+    return read_regular(path, limit).decode("utf-8")
 
 
 def read_record(set_path: Path) -> dict[str, Any]:
